@@ -1,0 +1,274 @@
+"""Generate the student notebooks from ``solutions/`` and re-execute the solutions.
+
+``solutions/`` is the single source of truth. For every ``solutions/NN_name.ipynb``:
+
+1. it is validated (nbformat schema, nbgrader cell metadata, solution regions only in
+   solution cells, unique exercise ids); a problem names the file and the cell;
+2. (optionally) it is re-executed in place in a fresh kernel of the current Python, so
+   stored outputs are fresh; no timing metadata is recorded;
+3. ``notebooks/NN_name.ipynb`` is generated with nbgrader's own preprocessors
+   (``ClearSolutions``, ``ClearHiddenTests``, ``ClearOutput``, ``LockCells``), then
+   normalised so the file is byte-identical on every run.
+
+A generated notebook records a hash of its cell sources. If the file in ``notebooks/``
+no longer matches its hash (someone edited it, e.g. a student's work), it is not
+overwritten unless ``force=True``; then the old file is kept as ``*.bak.ipynb``.
+
+Needs the instructor extra (``pip install -e .[dev]``): nbgrader, nbclient, nbformat.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+NB_NAME = re.compile(r"^\d\d_[a-z0-9_]+\.ipynb$")
+SOLUTION_MARK = "BEGIN SOLUTION"
+HIDDEN_MARK = "BEGIN HIDDEN TESTS"
+
+
+class NotebookError(Exception):
+    """A malformed solution notebook; the message names the file and the cell."""
+
+
+@dataclass
+class BuildResult:
+    solution: Path
+    student: Path
+    status: str  # "written", "unchanged", "would change", "kept (edited)"
+    executed: bool = False
+
+
+# ---------------------------------------------------------------------------------------
+# Discovery and validation
+# ---------------------------------------------------------------------------------------
+def solution_paths(root: Path = ROOT, names: list[str] | None = None) -> list[Path]:
+    """The solution notebooks, sorted; ``names`` filters by prefix ('01') or file name."""
+    paths = sorted(p for p in (root / "solutions").glob("*.ipynb") if NB_NAME.match(p.name))
+    if names:
+        paths = [p for p in paths if any(p.name.startswith(n) or p.stem == n for n in names)]
+        if not paths:
+            raise NotebookError(f"no solution notebook matches {names}")
+    return paths
+
+
+def read_notebook(path: Path):
+    """Read and schema-validate a notebook, with a clear error naming the file."""
+    import nbformat
+
+    try:
+        nb = nbformat.read(str(path), as_version=4)
+    except Exception as exc:
+        raise NotebookError(f"{path}: not a readable notebook ({exc})") from exc
+    try:
+        nbformat.validate(nb)
+    except nbformat.ValidationError as exc:
+        raise NotebookError(f"{path}: invalid notebook: {exc.message}") from exc
+    return nb
+
+
+def _cell_label(path: Path, i: int, cell) -> str:
+    first = (cell.source.strip().splitlines() or [""])[0][:60]
+    return f"{path.name}, cell {i} ({cell.cell_type}: {first!r})"
+
+
+def validate_solution(nb, path: Path) -> list[dict]:
+    """Check the nbgrader metadata; return the exercise catalogue of this notebook.
+
+    Each catalogue entry: ``{"id", "title", "points", "kind", "cell"}`` for every graded
+    cell (a check cell or a manually graded answer).
+    """
+    from nbgrader.nbgraderformat import MetadataValidator, ValidationError
+
+    seen: dict[str, int] = {}
+    catalogue = []
+    for i, cell in enumerate(nb.cells):
+        meta = cell.metadata.get("nbgrader")
+        src = cell.source
+        has_solution = SOLUTION_MARK in src
+        has_hidden = HIDDEN_MARK in src
+        if has_solution and src.count(SOLUTION_MARK) != src.count("END SOLUTION"):
+            raise NotebookError(f"{_cell_label(path, i, cell)}: unbalanced BEGIN/END SOLUTION markers")
+        if has_solution and not (meta and meta.get("solution")):
+            raise NotebookError(f"{_cell_label(path, i, cell)}: has a solution region but no "
+                                "nbgrader metadata with solution: true")
+        if has_hidden and not (meta and meta.get("grade")):
+            raise NotebookError(f"{_cell_label(path, i, cell)}: hidden tests outside a grade cell")
+        if meta is None:
+            continue
+        try:
+            MetadataValidator().validate_cell(cell)
+        except ValidationError as exc:
+            raise NotebookError(f"{_cell_label(path, i, cell)}: bad nbgrader metadata: {exc}") from exc
+        gid = meta.get("grade_id")
+        if gid in seen:
+            raise NotebookError(f"{_cell_label(path, i, cell)}: grade_id {gid!r} already used "
+                                f"by cell {seen[gid]}")
+        seen[gid] = i
+        if meta.get("grade"):
+            course = cell.metadata.get("course", {})
+            catalogue.append({
+                "id": gid,
+                "title": course.get("title", gid),
+                "points": meta.get("points", 0),
+                "kind": "code" if cell.cell_type == "code" else "written",
+                "cell": i,
+            })
+    return catalogue
+
+
+# ---------------------------------------------------------------------------------------
+# Student notebook generation
+# ---------------------------------------------------------------------------------------
+def _preprocessors():
+    from nbgrader.preprocessors import ClearHiddenTests, ClearOutput, ClearSolutions, LockCells
+
+    return [ClearSolutions(), ClearHiddenTests(), ClearOutput(), LockCells()]
+
+
+def sources_hash(nb) -> str:
+    """SHA-256 over cell types and sources: what 'edited since generated' compares."""
+    h = hashlib.sha256()
+    for cell in nb.cells:
+        h.update(cell.cell_type.encode() + b"\0" + cell.source.encode() + b"\0")
+    return h.hexdigest()
+
+
+def make_student(nb, path: Path):
+    """Return the student version of a solution notebook (a new object)."""
+    import copy
+
+    student = copy.deepcopy(nb)
+    resources: dict = {}
+    try:
+        for pp in _preprocessors():
+            student, resources = pp.preprocess(student, resources)
+    except Exception as exc:
+        raise NotebookError(f"{path.name}: nbgrader could not generate the student version: "
+                            f"{exc}") from exc
+    for cell in student.cells:
+        cell.metadata.pop("execution", None)
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+    md = student.metadata
+    md.pop("widgets", None)
+    md["course"] = {
+        "generated_from": f"solutions/{path.name}",
+        "sources_sha256": sources_hash(student),
+        "note": "Generated by `python course.py build`; edit solutions/, not this file.",
+    }
+    return student
+
+
+def dumps(nb) -> str:
+    """Serialise exactly as Jupyter does (so saving in JupyterLab changes nothing)."""
+    import nbformat
+
+    return nbformat.writes(nb) + "\n"
+
+
+def student_status(target: Path) -> str:
+    """'missing', 'generated' (untouched since generated) or 'edited'."""
+    import nbformat
+
+    if not target.exists():
+        return "missing"
+    try:
+        old = nbformat.read(str(target), as_version=4)
+    except Exception:
+        return "edited"
+    stored = old.metadata.get("course", {}).get("sources_sha256")
+    return "generated" if stored == sources_hash(old) else "edited"
+
+
+# ---------------------------------------------------------------------------------------
+# Execution of solutions
+# ---------------------------------------------------------------------------------------
+def execute_notebook(nb, cwd: Path, timeout: int = 600, env_updates: dict | None = None):
+    """Execute ``nb`` in place in a fresh kernel of *this* Python (not a kernelspec lookup)."""
+    import os
+
+    from jupyter_client import KernelManager
+    from jupyter_client.kernelspec import KernelSpec
+    from nbclient import NotebookClient
+
+    km = KernelManager()
+    env = {k: v for k, v in os.environ.items() if k not in {"COURSE_GRADING", "MPLBACKEND"}}
+    env.update(env_updates or {})
+    km._kernel_spec = KernelSpec(
+        argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        display_name="Python 3 (ipykernel)", language="python", env=env)
+    client = NotebookClient(nb, km=km, timeout=timeout, record_timing=False,
+                            resources={"metadata": {"path": str(cwd)}})
+    client.execute()
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+    nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python",
+                                 "name": "python3"}
+    return nb
+
+
+# ---------------------------------------------------------------------------------------
+# The build
+# ---------------------------------------------------------------------------------------
+def build(root: Path = ROOT, names: list[str] | None = None, *, execute: bool = True,
+          check: bool = False, force: bool = False, log=print) -> list[BuildResult]:
+    """Regenerate ``notebooks/`` (and re-execute ``solutions/`` unless ``execute=False``).
+
+    With ``check=True`` nothing is written; results say which student notebooks would
+    change. Raises :class:`NotebookError` for a malformed solution notebook.
+    """
+    import time
+
+    results = []
+    (root / "notebooks").mkdir(exist_ok=True)
+    for path in solution_paths(root, names):
+        nb = read_notebook(path)
+        validate_solution(nb, path)
+        executed = False
+        if execute and not check:
+            t0 = time.perf_counter()
+            try:
+                execute_notebook(nb, path.parent)
+            except Exception as exc:
+                raise NotebookError(f"{path.name}: execution failed: {exc}") from exc
+            text = dumps(nb)
+            if path.read_text() != text:
+                path.write_text(text)
+            executed = True
+            log(f"executed {path.relative_to(root)} in {time.perf_counter() - t0:.1f} s")
+        target = root / "notebooks" / path.name
+        text = dumps(make_student(nb, path))
+        if target.exists() and target.read_text() == text:
+            status = "unchanged"
+        elif check:
+            status = "would change"
+        elif student_status(target) == "edited" and not force:
+            status = "kept (edited)"
+            log(f"NOT overwriting {target.relative_to(root)}: it was edited after it was "
+                "generated. Re-run with --force to replace it (a .bak copy is kept).")
+        else:
+            if target.exists() and student_status(target) == "edited":
+                backup = target.with_suffix(".bak.ipynb")
+                backup.write_text(target.read_text())
+                log(f"kept the edited version as {backup.relative_to(root)}")
+            target.write_text(text)
+            status = "written"
+        results.append(BuildResult(path, target, status, executed))
+        log(f"{target.relative_to(root)}: {status}")
+    return results
+
+
+def catalogue(root: Path = ROOT) -> dict[str, list[dict]]:
+    """Exercise catalogue of every solution notebook: ``{notebook name: [entries]}``."""
+    return {p.name: validate_solution(read_notebook(p), p) for p in solution_paths(root)}
+
+
+def dump_json(obj) -> str:
+    return json.dumps(obj, indent=2, sort_keys=True)

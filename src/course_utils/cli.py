@@ -1,0 +1,74 @@
+"""Command line of the course tools: ``python -m course_utils <command>`` (or ``course``).
+
+Commands:
+    build [NAMES…] [--no-execute] [--check] [--force]
+        Regenerate notebooks/ from solutions/ (and re-execute solutions/ in place).
+    exercises [--json]
+        List every exercise: notebook, id, title, points.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _cmd_build(args) -> int:
+    from . import build
+
+    try:
+        results = build.build(names=args.names or None, execute=not args.no_execute,
+                              check=args.check, force=args.force)
+    except build.NotebookError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.check:
+        stale = [r for r in results if r.status != "unchanged"]
+        for r in stale:
+            print(f"{r.student} is not what the generator makes from {r.solution}")
+        return 1 if stale else 0
+    return 1 if any(r.status == "kept (edited)" for r in results) else 0
+
+
+def _cmd_exercises(args) -> int:
+    from . import build
+
+    try:
+        cat = build.catalogue()
+    except build.NotebookError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(build.dump_json(cat))
+        return 0
+    print(f"{'notebook':34} {'id':28} {'points':>6}  title")
+    for nb, entries in cat.items():
+        for e in entries:
+            print(f"{nb:34} {e['id']:28} {e['points']:>6}  {e['title']}")
+    return 0
+
+
+def make_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="course", description="BPTT course tools")
+    sub = p.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("build", help="regenerate notebooks/ from solutions/")
+    b.add_argument("names", nargs="*", help="notebook prefixes, e.g. 01 03 (default: all)")
+    b.add_argument("--no-execute", action="store_true", help="don't re-execute solutions/")
+    b.add_argument("--check", action="store_true",
+                   help="write nothing; exit 1 if notebooks/ is not what the generator makes")
+    b.add_argument("--force", action="store_true",
+                   help="overwrite student notebooks that were edited (keeps a .bak copy)")
+    b.set_defaults(func=_cmd_build)
+    e = sub.add_parser("exercises", help="list the exercise catalogue")
+    e.add_argument("--json", action="store_true")
+    e.set_defaults(func=_cmd_exercises)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = make_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""Shared plotting helpers (matplotlib). Each returns the ``Axes`` it drew on."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _box(ax, xy, text, color, w=0.8, h=0.5):
+    from matplotlib.patches import FancyBboxPatch
+
+    x, y = xy
+    ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.05",
+                                fc=color, ec="black", lw=1.2))
+    ax.text(x, y, text, ha="center", va="center", fontsize=12)
+
+
+def _arrow(ax, start, end, label=None, color="black", label_offset=(0.0, 0.0)):
+    ax.annotate("", xy=end, xytext=start,
+                arrowprops=dict(arrowstyle="-|>", color=color, lw=1.8, shrinkA=0, shrinkB=0))
+    if label:
+        mx, my = (start[0] + end[0]) / 2 + label_offset[0], (start[1] + end[1]) / 2 + label_offset[1]
+        ax.text(mx, my, label, color=color, fontsize=11, ha="center", va="center",
+                bbox=dict(fc="white", ec="none", pad=0.5))
+
+
+def draw_unrolled_rnn(T: int = 4, ax=None, *, show_loss: bool = True):
+    """Draw the RNN unrolled over ``T`` steps, with its shared weights colour-coded.
+
+    Every ``x_t → h_t`` arrow carries the same ``W_xh`` (blue) and every
+    ``h_{t-1} → h_t`` arrow the same ``W_hh`` (red): one set of weights, used T times.
+    With ``show_loss`` each ``h_t`` feeds a per-step loss ``L_t`` that adds up to ``L``.
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(2.2 * (T + 1), 4.2 if show_loss else 3.2))
+    blue, red, grey = "#1f77b4", "#d62728", "#555555"
+    dx = 2.0
+    _box(ax, (0, 1.5), "$h_0$", "#eeeeee")
+    for t in range(1, T + 1):
+        x = t * dx
+        _box(ax, (x, 0), f"$x_{t}$", "#dbe9f6")
+        _box(ax, (x, 1.5), f"$h_{t}$", "#fde0dd")
+        _arrow(ax, (x, 0.3), (x, 1.2), "$W_{xh}$", blue, (0.42, 0))
+        _arrow(ax, (x - dx + 0.45, 1.5), (x - 0.45, 1.5), "$W_{hh}$", red, (0, 0.3))
+        if show_loss:
+            _box(ax, (x, 3.0), f"$L_{t}$", "#e5f5e0", w=0.7, h=0.45)
+            _arrow(ax, (x, 1.8), (x, 2.75), None, grey)
+    if show_loss:
+        ax.text((T + 1) * dx / 2 + 0.5, 3.75,
+                r"$L = \sum_t L_t$   (the same $W_{xh}, W_{hh}, b$ at every step)",
+                ha="center", fontsize=12)
+    ax.set_xlim(-0.8, T * dx + 0.8)
+    ax.set_ylim(-0.6, 4.1 if show_loss else 2.2)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title(f"An RNN unrolled over T = {T} steps: one layer, applied {T} times")
+    return ax
+
+
+def plot_hidden_states(h: np.ndarray, ax=None, *, title: str = "Hidden states over time"):
+    """Heat map of one sequence's hidden states ``h: (T, H)`` (time on the x-axis)."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3))
+    im = ax.imshow(np.asarray(h).T, aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1,
+                   interpolation="nearest")
+    ax.set_xlabel("time step t")
+    ax.set_ylabel("hidden unit")
+    ax.set_title(title)
+    ax.figure.colorbar(im, ax=ax, label="$h_t$ (tanh range)")
+    return ax

@@ -1,0 +1,242 @@
+"""Numpy reference implementation of a vanilla (Elman) RNN layer, batch-first.
+
+The course's weight layout is the mathematical (and PyTorch) one::
+
+    h_t = tanh(W_xh x_t + W_hh h_{t-1} + b)        (column vectors)
+
+so ``Wxh`` is (H, D), ``Whh`` is (H, H) and ``b`` is (H,). With a batch of row vectors
+``x_t: (N, D)`` this reads ``h_t = tanh(x_t @ Wxh.T + h_{t-1} @ Whh.T + b)``, and the
+step Jacobian is ``∂h_t/∂h_{t-1} = diag(1 − h_t²) · Whh``.
+
+``torch.nn.RNN`` uses the same layout (``weight_ih_l0`` is (H, D), ``weight_hh_l0`` is
+(H, H)) but keeps two biases, ``bias_ih_l0`` and ``bias_hh_l0``, that simply add up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def rnn_step_forward(x, h_prev, Wxh, Whh, b):
+    """One time step of a tanh RNN.
+
+    Args:
+        x: (N, D) inputs at this step.
+        h_prev: (N, H) hidden state from the previous step.
+        Wxh: (H, D) input-to-hidden weights.
+        Whh: (H, H) hidden-to-hidden weights.
+        b: (H,) bias.
+
+    Returns:
+        h_next: (N, H) new hidden state, ``tanh(x @ Wxh.T + h_prev @ Whh.T + b)``.
+    """
+    return np.tanh(x @ Wxh.T + h_prev @ Whh.T + b)
+
+
+def rnn_forward(x, h0, Wxh, Whh, b):
+    """Run the RNN over a whole sequence by repeating :func:`rnn_step_forward`.
+
+    Args:
+        x: (N, T, D) input sequence, batch-first.
+        h0: (N, H) initial hidden state.
+        Wxh: (H, D), Whh: (H, H), b: (H,) as in :func:`rnn_step_forward`.
+
+    Returns:
+        h: (N, T, H) hidden states ``h_1 … h_T`` (``h0`` is not included).
+    """
+    N, T, _ = x.shape
+    H = h0.shape[1]
+    h = np.empty((N, T, H), dtype=np.result_type(x, h0, Wxh, Whh, b))
+    h_prev = h0
+    for t in range(T):
+        h_prev = rnn_step_forward(x[:, t], h_prev, Wxh, Whh, b)
+        h[:, t] = h_prev
+    return h
+
+
+@dataclass
+class RNNParams:
+    """Weights of one RNN layer in the course layout: Wxh (H, D), Whh (H, H), b (H,)."""
+
+    Wxh: np.ndarray
+    Whh: np.ndarray
+    b: np.ndarray
+
+    def as_tuple(self):
+        return self.Wxh, self.Whh, self.b
+
+
+def init_rnn_params(D: int, H: int, rng: np.random.Generator, *, scale: float | None = None,
+                    dtype=np.float64) -> RNNParams:
+    """Random weights, drawn like ``torch.nn.RNN``: uniform(−k, k) with k = 1/√H.
+
+    Args:
+        D: input size; H: hidden size; rng: a numpy Generator.
+        scale: if given, use uniform(−scale, scale) instead of k = 1/√H.
+    """
+    k = 1.0 / np.sqrt(H) if scale is None else scale
+    return RNNParams(
+        Wxh=rng.uniform(-k, k, size=(H, D)).astype(dtype),
+        Whh=rng.uniform(-k, k, size=(H, H)).astype(dtype),
+        b=rng.uniform(-k, k, size=(H,)).astype(dtype),
+    )
+
+
+def params_from_torch(rnn) -> RNNParams:
+    """Copy a single-layer, unidirectional ``torch.nn.RNN`` (tanh) into numpy arrays.
+
+    The two torch biases are summed into one: ``b = bias_ih_l0 + bias_hh_l0``.
+    """
+    if rnn.num_layers != 1 or rnn.bidirectional or rnn.nonlinearity != "tanh":
+        raise ValueError("params_from_torch expects a 1-layer, unidirectional tanh nn.RNN")
+    W_ih = rnn.weight_ih_l0.detach().cpu().numpy().copy()
+    W_hh = rnn.weight_hh_l0.detach().cpu().numpy().copy()
+    if rnn.bias:
+        b = (rnn.bias_ih_l0 + rnn.bias_hh_l0).detach().cpu().numpy().copy()
+    else:
+        b = np.zeros(W_hh.shape[0], dtype=W_hh.dtype)
+    return RNNParams(W_ih, W_hh, b)
+
+
+def rnn_step_backward(dh_next, x, h_prev, h_next, Wxh, Whh):
+    """Backward pass of :func:`rnn_step_forward`.
+
+    Args:
+        dh_next: (N, H) total gradient of the loss with respect to ``h_next`` (from the
+            loss at this step *and* from later steps).
+        x: (N, D), h_prev: (N, H), h_next: (N, H): the step's input, previous state and
+            output (the output gives tanh' = 1 − h_next²).
+        Wxh: (H, D), Whh: (H, H).
+
+    Returns:
+        dx (N, D), dh_prev (N, H), dWxh (H, D), dWhh (H, H), db (H,).
+    """
+    da = dh_next * (1.0 - h_next**2)  # gradient at the pre-activation, (N, H)
+    dx = da @ Wxh
+    dh_prev = da @ Whh
+    dWxh = da.T @ x
+    dWhh = da.T @ h_prev
+    db = da.sum(axis=0)
+    return dx, dh_prev, dWxh, dWhh, db
+
+
+def rnn_backward(dh, x, h0, h, Wxh, Whh):
+    """Backpropagation through time for :func:`rnn_forward`.
+
+    Args:
+        dh: (N, T, H) gradient of the loss with respect to every hidden state, as it
+            comes from the per-step losses (not yet including the flow from later steps).
+        x: (N, T, D), h0: (N, H), h: (N, T, H) as in/out of :func:`rnn_forward`.
+        Wxh: (H, D), Whh: (H, H).
+
+    Returns:
+        dx (N, T, D), dh0 (N, H), dWxh (H, D), dWhh (H, H), db (H,). Weight and bias
+        gradients are summed over time and batch.
+    """
+    N, T, _ = x.shape
+    dx = np.zeros_like(x)
+    dWxh, dWhh = np.zeros_like(Wxh), np.zeros_like(Whh)
+    db = np.zeros(Whh.shape[0], dtype=dh.dtype)
+    dh_carry = np.zeros_like(h0)
+    for t in range(T - 1, -1, -1):
+        h_prev = h[:, t - 1] if t > 0 else h0
+        dx_t, dh_carry, dWxh_t, dWhh_t, db_t = rnn_step_backward(
+            dh[:, t] + dh_carry, x[:, t], h_prev, h[:, t], Wxh, Whh)
+        dx[:, t] = dx_t
+        dWxh += dWxh_t
+        dWhh += dWhh_t
+        db += db_t
+    return dx, dh_carry, dWxh, dWhh, db
+
+
+# ---------------------------------------------------------------------------------------
+# Fast versions (notebook 03, "making it fast"): everything that does not depend on the
+# recurrence is hoisted out of the time loop and done as one big matrix product.
+# ---------------------------------------------------------------------------------------
+def rnn_forward_fast(x, h0, Wxh, Whh, b):
+    """Same result as :func:`rnn_forward`, with the input projection hoisted out of the loop.
+
+    ``x @ Wxh.T + b`` is computed for all N·T positions in one matrix product; the loop
+    only does the part that truly depends on the previous step, ``h_{t-1} @ Whh.T``.
+
+    Args:
+        x: (N, T, D), h0: (N, H), Wxh: (H, D), Whh: (H, H), b: (H,).
+
+    Returns:
+        h: (N, T, H) hidden states ``h_1 … h_T``.
+    """
+    N, T, D = x.shape
+    H = h0.shape[1]
+    dtype = np.result_type(x, h0, Wxh, Whh, b)
+    # time-major buffers keep each step's slice contiguous
+    a = (x.reshape(N * T, D) @ Wxh.T + b).reshape(N, T, H).transpose(1, 0, 2).copy()
+    h = np.empty((T, N, H), dtype=dtype)
+    WhhT = np.ascontiguousarray(Whh.T)
+    h_prev = h0
+    for t in range(T):
+        at = a[t]
+        at += h_prev @ WhhT
+        h_prev = np.tanh(at, out=h[t])
+    return h.transpose(1, 0, 2)
+
+
+def rnn_backward_fast(dh, x, h0, h, Wxh, Whh):
+    """Same result as :func:`rnn_backward`, with the weight gradients hoisted out of the loop.
+
+    The loop only carries the gradient backwards (``da_t = (dh_t + carry) ⊙ (1 − h_t²)``,
+    ``carry = da_t @ Whh``) and stores every ``da_t``; then ``dx``, ``dWxh``, ``dWhh`` and
+    ``db`` are each one matrix product (or sum) over all N·T positions.
+
+    Args and returns: as :func:`rnn_backward` (dh: (N, T, H) per-step gradients).
+    """
+    N, T, D = x.shape
+    H = h0.shape[1]
+    dtype = np.result_type(dh, x, h0, h, Wxh, Whh)
+    hT = h.transpose(1, 0, 2)           # (T, N, H) views
+    dhT = dh.transpose(1, 0, 2)
+    gate = 1.0 - hT * hT                # tanh'(a_t) for all steps at once, (T, N, H)
+    da = np.empty((T, N, H), dtype=dtype)
+    carry = np.zeros((N, H), dtype=dtype)
+    for t in range(T - 1, -1, -1):
+        np.multiply(dhT[t] + carry, gate[t], out=da[t])
+        carry = da[t] @ Whh
+    da_flat = da.transpose(1, 0, 2).reshape(N * T, H)     # (N·T, H), batch-first order
+    dx = (da_flat @ Wxh).reshape(N, T, D)
+    dWxh = da_flat.T @ x.reshape(N * T, D)
+    h_prev = np.concatenate([h0[None], hT[:-1]], axis=0)  # (T, N, H): h_0 … h_{T-1}
+    dWhh = da.reshape(T * N, H).T @ h_prev.reshape(T * N, H)
+    db = da.sum(axis=(0, 1))
+    return dx, carry, dWxh, dWhh, db
+
+
+# ---------------------------------------------------------------------------------------
+# An affine read-out applied at every time step (for the tiny models of notebook 03)
+# ---------------------------------------------------------------------------------------
+def affine_forward(h, W, c):
+    """``y = h @ W.T + c`` on the last axis.
+
+    Args:
+        h: (..., H) hidden states (e.g. (N, T, H) or (N, H)); W: (V, H); c: (V,).
+
+    Returns:
+        y: (..., V).
+    """
+    return h @ W.T + c
+
+
+def affine_backward(dy, h, W):
+    """Backward pass of :func:`affine_forward`.
+
+    Args:
+        dy: (..., V) gradient of the loss w.r.t. ``y``; h: (..., H); W: (V, H).
+
+    Returns:
+        dh (..., H), dW (V, H), dc (V,): weight gradients summed over all leading axes.
+    """
+    V, H = W.shape
+    dh = dy @ W
+    dW = dy.reshape(-1, V).T @ h.reshape(-1, H)
+    dc = dy.reshape(-1, V).sum(axis=0)
+    return dh, dW, dc

@@ -1,0 +1,158 @@
+"""The checker framework: verdicts, robustness against bad student output, grading mode."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from course_utils import checker
+from course_utils.checker import Mistake, check_function, run_check
+
+
+def ref_pair(a, b):
+    return a @ b, a.sum(axis=0)
+
+
+CASES = [dict(a=np.arange(6.0).reshape(2, 3), b=np.ones((3, 4)))]
+
+
+def verdict(fn, mistakes=(), outputs=("prod", "colsum"), cases=CASES):
+    return run_check(fn, ref_pair, cases, name="pair", outputs=outputs, mistakes=mistakes)
+
+
+def test_passes_a_correct_function_written_differently():
+    def other(a, b):
+        return np.einsum("ij,jk->ik", a, b), np.array([a[:, j].sum() for j in range(a.shape[1])])
+
+    v = verdict(other)
+    assert v.passed and "passed" in str(v)
+
+
+def test_not_implemented_is_not_attempted():
+    def todo(a, b):
+        raise NotImplementedError()
+
+    v = verdict(todo)
+    assert v.status == checker.NOT_ATTEMPTED and "not attempted yet" in str(v)
+
+
+def test_not_implemented_in_a_helper_names_the_helper():
+    def helper(a):
+        raise NotImplementedError()
+
+    def uses_helper(a, b):
+        return helper(a), a
+
+    v = verdict(uses_helper)
+    assert v.status == checker.NOT_ATTEMPTED and "`helper`" in str(v)
+
+
+@pytest.mark.parametrize(
+    "fn, expected",
+    [
+        (lambda a, b: None, "returned None"),
+        (lambda a, b: a @ b, "expected a tuple of 2"),
+        (lambda a, b: (a @ b,), "returned 1 values; expected 2"),
+        (lambda a, b: (a @ b, a.sum(axis=0), 1), "returned 3 values"),
+        (lambda a, b: ((a @ b).T, a.sum(axis=0)), "has shape (4, 2); expected (2, 4)"),
+        (lambda a, b: ((a @ b).astype(np.float32), a.sum(axis=0)), "dtype float32"),
+        (lambda a, b: (a @ b * np.nan, a.sum(axis=0)), "NaN or inf"),
+        (lambda a, b: ((a @ b).tolist(), a.sum(axis=0)), "should be a numpy array"),
+        (lambda a, b: (a @ b, "x"), "should be a numpy array"),
+        (lambda a, b: (b @ a, a), "raised ValueError"),
+        (lambda a, b: (1 / 0, 0), "raised ZeroDivisionError"),
+        (lambda a, b: (-(a @ b), a.sum(axis=0)), "sign is flipped"),
+        (lambda a, b: (2 * (a @ b), a.sum(axis=0)), "times 2"),
+        (lambda a, b: (0 * (a @ b), a.sum(axis=0)), "all zeros"),
+    ],
+)
+def test_bad_outputs_get_one_readable_message(fn, expected):
+    v = verdict(fn)
+    assert v.status == checker.WRONG
+    assert expected in str(v), str(v)
+    assert "Traceback" not in str(v)
+
+
+def test_torch_tensor_output_is_named():
+    torch = pytest.importorskip("torch")
+    v = verdict(lambda a, b: (torch.from_numpy(a @ b), a.sum(axis=0)))
+    assert "torch tensor" in str(v)
+
+
+def test_in_place_mutation_is_detected():
+    def mutates(a, b):
+        a *= 2
+        return (a / 2) @ b, (a / 2).sum(axis=0)
+
+    v = verdict(mutates)
+    assert v.status == checker.WRONG and "modifies its input `a`" in str(v)
+
+
+def test_mistake_is_recognised_and_correct_outputs_listed():
+    wrong_sum = Mistake("summed over the wrong axis", lambda a, b: (a @ b, a.sum(axis=1)))
+    v = verdict(lambda a, b: (a @ b, a.sum(axis=1)), mistakes=[wrong_sum])
+    # shapes differ here (2 vs 3), so it is a shape message, not the mistake
+    assert "has shape (2,)" in str(v)
+    square = [dict(a=np.arange(9.0).reshape(3, 3) ** 1.5, b=np.ones((3, 4)))]
+    v = verdict(lambda a, b: (a @ b, a.sum(axis=1)), mistakes=[wrong_sum], cases=square)
+    assert "Most likely: summed over the wrong axis" in str(v)
+    assert "Correct: `prod`" in str(v)
+
+
+def test_a_raising_mistake_function_is_ignored():
+    def bad_mistake(a, b):
+        raise RuntimeError("bug in the mistake itself")
+
+    v = verdict(lambda a, b: (a @ b + 1, a.sum(axis=0)), mistakes=[Mistake("x", bad_mistake)])
+    assert v.status == checker.WRONG and "output `prod` is wrong" in str(v)
+
+
+def test_not_a_function():
+    v = verdict(None)
+    assert v.status == checker.WRONG and "expected a function" in str(v)
+
+
+def test_check_function_returns_reference_on_failure_and_student_on_success(capsys):
+    def good(a, b):
+        return ref_pair(a, b)
+
+    assert check_function(good, ref_pair, CASES, outputs=("p", "s")) is good
+    assert check_function(lambda a, b: None, ref_pair, CASES, outputs=("p", "s")) is ref_pair
+    out = capsys.readouterr().out
+    assert "✅" in out and "❌" in out and "reference implementation" in out
+
+
+def test_grading_mode_raises(monkeypatch):
+    monkeypatch.setenv(checker.GRADING_ENV, "1")
+    with pytest.raises(checker.ExerciseFailed, match="not attempted"):
+        check_function(lambda a, b: (_ for _ in ()).throw(NotImplementedError()), ref_pair,
+                       CASES, outputs=("p", "s"))
+    with pytest.raises(checker.ExerciseFailed):
+        check_function(lambda a, b: None, ref_pair, CASES, outputs=("p", "s"))
+    assert check_function(ref_pair, ref_pair, CASES, outputs=("p", "s")) is ref_pair
+
+
+@pytest.mark.parametrize("value, expected", [("", False), ("0", False), ("false", False),
+                                             ("1", True), ("yes", True)])
+def test_grading_mode_parsing(monkeypatch, value, expected):
+    monkeypatch.setenv(checker.GRADING_ENV, value)
+    assert checker.grading_mode() is expected
+
+
+def test_scalar_outputs():
+    def ref(a):
+        return float(a.sum())
+
+    cases = [dict(a=np.ones(3))]
+    assert run_check(lambda a: 3.0, ref, cases).passed
+    assert "should be a number" in str(run_check(lambda a: [3.0], ref, cases))
+    assert "is nan" in str(run_check(lambda a: float("nan"), ref, cases))
+    assert run_check(lambda a: 4.0, ref, cases).status == checker.WRONG
+
+
+def test_checker_bug_is_reported_not_raised():
+    def broken_reference(a):
+        raise RuntimeError("reference broke")
+
+    v = run_check(lambda a: a, broken_reference, [dict(a=np.ones(2))])
+    assert v.status == checker.WRONG and "checker could not evaluate" in str(v)

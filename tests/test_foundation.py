@@ -1,0 +1,57 @@
+"""Setup helper, numerics and shared plots."""
+
+from __future__ import annotations
+
+import random
+
+import matplotlib
+import numpy as np
+import pytest
+import torch
+
+matplotlib.use("Agg")
+
+import course_utils  # noqa: E402
+from course_utils import plots  # noqa: E402
+from course_utils.numerics import rel_error  # noqa: E402
+
+
+def test_setup_seeds_everything_and_returns_a_device(capsys):
+    dev = course_utils.setup(seed=3)
+    a = (random.random(), np.random.rand(), torch.rand(1).item())
+    course_utils.setup(seed=3)
+    b = (random.random(), np.random.rand(), torch.rand(1).item())
+    assert a == b
+    assert isinstance(dev, torch.device) and dev.type in {"cpu", "cuda"}
+    assert torch.get_num_threads() >= 1
+    assert "seed 3" in capsys.readouterr().out
+    course_utils.setup(seed=0, verbose=False)
+    assert capsys.readouterr().out == ""
+
+
+def test_rel_error():
+    a = np.array([1.0, 2.0, 3.0])
+    assert rel_error(a, a) == 0.0
+    assert rel_error(np.zeros(3), np.zeros(3)) == 0.0
+    assert rel_error(a, 1.01 * a) == pytest.approx(0.01 / 1.01)
+    assert rel_error(a, torch.tensor(a)) == 0.0
+    assert rel_error(a, np.array([1.0, np.nan, 3.0])) == float("inf")
+    assert rel_error(np.zeros(3), a) == 1.0
+    with pytest.raises(ValueError, match="shapes differ"):
+        rel_error(a, a[:2])
+
+
+def test_draw_unrolled_rnn_draws_one_box_per_node():
+    ax = plots.draw_unrolled_rnn(T=3)
+    texts = [t.get_text() for t in ax.texts]
+    assert sum("$x_" in t for t in texts) == 3
+    assert sum("$W_{hh}$" == t for t in texts) == 3  # the same matrix on every step
+    assert "T = 3" in ax.get_title()
+    ax2 = plots.draw_unrolled_rnn(T=2, show_loss=False)
+    assert not any("L_" in t.get_text() for t in ax2.texts)
+
+
+def test_plot_hidden_states_labels_axes():
+    ax = plots.plot_hidden_states(np.zeros((10, 4)))
+    assert ax.get_xlabel() == "time step t" and ax.get_ylabel() == "hidden unit"
+    assert ax.images[0].get_array().shape == (4, 10)

@@ -1,0 +1,50 @@
+"""Execute every *student* notebook top to bottom, as a student would, unanswered.
+
+Strict nbval over ``solutions/`` (with stored outputs) is run by the same pytest command
+(``--nbval solutions``). Here the student versions must run without any error, and each
+check cell must report "not attempted yet" (no exercise is answered).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from course_utils import build
+
+ROOT = Path(__file__).resolve().parents[1]
+STUDENT = sorted(p for p in (ROOT / "notebooks").glob("*.ipynb") if build.NB_NAME.match(p.name))
+BUDGET_S = 90  # COURSE.md §7, on a 2-core CPU
+
+
+def _stdout(cell) -> str:
+    return "".join(o.get("text", "") for o in cell.get("outputs", []) if o["output_type"] == "stream")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "path",
+    [pytest.param(p, id=p.stem, marks=pytest.mark.xdist_group(f"student/{p.name}")) for p in STUDENT],
+)
+def test_student_notebook_runs_unanswered(path, tmp_path):
+    nb = nbformat.read(str(path), as_version=4)
+    t0 = time.perf_counter()
+    build.execute_notebook(nb, path.parent)  # raises CellExecutionError on any error
+    elapsed = time.perf_counter() - t0
+    for i, cell in enumerate(nb.cells):
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "code" and meta.get("grade"):
+            out = _stdout(cell)
+            assert "not attempted yet" in out, (
+                f"{path.name}, cell {i} ({meta.get('grade_id')}): expected a 'not attempted "
+                f"yet' verdict in the unanswered student notebook, got: {out!r}")
+    assert elapsed < BUDGET_S, f"{path.name} took {elapsed:.0f} s (budget {BUDGET_S} s)"
+
+
+def test_every_solution_has_a_student_version():
+    sols = {p.name for p in build.solution_paths(ROOT)}
+    assert sols, "no solution notebooks found"
+    assert sols == {p.name for p in STUDENT}

@@ -1,0 +1,86 @@
+"""Project files: dependencies named consistently, pins exact, lint clean."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _name(req: str) -> str:
+    return re.split(r"[<>=!~\[; ]", req.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+def _pyproject():
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def _env_pip_lines():
+    lines, in_pip = [], False
+    for raw in (ROOT / "environment.yml").read_text().splitlines():
+        line = raw.split("#", 1)[0].rstrip()
+        if re.match(r"^\s*-\s*pip:\s*$", line):
+            in_pip = True
+            continue
+        if in_pip and re.match(r"^\s{6,}-\s+", line):
+            lines.append(line.strip()[2:].strip())
+    return lines
+
+
+def _constraints():
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            pins[_name(name)] = version
+    return pins
+
+
+def test_environment_yml_names_the_same_packages_as_pyproject():
+    deps = {_name(d) for d in _pyproject()["project"]["dependencies"]}
+    env = {_name(x) for x in _env_pip_lines() if not x.startswith("-")}
+    assert env == deps, f"only in environment.yml: {env - deps}; only in pyproject: {deps - env}"
+    assert "-e ." in _env_pip_lines(), "environment.yml must install the course package itself"
+    assert re.search(r"^\s*-\s*python=3\.11\s*$", (ROOT / "environment.yml").read_text(), re.M)
+
+
+def test_environment_yml_pins_match_constraints():
+    pins = _constraints()
+    for line in _env_pip_lines():
+        if "==" in line:
+            name, version = line.split("==")
+            assert pins[_name(name)] == version, f"{line} vs constraints.txt {pins[_name(name)]}"
+
+
+def test_every_dependency_is_pinned_exactly_and_torch_is_2_13():
+    pins = _constraints()
+    project = _pyproject()["project"]
+    for dep in project["dependencies"] + project["optional-dependencies"]["dev"]:
+        assert _name(dep) in pins, f"{dep} has no exact pin in constraints.txt"
+    assert pins["torch"] == "2.13.0"
+    assert all(re.fullmatch(r"[0-9][0-9A-Za-z.+-]*", v) for v in pins.values())
+
+
+def test_student_environment_has_no_instructor_tools():
+    deps = {_name(d) for d in _pyproject()["project"]["dependencies"]}
+    assert not deps & {"nbgrader", "ruff", "pytest-xdist", "nbval", "pytest"}
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    assert "python3 course.py test" in readme
+    assert "course.py test" in (ROOT / ".ci" / "run").read_text()
+    assert "set -e" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_ruff_is_clean_on_code_tests_and_notebooks():
+    targets = ["src", "tests", "solutions", "notebooks", "course.py", "conftest.py"]
+    if (ROOT / "benchmarks").exists():
+        targets.append("benchmarks")
+    res = subprocess.run([sys.executable, "-m", "ruff", "check", *targets],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
