@@ -1,0 +1,451 @@
+"""Vanishing and exploding gradients: Jacobians, their products, spectra and bounds.
+
+Everything here follows the course layout (batch-first, row vectors)::
+
+    h_t = f(x_t @ Wxh.T + h_{t-1} @ Whh.T + b)        h: (N, T, H) holds h_1 … h_T
+
+The step Jacobian is ``J_t = ∂h_t/∂h_{t-1} = diag(f'(a_t)) · Whh`` (H, H), and for
+every nonlinearity used here ``f'`` can be read off the *output* ``h_t``:
+
+==========  ============  =====================  ============================
+name        f(a)          f'(a) from h = f(a)     γ = sup f'  (Pascanu et al.)
+==========  ============  =====================  ============================
+tanh        tanh(a)       1 − h²                  1
+sigmoid     1/(1+e^−a)    h (1 − h)               1/4
+relu        max(0, a)     1[h > 0]                1
+linear      a             1                       1
+==========  ============  =====================  ============================
+
+The product over a window is ``∂h_t/∂h_k = J_t J_{t−1} ⋯ J_{k+1}``; its norm is bounded by
+``∏ ‖J_s‖ ≤ (γ σ_max(Whh))^{t−k}`` (Pascanu, Mikolov & Bengio, 2013): gradients are
+guaranteed to vanish when ``σ_max < 1/γ``, and can only explode when ``σ_max > 1/γ``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+GAMMA = {"tanh": 1.0, "sigmoid": 0.25, "relu": 1.0, "linear": 1.0}
+NONLINEARITIES = tuple(GAMMA)
+
+
+# ---------------------------------------------------------------------------------------
+# Nonlinearities and a forward pass that supports them all
+# ---------------------------------------------------------------------------------------
+def activate(a, nonlinearity: str = "tanh"):
+    """Apply the nonlinearity ``f`` to pre-activations ``a`` (any shape)."""
+    if nonlinearity == "tanh":
+        return np.tanh(a)
+    if nonlinearity == "sigmoid":
+        return 1.0 / (1.0 + np.exp(-a))
+    if nonlinearity == "relu":
+        return np.maximum(a, 0.0)
+    if nonlinearity == "linear":
+        return a
+    raise ValueError(f"unknown nonlinearity {nonlinearity!r}; choose from {NONLINEARITIES}")
+
+
+def derivative_from_output(h, nonlinearity: str = "tanh"):
+    """``f'(a)`` written in terms of the output ``h = f(a)`` (same shape as ``h``).
+
+    tanh: ``1 − h²``; sigmoid: ``h(1 − h)``; relu: ``1[h > 0]``; linear: ones.
+    """
+    if nonlinearity == "tanh":
+        return 1.0 - h**2
+    if nonlinearity == "sigmoid":
+        return h * (1.0 - h)
+    if nonlinearity == "relu":
+        return (h > 0).astype(np.result_type(h, np.float64))
+    if nonlinearity == "linear":
+        return np.ones_like(h)
+    raise ValueError(f"unknown nonlinearity {nonlinearity!r}; choose from {NONLINEARITIES}")
+
+
+def forward(x, h0, Wxh, Whh, b, nonlinearity: str = "tanh"):
+    """Run an RNN with any of :data:`NONLINEARITIES` (``tanh`` equals ``rnn.rnn_forward``).
+
+    Args:
+        x: (N, T, D) inputs; h0: (N, H) initial state; Wxh: (H, D); Whh: (H, H); b: (H,).
+
+    Returns:
+        h: (N, T, H), the states h_1 … h_T.
+    """
+    N, T, _ = x.shape
+    xw = x @ Wxh.T + b  # (N, T, H): the input projection, hoisted out of the loop
+    h = np.empty((N, T, Whh.shape[0]), dtype=np.result_type(x, h0, Whh))
+    h_prev = h0
+    for t in range(T):
+        h_prev = activate(xw[:, t] + h_prev @ Whh.T, nonlinearity)
+        h[:, t] = h_prev
+    return h
+
+
+# ---------------------------------------------------------------------------------------
+# Jacobians
+# ---------------------------------------------------------------------------------------
+def step_jacobian(h_next, Whh, nonlinearity: str = "tanh"):
+    """The Jacobian of one step, ``∂h_t/∂h_{t−1} = diag(f'(a_t)) · Whh``.
+
+    Args:
+        h_next: (..., H) the step's *output* h_t (f' is read off it); any leading axes.
+        Whh: (H, H).
+
+    Returns:
+        J: (..., H, H) with ``J[..., i, j] = ∂h_t[i] / ∂h_{t−1}[j]``.
+    """
+    return derivative_from_output(h_next, nonlinearity)[..., :, None] * Whh
+
+
+def rnn_step_jacobian(x, h_prev, Wxh, Whh, b):
+    """Reference for exercise 1: the tanh step Jacobian ``∂h_next/∂h_prev``.
+
+    Args:
+        x: (N, D), h_prev: (N, H), Wxh: (H, D), Whh: (H, H), b: (H,).
+
+    Returns:
+        J: (N, H, H), ``J[n] = diag(1 − h_next[n]²) · Whh`` where
+        ``h_next = tanh(x @ Wxh.T + h_prev @ Whh.T + b)``.
+    """
+    h_next = np.tanh(x @ Wxh.T + h_prev @ Whh.T + b)
+    return (1.0 - h_next**2)[:, :, None] * Whh
+
+
+def step_jacobians(h, Whh, nonlinearity: str = "tanh"):
+    """All step Jacobians of a sequence: ``J[:, t−1] = ∂h_t/∂h_{t−1}`` for t = 1 … T.
+
+    Args:
+        h: (N, T, H) states h_1 … h_T; Whh: (H, H).
+
+    Returns:
+        (N, T, H, H).
+    """
+    return step_jacobian(h, Whh, nonlinearity)
+
+
+def jacobian_product(h, Whh, t: int, k: int, nonlinearity: str = "tanh"):
+    """``∂h_t/∂h_k = J_t J_{t−1} ⋯ J_{k+1}`` for a batch (the identity when t == k).
+
+    Args:
+        h: (N, T, H) states h_1 … h_T (``h[:, s−1]`` is h_s; h_0 is not needed).
+        Whh: (H, H).
+        t, k: time indices with 0 ≤ k ≤ t ≤ T (k = 0 means the initial state h_0).
+
+    Returns:
+        (N, H, H).
+    """
+    N, T, H = h.shape
+    if not 0 <= k <= t <= T:
+        raise ValueError(f"need 0 <= k <= t <= T = {T}, got t = {t}, k = {k}")
+    P = np.broadcast_to(np.eye(H, dtype=h.dtype), (N, H, H)).copy()
+    for s in range(t, k, -1):  # P = J_t ⋯ J_s, growing to the right
+        P = P @ step_jacobian(h[:, s - 1], Whh, nonlinearity)
+    return P
+
+
+def jacobian_log_norms(h, Whh, nonlinearity: str = "tanh", ord=2):
+    """``log10 ‖∂h_T/∂h_{T−ℓ}‖`` for every lag ℓ = 1 … T, in one backward sweep.
+
+    The product is built right to left, ``P_ℓ = P_{ℓ−1} · J_{T−ℓ+1}``, and renormalised
+    after every step (the scale is kept as a logarithm), so neither 1e-400 nor 1e+400
+    under- or overflows.
+
+    Args:
+        h: (N, T, H) states h_1 … h_T; Whh: (H, H).
+        ord: matrix norm: 2 (spectral, the default) or "fro".
+
+    Returns:
+        (N, T): entry ``[:, ℓ−1]`` is the log10 norm at lag ℓ (−inf where the product is
+        exactly zero, e.g. every ReLU unit off).
+    """
+    N, T, H = h.shape
+    J = step_jacobians(h, Whh, nonlinearity)
+    P = np.broadcast_to(np.eye(H, dtype=J.dtype), (N, H, H)).copy()
+    log_scale = np.zeros(N)
+    stack = np.empty((N, T, H, H), dtype=J.dtype)
+    logs = np.empty((N, T))
+    for lag in range(1, T + 1):
+        P = P @ J[:, T - lag]
+        fro = np.linalg.norm(P, axis=(1, 2))
+        alive = fro > 0
+        with np.errstate(divide="ignore"):
+            log_scale = log_scale + np.log10(np.where(alive, fro, 0.0))
+        P = np.where(alive[:, None, None], P / np.where(alive, fro, 1.0)[:, None, None], 0.0)
+        stack[:, lag - 1] = P
+        logs[:, lag - 1] = log_scale
+    if ord == "fro":
+        return logs
+    with np.errstate(divide="ignore"):
+        return logs + np.log10(np.linalg.norm(stack, ord, axis=(-2, -1)))
+
+
+def step_log_norms(h, Whh, nonlinearity: str = "tanh"):
+    """``log10 ‖J_t‖₂`` for every step: (N, T), entry ``[:, t−1]`` for ∂h_t/∂h_{t−1}."""
+    with np.errstate(divide="ignore"):
+        return np.log10(np.linalg.norm(step_jacobians(h, Whh, nonlinearity), 2, axis=(-2, -1)))
+
+
+def batch_mean_log10(log_norms):
+    """``log10`` of the batch *mean* of the norms, ``log10(mean_n 10^{log_norms[n]})``,
+    computed without under- or overflow. (N, T) → (T,). A product that is exactly zero
+    (−inf) counts as 0 in the mean."""
+    log_norms = np.atleast_2d(log_norms)
+    top = np.max(log_norms, axis=0)
+    safe = np.where(np.isfinite(top), top, 0.0)
+    with np.errstate(divide="ignore"):
+        return safe + np.log10(np.mean(10.0 ** (log_norms - safe), axis=0))
+
+
+def rate_from_log_norms(log_norms, lag: int | None = None) -> float:
+    """Measured per-step factor ``(mean_n ‖∂h_T/∂h_{T−ℓ}‖)^{1/ℓ}``.
+
+    Each sequence's norm is at most ``(γσ_max)^ℓ``, so this rate is at most ``γσ_max``.
+
+    Args:
+        log_norms: (N, T) or (T,) from :func:`jacobian_log_norms`.
+        lag: ℓ (default: the largest, T).
+    """
+    curve = batch_mean_log10(log_norms)
+    lag = curve.shape[0] if lag is None else lag
+    return float(10 ** (curve[lag - 1] / lag))
+
+
+# ---------------------------------------------------------------------------------------
+# Spectra and bounds
+# ---------------------------------------------------------------------------------------
+@dataclass
+class Spectrum:
+    """Singular values (descending) and eigenvalues of a square matrix, with summaries."""
+
+    singular_values: np.ndarray
+    eigenvalues: np.ndarray
+
+    @property
+    def sigma_max(self) -> float:
+        """Largest singular value = spectral norm ‖W‖₂."""
+        return float(self.singular_values[0])
+
+    @property
+    def spectral_radius(self) -> float:
+        """Largest |eigenvalue| (never more than ``sigma_max``)."""
+        return float(np.abs(self.eigenvalues).max())
+
+
+def spectrum(W) -> Spectrum:
+    """:class:`Spectrum` of ``W: (H, H)``."""
+    return Spectrum(np.linalg.svd(W, compute_uv=False), np.linalg.eigvals(W))
+
+
+def pascanu_bound(Whh, nonlinearity: str = "tanh") -> float:
+    """``γ · σ_max(Whh)``: no step Jacobian can have a larger norm (Pascanu et al. 2013)."""
+    return GAMMA[nonlinearity] * spectrum(Whh).sigma_max
+
+
+def regime(Whh, nonlinearity: str = "tanh") -> str:
+    """Pascanu et al.'s conditions: 'vanishing guaranteed' if σ_max < 1/γ, else
+    'exploding possible' (σ_max > 1/γ is necessary, not sufficient, for explosion)."""
+    return ("vanishing guaranteed" if spectrum(Whh).sigma_max < 1.0 / GAMMA[nonlinearity]
+            else "exploding possible")
+
+
+# ---------------------------------------------------------------------------------------
+# Initialisers for Whh
+# ---------------------------------------------------------------------------------------
+def gaussian_init(H: int, scale: float, rng: np.random.Generator):
+    """``scale · G / √H`` with G standard normal (H, H): spectral radius ≈ scale and
+    σ_max ≈ 2·scale for large H (circular and quarter-circle laws)."""
+    return scale * rng.normal(size=(H, H)) / np.sqrt(H)
+
+
+def orthogonal_init(H: int, rng: np.random.Generator, gain: float = 1.0):
+    """``gain · Q`` with Q a uniformly random orthogonal matrix (QR of a Gaussian, signs
+    fixed): every singular value and every |eigenvalue| equals ``gain``."""
+    Q, R = np.linalg.qr(rng.normal(size=(H, H)))
+    return gain * Q * np.sign(np.diag(R))
+
+
+def identity_init(H: int, gain: float = 1.0):
+    """``gain · I`` (with ReLU this is the IRNN of Le, Jaitly & Hinton, 2015)."""
+    return gain * np.eye(H)
+
+
+def with_spectral_radius(W, rho: float):
+    """``W`` rescaled so that its spectral radius is exactly ``rho``."""
+    return W * (rho / spectrum(W).spectral_radius)
+
+
+def init_whh(kind: str, H: int, scale: float, rng: np.random.Generator):
+    """Whh by name: 'gaussian' (spectral radius ≈ scale), 'orthogonal' (gain scale),
+    'identity' (scale · I)."""
+    if kind == "gaussian":
+        return gaussian_init(H, scale, rng)
+    if kind == "orthogonal":
+        return orthogonal_init(H, rng, scale)
+    if kind == "identity":
+        return identity_init(H, scale)
+    raise ValueError(f"unknown init {kind!r}; choose gaussian, orthogonal or identity")
+
+
+# ---------------------------------------------------------------------------------------
+# The standard experiment: random inputs through an RNN with a given Whh
+# ---------------------------------------------------------------------------------------
+@dataclass
+class LagExperiment:
+    """Result of :func:`measure`: the states and the log10 Jacobian norms per lag."""
+
+    Whh: np.ndarray
+    nonlinearity: str
+    h: np.ndarray  # (N, T, H)
+    log_norms: np.ndarray  # (N, T), lag 1 … T
+
+    @property
+    def lags(self):
+        return np.arange(1, self.log_norms.shape[1] + 1)
+
+    @property
+    def mean_log_norms(self):
+        """(T,) log10 of the batch mean of ‖∂h_T/∂h_{T−ℓ}‖ (see :func:`batch_mean_log10`)."""
+        return batch_mean_log10(self.log_norms)
+
+    def rate(self, lag: int | None = None) -> float:
+        return rate_from_log_norms(self.log_norms, lag)
+
+    @property
+    def bound(self) -> float:
+        return pascanu_bound(self.Whh, self.nonlinearity)
+
+    @property
+    def mean_derivative(self) -> float:
+        """Mean of f'(a) over every unit, step and sequence."""
+        return float(derivative_from_output(self.h, self.nonlinearity).mean())
+
+
+def measure(Whh, nonlinearity: str = "tanh", *, T: int = 100, N: int = 8, D: int = 4,
+            input_scale: float = 0.5, seed: int = 0, ord=2) -> LagExperiment:
+    """Drive an RNN with Gaussian inputs and measure ``‖∂h_T/∂h_{T−ℓ}‖`` for ℓ = 1 … T.
+
+    Inputs are ``x ~ N(0, 1)``, ``Wxh = input_scale · G/√D`` (so each unit's input drive has
+    standard deviation ≈ input_scale; 0 means no input at all), b = 0, h_0 = 0.
+
+    Args:
+        Whh: (H, H). T: sequence length. N: batch size. D: input size.
+    """
+    rng = np.random.default_rng(seed)
+    H = Whh.shape[0]
+    x = rng.normal(size=(N, T, D))
+    Wxh = input_scale * rng.normal(size=(H, D)) / np.sqrt(D)
+    h = forward(x, np.zeros((N, H)), Wxh, Whh, np.zeros(H), nonlinearity)
+    return LagExperiment(Whh, nonlinearity, h, jacobian_log_norms(h, Whh, nonlinearity, ord))
+
+
+# ---------------------------------------------------------------------------------------
+# Plots and the interactive explorer
+# ---------------------------------------------------------------------------------------
+def plot_lag_curves(experiments: dict, ax=None, *, title="Gradient norm vs lag",
+                    show_bounds: bool = False, linestyles: dict | None = None):
+    """Plot ``‖∂h_T/∂h_{T−ℓ}‖`` (batch mean) against ℓ for each labelled
+    :class:`LagExperiment`; optionally dashed bound lines ``(γσ_max)^ℓ`` in the same colour.
+    ``linestyles`` maps labels to matplotlib line styles. Returns the Axes."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7.5, 4.2))
+    for i, (label, ex) in enumerate(experiments.items()):
+        color = f"C{i}"
+        ls = (linestyles or {}).get(label, "-")
+        ax.semilogy(ex.lags, 10.0 ** ex.mean_log_norms, color=color, ls=ls, label=label)
+        if show_bounds:
+            ax.semilogy(ex.lags, ex.bound ** ex.lags.astype(float), color=color, ls="--", lw=1,
+                        label=r"dashed: its bound $(\gamma\sigma_{max})^\ell$" if i == 0 else None)
+    ax.set_xlabel(r"lag $\ell = T - k$ (steps back in time)")
+    ax.set_ylabel(r"$\|\partial h_T / \partial h_{T-\ell}\|_2$ (log scale)")
+    ax.set_title(title)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=9)
+    return ax
+
+
+EXPLORER_DEFAULTS = dict(spectral_radius=1.0, nonlinearity="tanh", T=100, matrix="gaussian",
+                         input_scale=0.5)
+
+
+def explorer_experiment(spectral_radius=1.0, nonlinearity="tanh", T=100, matrix="gaussian",
+                        input_scale=0.5, H=32, N=4, seed=0) -> LagExperiment:
+    """The explorer's experiment: a fixed random Whh (Gaussian or orthogonal) rescaled to
+    the given spectral radius, driven by random inputs for T steps."""
+    rng = np.random.default_rng(seed)
+    W = gaussian_init(H, 1.0, rng) if matrix == "gaussian" else orthogonal_init(H, rng)
+    return measure(with_spectral_radius(W, spectral_radius), nonlinearity, T=int(T), N=N,
+                   input_scale=input_scale, seed=seed + 1)
+
+
+def plot_explorer(ax=None, **settings):
+    """Draw the explorer's figure for ``settings`` (see :data:`EXPLORER_DEFAULTS`):
+    the measured norm per lag, the bound ``(γσ_max)^ℓ`` and the line 1. Returns the Axes."""
+    import matplotlib.pyplot as plt
+
+    s = {**EXPLORER_DEFAULTS, **settings}
+    ex = explorer_experiment(**s)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7.5, 4.2))
+    lags = ex.lags.astype(float)
+    sp = spectrum(ex.Whh)
+    gamma = GAMMA[s["nonlinearity"]]
+    measured = ex.mean_log_norms
+    bound = lags * np.log10(gamma * sp.sigma_max)
+    ax.plot(lags, measured, color="C0", lw=2,
+            label=f"measured (rate {ex.rate():.3f} per step)")
+    ax.plot(lags, bound, color="C3", ls="--",
+            label=rf"bound $(\gamma\sigma_{{max}})^\ell$, $\gamma\sigma_{{max}}$ = {gamma * sp.sigma_max:.2f}")
+    ax.plot(lags, lags * np.log10(sp.spectral_radius), color="C2", ls=":",
+            label=rf"$\rho^\ell$, spectral radius $\rho$ = {sp.spectral_radius:.2f}")
+    ax.axhline(0.0, color="grey", lw=0.8)
+    finite = measured[np.isfinite(measured)]
+    lo = min(-3.0, float(finite.min()) - 1 if finite.size else -3.0)
+    hi = max(3.0, float(finite.max()) + 1 if finite.size else 3.0)
+    ax.set_ylim(max(lo, -60), min(hi, 60))
+    ax.set_xlim(1, lags[-1])
+    ax.set_xlabel(r"lag $\ell = T - k$ (steps back in time)")
+    ax.set_ylabel(r"$\log_{10}\|\partial h_T/\partial h_{T-\ell}\|_2$")
+    ax.set_title(f"{s['matrix'].capitalize()} $W_{{hh}}$, {s['nonlinearity']}, T = {int(s['T'])}, "
+                 f"input scale {s['input_scale']:g}: {regime(ex.Whh, s['nonlinearity'])}",
+                 fontsize=10)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=9, loc="lower left")
+    return ax
+
+
+def gradient_explorer():
+    """An ``ipywidgets.interactive`` explorer of gradient norm vs lag.
+
+    Controls: spectral radius of Whh (``FloatSlider``), nonlinearity, sequence length T,
+    the matrix family (Gaussian or orthogonal) and the input scale. Every change redraws
+    the figure of :func:`plot_explorer` (about 0.1–0.3 s). Display the returned widget.
+    """
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
+    def show(spectral_radius, nonlinearity, T, matrix, input_scale):
+        fig, ax = plt.subplots(figsize=(7.5, 4.2))
+        plot_explorer(ax, spectral_radius=spectral_radius, nonlinearity=nonlinearity, T=T,
+                      matrix=matrix, input_scale=input_scale)
+        plt.show()
+
+    d = EXPLORER_DEFAULTS
+    style = {"description_width": "initial"}
+    return widgets.interactive(
+        show,
+        spectral_radius=widgets.FloatSlider(value=d["spectral_radius"], min=0.1, max=3.0,
+                                            step=0.05, description="spectral radius ρ",
+                                            continuous_update=False, style=style),
+        nonlinearity=widgets.Dropdown(options=list(NONLINEARITIES), value=d["nonlinearity"],
+                                      description="nonlinearity", style=style),
+        T=widgets.IntSlider(value=d["T"], min=10, max=300, step=10, description="length T",
+                            continuous_update=False, style=style),
+        matrix=widgets.Dropdown(options=["gaussian", "orthogonal"], value=d["matrix"],
+                                description="W_hh", style=style),
+        input_scale=widgets.FloatSlider(value=d["input_scale"], min=0.0, max=5.0, step=0.25,
+                                        description="input scale", continuous_update=False,
+                                        style=style),
+    )
