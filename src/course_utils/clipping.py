@@ -1,0 +1,343 @@
+"""Gradient clipping (notebook 06): clip by norm and by value, the cliff, a guarded trainer.
+
+Contents
+--------
+* :func:`global_norm`, :func:`clip_grad_norm`, :func:`clip_grad_value`, :func:`angle_deg`:
+  clipping a *list* of gradient arrays (one per parameter) the way
+  ``torch.nn.utils.clip_grad_norm_`` / ``clip_grad_value_`` do, but returning new arrays.
+* :func:`cliff_loss_and_grad`, :func:`descend`: the single-unit RNN whose loss surface has
+  a cliff (after Pascanu, Mikolov & Bengio 2013, "On the difficulty of training recurrent
+  neural networks", section 3), and plain / clipped gradient descent on it.
+* :func:`delayed_copy_batches`, :func:`init_regression_rnn`, :func:`regression_loss_and_grads`:
+  a small numpy RNN + linear read-out trained with the course's BPTT (:mod:`course_utils.rnn`)
+  to output its input from ``lag`` steps ago.
+* :func:`train_sgd` and :class:`TrainHistory`: plain SGD with optional norm clipping that
+  records every loss and gradient norm and *stops with a clear message* as soon as the loss
+  or the gradient norm is not finite, instead of printing NaN forever.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import rnn
+
+TORCH_EPS = 1e-6  # torch.nn.utils.clip_grad_norm_ divides by (total_norm + 1e-6)
+
+
+# ---------------------------------------------------------------------------------------
+# Clipping
+# ---------------------------------------------------------------------------------------
+def _as_list(grads):
+    """(list of arrays, was_single): a single array is treated as a list of one."""
+    if isinstance(grads, np.ndarray):
+        return [grads], True
+    return list(grads), False
+
+
+def global_norm(grads) -> float:
+    """The L2 norm of all gradients together, as if concatenated into one vector.
+
+    Args:
+        grads: a list/tuple of arrays of any shapes, or a single array.
+
+    Returns:
+        ``sqrt(sum of squares of every entry)`` as a float (0.0 for an empty list; NaN or
+        inf if an entry is NaN or inf).
+    """
+    arrays, _ = _as_list(grads)
+    if not arrays:
+        return 0.0
+    with np.errstate(over="ignore", invalid="ignore"):
+        per_array = [np.linalg.norm(np.ravel(g)) for g in arrays]
+        return float(np.linalg.norm(per_array))
+
+
+def clip_grad_norm(grads, max_norm: float):
+    """Rescale gradients so their global L2 norm is at most ``max_norm`` (torch semantics).
+
+    Exactly what ``torch.nn.utils.clip_grad_norm_(params, max_norm)`` does (with its
+    defaults ``norm_type=2``, ``error_if_nonfinite=False``), except that the inputs are not
+    modified: new arrays are returned.
+
+    ``scale = min(1, max_norm / (total_norm + 1e-6))`` multiplies every array, with NaN
+    propagating: a NaN norm gives NaN everywhere, an infinite norm gives a scale of 0
+    (so finite entries become 0 and infinite ones NaN), ``max_norm = 0`` gives zeros, and
+    all-zero gradients stay zero.
+
+    Args:
+        grads: list/tuple of arrays (any shapes), or a single array.
+        max_norm: the threshold, >= 0.
+
+    Returns:
+        (clipped, total_norm): ``clipped`` is a list of new arrays with the inputs' shapes
+        (a single array if ``grads`` was one); ``total_norm`` is the norm *before*
+        clipping, a float.
+    """
+    arrays, single = _as_list(grads)
+    total = global_norm(arrays)
+    with np.errstate(invalid="ignore", over="ignore"):
+        scale = np.minimum(1.0, max_norm / (total + TORCH_EPS))  # np.minimum propagates NaN
+        clipped = [g * scale for g in arrays]
+    return (clipped[0] if single else clipped), total
+
+
+def clip_grad_value(grads, clip_value: float):
+    """Clip every entry to ``[-clip_value, clip_value]`` (like ``clip_grad_value_``).
+
+    Args:
+        grads: list/tuple of arrays or a single array; clip_value: > 0.
+
+    Returns:
+        new array(s), same structure as ``grads``.
+    """
+    arrays, single = _as_list(grads)
+    clipped = [np.clip(g, -clip_value, clip_value) for g in arrays]
+    return clipped[0] if single else clipped
+
+
+def flatten(grads) -> np.ndarray:
+    """Concatenate a list of arrays (or one array) into one 1-D vector."""
+    arrays, _ = _as_list(grads)
+    return np.concatenate([np.ravel(g) for g in arrays]) if arrays else np.zeros(0)
+
+
+def angle_deg(a, b) -> float:
+    """Angle in degrees between two gradients (lists of arrays, flattened and concatenated).
+
+    Returns 0.0 if either is all zeros. Computed with ``arctan2(‖a×b‖, a·b)`` in the plane
+    of the two vectors, which stays accurate for tiny angles (``arccos`` of a cosine near 1
+    would not).
+    """
+    u, v = flatten(a), flatten(b)
+    nu, nv = np.linalg.norm(u), np.linalg.norm(v)
+    if nu == 0 or nv == 0:
+        return 0.0
+    u, v = u / nu, v / nv
+    cos = float(u @ v)
+    sin = float(np.linalg.norm(v - cos * u))
+    return float(np.degrees(np.arctan2(sin, cos)))
+
+
+# ---------------------------------------------------------------------------------------
+# The cliff: a single-unit RNN without inputs
+# ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Cliff:
+    """The single-unit RNN ``h_t = tanh(w h_{t-1} + b)``, ``h_0``, loss ``(h_T − target)²``."""
+
+    T: int = 50
+    h0: float = 0.5
+    target: float = 0.7
+
+
+def cliff_loss_and_grad(w, b, cliff: Cliff = Cliff()):
+    """Loss and gradient of the single-unit RNN over a grid (or at one point).
+
+    The unit runs ``h_t = tanh(w h_{t-1} + b)`` for ``T`` steps from ``h_0`` (no inputs:
+    the course's RNN with H = 1 and D = 0) and the loss is ``L = (h_T − target)²``. The
+    gradient is computed by BPTT, vectorised over the grid.
+
+    Args:
+        w, b: arrays of any broadcastable shapes S (or floats).
+        cliff: the constants T, h0, target.
+
+    Returns:
+        (L, dL_dw, dL_db): three arrays of the broadcast shape S.
+    """
+    w, b = np.broadcast_arrays(np.asarray(w, dtype=float), np.asarray(b, dtype=float))
+    hs = [np.full(w.shape, cliff.h0)]
+    for _ in range(cliff.T):
+        hs.append(np.tanh(w * hs[-1] + b))
+    loss = (hs[-1] - cliff.target) ** 2
+    dh = 2.0 * (hs[-1] - cliff.target)
+    dw = np.zeros(w.shape)
+    db = np.zeros(w.shape)
+    for t in range(cliff.T, 0, -1):
+        da = dh * (1.0 - hs[t] ** 2)  # through the tanh of step t
+        dw += da * hs[t - 1]
+        db += da
+        dh = da * w  # to h_{t-1}
+    return loss, dw, db
+
+
+def descend(start, lr: float, steps: int, max_norm: float | None = None,
+            cliff: Cliff = Cliff()):
+    """Gradient descent on the cliff, optionally with norm clipping.
+
+    Args:
+        start: (w, b) starting point; lr: learning rate; steps: number of steps.
+        max_norm: clip each step's gradient to this norm (None: plain gradient descent).
+
+    Returns:
+        dict with ``path`` (steps+1, 2) of (w, b), ``loss`` (steps+1,) and ``grad_norm``
+        (steps+1,), the gradient norm at each point before clipping.
+    """
+    p = np.array(start, dtype=float)
+    path, losses, norms = [p.copy()], [], []
+    for k in range(steps + 1):
+        loss, dw, db = cliff_loss_and_grad(p[0], p[1], cliff)
+        g = np.array([float(dw), float(db)])
+        losses.append(float(loss))
+        norms.append(float(np.linalg.norm(g)))
+        if k == steps:
+            break
+        if max_norm is not None:
+            g, _ = clip_grad_norm(g, max_norm)
+        p = p - lr * g
+        path.append(p.copy())
+    return dict(path=np.array(path), loss=np.array(losses), grad_norm=np.array(norms))
+
+
+# ---------------------------------------------------------------------------------------
+# A small RNN regression task trained with the course's numpy BPTT
+# ---------------------------------------------------------------------------------------
+def delayed_copy_batches(seed: int, N: int = 32, T: int = 50, lag: int = 10) -> Iterator:
+    """Endless batches of the delayed-copy task: output at step t the input of step t − lag.
+
+    Yields:
+        (x, y): x (N, T, 1) standard normal; y (N, T, 1) with ``y[:, t] = x[:, t − lag]``
+        for t >= lag and 0 before. Predicting 0 everywhere gives MSE ≈ (T − lag) / T.
+    """
+    rng = np.random.default_rng(seed)
+    while True:
+        x = rng.normal(size=(N, T, 1))
+        y = np.zeros_like(x)
+        y[:, lag:] = x[:, :-lag]
+        yield x, y
+
+
+def init_regression_rnn(D: int, H: int, O: int, seed: int, *, whh_scale: float = 1.0):
+    """Parameters ``[Wxh (H, D), Whh (H, H), b (H,), Why (O, H), by (O,)]``.
+
+    ``Whh`` is a random orthogonal matrix times ``whh_scale`` (all its singular values equal
+    ``whh_scale``); ``Wxh`` and ``Why`` are Gaussian with variance 1/fan-in; biases are 0.
+    """
+    rng = np.random.default_rng(seed)
+    q, r = np.linalg.qr(rng.normal(size=(H, H)))
+    q = q * np.sign(np.diag(r))
+    return [rng.normal(size=(H, D)) / np.sqrt(D), whh_scale * q, np.zeros(H),
+            rng.normal(size=(O, H)) / np.sqrt(H), np.zeros(O)]
+
+
+PARAM_NAMES = ("Wxh", "Whh", "b", "Why", "by")
+
+
+def regression_loss_and_grads(params, batch):
+    """Mean squared error of an RNN with a linear read-out, and its gradients by BPTT.
+
+    ``h = rnn_forward(x, 0, Wxh, Whh, b)``, ``y_hat = h @ Why.T + by``,
+    ``L = mean((y_hat − y)²)`` over N, T and outputs.
+
+    Args:
+        params: [Wxh (H, D), Whh (H, H), b (H,), Why (O, H), by (O,)].
+        batch: (x (N, T, D), y (N, T, O)).
+
+    Returns:
+        (loss: float, grads: list of arrays shaped like ``params``).
+    """
+    Wxh, Whh, b, Why, by = params
+    x, y = batch
+    h0 = np.zeros((x.shape[0], Whh.shape[0]))
+    with np.errstate(over="ignore", invalid="ignore"):
+        h = rnn.rnn_forward(x, h0, Wxh, Whh, b)
+        err = h @ Why.T + by - y
+        loss = float(np.mean(err**2))
+        dout = 2.0 * err / err.size
+        dWhy = np.einsum("nto,nth->oh", dout, h)
+        dby = dout.sum(axis=(0, 1))
+        _, _, dWxh, dWhh, db = rnn.rnn_backward(dout @ Why, x, h0, h, Wxh, Whh)
+    return loss, [dWxh, dWhh, db, dWhy, dby]
+
+
+# ---------------------------------------------------------------------------------------
+# The training loop with non-finite detection
+# ---------------------------------------------------------------------------------------
+@dataclass
+class TrainHistory:
+    """What :func:`train_sgd` records.
+
+    ``loss[k]`` and ``grad_norm[k]`` are the loss and the gradient norm (before clipping)
+    at step k; ``stopped_at`` is the step at which training stopped early because the loss
+    or the gradient norm was not finite (None if it ran to the end), with ``message``
+    saying why; ``params`` are the final parameters.
+    """
+
+    loss: list = field(default_factory=list)
+    grad_norm: list = field(default_factory=list)
+    clipped: list = field(default_factory=list)
+    stopped_at: int | None = None
+    message: str = ""
+    params: list = field(default_factory=list)
+
+    @property
+    def diverged(self) -> bool:
+        return self.stopped_at is not None
+
+    def final_loss(self, last: int = 20) -> float:
+        """Mean loss over the last ``last`` steps (inf if training diverged)."""
+        if self.diverged or not self.loss:
+            return float("inf")
+        return float(np.mean(self.loss[-last:]))
+
+
+def train_sgd(params: Sequence[np.ndarray], loss_and_grads: Callable, batches, *, lr: float,
+              steps: int, max_norm: float | None = None, clip_fn: Callable = clip_grad_norm,
+              name: str = "training", verbose: bool = True) -> TrainHistory:
+    """Plain SGD with optional gradient-norm clipping; stops at the first non-finite loss.
+
+    At every step: draw a batch, compute ``loss, grads = loss_and_grads(params, batch)``,
+    record the loss and the global gradient norm; if either is NaN or inf, stop and report
+    it (updating with such a gradient would only turn every weight into NaN); otherwise
+    clip (if ``max_norm`` is given) and update ``p ← p − lr · g``.
+
+    Args:
+        params: list of float arrays (not modified; the result is in ``history.params``).
+        loss_and_grads: ``f(params, batch) -> (loss, grads)``, grads shaped like params.
+        batches: an iterator of batches (e.g. :func:`delayed_copy_batches`).
+        lr: learning rate; steps: number of updates.
+        max_norm: clipping threshold (None: no clipping).
+        clip_fn: ``f(grads, max_norm) -> (clipped, total_norm)``, e.g. the exercise's.
+        name: used in the messages.
+        verbose: print a one-line summary (or the reason for stopping) at the end.
+
+    Returns:
+        a :class:`TrainHistory`.
+    """
+    params = [np.array(p, dtype=float, copy=True) for p in params]
+    hist = TrainHistory()
+    batches = iter(batches)
+    for k in range(steps):
+        loss, grads = loss_and_grads(params, next(batches))
+        norm = global_norm(grads)
+        hist.loss.append(float(loss))
+        hist.grad_norm.append(norm)
+        if not (np.isfinite(loss) and np.isfinite(norm)):
+            what = f"the loss is {loss}" if not np.isfinite(loss) else f"the gradient norm is {norm}"
+            hist.stopped_at = k
+            hist.message = (f"{name}: stopped at step {k}: {what} (not finite). Training "
+                            "diverged; further updates would only produce NaN. Lower the "
+                            "learning rate or clip the gradients.")
+            break
+        if max_norm is not None:
+            grads, _ = clip_fn(grads, max_norm)
+        hist.clipped.append(max_norm is not None and norm > max_norm)
+        with np.errstate(over="ignore", invalid="ignore"):
+            params = [p - lr * g for p, g in zip(params, grads)]
+    hist.params = params
+    if verbose:
+        if hist.diverged:
+            print(hist.message)
+        else:
+            print(f"{name}: {steps} steps, loss {hist.loss[0]:.3f} -> {hist.final_loss():.3f} "
+                  f"(mean of the last 20 steps).")
+    return hist
+
+
+def percentile_threshold(norms, q: float) -> float:
+    """The ``q``-th percentile (0–100) of the finite gradient norms recorded in a run."""
+    norms = np.asarray(norms, dtype=float)
+    return float(np.percentile(norms[np.isfinite(norms)], q))

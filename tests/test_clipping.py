@@ -1,0 +1,195 @@
+"""Unit tests of course_utils.clipping (notebook 06's helpers)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from course_utils import clipping as C
+from course_utils.numerics import rel_error
+
+
+def _grads(seed=0, scale=1.0):
+    rng = np.random.default_rng(seed)
+    return [rng.normal(size=s) * scale for s in [(5, 3), (5, 5), (5,), (2, 5), (2,)]]
+
+
+def test_global_norm_is_the_norm_of_the_concatenation():
+    g = _grads()
+    assert abs(C.global_norm(g) - np.linalg.norm(np.concatenate([x.ravel() for x in g]))) < 1e-12
+    assert C.global_norm([]) == 0.0
+    assert C.global_norm(np.array([3.0, 4.0])) == 5.0
+    assert np.isnan(C.global_norm([np.array([1.0, np.nan])]))
+
+
+@pytest.mark.parametrize("scale, max_norm", [(1.0, 0.5), (0.01, 5.0), (3.0, 0.0)])
+def test_clip_grad_norm_matches_torch_and_leaves_inputs_alone(scale, max_norm):
+    g = _grads(1, scale)
+    before = [x.copy() for x in g]
+    clipped, total = C.clip_grad_norm(g, max_norm)
+    params = []
+    for x in g:
+        p = torch.zeros(x.shape, dtype=torch.float64, requires_grad=True)
+        p.grad = torch.from_numpy(x.copy())
+        params.append(p)
+    t_total = torch.nn.utils.clip_grad_norm_(params, max_norm)
+    assert abs(total - float(t_total)) <= 1e-12 * float(t_total)
+    for c, p in zip(clipped, params):
+        assert rel_error(c, p.grad) < 1e-12
+    assert all(np.array_equal(a, b) for a, b in zip(g, before))
+    assert C.global_norm(clipped) <= max_norm + 1e-9 or total <= max_norm
+
+
+def test_clip_grad_norm_single_array_and_nonfinite():
+    out, total = C.clip_grad_norm(np.array([3.0, 4.0]), 1.0)
+    assert isinstance(out, np.ndarray) and total == 5.0
+    assert np.allclose(out, [0.6, 0.8], atol=1e-6)
+    out, total = C.clip_grad_norm([np.array([1.0, np.nan])], 1.0)
+    assert np.isnan(total) and np.isnan(out[0]).all()
+    out, total = C.clip_grad_norm([np.array([1.0, np.inf])], 1.0)
+    assert np.isinf(total) and out[0][0] == 0 and np.isnan(out[0][1])
+
+
+def test_clip_grad_value_matches_torch():
+    g = _grads(2, 2.0)
+    clipped = C.clip_grad_value(g, 0.7)
+    for c, x in zip(clipped, g):
+        p = torch.zeros(x.shape, dtype=torch.float64, requires_grad=True)
+        p.grad = torch.from_numpy(x.copy())
+        torch.nn.utils.clip_grad_value_([p], 0.7)
+        assert rel_error(c, p.grad) == 0.0
+    assert isinstance(C.clip_grad_value(np.ones(3) * 5, 1.0), np.ndarray)
+
+
+def test_angle_deg():
+    assert abs(C.angle_deg(np.array([1.0, 0.0]), np.array([1.0, 1.0])) - 45.0) < 1e-12
+    assert abs(C.angle_deg([np.array([1.0, 0.0])], [np.array([-2.0, 0.0])]) - 180.0) < 1e-12
+    g = _grads(3, 5.0)
+    clipped, _ = C.clip_grad_norm(g, 1.0)
+    assert C.angle_deg(g, clipped) < 1e-6
+    assert C.angle_deg(g, C.clip_grad_value(g, 1.0)) > 1.0
+    # accurate for tiny angles, where arccos(cos) would lose everything
+    a, b = np.array([1.0, 0.0]), np.array([1.0, 1e-9])
+    assert abs(C.angle_deg(a, b) - np.degrees(1e-9)) < 1e-15
+    assert C.angle_deg(np.zeros(2), a) == 0.0
+
+
+@pytest.mark.parametrize("w, b", [(0.5, 0.2), (1.5, -0.4), (1.29, -0.1), (2.5, -0.9)])
+def test_cliff_gradient_matches_torch_autograd(w, b):
+    wt = torch.tensor(w, dtype=torch.float64, requires_grad=True)
+    bt = torch.tensor(b, dtype=torch.float64, requires_grad=True)
+    cliff = C.Cliff()
+    h = torch.tensor(cliff.h0, dtype=torch.float64)
+    for _ in range(cliff.T):
+        h = torch.tanh(wt * h + bt)
+    loss = (h - cliff.target) ** 2
+    loss.backward()
+    L, dw, db = C.cliff_loss_and_grad(w, b)
+    assert abs(float(L) - loss.item()) <= 1e-12
+    assert rel_error(np.array([dw, db]), np.array([wt.grad.item(), bt.grad.item()])) < 1e-9
+
+
+def test_cliff_has_a_cliff_and_vectorises():
+    w = np.linspace(0.5, 3.0, 501)
+    L, dw, db = C.cliff_loss_and_grad(w, -0.3)
+    assert L.shape == w.shape
+    assert L.max() > 2.5 and L.min() < 0.01  # from the high plateau to the valley
+    assert np.max(np.abs(np.diff(L))) > 1.0  # a jump between neighbouring grid points
+    _, dw, db = C.cliff_loss_and_grad(np.linspace(0.0, 3.0, 3001), -0.1)
+    assert np.hypot(dw, db).max() > 1000 * np.median(np.hypot(dw, db))  # the cliff face
+
+
+def test_descend_plain_jumps_and_clipped_steps_are_bounded():
+    plain = C.descend((1.5, -0.4), lr=0.1, steps=40)
+    clipped = C.descend((1.5, -0.4), lr=0.1, steps=40, max_norm=1.0)
+    steps_plain = np.linalg.norm(np.diff(plain["path"], axis=0), axis=1)
+    steps_clip = np.linalg.norm(np.diff(clipped["path"], axis=0), axis=1)
+    assert steps_plain.max() > 5.0
+    assert steps_clip.max() <= 0.1 * 1.0 + 1e-9
+    assert clipped["loss"][-1] < 1e-3 < plain["loss"][-1]
+    assert plain["path"].shape == (41, 2) and plain["loss"].shape == (41,)
+
+
+def test_delayed_copy_batches():
+    x, y = next(C.delayed_copy_batches(0, N=4, T=12, lag=3))
+    assert x.shape == y.shape == (4, 12, 1)
+    assert np.array_equal(y[:, 3:], x[:, :-3]) and not y[:, :3].any()
+
+
+def test_init_regression_rnn_shapes_and_orthogonal_whh():
+    p = C.init_regression_rnn(2, 6, 3, seed=0, whh_scale=1.3)
+    assert [a.shape for a in p] == [(6, 2), (6, 6), (6,), (3, 6), (3,)]
+    assert np.allclose(np.linalg.svd(p[1], compute_uv=False), 1.3)
+
+
+def test_regression_gradients_match_torch_autograd():
+    p = C.init_regression_rnn(2, 5, 3, seed=1, whh_scale=0.9)
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(4, 7, 2)), rng.normal(size=(4, 7, 3))
+    loss, grads = C.regression_loss_and_grads(p, (x, y))
+    tp = [torch.tensor(a, requires_grad=True) for a in p]
+    Wxh, Whh, b, Why, by = tp
+    h = torch.zeros(4, 5, dtype=torch.float64)
+    outs = []
+    for t in range(7):
+        h = torch.tanh(torch.from_numpy(x[:, t]) @ Wxh.T + h @ Whh.T + b)
+        outs.append(h @ Why.T + by)
+    t_loss = ((torch.stack(outs, 1) - torch.from_numpy(y)) ** 2).mean()
+    t_loss.backward()
+    assert abs(loss - t_loss.item()) < 1e-12
+    for g, t in zip(grads, tp):
+        assert rel_error(g, t.grad) < 1e-9
+
+
+def test_train_sgd_stops_with_a_clear_message_on_nonfinite_loss(capsys):
+    def loss_and_grads(params, batch):
+        k = batch
+        loss = float("nan") if k == 3 else 1.0 / (k + 1)
+        return loss, [np.ones_like(p) for p in params]
+
+    hist = C.train_sgd([np.zeros(2)], loss_and_grads, iter(range(100)), lr=0.1, steps=50,
+                       name="demo")
+    out = capsys.readouterr().out
+    assert hist.diverged and hist.stopped_at == 3 and len(hist.loss) == 4
+    assert "demo: stopped at step 3" in out and "not finite" in out and out.count("\n") == 1
+    assert hist.final_loss() == float("inf")
+    assert np.allclose(hist.params[0], -0.3)  # three updates, none with the NaN step
+
+
+def test_train_sgd_stops_on_infinite_gradient_norm(capsys):
+    def loss_and_grads(params, batch):
+        return 1.0, [np.array([np.inf, 0.0])]
+
+    hist = C.train_sgd([np.zeros(2)], loss_and_grads, iter(range(10)), lr=0.1, steps=5)
+    assert hist.stopped_at == 0 and "gradient norm is inf" in hist.message
+    assert np.array_equal(hist.params[0], np.zeros(2))
+
+
+def test_train_sgd_clips_with_the_given_function_and_keeps_params(capsys):
+    calls = []
+
+    def clip_fn(grads, max_norm):
+        calls.append(max_norm)
+        return C.clip_grad_norm(grads, max_norm)
+
+    p0 = [np.zeros(3)]
+    hist = C.train_sgd(p0, lambda p, b: (1.0, [np.full(3, 10.0)]), iter(range(10)), lr=1.0,
+                       steps=4, max_norm=0.5, clip_fn=clip_fn, verbose=False)
+    assert calls == [0.5] * 4 and all(hist.clipped) and not p0[0].any()
+    assert abs(np.linalg.norm(hist.params[0]) - 4 * 0.5) < 1e-5
+    assert capsys.readouterr().out == ""
+
+
+def test_real_training_diverges_without_clipping_and_converges_with_it(capsys):
+    p = C.init_regression_rnn(1, 32, 1, seed=0)
+    common = dict(lr=0.25, steps=200, verbose=False)
+    plain = C.train_sgd(p, C.regression_loss_and_grads, C.delayed_copy_batches(100), **common)
+    clipped = C.train_sgd(p, C.regression_loss_and_grads, C.delayed_copy_batches(100),
+                          max_norm=1.0, **common)
+    assert plain.diverged and "not finite" in plain.message
+    assert not clipped.diverged and clipped.final_loss() < 0.5 * clipped.loss[0]
+
+
+def test_percentile_threshold_ignores_nonfinite():
+    assert C.percentile_threshold([1.0, 2.0, 3.0, np.inf, np.nan], 50) == 2.0
