@@ -2,16 +2,19 @@
 
 * nbval's sanitizer file is set here with an absolute path (nbval only takes a path
   relative to the current directory on the command line).
-* Every test gets an ``xdist_group`` so that ``--dist loadgroup`` sends whole notebooks
-  (all cells of one notebook, or one student-notebook execution) to one worker.
+* With pytest-xdist, tests are sent to workers one *file* at a time (like
+  ``--dist loadfile``), so all cells of one notebook run in one kernel on one worker;
+  the parametrized executions of the student notebooks (tests/test_notebooks.py) are
+  the exception: each notebook is its own unit, so both cores share that work.
+  (``--dist loadgroup`` would be the usual tool, but with pytest 9.2 xdist's group
+  suffix on node ids is lost, so we pick the scopes ourselves.)
 """
 
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parent
 SANITIZE = ROOT / "tests" / "nbval_sanitize.cfg"
+PER_TEST_MODULES = ("tests/test_notebooks.py::",)
 
 
 def pytest_configure(config):
@@ -22,10 +25,18 @@ def pytest_configure(config):
         opt.nbval_sanitize_with = str(SANITIZE)
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        if item.get_closest_marker("xdist_group"):
-            continue
-        path = Path(str(item.fspath))
-        item.add_marker(pytest.mark.xdist_group(f"{path.parent.name}/{path.name}"))
+def scope_of(nodeid: str) -> str:
+    """The unit of work an xdist worker gets: the file, or the test for heavy modules."""
+    if nodeid.startswith(PER_TEST_MODULES):
+        return nodeid
+    return nodeid.split("::", 1)[0]
+
+
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class NotebookAwareScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            return scope_of(nodeid)
+
+    return NotebookAwareScheduling(config, log)

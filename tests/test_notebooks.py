@@ -27,7 +27,7 @@ def _stdout(cell) -> str:
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "path",
-    [pytest.param(p, id=p.stem, marks=pytest.mark.xdist_group(f"student/{p.name}")) for p in STUDENT],
+    [pytest.param(p, id=p.stem) for p in STUDENT],
 )
 def test_student_notebook_runs_unanswered(path, tmp_path):
     nb = nbformat.read(str(path), as_version=4)
