@@ -240,3 +240,71 @@ def affine_backward(dy, h, W):
     dW = dy.reshape(-1, V).T @ h.reshape(-1, H)
     dc = dy.reshape(-1, V).sum(axis=0)
     return dh, dW, dc
+
+
+# ---------------------------------------------------------------------------------------
+# Timing: naive vs fast numpy BPTT vs torch.nn.RNN (notebook 03, benchmarks/)
+# ---------------------------------------------------------------------------------------
+def time_bptt(N: int, T: int, D: int, H: int, *, repeats: int = 5, seed: int = 0,
+              min_time_s: float = 0.0) -> dict:
+    """Time forward + backward of one RNN layer in float64, three ways, on the same data.
+
+    * ``naive``: :func:`rnn_forward` + :func:`rnn_backward` (one step function per step);
+    * ``fast``: :func:`rnn_forward_fast` + :func:`rnn_backward_fast` (input projection and
+      weight gradients hoisted out of the time loop);
+    * ``torch``: ``torch.nn.RNN`` forward + ``backward()`` of ``sum(h * dh)`` (autograd),
+      with the thread count torch is currently set to.
+
+    Each is run once to warm up, then the three take turns ``repeats`` times (so that a
+    burst of load from other processes hits all of them alike); the *best* wall-clock
+    time of each (the least disturbed run) and the CPU time of that run are kept. With
+    ``min_time_s`` the rounds go on until that many seconds have passed (at least
+    ``repeats`` rounds): more samples make the best time more reliable on a busy machine.
+
+    Returns:
+        ``{"naive": (wall_s, cpu_s), "fast": (...), "torch": (...)}``.
+    """
+    import time
+
+    import torch
+
+    rng = np.random.default_rng(seed)
+    p = init_rnn_params(D, H, rng)
+    x = rng.normal(size=(N, T, D))
+    h0 = rng.normal(size=(N, H)) * 0.1
+    dh = rng.normal(size=(N, T, H))
+
+    def naive():
+        h = rnn_forward(x, h0, p.Wxh, p.Whh, p.b)
+        return rnn_backward(dh, x, h0, h, p.Wxh, p.Whh)
+
+    def fast():
+        h = rnn_forward_fast(x, h0, p.Wxh, p.Whh, p.b)
+        return rnn_backward_fast(dh, x, h0, h, p.Wxh, p.Whh)
+
+    net = torch.nn.RNN(D, H, batch_first=True, dtype=torch.float64)
+    xt, h0t, dht = (torch.from_numpy(a) for a in (x, h0[None], dh))
+
+    def torch_fb():
+        net.zero_grad(set_to_none=True)
+        xg = xt.detach().requires_grad_(True)
+        out, _ = net(xg, h0t)
+        out.backward(dht)
+        return xg.grad
+
+    fns = {"naive": naive, "fast": fast, "torch": torch_fb}
+    best = {name: (float("inf"), float("inf")) for name in fns}
+    for fn in fns.values():
+        fn()  # warm up
+    start, rounds = time.perf_counter(), 0
+    # round-robin, so a burst of load hits all three alike
+    while rounds < repeats or time.perf_counter() - start < min_time_s:
+        rounds += 1
+        for name, fn in fns.items():
+            w0, c0 = time.perf_counter(), time.process_time()
+            fn()
+            w, c = time.perf_counter() - w0, time.process_time() - c0
+            if w < best[name][0]:
+                best[name] = (w, c)
+    results = best
+    return results
