@@ -1,0 +1,295 @@
+"""Numpy reference implementation of an LSTM layer, batch-first, in PyTorch's layout.
+
+The equations (column vectors), with ``σ`` the logistic sigmoid::
+
+    a_t = W_x x_t + W_h h_{t-1} + b                     (4H pre-activations)
+    i_t = σ(a_t[0:H])      input gate
+    f_t = σ(a_t[H:2H])     forget gate
+    g_t = tanh(a_t[2H:3H]) candidate (cell input)
+    o_t = σ(a_t[3H:4H])    output gate
+    c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t
+    h_t = o_t ⊙ tanh(c_t)
+
+Gate order **i, f, g, o** and shapes ``Wx: (4H, D)``, ``Wh: (4H, H)``, ``b: (4H,)`` are
+those of ``torch.nn.LSTM`` (``weight_ih_l0``, ``weight_hh_l0``); torch keeps two biases,
+``bias_ih_l0`` and ``bias_hh_l0``, that simply add up to our ``b``.
+
+The backward functions take everything they need explicitly and recompute the gates
+(no opaque cache), so each can be checked on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+GATE_ORDER = ("i", "f", "g", "o")
+
+
+def sigmoid(z):
+    """Numerically stable logistic function (no overflow warning for large |z|)."""
+    z = np.asarray(z)
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def lstm_gates(x, h_prev, Wx, Wh, b):
+    """The four gate activations of one step.
+
+    Args:
+        x: (N, D), h_prev: (N, H), Wx: (4H, D), Wh: (4H, H), b: (4H,).
+
+    Returns:
+        i, f, g, o: each (N, H) (i, f, o after the sigmoid, g after the tanh).
+    """
+    H = h_prev.shape[1]
+    a = x @ Wx.T + h_prev @ Wh.T + b
+    i = sigmoid(a[:, :H])
+    f = sigmoid(a[:, H:2 * H])
+    g = np.tanh(a[:, 2 * H:3 * H])
+    o = sigmoid(a[:, 3 * H:])
+    return i, f, g, o
+
+
+def lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b):
+    """One LSTM step.
+
+    Args:
+        x: (N, D) inputs at this step.
+        h_prev: (N, H) previous hidden state; c_prev: (N, H) previous cell state.
+        Wx: (4H, D), Wh: (4H, H), b: (4H,) with gate blocks in the order i, f, g, o.
+
+    Returns:
+        h_next: (N, H) = o ⊙ tanh(c_next); c_next: (N, H) = f ⊙ c_prev + i ⊙ g.
+    """
+    i, f, g, o = lstm_gates(x, h_prev, Wx, Wh, b)
+    c_next = f * c_prev + i * g
+    h_next = o * np.tanh(c_next)
+    return h_next, c_next
+
+
+def lstm_step_backward(dh_next, dc_next, x, h_prev, c_prev, Wx, Wh, b):
+    """Backward pass of :func:`lstm_step_forward` (recomputes the gates).
+
+    Args:
+        dh_next: (N, H) total gradient of the loss with respect to ``h_next``.
+        dc_next: (N, H) gradient with respect to ``c_next`` that arrives from the *next*
+            step (through ``c_{t+1} = f_{t+1} ⊙ c_t + …``), not counting the path
+            through ``h_next``, which this function adds.
+        x, h_prev, c_prev, Wx, Wh, b: the step's inputs, as in the forward pass.
+
+    Returns:
+        dx (N, D), dh_prev (N, H), dc_prev (N, H), dWx (4H, D), dWh (4H, H), db (4H,).
+    """
+    i, f, g, o = lstm_gates(x, h_prev, Wx, Wh, b)
+    c_next = f * c_prev + i * g
+    tc = np.tanh(c_next)
+    do = dh_next * tc
+    dc = dc_next + dh_next * o * (1.0 - tc**2)  # both paths into c_t
+    di, df, dg = dc * g, dc * c_prev, dc * i
+    dc_prev = dc * f
+    da = np.concatenate([di * i * (1 - i), df * f * (1 - f), dg * (1 - g**2),
+                         do * o * (1 - o)], axis=1)  # (N, 4H)
+    dx = da @ Wx
+    dh_prev = da @ Wh
+    dWx = da.T @ x
+    dWh = da.T @ h_prev
+    db = da.sum(axis=0)
+    return dx, dh_prev, dc_prev, dWx, dWh, db
+
+
+def lstm_forward(x, h0, c0, Wx, Wh, b):
+    """Run the LSTM over a sequence by repeating :func:`lstm_step_forward`.
+
+    Args:
+        x: (N, T, D) inputs, batch-first; h0, c0: (N, H) initial states.
+        Wx: (4H, D), Wh: (4H, H), b: (4H,).
+
+    Returns:
+        h: (N, T, H) hidden states h_1 … h_T; c: (N, T, H) cell states c_1 … c_T
+        (h0, c0 not included). ``h[:, -1]`` and ``c[:, -1]`` are torch's ``h_n``, ``c_n``.
+    """
+    N, T, _ = x.shape
+    H = h0.shape[1]
+    dtype = np.result_type(x, h0, c0, Wx, Wh, b)
+    h = np.empty((N, T, H), dtype=dtype)
+    c = np.empty((N, T, H), dtype=dtype)
+    h_t, c_t = h0, c0
+    for t in range(T):
+        h_t, c_t = lstm_step_forward(x[:, t], h_t, c_t, Wx, Wh, b)
+        h[:, t], c[:, t] = h_t, c_t
+    return h, c
+
+
+def lstm_backward(dh, x, h0, c0, Wx, Wh, b, dcT=None):
+    """Backpropagation through time for :func:`lstm_forward` (recomputes the forward pass).
+
+    Args:
+        dh: (N, T, H) gradient of the loss with respect to each ``h_t`` as it comes from
+            the losses directly (not yet including the flow from later steps).
+        x: (N, T, D), h0, c0: (N, H), Wx: (4H, D), Wh: (4H, H), b: (4H,).
+        dcT: optional (N, H) gradient with respect to the final cell state ``c_T`` (when
+            the loss uses it, e.g. torch's ``c_n``); None means zero.
+
+    Returns:
+        dx (N, T, D), dh0 (N, H), dc0 (N, H), dWx (4H, D), dWh (4H, H), db (4H,);
+        weight gradients are summed over time and batch.
+    """
+    h, c = lstm_forward(x, h0, c0, Wx, Wh, b)
+    T = x.shape[1]
+    dx = np.zeros_like(x)
+    dWx, dWh, db = np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)
+    dh_carry = np.zeros_like(h0)
+    dc_carry = np.zeros_like(c0) if dcT is None else np.array(dcT, copy=True)
+    for t in range(T - 1, -1, -1):
+        h_prev = h[:, t - 1] if t > 0 else h0
+        c_prev = c[:, t - 1] if t > 0 else c0
+        dx_t, dh_carry, dc_carry, dWx_t, dWh_t, db_t = lstm_step_backward(
+            dh[:, t] + dh_carry, dc_carry, x[:, t], h_prev, c_prev, Wx, Wh, b)
+        dx[:, t] = dx_t
+        dWx += dWx_t
+        dWh += dWh_t
+        db += db_t
+    return dx, dh_carry, dc_carry, dWx, dWh, db
+
+
+# ---------------------------------------------------------------------------------------
+# Parameters and torch interoperability
+# ---------------------------------------------------------------------------------------
+@dataclass
+class LSTMParams:
+    """Weights of one LSTM layer: Wx (4H, D), Wh (4H, H), b (4H,), gate order i, f, g, o."""
+
+    Wx: np.ndarray
+    Wh: np.ndarray
+    b: np.ndarray
+
+    def as_tuple(self):
+        return self.Wx, self.Wh, self.b
+
+    @property
+    def hidden_size(self) -> int:
+        return self.Wh.shape[1]
+
+
+def gate_slice(gate: str, H: int) -> slice:
+    """Rows of Wx, Wh, b that belong to ``gate`` ('i', 'f', 'g' or 'o')."""
+    k = GATE_ORDER.index(gate)
+    return slice(k * H, (k + 1) * H)
+
+
+def init_lstm_params(D: int, H: int, rng: np.random.Generator, *, forget_bias: float = 0.0,
+                     dtype=np.float64) -> LSTMParams:
+    """Random weights drawn like ``torch.nn.LSTM`` (uniform(−k, k), k = 1/√H), then the
+    forget-gate block of ``b`` set to ``forget_bias`` (e.g. 1.0, Jozefowicz et al. 2015)
+    unless it is 0, in which case the random bias is kept.
+    """
+    k = 1.0 / np.sqrt(H)
+    p = LSTMParams(Wx=rng.uniform(-k, k, size=(4 * H, D)).astype(dtype),
+                   Wh=rng.uniform(-k, k, size=(4 * H, H)).astype(dtype),
+                   b=rng.uniform(-k, k, size=(4 * H,)).astype(dtype))
+    if forget_bias:
+        p.b[gate_slice("f", H)] = forget_bias
+    return p
+
+
+def _check_plain_lstm(lstm):
+    if lstm.num_layers != 1 or lstm.bidirectional or getattr(lstm, "proj_size", 0):
+        raise ValueError("expected a 1-layer, unidirectional torch.nn.LSTM without projection")
+
+
+def params_from_torch(lstm) -> LSTMParams:
+    """Copy a single-layer, unidirectional ``torch.nn.LSTM`` into numpy arrays.
+
+    No reordering or transposing is needed: torch stores the gates as i, f, g, o with
+    ``weight_ih_l0: (4H, D)`` and ``weight_hh_l0: (4H, H)``. ``b = bias_ih_l0 + bias_hh_l0``.
+    """
+    _check_plain_lstm(lstm)
+    Wx = lstm.weight_ih_l0.detach().cpu().numpy().copy()
+    Wh = lstm.weight_hh_l0.detach().cpu().numpy().copy()
+    if lstm.bias:
+        b = (lstm.bias_ih_l0 + lstm.bias_hh_l0).detach().cpu().numpy().copy()
+    else:
+        b = np.zeros(Wx.shape[0], dtype=Wx.dtype)
+    return LSTMParams(Wx, Wh, b)
+
+
+def params_to_torch(params: LSTMParams, lstm) -> None:
+    """Write numpy weights into a ``torch.nn.LSTM`` in place (``bias_ih_l0 = b``,
+    ``bias_hh_l0 = 0``, so that they add up to ``b``)."""
+    import torch
+
+    _check_plain_lstm(lstm)
+    with torch.no_grad():
+        lstm.weight_ih_l0.copy_(torch.as_tensor(params.Wx))
+        lstm.weight_hh_l0.copy_(torch.as_tensor(params.Wh))
+        if lstm.bias:
+            lstm.bias_ih_l0.copy_(torch.as_tensor(params.b))
+            lstm.bias_hh_l0.zero_()
+
+
+def grads_from_torch(lstm) -> LSTMParams:
+    """The gradients stored in a ``torch.nn.LSTM`` after ``backward()``, in the numpy
+    layout. ``bias_ih_l0.grad`` and ``bias_hh_l0.grad`` are equal (the biases add up), and
+    each equals our ``db``."""
+    _check_plain_lstm(lstm)
+    dWx = lstm.weight_ih_l0.grad.detach().cpu().numpy().copy()
+    dWh = lstm.weight_hh_l0.grad.detach().cpu().numpy().copy()
+    db = lstm.bias_ih_l0.grad.detach().cpu().numpy().copy()
+    return LSTMParams(dWx, dWh, db)
+
+
+# ---------------------------------------------------------------------------------------
+# Gradient flow
+# ---------------------------------------------------------------------------------------
+def lstm_state_gradients(x, h0, c0, Wx, Wh, b, dhT, *, step_backward=lstm_step_backward):
+    """Gradient of a loss that depends only on ``h_T`` with respect to every earlier state.
+
+    Args:
+        x: (N, T, D), h0, c0: (N, H), Wx, Wh, b: LSTM weights.
+        dhT: (N, H) gradient of the loss with respect to ``h_T``.
+        step_backward: the step backward to use (the student's, once it passes).
+
+    Returns:
+        dh: (N, T + 1, H) with ``dh[:, k] = ∂L/∂h_k`` for k = 0 … T (k = T is ``dhT``),
+        dc: (N, T + 1, H) with ``dc[:, k] = ∂L/∂c_k`` (total, through every path).
+    """
+    h, c = lstm_forward(x, h0, c0, Wx, Wh, b)
+    N, T, _ = x.shape
+    H = h0.shape[1]
+    dh = np.zeros((N, T + 1, H))
+    dc = np.zeros((N, T + 1, H))
+    dh[:, T] = dhT
+    dh_t, dc_t = dhT, np.zeros_like(dhT)
+    # ∂L/∂c_T (total) = dhT ⊙ o_T ⊙ (1 − tanh²c_T); record it before stepping back.
+    o_T = lstm_gates(x[:, -1], h[:, -2] if T > 1 else h0, Wx, Wh, b)[3]
+    dc[:, T] = dhT * o_T * (1 - np.tanh(c[:, -1]) ** 2)
+    for t in range(T - 1, -1, -1):
+        h_prev = h[:, t - 1] if t > 0 else h0
+        c_prev = c[:, t - 1] if t > 0 else c0
+        _, dh_t, dc_t, *_ = step_backward(dh_t, dc_t, x[:, t], h_prev, c_prev, Wx, Wh, b)
+        dh[:, t] = dh_t
+        # dc_t is ∂L/∂c_t through c_{t+1} only; add the path through h_t.
+        if t > 0:
+            o_t = lstm_gates(x[:, t - 1], h[:, t - 2] if t > 1 else h0, Wx, Wh, b)[3]
+            dc[:, t] = dc_t + dh_t * o_t * (1 - np.tanh(c_prev) ** 2)
+        else:
+            dc[:, t] = dc_t  # c_0 does not feed h_0
+    return dh, dc
+
+
+def rnn_state_gradients(x, h0, Wxh, Whh, b, dhT):
+    """Like :func:`lstm_state_gradients` for a tanh RNN: ``dh[:, k] = ∂L/∂h_k``, (N, T+1, H)."""
+    from .rnn import rnn_forward, rnn_step_backward
+
+    h = rnn_forward(x, h0, Wxh, Whh, b)
+    N, T, _ = x.shape
+    dh = np.zeros((N, T + 1, h0.shape[1]))
+    dh[:, T] = dhT
+    dh_t = dhT
+    for t in range(T - 1, -1, -1):
+        h_prev = h[:, t - 1] if t > 0 else h0
+        _, dh_t, *_ = rnn_step_backward(dh_t, x[:, t], h_prev, h[:, t], Wxh, Whh)
+        dh[:, t] = dh_t
+    return dh

@@ -1,0 +1,216 @@
+"""Notebook 07's checks: correct LSTMs pass, each classic mistake gets its diagnosis."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from course_utils import checker, lstm
+from course_utils.exercises import ex07
+
+CHECKS = {
+    "step_forward": (ex07.check_lstm_step_forward, lstm.lstm_step_forward,
+                     ex07.STEP_FORWARD_MISTAKES),
+    "step_backward": (ex07.check_lstm_step_backward, lstm.lstm_step_backward,
+                      ex07.STEP_BACKWARD_MISTAKES),
+    "forward": (ex07.check_lstm_forward, lstm.lstm_forward, ex07.SEQ_FORWARD_MISTAKES),
+    "backward": (ex07.check_lstm_backward, lstm.lstm_backward, ex07.SEQ_BACKWARD_MISTAKES),
+}
+
+
+def _verdict(check, fn, capsys):
+    returned = check(fn)
+    return returned, capsys.readouterr().out
+
+
+def _sig(z):
+    return 1 / (1 + np.exp(-z))
+
+
+@pytest.mark.parametrize("key", CHECKS)
+def test_reference_passes(key, capsys):
+    check, ref, _ = CHECKS[key]
+    fn, out = _verdict(check, ref, capsys)
+    assert fn is ref and "passed" in out and "✅" in out
+
+
+@pytest.mark.parametrize("key", CHECKS)
+def test_unanswered_is_not_attempted(key, capsys):
+    check, ref, _ = CHECKS[key]
+
+    def unanswered(*args, **kwargs):
+        raise NotImplementedError()
+
+    fn, out = _verdict(check, unanswered, capsys)
+    assert fn is ref and "not attempted yet" in out
+
+
+@pytest.mark.parametrize("key", CHECKS)
+def test_grading_mode_raises(key, monkeypatch, capsys):
+    check, _, mistakes = CHECKS[key]
+    monkeypatch.setenv("COURSE_GRADING", "1")
+    with pytest.raises(checker.ExerciseFailed):
+        check(mistakes[0].fn)
+
+
+MISTAKE_PARAMS = [pytest.param(key, m, id=f"{key}:{m.hint[:40]}")
+                  for key, (_, _, ms) in CHECKS.items() for m in ms]
+
+
+@pytest.mark.parametrize("key,mistake", MISTAKE_PARAMS)
+def test_every_listed_mistake_is_diagnosed(key, mistake, capsys):
+    check, ref, _ = CHECKS[key]
+    fn, out = _verdict(check, mistake.fn, capsys)
+    assert fn is ref
+    assert "❌" in out and mistake.hint in out
+
+
+# ---------------------------------------------------------------------------------------
+# Correct implementations written differently must pass
+# ---------------------------------------------------------------------------------------
+def step_forward_alt(x, h_prev, c_prev, Wx, Wh, b):
+    H = h_prev.shape[1]
+    W = np.concatenate([Wx, Wh], axis=1)                       # (4H, D + H)
+    a = np.concatenate([x, h_prev], axis=1) @ W.T + b
+    i, f, g, o = np.split(a, 4, axis=1)
+    assert i.shape[1] == H
+    c = _sig(f) * c_prev + _sig(i) * np.tanh(g)
+    return _sig(o) * np.tanh(c), c
+
+
+def step_backward_alt(dh_next, dc_next, x, h_prev, c_prev, Wx, Wh, b):
+    a = x @ Wx.T + h_prev @ Wh.T + b
+    i, f, g, o = np.split(a, 4, axis=1)
+    i, f, g, o = _sig(i), _sig(f), np.tanh(g), _sig(o)
+    c = f * c_prev + i * g
+    dc = dc_next + dh_next * o * (1 - np.tanh(c) ** 2)
+    da = np.hstack([dc * g * i * (1 - i), dc * c_prev * f * (1 - f), dc * i * (1 - g * g),
+                    dh_next * np.tanh(c) * o * (1 - o)])
+    return (da @ Wx, da @ Wh, dc * f, np.einsum("nk,nd->kd", da, x),
+            np.einsum("nk,nh->kh", da, h_prev), np.einsum("nk->k", da))
+
+
+def forward_alt(x, h0, c0, Wx, Wh, b):
+    hs, cs, h, c = [], [], h0, c0
+    for x_t in np.moveaxis(x, 1, 0):
+        h, c = step_forward_alt(x_t, h, c, Wx, Wh, b)
+        hs.append(h)
+        cs.append(c)
+    return np.stack(hs, 1), np.stack(cs, 1)
+
+
+def backward_alt(dh, x, h0, c0, Wx, Wh, b, dcT=None):
+    h, c = forward_alt(x, h0, c0, Wx, Wh, b)
+    hp = np.concatenate([h0[:, None], h], axis=1)  # (N, T+1, H): hp[:, t] = h_{t-1}
+    cp = np.concatenate([c0[:, None], c], axis=1)
+    grads = [0.0, 0.0, 0.0]
+    dxs = []
+    dh_c = 0 * h0
+    dc_c = 0 * c0 if dcT is None else dcT
+    for t in reversed(range(x.shape[1])):
+        dx_t, dh_c, dc_c, *dW = step_backward_alt(dh[:, t] + dh_c, dc_c, x[:, t], hp[:, t],
+                                                  cp[:, t], Wx, Wh, b)
+        grads = [g + d for g, d in zip(grads, dW)]
+        dxs.append(dx_t)
+    return (np.stack(dxs[::-1], 1), dh_c, dc_c, *grads)
+
+
+@pytest.mark.parametrize("key,fn", [("step_forward", step_forward_alt),
+                                    ("step_backward", step_backward_alt),
+                                    ("forward", forward_alt), ("backward", backward_alt)])
+def test_alternative_correct_implementations_pass(key, fn, capsys):
+    check = CHECKS[key][0]
+    returned, out = _verdict(check, fn, capsys)
+    assert returned is fn, out
+
+
+# ---------------------------------------------------------------------------------------
+# The classic mistakes, written independently as a student would
+# ---------------------------------------------------------------------------------------
+def wrong_gate_order(x, h_prev, c_prev, Wx, Wh, b):
+    a = x @ Wx.T + h_prev @ Wh.T + b
+    i, f, o, g = np.split(a, 4, axis=1)  # CS231n order
+    c = _sig(f) * c_prev + _sig(i) * np.tanh(g)
+    return _sig(o) * np.tanh(c), c
+
+
+def sigmoid_candidate(x, h_prev, c_prev, Wx, Wh, b):
+    a = x @ Wx.T + h_prev @ Wh.T + b
+    i, f, g, o = np.split(a, 4, axis=1)
+    c = _sig(f) * c_prev + _sig(i) * _sig(g)
+    return _sig(o) * np.tanh(c), c
+
+
+def tanh_of_old_cell(x, h_prev, c_prev, Wx, Wh, b):
+    a = x @ Wx.T + h_prev @ Wh.T + b
+    i, f, g, o = np.split(a, 4, axis=1)
+    c = _sig(f) * c_prev + _sig(i) * np.tanh(g)
+    return _sig(o) * np.tanh(c_prev), c
+
+
+def ignores_dc_next(dh_next, dc_next, x, h_prev, c_prev, Wx, Wh, b):
+    return step_backward_alt(dh_next, np.zeros_like(dc_next), x, h_prev, c_prev, Wx, Wh, b)
+
+
+def backward_with_old_tanh(dh_next, dc_next, x, h_prev, c_prev, Wx, Wh, b):
+    a = x @ Wx.T + h_prev @ Wh.T + b
+    i, f, g, o = np.split(a, 4, axis=1)
+    i, f, g, o = _sig(i), _sig(f), np.tanh(g), _sig(o)
+    tc = np.tanh(c_prev)  # wrong step
+    dc = dc_next + dh_next * o * (1 - tc**2)
+    da = np.hstack([dc * g * i * (1 - i), dc * c_prev * f * (1 - f), dc * i * (1 - g * g),
+                    dh_next * tc * o * (1 - o)])
+    return da @ Wx, da @ Wh, dc * f, da.T @ x, da.T @ h_prev, da.sum(0)
+
+
+def backward_drops_carried_dc(dh, x, h0, c0, Wx, Wh, b, dcT=None):
+    h, c = forward_alt(x, h0, c0, Wx, Wh, b)
+    T = x.shape[1]
+    dx, dWx, dWh, db = np.zeros_like(x), 0 * Wx, 0 * Wh, 0 * b
+    dh_c = 0 * h0
+    for t in range(T - 1, -1, -1):
+        hp, cp = (h[:, t - 1], c[:, t - 1]) if t else (h0, c0)
+        dc_in = dcT if (t == T - 1 and dcT is not None) else 0 * c0
+        dx[:, t], dh_c, dc_c, a1, a2, a3 = step_backward_alt(dh[:, t] + dh_c, dc_in, x[:, t],
+                                                             hp, cp, Wx, Wh, b)
+        dWx, dWh, db = dWx + a1, dWh + a2, db + a3
+    return dx, dh_c, dc_c, dWx, dWh, db
+
+
+@pytest.mark.parametrize("key,fn,words", [
+    ("step_forward", wrong_gate_order, "gate order is i, f, o, g"),
+    ("step_forward", sigmoid_candidate, "candidate g uses a sigmoid"),
+    ("step_forward", tanh_of_old_cell, "uses tanh(c_prev)"),
+    ("step_backward", ignores_dc_next, "`dc_next` is ignored"),
+    ("step_backward", backward_with_old_tanh, "tanh(c_prev) where tanh(c_next) belongs"),
+    ("backward", backward_drops_carried_dc, "cell-state gradient is not carried"),
+])
+def test_classic_mistakes_written_by_hand(key, fn, words, capsys):
+    check, ref, _ = CHECKS[key]
+    returned, out = _verdict(check, fn, capsys)
+    assert returned is ref
+    assert words in out, out
+
+
+def test_shape_and_type_errors_do_not_crash(capsys):
+    def transposed_wh(x, h_prev, c_prev, Wx, Wh, b):
+        a = x @ Wx.T + h_prev @ Wh + b
+        return a, a
+
+    def returns_one(x, h0, c0, Wx, Wh, b):
+        return lstm.lstm_forward(x, h0, c0, Wx, Wh, b)[0]
+
+    _, out = _verdict(ex07.check_lstm_step_forward, transposed_wh, capsys)
+    assert "raised ValueError" in out
+    _, out = _verdict(ex07.check_lstm_forward, returns_one, capsys)
+    assert "expected a tuple of 2 values" in out
+
+
+def test_cases_are_batched_non_square_and_cover_dcT():
+    for c in ex07.step_forward_cases()[1:]:
+        N, D = c["x"].shape
+        H = c["h_prev"].shape[1]
+        assert N > 1 and D != H and c["Wx"].shape == (4 * H, D)
+    seq = ex07.seq_backward_cases()
+    assert all(c["x"].shape[1] > 1 for c in seq)
+    assert "dcT" not in seq[0] and all("dcT" in c for c in seq[1:])

@@ -1,0 +1,66 @@
+"""Tests of the adding problem and its trainer (course_utils.longrange)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from course_utils import longrange
+
+
+def test_adding_problem_structure():
+    x, y = longrange.adding_problem(500, 40, np.random.default_rng(0))
+    assert x.shape == (500, 40, 2) and y.shape == (500,) and x.dtype == np.float32
+    markers = x[:, :, 1]
+    assert np.all(markers.sum(axis=1) == 2)
+    pos = np.argwhere(markers == 1).reshape(500, 2, 2)[:, :, 1]  # (n, 2) marker positions
+    assert pos.min() >= 0 and pos.max() < 20  # both in the first half
+    assert np.all(pos.min(axis=1) < longrange.FIRST_MARKER_WINDOW)
+    assert np.allclose(y, (x[:, :, 0] * markers).sum(axis=1), atol=1e-6)
+    assert 0 <= x[:, :, 0].min() and x[:, :, 0].max() <= 1
+
+
+def test_baseline_mse_is_one_sixth():
+    _, y = longrange.adding_problem(200_000, 10, np.random.default_rng(1), dtype=np.float64)
+    assert abs(np.mean(y) - 1.0) < 0.005
+    assert abs(np.mean((y - 1.0) ** 2) - longrange.BASELINE_MSE) < 0.003
+    assert abs(longrange.BASELINE_MSE - 0.1667) < 1e-4
+
+
+def test_adding_problem_is_seeded_and_rejects_short():
+    a = longrange.adding_problem(5, 12, np.random.default_rng(3))
+    b = longrange.adding_problem(5, 12, np.random.default_rng(3))
+    assert all(np.array_equal(u, v) for u, v in zip(a, b))
+    with pytest.raises(ValueError):
+        longrange.adding_problem(5, 3, np.random.default_rng(0))
+
+
+def test_make_model_forget_bias():
+    m = longrange.make_model("lstm", 8, forget_bias=3.0)
+    b = (m.rec.bias_ih_l0 + m.rec.bias_hh_l0).detach()
+    assert torch.allclose(b[8:16], torch.full((8,), 3.0))
+    assert not torch.allclose(b[:8], torch.full((8,), 3.0))
+    out = m(torch.zeros(4, 7, 2))
+    assert out.shape == (4,)
+    assert longrange.make_model("rnn", 8)(torch.zeros(3, 5, 2)).shape == (3,)
+
+
+def test_training_is_reproducible_and_learns_short_sequences():
+    threads = torch.get_num_threads()
+    kw = dict(T=8, hidden=16, steps=300, lr=1e-2, eval_every=100, n_eval=500, forget_bias=1.0)
+    h1 = longrange.train_adding("lstm", **kw)
+    h2 = longrange.train_adding("lstm", **kw)
+    assert torch.get_num_threads() == threads  # restored
+    assert h1.steps == [0, 100, 200, 300]
+    assert h1.eval_mse == h2.eval_mse
+    assert h1.final_mse < 0.05 < longrange.BASELINE_MSE  # an easy (short) instance is solved
+    assert h1.seconds > 0 and h1.cpu_seconds > 0
+
+
+def test_eval_data_is_fixed_and_separate_from_training_stream():
+    x1, y1 = longrange.eval_data(20, seed=0, n=50)
+    x2, y2 = longrange.eval_data(20, seed=0, n=50)
+    xt, _ = longrange.adding_problem(50, 20, np.random.default_rng(0))
+    assert np.array_equal(x1, x2) and np.array_equal(y1, y2)
+    assert not np.array_equal(x1, xt)

@@ -1,0 +1,135 @@
+"""Unit tests of the numpy LSTM reference (course_utils.lstm): torch match and gradients."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from course_utils import lstm
+from course_utils.gradcheck import numerical_gradient
+from course_utils.numerics import rel_error
+
+
+def _torch_lstm(D, H, seed=0, forget_bias=None):
+    torch.manual_seed(seed)
+    m = torch.nn.LSTM(D, H, batch_first=True, dtype=torch.float64)
+    if forget_bias is not None:
+        with torch.no_grad():
+            m.bias_ih_l0[H:2 * H] = forget_bias
+    return m
+
+
+def _data(N, T, D, H, seed=1):
+    rng = np.random.default_rng(seed)
+    return (rng.normal(size=(N, T, D)), rng.normal(size=(N, H)) * 0.5, rng.normal(size=(N, H)),
+            rng.normal(size=(N, T, H)), rng.normal(size=(N, H)), rng.normal(size=(N, H)))
+
+
+@pytest.mark.parametrize("N,T,D,H", [(3, 7, 4, 5), (2, 1, 3, 2), (1, 5, 6, 3)])
+def test_forward_and_backward_match_torch(N, T, D, H):
+    m = _torch_lstm(D, H)
+    p = lstm.params_from_torch(m)
+    assert p.Wx.shape == (4 * H, D) and p.Wh.shape == (4 * H, H) and p.b.shape == (4 * H,)
+    x, h0, c0, G, Gh, Gc = _data(N, T, D, H)
+    xt, h0t, c0t = (torch.tensor(a, requires_grad=True) for a in (x, h0, c0))
+    out, (hn, cn) = m(xt, (h0t[None], c0t[None]))
+    loss = (out * torch.from_numpy(G)).sum() + (hn[0] * torch.from_numpy(Gh)).sum() \
+        + (cn[0] * torch.from_numpy(Gc)).sum()
+    loss.backward()
+
+    h, c = lstm.lstm_forward(x, h0, c0, *p.as_tuple())
+    assert rel_error(h, out) < 1e-12
+    assert rel_error(h[:, -1], hn[0]) < 1e-12 and rel_error(c[:, -1], cn[0]) < 1e-12
+
+    dh = G.copy()
+    dh[:, -1] += Gh
+    dx, dh0, dc0, dWx, dWh, db = lstm.lstm_backward(dh, x, h0, c0, *p.as_tuple(), dcT=Gc)
+    g = lstm.grads_from_torch(m)
+    for ours, theirs in [(dx, xt.grad), (dh0, h0t.grad), (dc0, c0t.grad), (dWx, g.Wx),
+                         (dWh, g.Wh), (db, g.b), (db, m.bias_hh_l0.grad)]:
+        assert rel_error(ours, theirs) < 1e-10
+
+
+def test_step_backward_matches_finite_differences():
+    rng = np.random.default_rng(3)
+    N, D, H = 3, 4, 2
+    x, h_prev, c_prev = rng.normal(size=(N, D)), rng.normal(size=(N, H)), rng.normal(size=(N, H))
+    Wx, Wh, b = rng.normal(size=(4 * H, D)), rng.normal(size=(4 * H, H)), rng.normal(size=4 * H)
+    dh_next, dc_next = rng.normal(size=(N, H)), rng.normal(size=(N, H))
+
+    def loss():
+        h, c = lstm.lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b)
+        return np.sum(h * dh_next) + np.sum(c * dc_next)
+
+    grads = lstm.lstm_step_backward(dh_next, dc_next, x, h_prev, c_prev, Wx, Wh, b)
+    for arr, g in zip([x, h_prev, c_prev, Wx, Wh, b], grads):
+        assert rel_error(g, numerical_gradient(loss, arr)) < 1e-8
+
+
+def test_params_to_torch_roundtrip_and_gate_slices():
+    rng = np.random.default_rng(0)
+    p = lstm.init_lstm_params(3, 4, rng, forget_bias=2.0)
+    assert np.all(p.b[lstm.gate_slice("f", 4)] == 2.0)
+    assert not np.any(p.b[lstm.gate_slice("i", 4)] == 2.0)
+    assert np.abs(p.Wx).max() <= 0.5  # 1/sqrt(4)
+    m = _torch_lstm(3, 4)
+    lstm.params_to_torch(p, m)
+    q = lstm.params_from_torch(m)
+    for a, b_ in zip(p.as_tuple(), q.as_tuple()):
+        assert np.array_equal(a, b_)
+    with pytest.raises(ValueError):
+        lstm.params_from_torch(torch.nn.LSTM(3, 4, num_layers=2))
+
+
+def test_sigmoid_is_stable_and_correct():
+    z = np.array([-1000.0, -2.0, 0.0, 3.0, 1000.0])
+    s = lstm.sigmoid(z)
+    assert np.all(np.isfinite(s))
+    assert np.allclose(s, 1 / (1 + np.exp(-np.clip(z, -50, 50))))
+
+
+def test_state_gradients_match_autograd():
+    N, T, D, H = 2, 6, 3, 4
+    m = _torch_lstm(D, H, forget_bias=1.0)
+    p = lstm.params_from_torch(m)
+    x, h0, c0, *_ = _data(N, T, D, H)
+    dhT = np.random.default_rng(5).normal(size=(N, H))
+    dh, dc = lstm.lstm_state_gradients(x, h0, c0, *p.as_tuple(), dhT)
+    assert dh.shape == dc.shape == (N, T + 1, H)
+
+    cell = torch.nn.LSTMCell(D, H, dtype=torch.float64)
+    with torch.no_grad():
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(cell, name).copy_(getattr(m, name + "_l0"))
+    hs, cs = [torch.tensor(h0, requires_grad=True)], [torch.tensor(c0, requires_grad=True)]
+    for t in range(T):
+        h_new, c_new = cell(torch.from_numpy(x[:, t]), (hs[-1], cs[-1]))
+        h_new.retain_grad()
+        c_new.retain_grad()
+        hs.append(h_new)
+        cs.append(c_new)
+    (hs[-1] * torch.from_numpy(dhT)).sum().backward()
+    for k in range(T + 1):
+        assert rel_error(dh[:, k], hs[k].grad) < 1e-10
+        assert rel_error(dc[:, k], cs[k].grad) < 1e-10
+
+
+def test_rnn_state_gradients_match_autograd():
+    from course_utils import rnn
+
+    N, T, D, H = 2, 5, 3, 4
+    rng = np.random.default_rng(2)
+    p = rnn.init_rnn_params(D, H, rng)
+    x, h0 = rng.normal(size=(N, T, D)), rng.normal(size=(N, H))
+    dhT = rng.normal(size=(N, H))
+    dh = lstm.rnn_state_gradients(x, h0, *p.as_tuple(), dhT)
+    hs = [torch.tensor(h0, requires_grad=True)]
+    W = [torch.from_numpy(a) for a in p.as_tuple()]
+    for t in range(T):
+        h_new = torch.tanh(torch.from_numpy(x[:, t]) @ W[0].T + hs[-1] @ W[1].T + W[2])
+        h_new.retain_grad()
+        hs.append(h_new)
+    (hs[-1] * torch.from_numpy(dhT)).sum().backward()
+    for k in range(T + 1):
+        assert rel_error(dh[:, k], hs[k].grad) < 1e-10
