@@ -16,7 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent
 SANITIZE = ROOT / "tests" / "nbval_sanitize.cfg"
-PER_TEST_MODULES = ("tests/test_notebooks.py::",)
+PER_TEST_MODULES = ("tests/test_notebooks.py::", "tests/test_nbgrader_roundtrip.py::")
 
 
 def pytest_configure(config):

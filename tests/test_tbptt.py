@@ -1,0 +1,196 @@
+"""Tests of course_utils.tbptt: numpy and torch TBPTT agree, special cases, measurements."""
+
+import numpy as np
+import pytest
+import torch
+
+from course_utils import rnn, tbptt
+from course_utils.numerics import rel_error
+
+N, T, D, H = 3, 11, 4, 5
+
+
+@pytest.fixture
+def case():
+    rng = np.random.default_rng(0)
+    p = rnn.init_rnn_params(D, H, rng, scale=0.6)
+    return dict(x=rng.normal(size=(N, T, D)), h0=rng.normal(size=(N, H)) * 0.5,
+                Wxh=p.Wxh, Whh=p.Whh, b=p.b, dh=rng.normal(size=(N, T, H)))
+
+
+def _full(c):
+    h = rnn.rnn_forward(c["x"], c["h0"], c["Wxh"], c["Whh"], c["b"])
+    return rnn.rnn_backward(c["dh"], c["x"], c["h0"], h, c["Wxh"], c["Whh"]), h
+
+
+def _torch(c):
+    W = [torch.tensor(c[k], requires_grad=True) for k in ("Wxh", "Whh", "b")]
+    dht = torch.tensor(c["dh"])
+    return (W, lambda xt, h: tbptt.torch_rnn_step(xt, h, *W), torch.tensor(c["x"]),
+            torch.tensor(c["h0"]), lambda h, t: (h * dht[:, t]).sum())
+
+
+def test_chunk_bounds_and_update_times():
+    assert tbptt.chunk_bounds(10, 4) == [(0, 4), (4, 8), (8, 10)]
+    assert tbptt.update_times(10, 4) == [4, 8, 10]
+    assert tbptt.update_times(8, 4) == [4, 8]
+    with pytest.raises(ValueError):
+        tbptt.chunk_bounds(5, 0)
+
+
+def test_k_equals_T_is_full_bptt(case):
+    (_, _, dWxh, dWhh, db), h = _full(case)
+    gx, gh, gb, h_last = tbptt.tbptt_numpy(**case, k=T)
+    assert gx.shape == (1, H, D)
+    for a, b in [(gx[0], dWxh), (gh[0], dWhh), (gb[0], db), (h_last, h[:, -1])]:
+        assert rel_error(a, b) < 1e-12
+
+
+def test_chunks_differ_from_full_and_state_is_carried(case):
+    (_, _, _, dWhh, _), h = _full(case)
+    gx, gh, gb, h_last = tbptt.tbptt_numpy(**case, k=4)
+    assert gh.shape == (3, H, H)
+    assert rel_error(h_last, h[:, -1]) < 1e-14  # forward values are not truncated
+    assert rel_error(gh.sum(0), dWhh) > 1e-3  # but the gradient is
+
+
+def test_truncated_gradient_is_exact_gradient_with_frozen_incoming_state(case):
+    """Chunk 2's gradient = finite differences of chunk 2's loss with h_in held fixed."""
+    c = case
+    h = rnn.rnn_forward(c["x"], c["h0"], c["Wxh"], c["Whh"], c["b"])
+    h_in = h[:, 3].copy()
+    Whh = c["Whh"].copy()
+
+    def loss():
+        hh = rnn.rnn_forward(c["x"][:, 4:8], h_in, c["Wxh"], Whh, c["b"])
+        return float(np.sum(hh * c["dh"][:, 4:8]))
+
+    from course_utils.gradcheck import numerical_gradient
+
+    num = numerical_gradient(loss, Whh)
+    _, gh, _, _ = tbptt.tbptt_numpy(**c, k=4)
+    assert rel_error(gh[1], num) < 1e-7
+
+
+def test_k1k2_with_k1_equal_k2_equals_chunks(case):
+    a = tbptt.tbptt_numpy(**case, k=4)
+    b = tbptt.tbptt_k1k2_numpy(**case, k1=4, k2=4)
+    assert all(rel_error(u, v) < 1e-14 for u, v in zip(a, b))
+    with pytest.raises(ValueError):
+        tbptt.tbptt_k1k2_numpy(**case, k1=4, k2=2)
+
+
+def test_k1k2_one_update_at_end_with_k2_T_is_full(case):
+    (_, _, dWxh, dWhh, db), _ = _full(case)
+    gx, gh, gb, _ = tbptt.tbptt_k1k2_numpy(**case, k1=T, k2=T)
+    assert rel_error(gh[0], dWhh) < 1e-12
+
+
+@pytest.mark.parametrize("k1,k2", [(4, 4), (2, 5), (3, 7), (1, 3), (T, T), (5, T)])
+def test_torch_matches_numpy(case, k1, k2):
+    W, step, x, h0, loss_at = _torch(case)
+    grads, h_last = tbptt.tbptt_torch(step, W, x, h0, loss_at, k1, k2)
+    ref = tbptt.tbptt_k1k2_numpy(**case, k1=k1, k2=k2)
+    for i in range(3):
+        assert rel_error(torch.stack([g[i] for g in grads]), ref[i]) < 1e-10
+    assert rel_error(h_last, ref[3]) < 1e-12
+
+
+def test_torch_on_update_called(case):
+    W, step, x, h0, loss_at = _torch(case)
+    seen = []
+    tbptt.tbptt_torch(step, W, x, h0, loss_at, 2, 5, on_update=lambda g, t: seen.append(t))
+    assert seen == [2, 4, 6, 8, 10, 11]
+
+
+@pytest.mark.parametrize("seg", [1, 3, 4, T])
+def test_checkpointed_equals_full(case, seg):
+    (_, _, dWxh, dWhh, db), _ = _full(case)
+    got = tbptt.checkpointed_bptt_numpy(**case, segment=seg)
+    assert all(rel_error(a, b) < 1e-12 for a, b in zip(got, (dWxh, dWhh, db)))
+    W, step, x, h0, loss_at = _torch(case)
+    tbptt.bptt_checkpointed_torch(step, x, h0, loss_at, seg).backward()
+    g = [w.grad for w in W]
+    assert all(rel_error(a, b) < 1e-10 for a, b in zip(g, (dWxh, dWhh, db)))
+
+
+def test_contributions_sum_to_gradient_and_randomized_is_unbiased(case):
+    c = case
+    dl = np.zeros_like(c["dh"])
+    dl[:, -1] = c["dh"][:, -1]
+    h = rnn.rnn_forward(c["x"], c["h0"], c["Wxh"], c["Whh"], c["b"])
+    full = rnn.rnn_backward(dl, c["x"], c["h0"], h, c["Wxh"], c["Whh"])[3]
+    contrib = tbptt.contributions_by_lag(c["x"], c["h0"], c["Wxh"], c["Whh"], c["b"], c["dh"][:, -1])
+    assert contrib.shape == (T, H, H)
+    assert rel_error(contrib.sum(0), full) < 1e-12
+    surv = 0.7 ** np.arange(T)
+    est, K = tbptt.randomized_truncation_estimate(contrib, surv, np.random.default_rng(1), 100_000)
+    assert est.shape == (100_000, H, H) and K.min() >= 1 and K.max() <= T
+    assert rel_error(est.mean(0), full) < 0.02
+    assert rel_error(contrib[:3].sum(0), full) > 0.01  # fixed truncation at 3 is biased
+
+
+def test_saved_tensor_tracker_sees_graph_growth_and_release():
+    W = torch.randn(8, 8, requires_grad=True)
+    sizes = []
+    for n in (10, 40):
+        with tbptt.SavedTensorTracker() as tr:
+            h = torch.zeros(4, 8)
+            for _ in range(n):
+                h = torch.tanh(h @ W.T + 1.0)
+            h.sum().backward()
+        sizes.append(tr.peak)
+        assert tr.live == 0  # graph freed after backward
+    assert sizes[1] > 3 * sizes[0]
+    with tbptt.SavedTensorTracker() as tr:
+        h = torch.tanh(torch.zeros(4, 8) @ W.T)
+    assert tr.live > 0  # the graph is still referenced by h
+    del h
+
+
+def test_measure_numpy_and_torch():
+    m = tbptt.measure_numpy(lambda: np.ones(100_000).sum())
+    assert 700_000 < m["peak_bytes"] < 1_000_000 and m["wall_s"] >= 0
+    W = torch.randn(8, 8, requires_grad=True)
+    mt = tbptt.measure_torch(lambda: torch.tanh(torch.ones(4, 8) @ W).sum().backward())
+    assert mt["peak_bytes"] > 0 and mt["live_after"] == 0
+
+
+def test_path_grid_and_figure():
+    g = tbptt.path_grid(8, 2, 5)
+    assert g.shape == (4, 8)
+    assert (g == 2).sum() == 8  # every loss injected exactly once
+    assert list((g > 0).sum(1)) == [2, 4, 5, 5]
+    assert (tbptt.path_grid(6, 6, 6) == 2).all()
+    import matplotlib
+
+    matplotlib.use("Agg")
+    axes = tbptt.draw_tbptt_paths(T=8, variants=((8, 8), (4, 4), (2, 4)))
+    assert len(axes) == 3 and axes[0].get_title()
+    assert tbptt.sqrt_segment(100) == 10
+
+
+def test_compare_memory_time_shapes_of_growth():
+    Ts = [100, 400]
+    for backend in ("numpy", "torch"):
+        rows = tbptt.compare_memory_time(Ts, backend=backend, N=8, D=4, H=32, k=10)
+        mem = {(r["T"], r["method"]): r["peak_bytes"] for r in rows}
+        assert mem[(400, "full BPTT")] > 3 * mem[(100, "full BPTT")]  # grows like T
+        assert mem[(400, "truncated")] < 1.3 * mem[(100, "truncated")]  # flat
+        ck = mem[(400, "checkpointed")] / mem[(100, "checkpointed")]
+        assert 1.2 < ck < 3.0  # about sqrt(4) = 2 (plus a constant)
+        assert mem[(400, "checkpointed")] < mem[(400, "full BPTT")] / 2
+    assert "full BPTT" in tbptt.format_table(rows)
+
+
+def test_torch_threads_restores():
+    old = torch.get_num_threads()
+    with tbptt.torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == old
+
+
+def test_delayed_recall_vs_k_small():
+    r = tbptt.delayed_recall_vs_k([2, 5], lag=3, n_symbols=3, hidden=12, n_updates=120)
+    assert r["chance"] == pytest.approx(1 / 3)
+    assert r["accuracy"][1] > 0.9 and r["accuracy"][0] < 0.7
