@@ -6,6 +6,11 @@
     python3 course.py build    regenerate notebooks/ from solutions/ and re-execute solutions/
     python3 course.py grade …  grade submitted notebooks (see README, "For instructors")
     python3 course.py freeze   rewrite constraints.txt from .venv-dev (after an upgrade)
+    python3 course.py update   get the course's latest version; your edited notebooks are kept
+                               (a changed notebook's new version is put next to yours as
+                               NN_name.updated.ipynb)
+    python3 course.py fresh NN write a fresh copy of notebook NN next to yours
+                               (NN_name.fresh.ipynb); yours is not touched
 
 Environments are created next to this file and re-installed only when pyproject.toml or
 constraints.txt change. torch is installed first, from the exact pin in constraints.txt, so
@@ -25,9 +30,9 @@ ROOT = Path(__file__).resolve().parent
 CONSTRAINTS = ROOT / "constraints.txt"
 
 # The test command that the README documents and .ci/run calls. Every notebook runs in
-# its own xdist group, so the two CPU cores each execute whole notebooks.
+# one xdist unit (see conftest.py), so the two CPU cores each execute whole notebooks.
 PYTEST_ARGS = [
-    "-n", "2", "--dist", "loadgroup",
+    "-n", "2", "--dist", "loadfile",
     "--nbval", "--nbval-current-env",
     "tests", "solutions",
 ]
@@ -69,6 +74,18 @@ def ensure_env(dev: bool) -> Path:
     return py
 
 
+def _update_module():
+    """src/course_utils/update.py, loaded by path: it needs only the standard library."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "course_update", ROOT / "src" / "course_utils" / "update.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses look their module up here
+    spec.loader.exec_module(mod)
+    return mod
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] in {"-h", "--help", "help"}:
         print(__doc__)
@@ -85,7 +102,11 @@ def main(argv: list[str]) -> int:
         return subprocess.call([str(py), "-m", "pytest", *PYTEST_ARGS, *rest], cwd=ROOT, env=env)
     if cmd in {"build", "grade", "exercises"}:
         py = ensure_env(dev=True)
-        return subprocess.call([str(py), "-m", "course_utils", cmd, *rest], cwd=ROOT, env=env)
+        # grade takes paths relative to where it is run; build and exercises work on ROOT.
+        cwd = Path.cwd() if cmd == "grade" else ROOT
+        return subprocess.call([str(py), "-m", "course_utils", cmd, *rest], cwd=cwd, env=env)
+    if cmd in {"update", "fresh"}:
+        return _update_module().main([cmd, *rest], ROOT)
     if cmd == "freeze":
         py = ensure_env(dev=True)
         out = subprocess.run([str(py), "-m", "pip", "freeze", "--exclude-editable"],

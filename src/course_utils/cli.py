@@ -3,14 +3,19 @@
 Commands:
     build [NAMES…] [--no-execute] [--check] [--force]
         Regenerate notebooks/ from solutions/ (and re-execute solutions/ in place).
-    exercises [--json]
-        List every exercise: notebook, id, title, points.
+    exercises [--json] [--markdown] [--only SELECTORS] [--assignment FILE]
+        List every exercise: notebook, id, title, points (optionally only a subset).
+    grade SUBMISSIONS… [--only SELECTORS] [--assignment FILE] [--timeout S] [--cell-timeout S]
+          [--jobs N] [--out DIR]
+        Execute submitted notebooks in grading mode and print/write their grades
+        (see course_utils.grading).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def _cmd_build(args) -> int:
@@ -31,21 +36,47 @@ def _cmd_build(args) -> int:
 
 
 def _cmd_exercises(args) -> int:
-    from . import build
+    from . import build, grading
 
     try:
         cat = build.catalogue()
-    except build.NotebookError as exc:
+        selectors = grading.parse_assignment(args.assignment.read_text()) if args.assignment else {}
+        for s in filter(None, (x.strip() for x in args.only.split(","))):
+            selectors.setdefault(s, None)
+        cat = grading.select(cat, selectors)
+    except (build.NotebookError, grading.GradingError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if args.json:
         print(build.dump_json(cat))
+        return 0
+    if args.markdown:
+        print(markdown_table(cat))
         return 0
     print(f"{'notebook':34} {'id':28} {'points':>6}  title")
     for nb, entries in cat.items():
         for e in entries:
             print(f"{nb:34} {e['id']:28} {e['points']:>6}  {e['title']}")
     return 0
+
+
+def markdown_table(cat: dict[str, list[dict]]) -> str:
+    """The exercise catalogue as a markdown table (what the README shows)."""
+    lines = ["| notebook | exercise id | title | kind | points |", "|---|---|---|---|---|"]
+    total = 0
+    for nb, entries in cat.items():
+        for e in entries:
+            lines.append(f"| {nb.removesuffix('.ipynb')} | `{e['id']}` | {e['title']} | "
+                         f"{e['kind']} | {e['points']:g} |")
+            total += e["points"]
+    lines.append(f"| **total** | | | | **{total:g}** |")
+    return "\n".join(lines)
+
+
+def _cmd_grade(args) -> int:
+    from . import grading
+
+    return grading.run_cli(args)
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -61,7 +92,20 @@ def make_parser() -> argparse.ArgumentParser:
     b.set_defaults(func=_cmd_build)
     e = sub.add_parser("exercises", help="list the exercise catalogue")
     e.add_argument("--json", action="store_true")
+    e.add_argument("--markdown", action="store_true", help="print a markdown table")
+    e.add_argument("--only", default="", help="comma-separated ids, globs or notebook numbers")
+    e.add_argument("--assignment", type=Path, help="an assignment file (see `grade --help`)")
     e.set_defaults(func=_cmd_exercises)
+    g = sub.add_parser("grade", help="grade submitted notebooks",
+                       description="Execute each submitted notebook in a fresh kernel in "
+                       "grading mode and report pass / fail / not attempted and points per "
+                       "exercise. Assignment file: one selector (exercise id, glob like "
+                       "ex03_*, or notebook number like 03) per line, optionally followed "
+                       "by the points; # starts a comment.")
+    from .grading import add_arguments
+
+    add_arguments(g)
+    g.set_defaults(func=_cmd_grade)
     return p
 
 

@@ -1,0 +1,101 @@
+"""nbgrader round trip: ``solutions/`` is a valid nbgrader source folder.
+
+* nbgrader's own ``generate_assignment`` (its command line, no database) turns every
+  solution notebook into a release version whose cells are exactly the student notebooks
+  our generator makes;
+* nbgrader's ``Validator`` (the class: ``nbgrader validate`` always exits 0) passes every
+  solution notebook executed in grading mode, and fails the unanswered release version.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from course_utils import build
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTIONS = build.solution_paths(ROOT)
+ASSIGNMENT = "bptt"
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory) -> Path:
+    """Run ``nbgrader generate_assignment ASSIGNMENT --no-db --force`` on a copy of solutions/."""
+    course = tmp_path_factory.mktemp("nbgrader_course")
+    src = course / "source" / ASSIGNMENT
+    src.mkdir(parents=True)
+    for p in SOLUTIONS:
+        shutil.copy(p, src / p.name)
+    proc = subprocess.run(
+        [sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT, "--no-db", "--force",
+         f"--CourseDirectory.root={course}"],
+        cwd=course, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "[ERROR]" not in proc.stderr, proc.stderr
+    return course / "release" / ASSIGNMENT
+
+
+def _grade_cells(nb):
+    return [(c.metadata["nbgrader"]["grade_id"], c.metadata["nbgrader"].get("points"))
+            for c in nb.cells if (c.metadata.get("nbgrader") or {}).get("grade")]
+
+
+def test_there_are_solutions():
+    assert SOLUTIONS, "no solution notebooks"
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=[p.stem for p in SOLUTIONS])
+def test_generate_assignment_matches_our_generator(release, path):
+    released = nbformat.read(str(release / path.name), as_version=4)
+    source = release.parents[1] / "source" / ASSIGNMENT / path.name  # the same snapshot
+    ours = build.make_student(build.read_notebook(source), path)
+    assert [c.cell_type for c in released.cells] == [c.cell_type for c in ours.cells]
+    for i, (a, b) in enumerate(zip(released.cells, ours.cells)):
+        assert a.source == b.source, f"{path.name}, cell {i} differs from nbgrader's release"
+    text = nbformat.writes(released)
+    assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text
+    assert _grade_cells(released) == _grade_cells(ours) != []
+    for c in released.cells:  # nbgrader locked and checksummed every graded cell
+        meta = c.metadata.get("nbgrader") or {}
+        if meta.get("grade") and c.cell_type == "code":
+            assert meta.get("locked") and meta.get("checksum")
+
+
+def _validator():
+    from nbgrader.validator import Validator
+    from traitlets.config import Config
+
+    cfg = Config()
+    cfg.Execute.timeout = 300  # per cell; nbgrader's default (30 s) is too short for training
+    return Validator(config=cfg)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "path",
+    [pytest.param(p, id=p.stem, )
+     for p in SOLUTIONS])
+def test_validator_passes_every_solution(path, monkeypatch):
+    monkeypatch.setenv("COURSE_GRADING", "1")  # a failing check raises, so it would count
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    result = _validator().validate(str(path))
+    assert result == {}, f"{path.name}: nbgrader's Validator says {result}"
+
+
+@pytest.mark.slow
+def test_validator_fails_the_unanswered_release(release, monkeypatch):
+    monkeypatch.setenv("COURSE_GRADING", "1")
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    first = SOLUTIONS[0].name
+    result = _validator().validate(str(release / first))
+    assert "failed" in result, result
+    n_code_checks = sum(1 for c in nbformat.read(str(release / first), as_version=4).cells
+                        if c.cell_type == "code" and (c.metadata.get("nbgrader") or {}).get("grade"))
+    assert len(result["failed"]) >= n_code_checks
+    assert any("ExerciseFailed" in f["raw_error"] for f in result["failed"])

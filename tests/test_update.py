@@ -1,0 +1,268 @@
+"""Updating the course never loses a student's work (``course.py update`` / ``fresh``).
+
+Every test builds, in ``tmp_path``, an "author" repository with a small course (two
+generated notebooks, a helper module, ``course.py`` and ``update.py`` copied from this
+checkout), a bare "upstream" clone of it, and a "student" clone of the upstream. The
+student edits; the author changes the course and pushes; the student updates.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from course_utils import build, update
+
+ROOT = Path(__file__).resolve().parents[1]
+NB01 = "notebooks/01_unrolling_an_rnn.ipynb"
+NB02 = "notebooks/02_second.ipynb"
+
+pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+
+
+# ---------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------
+@pytest.fixture(autouse=True)
+def _git_identity(monkeypatch, tmp_path):
+    for k in ("AUTHOR", "COMMITTER"):
+        monkeypatch.setenv(f"GIT_{k}_NAME", "Test")
+        monkeypatch.setenv(f"GIT_{k}_EMAIL", "test@example.org")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "gitconfig"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
+                          text=True).stdout
+
+
+def generated(nb) -> str:
+    """Serialise ``nb`` as the generator does, with a fresh sources hash."""
+    nb = copy.deepcopy(nb)
+    nb.metadata.setdefault("course", {})["sources_sha256"] = build.sources_hash(nb)
+    return build.dumps(nb)
+
+
+def base_notebook():
+    return nbformat.read(str(ROOT / NB01), as_version=4)
+
+
+def write(repo: Path, rel: str, text: str) -> None:
+    (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+    (repo / rel).write_text(text)
+
+
+def author_edit(repo: Path, rel: str, marker: str) -> str:
+    """The author changes a notebook's first markdown cell and regenerates it."""
+    nb = nbformat.read(str(repo / rel), as_version=4)
+    md = next(c for c in nb.cells if c.cell_type == "markdown")
+    md.source += f"\n\n{marker}"
+    text = generated(nb)
+    write(repo, rel, text)
+    return text
+
+
+def student_answer(repo: Path, rel: str = NB01) -> bytes:
+    """The student answers the first exercise (edits a solution cell) and saves."""
+    nb = nbformat.read(str(repo / rel), as_version=4)
+    cell = next(c for c in nb.cells if (c.metadata.get("nbgrader") or {}).get("solution"))
+    cell.source = cell.source.replace("raise NotImplementedError()", "return 42  # my answer")
+    assert "my answer" in cell.source
+    nbformat.write(nb, str(repo / rel))
+    return (repo / rel).read_bytes()
+
+
+@pytest.fixture
+def course(tmp_path):
+    """(author, student) repositories; the student cloned the course as published."""
+    author = tmp_path / "author"
+    author.mkdir()
+    git(author, "init", "-q", "-b", "main")
+    nb = base_notebook()
+    write(author, NB01, generated(nb))
+    nb2 = copy.deepcopy(nb)
+    nb2.cells[0].source = "# 02 · A second notebook"
+    write(author, NB02, generated(nb2))
+    write(author, "src/course_utils/rnn.py", "def f():\n    return 1\n")
+    write(author, "src/course_utils/update.py", (ROOT / "src/course_utils/update.py").read_text())
+    write(author, "course.py", (ROOT / "course.py").read_text())
+    write(author, "README.md", "# course\n")
+    git(author, "add", "-A")
+    git(author, "commit", "-q", "-m", "course v1")
+    git(tmp_path, "clone", "-q", "--bare", str(author), "upstream.git")
+    git(author, "remote", "add", "origin", str(tmp_path / "upstream.git"))
+    git(author, "fetch", "-q", "origin")
+    git(author, "branch", "-q", "--set-upstream-to", "origin/main")
+    git(tmp_path, "clone", "-q", str(tmp_path / "upstream.git"), "student")
+    return author, tmp_path / "student"
+
+
+def publish(author: Path, message: str = "course v2") -> str:
+    git(author, "add", "-A")
+    git(author, "commit", "-q", "-m", message)
+    git(author, "push", "-q", "origin", "main")
+    return git(author, "rev-parse", "HEAD").strip()
+
+
+def run_update(student: Path):
+    return update.update(student, log=lambda *a: None)
+
+
+# ---------------------------------------------------------------------------------------
+# Tests
+# ---------------------------------------------------------------------------------------
+def test_hash_and_names_match_the_generator():
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        nb = nbformat.read(str(path), as_version=4)
+        raw = json.loads(path.read_text())
+        assert update.sources_hash(raw) == build.sources_hash(nb), path.name
+        assert update.notebook_status(path) == build.student_status(path), path.name
+    assert update.NB_NAME.pattern == build.NB_NAME.pattern
+    for side in ("01_unrolling_an_rnn.updated.ipynb", "01_unrolling_an_rnn.fresh.ipynb",
+                 "01_unrolling_an_rnn.fresh2.ipynb"):
+        assert not build.NB_NAME.match(side)  # ignored by the build and the tests
+
+
+def test_update_keeps_the_students_edits(course):
+    author, student = course
+    mine = student_answer(student)
+    v2_01 = author_edit(author, NB01, "New paragraph from the course.")
+    v2_02 = author_edit(author, NB02, "Also changed.")
+    write(author, "notebooks/03_third.ipynb", generated(base_notebook()))
+    new_head = publish(author)
+
+    rep = run_update(student)
+
+    assert git(student, "rev-parse", "HEAD").strip() == new_head  # fast-forwarded, no commit
+    assert (student / NB01).read_bytes() == mine                   # the edits are still there
+    assert "my answer" in (student / NB01).read_text()
+    side = student / "notebooks/01_unrolling_an_rnn.updated.ipynb"
+    assert side.read_text() == v2_01                               # the new version next to it
+    assert (student / NB02).read_text() == v2_02                   # untouched ones are updated
+    assert (student / "notebooks/03_third.ipynb").exists()
+    assert rep.kept == [(NB01, "notebooks/01_unrolling_an_rnn.updated.ipynb")]
+    assert git(student, "stash", "list") == ""                     # nothing stashed
+    status = git(student, "status", "--porcelain")
+    assert f" M {NB01}" in status and "?? notebooks/01_unrolling_an_rnn.updated.ipynb" in status
+    backup = Path(rep.backup) / NB01
+    assert backup.read_bytes() == mine and ".git" in backup.parts  # a copy, never committed
+
+
+def test_update_twice_and_edited_side_file(course):
+    author, student = course
+    mine = student_answer(student)
+    author_edit(author, NB01, "v2")
+    publish(author, "v2")
+    run_update(student)
+    side = student / "notebooks/01_unrolling_an_rnn.updated.ipynb"
+    assert run_update(student).up_to_date                          # a second run changes nothing
+    assert (student / NB01).read_bytes() == mine
+
+    # The student started answering in the .updated copy; the course changes again.
+    student_answer(student, "notebooks/01_unrolling_an_rnn.updated.ipynb")
+    side_mine = side.read_bytes()
+    v3 = author_edit(author, NB01, "v3")
+    publish(author, "v3")
+    rep = run_update(student)
+    assert (student / NB01).read_bytes() == mine
+    assert side.read_bytes() == side_mine                          # not overwritten
+    side2 = student / "notebooks/01_unrolling_an_rnn.updated2.ipynb"
+    assert side2.read_text() == v3
+    assert rep.kept == [(NB01, "notebooks/01_unrolling_an_rnn.updated2.ipynb")]
+
+
+def test_run_only_notebook_is_replaced_and_other_files_kept_as_mine(course):
+    author, student = course
+    # The student only ran 02 (outputs and counts change, sources do not) …
+    nb = nbformat.read(str(student / NB02), as_version=4)
+    code = next(c for c in nb.cells if c.cell_type == "code")
+    code.execution_count = 1
+    code.outputs = [nbformat.v4.new_output("stream", name="stdout", text="ran\n")]
+    nbformat.write(nb, str(student / NB02))
+    # … edited a helper module and created a notebook of their own.
+    write(student, "src/course_utils/rnn.py", "def f():\n    return 2  # mine\n")
+    write(student, "notebooks/my_notes.ipynb", "{}")
+    v2 = author_edit(author, NB02, "v2")
+    write(author, "src/course_utils/rnn.py", "def f():\n    return 3  # course v2\n")
+    publish(author)
+
+    rep = run_update(student)
+    assert (student / NB02).read_text() == v2
+    assert rep.replaced == [NB02]
+    assert (student / "src/course_utils/rnn.py").read_text().endswith("# course v2\n")
+    assert (student / "src/course_utils/rnn.mine.py").read_text().endswith("# mine\n")
+    assert (student / "notebooks/my_notes.ipynb").read_text() == "{}"
+
+
+def test_notebook_added_upstream_where_the_student_has_one(course):
+    author, student = course
+    write(student, "notebooks/03_third.ipynb", '{"mine": true}')
+    added = generated(base_notebook())
+    write(author, "notebooks/03_third.ipynb", added)
+    publish(author)
+    run_update(student)
+    assert (student / "notebooks/03_third.ipynb").read_text() == '{"mine": true}'
+    assert (student / "notebooks/03_third.updated.ipynb").read_text() == added
+
+
+def test_update_refuses_when_the_student_committed(course):
+    author, student = course
+    mine = student_answer(student)
+    git(student, "commit", "-q", "-am", "my work")
+    head = git(student, "rev-parse", "HEAD")
+    author_edit(author, NB01, "v2")
+    publish(author)
+    with pytest.raises(update.UpdateError, match="commit"):
+        run_update(student)
+    assert git(student, "rev-parse", "HEAD") == head
+    assert (student / NB01).read_bytes() == mine
+    assert git(student, "status", "--porcelain") == ""
+
+
+def test_fresh_copy_next_to_the_edited_notebook(course):
+    _, student = course
+    mine = student_answer(student)
+    published = git(student, "show", f"HEAD:{NB01}")
+    side = update.fresh(student, "01", log=lambda *a: None)
+    assert side == student / "notebooks/01_unrolling_an_rnn.fresh.ipynb"
+    assert side.read_text() == published
+    assert (student / NB01).read_bytes() == mine
+    assert update.fresh(student, "01", log=lambda *a: None) == side  # pristine: reused
+    student_answer(student, side.relative_to(student).as_posix())  # now it holds work
+    side2 = update.fresh(student, "01", log=lambda *a: None)
+    assert side2.name == "01_unrolling_an_rnn.fresh2.ipynb" and side2.read_text() == published
+    with pytest.raises(update.UpdateError):
+        update.fresh(student, "99")
+
+
+def test_course_py_update_and_fresh_need_only_the_standard_library(course):
+    author, student = course
+    mine = student_answer(student)
+    author_edit(author, NB01, "v2")
+    publish(author)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    # -S: no site-packages at all, as on a fresh machine before any environment exists.
+    out = subprocess.run([sys.executable, "-S", "course.py", "update"], cwd=student, env=env,
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "kept your notebooks/01_unrolling_an_rnn.ipynb" in out.stdout
+    assert (student / NB01).read_bytes() == mine
+    out = subprocess.run([sys.executable, "-S", "course.py", "fresh", "02"], cwd=student,
+                         env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert (student / "notebooks/02_second.fresh.ipynb").exists()
+
+
+def test_update_outside_git_explains(tmp_path):
+    (tmp_path / "notebooks").mkdir()
+    with pytest.raises(update.UpdateError, match="not a git checkout"):
+        update.update(tmp_path, log=lambda *a: None)
