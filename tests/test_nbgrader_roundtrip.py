@@ -79,8 +79,7 @@ def _validator():
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "path",
-    [pytest.param(p, id=p.stem, )
-     for p in SOLUTIONS])
+    [pytest.param(p, id=p.stem) for p in SOLUTIONS])
 def test_validator_passes_every_solution(path, monkeypatch):
     monkeypatch.setenv("COURSE_GRADING", "1")  # a failing check raises, so it would count
     monkeypatch.setenv("MPLBACKEND", "Agg")
