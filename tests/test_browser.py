@@ -56,7 +56,8 @@ STDERR_ERROR = re.compile(r"Traceback \(most recent call last\)|^\w*(Error|Excep
 
 def _uses_widgets(path: Path) -> bool:
     """The student notebook's code mentions interact/ipywidgets, or its solution's stored
-    outputs hold a widget view (e.g. a widget built by a course_utils helper)."""
+    outputs hold an interactive widget view with a slider (e.g. built by a course_utils
+    helper). tqdm progress bars are widgets too, but have no controls to test."""
     nb = nbformat.read(str(path), as_version=4)
     if any(c.cell_type == "code" and ("interact" in c.source or "ipywidgets" in c.source)
            for c in nb.cells):
@@ -65,8 +66,9 @@ def _uses_widgets(path: Path) -> bool:
     if not solution.exists():
         return False
     sol = nbformat.read(str(solution), as_version=4)
-    return any(WIDGET_MIME in o.get("data", {}) for c in sol.cells if c.cell_type == "code"
-               for o in c.get("outputs", []))
+    return any(WIDGET_MIME in o.get("data", {})
+               and "Slider" in "".join(o["data"].get("text/plain", ""))
+               for c in sol.cells if c.cell_type == "code" for o in c.get("outputs", []))
 
 
 WIDGET_NOTEBOOKS = sorted(p.name for p in STUDENT_DIR.glob("*.ipynb")
