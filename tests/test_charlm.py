@@ -1,0 +1,136 @@
+"""Tests for course_utils.charlm: model, detach, TBPTT step, evaluation, training, sampling."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch.nn import functional as F
+
+from course_utils import charlm, text
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """One torch thread: robust and deterministic on a busy machine."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "rnn", "gru"])
+def test_model_shapes_and_state(cell):
+    torch.manual_seed(0)
+    m = charlm.CharLM(11, 8, num_layers=2, cell=cell)
+    x = torch.randint(0, 11, (3, 5))
+    logits, state = m(x)
+    assert logits.shape == (3, 5, 11)
+    h = state[0] if cell == "lstm" else state
+    assert h.shape == (2, 3, 8)
+    # carrying the state = running the concatenated sequence at once
+    full, _ = m(torch.cat([x, x], 1))
+    second, _ = m(x, state)
+    torch.testing.assert_close(second, full[:, 5:])
+
+
+def test_detach_state_keeps_values_and_cuts_graph():
+    h = torch.ones(2, 3, requires_grad=True) * 2
+    for s in (h, (h, h + 1)):
+        d = charlm.detach_state(s)
+        parts = [d] if isinstance(d, torch.Tensor) else list(d)
+        assert all(p.grad_fn is None and not p.requires_grad for p in parts)
+    assert charlm.detach_state(None) is None
+    torch.testing.assert_close(charlm.detach_state((h,))[0], h.detach())
+
+
+def test_train_step_matches_manual_and_clips():
+    torch.manual_seed(0)
+    m = charlm.CharLM(6, 5, cell="lstm").double()
+    m2 = charlm.CharLM(6, 5, cell="lstm").double()
+    m2.load_state_dict(m.state_dict())
+    opt = torch.optim.SGD(m.parameters(), lr=1.0)
+    x, y = torch.randint(0, 6, (2, 4)), torch.randint(0, 6, (2, 4))
+    loss, state = charlm.train_step(m, opt, x, y, None, clip=1e-3)
+    assert all(s.grad_fn is None for s in state)
+    # manual: same loss, and the update has norm exactly lr * clip
+    logits, _ = m2(x)
+    ref = F.cross_entropy(logits.reshape(-1, 6), y.reshape(-1))
+    assert loss == pytest.approx(ref.item(), rel=1e-12)
+    delta = torch.cat([(a - b).ravel() for a, b in zip(m.parameters(), m2.parameters())])
+    assert delta.norm().item() == pytest.approx(1e-3, rel=1e-5)
+
+
+def test_evaluate_bpc_matches_sequential_evaluation():
+    torch.manual_seed(1)
+    m = charlm.CharLM(5, 6, cell="lstm").double()
+    ids = np.random.default_rng(0).integers(0, 5, 700)
+    with torch.no_grad():
+        inputs = torch.as_tensor(np.concatenate([[0], ids[:-1]]))[None]
+        logits, _ = m(inputs)
+        exact = F.cross_entropy(logits[0], torch.as_tensor(ids)).item() / math.log(2)
+    # batch 1, no warm-up: the first character is predicted from input 0 and a zero state
+    assert charlm.evaluate_bpc(m, ids, batch_size=1, warmup=0, seq_len=64) == pytest.approx(exact, rel=1e-10)
+    # parallel windows with a warm-up give nearly the same number
+    par = charlm.evaluate_bpc(m, ids, batch_size=4, warmup=100, seq_len=64)
+    assert par == pytest.approx(exact, rel=0.02)
+    # with a history, the first character is predicted from its real predecessor
+    hist = np.array([3, 1, 4])
+    with torch.no_grad():
+        # the window starts 3 targets early; the first of them has no input in history (0)
+        lg, _ = m(torch.as_tensor(np.concatenate([[0], hist, ids[:-1]]))[None])
+        e = F.cross_entropy(lg[0, 3:], torch.as_tensor(ids), reduction="mean").item() / math.log(2)
+    assert charlm.evaluate_bpc(m, ids, hist, batch_size=1, warmup=3, seq_len=50) == pytest.approx(e, rel=1e-10)
+
+
+def test_training_learns_a_periodic_text_and_records_history():
+    ids = np.tile(np.arange(7), 600)
+    torch.manual_seed(0)
+    m = charlm.CharLM(7, 16, cell="lstm")
+    h = charlm.train(m, ids[:3500], ids[3500:], batch_size=8, seq_len=20, lr=1e-2, clip=1.0,
+                     max_steps=60, time_budget_s=None, eval_every=30, progress=False)
+    assert h.val_steps[-1] == 60 and len(h.val_bpc) == 2
+    assert h.final_val_bpc < 0.5 < math.log2(7)
+    per_epoch = 8 * (3500 // 8 - 1)  # 8 streams of 437 ids: 436 targets each
+    chunks_per_epoch = -(-(3500 // 8 - 1) // 20)  # 22 chunks, the last one shorter
+    assert chunks_per_epoch == 22
+    assert h.steps[-1] == 60 and len(h.train_bpc) == 6
+    assert h.chars_seen == 2 * per_epoch + (60 - 44) * 8 * 20
+    assert all(np.diff(h.times) >= 0)
+
+
+def test_training_time_budget_and_cosine():
+    c = text.load_corpus()
+    m = charlm.CharLM(len(c.vocab), 16)
+    h = charlm.train(m, c.train[:20000], c.val[:2000], batch_size=8, seq_len=20,
+                     time_budget_s=0.5, eval_every=0, progress=False, cosine=True)
+    assert 0.5 <= h.seconds < 5 and h.val_bpc
+
+
+def test_sample_is_seeded_and_temperature_sharpens():
+    v = text.Vocab.from_text("abcdefgh")
+    torch.manual_seed(0)
+    m = charlm.CharLM(len(v), 8)
+    a = charlm.sample(m, v, "ab", 50, temperature=1.0, seed=1)
+    assert a == charlm.sample(m, v, "ab", 50, temperature=1.0, seed=1) and len(a) == 50
+    cold = charlm.sample(m, v, "ab", 50, temperature=0.01, seed=1)
+    assert len(set(cold)) <= len(set(a))
+
+
+def test_plot_history_labels():
+    import matplotlib
+    matplotlib.use("Agg")
+    h = charlm.History(name="lstm", steps=[1, 2], times=[0.1, 0.2], train_bpc=[3, 2],
+                       val_steps=[2], val_times=[0.2], val_bpc=[2.5])
+    ax = charlm.plot_history([h], {"5-gram": 1.8})
+    assert ax.get_xlabel() and ax.get_ylabel() and ax.get_title()
+    assert len(ax.get_legend().get_texts()) == 3
+
+
+def test_dropout_only_in_training_mode():
+    torch.manual_seed(0)
+    m = charlm.CharLM(9, 8, dropout=0.5)
+    x = torch.randint(0, 9, (2, 6))
+    assert not torch.equal(m(x)[0], m(x)[0])  # train mode: random masks
+    m.eval()
+    torch.testing.assert_close(m(x)[0], m(x)[0])

@@ -1,0 +1,84 @@
+"""Tests for course_utils.ngram: uniform, unigram and Kneser–Ney baselines."""
+
+import math
+
+import numpy as np
+import pytest
+
+from course_utils import ngram
+
+
+@pytest.fixture(scope="module")
+def random_text():
+    rng = np.random.default_rng(0)
+    # a Markov-ish sequence over 6 symbols with some structure
+    ids = [0]
+    for _ in range(3000):
+        ids.append((ids[-1] + rng.choice([1, 2, 3], p=[0.7, 0.2, 0.1])) % 6)
+    return np.array(ids)
+
+
+def test_uniform_and_unigram():
+    assert ngram.uniform_bpc(8) == 3.0
+    u = ngram.Unigram(4, alpha=1.0).fit(np.array([0, 0, 0, 1]))
+    np.testing.assert_allclose(u.p, [4 / 8, 2 / 8, 1 / 8, 1 / 8])
+    assert u.bpc(np.array([0, 1])) == pytest.approx((1 + 2) / 2)
+
+
+@pytest.mark.parametrize("order", [1, 2, 3, 5])
+@pytest.mark.parametrize("kn", [True, False])
+def test_distributions_sum_to_one(random_text, order, kn):
+    V = 7  # symbol 6 never occurs in training: it must still get probability > 0
+    m = ngram.KneserNey(order, V, kneser_ney=kn).fit(random_text)
+    for ctx in ([], [0], [1, 2], [3, 4, 5, 0], [6, 6, 6, 6], [5, 6, 1, 2]):
+        p = m.probs(np.array(ctx, dtype=np.int64))
+        assert p.shape == (V,)
+        assert p.sum() == pytest.approx(1.0, abs=1e-12)
+        assert np.all(p > 0)
+
+
+def test_log2_probs_match_probs(random_text):
+    m = ngram.KneserNey(3, 6).fit(random_text[:2000])
+    val = random_text[2000:2050]
+    lp = m.log2_probs(val, history=random_text[:2000])
+    ctx = list(random_text[1998:2000])
+    for t, c in enumerate(val):
+        assert lp[t] == pytest.approx(math.log2(m.probs(ctx[-2:])[c]), rel=1e-12)
+        ctx.append(c)
+
+
+def test_higher_order_helps_on_structured_text(random_text):
+    tr, va = random_text[:2500], random_text[2500:]
+    uni = ngram.Unigram(6).fit(tr).bpc(va)
+    bi = ngram.KneserNey(2, 6).fit(tr).bpc(va, history=tr)
+    assert bi < uni - 0.5  # the next symbol depends on the previous one
+    # a deterministic periodic text is nearly free to predict at order 3
+    per = np.tile(np.array([0, 1, 2, 3, 4]), 400)
+    assert ngram.KneserNey(3, 5).fit(per[:1500]).bpc(per[1500:], history=per[:1500]) < 0.05
+
+
+def test_kneser_ney_discounts_and_continuation_counts():
+    # "abab...": continuation count of 'b' is 1 (only ever after 'a')
+    ids = np.array([0, 1] * 20 + [2, 1])
+    m = ngram.KneserNey(2, 3).fit(ids)
+    assert m.counts[1]["\x01"] == 2  # 'b' follows 'a' and 'c'
+    assert m.counts[1]["\x00"] == 1
+    assert 0 < m.discount[2] <= 1
+
+
+def test_sample_is_seeded(random_text):
+    m = ngram.KneserNey(3, 6).fit(random_text)
+    a, b = m.sample(30, context=[0, 1], seed=3), m.sample(30, context=[0, 1], seed=3)
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == (30,) and a.max() < 6
+
+
+def test_baseline_table_order_and_monotone_on_real_text():
+    from course_utils import text
+    c = text.load_corpus()
+    tr, va = c.train[:60_000], c.val[:8_000]
+    rows = ngram.baseline_table(tr, va, len(c.vocab), orders=(2, 3))
+    names = [r[0] for r in rows]
+    assert names[:2] == ["uniform", "unigram"] and names[2].startswith("2-gram")
+    bpcs = [r[1] for r in rows]
+    assert bpcs[0] > bpcs[1] > bpcs[2] > bpcs[3]
