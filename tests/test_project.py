@@ -84,3 +84,23 @@ def test_ruff_is_clean_on_code_tests_and_notebooks():
     res = subprocess.run([sys.executable, "-m", "ruff", "check", *targets],
                          cwd=ROOT, capture_output=True, text=True)
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_notebook_links_point_at_existing_notebooks_files_and_glossary_entries():
+    import json
+
+    anchors = set(re.findall(r'<a id="([^"]+)"', (ROOT / "GLOSSARY.md").read_text()))
+    bad = []
+    for folder in ("solutions", "notebooks"):
+        for nb_path in sorted((ROOT / folder).glob("*.ipynb")):
+            cells = json.loads(nb_path.read_text())["cells"]
+            text = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+            for link in re.findall(r"\]\(([^)\s]+)\)", text):
+                if link.startswith(("http://", "https://", "#")):
+                    continue
+                target, _, anchor = link.partition("#")
+                if not (nb_path.parent / target).exists():
+                    bad.append(f"{nb_path.name}: {link} (no such file)")
+                elif target.endswith("GLOSSARY.md") and anchor and anchor not in anchors:
+                    bad.append(f"{nb_path.name}: {link} (no such glossary entry)")
+    assert not bad, "\n".join(bad)

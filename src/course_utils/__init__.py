@@ -8,11 +8,27 @@ Import what a notebook needs from the submodules, e.g.::
 Modules
 -------
 runtime     seeding, print options, threads, device choice (``setup``)
-numerics    relative error and other small numeric helpers
-rnn         numpy reference vanilla-RNN layers (batch-first)
+numerics    relative error (``rel_error``)
+rnn         numpy reference vanilla RNN: forward/backward, fast versions, torch weight copy (01, 03)
+scalar_rnn  the one-unit RNN derived by hand (02)
+losses      softmax cross-entropy and MSE with gradients (03)
+gradcheck   centred finite differences and a per-array gradient check (02, 03, 07)
+vanishing   Jacobians, Jacobian products, spectra and bounds, initialisers, explorer (04)
+tbptt       truncated BPTT (k1, k2) in numpy and torch, checkpointing, memory measurement (05)
+training    a stateful TBPTT training loop for torch models (05)
+tasks       synthetic sequence tasks: delayed recall, adding problem (05)
+clipping    clipping by norm/value, the cliff, a numpy training loop that stops on NaN (06)
+lstm        numpy reference LSTM and torch.nn.LSTM weight copy, gradient flow (07)
+longrange   the adding problem and its training runs (07)
+text        offline corpus, vocabulary, stream batching (08)
+ngram       uniform, unigram and Kneser-Ney baselines in bits per character (08)
+charlm      character language model, stateful TBPTT training, sampling (08)
+plots       shared plotting helpers
 checker     the exercise-checking framework (verdicts, fallbacks, grading mode)
 exercises   one module per notebook with the check functions for its exercises
 build       regenerate student notebooks from solutions and re-execute solutions
+grading     grade submitted notebooks (``course grade``)
+update      update the course without overwriting a student's edits
 cli         ``python -m course_utils`` / ``course`` command line
 """
 
