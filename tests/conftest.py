@@ -20,3 +20,15 @@ def pytest_runtest_makereport(item, call):
     rep = yield
     setattr(item, f"rep_{rep.when}", rep)
     return rep
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Run a module's torch code on one thread (robust and deterministic on a busy
+    machine); restores the previous setting afterwards."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)

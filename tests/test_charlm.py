@@ -9,14 +9,7 @@ from torch.nn import functional as F
 
 from course_utils import charlm, text
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One torch thread: robust and deterministic on a busy machine."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.parametrize("cell", ["lstm", "rnn", "gru"])

@@ -8,13 +8,7 @@ from course_utils import charlm
 from course_utils.checker import ExerciseFailed
 from course_utils.exercises import ex08
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _verdict(capsys, fn):

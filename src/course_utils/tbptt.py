@@ -387,18 +387,24 @@ class SavedTensorTracker:
 # ---------------------------------------------------------------------------------------
 # measuring
 # ---------------------------------------------------------------------------------------
-def measure_numpy(fn: Callable, repeat: int = 1) -> dict:
-    """Peak memory allocated by ``fn()`` (tracemalloc, which sees numpy's buffers) and time.
-
-    Returns ``{"peak_bytes", "wall_s", "cpu_s"}``; times are the minimum over ``repeat``
-    untraced runs (tracing slows Python down), memory is from one traced run.
-    """
+def _min_times(fn: Callable, repeat: int) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of ``fn()``, each the minimum over ``repeat`` runs."""
     walls, cpus = [], []
     for _ in range(repeat):
         w, c = time.perf_counter(), time.process_time()
         fn()
         walls.append(time.perf_counter() - w)
         cpus.append(time.process_time() - c)
+    return min(walls), min(cpus)
+
+
+def measure_numpy(fn: Callable, repeat: int = 1) -> dict:
+    """Peak memory allocated by ``fn()`` (tracemalloc, which sees numpy's buffers) and time.
+
+    Returns ``{"peak_bytes", "wall_s", "cpu_s"}``; times are the minimum over ``repeat``
+    untraced runs (tracing slows Python down), memory is from one traced run.
+    """
+    wall, cpu = _min_times(fn, repeat)
     was_tracing = tracemalloc.is_tracing()
     if not was_tracing:
         tracemalloc.start()
@@ -408,7 +414,7 @@ def measure_numpy(fn: Callable, repeat: int = 1) -> dict:
     _, peak = tracemalloc.get_traced_memory()
     if not was_tracing:
         tracemalloc.stop()
-    return {"peak_bytes": peak - base, "wall_s": min(walls), "cpu_s": min(cpus)}
+    return {"peak_bytes": peak - base, "wall_s": wall, "cpu_s": cpu}
 
 
 def measure_torch(fn: Callable, repeat: int = 1) -> dict:
@@ -416,16 +422,10 @@ def measure_torch(fn: Callable, repeat: int = 1) -> dict:
 
     Returns ``{"peak_bytes", "live_after", "wall_s", "cpu_s"}`` (min over ``repeat``).
     """
-    walls, cpus = [], []
-    for _ in range(repeat):
-        w, c = time.perf_counter(), time.process_time()
-        fn()
-        walls.append(time.perf_counter() - w)
-        cpus.append(time.process_time() - c)
+    wall, cpu = _min_times(fn, repeat)
     with SavedTensorTracker() as tr:
         fn()
-    return {"peak_bytes": tr.peak, "live_after": tr.live, "wall_s": min(walls),
-            "cpu_s": min(cpus)}
+    return {"peak_bytes": tr.peak, "live_after": tr.live, "wall_s": wall, "cpu_s": cpu}
 
 
 def sqrt_segment(T: int) -> int:
