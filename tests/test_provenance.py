@@ -1,0 +1,35 @@
+"""The results files of benchmarks/ and the helper that writes them."""
+
+import json
+
+import pytest
+
+from course_utils import provenance
+
+
+def test_save_then_load_round_trips_with_provenance(tmp_path):
+    path = provenance.save_results("demo_bench", {"bpc": {"lstm": 2.1, "rnn": 2.4}},
+                                   directory=tmp_path)
+    assert path == tmp_path / "demo_bench.json"
+    rec = provenance.load_results("demo_bench", directory=tmp_path)
+    assert rec["results"] == {"bpc": {"lstm": 2.1, "rnn": 2.4}}
+    assert rec["script"] == "benchmarks/demo_bench.py"
+    for key in provenance.REQUIRED_KEYS:
+        assert key in rec
+    assert rec["versions"]["torch"] and rec["machine"]["cores"] >= 1
+    line = provenance.describe(rec)
+    assert "benchmarks/demo_bench.py" in line and "torch" in line
+
+
+def test_missing_and_incomplete_files_say_what_to_do(tmp_path):
+    with pytest.raises(FileNotFoundError, match="python benchmarks/nothing.py"):
+        provenance.load_results("nothing", directory=tmp_path)
+    (tmp_path / "bad.json").write_text(json.dumps({"results": {}}))
+    with pytest.raises(ValueError, match="lacks"):
+        provenance.load_results("bad", directory=tmp_path)
+
+
+def test_every_shipped_results_file_is_complete():
+    for path in sorted(provenance.RESULTS_DIR.glob("*.json")):
+        rec = provenance.load_results(path.stem)
+        assert (provenance.ROOT / rec["script"]).exists(), f"{path.name}: its script is gone"
