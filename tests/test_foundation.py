@@ -55,3 +55,35 @@ def test_plot_hidden_states_labels_axes():
     ax = plots.plot_hidden_states(np.zeros((10, 4)))
     assert ax.get_xlabel() == "time step t" and ax.get_ylabel() == "hidden unit"
     assert ax.images[0].get_array().shape == (4, 10)
+
+
+def test_thread_count_is_capped_by_cpus_and_omp_num_threads(monkeypatch):
+    from course_utils.runtime import thread_count
+
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert thread_count(2) == 2 and thread_count(16) == 8
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert thread_count(2) == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "not a number")
+    assert thread_count(2) == 2
+    monkeypatch.setattr("os.cpu_count", lambda: None)
+    assert thread_count(2) == 1
+
+
+def test_blas_kernel_follows_openblas_coretype():
+    import os
+    import platform
+    import subprocess
+    import sys
+
+    from course_utils.runtime import blas_kernel
+
+    if blas_kernel() == "unknown":
+        pytest.skip("numpy here does not use a bundled OpenBLAS")
+    if platform.machine().lower() not in {"x86_64", "amd64"}:
+        pytest.skip("the forced kernel name below is an x86-64 one")
+    code = "from course_utils.runtime import blas_kernel; print(blas_kernel())"
+    forced = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env={**os.environ, "OPENBLAS_CORETYPE": "Haswell"}, check=True)
+    assert forced.stdout.strip() == "Haswell"

@@ -41,8 +41,11 @@ def _constraints():
 
 
 def test_environment_yml_names_the_same_packages_as_pyproject():
-    deps = {_name(d) for d in _pyproject()["project"]["dependencies"]}
+    project = _pyproject()["project"]
+    deps = {_name(d) for d in project["dependencies"] + project["optional-dependencies"]["validate"]}
     env = {_name(x) for x in _env_pip_lines() if not x.startswith("-")}
+    assert {"nbval", "pytest"} <= env, "conda/Binder users must be able to validate notebooks"
+    assert "nbgrader" not in env, "nbgrader adds JupyterLab extensions: keep it out"
     assert env == deps, f"only in environment.yml: {env - deps}; only in pyproject: {deps - env}"
     assert "-e ." in _env_pip_lines(), "environment.yml must install the course package itself"
     assert re.search(r"^\s*-\s*python=3\.11\s*$", (ROOT / "environment.yml").read_text(), re.M)
@@ -59,7 +62,8 @@ def test_environment_yml_pins_match_constraints():
 def test_every_dependency_is_pinned_exactly_and_torch_is_2_13():
     pins = _constraints()
     project = _pyproject()["project"]
-    for dep in project["dependencies"] + project["optional-dependencies"]["dev"]:
+    extras = project["optional-dependencies"]
+    for dep in project["dependencies"] + extras["dev"] + extras["validate"]:
         assert _name(dep) in pins, f"{dep} has no exact pin in constraints.txt"
     assert pins["torch"] == "2.13.0"
     assert all(re.fullmatch(r"[0-9][0-9A-Za-z.+-]*", v) for v in pins.values())
@@ -104,3 +108,33 @@ def test_notebook_links_point_at_existing_notebooks_files_and_glossary_entries()
                 elif target.endswith("GLOSSARY.md") and anchor and anchor not in anchors:
                     bad.append(f"{nb_path.name}: {link} (no such glossary entry)")
     assert not bad, "\n".join(bad)
+
+
+def test_github_actions_matrix_mirrors_the_local_test_command():
+    import yaml
+
+    wf = yaml.safe_load((ROOT / ".github" / "workflows" / "tests.yml").read_text())
+    assert wf.get("on", wf.get(True)) is not None, "the workflow must say when it runs"
+    job = wf["jobs"]["test"]
+    rows = job["strategy"]["matrix"]["include"]
+    by_os = {r["os"]: r for r in rows}
+    linux_x86 = [r for r in rows if r["os"].startswith("ubuntu") and not r["os"].endswith("-arm")]
+    linux_arm = [r for r in rows if r["os"].startswith("ubuntu") and r["os"].endswith("-arm")]
+    # macos-13 is the last Intel image; later ones (and macos-latest) are Apple silicon
+    mac = [r for r in rows if r["os"].startswith("macos") and r["os"] != "macos-13"]
+    win = [r for r in rows if r["os"].startswith("windows")]
+    assert len(linux_x86) == len(linux_arm) == len(mac) == len(win) == 1, by_os
+    assert job["strategy"].get("fail-fast") is False, "one platform's failure must not hide others"
+    run_steps = [s for s in job["steps"] if "course.py test" in str(s.get("run", ""))]
+    assert len(run_steps) == 1 and "${{ matrix.args }}" in run_steps[0]["run"]
+    # every platform runs the unit tests and the student notebooks: nothing deselects them
+    for r in rows:
+        assert "-m" not in r["args"].split() and "-k" not in r["args"].split(), r
+    # both Linux runners compare stored outputs strictly and run the portability passes
+    for r in linux_x86 + linux_arm:
+        assert "--no-nbval" not in r["args"] and "--fast" not in r["args"], r
+    # the browser test runs (and is required) on Linux x86-64 only
+    assert linux_x86[0]["browser"] == "1"
+    assert all(r["browser"] == "0" for r in linux_arm + mac + win)
+    deps = [s for s in job["steps"] if "system-deps" in str(s.get("run", ""))]
+    assert deps and "matrix.browser == '1'" in deps[0].get("if", "")
