@@ -8,7 +8,7 @@ the input projection (forward) and the weight gradients (backward) out of the ti
 autograd backward. Times are the best of R runs (wall clock, milliseconds), with the CPU
 time of that run (the three take turns, so load from other processes hits all alike);
 ratios are relative to torch (below 1 = faster than torch). Notebook 03
-quotes this table. The target (COURSE.md §7) is fast/torch ≤ 1.2 at N=32, T=64, D=H=128
+quotes this table. The target is fast/torch ≤ 1.2 at N=32, T=64, D=H=128
 on a 2-core CPU.
 """
 

@@ -12,7 +12,7 @@ part of ``course_utils``: it is test machinery.
 
 Browser: Debian's ``chromium`` package (installed by ``.ci/system-deps``), driven by
 Playwright's Python package through ``executable_path``; Playwright's own browser
-download is never used. Facts this relies on are in COURSE.md, "Browser-testing facts".
+download is never used.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ CHROMIUM_CANDIDATES = (
     "/usr/bin/google-chrome-stable",
 )
 
-# Launch arguments that work offline and as root (COURSE.md, browser-testing facts).
+# Launch arguments that work offline and as root.
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",

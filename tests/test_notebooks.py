@@ -17,7 +17,7 @@ from course_utils import build
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDENT = sorted(p for p in (ROOT / "notebooks").glob("*.ipynb") if build.NB_NAME.match(p.name))
-BUDGET_S = 90  # COURSE.md §7, on a 2-core CPU
+BUDGET_S = 90  # per notebook, on a 2-core CPU (CONTRIBUTING.md, "Budget")
 
 
 def _stdout(cell) -> str:

@@ -138,3 +138,23 @@ def test_github_actions_matrix_mirrors_the_local_test_command():
     assert all(r["browser"] == "0" for r in linux_arm + mac + win)
     deps = [s for s in job["steps"] if "system-deps" in str(s.get("run", ""))]
     assert deps and "matrix.browser == '1'" in deps[0].get("if", "")
+
+
+def test_the_project_stands_alone_no_reference_to_team_files_outside_it():
+    """Every convention lives in CONTRIBUTING.md; no file points at documents that are not in
+    the repository (the team's blueprint file, a ../shared folder)."""
+    names = ("COURSE" + ".md", "../" + "shared")
+    listed = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True)
+    if listed.returncode != 0:
+        import pytest
+
+        pytest.skip("not a git checkout")
+    bad = []
+    for rel in listed.stdout.splitlines():
+        path = ROOT / rel
+        if path.suffix not in {".py", ".md", ".ipynb", ".toml", ".yml", ".yaml", ".txt", ".cfg",
+                               ""} or not path.is_file():
+            continue
+        text = path.read_text(errors="replace")
+        bad += [f"{rel}: {n}" for n in names if n in text]
+    assert not bad, "\n".join(bad)
