@@ -142,7 +142,7 @@ def test_github_actions_matrix_mirrors_the_local_test_command():
 
 def test_the_project_stands_alone_no_reference_to_team_files_outside_it():
     """Every convention lives in CONTRIBUTING.md; no file points at documents that are not in
-    the repository (the team's blueprint file, a ../shared folder)."""
+    the repository (the team's blueprint file, a shared folder beside the checkout)."""
     names = ("COURSE" + ".md", "../" + "shared")
     listed = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True)
     if listed.returncode != 0:
