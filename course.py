@@ -48,8 +48,9 @@ PYTEST_ARGS = [
 # machine and fails on the next. After the main pass, the stored-output comparison (nbval
 # strict over solutions/) and the unit tests run again under kernel families other than
 # this CPU's default, one of them with a single thread. The student-notebook executions,
-# grading runs and the browser test (marked slow/browser) are not repeated: they print
-# nothing that is compared. Keyed by platform.machine(); elsewhere there are none.
+# the browser test and the tests of the course tooling (build, grading, update: marked
+# slow, browser or tooling) are not repeated: they compute nothing with BLAS that is
+# compared. Keyed by platform.machine(); elsewhere there are none.
 PORTABILITY_PASSES: dict[str, list[tuple[str, dict[str, str]]]] = {
     "x86_64": [
         ("generic x86-64 kernels (Prescott), 1 thread",
@@ -64,7 +65,7 @@ PORTABILITY_PASSES: dict[str, list[tuple[str, dict[str, str]]]] = {
 PORTABILITY_ARGS = [
     "-n", "2", "--dist", "loadfile",
     "--nbval", "--nbval-current-env",
-    "-m", "not slow and not browser",
+    "-m", "not slow and not browser and not tooling",
     "tests", "solutions",
 ]
 
