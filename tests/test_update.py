@@ -11,9 +11,12 @@ from __future__ import annotations
 import copy
 import json
 import os
+import shlex
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -38,6 +41,8 @@ def _git_identity(monkeypatch, tmp_path):
         monkeypatch.setenv(f"GIT_{k}_EMAIL", "test@example.org")
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "gitconfig"))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    # No Jupyter server of this machine's can count as running on a test's course.
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "jupyter-runtime"))
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -93,7 +98,7 @@ def course(tmp_path):
     nb2.cells[0].source = "# 02 · A second notebook"
     write(author, NB02, generated(nb2))
     write(author, "src/course_utils/rnn.py", "def f():\n    return 1\n")
-    for name in ("update.py", "update_plan.py", "update_safety.py"):
+    for name in ("update.py", "update_plan.py", "update_io.py"):
         write(author, f"src/course_utils/{name}", (ROOT / "src/course_utils" / name).read_text())
     write(author, "course.py", (ROOT / "course.py").read_text())
     write(author, "README.md", "# course\n")
@@ -215,18 +220,41 @@ def test_notebook_added_upstream_where_the_student_has_one(course):
     assert (student / "notebooks/03_third.updated.ipynb").read_text() == added
 
 
-def test_update_refuses_when_the_student_committed(course):
+def test_update_refuses_when_the_student_committed_and_its_advice_keeps_their_files(course):
     author, student = course
     mine = student_answer(student)
-    git(student, "commit", "-q", "-am", "my work")
-    head = git(student, "rev-parse", "HEAD")
-    author_edit(author, NB01, "v2")
-    publish(author)
-    with pytest.raises(update.UpdateError, match="commit"):
+    write(student, "notes/mine.md", "my notes\n")
+    git(student, "add", "-A")
+    git(student, "commit", "-q", "-m", "my work")
+    write(student, "src/course_utils/rnn.py", "def f():\n    return 2  # uncommitted\n")
+    head = git(student, "rev-parse", "HEAD").strip()
+    status = git(student, "status", "--porcelain")
+    v2 = author_edit(author, NB01, "v2")
+    write(author, "src/course_utils/rnn.py", "def f():\n    return 3  # course v2\n")
+    new_head = publish(author)
+    with pytest.raises(update.UpdateError, match="commit") as err:
         run_update(student)
-    assert git(student, "rev-parse", "HEAD") == head
+    assert git(student, "rev-parse", "HEAD").strip() == head      # nothing changed
     assert (student / NB01).read_bytes() == mine
-    assert git(student, "status", "--porcelain") == ""
+    assert git(student, "status", "--porcelain") == status
+
+    # Follow the advice to the letter: the commands it prints, in order.
+    commands = [ln.strip() for ln in str(err.value).splitlines() if ln.startswith("    ")]
+    assert [c.split()[:2] for c in commands] == [["git", "branch"], ["git", "reset"],
+                                                  ["python3", "course.py"]]
+    for cmd in commands[:2]:
+        git(student, *shlex.split(cmd)[1:])
+        assert (student / NB01).read_bytes() == mine               # in place at every step
+        assert (student / "notes/mine.md").read_text() == "my notes\n"
+    out = subprocess.run([sys.executable, "-S", *shlex.split(commands[2])[1:]], cwd=student,
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert git(student, "rev-parse", "HEAD").strip() == new_head
+    assert (student / NB01).read_bytes() == mine
+    assert (student / "notebooks/01_unrolling_an_rnn.updated.ipynb").read_text() == v2
+    assert (student / "notes/mine.md").read_text() == "my notes\n"
+    assert (student / "src/course_utils/rnn.mine.py").read_text().endswith("# uncommitted\n")
+    assert git(student, "rev-parse", "my-work").strip() == head     # the commits are kept
 
 
 def test_fresh_copy_next_to_the_edited_notebook(course):

@@ -48,7 +48,6 @@ import importlib.util
 import json
 import os
 import signal
-import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,11 +65,11 @@ def _sibling(name: str):
 
 
 _plan = _sibling("update_plan")
-_safety = _sibling("update_safety")
+_io = _sibling("update_io")
 NB_NAME, sources_hash, content_status = _plan.NB_NAME, _plan.sources_hash, _plan.content_status
 BACKUP_DIR = "course-backup"  # inside .git/, so never committed and never in `git status`
 MARKER = "course-update-in-progress.json"  # inside .git/ while an update is being applied
-UpdateError = _safety.UpdateError
+UpdateError = _io.UpdateError
 
 
 def notebook_status(path: Path) -> str:
@@ -87,79 +86,6 @@ def side_path(path: Path, tag: str, content: bytes) -> Path:
                 if p.is_file()}
     name, _ = _plan.pick_side(path.name, tag, content, existing)
     return path.with_name(name)
-
-
-# ---------------------------------------------------------------------------------------
-# git
-# ---------------------------------------------------------------------------------------
-def _git(root: Path, *args: str, check: bool = True, text: bool = True, shielded=False):
-    """Run git. ``shielded``: in its own process group, so that Ctrl-C does not reach it."""
-    kw = {}
-    if shielded:
-        kw = ({"process_group": 0} if os.name == "posix"
-              else {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP})
-    try:
-        proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=text,
-                              stdin=subprocess.DEVNULL, **kw)
-    except FileNotFoundError:
-        raise UpdateError("git is not installed; see the README (For students: updating the "
-                          "course) for the download route.") from None
-    if check and proc.returncode != 0:
-        err = proc.stderr if text else proc.stderr.decode(errors="replace")
-        raise UpdateError(f"`git {' '.join(args)}` failed: {err.strip()}")
-    return proc
-
-
-def _lines(root: Path, *args: str) -> list[str]:
-    return [s for s in _git(root, *args).stdout.split("\0") if s]
-
-
-def _git_dir(root: Path) -> Path:
-    return Path(root) / _git(root, "rev-parse", "--git-dir").stdout.strip()
-
-
-def _is_checkout(root: Path) -> bool:
-    try:
-        proc = _git(root, "rev-parse", "--show-toplevel", check=False)
-    except UpdateError:
-        return False
-    return proc.returncode == 0 and Path(proc.stdout.strip()).resolve() == Path(root).resolve()
-
-
-def _tree(root: Path, rev: str) -> dict[str, tuple[str, str]]:
-    """path -> (mode, blob id) of every file in ``rev``."""
-    out = {}
-    for entry in _lines(root, "ls-tree", "-r", "-z", "--full-tree", rev):
-        meta, path = entry.split("\t", 1)
-        mode, _, oid = meta.split()
-        out[path] = (mode, oid)
-    return out
-
-
-def _blob(root: Path, oid: str) -> bytes:
-    return _git(root, "cat-file", "blob", oid, text=False, shielded=True).stdout
-
-
-# ---------------------------------------------------------------------------------------
-# Files
-# ---------------------------------------------------------------------------------------
-def _read(path: Path) -> bytes | None:
-    return path.read_bytes() if path.is_file() else None
-
-
-def _write(path: Path, data: bytes, mode: int | None = None) -> None:
-    """Write atomically: a killed process leaves the old file or the new, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.course-update-tmp")
-    tmp.write_bytes(data)
-    if mode is not None:
-        os.chmod(tmp, mode)
-    os.replace(tmp, path)
-
-
-def _remove(path: Path) -> None:
-    if path.is_file() or path.is_symlink():
-        path.unlink()
 
 
 # ---------------------------------------------------------------------------------------
@@ -185,18 +111,18 @@ def _preflight(root: Path, gd: Path, force: bool, log) -> tuple[str, str]:
         if (gd / marker).exists():
             raise UpdateError("a git merge or rebase is in progress; finish or abort it first "
                               "(`git merge --abort` / `git rebase --abort`). Nothing was changed.")
-    servers = _safety.jupyter_on(root)
+    servers = _io.jupyter_on(root)
     if servers and not force:
-        raise UpdateError(_safety.jupyter_message(servers))
+        raise UpdateError(_io.jupyter_message(servers))
     for s in servers:
         log(f"warning (--force): {s}")
-    up = _git(root, "rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{u}", check=False)
+    up = _io.git(root, "rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{u}", check=False)
     if up.returncode != 0:
         raise UpdateError("this branch has no upstream to update from (`git branch "
                           "--set-upstream-to origin/main`). Nothing was changed.")
     upstream = up.stdout.strip()
-    branch = _git(root, "rev-parse", "--abbrev-ref", "HEAD").stdout.strip()
-    remote = _git(root, "config", "--get", f"branch.{branch}.remote",
+    branch = _io.git(root, "rev-parse", "--abbrev-ref", "HEAD").stdout.strip()
+    remote = _io.git(root, "config", "--get", f"branch.{branch}.remote",
                   check=False).stdout.strip() or upstream.split("/")[0]
     return upstream, remote
 
@@ -204,11 +130,11 @@ def _preflight(root: Path, gd: Path, force: bool, log) -> tuple[str, str]:
 def _gather(root: Path, old: str, new: str):
     """(plan, old tree, new tree) for the fast-forward ``old`` → ``new``."""
     changed = {}
-    for status, path in zip(*[iter(_lines(root, "diff", "--name-status", "-z", "--no-renames",
+    for status, path in zip(*[iter(_io.lines(root, "diff", "--name-status", "-z", "--no-renames",
                                            old, new))] * 2):
         changed[path] = (status != "A", status != "D")
-    t_old, t_new = _tree(root, old), _tree(root, new)
-    dirty = {e[3:] for e in _lines(root, "status", "--porcelain=v1", "-z", "--untracked-files=all",
+    t_old, t_new = _io.tree(root, old), _io.tree(root, new)
+    dirty = {e[3:] for e in _io.lines(root, "status", "--porcelain=v1", "-z", "--untracked-files=all",
                                    "--no-renames") if len(e) > 3}
     local, theirs, siblings, blocked = {}, {}, {}, []
     for rel, (in_old, in_new) in changed.items():
@@ -218,8 +144,8 @@ def _gather(root: Path, old: str, new: str):
             blocked.append(rel)
         # A path the old commit lacks is the student's if it exists, even if git ignores it.
         if rel in dirty or (not in_old and (f.is_file() or f.is_symlink())):
-            local[rel] = _read(f)
-            theirs[rel] = _blob(root, t_new[rel][1]) if in_new else None
+            local[rel] = _io.read(f)
+            theirs[rel] = _io.blob(root, t_new[rel][1]) if in_new else None
             for tag in ("updated", "mine"):
                 for p in f.parent.glob(f"{f.stem}.{tag}*{f.suffix}"):
                     if p.is_file():
@@ -239,25 +165,25 @@ def update(root: Path, *, log=print, force: bool = False, on_step=None) -> Updat
     tests use it to interrupt the update at every step.
     """
     root = Path(root).resolve()
-    if not _is_checkout(root):
+    if not _io.is_checkout(root):
         raise UpdateError(
             f"{root} is not a git checkout of the course, so it cannot update itself. "
             "Download the new version into a new folder and copy your notebooks across "
             "(or clone it with git: see the README).")
-    gd = _git_dir(root).resolve()
+    gd = _io.git_dir(root).resolve()
     rep = UpdateReport(recovered=recover(root, log=log))
     upstream, remote = _preflight(root, gd, force, log)
     log(f"fetching {upstream} …")
     if remote != ".":
-        _git(root, "fetch", "--quiet", remote)
-    rep.old = _git(root, "rev-parse", "HEAD").stdout.strip()
-    rep.new = _git(root, "rev-parse", "@{u}").stdout.strip()
-    if _git(root, "merge-base", "--is-ancestor", rep.new, rep.old, check=False).returncode == 0:
+        _io.git(root, "fetch", "--quiet", remote)
+    rep.old = _io.git(root, "rev-parse", "HEAD").stdout.strip()
+    rep.new = _io.git(root, "rev-parse", "@{u}").stdout.strip()
+    if _io.git(root, "merge-base", "--is-ancestor", rep.new, rep.old, check=False).returncode == 0:
         rep.up_to_date = True
         log("Already up to date.")
         return rep
-    if _git(root, "merge-base", "--is-ancestor", rep.old, rep.new, check=False).returncode != 0:
-        raise UpdateError(_safety.commits_advice(root, rep.old, rep.new, upstream, _git))
+    if _io.git(root, "merge-base", "--is-ancestor", rep.old, rep.new, check=False).returncode != 0:
+        raise UpdateError(_io.commits_advice(root, rep.old, rep.new, upstream))
 
     plan, t_old, t_new, local, theirs = _gather(root, rep.old, rep.new)
     backup = _new_backup_dir(gd)
@@ -298,13 +224,13 @@ def _new_backup_dir(gd: Path) -> Path:
 
 def _write_backup(root, gd, backup, plan, rep, t_old, t_new) -> None:
     """Copy the student's files, git's index and a manifest; then write the marker."""
-    algo = _git(root, "rev-parse", "--show-object-format", check=False).stdout.strip() or "sha1"
+    algo = _io.git(root, "rev-parse", "--show-object-format", check=False).stdout.strip() or "sha1"
     paths, known = {}, set()
     for rel in plan.touched:
         f = root / rel
         if rel in plan.backup:
             data = f.read_bytes()
-            _write(backup / rel, data)
+            _io.write(backup / rel, data)
             known.add(_plan.blob_id(data, algo))
             paths[rel] = {"state": "file", "mode": f.stat().st_mode & 0o7777}
         elif rel in t_old and (f.is_file() or f.is_symlink()):  # as in the old commit
@@ -315,30 +241,30 @@ def _write_backup(root, gd, backup, plan, rep, t_old, t_new) -> None:
     meta = backup / ".git"
     index = gd / "index"
     if index.exists():
-        _write(meta / "index", index.read_bytes())
+        _io.write(meta / "index", index.read_bytes())
     manifest = {"started": _dt.datetime.now().isoformat(timespec="seconds"), "pid": os.getpid(),
                 "old": rep.old, "new": rep.new, "algo": algo, "index": index.exists(),
-                "ref": _git(root, "symbolic-ref", "-q", "HEAD").stdout.strip(),
+                "ref": _io.git(root, "symbolic-ref", "-q", "HEAD").stdout.strip(),
                 "paths": paths, "known": sorted(known)}
-    _write(meta / "manifest.json", json.dumps(manifest, indent=1).encode())
-    _write(gd / MARKER, json.dumps({"backup": str(backup)}).encode())
+    _io.write(meta / "manifest.json", json.dumps(manifest, indent=1).encode())
+    _io.write(gd / MARKER, json.dumps({"backup": str(backup)}).encode())
 
 
 def _apply(root: Path, act, rep: UpdateReport, t_old, local, theirs) -> None:
     f = root / act.path
     if act.kind == "revert":
         if act.path in t_old:
-            _git(root, "checkout", "-q", rep.old, "--", act.path)
+            _io.git(root, "checkout", "-q", rep.old, "--", act.path)
         else:
-            _git(root, "rm", "-q", "--cached", "--ignore-unmatch", "--", act.path)
-            _remove(f)
+            _io.git(root, "rm", "-q", "--cached", "--ignore-unmatch", "--", act.path)
+            _io.remove(f)
     elif act.kind == "fast_forward":
-        _git(root, "merge", "--ff-only", "-q", rep.new)
+        _io.git(root, "merge", "--ff-only", "-q", rep.new)
     elif act.kind == "write_new":
-        _write(root / act.dest, theirs[act.path])
+        _io.write(root / act.dest, theirs[act.path])
     elif act.kind == "write_mine":
         dest = root / act.dest
-        _write(dest, local[act.path], dest.stat().st_mode & 0o7777 if dest.exists() else None)
+        _io.write(dest, local[act.path], dest.stat().st_mode & 0o7777 if dest.exists() else None)
     else:
         raise ValueError(act.kind)
 
@@ -349,13 +275,13 @@ def _apply(root: Path, act, rep: UpdateReport, t_old, local, theirs) -> None:
 def recover(root: Path, *, log=print) -> bool:
     """If an update was interrupted (the marker exists), put everything back; True if so."""
     root = Path(root).resolve()
-    gd = _git_dir(root).resolve()
+    gd = _io.git_dir(root).resolve()
     if not (gd / MARKER).exists():
         return False
     backup = Path(json.loads((gd / MARKER).read_text())["backup"])
     manifest = json.loads((backup / ".git" / "manifest.json").read_text())
     pid = manifest.get("pid")
-    if pid != os.getpid() and _safety.pid_alive(pid):
+    if pid != os.getpid() and _io.pid_alive(pid):
         raise UpdateError(f"another update (process {pid}) is running; wait for it to finish.")
     log(f"An earlier update (started {manifest['started']}) was interrupted; putting your "
         f"files back from {backup} …")
@@ -374,13 +300,13 @@ def _rollback(root: Path, gd: Path, backup: Path, log) -> None:
     bytes that are neither the student's backed-up ones nor a version of the course (work
     done after a killed update) is first copied to ``backup/.git/found/``.
     """
-    main = _safety.in_main_thread()
+    main = _io.in_main_thread()
     old_handler = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
     try:
         m = json.loads((backup / ".git" / "manifest.json").read_text())
-        if m["ref"] and _git(root, "rev-parse", "-q", "--verify", m["ref"], check=False,
+        if m["ref"] and _io.git(root, "rev-parse", "-q", "--verify", m["ref"], check=False,
                              shielded=True).stdout.strip() != m["old"]:
-            _git(root, "update-ref", "-m", "course update: undone", m["ref"], m["old"],
+            _io.git(root, "update-ref", "-m", "course update: undone", m["ref"], m["old"],
                  shielded=True)
         known = set(m["known"])
         for rel, entry in sorted(m["paths"].items()):
@@ -389,19 +315,19 @@ def _rollback(root: Path, gd: Path, backup: Path, log) -> None:
             if entry["state"] == "file":
                 target, mode = (backup / rel).read_bytes(), entry["mode"]
             elif entry["state"] == "old":
-                target = _blob(root, entry["oid"])
+                target = _io.blob(root, entry["oid"])
                 mode = 0o755 if entry["mode"] == "100755" else None
-            current = _read(f)
+            current = _io.read(f)
             if current and current != target and _plan.blob_id(current, m["algo"]) not in known:
-                _write(backup / ".git" / "found" / rel, current)
+                _io.write(backup / ".git" / "found" / rel, current)
                 log(f"  {rel} had changed since; that version is in {backup}/.git/found/{rel}")
             if target is None:
-                _remove(f)
+                _io.remove(f)
             elif current != target or mode is not None:
-                _write(f, target, mode)
-            _remove(f.with_name(f".{f.name}.course-update-tmp"))
+                _io.write(f, target, mode)
+            _io.remove(f.with_name(f".{f.name}.course-update-tmp"))
         if m["index"]:
-            _write(gd / "index", (backup / ".git" / "index").read_bytes())
+            _io.write(gd / "index", (backup / ".git" / "index").read_bytes())
         (gd / MARKER).unlink(missing_ok=True)
     finally:
         if main:
@@ -450,9 +376,9 @@ def fresh(root: Path, name: str, *, log=print) -> Path:
     target = find_notebook(root, name)
     rel = target.relative_to(root).as_posix()
     candidates: list[bytes | None] = []
-    if _is_checkout(root):
+    if _io.is_checkout(root):
         for rev in ("@{u}", "HEAD"):
-            proc = _git(root, "show", f"{rev}:{rel}", check=False, text=False)
+            proc = _io.git(root, "show", f"{rev}:{rel}", check=False, text=False)
             candidates.append(proc.stdout if proc.returncode == 0 else None)
     candidates.append(target.read_bytes())
     data = next((c for c in candidates if c is not None and content_status(c) == "generated"),
@@ -461,7 +387,7 @@ def fresh(root: Path, name: str, *, log=print) -> Path:
         raise UpdateError(f"no unedited copy of {rel} found; run `python3 course.py update` or "
                           "download the notebook again from the course page.")
     side = side_path(target, "fresh", data)
-    _write(side, data)
+    _io.write(side, data)
     log(f"wrote a fresh copy of {rel} to {side.relative_to(root).as_posix()} "
         f"(your {target.name} is untouched)")
     return side

@@ -1,7 +1,8 @@
-"""Checks ``course.py update`` makes before it changes anything.
+"""git, files and the checks ``course.py update`` makes before it changes anything.
 
 Standard library only, like :mod:`course_utils.update`, which loads this file by path.
 
+* :func:`git`, :func:`write` (atomic) and friends: what the update does to the outside world;
 * :func:`jupyter_on`: is a Jupyter server or kernel running on the course folder? A
   notebook open in JupyterLab with unsaved edits would be lost when the file under it is
   replaced (and JupyterLab's autosave could write the old version back over the new one).
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -20,6 +22,79 @@ from pathlib import Path
 
 class UpdateError(Exception):
     """The update cannot proceed; nothing was changed. The message says what to do."""
+
+
+# ---------------------------------------------------------------------------------------
+# git
+# ---------------------------------------------------------------------------------------
+def git(root: Path, *args: str, check: bool = True, text: bool = True, shielded=False):
+    """Run git. ``shielded``: in its own process group, so that Ctrl-C does not reach it."""
+    kw = {}
+    if shielded:
+        kw = ({"process_group": 0} if os.name == "posix"
+              else {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP})
+    try:
+        proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=text,
+                              stdin=subprocess.DEVNULL, **kw)
+    except FileNotFoundError:
+        raise UpdateError("git is not installed; see the README (For students: updating the "
+                          "course) for the download route.") from None
+    if check and proc.returncode != 0:
+        err = proc.stderr if text else proc.stderr.decode(errors="replace")
+        raise UpdateError(f"`git {' '.join(args)}` failed: {err.strip()}")
+    return proc
+
+
+def lines(root: Path, *args: str) -> list[str]:
+    return [s for s in git(root, *args).stdout.split("\0") if s]
+
+
+def git_dir(root: Path) -> Path:
+    return Path(root) / git(root, "rev-parse", "--git-dir").stdout.strip()
+
+
+def is_checkout(root: Path) -> bool:
+    try:
+        proc = git(root, "rev-parse", "--show-toplevel", check=False)
+    except UpdateError:
+        return False
+    return proc.returncode == 0 and Path(proc.stdout.strip()).resolve() == Path(root).resolve()
+
+
+def tree(root: Path, rev: str) -> dict[str, tuple[str, str]]:
+    """path -> (mode, blob id) of every file in ``rev``."""
+    out = {}
+    for entry in lines(root, "ls-tree", "-r", "-z", "--full-tree", rev):
+        meta, path = entry.split("\t", 1)
+        mode, _, oid = meta.split()
+        out[path] = (mode, oid)
+    return out
+
+
+def blob(root: Path, oid: str) -> bytes:
+    return git(root, "cat-file", "blob", oid, text=False, shielded=True).stdout
+
+
+# ---------------------------------------------------------------------------------------
+# Files
+# ---------------------------------------------------------------------------------------
+def read(path: Path) -> bytes | None:
+    return path.read_bytes() if path.is_file() else None
+
+
+def write(path: Path, data: bytes, mode: int | None = None) -> None:
+    """Write atomically: a killed process leaves the old file or the new, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.course-update-tmp")
+    tmp.write_bytes(data)
+    if mode is not None:
+        os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
+
+def remove(path: Path) -> None:
+    if path.is_file() or path.is_symlink():
+        path.unlink()
 
 
 def in_main_thread() -> bool:
@@ -112,7 +187,7 @@ def jupyter_message(hits: list[str]) -> str:
 # ---------------------------------------------------------------------------------------
 # Commits of the student's own
 # ---------------------------------------------------------------------------------------
-def commits_advice(root: Path, old: str, new: str, upstream: str, git) -> str:
+def commits_advice(root: Path, old: str, new: str, upstream: str) -> str:
     """The message for a student whose branch has commits the course does not have.
 
     ``git merge`` would conflict on every notebook both sides changed (their stored
