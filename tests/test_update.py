@@ -22,7 +22,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils import build, update
+from course_utils import build, update, update_plan
 
 ROOT = Path(__file__).resolve().parents[1]
 NB01 = "notebooks/01_unrolling_an_rnn.ipynb"
@@ -295,3 +295,223 @@ def test_update_outside_git_explains(tmp_path):
     (tmp_path / "notebooks").mkdir()
     with pytest.raises(update.UpdateError, match="not a git checkout"):
         update.update(tmp_path, log=lambda *a: None)
+
+
+# ---------------------------------------------------------------------------------------
+# The update is a transaction
+# ---------------------------------------------------------------------------------------
+SIDE01 = "notebooks/01_unrolling_an_rnn.updated.ipynb"
+
+
+def state(repo: Path):
+    """Every file outside .git (bytes, executable bit), HEAD, the index and git status."""
+    files = {}
+    for p in sorted(repo.rglob("*")):
+        rel = p.relative_to(repo)
+        if rel.parts[0] != ".git" and (p.is_file() or p.is_symlink()):
+            files[rel.as_posix()] = (p.read_bytes(), os.access(p, os.X_OK))
+    return (files, git(repo, "rev-parse", "HEAD"), git(repo, "ls-files", "-s"),
+            git(repo, "status", "--porcelain", "--untracked-files=all", "--ignored"))
+
+
+def rich_update(course):
+    """A student who did everything at once; then the course changes all of it.
+
+    Returns (student, the student's own bytes by path, the run-only ones)."""
+    author, student = course
+    write(author, ".gitignore", "scratch/\n")
+    write(author, "src/course_utils/extra.py", "X = 1\n")
+    write(author, "old.txt", "course v1\n")
+    publish(author, "v1.1")
+    git(student, "pull", "-q")
+    student_answer(student)                                        # edited notebook
+    nb = nbformat.read(str(student / NB02), as_version=4)          # a notebook only run
+    code = next(c for c in nb.cells if c.cell_type == "code")
+    code.execution_count, code.outputs = 1, [nbformat.v4.new_output("stream", text="ran\n")]
+    nbformat.write(nb, str(student / NB02))
+    # a run-only .updated side file from an earlier update: its name will be reused
+    nbformat.write(nb, str(student / SIDE01))
+    write(student, "src/course_utils/rnn.py", "def f():\n    return 2  # mine\n")
+    os.chmod(student / "src/course_utils/rnn.py", 0o755)
+    write(student, "notebooks/03_third.ipynb", '{"mine": true}')   # untracked, course adds it
+    write(student, "scratch/notes.txt", "my notes, ignored by git\n")  # course starts tracking
+    (student / "src/course_utils/extra.py").unlink()               # deleted, course changes it
+    write(student, "old.txt", "my edit\n")                         # edited, course removes it
+    write(student, "README.md", "# course\nmy staged line\n")      # staged, course leaves it
+    git(student, "add", "README.md")
+
+    author_edit(author, NB01, "v2")
+    author_edit(author, NB02, "v2")
+    write(author, "src/course_utils/rnn.py", "def f():\n    return 3  # course v2\n")
+    write(author, "notebooks/03_third.ipynb", generated(base_notebook()))
+    write(author, "scratch/notes.txt", "course notes\n")
+    git(author, "add", "-f", "scratch/notes.txt")
+    write(author, "src/course_utils/extra.py", "X = 2\n")
+    (author / "old.txt").unlink()
+    publish(author)
+    v1 = {p: git(student, "show", f"HEAD:{p}") for p in git(student, "ls-files").split()}
+    files = state(student)[0]
+    own = {p: data for p, (data, _) in files.items() if v1.get(p, "").encode() != data}
+    run_only = {p for p in own if p.endswith(".ipynb") and update.notebook_status(student / p)
+                == "generated"}
+    return student, own, run_only
+
+
+def assert_nothing_lost(student: Path, own: dict, run_only: set, backup: Path):
+    """Every byte the student wrote is in the working tree; a run-only notebook's outputs
+    (replaced by the new version) are in the backup."""
+    everywhere = {data for data, _ in state(student)[0].values()}
+    for rel, data in own.items():
+        if rel in run_only:
+            assert (backup / rel).read_bytes() == data, rel
+        else:
+            assert data in everywhere, rel
+
+
+def clone_of(student: Path, dest: Path) -> Path:
+    shutil.copytree(student, dest, symlinks=True)
+    return dest
+
+
+class Boom(Exception):
+    pass
+
+
+def test_the_plan_is_pure_and_backs_up_before_reusing_a_side_file():
+    nb = json.loads(generated(base_notebook()))
+    mine = json.dumps({**nb, "cells": nb["cells"][1:]}).encode()        # edited
+    run_only = json.dumps({**nb, "metadata": {**nb["metadata"], "x": 1}}).encode()
+    new = json.dumps({**nb, "cells": nb["cells"][2:]}).encode()
+    changed = {"n/01_a.ipynb": (True, True), "n/02_b.ipynb": (True, True), "a.py": (True, True),
+               "gone.txt": (True, False), "del.py": (True, True), "same.py": (True, True),
+               "clean.py": (True, True)}
+    local = {"n/01_a.ipynb": mine, "n/02_b.ipynb": run_only, "a.py": b"mine", "gone.txt": b"g",
+             "del.py": None, "same.py": b"new"}
+    theirs = {"n/01_a.ipynb": new, "n/02_b.ipynb": new, "a.py": b"new", "gone.txt": None,
+              "del.py": b"x", "same.py": b"new"}
+    siblings = {"n/01_a.updated.ipynb": run_only, "a.mine.py": b"other work"}
+    args = (changed, local, theirs, siblings, {"a.mine2.py"})
+    plan = update_plan.make_plan(*args)
+    assert plan == update_plan.make_plan(*copy.deepcopy(args))
+    A = update_plan.Action
+    assert plan.actions == [A("revert", p) for p in sorted(local)] + [
+        A("fast_forward"),
+        A("write_mine", "a.py", "a.mine3.py"),          # a.mine.py holds work, a.mine2.py is the course's
+        A("write_mine", "gone.txt", "gone.txt"),
+        A("write_new", "n/01_a.ipynb", "n/01_a.updated.ipynb"),   # only run: reused …
+        A("write_mine", "n/01_a.ipynb", "n/01_a.ipynb")]
+    assert plan.backup == ["a.py", "gone.txt", "n/01_a.ipynb", "n/01_a.updated.ipynb",  # … backed up
+                           "n/02_b.ipynb", "same.py"]
+    assert plan.touched == sorted(set(changed) | {"a.mine3.py", "n/01_a.updated.ipynb"})
+    assert (plan.kept, plan.replaced, plan.orphaned, plan.restored) == (
+        [("n/01_a.ipynb", "n/01_a.updated.ipynb")], ["n/02_b.ipynb"], ["gone.txt"], ["del.py"])
+
+
+def test_a_rich_update_keeps_every_byte_and_backs_up_first(course):
+    student, own, run_only = rich_update(course)
+    lines = []
+    rep = update.update(student, log=lines.append)
+    assert lines[1].startswith("Backup of your files before anything changes: ")
+    assert Path(rep.backup).name in lines[1]
+    assert_nothing_lost(student, own, run_only, Path(rep.backup))
+    assert (student / "scratch/notes.txt").read_text() == "course notes\n"
+    assert (student / "scratch/notes.mine.txt").read_text() == "my notes, ignored by git\n"
+    assert (student / SIDE01).read_bytes() != own[SIDE01]          # reused, after a backup:
+    assert (Path(rep.backup) / SIDE01).read_bytes() == own[SIDE01]
+    assert os.access(student / "src/course_utils/rnn.mine.py", os.X_OK) is False
+    assert git(student, "diff", "--cached", "--name-only").split() == ["README.md"]
+    assert rep.restored == ["src/course_utils/extra.py"] and rep.orphaned == ["old.txt"]
+    assert not (student / ".git" / update.MARKER).exists()
+
+
+@pytest.mark.parametrize("exc", [Boom, KeyboardInterrupt])
+def test_a_failure_between_any_two_actions_changes_nothing(course, tmp_path, exc):
+    student, own, run_only = rich_update(course)
+    before = state(student)
+    steps = []
+    update.update(clone_of(student, tmp_path / "count"), log=lambda *a: None,
+                  on_step=lambda i, a: steps.append(a))
+    assert steps[-1] is None and len(steps) > 10
+    for k in range(len(steps)):
+        repo = clone_of(student, tmp_path / f"k{k}")
+
+        def fail(i, action, k=k):
+            if i == k:
+                raise exc(f"injected before step {k}: {action}")
+        with pytest.raises(exc):
+            update.update(repo, log=lambda *a: None, on_step=fail)
+        assert state(repo) == before, f"step {k}: {steps[k]}"
+        assert not (repo / ".git" / update.MARKER).exists()
+    rep = run_update(repo)                                         # and then it works
+    assert_nothing_lost(repo, own, run_only, Path(rep.backup))
+
+
+def test_killed_between_any_two_actions_the_next_run_puts_everything_back(
+        course, tmp_path, monkeypatch):
+    student, own, run_only = rich_update(course)
+    before = state(student)
+    rollback = update._rollback
+    for k in range(100):
+        repo = clone_of(student, tmp_path / f"k{k}")
+        monkeypatch.setattr(update, "_rollback", lambda *a: None)  # the process is gone
+
+        def kill(i, action, k=k):
+            if i == k:
+                raise Boom("killed")
+        try:
+            update.update(repo, log=lambda *a: None, on_step=kill)
+            break                                                  # k is past the last step
+        except Boom:
+            pass
+        assert (repo / ".git" / update.MARKER).exists()
+        monkeypatch.setattr(update, "_rollback", rollback)
+        lines = []
+        assert update.recover(repo, log=lines.append)
+        assert "was interrupted" in lines[0] and "back as they were" in lines[-1]
+        assert state(repo) == before, f"killed before step {k}"
+    else:
+        pytest.fail("the update never finished")
+    monkeypatch.setattr(update, "_rollback", rollback)
+    assert k > 10
+
+
+def test_recovery_keeps_work_done_after_the_crash(course, monkeypatch):
+    student, own, _ = rich_update(course)
+    monkeypatch.setattr(update, "_rollback", lambda *a: None)
+
+    def kill(i, action):
+        if action is not None and action.kind == "write_new":      # after the fast-forward
+            raise Boom("killed")
+    with pytest.raises(Boom):
+        update.update(student, log=lambda *a: None, on_step=kill)
+    monkeypatch.undo()
+    # The student reopened notebook 01 (now the course's version) and saved new work in it.
+    (student / NB01).write_text((student / NB01).read_text().replace("v2", "v2 + later work"))
+    later = (student / NB01).read_bytes()
+    lines = []
+    rep = update.update(student, log=lines.append)
+    assert rep.recovered and "was interrupted" in lines[0]
+    backup = Path(lines[0].split(" from ")[1].rstrip(" …"))
+    assert (backup / ".git" / "found" / NB01).read_bytes() == later
+    assert any("had changed since" in ln for ln in lines)
+    assert (student / NB01).read_bytes() == own[NB01]
+
+
+def test_another_running_update_is_not_undone(course, monkeypatch):
+    student, _, _ = rich_update(course)
+    monkeypatch.setattr(update, "_rollback", lambda *a: None)
+
+    def kill(i, action):
+        if i == 3:
+            raise Boom("killed")
+    with pytest.raises(Boom):
+        update.update(student, log=lambda *a: None, on_step=kill)
+    monkeypatch.undo()
+    manifest = next((student / ".git" / update.BACKUP_DIR).glob("*/.git/manifest.json"))
+    data = json.loads(manifest.read_text())
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"]) as other:
+        manifest.write_text(json.dumps({**data, "pid": other.pid}))
+        with pytest.raises(update.UpdateError, match="another update"):
+            run_update(student)
+        other.kill()
+    assert run_update(student).recovered
