@@ -515,3 +515,154 @@ def test_another_running_update_is_not_undone(course, monkeypatch):
             run_update(student)
         other.kill()
     assert run_update(student).recovered
+
+
+DRIVER = r'''
+import importlib.util, signal, sys, time
+from pathlib import Path
+signal.signal(signal.SIGINT, signal.default_int_handler)  # even if the test runner ignores it
+root, ready = Path(sys.argv[1]), Path(sys.argv[2])
+spec = importlib.util.spec_from_file_location("course_update", root / "src/course_utils/update.py")
+mod = importlib.util.module_from_spec(spec)
+sys.modules[spec.name] = mod
+spec.loader.exec_module(mod)
+real = mod.update
+
+def pause(i, action):
+    # Where the issue lost the edits: files reverted, branch fast-forwarded, nothing written back.
+    if action is not None and action.kind == "write_new":
+        ready.write_text(str(i))
+        time.sleep(60)
+
+mod.update = lambda root, **kw: real(root, on_step=pause, **kw)
+sys.exit(mod.main(["update"], root))
+'''
+
+
+def interrupted_update(student: Path, tmp_path: Path, sig: int):
+    """Run ``update`` in a subprocess and send it ``sig`` in the middle of it."""
+    (tmp_path / "driver.py").write_text(DRIVER)
+    ready = tmp_path / "ready"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.Popen([sys.executable, "-S", str(tmp_path / "driver.py"), str(student),
+                             str(ready)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not ready.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert ready.exists(), proc.communicate()
+    in_between = (student / NB01).read_bytes()
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=30)
+    return proc.returncode, out, err, in_between
+
+
+def course_py_update(student: Path):
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    return subprocess.run([sys.executable, "-S", "course.py", "update"], cwd=student, env=env,
+                          capture_output=True, text=True)
+
+
+def test_ctrl_c_during_update_puts_everything_back(course, tmp_path):
+    """The issue's case: SIGINT while the student's files are reverted and the branch moved."""
+    author, student = course
+    mine = student_answer(student)
+    write(student, "src/course_utils/rnn.py", "def f():\n    return 2  # mine\n")
+    author_edit(author, NB01, "v2")
+    write(author, "src/course_utils/rnn.py", "def f():\n    return 3  # course v2\n")
+    new_head = publish(author)
+    before = state(student)
+    rc, out, err, in_between = interrupted_update(student, tmp_path, signal.SIGINT)
+    assert in_between != mine                       # the moment the old code lost the edits
+    assert rc == 130 and "interrupted" in err, (out, err)
+    assert "putting everything back" in out and "nothing was changed" in out
+    assert state(student) == before
+    assert not (student / ".git" / update.MARKER).exists()
+    again = course_py_update(student)
+    assert again.returncode == 0, again.stderr
+    assert git(student, "rev-parse", "HEAD").strip() == new_head
+    assert (student / NB01).read_bytes() == mine
+    assert (student / "src/course_utils/rnn.mine.py").read_text().endswith("# mine\n")
+
+
+def test_killed_update_is_undone_by_the_next_run(course, tmp_path):
+    author, student = course
+    mine = student_answer(student)
+    v2 = author_edit(author, NB01, "v2")
+    new_head = publish(author)
+    before = state(student)
+    rc, out, err, in_between = interrupted_update(student, tmp_path, signal.SIGKILL)
+    assert rc == -signal.SIGKILL
+    assert (student / NB01).read_bytes() == in_between != mine   # the edits are not in place …
+    assert (student / ".git" / update.MARKER).exists()            # … but the marker says so
+    again = course_py_update(student)
+    assert again.returncode == 0, again.stderr
+    assert "An earlier update" in again.stdout and "was interrupted" in again.stdout
+    assert "Your files are back as they were before that update." in again.stdout
+    assert "kept your notebooks/01_unrolling_an_rnn.ipynb" in again.stdout
+    assert git(student, "rev-parse", "HEAD").strip() == new_head
+    assert (student / NB01).read_bytes() == mine
+    assert (student / SIDE01).read_text() == v2
+    assert state(student)[0][NB01] == before[0][NB01]
+
+
+# ---------------------------------------------------------------------------------------
+# A Jupyter server on the course folder
+# ---------------------------------------------------------------------------------------
+def fake_server(pid: int, root_dir: Path) -> Path:
+    """The runtime file a Jupyter server writes (jupyter_server's ``server_info``)."""
+    rt = Path(os.environ["JUPYTER_RUNTIME_DIR"])
+    rt.mkdir(parents=True, exist_ok=True)
+    f = rt / f"jpserver-{pid}.json"
+    f.write_text(json.dumps({"pid": pid, "root_dir": str(root_dir), "port": 8888,
+                             "url": "http://localhost:8888/", "token": "x"}))
+    return f
+
+
+def test_update_stops_while_jupyter_serves_the_course_unless_forced(course, tmp_path):
+    author, student = course
+    mine = student_answer(student)
+    author_edit(author, NB01, "v2")
+    new_head = publish(author)
+    before = state(student)
+    # Not on this course, or no longer running: ignored.
+    fake_server(os.getpid(), tmp_path / "elsewhere")
+    with subprocess.Popen([sys.executable, "-c", "pass"]) as dead:
+        pass
+    fake_server(dead.pid, student)
+    assert update._io.jupyter_on(student) == []
+    # A live server on the course's notebooks/ folder, or on a folder above the course.
+    for top in (student / "notebooks", tmp_path):
+        f = fake_server(os.getpid(), top)
+        with pytest.raises(update.UpdateError, match="Jupyter is running") as err:
+            run_update(student)
+        assert f.name in str(err.value) and "--force" in str(err.value)
+        assert state(student) == before
+        f.unlink()
+    fake_server(os.getpid(), student)
+    out = course_py_update(student)
+    assert out.returncode == 1 and "Jupyter is running" in out.stderr
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    out = subprocess.run([sys.executable, "-S", "course.py", "update", "--force"], cwd=student,
+                         env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "warning (--force)" in out.stdout
+    assert git(student, "rev-parse", "HEAD").strip() == new_head
+    assert (student / NB01).read_bytes() == mine
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_kernel_running_in_the_course_folder_is_seen(course):
+    _, student = course
+    assert update._io.jupyter_on(student) == []
+    code = "import time; time.sleep(30)"  # argv like a kernel's: python -m ipykernel_launcher -f …
+    with subprocess.Popen([sys.executable, "-c", code, "ipykernel_launcher", "-f", "k.json"],
+                          cwd=student / "notebooks") as kernel:
+        try:
+            deadline = time.monotonic() + 10
+            while not update._io.jupyter_on(student) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            hits = update._io.jupyter_on(student)
+            assert len(hits) == 1 and f"process {kernel.pid}" in hits[0]
+        finally:
+            kernel.kill()
