@@ -269,6 +269,13 @@ def test_fresh_copy_next_to_the_edited_notebook(course):
     student_answer(student, side.relative_to(student).as_posix())  # now it holds work
     side2 = update.fresh(student, "01", log=lambda *a: None)
     assert side2.name == "01_unrolling_an_rnn.fresh2.ipynb" and side2.read_text() == published
+    nb = nbformat.read(str(side2), as_version=4)                    # only run: still not reused
+    next(c for c in nb.cells if c.cell_type == "code").outputs = [
+        nbformat.v4.new_output("stream", text="ran\n")]
+    nbformat.write(nb, str(side2))
+    ran = side2.read_bytes()
+    side3 = update.fresh(student, "01", log=lambda *a: None)
+    assert side3.name == "01_unrolling_an_rnn.fresh3.ipynb" and side2.read_bytes() == ran
     with pytest.raises(update.UpdateError):
         update.fresh(student, "99")
 
@@ -304,13 +311,18 @@ SIDE01 = "notebooks/01_unrolling_an_rnn.updated.ipynb"
 
 
 def state(repo: Path):
-    """Every file outside .git (bytes, executable bit), HEAD, the index and git status."""
-    files = {}
+    """Every file outside .git (bytes, executable bit), every folder, HEAD, the index and
+    git status."""
+    files, dirs = {}, set()
     for p in sorted(repo.rglob("*")):
         rel = p.relative_to(repo)
-        if rel.parts[0] != ".git" and (p.is_file() or p.is_symlink()):
+        if rel.parts[0] == ".git":
+            continue
+        if p.is_file() or p.is_symlink():
             files[rel.as_posix()] = (p.read_bytes(), os.access(p, os.X_OK))
-    return (files, git(repo, "rev-parse", "HEAD"), git(repo, "ls-files", "-s"),
+        else:
+            dirs.add(rel.as_posix())
+    return (files, dirs, git(repo, "rev-parse", "HEAD"), git(repo, "ls-files", "-s"),
             git(repo, "status", "--porcelain", "--untracked-files=all", "--ignored"))
 
 
@@ -348,6 +360,7 @@ def rich_update(course):
     git(author, "add", "-f", "scratch/notes.txt")
     write(author, "src/course_utils/extra.py", "X = 2\n")
     (author / "old.txt").unlink()
+    write(author, "data/new/tiny.txt", "a new folder\n")
     publish(author)
     v1 = {p: git(student, "show", f"HEAD:{p}") for p in git(student, "ls-files").split()}
     files = state(student)[0]

@@ -79,12 +79,12 @@ def notebook_status(path: Path) -> str:
 
 
 def side_path(path: Path, tag: str, content: bytes) -> Path:
-    """A free name next to ``path`` (``stem.TAG.suffix``, ``stem.TAG2.suffix`` …), see
-    :func:`update_plan.pick_side`."""
+    """A name next to ``path`` (``stem.TAG.suffix``, ``stem.TAG2.suffix`` …) that is free or
+    already holds ``content``: nothing there is overwritten (see ``update_plan.pick_side``)."""
     path = Path(path)
     existing = {p.name: p.read_bytes() for p in path.parent.glob(f"{path.stem}.{tag}*")
                 if p.is_file()}
-    name, _ = _plan.pick_side(path.name, tag, content, existing)
+    name, _ = _plan.pick_side(path.name, tag, content, existing, reuse_run_only=False)
     return path.with_name(name)
 
 
@@ -245,9 +245,11 @@ def _write_backup(root, gd, backup, plan, rep, t_old, t_new) -> None:
     manifest = {"started": _dt.datetime.now().isoformat(timespec="seconds"), "pid": os.getpid(),
                 "old": rep.old, "new": rep.new, "algo": algo, "index": index.exists(),
                 "ref": _io.git(root, "symbolic-ref", "-q", "HEAD").stdout.strip(),
-                "paths": paths, "known": sorted(known)}
+                "paths": paths, "known": sorted(known),
+                "dirs": sorted({p.as_posix() for rel in plan.touched for p in Path(rel).parents
+                                if p.parts and (root / p).is_dir()})}
     _io.write(meta / "manifest.json", json.dumps(manifest, indent=1).encode())
-    _io.write(gd / MARKER, json.dumps({"backup": str(backup)}).encode())
+    _io.write(gd / MARKER, json.dumps({"backup": backup.relative_to(gd).as_posix()}).encode())
 
 
 def _apply(root: Path, act, rep: UpdateReport, t_old, local, theirs) -> None:
@@ -278,8 +280,13 @@ def recover(root: Path, *, log=print) -> bool:
     gd = _io.git_dir(root).resolve()
     if not (gd / MARKER).exists():
         return False
-    backup = Path(json.loads((gd / MARKER).read_text())["backup"])
-    manifest = json.loads((backup / ".git" / "manifest.json").read_text())
+    try:
+        backup = gd / json.loads((gd / MARKER).read_text())["backup"]
+        manifest = json.loads((backup / ".git" / "manifest.json").read_text())
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UpdateError(f"an earlier update was interrupted, but its backup cannot be read "
+                          f"({exc}). Your files may be in {gd / BACKUP_DIR}; once you have "
+                          f"checked, delete {gd / MARKER} and run again.") from None
     pid = manifest.get("pid")
     if pid != os.getpid() and _io.pid_alive(pid):
         raise UpdateError(f"another update (process {pid}) is running; wait for it to finish.")
@@ -326,6 +333,12 @@ def _rollback(root: Path, gd: Path, backup: Path, log) -> None:
             elif current != target or mode is not None:
                 _io.write(f, target, mode)
             _io.remove(f.with_name(f".{f.name}.course-update-tmp"))
+        # Folders the update created and left empty go too.
+        for d in sorted({p for rel in m["paths"] for p in Path(rel).parents if p.parts},
+                        key=lambda p: -len(p.parts)):
+            if d.as_posix() not in m["dirs"] and (root / d).is_dir() \
+                    and not any((root / d).iterdir()):
+                (root / d).rmdir()
         if m["index"]:
             _io.write(gd / "index", (backup / ".git" / "index").read_bytes())
         (gd / MARKER).unlink(missing_ok=True)

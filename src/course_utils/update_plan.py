@@ -63,13 +63,14 @@ def side_candidates(rel: str, tag: str, n: int = 999):
 
 
 def pick_side(rel: str, tag: str, content: bytes, existing: dict[str, bytes],
-              taken: set[str] = frozenset()) -> tuple[str, bool]:
+              taken: set[str] = frozenset(), reuse_run_only: bool = True) -> tuple[str, bool]:
     """(name, reused): the first side name that is free or holds nothing of the student's.
 
     ``existing`` maps the side names that exist on disk to their bytes; ``taken`` are names
     that must not be used (the course's own files). An existing file is reused only if it
     holds the same bytes as ``content`` or, for a notebook side file other than ``mine``,
-    a notebook whose sources are as generated (only run). A reused file is backed up first.
+    a notebook whose sources are as generated (only run; if ``reuse_run_only``). The update
+    backs a reused file up first.
     """
     for cand in side_candidates(rel, tag):
         if cand in taken:
@@ -77,7 +78,7 @@ def pick_side(rel: str, tag: str, content: bytes, existing: dict[str, bytes],
         if cand not in existing:
             return cand, False
         old = existing[cand]
-        if old == content or (tag != "mine" and cand.endswith(".ipynb")
+        if old == content or (reuse_run_only and tag != "mine" and cand.endswith(".ipynb")
                               and content_status(old) == "generated"):
             return cand, True
     raise RuntimeError(f"no free name next to {rel}")
