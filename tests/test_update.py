@@ -98,7 +98,7 @@ def course(tmp_path):
     nb2.cells[0].source = "# 02 · A second notebook"
     write(author, NB02, generated(nb2))
     write(author, "src/course_utils/rnn.py", "def f():\n    return 1\n")
-    for name in ("update.py", "update_plan.py", "update_io.py"):
+    for name in ("update.py", "update_plan.py", "update_io.py", "update_undo.py"):
         write(author, f"src/course_utils/{name}", (ROOT / "src/course_utils" / name).read_text())
     write(author, "course.py", (ROOT / "course.py").read_text())
     write(author, "README.md", "# course\n")
@@ -504,10 +504,25 @@ def test_recovery_keeps_work_done_after_the_crash(course, monkeypatch):
     lines = []
     rep = update.update(student, log=lines.append)
     assert rep.recovered and "was interrupted" in lines[0]
-    backup = Path(lines[0].split(" from ")[1].rstrip(" …"))
-    assert (backup / ".git" / "found" / NB01).read_bytes() == later
-    assert any("had changed since" in ln for ln in lines)
+    assert (student / "notebooks/01_unrolling_an_rnn.found.ipynb").read_bytes() == later
+    assert any("had changed during or after the update" in ln for ln in lines)
     assert (student / NB01).read_bytes() == own[NB01]
+
+
+def test_a_file_saved_during_the_update_stops_it_and_is_kept(course):
+    """As if JupyterLab autosaved notebook 01 (update --force) while the update ran."""
+    student, own, _ = rich_update(course)
+    before = state(student)
+    later = own[NB01].replace(b"my answer", b"my later answer")
+
+    def autosave(i, action):
+        if i == 0:
+            (student / NB01).write_bytes(later)
+    with pytest.raises(update.UpdateError, match="changed during the update"):
+        update.update(student, log=lambda *a: None, on_step=autosave)
+    after = state(student)
+    assert after[0].pop("notebooks/01_unrolling_an_rnn.found.ipynb")[0] == later
+    assert after[:4] == before[:4]        # everything else as before, the index included
 
 
 def test_another_running_update_is_not_undone(course, monkeypatch):

@@ -42,12 +42,9 @@ build and tests, which only look at ``NN_snake_case.ipynb``, ignore them.
 
 from __future__ import annotations
 
-import datetime as _dt
 import importlib
 import importlib.util
-import json
 import os
-import signal
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,9 +63,10 @@ def _sibling(name: str):
 
 _plan = _sibling("update_plan")
 _io = _sibling("update_io")
+_undo = _sibling("update_undo")
 NB_NAME, sources_hash, content_status = _plan.NB_NAME, _plan.sources_hash, _plan.content_status
-BACKUP_DIR = "course-backup"  # inside .git/, so never committed and never in `git status`
-MARKER = "course-update-in-progress.json"  # inside .git/ while an update is being applied
+BACKUP_DIR, MARKER = _undo.BACKUP_DIR, _undo.MARKER
+_rollback = _undo.rollback
 UpdateError = _io.UpdateError
 
 
@@ -123,19 +121,20 @@ def _preflight(root: Path, gd: Path, force: bool, log) -> tuple[str, str]:
     upstream = up.stdout.strip()
     branch = _io.git(root, "rev-parse", "--abbrev-ref", "HEAD").stdout.strip()
     remote = _io.git(root, "config", "--get", f"branch.{branch}.remote",
-                  check=False).stdout.strip() or upstream.split("/")[0]
+                     check=False).stdout.strip() or upstream.split("/")[0]
     return upstream, remote
 
 
 def _gather(root: Path, old: str, new: str):
     """(plan, old tree, new tree) for the fast-forward ``old`` → ``new``."""
     changed = {}
-    for status, path in zip(*[iter(_io.lines(root, "diff", "--name-status", "-z", "--no-renames",
-                                           old, new))] * 2):
+    diff = _io.lines(root, "diff", "--name-status", "-z", "--no-renames", old, new)
+    for status, path in zip(diff[::2], diff[1::2]):
         changed[path] = (status != "A", status != "D")
     t_old, t_new = _io.tree(root, old), _io.tree(root, new)
-    dirty = {e[3:] for e in _io.lines(root, "status", "--porcelain=v1", "-z", "--untracked-files=all",
-                                   "--no-renames") if len(e) > 3}
+    status = _io.lines(root, "status", "--porcelain=v1", "-z", "--untracked-files=all",
+                       "--no-renames")
+    dirty = {e[3:] for e in status if len(e) > 3}
     local, theirs, siblings, blocked = {}, {}, {}, []
     for rel, (in_old, in_new) in changed.items():
         f = root / rel
@@ -178,18 +177,20 @@ def update(root: Path, *, log=print, force: bool = False, on_step=None) -> Updat
         _io.git(root, "fetch", "--quiet", remote)
     rep.old = _io.git(root, "rev-parse", "HEAD").stdout.strip()
     rep.new = _io.git(root, "rev-parse", "@{u}").stdout.strip()
-    if _io.git(root, "merge-base", "--is-ancestor", rep.new, rep.old, check=False).returncode == 0:
+    ancestor = lambda a, b: _io.git(root, "merge-base", "--is-ancestor", a, b,
+                                    check=False).returncode == 0
+    if ancestor(rep.new, rep.old):
         rep.up_to_date = True
         log("Already up to date.")
         return rep
-    if _io.git(root, "merge-base", "--is-ancestor", rep.old, rep.new, check=False).returncode != 0:
+    if not ancestor(rep.old, rep.new):
         raise UpdateError(_io.commits_advice(root, rep.old, rep.new, upstream))
 
     plan, t_old, t_new, local, theirs = _gather(root, rep.old, rep.new)
-    backup = _new_backup_dir(gd)
+    backup = _undo.new_backup_dir(gd)
     rep.backup = str(backup)
     log(f"Backup of your files before anything changes: {backup}")
-    _write_backup(root, gd, backup, plan, rep, t_old, t_new)
+    _undo.write_backup(root, gd, backup, plan, rep.old, rep.new, t_old, t_new)
     try:
         for i, act in enumerate(plan.actions):
             if on_step:
@@ -210,51 +211,12 @@ def update(root: Path, *, log=print, force: bool = False, on_step=None) -> Updat
     return rep
 
 
-def _new_backup_dir(gd: Path) -> Path:
-    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    for k in range(1, 1000):
-        cand = gd / BACKUP_DIR / (stamp if k == 1 else f"{stamp}-{k}")
-        try:
-            cand.mkdir(parents=True)
-            return cand
-        except FileExistsError:
-            continue
-    raise UpdateError(f"cannot create a backup folder in {gd / BACKUP_DIR}")
-
-
-def _write_backup(root, gd, backup, plan, rep, t_old, t_new) -> None:
-    """Copy the student's files, git's index and a manifest; then write the marker."""
-    algo = _io.git(root, "rev-parse", "--show-object-format", check=False).stdout.strip() or "sha1"
-    paths, known = {}, set()
-    for rel in plan.touched:
-        f = root / rel
-        if rel in plan.backup:
-            data = f.read_bytes()
-            _io.write(backup / rel, data)
-            known.add(_plan.blob_id(data, algo))
-            paths[rel] = {"state": "file", "mode": f.stat().st_mode & 0o7777}
-        elif rel in t_old and (f.is_file() or f.is_symlink()):  # as in the old commit
-            paths[rel] = {"state": "old", "oid": t_old[rel][1], "mode": t_old[rel][0]}
-        else:
-            paths[rel] = {"state": "absent"}
-        known |= {t[rel][1] for t in (t_old, t_new) if rel in t}
-    meta = backup / ".git"
-    index = gd / "index"
-    if index.exists():
-        _io.write(meta / "index", index.read_bytes())
-    manifest = {"started": _dt.datetime.now().isoformat(timespec="seconds"), "pid": os.getpid(),
-                "old": rep.old, "new": rep.new, "algo": algo, "index": index.exists(),
-                "ref": _io.git(root, "symbolic-ref", "-q", "HEAD").stdout.strip(),
-                "paths": paths, "known": sorted(known),
-                "dirs": sorted({p.as_posix() for rel in plan.touched for p in Path(rel).parents
-                                if p.parts and (root / p).is_dir()})}
-    _io.write(meta / "manifest.json", json.dumps(manifest, indent=1).encode())
-    _io.write(gd / MARKER, json.dumps({"backup": backup.relative_to(gd).as_posix()}).encode())
-
-
 def _apply(root: Path, act, rep: UpdateReport, t_old, local, theirs) -> None:
     f = root / act.path
     if act.kind == "revert":
+        if _io.read(f) != local[act.path]:  # saved meanwhile: the backup may be older
+            raise UpdateError(f"{act.path} changed during the update (is it open in an "
+                              "editor?). Save and close it, then run again.")
         if act.path in t_old:
             _io.git(root, "checkout", "-q", rep.old, "--", act.path)
         else:
@@ -271,80 +233,10 @@ def _apply(root: Path, act, rep: UpdateReport, t_old, local, theirs) -> None:
         raise ValueError(act.kind)
 
 
-# ---------------------------------------------------------------------------------------
-# Undo: after a failure in this run, or at the start of the run after a killed one
-# ---------------------------------------------------------------------------------------
 def recover(root: Path, *, log=print) -> bool:
     """If an update was interrupted (the marker exists), put everything back; True if so."""
     root = Path(root).resolve()
-    gd = _io.git_dir(root).resolve()
-    if not (gd / MARKER).exists():
-        return False
-    try:
-        backup = gd / json.loads((gd / MARKER).read_text())["backup"]
-        manifest = json.loads((backup / ".git" / "manifest.json").read_text())
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise UpdateError(f"an earlier update was interrupted, but its backup cannot be read "
-                          f"({exc}). Your files may be in {gd / BACKUP_DIR}; once you have "
-                          f"checked, delete {gd / MARKER} and run again.") from None
-    pid = manifest.get("pid")
-    if pid != os.getpid() and _io.pid_alive(pid):
-        raise UpdateError(f"another update (process {pid}) is running; wait for it to finish.")
-    log(f"An earlier update (started {manifest['started']}) was interrupted; putting your "
-        f"files back from {backup} …")
-    lock = gd / "index.lock"  # left by a git process killed with the update
-    if lock.exists() and lock.stat().st_mtime >= (gd / MARKER).stat().st_mtime:
-        lock.unlink()
-    _rollback(root, gd, backup, log)
-    log("Your files are back as they were before that update.")
-    return True
-
-
-def _rollback(root: Path, gd: Path, backup: Path, log) -> None:
-    """Restore the branch, every touched path and the index from ``backup``; idempotent.
-
-    Ctrl-C is ignored meanwhile (git runs in its own process group). A file found holding
-    bytes that are neither the student's backed-up ones nor a version of the course (work
-    done after a killed update) is first copied to ``backup/.git/found/``.
-    """
-    main = _io.in_main_thread()
-    old_handler = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
-    try:
-        m = json.loads((backup / ".git" / "manifest.json").read_text())
-        if m["ref"] and _io.git(root, "rev-parse", "-q", "--verify", m["ref"], check=False,
-                             shielded=True).stdout.strip() != m["old"]:
-            _io.git(root, "update-ref", "-m", "course update: undone", m["ref"], m["old"],
-                 shielded=True)
-        known = set(m["known"])
-        for rel, entry in sorted(m["paths"].items()):
-            f = root / rel
-            target, mode = None, None
-            if entry["state"] == "file":
-                target, mode = (backup / rel).read_bytes(), entry["mode"]
-            elif entry["state"] == "old":
-                target = _io.blob(root, entry["oid"])
-                mode = 0o755 if entry["mode"] == "100755" else None
-            current = _io.read(f)
-            if current and current != target and _plan.blob_id(current, m["algo"]) not in known:
-                _io.write(backup / ".git" / "found" / rel, current)
-                log(f"  {rel} had changed since; that version is in {backup}/.git/found/{rel}")
-            if target is None:
-                _io.remove(f)
-            elif current != target or mode is not None:
-                _io.write(f, target, mode)
-            _io.remove(f.with_name(f".{f.name}.course-update-tmp"))
-        # Folders the update created and left empty go too.
-        for d in sorted({p for rel in m["paths"] for p in Path(rel).parents if p.parts},
-                        key=lambda p: -len(p.parts)):
-            if d.as_posix() not in m["dirs"] and (root / d).is_dir() \
-                    and not any((root / d).iterdir()):
-                (root / d).rmdir()
-        if m["index"]:
-            _io.write(gd / "index", (backup / ".git" / "index").read_bytes())
-        (gd / MARKER).unlink(missing_ok=True)
-    finally:
-        if main:
-            signal.signal(signal.SIGINT, old_handler)
+    return _undo.recover(root, _io.git_dir(root).resolve(), log)
 
 
 def _log_report(rep: UpdateReport, log) -> None:
