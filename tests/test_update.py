@@ -468,8 +468,10 @@ def test_killed_between_any_two_actions_the_next_run_puts_everything_back(
         repo = clone_of(student, tmp_path / f"k{k}")
         monkeypatch.setattr(update, "_rollback", lambda *a: None)  # the process is gone
 
-        def kill(i, action, k=k):
+        def kill(i, action, k=k, repo=repo):
             if i == k:
+                if action is not None and action.kind == "fast_forward":
+                    (repo / ".git" / "index.lock").touch()  # as a killed `git merge` leaves
                 raise Boom("killed")
         try:
             update.update(repo, log=lambda *a: None, on_step=kill)
@@ -482,6 +484,7 @@ def test_killed_between_any_two_actions_the_next_run_puts_everything_back(
         assert update.recover(repo, log=lines.append)
         assert "was interrupted" in lines[0] and "back as they were" in lines[-1]
         assert state(repo) == before, f"killed before step {k}"
+        assert not (repo / ".git" / "index.lock").exists()
     else:
         pytest.fail("the update never finished")
     monkeypatch.setattr(update, "_rollback", rollback)

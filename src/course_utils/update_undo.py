@@ -89,9 +89,6 @@ def recover(root: Path, gd: Path, log) -> bool:
         raise UpdateError(f"another update (process {pid}) is running; wait for it to finish.")
     log(f"An earlier update (started {manifest['started']}) was interrupted; putting your "
         f"files back from {backup} …")
-    lock = gd / "index.lock"  # left by a git process killed with the update
-    if lock.exists() and lock.stat().st_mtime >= (gd / MARKER).stat().st_mtime:
-        lock.unlink()
     rollback(root, gd, backup, log)
     log("Your files are back as they were before that update.")
     return True
@@ -109,20 +106,24 @@ def rollback(root: Path, gd: Path, backup: Path, log) -> None:
     old_handler = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
     try:
         m = json.loads((backup / ".git" / "manifest.json").read_text())
+        lock = gd / "index.lock"  # left by a git process killed during the update
+        if lock.exists() and (gd / MARKER).exists() \
+                and lock.stat().st_mtime >= (gd / MARKER).stat().st_mtime:
+            lock.unlink()
         if m["ref"] and _io.git(root, "rev-parse", "-q", "--verify", m["ref"], check=False,
-                             shielded=True).stdout.strip() != m["old"]:
+                                shielded=True).stdout.strip() != m["old"]:
             _io.git(root, "update-ref", "-m", "course update: undone", m["ref"], m["old"],
-                 shielded=True)
+                    shielded=True)
         known = set(m["known"])
         for rel, entry in sorted(m["paths"].items()):
             f = root / rel
-            target, mode = None, None
+            target, mode, current = None, None, _io.read(f)
             if entry["state"] == "file":
                 target, mode = (backup / rel).read_bytes(), entry["mode"]
             elif entry["state"] == "old":
-                target = _io.blob(root, entry["oid"])
+                same = current is not None and _plan.blob_id(current, m["algo"]) == entry["oid"]
+                target = current if same else _io.blob(root, entry["oid"])
                 mode = 0o755 if entry["mode"] == "100755" else None
-            current = _io.read(f)
             if current and current != target and _plan.blob_id(current, m["algo"]) not in known:
                 existing = {p.name: p.read_bytes() for p in f.parent.glob(f"{f.stem}.found*")
                             if p.is_file()}
