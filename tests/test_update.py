@@ -594,8 +594,10 @@ def course_py_update(student: Path):
                           capture_output=True, text=True)
 
 
-def test_ctrl_c_during_update_puts_everything_back(course, tmp_path):
-    """The issue's case: SIGINT while the student's files are reverted and the branch moved."""
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_during_update_puts_everything_back(course, tmp_path, sig):
+    """The issue's case: SIGINT while the student's files are reverted and the branch moved
+    (SIGTERM: a kill, or a closed terminal's SIGHUP, is handled the same way)."""
     author, student = course
     mine = student_answer(student)
     write(student, "src/course_utils/rnn.py", "def f():\n    return 2  # mine\n")
@@ -603,7 +605,7 @@ def test_ctrl_c_during_update_puts_everything_back(course, tmp_path):
     write(author, "src/course_utils/rnn.py", "def f():\n    return 3  # course v2\n")
     new_head = publish(author)
     before = state(student)
-    rc, out, err, in_between = interrupted_update(student, tmp_path, signal.SIGINT)
+    rc, out, err, in_between = interrupted_update(student, tmp_path, sig)
     assert in_between != mine                       # the moment the old code lost the edits
     assert rc == 130 and "interrupted" in err, (out, err)
     assert "putting everything back" in out and "nothing was changed" in out

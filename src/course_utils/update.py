@@ -2,7 +2,8 @@
 
 Standard library only: ``course.py`` loads this file directly (before any environment
 exists), so it must not import numpy or anything from ``course_utils``; it loads its
-sibling ``update_plan.py`` by path for the same reason.
+siblings ``update_plan.py`` (the pure plan), ``update_io.py`` (git, files, the Jupyter
+check) and ``update_undo.py`` (backup, marker, rollback) by path for the same reason.
 
 ``python3 course.py update [--force]``
     Fetches the course's upstream branch and fast-forwards to it, as one transaction:
@@ -11,8 +12,9 @@ sibling ``update_plan.py`` by path for the same reason.
     2. print where the backup goes, then copy there every file of the student's that an
        action touches (side files whose names are reused included) and git's index,
        and write an "update in progress" marker;
-    3. apply the actions; on any failure, Ctrl-C included, put every touched path, the
-       branch and the index back exactly as they were, and say so;
+    3. apply the actions; on any failure, Ctrl-C (or SIGTERM, SIGHUP) included, put every
+       touched path, the branch and the index back exactly as they were, and say so (a
+       file that changed meanwhile is kept next to it as ``name.found.ext``);
     4. remove the marker and report.
 
     A run that finds the marker (the previous one was killed) first puts the student's
@@ -45,6 +47,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import signal
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -301,8 +304,15 @@ def fresh(root: Path, name: str, *, log=print) -> Path:
 # ---------------------------------------------------------------------------------------
 # Command line (course.py update [--force] / course.py fresh NN)
 # ---------------------------------------------------------------------------------------
+def _stop(signum, frame):
+    raise KeyboardInterrupt  # so that a closed terminal or a kill undoes the update too
+
+
 def main(argv: list[str], root: Path) -> int:
     cmd, rest = (argv[0], argv[1:]) if argv else ("", [])
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _stop)
     try:
         if cmd == "update" and rest in ([], ["--force"]):
             update(root, force=bool(rest))

@@ -97,13 +97,14 @@ def recover(root: Path, gd: Path, log) -> bool:
 def rollback(root: Path, gd: Path, backup: Path, log) -> None:
     """Restore the branch, every touched path and the index from ``backup``; idempotent.
 
-    Ctrl-C is ignored meanwhile (git runs in its own process group). A file found holding
+    Ctrl-C, SIGTERM and SIGHUP are ignored meanwhile (git runs in its own process group,
+    out of the terminal's reach). A file found holding
     bytes that are neither the student's backed-up ones nor a version of the course (work
     done after a killed update, or saved by an editor during the update) is first copied
     next to it as ``stem.found.suffix``.
     """
-    main = _io.in_main_thread()
-    old_handler = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    sigs = [getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n)]
+    saved = {s: signal.signal(s, signal.SIG_IGN) for s in sigs} if _io.in_main_thread() else {}
     try:
         m = json.loads((backup / ".git" / "manifest.json").read_text())
         lock = gd / "index.lock"  # left by a git process killed during the update
@@ -147,5 +148,5 @@ def rollback(root: Path, gd: Path, backup: Path, log) -> None:
             _io.write(gd / "index", (backup / ".git" / "index").read_bytes())
         (gd / MARKER).unlink(missing_ok=True)
     finally:
-        if main:
-            signal.signal(signal.SIGINT, old_handler)
+        for s, handler in saved.items():
+            signal.signal(s, handler)
