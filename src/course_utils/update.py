@@ -173,13 +173,12 @@ def update(root: Path, *, log=print, force: bool = False, on_step=None) -> Updat
             "Download the new version into a new folder and copy your notebooks across "
             "(or clone it with git: see the README).")
     gd = _io.git_dir(root).resolve()
-    rep = UpdateReport(recovered=recover(root, log=log))
+    rep = UpdateReport(recovered=_undo.recover(root, gd, log))
     upstream, remote = _preflight(root, gd, force, log)
     log(f"fetching {upstream} …")
     if remote != ".":
         _io.git(root, "fetch", "--quiet", remote)
-    rep.old = _io.git(root, "rev-parse", "HEAD").stdout.strip()
-    rep.new = _io.git(root, "rev-parse", "@{u}").stdout.strip()
+    rep.old, rep.new = _io.git(root, "rev-parse", "HEAD", "@{u}").stdout.split()
     ancestor = lambda a, b: _io.git(root, "merge-base", "--is-ancestor", a, b,
                                     check=False).returncode == 0
     if ancestor(rep.new, rep.old):
