@@ -407,13 +407,15 @@ def test_the_plan_is_pure_and_backs_up_before_reusing_a_side_file():
     plan = update_plan.make_plan(*args)
     assert plan == update_plan.make_plan(*copy.deepcopy(args))
     A = update_plan.Action
+    # a.mine.py holds other work and a.mine2.py is the course's: a.mine3.py.
+    # n/01_a.updated.ipynb was only run: reused, and backed up first.
     assert plan.actions == [A("revert", p) for p in sorted(local)] + [
         A("fast_forward"),
-        A("write_mine", "a.py", "a.mine3.py"),          # a.mine.py holds work, a.mine2.py is the course's
+        A("write_mine", "a.py", "a.mine3.py"),
         A("write_mine", "gone.txt", "gone.txt"),
-        A("write_new", "n/01_a.ipynb", "n/01_a.updated.ipynb"),   # only run: reused …
+        A("write_new", "n/01_a.ipynb", "n/01_a.updated.ipynb"),
         A("write_mine", "n/01_a.ipynb", "n/01_a.ipynb")]
-    assert plan.backup == ["a.py", "gone.txt", "n/01_a.ipynb", "n/01_a.updated.ipynb",  # … backed up
+    assert plan.backup == ["a.py", "gone.txt", "n/01_a.ipynb", "n/01_a.updated.ipynb",
                            "n/02_b.ipynb", "same.py"]
     assert plan.touched == sorted(set(changed) | {"a.mine3.py", "n/01_a.updated.ipynb"})
     assert (plan.kept, plan.replaced, plan.orphaned, plan.restored) == (
@@ -688,7 +690,8 @@ def test_update_stops_while_jupyter_serves_the_course_unless_forced(course, tmp_
 def test_a_kernel_running_in_the_course_folder_is_seen(course):
     _, student = course
     assert update._io.jupyter_on(student) == []
-    code = "import time; time.sleep(30)"  # argv like a kernel's: python -m ipykernel_launcher -f …
+    # argv like a kernel's (python -m ipykernel_launcher -f …), working in the course folder
+    code = "import time; time.sleep(30)"
     with subprocess.Popen([sys.executable, "-c", code, "ipykernel_launcher", "-f", "k.json"],
                           cwd=student / "notebooks") as kernel:
         try:
