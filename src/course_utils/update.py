@@ -173,7 +173,7 @@ def update(root: Path, *, log=print, force: bool = False, on_step=None) -> Updat
             "Download the new version into a new folder and copy your notebooks across "
             "(or clone it with git: see the README).")
     gd = _io.git_dir(root).resolve()
-    rep = UpdateReport(recovered=_undo.recover(root, gd, log))
+    rep = UpdateReport(recovered=_undo.recover(root, gd, log, force))
     upstream, remote = _preflight(root, gd, force, log)
     log(f"fetching {upstream} …")
     if remote != ".":

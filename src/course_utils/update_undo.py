@@ -73,8 +73,10 @@ def write_backup(root, gd, backup, plan, old, new, t_old, t_new) -> None:
     _io.write(gd / MARKER, json.dumps({"backup": backup.relative_to(gd).as_posix()}).encode())
 
 
-def recover(root: Path, gd: Path, log) -> bool:
-    """If an update was interrupted (the marker exists), put everything back; True if so."""
+def recover(root: Path, gd: Path, log, force: bool = False) -> bool:
+    """If an update was interrupted (the marker exists), put everything back; True if so.
+
+    Refuses while the process that wrote the marker still runs, unless ``force``."""
     if not (gd / MARKER).exists():
         return False
     try:
@@ -85,8 +87,10 @@ def recover(root: Path, gd: Path, log) -> bool:
                           f"({exc}). Your files may be in {gd / BACKUP_DIR}; once you have "
                           f"checked, delete {gd / MARKER} and run again.") from None
     pid = manifest.get("pid")
-    if pid != os.getpid() and _io.pid_alive(pid):
-        raise UpdateError(f"another update (process {pid}) is running; wait for it to finish.")
+    if pid != os.getpid() and _io.pid_alive(pid) and not force:
+        raise UpdateError(f"another update (process {pid}, started {manifest['started']}) "
+                          "seems to be running; wait for it to finish. If none is running "
+                          "(say, after a restart), run `python3 course.py update --force`.")
     log(f"An earlier update (started {manifest['started']}) was interrupted; putting your "
         f"files back from {backup} …")
     rollback(root, gd, backup, log)
