@@ -702,3 +702,39 @@ def test_a_kernel_running_in_the_course_folder_is_seen(course):
             assert len(hits) == 1 and f"process {kernel.pid}" in hits[0]
         finally:
             kernel.kill()
+
+
+def test_what_the_readme_warns_against_does_break_or_hide_work(course):
+    """The README's warnings, shown: a plain pull overwrites a git-ignored file; with commits
+    of one's own, `git merge` of a cell both sides changed leaves the notebook as invalid
+    JSON, and `git reset --keep` puts the course's notebook in place of the student's."""
+    author, student = course
+    write(author, ".gitignore", "scratch/\n")
+    publish(author, "v1.1")
+    git(student, "pull", "-q")
+    write(student, "scratch/notes.txt", "mine\n")
+    write(author, "scratch/notes.txt", "course\n")
+    git(author, "add", "-f", "scratch/notes.txt")
+    publish(author, "v1.2")
+    git(student, "pull", "-q", "--ff-only")
+    assert (student / "scratch/notes.txt").read_text() == "course\n"   # silently overwritten
+
+    mine = student_answer(student)
+    git(student, "commit", "-q", "-am", "my work")
+    nb = nbformat.read(str(author / NB01), as_version=4)        # the course fixes the same cell
+    cell = next(c for c in nb.cells if (c.metadata.get("nbgrader") or {}).get("solution"))
+    cell.source = cell.source.replace("raise NotImplementedError()",
+                                      "raise NotImplementedError()  # your code here")
+    write(author, NB01, generated(nb))
+    publish(author)
+    git(student, "fetch", "-q")
+    merge = subprocess.run(["git", "merge", "-q", "origin/main"], cwd=student,
+                           capture_output=True, text=True)
+    assert merge.returncode != 0 and "CONFLICT" in merge.stdout + merge.stderr
+    with pytest.raises(json.JSONDecodeError):
+        json.loads((student / NB01).read_text())
+    git(student, "merge", "--abort")
+    assert (student / NB01).read_bytes() == mine
+    git(student, "branch", "my-work")
+    git(student, "reset", "-q", "--keep", "origin/main")
+    assert (student / NB01).read_bytes() != mine and "my answer" not in (student / NB01).read_text()

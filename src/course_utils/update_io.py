@@ -190,8 +190,8 @@ def jupyter_message(hits: list[str]) -> str:
 def commits_advice(root: Path, old: str, new: str, upstream: str) -> str:
     """The message for a student whose branch has commits the course does not have.
 
-    ``git merge`` would conflict on every notebook both sides changed (their stored
-    ``sources_sha256`` lines differ), leaving invalid JSON; ``git reset --keep/--hard``
+    ``git merge`` writes conflict markers into a notebook where both sides changed the
+    same lines, leaving invalid JSON; ``git reset --keep/--hard``
     would put the course's notebooks in place of theirs. A mixed reset to the commit
     they started from moves only git's record: their files stay exactly as they are,
     their commits stay on a branch, and the update then keeps their edits as usual.
@@ -210,6 +210,7 @@ def commits_advice(root: Path, old: str, new: str, upstream: str) -> str:
             f"The first keeps your commits on the branch {name}; the second moves git back "
             "to the course version you started from without touching any file (your "
             "committed work becomes uncommitted edits); the third updates as usual. "
-            "Do not use `git merge` (notebooks changed on both sides conflict and become "
-            "invalid JSON) or `git reset --keep`/`--hard` (they put the course's notebooks "
-            "in place of yours).")
+            "Do not use `git merge` (where you and the course changed the same part of a "
+            "notebook, git writes conflict markers into it and it is no longer valid JSON) "
+            "or `git reset --keep`/`--hard` (they put the course's notebooks in place of "
+            "yours).")
