@@ -31,6 +31,7 @@ grading     grade submitted notebooks (``course grade``)
 update      update the course without overwriting a student's edits
 update_plan what an update will do, decided by pure functions (stdlib only)
 update_io   git, atomic writes, the Jupyter check and the advice for local commits
+update_undo the update's backup, in-progress marker, rollback and recovery
 cli         ``python -m course_utils`` / ``course`` command line
 """
 
