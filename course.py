@@ -12,7 +12,8 @@
     python3 course.py freeze   rewrite constraints.txt from .venv-dev (after an upgrade)
     python3 course.py update   get the course's latest version; your edited notebooks are kept
                                (a changed notebook's new version is put next to yours as
-                               NN_name.updated.ipynb)
+                               NN_name.updated.ipynb); backs up first, undoes itself if it
+                               fails or is interrupted; --force: even if Jupyter is running
     python3 course.py fresh NN write a fresh copy of notebook NN next to yours
                                (NN_name.fresh.ipynb); yours is not touched
     python3 course.py progress which exercises of each notebook pass, fail or are untouched,

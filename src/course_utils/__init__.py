@@ -29,6 +29,9 @@ exercises   one module per notebook with the check functions for its exercises
 build       regenerate student notebooks from solutions and re-execute solutions
 grading     grade submitted notebooks (``course grade``)
 update      update the course without overwriting a student's edits
+update_plan what an update will do, decided by pure functions (stdlib only)
+update_io   git, atomic writes, the Jupyter check and the advice for local commits
+update_undo the update's backup, in-progress marker, rollback and recovery
 cli         ``python -m course_utils`` / ``course`` command line
 """
 

@@ -1,25 +1,37 @@
 """Update a student's copy of the course without losing their work; get fresh notebooks.
 
 Standard library only: ``course.py`` loads this file directly (before any environment
-exists), so it must not import numpy or anything from ``course_utils``.
+exists), so it must not import numpy or anything from ``course_utils``; it loads its
+siblings ``update_plan.py`` (the pure plan), ``update_io.py`` (git, files, the Jupyter
+check) and ``update_undo.py`` (backup, marker, rollback) by path for the same reason.
 
-``python3 course.py update``
-    Fetches the course repository's upstream branch and fast-forwards to it. Nothing of
-    the student's is committed, stashed or overwritten:
+``python3 course.py update [--force]``
+    Fetches the course's upstream branch and fast-forwards to it, as one transaction:
 
-    * a notebook in ``notebooks/`` that the student edited (its cell sources no longer
-      match the hash the generator stored in ``metadata.course.sources_sha256``) and that
-      the course changed stays where it is, untouched; the course's new version is
-      written next to it as ``NN_name.updated.ipynb``;
-    * a notebook that was only run (outputs, no source edits) is replaced by the new
-      version;
-    * any other file the student changed that the course also changed is replaced by the
-      course's version and the student's copy is kept next to it as ``name.mine.ext``;
-    * files the course did not change are left exactly as they are;
-    * every local file the update touches is first copied to ``.git/course-backup/``.
+    1. plan every action (:func:`update_plan.make_plan`), before changing anything;
+    2. print where the backup goes, then copy there every file of the student's that an
+       action touches (side files whose names are reused included) and git's index,
+       and write an "update in progress" marker;
+    3. apply the actions; on any failure, Ctrl-C (or SIGTERM, SIGHUP) included, put every
+       touched path, the branch and the index back exactly as they were, and say so (a
+       file that changed meanwhile is kept next to it as ``name.found.ext``);
+    4. remove the marker and report.
 
-    If the student made commits of their own, or a merge/rebase is in progress, nothing
-    is changed and the message explains what to do.
+    A run that finds the marker (the previous one was killed) first puts the student's
+    files back the same way and says so. What the student keeps:
+
+    * a notebook in ``notebooks/`` that the student edited and the course changed stays
+      where it is, untouched; the course's new version is written next to it as
+      ``NN_name.updated.ipynb``; a notebook that was only run is replaced;
+    * another file the student changed that the course also changed (git-ignored ones
+      included) is replaced by the course's version; the student's copy is kept next to
+      it as ``name.mine.ext``;
+    * files the course did not change are left exactly as they are.
+
+    It stops, changing nothing, if the student made commits of their own (the message
+    says how to update keeping every file in place), if a merge or rebase is in progress,
+    or, unless ``--force``, if a Jupyter server or kernel is running on the course folder
+    (a notebook open with unsaved edits would otherwise be lost on reload).
 
 ``python3 course.py fresh NN``
     Writes a pristine copy of notebook NN next to the student's as
@@ -32,46 +44,33 @@ build and tests, which only look at ``NN_snake_case.ipynb``, ignore them.
 
 from __future__ import annotations
 
-import datetime as _dt
-import hashlib
-import json
+import importlib
+import importlib.util
 import os
-import re
-import subprocess
+import signal
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-NB_NAME = re.compile(r"^\d\d_[a-z0-9_]+\.ipynb$")  # the same as build.NB_NAME
-BACKUP_DIR = "course-backup"  # inside .git/, so never committed and never in `git status`
+
+def _sibling(name: str):
+    if __package__:  # imported as course_utils.update
+        return importlib.import_module(f"{__package__}.{name}")
+    spec = importlib.util.spec_from_file_location(f"course_{name}",
+                                                  Path(__file__).with_name(f"{name}.py"))
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses look their module up here
+    spec.loader.exec_module(mod)
+    return mod
 
 
-# ---------------------------------------------------------------------------------------
-# "Edited since generated?" without nbformat
-# ---------------------------------------------------------------------------------------
-def _text(src) -> str:
-    return "".join(src) if isinstance(src, list) else (src or "")
-
-
-def sources_hash(nb: dict) -> str:
-    """The same SHA-256 as :func:`course_utils.build.sources_hash`, from raw notebook JSON."""
-    h = hashlib.sha256()
-    for cell in nb.get("cells", []):
-        h.update(cell.get("cell_type", "").encode() + b"\0" + _text(cell.get("source")).encode()
-                 + b"\0")
-    return h.hexdigest()
-
-
-def content_status(data: bytes | None) -> str:
-    """'missing', 'generated' (cell sources as generated) or 'edited' for notebook bytes."""
-    if data is None:
-        return "missing"
-    try:
-        nb = json.loads(data.decode("utf-8"))
-        stored = nb.get("metadata", {}).get("course", {}).get("sources_sha256")
-    except (ValueError, AttributeError):
-        return "edited"
-    return "generated" if stored and stored == sources_hash(nb) else "edited"
+_plan = _sibling("update_plan")
+_io = _sibling("update_io")
+_undo = _sibling("update_undo")
+NB_NAME, sources_hash, content_status = _plan.NB_NAME, _plan.sources_hash, _plan.content_status
+BACKUP_DIR, MARKER = _undo.BACKUP_DIR, _undo.MARKER
+_rollback = _undo.rollback
+UpdateError = _io.UpdateError
 
 
 def notebook_status(path: Path) -> str:
@@ -80,67 +79,14 @@ def notebook_status(path: Path) -> str:
     return content_status(path.read_bytes() if path.exists() else None)
 
 
-def side_path(path: Path, tag: str, content: bytes | None = None) -> Path:
-    """A free name next to ``path``: ``stem.TAG.suffix``, else ``stem.TAG2.suffix`` …
-
-    An existing side file is reused only if it holds nothing of the student's: the same
-    bytes as ``content``, or (for notebooks) a notebook whose sources are as generated.
-    """
+def side_path(path: Path, tag: str, content: bytes) -> Path:
+    """A name next to ``path`` (``stem.TAG.suffix``, ``stem.TAG2.suffix`` …) that is free or
+    already holds ``content``: nothing there is overwritten (see ``update_plan.pick_side``)."""
     path = Path(path)
-    for k in range(1, 1000):
-        cand = path.with_name(f"{path.stem}.{tag}{k if k > 1 else ''}{path.suffix}")
-        if not cand.exists():
-            return cand
-        old = cand.read_bytes()
-        if content is not None and old == content:
-            return cand
-        if tag != "mine" and path.suffix == ".ipynb" and content_status(old) == "generated":
-            return cand
-    raise RuntimeError(f"no free name next to {path}")
-
-
-# ---------------------------------------------------------------------------------------
-# git
-# ---------------------------------------------------------------------------------------
-class UpdateError(Exception):
-    """The update cannot proceed; nothing was changed. The message says what to do."""
-
-
-def _git(root: Path, *args: str, check: bool = True, text: bool = True):
-    try:
-        proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=text,
-                              stdin=subprocess.DEVNULL)
-    except FileNotFoundError:
-        raise UpdateError("git is not installed; see the README (For students: updating the "
-                          "course) for the download route.") from None
-    if check and proc.returncode != 0:
-        err = proc.stderr if text else proc.stderr.decode(errors="replace")
-        raise UpdateError(f"`git {' '.join(args)}` failed: {err.strip()}")
-    return proc
-
-
-def _show(root: Path, rev: str, path: str) -> bytes | None:
-    proc = _git(root, "show", f"{rev}:{path}", check=False, text=False)
-    return proc.stdout if proc.returncode == 0 else None
-
-
-def _git_dir(root: Path) -> Path:
-    return Path(root) / _git(root, "rev-parse", "--git-dir").stdout.strip()
-
-
-def _is_checkout(root: Path) -> bool:
-    try:
-        proc = _git(root, "rev-parse", "--show-toplevel", check=False)
-    except UpdateError:
-        return False
-    return proc.returncode == 0 and Path(proc.stdout.strip()).resolve() == Path(root).resolve()
-
-
-def _dirty_paths(root: Path) -> set[str]:
-    """Paths with uncommitted changes: modified, staged, deleted or untracked."""
-    out = _git(root, "status", "--porcelain=v1", "-z", "--untracked-files=all",
-               "--no-renames").stdout
-    return {entry[3:] for entry in out.split("\0") if len(entry) > 3}
+    existing = {p.name: p.read_bytes() for p in path.parent.glob(f"{path.stem}.{tag}*")
+                if p.is_file()}
+    name, _ = _plan.pick_side(path.name, tag, content, existing, reuse_run_only=False)
+    return path.with_name(name)
 
 
 # ---------------------------------------------------------------------------------------
@@ -151,117 +97,148 @@ class UpdateReport:
     old: str = ""
     new: str = ""
     up_to_date: bool = False
+    recovered: bool = False  # an interrupted earlier update was undone first
     kept: list[tuple[str, str]] = field(default_factory=list)       # (student's file, new version)
     mine: list[tuple[str, str]] = field(default_factory=list)       # (course's file, student's copy)
     replaced: list[str] = field(default_factory=list)               # run-only notebooks replaced
     orphaned: list[str] = field(default_factory=list)               # removed upstream, kept locally
+    restored: list[str] = field(default_factory=list)               # deleted locally, back again
     backup: str = ""
 
 
-def _is_student_notebook(rel: str) -> bool:
-    p = Path(rel)
-    return p.parent.as_posix() == "notebooks" and bool(NB_NAME.match(p.name))
-
-
-def update(root: Path, *, log=print) -> UpdateReport:
-    """Fetch and fast-forward the course checkout at ``root`` (see the module docstring)."""
-    root = Path(root).resolve()
-    if not _is_checkout(root):
-        raise UpdateError(
-            f"{root} is not a git checkout of the course, so it cannot update itself. "
-            "Download the new version into a new folder and copy your notebooks across "
-            "(or clone it with git: see the README).")
-    gd = _git_dir(root)
+def _preflight(root: Path, gd: Path, force: bool, log) -> tuple[str, str]:
+    """Refuse (UpdateError) unless a fast-forward is possible; return (upstream, remote)."""
     for marker in ("MERGE_HEAD", "rebase-merge", "rebase-apply", "CHERRY_PICK_HEAD"):
         if (gd / marker).exists():
             raise UpdateError("a git merge or rebase is in progress; finish or abort it first "
                               "(`git merge --abort` / `git rebase --abort`). Nothing was changed.")
-    up = _git(root, "rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{u}", check=False)
+    servers = _io.jupyter_on(root)
+    if servers and not force:
+        raise UpdateError(_io.jupyter_message(servers))
+    for s in servers:
+        log(f"warning (--force): {s}")
+    up = _io.git(root, "rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{u}", check=False)
     if up.returncode != 0:
         raise UpdateError("this branch has no upstream to update from (`git branch "
                           "--set-upstream-to origin/main`). Nothing was changed.")
     upstream = up.stdout.strip()
-    remote = _git(root, "config", "--get",
-                  f"branch.{_git(root, 'rev-parse', '--abbrev-ref', 'HEAD').stdout.strip()}.remote",
-                  check=False).stdout.strip() or upstream.split("/")[0]
+    branch = _io.git(root, "rev-parse", "--abbrev-ref", "HEAD").stdout.strip()
+    remote = _io.git(root, "config", "--get", f"branch.{branch}.remote",
+                     check=False).stdout.strip() or upstream.split("/")[0]
+    return upstream, remote
+
+
+def _gather(root: Path, old: str, new: str):
+    """(plan, old tree, new tree) for the fast-forward ``old`` → ``new``."""
+    changed = {}
+    diff = _io.lines(root, "diff", "--name-status", "-z", "--no-renames", old, new)
+    for status, path in zip(diff[::2], diff[1::2]):
+        changed[path] = (status != "A", status != "D")
+    t_old, t_new = _io.tree(root, old), _io.tree(root, new)
+    status = _io.lines(root, "status", "--porcelain=v1", "-z", "--untracked-files=all",
+                       "--no-renames")
+    dirty = {e[3:] for e in status if len(e) > 3}
+    local, theirs, siblings, blocked = {}, {}, {}, []
+    for rel, (in_old, in_new) in changed.items():
+        f = root / rel
+        if in_new and (f.is_dir() or any((root / p).is_file() and p.as_posix() not in t_old
+                                         for p in Path(rel).parents if p.parts)):
+            blocked.append(rel)
+        # A path the old commit lacks is the student's if it exists, even if git ignores it.
+        if rel in dirty or (not in_old and (f.is_file() or f.is_symlink())):
+            local[rel] = _io.read(f)
+            theirs[rel] = _io.blob(root, t_new[rel][1]) if in_new else None
+            for tag in ("updated", "mine"):
+                for p in f.parent.glob(f"{f.stem}.{tag}*{f.suffix}"):
+                    if p.is_file():
+                        siblings[p.relative_to(root).as_posix()] = p.read_bytes()
+    if blocked:
+        raise UpdateError("the course now has a file where you have a folder or file of your "
+                          f"own: {', '.join(blocked)}. Rename yours and run again. "
+                          "Nothing was changed.")
+    plan = _plan.make_plan(changed, local, theirs, siblings, set(t_old) | set(t_new))
+    return plan, t_old, t_new, local, theirs
+
+
+def update(root: Path, *, log=print, force: bool = False, on_step=None) -> UpdateReport:
+    """Fetch and fast-forward the course checkout at ``root`` (see the module docstring).
+
+    ``on_step(i, action)`` is called before each action (and with ``None`` after the last);
+    tests use it to interrupt the update at every step.
+    """
+    root = Path(root).resolve()
+    if not _io.is_checkout(root):
+        raise UpdateError(
+            f"{root} is not a git checkout of the course, so it cannot update itself. "
+            "Download the new version into a new folder and copy your notebooks across "
+            "(or clone it with git: see the README).")
+    gd = _io.git_dir(root).resolve()
+    rep = UpdateReport(recovered=_undo.recover(root, gd, log, force))
+    upstream, remote = _preflight(root, gd, force, log)
     log(f"fetching {upstream} …")
     if remote != ".":
-        _git(root, "fetch", "--quiet", remote)
-    rep = UpdateReport()
-    rep.old = _git(root, "rev-parse", "HEAD").stdout.strip()
-    rep.new = _git(root, "rev-parse", "@{u}").stdout.strip()
-    if _git(root, "merge-base", "--is-ancestor", rep.new, rep.old, check=False).returncode == 0:
+        _io.git(root, "fetch", "--quiet", remote)
+    rep.old, rep.new = _io.git(root, "rev-parse", "HEAD", "@{u}").stdout.split()
+    ancestor = lambda a, b: _io.git(root, "merge-base", "--is-ancestor", a, b,
+                                    check=False).returncode == 0
+    if ancestor(rep.new, rep.old):
         rep.up_to_date = True
         log("Already up to date.")
         return rep
-    if _git(root, "merge-base", "--is-ancestor", rep.old, rep.new, check=False).returncode != 0:
-        n = _git(root, "rev-list", "--count", f"{rep.new}..{rep.old}").stdout.strip()
-        raise UpdateError(
-            f"you have {n} commit(s) of your own that the course does not have, so a safe "
-            "fast-forward is impossible. Nothing was changed. Merge yourself "
-            f"(`git merge {upstream}`), or move your commits aside: "
-            f"`git branch my-work` then `git reset --keep {upstream}` "
-            "(your commits stay on the branch my-work).")
+    if not ancestor(rep.old, rep.new):
+        raise UpdateError(_io.commits_advice(root, rep.old, rep.new, upstream))
 
-    changed = set(_git(root, "diff", "--name-only", "-z", "--no-renames", rep.old,
-                       rep.new).stdout.split("\0")) - {""}
-    affected = sorted(changed & _dirty_paths(root))
-    # Save what the student has for every path the update will touch.
-    saved: dict[str, bytes | None] = {}
-    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    backup = gd / BACKUP_DIR / stamp
-    for rel in affected:
-        f = root / rel
-        saved[rel] = f.read_bytes() if f.is_file() else None
-        if saved[rel] is not None:
-            (backup / rel).parent.mkdir(parents=True, exist_ok=True)
-            (backup / rel).write_bytes(saved[rel])
-    if saved:
-        rep.backup = str(backup)
-
-    # Make those paths clean so that the fast-forward can proceed, then fast-forward.
-    in_head = set(_git(root, "ls-tree", "-r", "-z", "--name-only", rep.old).stdout.split("\0"))
+    plan, t_old, t_new, local, theirs = _gather(root, rep.old, rep.new)
+    backup = _undo.new_backup_dir(gd)
+    rep.backup = str(backup)
+    log(f"Backup of your files before anything changes: {backup}")
+    _undo.write_backup(root, gd, backup, plan, rep.old, rep.new, t_old, t_new)
     try:
-        for rel in affected:
-            if rel in in_head:
-                _git(root, "checkout", "-q", rep.old, "--", rel)
-            else:
-                _git(root, "rm", "-q", "--cached", "--ignore-unmatch", "--", rel)
-                (root / rel).unlink(missing_ok=True)
-        _git(root, "merge", "--ff-only", "-q", rep.new)
-    except UpdateError:
-        for rel, data in saved.items():  # put everything back as it was
-            if data is not None:
-                (root / rel).parent.mkdir(parents=True, exist_ok=True)
-                (root / rel).write_bytes(data)
+        for i, act in enumerate(plan.actions):
+            if on_step:
+                on_step(i, act)
+            _apply(root, act, rep, t_old, local, theirs)
+        if on_step:
+            on_step(len(plan.actions), None)
+    except BaseException as exc:
+        why = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        log(f"The update {why}; putting everything back as it was …")
+        _rollback(root, gd, backup, log)
+        log("Everything is back as it was before the update: nothing was changed.")
         raise
-
-    # Put the student's work back.
-    for rel, data in saved.items():
-        if data is None:
-            continue  # the student had deleted it: the course's version is back
-        f = root / rel
-        new = f.read_bytes() if f.is_file() else None
-        if new == data:
-            continue
-        if new is None:  # the course removed it; keep the student's copy where it was
-            f.parent.mkdir(parents=True, exist_ok=True)
-            f.write_bytes(data)
-            rep.orphaned.append(rel)
-        elif _is_student_notebook(rel) or rel.endswith(".ipynb"):
-            if rel.endswith(".ipynb") and content_status(data) == "generated":
-                rep.replaced.append(rel)  # only run, not edited: the new version replaces it
-                continue
-            side = side_path(f, "updated", new)
-            side.write_bytes(new)
-            f.write_bytes(data)
-            rep.kept.append((rel, side.relative_to(root).as_posix()))
-        else:
-            side = side_path(f, "mine", data)
-            side.write_bytes(data)
-            rep.mine.append((rel, side.relative_to(root).as_posix()))
+    (gd / MARKER).unlink()
+    for name in ("kept", "mine", "replaced", "orphaned", "restored"):
+        setattr(rep, name, getattr(plan, name))
     _log_report(rep, log)
     return rep
+
+
+def _apply(root: Path, act, rep: UpdateReport, t_old, local, theirs) -> None:
+    f = root / act.path
+    if act.kind == "revert":
+        if _io.read(f) != local[act.path]:  # saved meanwhile: the backup may be older
+            raise UpdateError(f"{act.path} changed during the update (is it open in an "
+                              "editor?). Save and close it, then run again.")
+        if act.path in t_old:
+            _io.git(root, "checkout", "-q", rep.old, "--", act.path)
+        else:
+            _io.git(root, "rm", "-q", "--cached", "--ignore-unmatch", "--", act.path)
+            _io.remove(f)
+    elif act.kind == "fast_forward":
+        _io.git(root, "merge", "--ff-only", "-q", rep.new)
+    elif act.kind == "write_new":
+        _io.write(root / act.dest, theirs[act.path])
+    elif act.kind == "write_mine":
+        dest = root / act.dest
+        _io.write(dest, local[act.path], dest.stat().st_mode & 0o7777 if dest.exists() else None)
+    else:
+        raise ValueError(act.kind)
+
+
+def recover(root: Path, *, log=print) -> bool:
+    """If an update was interrupted (the marker exists), put everything back; True if so."""
+    root = Path(root).resolve()
+    return _undo.recover(root, _io.git_dir(root).resolve(), log)
 
 
 def _log_report(rep: UpdateReport, log) -> None:
@@ -274,11 +251,12 @@ def _log_report(rep: UpdateReport, log) -> None:
         log(f"  {rel}: replaced by the course's version; your copy is {side}")
     for rel in rep.orphaned:
         log(f"  {rel}: removed from the course; your copy was kept")
+    for rel in rep.restored:
+        log(f"  {rel}: you had deleted it; the course's new version is there again")
     if rep.kept:
         log("Your notebooks were not changed. Open the .updated.ipynb next to one to see what "
             "changed; copy your answers into it when you like (or keep working in yours).")
-    if rep.backup:
-        log(f"A copy of every file of yours that the update touched is in {rep.backup}")
+    log(f"The backup (your files as they were, and git's index) stays in {rep.backup}")
 
 
 # ---------------------------------------------------------------------------------------
@@ -305,9 +283,10 @@ def fresh(root: Path, name: str, *, log=print) -> Path:
     target = find_notebook(root, name)
     rel = target.relative_to(root).as_posix()
     candidates: list[bytes | None] = []
-    if _is_checkout(root):
+    if _io.is_checkout(root):
         for rev in ("@{u}", "HEAD"):
-            candidates.append(_show(root, rev, rel))
+            proc = _io.git(root, "show", f"{rev}:{rel}", check=False, text=False)
+            candidates.append(proc.stdout if proc.returncode == 0 else None)
     candidates.append(target.read_bytes())
     data = next((c for c in candidates if c is not None and content_status(c) == "generated"),
                 None)
@@ -315,20 +294,27 @@ def fresh(root: Path, name: str, *, log=print) -> Path:
         raise UpdateError(f"no unedited copy of {rel} found; run `python3 course.py update` or "
                           "download the notebook again from the course page.")
     side = side_path(target, "fresh", data)
-    side.write_bytes(data)
+    _io.write(side, data)
     log(f"wrote a fresh copy of {rel} to {side.relative_to(root).as_posix()} "
         f"(your {target.name} is untouched)")
     return side
 
 
 # ---------------------------------------------------------------------------------------
-# Command line (course.py update / course.py fresh NN)
+# Command line (course.py update [--force] / course.py fresh NN)
 # ---------------------------------------------------------------------------------------
+def _stop(signum, frame):
+    raise KeyboardInterrupt  # so that a closed terminal or a kill undoes the update too
+
+
 def main(argv: list[str], root: Path) -> int:
     cmd, rest = (argv[0], argv[1:]) if argv else ("", [])
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _stop)
     try:
-        if cmd == "update" and not rest:
-            update(root)
+        if cmd == "update" and rest in ([], ["--force"]):
+            update(root, force=bool(rest))
             return 0
         if cmd == "fresh" and rest and not any(a.startswith("-") for a in rest):
             for name in rest:
@@ -337,8 +323,11 @@ def main(argv: list[str], root: Path) -> int:
     except UpdateError as exc:
         print(f"course update: {exc}", file=sys.stderr)
         return 1
-    print("usage: python3 course.py update\n       python3 course.py fresh NN [NN …]",
-          file=sys.stderr)
+    except KeyboardInterrupt:
+        print("course update: interrupted.", file=sys.stderr)
+        return 130
+    print("usage: python3 course.py update [--force]\n"
+          "       python3 course.py fresh NN [NN …]", file=sys.stderr)
     return 2
 
 
