@@ -505,23 +505,3 @@ def build_site(out: Path | None = None, *, root: Path = ROOT, with_solutions: bo
         f"{'with' if with_solutions else 'without'} solutions) "
         f"in {time.perf_counter() - t0:.1f} s; every internal link resolves")
     return out
-
-
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    p = argparse.ArgumentParser(prog="course site", description=__doc__.split("\n\n")[0])
-    p.add_argument("--without-solutions", action="store_true",
-                   help="leave the exercise solutions out (for instructors who grade)")
-    p.add_argument("--out", type=Path, default=None, help="output folder (default: site/)")
-    args = p.parse_args(argv)
-    try:
-        build_site(args.out, with_solutions=not args.without_solutions)
-    except (RuntimeError, ImportError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
