@@ -349,6 +349,9 @@ COURSE_CSS = """\
 .course-links { font-size: 0.95em; margin-bottom: 1.2em; }
 .course-links a { font-weight: 600; }
 details.course-solution > summary { cursor: pointer; }
+/* MathJax's hidden MathML for screen readers names TeX web fonts that MathJax from
+   jupyter-server-mathjax does not ship (it has STIX-Web): keep it from requesting them */
+.MJX_Assistive_MathML, .MJX_Assistive_MathML * { font-family: inherit !important; }
 """
 
 INDEX_TOCTREE = """
