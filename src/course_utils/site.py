@@ -349,6 +349,13 @@ COURSE_CSS = """\
 .course-links { font-size: 0.95em; margin-bottom: 1.2em; }
 .course-links a { font-weight: 600; }
 details.course-solution > summary { cursor: pointer; }
+/* a written answer's toggle looks like MyST-NB's toggle of a code solution */
+details.course-solution > summary { display: block; border-left: none; padding: inherit;
+  margin: inherit; background-color: inherit; }
+details.course-solution > summary > p.admonition-title { display: list-item; margin-bottom: 0; }
+details.course-solution:not([open]) { padding-bottom: 0; }
+details.course-solution[open] > summary > p.collapsed,
+details.course-solution:not([open]) > summary > p.expanded { display: none; }
 /* MathJax's hidden MathML for screen readers names TeX web fonts that MathJax from
    jupyter-server-mathjax does not ship (it has STIX-Web): keep it from requesting them */
 .MJX_Assistive_MathML, .MJX_Assistive_MathML * { font-family: inherit !important; }
