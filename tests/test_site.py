@@ -145,6 +145,21 @@ def test_without_solutions_shows_the_student_version():
     assert site.SOLUTION_SHOW not in text
 
 
+def test_without_solutions_leaves_hidden_tests_out():
+    nb = _tiny_notebook()
+    check = v4.new_code_cell("assert f(1) == 2\n### BEGIN HIDDEN TESTS\nassert f(3) == 6  # HIDDEN\n"
+                             "### END HIDDEN TESTS\n", id="check", execution_count=5)
+    check.metadata["nbgrader"] = {"grade": True, "grade_id": "ex99_f_check", "locked": True,
+                                  "points": 1, "schema_version": 3, "solution": False,
+                                  "task": False}
+    nb.cells.append(check)
+    cells = {c.id: c for c in site.prepare_notebook(nb, "99_tiny.ipynb", with_solutions=False,
+                                                    root=ROOT).cells}
+    assert cells["check"].source.strip() == "assert f(1) == 2"
+    with_sol = {c.id: c for c in site.prepare_notebook(nb, "99_tiny.ipynb", root=ROOT).cells}
+    assert "# HIDDEN" in with_sol["check"].source
+
+
 def test_links_go_under_the_title_and_links_are_rewritten():
     page = site.prepare_notebook(_tiny_notebook(), "99_tiny.ipynb", root=ROOT)
     title = page.cells[0].source

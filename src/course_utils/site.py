@@ -169,14 +169,16 @@ def _is_solution(cell) -> bool:
 
 
 def _student_cell(cell):
-    """The student's version of one solution cell (nbgrader's ClearSolutions)."""
+    """The student's version of one cell: solution regions and hidden tests cleared with
+    nbgrader's own preprocessors (as ``course build`` does), no outputs."""
     import nbformat
-    from nbgrader.preprocessors import ClearSolutions
+    from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
 
     nb = nbformat.v4.new_notebook(cells=[copy.deepcopy(cell)])
     nb.metadata["kernelspec"] = {"name": "python3", "language": "python",
                                  "display_name": "Python 3"}
-    nb, _ = ClearSolutions().preprocess(nb, {})
+    for pp in (ClearSolutions(), ClearHiddenTests()):
+        nb, _ = pp.preprocess(nb, {})
     out = nb.cells[0]
     if out.cell_type == "code":
         out.outputs, out.execution_count = [], None
@@ -217,7 +219,8 @@ def prepare_notebook(nb, name: str, *, with_solutions: bool = True, root: Path =
     Solution cells (nbgrader ``solution: true``) get a "Show a solution" toggle, collapsed:
     a code cell through MyST-NB's ``hide-input`` (its outputs stay visible), a markdown
     answer inside a ``<details>`` block. ``with_solutions=False`` puts the student's
-    version of each solution cell in its place, with no outputs. The Colab / Binder /
+    version of each solution cell (and of each cell with hidden tests) in its place, with
+    no outputs. The Colab / Binder /
     download links go right after the first (title) cell.
     """
     nb = copy.deepcopy(nb)
@@ -225,7 +228,7 @@ def prepare_notebook(nb, name: str, *, with_solutions: bool = True, root: Path =
     page = f"notebooks/{name[:-6]}.html"
     cells = []
     for cell in nb.cells:
-        if _is_solution(cell) and not with_solutions:
+        if not with_solutions and (_is_solution(cell) or "BEGIN HIDDEN TESTS" in cell.source):
             cell = _student_cell(cell)
         elif _is_solution(cell) and cell.cell_type == "code":
             tags = cell.metadata.setdefault("tags", [])
