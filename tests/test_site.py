@@ -199,8 +199,20 @@ def test_real_notebooks_prepare_without_solutions_leaking():
     for path in build.solution_paths(ROOT):
         nb = build.read_notebook(path)
         page = site.prepare_notebook(nb, path.name, with_solutions=False, root=ROOT)
-        for cell in page.cells:
-            assert "BEGIN SOLUTION" not in cell.source, path.name
+        shown = "\n".join(c.source for c in page.cells)
+        assert "BEGIN SOLUTION" not in shown, path.name
+        page_cells = {c.id: c for c in page.cells}
+        for cell in nb.cells:
+            if not cell.metadata.get("nbgrader", {}).get("solution"):
+                continue
+            replaced = page_cells[cell.id]
+            assert not replaced.get("outputs"), f"{path.name}: outputs of {cell.id} shown"
+            body = re.findall(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", cell.source, re.S)
+            body = body if cell.cell_type == "code" else [cell.source]
+            for line in "\n".join(body).splitlines():
+                line = line.strip()
+                if line and not line.startswith("#") and line != "raise NotImplementedError()":
+                    assert line not in replaced.source, f"{path.name}: solution line {line!r}"
         with_sol = site.prepare_notebook(nb, path.name, root=ROOT)
         n_solutions = sum(1 for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution"))
         toggles = sum(1 for c in with_sol.cells
