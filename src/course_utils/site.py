@@ -402,22 +402,23 @@ def stage(dest: Path, *, root: Path = ROOT, with_solutions: bool = True) -> list
     for path in build.solution_paths(root):
         nb = build.read_notebook(path)
         page = prepare_notebook(nb, path.name, with_solutions=with_solutions, root=root)
-        (dest / "notebooks" / path.name).write_text(build.dumps(page))
+        (dest / "notebooks" / path.name).write_text(build.dumps(page), encoding="utf-8")
         student = root / "notebooks" / path.name
         if student.exists():
             shutil.copyfile(student, dest / "_extra" / "student" / path.name)
         names.append(path.name)
-    readme = readme_course_map((root / "README.md").read_text())
+    readme = readme_course_map((root / "README.md").read_text(encoding="utf-8"))
     readme = rewrite_links(readme, "README.md", "index.html", root)
     toc = "\n".join(f"notebooks/{n[:-6]}" for n in names)
-    (dest / "index.md").write_text(readme + INDEX_TOCTREE.format(notebooks=toc))
-    glossary = rewrite_links((root / "GLOSSARY.md").read_text(), "GLOSSARY.md",
+    index = readme + INDEX_TOCTREE.format(notebooks=toc)
+    (dest / "index.md").write_text(index, encoding="utf-8")
+    glossary = rewrite_links((root / "GLOSSARY.md").read_text(encoding="utf-8"), "GLOSSARY.md",
                              "glossary.html", root)
-    (dest / "glossary.md").write_text(glossary)
-    (dest / "exercises.md").write_text(exercises_page(build.catalogue(root)))
+    (dest / "glossary.md").write_text(glossary, encoding="utf-8")
+    (dest / "exercises.md").write_text(exercises_page(build.catalogue(root)), encoding="utf-8")
     (dest / "conf.py").write_text(CONF_PY.format(mathjax_config=MATHJAX_CONFIG,
-                                                 github_url=GITHUB_URL))
-    (dest / "_static" / "course.css").write_text(COURSE_CSS)
+                                                 github_url=GITHUB_URL), encoding="utf-8")
+    (dest / "_static" / "course.css").write_text(COURSE_CSS, encoding="utf-8")
     shutil.copytree(mathjax_dir(), dest / "_static" / "mathjax", dirs_exist_ok=True)
     return names
 
@@ -443,7 +444,7 @@ class _PageParser(HTMLParser):
 
 def _parse(path: Path) -> _PageParser:
     p = _PageParser()
-    p.feed(path.read_text(errors="replace"))
+    p.feed(path.read_text(encoding="utf-8", errors="replace"))
     return p
 
 
