@@ -17,6 +17,14 @@ import pytest
 ROOT = Path(__file__).resolve().parent
 SANITIZE = ROOT / "tests" / "nbval_sanitize.cfg"
 PER_TEST_MODULES = ("tests/test_notebooks.py::", "tests/test_nbgrader_roundtrip.py::")
+# Tests of the course tooling (build, grading, updates, launcher, project files, Colab and
+# Binder routes). They compute nothing with BLAS, so the test command's portability passes
+# (other kernel families, one thread) leave them out: `-m "not tooling"`.
+TOOLING_MODULES = {
+    "test_answer_keys.py", "test_browser.py", "test_build.py", "test_colab_binder.py",
+    "test_grading.py", "test_launcher.py", "test_nbgrader_roundtrip.py", "test_project.py",
+    "test_update.py",
+}
 
 
 def pytest_configure(config):
@@ -25,6 +33,12 @@ def pytest_configure(config):
         opt, "nbval_sanitize_with", None
     ):
         opt.nbval_sanitize_with = str(SANITIZE)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name in TOOLING_MODULES:
+            item.add_marker(pytest.mark.tooling)
 
 
 def scope_of(nodeid: str) -> str:

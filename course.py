@@ -17,6 +17,9 @@
                                NN_name.updated.ipynb)
     python3 course.py fresh NN write a fresh copy of notebook NN next to yours
                                (NN_name.fresh.ipynb); yours is not touched
+    python3 course.py progress which exercises of each notebook pass, fail or are untouched,
+                               read from your own saved notebooks (nothing is run or sent);
+                               --verify re-runs them in grading mode to be sure
 
 Environments are created next to this file and re-installed only when pyproject.toml or
 constraints.txt change. torch is installed first, from the exact pin in constraints.txt, so
@@ -50,8 +53,9 @@ PYTEST_ARGS = [
 # machine and fails on the next. After the main pass, the stored-output comparison (nbval
 # strict over solutions/) and the unit tests run again under kernel families other than
 # this CPU's default, one of them with a single thread. The student-notebook executions,
-# grading runs and the browser test (marked slow/browser) are not repeated: they print
-# nothing that is compared. Keyed by platform.machine(); elsewhere there are none.
+# the browser test and the tests of the course tooling (build, grading, update: marked
+# slow, browser or tooling) are not repeated: they compute nothing with BLAS that is
+# compared. Keyed by platform.machine(); elsewhere there are none.
 PORTABILITY_PASSES: dict[str, list[tuple[str, dict[str, str]]]] = {
     "x86_64": [
         ("generic x86-64 kernels (Prescott), 1 thread",
@@ -66,7 +70,7 @@ PORTABILITY_PASSES: dict[str, list[tuple[str, dict[str, str]]]] = {
 PORTABILITY_ARGS = [
     "-n", "2", "--dist", "loadfile",
     "--nbval", "--nbval-current-env",
-    "-m", "not slow and not browser",
+    "-m", "not slow and not browser and not tooling",
     "tests", "solutions",
 ]
 
@@ -119,12 +123,13 @@ def ensure_env(dev: bool) -> Path:
     return py
 
 
-def _update_module():
-    """src/course_utils/update.py, loaded by path: it needs only the standard library."""
+def _update_module(name: str = "update"):
+    """src/course_utils/<name>.py (update or progress), loaded by path: it needs only the
+    standard library, so it works before any environment exists."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location(
-        "course_update", ROOT / "src" / "course_utils" / "update.py")
+        f"course_{name}", ROOT / "src" / "course_utils" / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = mod  # dataclasses look their module up here
     spec.loader.exec_module(mod)
@@ -226,6 +231,12 @@ def main(argv: list[str]) -> int:
         return subprocess.call([str(py), "-m", "course_utils", cmd, *rest], cwd=cwd, env=env)
     if cmd in {"update", "fresh"}:
         return _update_module().main([cmd, *rest], ROOT)
+    if cmd == "progress":
+        if "--verify" in rest:  # re-running notebooks needs Jupyter: the student environment
+            py = ensure_env(dev=False)
+            return subprocess.call([str(py), "-m", "course_utils", "progress", *rest],
+                                   cwd=Path.cwd(), env=env)
+        return _update_module("progress").main(rest, ROOT)
     if cmd == "freeze":
         py = ensure_env(dev=True)
         out = subprocess.run([str(py), "-m", "pip", "freeze", "--exclude-editable"],

@@ -42,7 +42,7 @@ def test_portability_passes_use_other_kernel_families_and_one_thread(course):
     # the passes compare the stored outputs and run the unit tests
     args = course.PORTABILITY_ARGS
     assert "--nbval" in args and "solutions" in args and "tests" in args
-    assert "not slow and not browser" in args
+    assert "not slow and not browser and not tooling" in args
 
 
 def test_no_nbval_drops_only_the_stored_output_comparison(course):

@@ -5,6 +5,8 @@ Commands:
         Regenerate notebooks/ from solutions/ (and re-execute solutions/ in place).
     exercises [--json] [--markdown] [--only SELECTORS] [--assignment FILE]
         List every exercise: notebook, id, title, points (optionally only a subset).
+    progress [FOLDER] [--verify]
+        Which exercises of your own notebooks pass, fail or are untouched.
     grade SUBMISSIONS… [--only SELECTORS] [--assignment FILE] [--timeout S] [--cell-timeout S]
           [--jobs N] [--out DIR]
         Execute submitted notebooks in grading mode and print/write their grades
@@ -97,6 +99,14 @@ def _cmd_grade(args) -> int:
     return grading.run_cli(args)
 
 
+def _cmd_progress(args) -> int:
+    from . import progress
+    from .build import ROOT
+
+    return progress.main([*([args.folder] if args.folder else []),
+                          *(["--verify"] if args.verify else [])], ROOT)
+
+
 def make_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="course", description="BPTT course tools")
     sub = p.add_subparsers(dest="command", required=True)
@@ -129,6 +139,13 @@ def make_parser() -> argparse.ArgumentParser:
 
     add_arguments(g)
     g.set_defaults(func=_cmd_grade)
+    pr = sub.add_parser("progress", help="which exercises of your notebooks pass, fail or are "
+                        "untouched (read from your saved notebooks; nothing is sent anywhere)")
+    pr.add_argument("folder", nargs="?", default=None,
+                    help="a folder of notebooks (default: the course's notebooks/)")
+    pr.add_argument("--verify", action="store_true",
+                    help="re-run the notebooks in grading mode (on a copy) to be sure")
+    pr.set_defaults(func=_cmd_progress)
     return p
 
 

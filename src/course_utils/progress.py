@@ -1,0 +1,212 @@
+"""A self-learner's progress, read from their own notebooks: ``python3 course.py progress``.
+
+For every exercise of every notebook in ``notebooks/`` it says, from the outputs of the
+student's latest run that Jupyter saved in the file, whether the exercise **passes**,
+**fails** (with the check's one-line reason), was **edited but not run** since, or is
+**untouched**; a written answer is **answered** or untouched. Nothing is executed and
+nothing is sent anywhere: it only reads the ``.ipynb`` files, so it takes a fraction of a
+second. ``--verify`` re-runs the notebooks in grading mode (a fresh kernel per notebook on
+a temporary copy; the student's files are not touched) and reports those verdicts instead.
+
+Standard library only (``course.py`` loads it by path before any environment exists;
+``--verify`` alone needs the course's environment, for Jupyter).
+
+Exercises are recognised by their nbgrader metadata: a check cell has
+``nbgrader.grade = true`` and a ``grade_id``; its solution cell has the ``grade_id`` with
+``_code`` appended; a written answer is a markdown cell with ``grade`` and ``solution``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+ICONS = {"✅": "passes", "❌": "fails", "⏳": "untouched"}
+UNANSWERED = "YOUR ANSWER HERE"
+MARK = {"passes": "✅", "fails": "❌", "untouched": "·", "edited, not run": "✎",
+        "answered": "✎", "error": "!"}
+
+
+class NotACourseNotebook(ValueError):
+    """A file that is not valid notebook JSON, or carries no exercise of this course."""
+
+
+@dataclass
+class Row:
+    """One exercise of one notebook: its id, title, kind, status and a one-line detail."""
+
+    notebook: str
+    exercise: str
+    title: str
+    kind: str  # "code" or "written"
+    status: str  # passes | fails | untouched | edited, not run | answered
+    detail: str = ""
+
+
+def _text(cell: dict) -> str:
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else str(src)
+
+
+def _output_text(cell: dict) -> str:
+    parts = []
+    for out in cell.get("outputs", []) or []:
+        if not isinstance(out, dict):
+            continue
+        if out.get("output_type") == "stream":
+            parts.append(_text({"source": out.get("text", "")}))
+        elif out.get("output_type") == "error":
+            parts.append(f"{out.get('ename', 'Error')}: {out.get('evalue', '')}")
+    return "".join(parts)
+
+
+def _verdict(output: str) -> tuple[str, str] | None:
+    """The last verdict line a check printed: (status, reason), or None."""
+    for line in reversed(output.splitlines()):
+        line = line.strip()
+        for icon, status in ICONS.items():
+            if line.startswith(icon):
+                return status, line[len(icon):].strip()
+        if line.startswith("ExerciseFailed:"):
+            return "fails", line.split(":", 1)[1].strip()
+    return None
+
+
+def _nbgrader(cell: dict) -> dict:
+    meta = cell.get("metadata", {})
+    nbg = meta.get("nbgrader", {}) if isinstance(meta, dict) else {}
+    return nbg if isinstance(nbg, dict) else {}
+
+
+def _title(cell: dict, fallback: str) -> str:
+    course = cell.get("metadata", {}).get("course", {})
+    return course.get("title", fallback) if isinstance(course, dict) else fallback
+
+
+def read_notebook(path: Path) -> list[Row]:
+    """The exercises of one notebook and their status, from its saved outputs."""
+    try:
+        nb = json.loads(Path(path).read_text(encoding="utf-8"))
+        cells = nb["cells"]
+        if not isinstance(cells, list):
+            raise TypeError("cells is not a list")
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        raise NotACourseNotebook(f"{Path(path).name}: not a readable notebook ({exc})") from None
+    name = Path(path).stem
+    code_cells = {_nbgrader(c).get("grade_id"): c for c in cells
+                  if isinstance(c, dict) and _nbgrader(c).get("solution")}
+    rows = []
+    for cell in cells:
+        if not isinstance(cell, dict):
+            continue
+        nbg = _nbgrader(cell)
+        gid = nbg.get("grade_id")
+        if not nbg.get("grade") or not isinstance(gid, str):
+            continue
+        title = _title(cell, gid)
+        if cell.get("cell_type") == "markdown":
+            answered = _text(cell).strip() not in {"", UNANSWERED}
+            rows.append(Row(name, gid, title, "written",
+                            "answered" if answered else "untouched"))
+            continue
+        verdict = _verdict(_output_text(cell))
+        solution = code_cells.get(f"{gid}_code")
+        edited = solution is not None and "raise NotImplementedError()" not in _text(solution)
+        if verdict is None:
+            status = "edited, not run" if edited else "untouched"
+            rows.append(Row(name, gid, title, "code", status))
+        elif verdict[0] == "untouched" and edited:
+            rows.append(Row(name, gid, title, "code", "edited, not run"))
+        else:
+            rows.append(Row(name, gid, title, "code", verdict[0],
+                            verdict[1] if verdict[0] == "fails" else ""))
+    if not rows:
+        raise NotACourseNotebook(f"{Path(path).name}: no exercises of this course in it")
+    return rows
+
+
+def collect(folder: Path) -> tuple[list[Row], list[str]]:
+    """Rows for every notebook in ``folder`` (sorted), and one message per unreadable file.
+    Side files (``*.updated``/``.fresh``/``.bak`` copies, checkpoints) are skipped."""
+    rows, problems = [], []
+    for path in sorted(Path(folder).glob("*.ipynb")):
+        if any(tag in path.name for tag in (".updated.", ".fresh.", ".bak.", ".mine.")):
+            continue
+        try:
+            rows += read_notebook(path)
+        except NotACourseNotebook as exc:
+            problems.append(str(exc))
+    return rows, problems
+
+
+def format_report(rows: list[Row], problems: list[str], *, width: int = 100) -> str:
+    """The terminal report: a block per notebook, a line per exercise, then a summary."""
+    lines, current = [], None
+    for r in rows:
+        if r.notebook != current:
+            current = r.notebook
+            lines.append(f"\n{current}")
+        detail = f": {r.detail}" if r.detail else ""
+        line = f"  {MARK.get(r.status, '?')} {r.exercise:30} {r.status}{detail}"
+        lines.append(line if len(line) <= width else line[: width - 1] + "…")
+    for p in problems:
+        lines.append(f"\n! {p}")
+    code = [r for r in rows if r.kind == "code"]
+    done = sum(r.status == "passes" for r in code)
+    failing = sum(r.status == "fails" for r in code)
+    written = [r for r in rows if r.kind == "written"]
+    lines.append(f"\n{done} of {len(code)} code exercises pass, {failing} fail; "
+                 f"{sum(r.status == 'answered' for r in written)} of {len(written)} written "
+                 f"answers written (compare them with the model answers).")
+    return "\n".join(lines).lstrip("\n")
+
+
+def verify(folder: Path, *, python: str | None = None, timeout: int = 600) -> tuple[list[Row], list[str]]:
+    """Re-run every notebook of ``folder`` in grading mode on a temporary copy and read
+    the verdicts from the executed copies (needs Jupyter: the course's environment)."""
+    rows, problems = [], []
+    python = python or sys.executable
+    runner = ("import sys, nbformat\nfrom nbclient import NotebookClient\n"
+              "nb = nbformat.read(sys.argv[1], as_version=4)\n"
+              "NotebookClient(nb, timeout=int(sys.argv[3]), allow_errors=True,"
+              " kernel_name='python3').execute(cwd=sys.argv[4])\n"
+              "nbformat.write(nb, sys.argv[2])\n")
+    env = {**os.environ, "COURSE_GRADING": "1"}
+    with tempfile.TemporaryDirectory(prefix="course-progress-") as tmp:
+        for path in sorted(Path(folder).glob("*.ipynb")):
+            if any(tag in path.name for tag in (".updated.", ".fresh.", ".bak.", ".mine.")):
+                continue
+            try:
+                read_notebook(path)
+            except NotACourseNotebook as exc:
+                problems.append(str(exc))
+                continue
+            out = Path(tmp) / path.name
+            res = subprocess.run([python, "-c", runner, str(path), str(out), str(timeout),
+                                  str(path.parent)], env=env, capture_output=True, text=True)
+            if res.returncode != 0 or not out.exists():
+                last = (res.stderr.strip().splitlines() or ["it did not finish"])[-1]
+                problems.append(f"{path.name}: could not be re-run ({last})")
+                continue
+            rows += read_notebook(out)
+    return rows, problems
+
+
+def main(argv: list[str], root: Path) -> int:
+    """``progress [--verify] [FOLDER]`` (default: the course's ``notebooks/``)."""
+    args = [a for a in argv if a != "--verify"]
+    if any(a.startswith("-") for a in args) or len(args) > 1:
+        print("usage: progress [--verify] [FOLDER]", file=sys.stderr)
+        return 2
+    folder = Path(args[0]) if args else Path(root) / "notebooks"
+    if not folder.is_dir():
+        print(f"progress: {folder} is not a folder", file=sys.stderr)
+        return 2
+    rows, problems = verify(folder) if "--verify" in argv else collect(folder)
+    print(format_report(rows, problems))
+    return 0
