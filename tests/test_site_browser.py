@@ -46,6 +46,9 @@ JS_PAGE = """() => {
   const course = document.querySelector('.course-links');
   return {
     title: (article.querySelector('h1') || {}).innerText || '',
+    cellsWithOutput: article.querySelectorAll('div.cell div.cell_output').length,
+    rawWidget: article.innerText.includes('interactive(children')
+               || article.innerText.includes('Error displaying widget'),
     figures: imgs.length,
     loadedFigures: imgs.filter(i => i.complete && i.naturalWidth > 0).length,
     links,
@@ -237,7 +240,11 @@ def test_every_notebook_page_renders_with_its_figures(visited, screenshot_dir, c
         nb = site.prepare_notebook(build.read_notebook(path), path.name, root=ROOT)
         expected = sum(1 for c in nb.cells if c.cell_type == "code" for o in c.outputs
                        if "image/png" in o.get("data", {}))
+        with_output = sum(1 for c in nb.cells if c.cell_type == "code" and c.outputs)
         assert data["title"].startswith(path.name[:2] + " · "), (path.name, data["title"])
+        assert data["cellsWithOutput"] == with_output, (path.name, data["cellsWithOutput"],
+                                                        with_output)
+        assert not data["rawWidget"], f"{path.name}: a widget shows as raw text"
         assert data["figures"] == expected, (path.name, data["figures"], expected)
         assert data["loadedFigures"] == expected, f"{path.name}: a figure did not load"
         links = {a["cls"]: a for a in data["courseLinks"]}
