@@ -9,6 +9,8 @@
                                stored-output comparison (for platforms with other BLAS libraries)
     python3 course.py build    regenerate notebooks/ from solutions/ and re-execute solutions/
     python3 course.py grade …  grade submitted notebooks (see README, "For instructors")
+    python3 course.py site     build the course website (static HTML) from solutions/ into site/;
+                               --without-solutions leaves the exercise solutions out
     python3 course.py freeze   rewrite constraints.txt from .venv-dev (after an upgrade)
     python3 course.py update   get the course's latest version; your edited notebooks are kept
                                (a changed notebook's new version is put next to yours as
@@ -223,9 +225,9 @@ def main(argv: list[str]) -> int:
                                cwd=ROOT, env=env)
     if cmd == "test":
         return run_tests(rest, env)
-    if cmd in {"build", "grade", "exercises"}:
+    if cmd in {"build", "grade", "exercises", "site"}:
         py = ensure_env(dev=True)
-        # grade takes paths relative to where it is run; build and exercises work on ROOT.
+        # grade takes paths relative to where it is run; build, exercises, site work on ROOT.
         cwd = Path.cwd() if cmd == "grade" else ROOT
         return subprocess.call([str(py), "-m", "course_utils", cmd, *rest], cwd=cwd, env=env)
     if cmd in {"update", "fresh"}:

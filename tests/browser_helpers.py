@@ -457,3 +457,52 @@ class NotebookPage:
 def launch_browser(playwright, executable: str):
     return playwright.chromium.launch(executable_path=executable, headless=True,
                                       args=CHROMIUM_ARGS)
+
+
+class StaticSiteServer:
+    """Serve a folder (a built static site) on 127.0.0.1 and a free port, in a thread;
+    every request's path and status is recorded in ``requests``. A context manager."""
+
+    def __init__(self, root: Path):
+        import functools
+        import http.server
+        import threading
+
+        self.root = Path(root)
+        self.requests: list[tuple[str, int]] = []
+        requests = self.requests
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def log_request(self, code="-", size="-"):
+                requests.append((self.path, int(code) if str(code).isdigit() else 0))
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(
+            ("127.0.0.1", 0), functools.partial(Handler, directory=str(self.root)))
+        self.port = self.httpd.server_address[1]
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> StaticSiteServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self._thread.join(timeout=10)
+
+    def url(self, rel: str) -> str:
+        return f"{self.base_url}/{rel.lstrip('/')}"
+
+    def status(self, url: str) -> int:
+        """HTTP status of a GET of ``url`` (which must be on this server)."""
+        assert url.startswith(self.base_url + "/"), url
+        try:
+            with urllib.request.urlopen(url, timeout=30) as resp:
+                resp.read()
+                return resp.status
+        except urllib.error.HTTPError as exc:
+            return exc.code

@@ -11,6 +11,9 @@ Commands:
           [--jobs N] [--out DIR]
         Execute submitted notebooks in grading mode and print/write their grades
         (see course_utils.grading).
+    site [--without-solutions] [--out DIR]
+        Build the course website (static HTML) from solutions/ into site/, re-executing
+        nothing (see course_utils.site).
 """
 
 from __future__ import annotations
@@ -75,6 +78,21 @@ def markdown_table(cat: dict[str, list[dict]]) -> str:
     return "\n".join(lines)
 
 
+def _cmd_site(args) -> int:
+    try:
+        from . import site
+
+        site.build_site(args.out, with_solutions=not args.without_solutions)
+    except ImportError as exc:
+        print(f"error: {exc} (the site needs the instructor extra: pip install -e .[dev])",
+              file=sys.stderr)
+        return 1
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _cmd_grade(args) -> int:
     from . import grading
 
@@ -106,6 +124,11 @@ def make_parser() -> argparse.ArgumentParser:
     e.add_argument("--only", default="", help="comma-separated ids, globs or notebook numbers")
     e.add_argument("--assignment", type=Path, help="an assignment file (see `grade --help`)")
     e.set_defaults(func=_cmd_exercises)
+    s = sub.add_parser("site", help="build the course website into site/")
+    s.add_argument("--without-solutions", action="store_true",
+                   help="leave the exercise solutions out (for instructors who grade)")
+    s.add_argument("--out", type=Path, default=None, help="output folder (default: site/)")
+    s.set_defaults(func=_cmd_site)
     g = sub.add_parser("grade", help="grade submitted notebooks",
                        description="Execute each submitted notebook in a fresh kernel in "
                        "grading mode and report pass / fail / not attempted and points per "

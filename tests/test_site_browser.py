@@ -1,0 +1,360 @@
+"""The course website as a reader meets it: built, served on 127.0.0.1, opened in Chromium.
+
+The site is built once (``course_utils.site.build_site``, as ``python3 course.py site``
+does) into a temporary folder and served by a static server on 127.0.0.1; Debian's
+Chromium, driven by Playwright, then checks that
+
+* every notebook page renders, with its title, its links to Colab, Binder and the student
+  notebook, and every figure its notebook stores (loaded, not broken);
+* equations are typeset by the MathJax that the site itself serves (not raw ``\\(…\\)``
+  or ``$…$``), with no request for a file the site lacks;
+* every internal link of every page (pages, images, scripts, styles, downloads) answers
+  200 from the server, and every ``#anchor`` names an id on its page;
+* a glossary link from a notebook lands on its entry;
+* search finds "truncation";
+* an exercise solution is hidden behind "Show a solution" until clicked, and hides again;
+* nothing is requested from any other host (the site works offline).
+
+Screenshots go to ``<pytest tmp>/site-screenshots`` and, with ``COURSE_ARTIFACTS`` set,
+to ``artifacts/screenshots/``. Needs what tests/test_browser.py needs (Playwright and a
+system Chromium) plus the dev extra's Sphinx packages; without them the tests are
+skipped, unless ``COURSE_REQUIRE_BROWSER=1`` (CI) makes that a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from pathlib import Path
+from urllib.parse import urldefrag, urlsplit
+
+import pytest
+from browser_helpers import StaticSiteServer, find_chromium, launch_browser
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[1]
+VIEWPORT = {"width": 1280, "height": 900}
+
+JS_PAGE = """() => {
+  const article = document.querySelector('article') || document.body;
+  const imgs = Array.from(article.querySelectorAll('.cell_output img'));
+  const links = Array.from(document.querySelectorAll(
+      'a[href], img[src], link[href], script[src]')).map(e => e.href || e.src);
+  const course = document.querySelector('.course-links');
+  return {
+    title: (article.querySelector('h1') || {}).innerText || '',
+    cellsWithOutput: article.querySelectorAll('div.cell div.cell_output').length,
+    rawWidget: article.innerText.includes('interactive(children')
+               || article.innerText.includes('Error displaying widget'),
+    figures: imgs.length,
+    loadedFigures: imgs.filter(i => i.complete && i.naturalWidth > 0).length,
+    links,
+    courseLinks: course ? Array.from(course.querySelectorAll('a')).map(
+        a => ({cls: a.className, href: a.href, download: a.getAttribute('download')})) : [],
+  };
+}"""
+
+JS_MATH_DONE = """() => {
+  if (!(window.MathJax && MathJax.Hub && MathJax.Hub.queue)) return false;
+  const maths = Array.from(document.querySelectorAll('.math.notranslate'));
+  return maths.length > 0 && MathJax.Hub.queue.pending === 0 && MathJax.Hub.queue.running === 0
+    && maths.every(m => m.querySelector('script[type^="math/tex"]'));
+}"""
+
+JS_MATH = """() => {
+  // Sphinx's math elements (MathJax adds spans of class "math" inside its own output)
+  const maths = Array.from(document.querySelectorAll('.math.notranslate'));
+  const article = document.querySelector('article');
+  return {
+    n: maths.length,
+    rendered: maths.filter(m => {
+      const r = m.querySelector('.MathJax, .MathJax_Display, .MathJax_SVG, .MathJax_CHTML');
+      return r && r.getBoundingClientRect().width > 0;
+    }).length,
+    rawDelimiters: /\\\\\\(|\\\\\\[|\\$\\$/.test(article.innerText),
+    errors: document.querySelectorAll('.MathJax .merror, .MathJax_Error').length
+            + (article.innerText.includes('Math Processing Error') ? 1 : 0),
+  };
+}"""
+
+JS_TOGGLE = """(sel) => {
+  const d = document.querySelector(sel);
+  if (!d) return null;
+  const s = d.querySelector('summary');
+  const body = Array.from(d.children).filter(n => n !== s);
+  return {open: d.open, summary: s ? s.innerText.trim() : null,
+          visible: body.some(n => n.checkVisibility()),
+          text: body.map(n => n.textContent).join('')};
+}"""
+
+
+def _solution_notebooks():
+    from course_utils import build
+
+    return build.solution_paths(ROOT)
+
+
+# ---------------------------------------------------------------------------------------
+# Fixtures
+# ---------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def chromium():
+    """The browser executable, or skip (fail under COURSE_REQUIRE_BROWSER=1)."""
+    missing = []
+    for module, what in (("playwright.sync_api", "the 'playwright' Python package"),
+                         ("sphinx", "Sphinx"), ("myst_nb", "MyST-NB"),
+                         ("sphinx_book_theme", "sphinx-book-theme"),
+                         ("jupyter_server_mathjax", "jupyter-server-mathjax")):
+        try:
+            __import__(module)
+        except ImportError:
+            missing.append(f"{what} (pip install -e '.[dev]' -c constraints.txt)")
+    exe = find_chromium()
+    if exe is None:
+        missing.append("a Chromium browser at /usr/bin/chromium (Debian: apt-get install "
+                       "chromium, or run .ci/system-deps; or set COURSE_CHROMIUM=/path)")
+    if missing:
+        msg = "site browser test needs " + " and ".join(missing)
+        if os.environ.get("COURSE_REQUIRE_BROWSER", "") not in ("", "0"):
+            pytest.fail(msg + " (COURSE_REQUIRE_BROWSER is set)", pytrace=False)
+        pytest.skip(msg)
+    return exe
+
+
+@pytest.fixture(scope="module")
+def built_site(chromium, tmp_path_factory):
+    from course_utils import site
+
+    out = tmp_path_factory.mktemp("site-build") / "site"
+    t0 = time.perf_counter()
+    site.build_site(out, root=ROOT)
+    print(f"site built in {time.perf_counter() - t0:.1f} s")
+    return out
+
+
+@pytest.fixture(scope="module")
+def server(built_site):
+    with StaticSiteServer(built_site) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def browser(chromium):
+    from playwright.sync_api import sync_playwright
+
+    pw = sync_playwright().start()
+    try:
+        b = launch_browser(pw, chromium)
+        try:
+            yield b
+        finally:
+            b.close()
+    finally:
+        pw.stop()
+
+
+@pytest.fixture(scope="module")
+def foreign_requests():
+    """Requests for anything not on 127.0.0.1, across the module (each one is refused)."""
+    return []
+
+
+@pytest.fixture(scope="module")
+def screenshot_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("site-screenshots", numbered=False)
+
+
+def _shot(pg, path: Path) -> Path:
+    """Screenshot of page ``pg`` to ``path``, kept in artifacts/ when COURSE_ARTIFACTS is set."""
+    pg.screenshot(path=str(path))
+    return _keep(path)
+
+
+def _keep(path: Path) -> Path:
+    if os.environ.get("COURSE_ARTIFACTS", "") not in ("", "0"):
+        dest = ROOT / "artifacts" / "screenshots"
+        dest.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, dest / path.name)
+    print(f"screenshot: {path}")
+    return path
+
+
+@pytest.fixture(scope="module")
+def context(browser, server, foreign_requests):
+    ctx = browser.new_context(viewport=VIEWPORT)
+
+    def route(r):
+        if urlsplit(r.request.url).hostname == "127.0.0.1":
+            r.continue_()
+        else:
+            foreign_requests.append(r.request.url)
+            r.abort()
+
+    ctx.route("**/*", route)
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
+def page(request, context, screenshot_dir):
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    pg.page_errors = errors
+    yield pg
+    rep = getattr(request.node, "rep_call", None)
+    if rep is not None and rep.failed:
+        _shot(pg, screenshot_dir / f"FAILED-site-{request.node.name}.png")
+    pg.close()
+
+
+@pytest.fixture(scope="module")
+def visited(context, server):
+    """Every top-level page of the site, opened once: what it shows and links to."""
+    pages = ["index.html", "glossary.html", "exercises.html", "search.html", "genindex.html"]
+    pages += [f"notebooks/{p.stem}.html" for p in _solution_notebooks()]
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    out = {}
+    for rel in pages:
+        pg.goto(server.url(rel), wait_until="load")
+        pg.wait_for_function("() => Array.from(document.querySelectorAll('img'))"
+                             ".every(i => i.complete)", timeout=30_000)
+        out[rel] = pg.evaluate(JS_PAGE)
+    pg.close()
+    return {"pages": out, "errors": errors}
+
+
+# ---------------------------------------------------------------------------------------
+# Tests
+# ---------------------------------------------------------------------------------------
+def test_every_notebook_page_renders_with_its_figures(visited, screenshot_dir, context, server):
+    from course_utils import build, site
+
+    for path in _solution_notebooks():
+        data = visited["pages"][f"notebooks/{path.stem}.html"]
+        nb = site.prepare_notebook(build.read_notebook(path), path.name, root=ROOT)
+        expected = sum(1 for c in nb.cells if c.cell_type == "code" for o in c.outputs
+                       if "image/png" in o.get("data", {}))
+        with_output = sum(1 for c in nb.cells if c.cell_type == "code" and c.outputs)
+        assert data["title"].startswith(path.name[:2] + " · "), (path.name, data["title"])
+        assert data["cellsWithOutput"] == with_output, (path.name, data["cellsWithOutput"],
+                                                        with_output)
+        assert not data["rawWidget"], f"{path.name}: a widget shows as raw text"
+        assert data["figures"] == expected, (path.name, data["figures"], expected)
+        assert data["loadedFigures"] == expected, f"{path.name}: a figure did not load"
+        links = {a["cls"]: a for a in data["courseLinks"]}
+        assert links["course-colab"]["href"] == site.colab_url(path.name)
+        assert links["course-binder"]["href"] == site.binder_url(path.name)
+        assert links["course-download"]["href"] == server.url(f"student/{path.name}")
+        assert links["course-download"]["download"] == path.name
+    assert sum(visited["pages"][f"notebooks/{p.stem}.html"]["figures"]
+               for p in _solution_notebooks()) > 0
+    assert not visited["errors"], visited["errors"]
+    pg = context.new_page()
+    pg.goto(server.url("notebooks/04_vanishing_exploding_gradients.html"), wait_until="load")
+    pg.locator(".tag_course-solution").first.scroll_into_view_if_needed()
+    _shot(pg, screenshot_dir / "site-04.png")
+    pg.close()
+
+
+def test_equations_are_typeset_with_the_shipped_mathjax(page, server, screenshot_dir):
+    page.goto(server.url("notebooks/02_deriving_bptt.html"), wait_until="load")
+    page.wait_for_function(JS_MATH_DONE, timeout=30_000, polling=200)
+    math = page.evaluate(JS_MATH)
+    assert math["n"] > 10 and math["rendered"] == math["n"], math
+    assert not math["rawDelimiters"], "raw \\( \\[ or $$ left in the page"
+    assert math["errors"] == 0, math
+    page.locator(".math.notranslate").first.scroll_into_view_if_needed()
+    _shot(page, screenshot_dir / "site-math.png")
+    mathjax = [(p, code) for p, code in server.requests if "/_static/mathjax/" in p]
+    assert mathjax and all(code in (200, 304) for _, code in mathjax), mathjax
+
+
+def test_every_internal_link_resolves(visited, server):
+    import html as html_mod
+
+    targets: set[str] = set()
+    for data in visited["pages"].values():
+        targets |= {u for u in data["links"] if u.startswith(server.base_url + "/")}
+    assert len(targets) > 50
+    ids_cache: dict[str, set[str]] = {}
+    bad = []
+    for url in sorted(targets):
+        base, frag = urldefrag(url)
+        code = server.status(base)
+        if code != 200:
+            bad.append(f"{url}: HTTP {code}")
+            continue
+        if frag and base.endswith(".html"):
+            if base not in ids_cache:
+                rel = base[len(server.base_url) + 1:].split("?")[0]
+                text = (server.root / rel).read_text()
+                ids_cache[base] = {html_mod.unescape(m) for m in
+                                   re.findall(r'\b(?:id|name)="([^"]+)"', text)}
+            if frag not in ids_cache[base]:
+                bad.append(f"{url}: no id {frag!r} on the page")
+    assert not bad, "\n".join(bad)
+    # glossary anchors are among them
+    assert any(u.endswith("glossary.html#tbptt") for u in targets)
+    not_found = [(p, c) for p, c in server.requests if c == 404 and p != "/favicon.ico"]
+    assert not not_found, not_found
+
+
+def test_a_glossary_link_lands_on_its_entry(page, server):
+    page.goto(server.url("notebooks/05_truncated_bptt.html"), wait_until="load")
+    link = page.locator('article a[href$="glossary.html#tbptt"]').first
+    link.scroll_into_view_if_needed()
+    link.click()
+    page.wait_for_url(re.compile(r"glossary\.html#tbptt$"))
+    assert page.locator('[id="tbptt"]').count() == 1
+    page.wait_for_timeout(300)
+    # the entry was scrolled into view: its anchor is within the window
+    top = page.evaluate("() => document.getElementById('tbptt').getBoundingClientRect().top")
+    assert 0 <= top < VIEWPORT["height"] / 2, top
+
+
+def test_search_finds_truncation(page, server, screenshot_dir):
+    page.goto(server.url("search.html?q=truncation"), wait_until="load")
+    results = page.locator("#search-results ul.search li")
+    results.first.wait_for(timeout=30_000)
+    hrefs = [results.nth(i).locator("a").first.get_attribute("href")
+             for i in range(results.count())]
+    assert any("05_truncated_bptt" in h for h in hrefs), hrefs
+    _shot(page, screenshot_dir / "site-search.png")
+
+
+@pytest.mark.parametrize("rel, selector, secret", [
+    # a code exercise: the solution cell's source is collapsed (MyST-NB hide-input)
+    ("notebooks/01_unrolling_an_rnn.html", ".tag_course-solution details", "np.tanh"),
+    # a written exercise: the model answer is collapsed (<details> around the markdown)
+    ("notebooks/02_deriving_bptt.html", "details.course-solution", ""),
+])
+def test_solution_toggle_hides_and_shows(page, server, rel, selector, secret):
+    page.goto(server.url(rel), wait_until="load")
+    state = page.evaluate(JS_TOGGLE, selector)
+    assert state is not None, f"no solution toggle ({selector}) on {rel}"
+    assert state["summary"].startswith("Show a solution"), state
+    assert not state["open"] and not state["visible"], state
+    assert secret in state["text"]
+    summary = page.locator(f"{selector} > summary").first
+    summary.scroll_into_view_if_needed()
+    summary.click()
+    page.wait_for_timeout(200)
+    state = page.evaluate(JS_TOGGLE, selector)
+    assert state["open"] and state["visible"], state
+    assert "Hide the solution" in state["summary"], state
+    summary.click()
+    page.wait_for_timeout(200)
+    state = page.evaluate(JS_TOGGLE, selector)
+    assert not state["open"] and not state["visible"], state
+
+
+def test_nothing_was_requested_from_another_host(visited, foreign_requests):
+    # runs last in this module (pytest keeps file order): every page above was opened
+    assert visited["pages"]
+    assert not foreign_requests, foreign_requests
