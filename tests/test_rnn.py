@@ -159,6 +159,10 @@ def test_input_jacobian_norms_match_the_product_of_step_jacobians(k):
     expected = np.linalg.norm(J, 2, axis=(2, 3))
     assert np.all(norms[:, :k] == 0)
     assert rel_error(norms, expected) < 1e-12
+    before = torch.get_num_threads()
+    two = rnn.input_jacobian_norms(x, h0, p.Wxh, p.Whh, p.b, k=k, threads=2)
+    assert torch.get_num_threads() == before  # restored
+    assert rel_error(two, norms) < 1e-12
 
 
 def test_input_jacobian_norms_match_finite_differences():
