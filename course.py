@@ -227,8 +227,11 @@ def main(argv: list[str]) -> int:
         return run_tests(rest, env)
     if cmd in {"build", "grade", "exercises", "site"}:
         py = ensure_env(dev=True)
-        # grade takes paths relative to where it is run; build, exercises, site work on ROOT.
-        cwd = Path.cwd() if cmd == "grade" else ROOT
+        # grade and build --assignment/--nbgrader-source DIR take paths relative to where
+        # they are run; build, exercises and site otherwise work on ROOT.
+        takes_paths = cmd == "grade" or any(
+            a.startswith(("--assignment", "--nbgrader-source")) for a in rest)
+        cwd = Path.cwd() if takes_paths else ROOT
         return subprocess.call([str(py), "-m", "course_utils", cmd, *rest], cwd=cwd, env=env)
     if cmd in {"update", "fresh"}:
         return _update_module().main([cmd, *rest], ROOT)

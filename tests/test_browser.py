@@ -363,6 +363,26 @@ def test_notebook01_as_student_sees_it(open_notebook, screenshot_dir):
     print(f"{NOTEBOOK_01}: {time.perf_counter() - t0:.1f} s in the browser")
 
 
+def test_notebook02_model_answers_are_collapsed_until_clicked(open_notebook, screenshot_dir):
+    """The self-study edition: each written answer is followed by a model answer that is
+    rendered collapsed (with its maths) and opens on a click."""
+    from course_utils import build
+
+    name = "02_deriving_bptt.ipynb"
+    stored = nbformat.read(str(STUDENT_DIR / name), as_version=4)
+    n_model = sum(1 for c in stored.cells if "model_answer_for" in c.metadata.get("course", {}))
+    assert n_model == 3
+    nbp = open_notebook(f"notebooks/{name}")
+    details = nbp.details()
+    models = [i for i, d in enumerate(details) if d["summary"] == build.MODEL_ANSWER_SUMMARY]
+    assert len(models) == n_model, details
+    assert all(not details[i]["open"] and not details[i]["answerVisible"]
+               and details[i]["answerChars"] > 50 for i in models), details
+    revealed = nbp.open_details(models[0])
+    assert revealed["open"] and revealed["answerVisible"], revealed
+    _keep(nbp.screenshot(screenshot_dir / "02_deriving_bptt-model-answer.png"))
+
+
 def test_page_checks_catch_broken_pages():
     """The assertions above fail on what a broken page shows (seen here with the widget
     manager extension disabled: the raw `interactive(children=...)` text; and an error)."""

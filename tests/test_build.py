@@ -167,3 +167,120 @@ def test_cli_check_passes_on_the_repository(capsys):
     assert cli.main(["exercises"]) == 0
     out = capsys.readouterr().out
     assert "ex01_rnn_step_forward" in out and "One RNN step, forward" in out
+
+
+# ---------------------------------------------------------------------------------------
+# The two editions: self-study (notebooks/) and assignment (for graded written answers)
+# ---------------------------------------------------------------------------------------
+def _written_answer_ids(nb):
+    return [c.metadata["nbgrader"]["grade_id"] for c in nb.cells if build.is_written_answer(c)]
+
+
+def test_self_study_edition_reveals_each_model_answer_collapsed_after_its_answer_cell():
+    seen = 0
+    for path in build.solution_paths(ROOT):
+        nb = build.read_notebook(path)
+        answers = {c.metadata["nbgrader"]["grade_id"]: c.source.strip()
+                   for c in nb.cells if build.is_written_answer(c)}
+        student = build.make_student(nb, path)
+        for i, cell in enumerate(student.cells):
+            if not build.is_written_answer(cell):
+                continue
+            gid = cell.metadata["nbgrader"]["grade_id"]
+            assert "YOUR ANSWER HERE" in cell.source  # the student's cell is still blank
+            nxt = student.cells[i + 1]
+            assert nxt.cell_type == "markdown"
+            assert nxt.metadata["course"]["model_answer_for"] == gid
+            assert nxt.source.startswith(f"<details><summary>{build.MODEL_ANSWER_SUMMARY}</summary>")
+            assert nxt.source.rstrip().endswith("</details>")
+            assert answers[gid] in nxt.source
+            seen += 1
+        ids = [c.get("id") for c in student.cells]
+        assert len(ids) == len(set(ids)), f"{path.name}: duplicate cell ids"
+        nbformat.validate(student)
+    assert seen >= 4  # NB02 x3, NB04 x1
+
+
+def test_assignment_edition_has_no_model_answers_and_no_further_exercise_hints():
+    for path in build.solution_paths(ROOT):
+        nb = build.read_notebook(path)
+        assignment = build.make_assignment(nb, path)
+        assert assignment.metadata["course"]["edition"] == "assignment"
+        assert assignment.metadata["course"]["generated_from"] == f"solutions/{path.name}"
+        text = build.dumps(assignment)
+        assert build.MODEL_ANSWER_SUMMARY not in text
+        assert not any("model_answer_for" in c.metadata.get("course", {}) for c in assignment.cells)
+        for cell in assignment.cells:
+            if cell.cell_type == "markdown" and "## Further exercises" in cell.source:
+                assert build.strip_further_exercise_hints(cell.source) == cell.source
+        # the same exercises, in the same order, as the self-study edition
+        assert _written_answer_ids(assignment) == _written_answer_ids(build.make_student(nb, path))
+        student_cells = [c for c in build.make_student(nb, path).cells
+                         if "model_answer_for" not in c.metadata.get("course", {})]
+        assert [c.cell_type for c in student_cells] == [c.cell_type for c in assignment.cells]
+
+
+def test_strip_further_exercise_hints_only_touches_hints_in_that_section():
+    src = ("## Review questions\n**1.** Why?\n<details><summary>Show answer</summary>\n\nBecause.\n"
+           "</details>\n\n## Further exercises\n1. Do this.\n   <details><summary>Hint</summary>\n\n"
+           "   Use $\\tanh'$.\n   </details>\n2. And that.\n<details>\n<summary>Hint 2</summary>\nx\n"
+           "</details>\n<details><summary>Background</summary>kept</details>\n\n## References\n"
+           "<details><summary>Hint</summary>not in the section</details>\n")
+    out = build.strip_further_exercise_hints(src)
+    assert "Use $\\tanh'$" not in out and "Hint 2" not in out
+    assert "1. Do this.\n2. And that.\n" in out
+    assert "Because." in out and "Background" in out and "not in the section" in out
+    assert build.strip_further_exercise_hints("no such section <details><summary>Hint</summary>"
+                                              "x</details>") .endswith("x</details>")
+
+
+def test_make_student_rejects_an_unknown_edition():
+    path = build.solution_paths(ROOT)[0]
+    with pytest.raises(ValueError, match="edition"):
+        build.make_student(build.read_notebook(path), path, edition="teacher")
+
+
+def test_build_writes_both_editions_of_a_notebook_with_a_written_answer_and_a_hint(tmp_path):
+    (tmp_path / "course").mkdir()
+    root = _tmp_course(tmp_path / "course")
+    sol = root / "solutions" / "01_unrolling_an_rnn.ipynb"
+    snb = nbformat.read(str(sol), as_version=4)
+    # give the notebook a written exercise and a Further-exercise hint
+    i = next(i for i, c in enumerate(snb.cells) if "## Further exercises" in c.source)
+    snb.cells[i].source = snb.cells[i].source.replace(
+        "## Further exercises\n", "## Further exercises\n<details><summary>Hint</summary>\n\n"
+        "SECRET HINT\n</details>\n", 1)
+    answer = nbformat.v4.new_markdown_cell("THE MODEL ANSWER", metadata={
+        "nbgrader": {"grade": True, "grade_id": "ex01_why", "locked": False, "points": 1,
+                     "schema_version": 3, "solution": True, "task": False},
+        "course": {"title": "Why"}})
+    answer.id = "answer-cell"
+    snb.cells.insert(i, answer)
+    nbformat.write(snb, str(sol))
+
+    build.build(root, execute=False, log=lambda m: None)
+    self_study = (root / "notebooks" / sol.name).read_text()
+    assert "THE MODEL ANSWER" in self_study and "SECRET HINT" in self_study
+
+    out = tmp_path / "handout"
+    written = build.write_assignment(out, root, log=lambda m: None)
+    assert [p.name for p in written] == [sol.name]
+    text = written[0].read_text()
+    assert "THE MODEL ANSWER" not in text and "SECRET HINT" not in text and "YOUR ANSWER HERE" in text
+    src = build.write_nbgrader_source(tmp_path / "nbsrc", root, log=lambda m: None)[0].read_text()
+    assert "THE MODEL ANSWER" in src and "SECRET HINT" not in src and "BEGIN SOLUTION" in src
+    # notebooks/ was not touched by writing the assignment edition
+    assert (root / "notebooks" / sol.name).read_text() == self_study
+
+
+def test_cli_assignment_option_on_the_repository(tmp_path):
+    from course_utils import cli
+
+    out = tmp_path / "assignment"
+    assert cli.main(["build", "02", "--assignment", str(out), "--nbgrader-source",
+                     str(tmp_path / "source")]) == 0
+    assert [p.name for p in out.iterdir()] == ["02_deriving_bptt.ipynb"]
+    text = (out / "02_deriving_bptt.ipynb").read_text()
+    assert build.MODEL_ANSWER_SUMMARY not in text and '"edition": "assignment"' in text
+    assert "BEGIN SOLUTION" in (tmp_path / "source" / "02_deriving_bptt.ipynb").read_text()
+    assert cli.main(["build", "--assignment", str(tmp_path / "x"), "99"]) == 1

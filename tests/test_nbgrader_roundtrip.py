@@ -1,15 +1,15 @@
 """nbgrader round trip: ``solutions/`` is a valid nbgrader source folder.
 
 * nbgrader's own ``generate_assignment`` (its command line, no database) turns every
-  solution notebook into a release version whose cells are exactly the student notebooks
-  our generator makes;
+  notebook of the nbgrader source folder our generator writes (``solutions/`` without
+  Further-exercise hints) into a release version whose cells are exactly our assignment
+  edition (the self-study edition in ``notebooks/`` only adds the model answers);
 * nbgrader's ``Validator`` (the class: ``nbgrader validate`` always exits 0) passes every
   solution notebook executed in grading mode, and fails the unanswered release version.
 """
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -26,12 +26,11 @@ ASSIGNMENT = "bptt"
 
 @pytest.fixture(scope="module")
 def release(tmp_path_factory) -> Path:
-    """Run ``nbgrader generate_assignment ASSIGNMENT --no-db --force`` on a copy of solutions/."""
+    """Run ``nbgrader generate_assignment ASSIGNMENT --no-db --force`` on the nbgrader source
+    folder that ``build.write_nbgrader_source`` makes from solutions/."""
     course = tmp_path_factory.mktemp("nbgrader_course")
     src = course / "source" / ASSIGNMENT
-    src.mkdir(parents=True)
-    for p in SOLUTIONS:
-        shutil.copy(p, src / p.name)
+    build.write_nbgrader_source(src, ROOT, log=lambda m: None)
     proc = subprocess.run(
         [sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT, "--no-db", "--force",
          f"--CourseDirectory.root={course}"],
@@ -54,7 +53,7 @@ def test_there_are_solutions():
 def test_generate_assignment_matches_our_generator(release, path):
     released = nbformat.read(str(release / path.name), as_version=4)
     source = release.parents[1] / "source" / ASSIGNMENT / path.name  # the same snapshot
-    ours = build.make_student(build.read_notebook(source), path)
+    ours = build.make_assignment(build.read_notebook(source), path)
     assert [c.cell_type for c in released.cells] == [c.cell_type for c in ours.cells]
     for i, (a, b) in enumerate(zip(released.cells, ours.cells)):
         assert a.source == b.source, f"{path.name}, cell {i} differs from nbgrader's release"

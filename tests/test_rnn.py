@@ -134,3 +134,48 @@ def test_time_bptt_reports_three_positive_timings():
     assert set(r) == {"naive", "fast", "torch"}
     for wall, cpu in r.values():
         assert 0 < wall < 10 and 0 <= cpu < 10
+
+
+def _numpy_input_jacobian(x, h0, p, k):
+    """∂h_t/∂x_{k+1} = J_t ⋯ J_{k+2} · diag(1 − h_{k+1}²) Wxh, from the numpy forward pass."""
+    h = rnn.rnn_forward(x, h0, p.Wxh, p.Whh, p.b)
+    N, T, H = h.shape
+    out = np.zeros((N, T, H, x.shape[2]))
+    for n in range(N):
+        M = (1 - h[n, k] ** 2)[:, None] * p.Wxh  # ∂h_{k+1}/∂x_{k+1}: (H, D)
+        out[n, k] = M
+        for t in range(k + 1, T):
+            M = ((1 - h[n, t] ** 2)[:, None] * p.Whh) @ M
+            out[n, t] = M
+    return out
+
+
+@pytest.mark.parametrize("k", [0, 2])
+def test_input_jacobian_norms_match_the_product_of_step_jacobians(k):
+    x, h0, p, _ = _problem(N=3, T=7, D=4, H=5, seed=3)
+    norms = rnn.input_jacobian_norms(x, h0, p.Wxh, p.Whh, p.b, k=k)
+    assert norms.shape == (3, 7)
+    J = _numpy_input_jacobian(x, h0, p, k)
+    expected = np.linalg.norm(J, 2, axis=(2, 3))
+    assert np.all(norms[:, :k] == 0)
+    assert rel_error(norms, expected) < 1e-12
+    before = torch.get_num_threads()
+    two = rnn.input_jacobian_norms(x, h0, p.Wxh, p.Whh, p.b, k=k, threads=2)
+    assert torch.get_num_threads() == before  # restored
+    assert rel_error(two, norms) < 1e-12
+
+
+def test_input_jacobian_norms_match_finite_differences():
+    x, h0, p, _ = _problem(N=2, T=6, D=3, H=4, seed=5)
+    eps = 1e-6
+    J_fd = np.zeros((2, 6, 4, 3))
+    for d in range(3):
+        xp, xm = x.copy(), x.copy()
+        xp[:, 0, d] += eps
+        xm[:, 0, d] -= eps
+        J_fd[..., d] = (rnn.rnn_forward(xp, h0, p.Wxh, p.Whh, p.b)
+                        - rnn.rnn_forward(xm, h0, p.Wxh, p.Whh, p.b)) / (2 * eps)
+    norms = rnn.input_jacobian_norms(x, h0, p.Wxh, p.Whh, p.b)
+    assert rel_error(norms, np.linalg.norm(J_fd, 2, axis=(2, 3))) < 1e-8
+    with pytest.raises(ValueError, match="k must be"):
+        rnn.input_jacobian_norms(x, h0, p.Wxh, p.Whh, p.b, k=6)

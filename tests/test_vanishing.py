@@ -274,3 +274,26 @@ def test_plot_lag_curves_draws_one_line_per_run_and_the_bounds():
     np.testing.assert_allclose(ax2.lines[1].get_ydata(), runs["a"].bound ** np.arange(1, 21))
     assert ax2.get_xlabel() and ax2.get_ylabel() and ax2.get_legend() is not None
     plt.close("all")
+
+
+def test_first_symbol_task_targets_the_first_symbol():
+    x, y = V.first_symbol_task(50, 7, np.random.default_rng(0), n_symbols=3)
+    assert x.shape == (50, 8, 3) and y.shape == (50,) and y.dtype == np.int64
+    assert np.all(x.sum(axis=2) == 1)  # one-hot at every step
+    assert np.array_equal(x[:, 0].argmax(axis=1), y)
+    assert not np.array_equal(x[:, -1].argmax(axis=1), y)  # the last symbol is a distractor
+    with pytest.raises(ValueError, match="lag"):
+        V.first_symbol_task(5, 0, np.random.default_rng(0))
+
+
+def test_a_short_lag_is_learned_and_the_gradient_from_x1_shrinks_with_the_lag():
+    short = V.train_first_symbol_recall(2, steps=150)
+    assert short.accuracy > 0.95 and short.loss < 0.2, short
+    assert short.chance == 0.25
+    again = V.train_first_symbol_recall(2, steps=150)
+    assert (again.accuracy, again.loss, again.grad_ratio_at_init) == (
+        short.accuracy, short.loss, short.grad_ratio_at_init)  # deterministic
+    untrained = V.train_first_symbol_recall(2, steps=0)
+    assert abs(untrained.accuracy - 0.25) < 0.1 and untrained.loss > 1.0
+    ratios = [V.train_first_symbol_recall(lag, steps=0).grad_ratio_at_init for lag in (2, 10, 40)]
+    assert ratios[0] > ratios[1] > ratios[2] and ratios[2] < 1e-3, ratios

@@ -2,7 +2,11 @@
 
 Commands:
     build [NAMES…] [--no-execute] [--check] [--force]
-        Regenerate notebooks/ from solutions/ (and re-execute solutions/ in place).
+        Regenerate notebooks/ (the self-study edition) from solutions/ (and re-execute
+        solutions/ in place).
+    build [NAMES…] --assignment DIR [--nbgrader-source DIR]
+        Write the assignment edition (no model answers, no Further-exercise hints) into
+        DIR, and optionally the matching nbgrader source folder; notebooks/ is not touched.
     exercises [--json] [--markdown] [--only SELECTORS] [--assignment FILE]
         List every exercise: notebook, id, title, points (optionally only a subset).
     progress [FOLDER] [--verify]
@@ -26,6 +30,16 @@ from pathlib import Path
 def _cmd_build(args) -> int:
     from . import build
 
+    if args.assignment or args.nbgrader_source:
+        try:
+            if args.assignment:
+                build.write_assignment(args.assignment, names=args.names or None)
+            if args.nbgrader_source:
+                build.write_nbgrader_source(args.nbgrader_source, names=args.names or None)
+        except (build.NotebookError, OSError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        return 0
     try:
         results = build.build(names=args.names or None, execute=not args.no_execute,
                               check=args.check, force=args.force)
@@ -117,6 +131,12 @@ def make_parser() -> argparse.ArgumentParser:
                    help="write nothing; exit 1 if notebooks/ is not what the generator makes")
     b.add_argument("--force", action="store_true",
                    help="overwrite student notebooks that were edited (keeps a .bak copy)")
+    b.add_argument("--assignment", type=Path, metavar="DIR",
+                   help="write the assignment edition (no model answers, no Further-exercise "
+                   "hints) into DIR instead; notebooks/ and solutions/ are not touched")
+    b.add_argument("--nbgrader-source", type=Path, metavar="DIR",
+                   help="write solutions/ without Further-exercise hints into DIR, an nbgrader "
+                   "source folder whose release is the assignment edition")
     b.set_defaults(func=_cmd_build)
     e = sub.add_parser("exercises", help="list the exercise catalogue")
     e.add_argument("--json", action="store_true")

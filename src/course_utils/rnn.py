@@ -308,3 +308,59 @@ def time_bptt(N: int, T: int, D: int, H: int, *, repeats: int = 5, seed: int = 0
                 best[name] = (w, c)
     results = best
     return results
+
+
+# ---------------------------------------------------------------------------------------
+# How far an input reaches: the derivative of later states by torch autograd (notebook 01)
+# ---------------------------------------------------------------------------------------
+def input_jacobian_norms(x, h0, Wxh, Whh, b, k: int = 0, *, threads: int | None = 1):
+    """Spectral norms of ∂h_t/∂x_k for every later step t, by torch autograd in float64.
+
+    Time steps are 1-based as in the notes (inputs x_1 … x_T, states h_1 … h_T); arrays are
+    0-based, so ``x[:, k]`` holds x_{k+1}. The tanh recurrence is rebuilt in torch and
+    differentiated exactly with forward-mode autograd (one pass per input unit).
+
+    Args:
+        x: (N, T, D) inputs, batch-first; h0: (N, H) initial states.
+        Wxh: (H, D), Whh: (H, H), b: (H,) the RNN's weights.
+        k: 0-based array index of the input step to differentiate by (default 0: x_1).
+        threads: torch threads while differentiating (restored afterwards); 1 is fastest
+            for these many tiny operations, more threads only add overhead.
+
+    Returns:
+        norms: (N, T) float64 array; ``norms[n, t - 1]`` is ‖∂h_t/∂x_{k+1}‖₂ (the largest
+        singular value of the (H, D) Jacobian) for sequence n; 0 for the steps t ≤ k,
+        which x_{k+1} cannot reach.
+    """
+    import torch
+
+    x = np.asarray(x, dtype=np.float64)
+    N, T, D = x.shape
+    if not 0 <= k < T:
+        raise ValueError(f"k must be an array index 0 <= k < T = {T}, got {k}")
+    xt, h0t = torch.from_numpy(x), torch.from_numpy(np.asarray(h0, dtype=np.float64))
+    Wxh_t, Whh_t, b_t = (torch.from_numpy(np.asarray(a, dtype=np.float64)) for a in (Wxh, Whh, b))
+
+    def states(xk):  # (N, D) -> (N, T, H): the whole forward pass, with x[:, k] replaced
+        h, out = h0t, []
+        for t in range(T):
+            xs = xk if t == k else xt[:, t]
+            h = torch.tanh(xs @ Wxh_t.T + h @ Whh_t.T + b_t)
+            out.append(h)
+        return torch.stack(out, dim=1)
+
+    old_threads = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        # J[n, t, :, d] = ∂h_{t+1}[n] / ∂x_{k+1}[n, d]: one forward-mode pass per input unit d
+        columns = []
+        for d in range(D):
+            tangent = torch.zeros(N, D, dtype=torch.float64)
+            tangent[:, d] = 1.0
+            _, dh = torch.func.jvp(states, (xt[:, k],), (tangent,))
+            columns.append(dh)
+        J = torch.stack(columns, dim=-1)  # (N, T, H, D)
+        return torch.linalg.matrix_norm(J, ord=2).numpy()
+    finally:
+        torch.set_num_threads(old_threads)
