@@ -274,3 +274,28 @@ def test_delayed_recall_with_k1_below_k2_small():
     assert r["accuracy"][1] > 0.9 and r["accuracy"][0] < 0.7  # k2 = 4 > L learns, 3 does not
     with pytest.raises(ValueError):
         tbptt.delayed_recall_vs_k([4], k1=2, carry_state=False)
+
+
+def test_format_bias_sweep_means_per_lag_sorted_by_k():
+    res = {"carried": {"3": {"4": [1.0, 0.98, 1.0], "10": [1.0, 1.0, 1.0], "2": [0.3, 0.36, 0.33]}},
+           "reset": {"3": {"2": [0.25, 0.25, 0.26]}}}
+    assert tbptt.format_bias_sweep(res) == "L = 3 |  k=2  0.33  k=4  0.99  k=10 1.00"
+    assert tbptt.format_bias_sweep(res, "reset") == "L = 3 |  k=2  0.25"
+    with pytest.raises(ValueError):
+        tbptt.format_bias_sweep(res, "other")
+
+
+def test_format_memory_quote_one_T():
+    res = {"setup": {"k": 50},
+           "torch": [{"T": T, "method": m, "peak_bytes": b * T, "wall_s": 1.0, "cpu_s": c}
+                     for T in (100, 1600) for m, b, c in
+                     (("full BPTT", 1000, 2.0), ("truncated", 10, 2.2), ("checkpointed", 30, 3.0))],
+           "rss_mb": [{"T": 1600, "method": m, "rss_mb": v} for m, v in
+                      (("full BPTT", 1.55), ("truncated", 0.02), ("checkpointed", 0.06))]}
+    lines = tbptt.format_memory_quote(res, 1600).splitlines()
+    assert len(lines) == 5 and "saved for backward" in lines[0]
+    assert lines[2].split() == ["full", "BPTT", "|", "1.6", "MB", "|", "1.6", "MB", "|", "1.00"]
+    assert lines[3].split()[:1] == ["TBPTT(50,"] and lines[3].split()[-1] == "1.10"
+    assert "segments of 40" in lines[4] and lines[4].split()[-1] == "1.50"
+    with pytest.raises(KeyError):
+        tbptt.format_memory_quote(res, 100)  # no RSS rows for T = 100

@@ -783,3 +783,55 @@ def delayed_recall_vs_k(ks, *, lag: int = 5, n_symbols: int = 4, hidden: int = 3
             histories.append(hist)
     return {"k": list(ks), "accuracy": accs, "chance": 1.0 / n_symbols, "lag": lag,
             "histories": histories}
+
+
+def format_bias_sweep(results: dict, which: str = "carried") -> str:
+    """The table of ``benchmarks/tbptt_bias_sweep.py``'s results file, one line per lag.
+
+    Args:
+        results: the ``"results"`` entry of the file: ``{"setup": {...}, "carried":
+            {lag: {k: [accuracy per seed]}}, "reset": {...}}`` (JSON keys are strings).
+        which: ``"carried"`` (state carried across chunks) or ``"reset"`` (zero state at
+            every chunk).
+
+    Returns:
+        text: for each lag L, the mean held-out accuracy over the seeds for each k, rounded
+        to 2 decimals (e.g. ``L = 5 |  k=3 0.28  k=4 0.31 …``).
+    """
+    if which not in ("carried", "reset"):
+        raise ValueError("which must be 'carried' or 'reset'")
+    lines = []
+    for lag, by_k in results[which].items():
+        cells = "  ".join(f"k={k:<2} {np.mean(accs):.2f}" for k, accs in
+                          sorted(by_k.items(), key=lambda kv: int(kv[0])))
+        lines.append(f"L = {lag} |  {cells}")
+    return "\n".join(lines)
+
+
+def format_memory_quote(results: dict, T: int) -> str:
+    """One sequence length of ``benchmarks/tbptt_memory_time.py``'s results, as a table.
+
+    Args:
+        results: the ``"results"`` entry of the file: ``"setup"`` (with ``k``), ``"torch"``
+            (rows of :func:`compare_memory_time`) and ``"rss_mb"`` (``{"T", "method",
+            "rss_mb"}`` rows: peak resident-memory increase of a fresh process).
+        T: the sequence length to show.
+
+    Returns:
+        text, one line per method: the bytes torch saved for backward (MB), the peak RSS
+        increase (MB), and the CPU time relative to full BPTT.
+    """
+    rows = {r["method"]: r for r in results["torch"] if r["T"] == T}
+    rss = {r["method"]: r["rss_mb"] for r in results["rss_mb"] if r["T"] == T}
+    if set(rows) != set(METHODS) or set(rss) != set(METHODS):
+        raise KeyError(f"the results hold no complete row for T = {T}")
+    k = results["setup"]["k"]
+    names = {"full BPTT": "full BPTT", "truncated": f"TBPTT({k}, {k})",
+             "checkpointed": f"checkpointed (segments of {sqrt_segment(T)})"}
+    head = f"{'method':>28} | {'saved for backward':>18} | {'peak RSS increase':>17} | {'CPU time vs full':>16}"
+    lines = [head, "-" * len(head)]
+    full = rows["full BPTT"]["cpu_s"]
+    for m in METHODS:
+        lines.append(f"{names[m]:>28} | {rows[m]['peak_bytes'] / 1e6:15.1f} MB | "
+                     f"{rss[m]:14.1f} MB | {rows[m]['cpu_s'] / full:16.2f}")
+    return "\n".join(lines)
