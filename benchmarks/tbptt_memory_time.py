@@ -13,6 +13,7 @@ Usage::
 
     .venv-dev/bin/python benchmarks/tbptt_memory_time.py            # T up to 6400
     .venv-dev/bin/python benchmarks/tbptt_memory_time.py --quick    # smaller, ~1 min
+    .venv-dev/bin/python benchmarks/tbptt_memory_time.py --quick --backends torch  # what NB05 quotes
 
 Times are CPU seconds (process time), one torch thread, minimum over ``--repeat`` runs.
 Every number is also written to ``benchmarks/results/tbptt_memory_time.json``
@@ -62,6 +63,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--rss-only", action="store_true", help="only the subprocess RSS table")
+    ap.add_argument("--backends", nargs="+", default=["numpy", "torch"], choices=["numpy", "torch"],
+                    help="which in-process tables to measure (notebook 05 quotes torch's)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--N", type=int, default=32)
     ap.add_argument("--D", type=int, default=16)
@@ -75,7 +78,7 @@ def main(argv=None):
                          "repeat": args.repeat, "torch_threads": 1,
                          "load_average_1min_at_start": os.getloadavg()[0] if hasattr(os, "getloadavg")
                          else None}}
-    for backend in () if args.rss_only else ("numpy", "torch"):
+    for backend in () if args.rss_only else args.backends:
         rows = tbptt.compare_memory_time(Ts, backend=backend, **kw)
         results[backend] = rows  # {"T", "method", "peak_bytes", "wall_s", "cpu_s"} each
         label = ("numpy float64, tracemalloc peak" if backend == "numpy"
