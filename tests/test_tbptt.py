@@ -299,3 +299,12 @@ def test_format_memory_quote_one_T():
     assert "segments of 40" in lines[4] and lines[4].split()[-1] == "1.50"
     with pytest.raises(KeyError):
         tbptt.format_memory_quote(res, 100)  # no RSS rows for T = 100
+
+
+def test_format_memory_quote_columns_line_up():
+    res = {"setup": {"k": 50},
+           "torch": [{"T": 1600, "method": m, "peak_bytes": 1e6, "wall_s": 1.0, "cpu_s": 1.0}
+                     for m in tbptt.METHODS],
+           "rss_mb": [{"T": 1600, "method": m, "rss_mb": 1.0} for m in tbptt.METHODS]}
+    lines = tbptt.format_memory_quote(res, 1600).splitlines()
+    assert len({line.index("|") for line in lines if "|" in line}) == 1

@@ -828,10 +828,11 @@ def format_memory_quote(results: dict, T: int) -> str:
     k = results["setup"]["k"]
     names = {"full BPTT": "full BPTT", "truncated": f"TBPTT({k}, {k})",
              "checkpointed": f"checkpointed (segments of {sqrt_segment(T)})"}
-    head = f"{'method':>28} | {'saved for backward':>18} | {'peak RSS increase':>17} | {'CPU time vs full':>16}"
+    w = max(len(n) for n in names.values())
+    head = f"{'method':>{w}} | {'saved for backward':>18} | {'peak RSS increase':>17} | {'CPU time vs full':>16}"
     lines = [head, "-" * len(head)]
     full = rows["full BPTT"]["cpu_s"]
     for m in METHODS:
-        lines.append(f"{names[m]:>28} | {rows[m]['peak_bytes'] / 1e6:15.1f} MB | "
+        lines.append(f"{names[m]:>{w}} | {rows[m]['peak_bytes'] / 1e6:15.1f} MB | "
                      f"{rss[m]:14.1f} MB | {rows[m]['cpu_s'] / full:16.2f}")
     return "\n".join(lines)
