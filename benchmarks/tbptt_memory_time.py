@@ -13,14 +13,18 @@ Usage::
 
     .venv-dev/bin/python benchmarks/tbptt_memory_time.py            # T up to 6400
     .venv-dev/bin/python benchmarks/tbptt_memory_time.py --quick    # smaller, ~1 min
+    .venv-dev/bin/python benchmarks/tbptt_memory_time.py --quick --backends torch  # what NB05 quotes
 
 Times are CPU seconds (process time), one torch thread, minimum over ``--repeat`` runs.
+Every number is also written to ``benchmarks/results/tbptt_memory_time.json``
+(``course_utils.provenance``), which notebook 05 quotes.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 
@@ -54,11 +58,13 @@ def rss_delta_mb(method, T, N, D, H, k):
 
 
 def main(argv=None):
-    from course_utils import tbptt
+    from course_utils import provenance, tbptt
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--rss-only", action="store_true", help="only the subprocess RSS table")
+    ap.add_argument("--backends", nargs="+", default=["numpy", "torch"], choices=["numpy", "torch"],
+                    help="which in-process tables to measure (notebook 05 quotes torch's)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--N", type=int, default=32)
     ap.add_argument("--D", type=int, default=16)
@@ -68,8 +74,13 @@ def main(argv=None):
     Ts = [100, 400, 1600] if args.quick else [100, 400, 1600, 6400]
     kw = dict(N=args.N, D=args.D, H=args.H, k=args.k, repeat=args.repeat)
     print(f"N={args.N}, D={args.D}, H={args.H}, truncation k={args.k}, checkpoint segments √T\n")
-    for backend in () if args.rss_only else ("numpy", "torch"):
+    results = {"setup": {"N": args.N, "D": args.D, "H": args.H, "k": args.k, "Ts": Ts,
+                         "repeat": args.repeat, "torch_threads": 1,
+                         "load_average_1min_at_start": os.getloadavg()[0] if hasattr(os, "getloadavg")
+                         else None}}
+    for backend in () if args.rss_only else args.backends:
         rows = tbptt.compare_memory_time(Ts, backend=backend, **kw)
+        results[backend] = rows  # {"T", "method", "peak_bytes", "wall_s", "cpu_s"} each
         label = ("numpy float64, tracemalloc peak" if backend == "numpy"
                  else "torch float32, peak bytes saved for backward")
         print(f"== {label}")
@@ -82,9 +93,12 @@ def main(argv=None):
         print()
     print("== torch float32, peak RSS increase of a fresh process (MB)")
     print(f"{'T':>6} | " + " | ".join(f"{m:>12}" for m in tbptt.METHODS))
+    results["rss_mb"] = []
     for T in Ts:
-        cells = [f"{rss_delta_mb(m, T, args.N, args.D, args.H, args.k):12.1f}" for m in tbptt.METHODS]
-        print(f"{T:>6} | " + " | ".join(cells))
+        mbs = [rss_delta_mb(m, T, args.N, args.D, args.H, args.k) for m in tbptt.METHODS]
+        results["rss_mb"] += [{"T": T, "method": m, "rss_mb": mb} for m, mb in zip(tbptt.METHODS, mbs)]
+        print(f"{T:>6} | " + " | ".join(f"{mb:12.1f}" for mb in mbs))
+    print("wrote", provenance.save_results("tbptt_memory_time", results))
 
 
 if __name__ == "__main__":

@@ -82,3 +82,23 @@ def test_baseline_table_order_and_monotone_on_real_text():
     assert names[:2] == ["uniform", "unigram"] and names[2].startswith("2-gram")
     bpcs = [r[1] for r in rows]
     assert bpcs[0] > bpcs[1] > bpcs[2] > bpcs[3]
+
+
+def test_empirical_entropy_unigram_and_bigram_by_hand():
+    ids = np.array([0, 1, 0, 1, 0, 2, 0, 1])  # counts: 0 ×4, 1 ×3, 2 ×1
+    p = np.array([4, 3, 1]) / 8
+    assert abs(ngram.empirical_entropy(ids, 1) - float(-(p * np.log(p)).sum())) < 1e-12
+    # bigrams: after 0 -> 1,1,2,1 (3:1); after 1 -> 0,0 (certain); after 2 -> 0 (certain)
+    h_after_0 = -(0.75 * np.log(0.75) + 0.25 * np.log(0.25))
+    assert abs(ngram.empirical_entropy(ids, 2) - 4 * h_after_0 / 7) < 1e-12
+
+
+def test_empirical_entropy_of_deterministic_and_iid_text():
+    assert ngram.empirical_entropy(np.tile([0, 1, 2, 3], 50), 2) == 0.0  # the next char is known
+    assert abs(ngram.empirical_entropy(np.tile([0, 1, 2, 3], 50), 1) - np.log(4)) < 1e-12
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, 5, size=200_000)  # no dependence: a context tells nothing
+    h1, h2 = ngram.empirical_entropy(ids, 1), ngram.empirical_entropy(ids, 2)
+    assert h2 <= h1 and h1 - h2 < 1e-3 and abs(h1 - np.log(5)) < 1e-3
+    with pytest.raises(ValueError):
+        ngram.empirical_entropy(ids[:1], 2)

@@ -194,3 +194,117 @@ def test_delayed_recall_vs_k_small():
     r = tbptt.delayed_recall_vs_k([2, 5], lag=3, n_symbols=3, hidden=12, n_updates=120)
     assert r["chance"] == pytest.approx(1 / 3)
     assert r["accuracy"][1] > 0.9 and r["accuracy"][0] < 0.7
+
+
+def _k1k2_setup(seed=0, T_=24, N_=4, n_sym=3, H_=6):
+    from course_utils import tasks, training
+
+    x, y, _ = tasks.delayed_recall(N_, T_, 2, n_sym, np.random.default_rng(seed))
+    torch.manual_seed(seed)
+    model = training.SequenceModel(n_sym, H_, n_sym, cell="rnn").double()
+    return torch.from_numpy(x).double(), torch.from_numpy(y), model
+
+
+def test_train_k1k2_with_k1_equal_k2_is_chunked_training():
+    from course_utils import training
+
+    losses = []
+    for use_k1k2 in (True, False):
+        x, y, model = _k1k2_setup()
+        opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+        if use_k1k2:
+            hist = tbptt.train_k1k2(model, x, y, loss_fn=training.cross_entropy_loss,
+                                    optimizer=opt, k1=5, k2=5, clip=1.0)
+        else:
+            hist = training.train_tbptt(model, [(x, y)], loss_fn=training.cross_entropy_loss,
+                                        optimizer=opt, k=5, clip=1.0, progress=False)
+        losses.append(np.array(hist.losses))
+    assert len(losses[0]) == 5  # updates after steps 5, 10, 15, 20, 24
+    assert np.allclose(losses[0], losses[1], rtol=1e-12, atol=0)
+    with pytest.raises(ValueError):
+        tbptt.train_k1k2(model, x, y, loss_fn=training.cross_entropy_loss, optimizer=opt,
+                         k1=4, k2=3)
+
+
+@pytest.mark.parametrize("k1, k2", [(2, 5), (3, 7), (1, 4)])
+def test_train_k1k2_gradients_equal_tbptt_torch(k1, k2):
+    # With lr = 0 the weights stay put, so every update's gradient must equal the
+    # independent implementation tbptt_torch (same window, same losses, same cut).
+    from course_utils import training
+
+    x, y, model = _k1k2_setup(T_=21)
+    seen = []
+
+    class Record(torch.optim.SGD):
+        def step(self, closure=None):
+            seen.append([p.grad.detach().clone() for p in model.parameters()])
+            return super().step(closure)
+
+    tbptt.train_k1k2(model, x, y, loss_fn=training.cross_entropy_loss,
+                     optimizer=Record(model.parameters(), lr=0.0), k1=k1, k2=k2)
+    r = model.rnn
+    params = (r.weight_ih_l0, r.weight_hh_l0, r.bias_ih_l0, r.bias_hh_l0,
+              model.head.weight, model.head.bias)
+    step = lambda xt, h: torch.tanh(xt @ params[0].T + h @ params[1].T + params[2] + params[3])
+    times = tbptt.update_times(x.shape[1], k1)
+    width = {t: t - p for p, t in zip([0] + times[:-1], times)}  # losses per update
+
+    def loss_at(h, t):  # the mean over the update's targets, as cross_entropy_loss takes it
+        t_upd = next(u for u in times if u > t)
+        out = h @ params[4].T + params[5]
+        mask = y[:, t] != -1
+        n_targets = int((y[:, t_upd - width[t_upd]:t_upd] != -1).sum())
+        if not bool(mask.any()):
+            return out.sum() * 0.0
+        return torch.nn.functional.cross_entropy(out[mask], y[mask, t], reduction="sum") / n_targets
+
+    ref, _ = tbptt.tbptt_torch(step, params, x, torch.zeros(x.shape[0], r.hidden_size,
+                                                            dtype=x.dtype), loss_at, k1, k2)
+    assert len(seen) == len(ref) == len(times)
+    for mine, theirs in zip(seen, ref):
+        names = ["Wxh", "Whh", "b_ih", "b_hh", "Why", "c"]
+        for name, a, b in zip(names, mine, theirs):
+            b = torch.zeros_like(a) if b is None else b
+            assert rel_error(a, b) < 1e-10 or float(torch.abs(a - b).max()) < 1e-14, name
+
+
+def test_delayed_recall_with_k1_below_k2_small():
+    r = tbptt.delayed_recall_vs_k([3, 4], lag=3, n_symbols=3, hidden=12, n_updates=150, k1=2)
+    assert r["k"] == [3, 4] and len(r["histories"][0].losses) == 150
+    assert r["accuracy"][1] > 0.9 and r["accuracy"][0] < 0.7  # k2 = 4 > L learns, 3 does not
+    with pytest.raises(ValueError):
+        tbptt.delayed_recall_vs_k([4], k1=2, carry_state=False)
+
+
+def test_format_bias_sweep_means_per_lag_sorted_by_k():
+    res = {"carried": {"3": {"4": [1.0, 0.98, 1.0], "10": [1.0, 1.0, 1.0], "2": [0.3, 0.36, 0.33]}},
+           "reset": {"3": {"2": [0.25, 0.25, 0.26]}}}
+    assert tbptt.format_bias_sweep(res) == "L = 3 |  k=2  0.33  k=4  0.99  k=10 1.00"
+    assert tbptt.format_bias_sweep(res, "reset") == "L = 3 |  k=2  0.25"
+    with pytest.raises(ValueError):
+        tbptt.format_bias_sweep(res, "other")
+
+
+def test_format_memory_quote_one_T():
+    res = {"setup": {"k": 50},
+           "torch": [{"T": T, "method": m, "peak_bytes": b * T, "wall_s": 1.0, "cpu_s": c}
+                     for T in (100, 1600) for m, b, c in
+                     (("full BPTT", 1000, 2.0), ("truncated", 10, 2.2), ("checkpointed", 30, 3.0))],
+           "rss_mb": [{"T": 1600, "method": m, "rss_mb": v} for m, v in
+                      (("full BPTT", 1.55), ("truncated", 0.02), ("checkpointed", 0.06))]}
+    lines = tbptt.format_memory_quote(res, 1600).splitlines()
+    assert len(lines) == 5 and "saved for backward" in lines[0]
+    assert lines[2].split() == ["full", "BPTT", "|", "1.6", "MB", "|", "1.6", "MB", "|", "1.00"]
+    assert lines[3].split()[:1] == ["TBPTT(50,"] and lines[3].split()[-1] == "1.10"
+    assert "segments of 40" in lines[4] and lines[4].split()[-1] == "1.50"
+    with pytest.raises(KeyError):
+        tbptt.format_memory_quote(res, 100)  # no RSS rows for T = 100
+
+
+def test_format_memory_quote_columns_line_up():
+    res = {"setup": {"k": 50},
+           "torch": [{"T": 1600, "method": m, "peak_bytes": 1e6, "wall_s": 1.0, "cpu_s": 1.0}
+                     for m in tbptt.METHODS],
+           "rss_mb": [{"T": 1600, "method": m, "rss_mb": 1.0} for m in tbptt.METHODS]}
+    lines = tbptt.format_memory_quote(res, 1600).splitlines()
+    assert len({line.index("|") for line in lines if "|" in line}) == 1

@@ -27,6 +27,32 @@ def _as_str(ids) -> str:
     return "".join(map(chr, np.asarray(ids, dtype=np.int64).tolist()))
 
 
+def empirical_entropy(ids, order: int = 1) -> float:
+    """In-sample entropy of the next character given the previous ``order - 1``, in nats.
+
+    The cross-entropy that the maximum-likelihood (unsmoothed) n-gram model of order
+    ``order`` fitted to ``ids`` gets on ``ids`` itself: ``order=1`` is the entropy of the
+    character frequencies (a unigram model), ``order=2`` the conditional entropy
+    ``H(c_t | c_{t-1})`` (a bigram model: no memory beyond the current character). It is
+    the lowest training loss any model of that order can reach on this text. Averaged over
+    the ``n - order + 1`` positions that have a full context.
+
+    Args:
+        ids: (n,) int array of character ids, n >= order.
+        order: n-gram order, >= 1.
+    """
+    ids = np.asarray(ids, dtype=np.int64)
+    if order < 1 or len(ids) < order:
+        raise ValueError(f"need order >= 1 and at least `order` ids, got order={order}, n={len(ids)}")
+    s = _as_str(ids)
+    grams = Counter(s[i:i + order] for i in range(len(s) - order + 1))
+    contexts = Counter()
+    for g, c in grams.items():
+        contexts[g[:-1]] += c
+    n = sum(grams.values())
+    return float(-sum(c * math.log(c / contexts[g[:-1]]) for g, c in grams.items()) / n)
+
+
 def uniform_bpc(vocab_size: int) -> float:
     """Bits per character of the uniform model over ``vocab_size`` characters: log2 V."""
     return math.log2(vocab_size)

@@ -364,3 +364,24 @@ def input_jacobian_norms(x, h0, Wxh, Whh, b, k: int = 0, *, threads: int | None 
         return torch.linalg.matrix_norm(J, ord=2).numpy()
     finally:
         torch.set_num_threads(old_threads)
+
+
+def format_bptt_timings(rows: list[dict]) -> str:
+    """A table of BPTT timings, one line per size (as ``benchmarks/rnn_bptt_speed.py`` writes).
+
+    Args:
+        rows: dicts with ``N, T, D, H`` and ``naive_ms, fast_ms, torch_ms`` (best wall-clock
+            times of :func:`time_bptt`, in milliseconds).
+
+    Returns:
+        text: the sizes, the three times (ms, 1 decimal) and the ratios fast/torch,
+        naive/torch and naive/fast (2 decimals; below 1 = the first is faster).
+    """
+    head = (f"{'N':>3} {'T':>4} {'D':>4} {'H':>4} | {'naive ms':>8} {'fast ms':>8} {'torch ms':>8} | "
+            f"{'fast/torch':>10} {'naive/torch':>11} {'naive/fast':>10}")
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        nw, fw, tw = r["naive_ms"], r["fast_ms"], r["torch_ms"]
+        lines.append(f"{r['N']:>3} {r['T']:>4} {r['D']:>4} {r['H']:>4} | {nw:8.1f} {fw:8.1f} {tw:8.1f} | "
+                     f"{fw / tw:10.2f} {nw / tw:11.2f} {nw / fw:10.2f}")
+    return "\n".join(lines)

@@ -24,7 +24,8 @@ torch       :func:`torch_rnn_step`, :func:`tbptt_torch` (general k1 ≤ k2),
 measuring   :func:`measure_numpy`, :func:`measure_torch`, :func:`compare_memory_time`
             (full vs truncated vs checkpointed, numpy or torch), :func:`format_table`,
             :func:`plot_memory_time`, :class:`torch_threads`.
-bias        :func:`delayed_recall_vs_k` (accuracy on delayed recall vs truncation length).
+bias        :func:`delayed_recall_vs_k` (accuracy on delayed recall vs truncation length),
+            :func:`train_k1k2` (TBPTT(k1, k2) training of a torch RNN on one stream).
 figure      :func:`draw_tbptt_paths`, :func:`path_grid`.
 """
 
@@ -681,9 +682,61 @@ def plot_memory_time(rows, axes=None, *, title: str = ""):
 # ---------------------------------------------------------------------------------------
 # the bias: a dependency longer than k2 is not learned
 # ---------------------------------------------------------------------------------------
+def train_k1k2(model, x, y, *, loss_fn: Callable, optimizer, k1: int, k2: int,
+               clip: float | None = None):
+    """Train a one-layer ``SequenceModel(cell="rnn")`` on one stream with TBPTT(k1, k2).
+
+    Every ``k1`` steps, the last ``k2`` steps are re-run from the *detached* state that
+    entered them (the cut), with a graph, and the losses of the newest ``k1`` steps are
+    backpropagated: the loss at a step reaches back between ``k2 - k1 + 1`` and ``k2``
+    steps. The states of the stream are those of the forward pass at the weights of the
+    moment (as in :func:`tbptt_torch`); with ``k1 == k2`` this is chunked TBPTT, the same
+    updates as ``training.train_tbptt(..., k=k1)``.
+
+    Args:
+        model: ``course_utils.training.SequenceModel`` with ``cell="rnn"`` (it uses
+            ``model.rnn`` and ``model.head``).
+        x: (N, T, D), y: (N, T) tensors (``y = -1``: no target at that step).
+        loss_fn: ``loss_fn(out, y) -> scalar`` (e.g. ``training.cross_entropy_loss``).
+        optimizer: over ``model.parameters()``. k1, k2: ``1 <= k1 <= k2``.
+        clip: clip the global gradient norm to this value before each step.
+
+    Returns:
+        a :class:`course_utils.training.History` (one loss and gradient norm per update).
+    """
+    import torch
+
+    from . import training
+
+    if not 1 <= k1 <= k2:
+        raise ValueError(f"need 1 <= k1 <= k2, got k1={k1}, k2={k2}")
+    hist = training.History()
+    states = {0: None}  # step i -> detached hidden state after i steps, (1, N, H)
+    prev = 0
+    for t_upd in update_times(x.shape[1], k1):
+        s = max(0, prev - (k2 - k1))  # = t_upd - k2, except for a shorter last update
+        z, _ = model.rnn(x[:, s:t_upd], states[s])  # the window, with a graph
+        loss = loss_fn(model.head(z[:, prev - s:]), y[:, prev:t_upd])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        hist.grad_norms.append(training._grad_norm(model))
+        if clip is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+        optimizer.step()
+        hist.losses.append(float(loss.detach()))
+        for j in range(prev, t_upd):  # carry the (detached) forward states on
+            states[j + 1] = z[:, j - s].detach()[None]
+        for i in [i for i in states if i < t_upd - (k2 - k1)]:  # no window needs them
+            del states[i]
+        prev = t_upd
+    hist.epoch_losses.append(float(np.mean(hist.losses)))
+    return hist
+
+
 def delayed_recall_vs_k(ks, *, lag: int = 5, n_symbols: int = 4, hidden: int = 32,
                         n_updates: int = 300, batch: int = 32, lr: float = 1e-2,
-                        seed: int = 0, carry_state: bool = True, progress: bool = False):
+                        seed: int = 0, carry_state: bool = True, progress: bool = False,
+                        k1: int | None = None):
     """Train one small tanh RNN per truncation length ``k`` on the delayed-recall task.
 
     Each model gets the same number of updates (``n_updates`` chunks of ``k`` steps of a
@@ -693,6 +746,8 @@ def delayed_recall_vs_k(ks, *, lag: int = 5, n_symbols: int = 4, hidden: int = 3
     Args:
         ks: truncation lengths to try. lag: the task's delay L (targets need k > L).
         carry_state: False resets the state to zero at every chunk (a stateless model).
+        k1: if given, train with TBPTT(k1, k) instead (:func:`train_k1k2`): each ``k`` in
+            ``ks`` is k2, and each of the ``n_updates`` updates brings ``k1`` new steps.
 
     Returns:
         dict with ``"k"``, ``"accuracy"`` (held-out, per k), ``"chance"``, ``"lag"`` and
@@ -702,23 +757,82 @@ def delayed_recall_vs_k(ks, *, lag: int = 5, n_symbols: int = 4, hidden: int = 3
 
     from . import tasks, training
 
+    if k1 is not None and not carry_state:
+        raise ValueError("k1 (TBPTT(k1, k2)) needs carry_state=True")
     xt, yt, _ = tasks.delayed_recall(64, 300, lag, n_symbols, np.random.default_rng(seed + 1000))
     xt, yt = torch.from_numpy(xt), torch.from_numpy(yt)
     accs, histories = [], []
     with torch_threads(1):
         for k in ks:
-            x, y, _ = tasks.delayed_recall(batch, n_updates * k, lag, n_symbols,
-                                           np.random.default_rng(seed))
+            x, y, _ = tasks.delayed_recall(batch, n_updates * (k if k1 is None else k1), lag,
+                                           n_symbols, np.random.default_rng(seed))
             x, y = torch.from_numpy(x), torch.from_numpy(y)
             torch.manual_seed(seed)
             model = training.SequenceModel(n_symbols, hidden, n_symbols, cell="rnn")
             opt = torch.optim.Adam(model.parameters(), lr=lr)
-            batches = [(x, y)] if carry_state else [
-                (x[:, s:e], y[:, s:e]) for s, e in chunk_bounds(x.shape[1], k)]
-            hist = training.train_tbptt(model, batches, loss_fn=training.cross_entropy_loss,
-                                        optimizer=opt, k=k, clip=1.0, progress=progress,
-                                        desc=f"k = {k}")
+            if k1 is not None:
+                hist = train_k1k2(model, x, y, loss_fn=training.cross_entropy_loss,
+                                  optimizer=opt, k1=k1, k2=k, clip=1.0)
+            else:
+                batches = [(x, y)] if carry_state else [
+                    (x[:, s:e], y[:, s:e]) for s, e in chunk_bounds(x.shape[1], k)]
+                hist = training.train_tbptt(model, batches, loss_fn=training.cross_entropy_loss,
+                                            optimizer=opt, k=k, clip=1.0, progress=progress,
+                                            desc=f"k = {k}")
             accs.append(training.evaluate(model, xt, yt, metric=training.accuracy))
             histories.append(hist)
     return {"k": list(ks), "accuracy": accs, "chance": 1.0 / n_symbols, "lag": lag,
             "histories": histories}
+
+
+def format_bias_sweep(results: dict, which: str = "carried") -> str:
+    """The table of ``benchmarks/tbptt_bias_sweep.py``'s results file, one line per lag.
+
+    Args:
+        results: the ``"results"`` entry of the file: ``{"setup": {...}, "carried":
+            {lag: {k: [accuracy per seed]}}, "reset": {...}}`` (JSON keys are strings).
+        which: ``"carried"`` (state carried across chunks) or ``"reset"`` (zero state at
+            every chunk).
+
+    Returns:
+        text: for each lag L, the mean held-out accuracy over the seeds for each k, rounded
+        to 2 decimals (e.g. ``L = 5 |  k=3 0.28  k=4 0.31 …``).
+    """
+    if which not in ("carried", "reset"):
+        raise ValueError("which must be 'carried' or 'reset'")
+    lines = []
+    for lag, by_k in results[which].items():
+        cells = "  ".join(f"k={k:<2} {np.mean(accs):.2f}" for k, accs in
+                          sorted(by_k.items(), key=lambda kv: int(kv[0])))
+        lines.append(f"L = {lag} |  {cells}")
+    return "\n".join(lines)
+
+
+def format_memory_quote(results: dict, T: int) -> str:
+    """One sequence length of ``benchmarks/tbptt_memory_time.py``'s results, as a table.
+
+    Args:
+        results: the ``"results"`` entry of the file: ``"setup"`` (with ``k``), ``"torch"``
+            (rows of :func:`compare_memory_time`) and ``"rss_mb"`` (``{"T", "method",
+            "rss_mb"}`` rows: peak resident-memory increase of a fresh process).
+        T: the sequence length to show.
+
+    Returns:
+        text, one line per method: the bytes torch saved for backward (MB), the peak RSS
+        increase (MB), and the CPU time relative to full BPTT.
+    """
+    rows = {r["method"]: r for r in results["torch"] if r["T"] == T}
+    rss = {r["method"]: r["rss_mb"] for r in results["rss_mb"] if r["T"] == T}
+    if set(rows) != set(METHODS) or set(rss) != set(METHODS):
+        raise KeyError(f"the results hold no complete row for T = {T}")
+    k = results["setup"]["k"]
+    names = {"full BPTT": "full BPTT", "truncated": f"TBPTT({k}, {k})",
+             "checkpointed": f"checkpointed (segments of {sqrt_segment(T)})"}
+    w = max(len(n) for n in names.values())
+    head = f"{'method':>{w}} | {'saved for backward':>18} | {'peak RSS increase':>17} | {'CPU time vs full':>16}"
+    lines = [head, "-" * len(head)]
+    full = rows["full BPTT"]["cpu_s"]
+    for m in METHODS:
+        lines.append(f"{names[m]:>{w}} | {rows[m]['peak_bytes'] / 1e6:15.1f} MB | "
+                     f"{rss[m]:14.1f} MB | {rows[m]['cpu_s'] / full:16.2f}")
+    return "\n".join(lines)
