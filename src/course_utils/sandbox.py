@@ -1,0 +1,280 @@
+"""The grader's side of the grading sandbox (see :mod:`course_utils._sandbox_child`).
+
+:class:`Sandbox` starts one child process per submission, in a scratch directory of its
+own, with a stripped environment, memory / process / file-size limits and its own process
+group (killed as a whole at the end). :meth:`Sandbox.load` runs the cells;
+:meth:`Sandbox.proxy` returns a local function that calls the student's function in the
+child on the arguments the check chooses and hands back plain values, so the checks in
+:mod:`course_utils.exercises` run unchanged in the grader's own process.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+from . import _sandbox_child as child
+
+CHILD = Path(child.__file__).resolve()
+MEMORY_LIMIT = 4 * 2**30       # bytes of address space (torch needs about 1.5 GB)
+PROCESS_LIMIT = 256            # threads + processes of the user, over what already runs
+FILE_LIMIT = 64 * 2**20        # bytes per file the child may write
+KEEP_ENV = ("PATH", "LANG", "LC_ALL", "TZ")
+
+
+class SandboxError(Exception):
+    """The child died, timed out or answered nonsense; ``.why`` says which."""
+
+    def __init__(self, why: str):
+        super().__init__(why)
+        self.why = why
+
+
+def course_sources(package_dir: Path | None = None) -> tuple[dict, list]:
+    """``({module name: source}, [package names])`` of every course_utils module."""
+    base = Path(package_dir or Path(__file__).resolve().parent)
+    sources, packages = {}, []
+    for p in sorted(base.rglob("*.py")):
+        rel = p.relative_to(base).with_suffix("")
+        parts = ["course_utils", *rel.parts]
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+            packages.append(".".join(parts))
+        if parts[-1].startswith("_sandbox") or parts[-1] == "__main__":
+            continue
+        sources[".".join(parts)] = p.read_text(encoding="utf-8")
+    return sources, packages
+
+
+def _limits(memory: int) -> None:  # runs in the child before exec
+    import resource
+
+    os.setsid()
+    for res, value in ((resource.RLIMIT_AS, memory), (resource.RLIMIT_FSIZE, FILE_LIMIT),
+                       (resource.RLIMIT_CORE, 0)):
+        try:
+            resource.setrlimit(res, (value, value))
+        except (ValueError, OSError):
+            pass
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
+        used = len(os.listdir("/proc")) if os.path.isdir("/proc") else 0
+        cap = used + PROCESS_LIMIT
+        if hard != resource.RLIM_INFINITY:
+            cap = min(cap, hard)
+        resource.setrlimit(resource.RLIMIT_NPROC, (cap, hard))
+    except (ValueError, OSError):
+        pass
+
+
+class Sandbox:
+    """One child process running one submission's code."""
+
+    def __init__(self, *, memory: int = MEMORY_LIMIT, threads: int = 1):
+        self.scratch = Path(tempfile.mkdtemp(prefix="course-sandbox-"))
+        env = {k: os.environ[k] for k in KEEP_ENV if k in os.environ}
+        home = self.scratch / "home"
+        home.mkdir()
+        env.update({"HOME": str(home), "TMPDIR": str(self.scratch), "MPLBACKEND": "Agg",
+                    "MPLCONFIGDIR": str(home), "PYTHONDONTWRITEBYTECODE": "1",
+                    "OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": str(threads),
+                    "MKL_NUM_THREADS": str(threads), "PYTHONHASHSEED": "0"})
+        r_to_child, w_to_child = os.pipe()
+        r_from_child, w_from_child = os.pipe()
+        work = self.scratch / "work"
+        work.mkdir()
+        kw = {"preexec_fn": (lambda: _limits(memory))} if os.name == "posix" else {}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-I", str(CHILD), str(r_to_child), str(w_from_child),
+             str(self.scratch / "progress")],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=work, env=env, pass_fds=(r_to_child, w_from_child), **kw)
+        os.close(r_to_child)
+        os.close(w_from_child)
+        self._w, self._r = w_to_child, r_from_child
+        self.dead: str | None = None
+
+    # -- messages ------------------------------------------------------------------------
+    def request(self, header: dict, blobs: list | None = None, *, timeout: float):
+        if self.dead:
+            raise SandboxError(self.dead)
+        try:
+            child.write_message(self._w, child.pack(header, blobs or []))
+            data = self._read(timeout)
+            return child.unpack(data)
+        except SandboxError:
+            raise
+        except (OSError, EOFError, ValueError, KeyError, TypeError) as exc:
+            self.kill()
+            self.dead = self._death(f"{type(exc).__name__}: {exc}")
+            raise SandboxError(self.dead) from None
+
+    def _read(self, timeout: float) -> bytes:
+        deadline = time.monotonic() + timeout
+        buf = b""
+        need = 8
+        size = None
+        while len(buf) < need:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.kill()
+                self.dead = f"time limit: no answer within {timeout:g} s (an infinite loop?)"
+                raise SandboxError(self.dead)
+            ready, _, _ = select.select([self._r], [], [], min(left, 1.0))
+            if not ready:
+                continue
+            chunk = os.read(self._r, min(1 << 20, need - len(buf)))
+            if not chunk:
+                raise EOFError("the sandbox closed its pipe")
+            buf += chunk
+            if size is None and len(buf) >= 8:
+                size = int.from_bytes(buf[:8], "little")
+                if size > child.MAX_MESSAGE:
+                    raise ValueError(f"answer of {size} bytes is too large")
+                need = 8 + size
+        return buf[8:]
+
+    def _death(self, detail: str) -> str:
+        try:
+            code = self.proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            code = None
+        if code is not None and code < 0:
+            name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else -code
+            if -code == signal.SIGKILL:
+                return f"the process running the code died ({name}: out of memory?)"
+            return f"the process running the code died ({name})"
+        if code is not None:
+            return f"the process running the code exited (exit code {code})"
+        return f"the process running the code stopped answering ({detail})"
+
+    # -- operations ----------------------------------------------------------------------
+    def load(self, sources: dict, packages: list, forbidden: dict, cells: list, *,
+             timeout: float) -> dict:
+        header, _ = self.request({"op": "load", "sources": sources, "packages": packages,
+                                  "forbidden": forbidden, "cells": cells}, timeout=timeout)
+        return header
+
+    def running_cell(self) -> int | None:
+        """The index of the cell the child was running last (from its progress file)."""
+        try:
+            return int((self.scratch / "progress").read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    def describe(self, names: list[str], *, timeout: float = 30) -> dict:
+        header, _ = self.request({"op": "describe", "names": names}, timeout=timeout)
+        return header["names"]
+
+    def proxy(self, name: str, info: dict, *, timeout: float, harness=None, log=None):
+        """A local function that runs ``name`` in the child (see the module docstring).
+
+        ``info`` is :meth:`describe`'s entry (its parameters become the proxy's signature);
+        ``log`` collects the course objects the call touched.
+        """
+        box = self
+
+        def call(*args, **kwargs):
+            blobs: list = []
+            head = {"op": "call", "fn": name, "harness": harness,
+                    "args": child.encode(list(args), blobs),
+                    "kwargs": child.encode(dict(kwargs), blobs)}
+            reply, out = box.request(head, blobs, timeout=timeout)
+            if log is not None:
+                log.extend(reply.get("events", []))
+            for path, value in reply.get("mutated", []):
+                target = args[path[1]] if path[0] == "a" else kwargs[path[1]]
+                for i in path[2:-1]:
+                    target = target[i]
+                new = child.decode(value, out)
+                try:
+                    if len(path) > 2:
+                        target[path[-1]] = new
+                    else:
+                        target[...] = new
+                except Exception:
+                    pass
+            if "exc" in reply:
+                raise remote_exception(reply["exc"])
+            return child.decode(reply["ok"], out)
+
+        call.__name__ = name
+        call.__qualname__ = name
+        params = info.get("params")
+        if params:
+            try:
+                call.__signature__ = inspect.Signature([
+                    inspect.Parameter(p, getattr(inspect.Parameter, kind),
+                                      **({"default": None} if has_default else {}))
+                    for p, kind, has_default in params])
+            except (ValueError, AttributeError):
+                pass
+        return call
+
+    def kill(self) -> None:
+        """Kill the child's whole process group and remove its scratch directory."""
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError, OSError):
+            pass
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def close(self) -> None:
+        self.kill()
+        self.dead = self.dead or "closed"
+        for fd in (self._w, self._r):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class RemoteError(Exception):
+    """An exception raised by student code in the sandbox, of a non-builtin type."""
+
+
+class ReferenceUsed(Exception):
+    """The student's code called a reference of the course in the sandbox."""
+
+
+def remote_exception(info: dict) -> BaseException:
+    """Rebuild the child's exception locally (same builtin type, its traceback frames)."""
+    ename, evalue = str(info.get("ename", "Error")), str(info.get("evalue", ""))
+    if info.get("reference"):
+        exc: BaseException = ReferenceUsed(evalue)
+    else:
+        cls = None
+        if info.get("builtin"):
+            import builtins
+
+            cand = getattr(builtins, ename, None)
+            if isinstance(cand, type) and issubclass(cand, Exception):
+                cls = cand
+        if cls is None:
+            cls = type(ename, (RemoteError,), {})
+        try:
+            exc = cls(evalue)
+        except Exception:
+            exc = type(ename, (RemoteError,), {})(evalue)
+    exc.remote_frames = [traceback.FrameSummary(f, int(n), fn, line=line)
+                         for f, n, fn, line in info.get("frames", [])]
+    return exc
