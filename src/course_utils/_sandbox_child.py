@@ -40,10 +40,13 @@ def encode(value, blobs: list) -> object:
     """A JSON-able description of ``value``; arrays are appended to ``blobs``."""
     if value is None or isinstance(value, (bool, str)):
         return value
+    if isinstance(value, np.generic):  # before float: np.float64 is a float
+        blobs.append(np.asarray(value))
+        return {"np": len(blobs) - 1}
     if isinstance(value, int) and not isinstance(value, bool):
-        return {"int": str(value)}
+        return {"int": int.__repr__(value)}
     if isinstance(value, float):
-        return {"float": repr(value)}
+        return {"float": float.__repr__(value)}
     if isinstance(value, np.ndarray):
         if value.dtype.hasobject:
             return {"obj": "ndarray of objects"}

@@ -81,7 +81,8 @@ def _written(entry, cells, by_id) -> ExerciseResult:
 def grade_notebook(path: Path, entries: list[dict], notebook: str, *, student: str,
                    display: str, root: Path = ROOT, timeout: float = DEFAULT_TIMEOUT,
                    cell_timeout: float = DEFAULT_CELL_TIMEOUT,
-                   seeds: list[int] | None = None, **_ignored) -> SubmissionResult:
+                   seeds: list[int] | None = None, plan: gc.Plan | None = None,
+                   hide=(), **_ignored) -> SubmissionResult:
     """Grade one submission in this process (its code runs in a sandbox process)."""
     t0 = time.monotonic()
     deadline = t0 + timeout
@@ -102,7 +103,7 @@ def grade_notebook(path: Path, entries: list[dict], notebook: str, *, student: s
             by_id[gid] = i  # the last occurrence wins (a duplicated cell)
     code = [e for e in entries if e["kind"] == "code"]
     outcomes = _score_code(root, notebook, code, cells, deadline, cell_timeout, list(seeds or []),
-                           res) if code else {}
+                           res, plan, hide) if code else {}
     for e in entries:
         if e["kind"] != "code":
             res.exercises.append(_written(e, cells, by_id))
@@ -115,8 +116,21 @@ def grade_notebook(path: Path, entries: list[dict], notebook: str, *, student: s
     return res
 
 
-def _score_code(root, notebook, entries, cells, deadline, cell_timeout, seeds, res):
-    plan = gc.make_plan(str(Path(root) / "solutions" / notebook))
+def course_digest(root: Path = ROOT) -> str:
+    """SHA-256 over the course's code and solutions: what grading trusts not to change."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for sub in ("src", "solutions"):
+        for p in sorted((Path(root) / sub).rglob("*")):
+            if p.is_file() and p.suffix in (".py", ".ipynb") and "__pycache__" not in p.parts:
+                h.update(str(p.relative_to(root)).encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def _score_code(root, notebook, entries, cells, deadline, cell_timeout, seeds, res, plan=None,
+                hide=()):
+    plan = plan or gc.make_plan(str(Path(root) / "solutions" / notebook))
     student_nb = Path(root) / "notebooks" / notebook
     student_sources: set[str] = set()
     if student_nb.exists():
@@ -132,7 +146,7 @@ def _score_code(root, notebook, entries, cells, deadline, cell_timeout, seeds, r
         nonlocal box, load
         if box is not None:
             box.close()
-        box = Sandbox()
+        box = Sandbox(hide=list(hide))
         left = deadline - time.monotonic()
         try:
             load = box.load(sources, packages, plan.forbidden, run, timeout=max(1.0, left))
@@ -255,6 +269,9 @@ def grade(paths: list[Path], *, root: Path = ROOT, selectors: dict | None = None
         raise GradingError("no notebooks found in " + ", ".join(map(str, paths)))
     if seeds is None:
         seeds = [100_000 + secrets.randbelow(900_000) for _ in range(heldout)]
+    digest = course_digest(root)
+    hide = [Path(root) / "solutions", Path(root) / "src", Path(root) / ".git",
+            *{(b if b is not None else p.parent).resolve() for p, b in found}]
     jobs_list, results = [], {}
     for k, (path, base) in enumerate(found):
         display = str(path.relative_to(base)) if base is not None else path.name
@@ -278,16 +295,29 @@ def grade(paths: list[Path], *, root: Path = ROOT, selectors: dict | None = None
         jobs_list.append((k, {"path": str(path.resolve()), "notebook": notebook,
                               "student": student, "display": display, "root": str(root),
                               "entries": catalogue[notebook], "timeout": timeout,
-                              "cell_timeout": cell_timeout, "seeds": list(seeds)}))
+                              "cell_timeout": cell_timeout, "seeds": list(seeds),
+                              "digest": digest, "hide": [str(h) for h in hide],
+                              "plan": gc.plan_to_dict(gc.make_plan(
+                                  str(Path(root) / "solutions" / notebook)))}))
+
+    changed: list[str] = []
 
     def run(item):
         k, job = item
         t0 = time.monotonic()
+        if changed:
+            return k, _failed(job, "not graded: the course's files changed on disk during "
+                              f"grading (after {changed[0]}); restore them and grade again")
         try:
             r = _grade_isolated(job, timeout) if isolate else _run_job(job)
         except Exception as exc:
             r = _failed(job, f"the grader failed on this submission: {type(exc).__name__}: "
                         f"{first_line(str(exc))}", time.monotonic() - t0)
+        if course_digest(root) != digest:
+            changed.append(job["display"])
+            r = _failed(job, "the course's code or solutions changed on disk while this "
+                        "submission was graded: 0 points; restore them (git) and grade again",
+                        r.seconds)
         if log:
             log(f"graded {r.file}: {r.total:g}/{r.max_total:g} in {r.seconds:.0f} s")
         return k, r
@@ -299,10 +329,14 @@ def grade(paths: list[Path], *, root: Path = ROOT, selectors: dict | None = None
 
 
 def _run_job(job: dict) -> SubmissionResult:
+    if job.get("digest") and course_digest(Path(job.get("root", ROOT))) != job["digest"]:
+        return _failed(job, "not graded: the course's files changed on disk during grading")
     return grade_notebook(Path(job["path"]), job["entries"], job["notebook"],
                           student=job["student"], display=job["display"],
                           root=Path(job.get("root", ROOT)), timeout=job["timeout"],
-                          cell_timeout=job["cell_timeout"], seeds=job.get("seeds", []))
+                          cell_timeout=job["cell_timeout"], seeds=job.get("seeds", []),
+                          plan=gc.plan_from_dict(job["plan"]) if job.get("plan") else None,
+                          hide=job.get("hide", ()))
 
 
 # ---------------------------------------------------------------------------------------

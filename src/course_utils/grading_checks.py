@@ -25,13 +25,14 @@ import functools
 import importlib
 import inspect
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import checker, sandbox
 
 PASS, FAIL, NOT_ATTEMPTED = "pass", "fail", "not attempted"
 GUARDED = ("course_utils.checker", "course_utils.numerics", "course_utils.exercises")
+MIN_COPY_STATEMENTS = 4  # shorter references are written the same way by honest students
 UTILITY = {"course_utils", "course_utils.numerics", "course_utils.runtime", "course_utils.plots"}
 SUSPICIOUS = re.compile(r"__import__|importlib|sys\.modules|__globals__|__code__|\bgc\.|"
                         r"\bopen\(|\bexec\(|\beval\(|subprocess|os\.system|ctypes|"
@@ -150,6 +151,15 @@ def normalised(fn_node: ast.FunctionDef) -> str:
     return ast.dump(node, annotate_fields=False, include_attributes=False)
 
 
+def _statements(fn_node) -> int:
+    """Statements in a function, its docstring not counted."""
+    n = sum(isinstance(x, ast.stmt) for x in ast.walk(fn_node)) - 1
+    first = fn_node.body[0] if fn_node.body else None
+    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+        n -= 1
+    return n
+
+
 def _function_node(src: str, name: str):
     try:
         tree = ast.parse(_strip_magics(src))
@@ -207,7 +217,7 @@ def make_plan(solution_path: str) -> Plan:
                 forbidden_mods.add(v.__name__)
         try:
             node = ast.parse(inspect.getsource(ref).lstrip()).body[0]
-            if isinstance(node, ast.FunctionDef) and len(node.body) >= 3:
+            if isinstance(node, ast.FunctionDef) and _statements(node) >= MIN_COPY_STATEMENTS:
                 shapes[chk.id] = normalised(node)
         except (OSError, TypeError, SyntaxError, IndexError):
             pass
@@ -227,6 +237,23 @@ def make_plan(solution_path: str) -> Plan:
     return Plan(Path(solution_path).name, setup, checks, answer_ids,
                 {c.get("id") for c in cells if c.get("id")},
                 {c.source.strip() for c in cells}, forbidden, shapes)
+
+
+def plan_to_dict(plan: Plan) -> dict:
+    """A JSON-able copy of a plan (a worker process gets it instead of making its own)."""
+    d = asdict(plan)
+    d["answer_ids"], d["solution_cell_ids"] = sorted(plan.answer_ids), sorted(plan.solution_cell_ids)
+    d["solution_sources"] = sorted(plan.solution_sources)
+    return d
+
+
+def plan_from_dict(d: dict) -> Plan:
+    d = dict(d)
+    d["checks"] = {k: Check(**v) for k, v in d["checks"].items()}
+    d["setup"] = [tuple(x) for x in d["setup"]]
+    for k in ("answer_ids", "solution_cell_ids", "solution_sources"):
+        d[k] = set(d[k])
+    return Plan(**d)
 
 
 # ---------------------------------------------------------------------------------------

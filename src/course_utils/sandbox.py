@@ -10,8 +10,10 @@ child on the arguments the check chooses and hands back plain values, so the che
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
+import secrets
 import select
 import shutil
 import signal
@@ -29,6 +31,7 @@ MEMORY_LIMIT = 4 * 2**30       # bytes of address space (torch needs about 1.5 G
 PROCESS_LIMIT = 256            # threads + processes of the user, over what already runs
 FILE_LIMIT = 64 * 2**20        # bytes per file the child may write
 KEEP_ENV = ("PATH", "LANG", "LC_ALL", "TZ")
+TOKEN_ENV = "COURSE_SANDBOX"   # marks every process the sandbox starts (see Sandbox.kill)
 
 
 class SandboxError(Exception):
@@ -55,6 +58,39 @@ def course_sources(package_dir: Path | None = None) -> tuple[dict, list]:
     return sources, packages
 
 
+# A private mount namespace where the given folders are empty and read-only (Linux user
+# namespaces, util-linux `unshare`); without it the folders stay visible (see README).
+HIDE_PREFIX = ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c",
+               'while [ "$1" != "--" ]; do mount -t tmpfs -o ro,size=4k none "$1" || exit 97; '
+               'shift; done; shift; exec "$@"', "sh"]
+
+
+@functools.lru_cache(maxsize=None)
+def can_hide() -> bool:
+    """Whether folders can be hidden from the sandbox on this machine (probed once)."""
+    if os.name != "posix" or not shutil.which("unshare"):
+        return False
+    with tempfile.TemporaryDirectory() as d:
+        try:
+            r = subprocess.run([*HIDE_PREFIX, d, "--", "true"], capture_output=True, timeout=20)
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+    return r.returncode == 0
+
+
+def hideable(paths, scratch: Path) -> list[Path]:
+    """The existing folders among ``paths`` that can be hidden without hiding Python
+    itself or the sandbox's scratch folder."""
+    keep = [Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), scratch.resolve(),
+            Path(sys.executable).resolve().parent]
+    out = []
+    for p in paths:
+        p = Path(p).resolve()
+        if p.is_dir() and not any(k == p or p in k.parents for k in keep) and p not in out:
+            out.append(p)
+    return out
+
+
 def _limits(memory: int) -> None:  # runs in the child before exec
     import resource
 
@@ -79,23 +115,31 @@ def _limits(memory: int) -> None:  # runs in the child before exec
 class Sandbox:
     """One child process running one submission's code."""
 
-    def __init__(self, *, memory: int = MEMORY_LIMIT, threads: int = 1):
+    def __init__(self, *, memory: int = MEMORY_LIMIT, threads: int = 1, hide: list | None = None):
         self.scratch = Path(tempfile.mkdtemp(prefix="course-sandbox-"))
+        self.token = secrets.token_hex(16)
         env = {k: os.environ[k] for k in KEEP_ENV if k in os.environ}
         home = self.scratch / "home"
         home.mkdir()
         env.update({"HOME": str(home), "TMPDIR": str(self.scratch), "MPLBACKEND": "Agg",
                     "MPLCONFIGDIR": str(home), "PYTHONDONTWRITEBYTECODE": "1",
                     "OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": str(threads),
-                    "MKL_NUM_THREADS": str(threads), "PYTHONHASHSEED": "0"})
+                    "MKL_NUM_THREADS": str(threads), "PYTHONHASHSEED": "0",
+                    TOKEN_ENV: self.token})
         r_to_child, w_to_child = os.pipe()
         r_from_child, w_from_child = os.pipe()
         work = self.scratch / "work"
         work.mkdir()
         kw = {"preexec_fn": (lambda: _limits(memory))} if os.name == "posix" else {}
+        script = self.scratch / "sandbox_child.py"  # run from here: src/ may be hidden
+        shutil.copyfile(CHILD, script)
+        cmd = [sys.executable, "-I", str(script), str(r_to_child), str(w_from_child),
+               str(self.scratch / "progress")]
+        self.hidden = [str(h) for h in hideable(hide or [], self.scratch)] if can_hide() else []
+        if self.hidden:
+            cmd = [*HIDE_PREFIX, *self.hidden, "--", *cmd]
         self.proc = subprocess.Popen(
-            [sys.executable, "-I", str(CHILD), str(r_to_child), str(w_from_child),
-             str(self.scratch / "progress")],
+            cmd,
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             cwd=work, env=env, pass_fds=(r_to_child, w_from_child), **kw)
         os.close(r_to_child)
@@ -221,11 +265,17 @@ class Sandbox:
         return call
 
     def kill(self) -> None:
-        """Kill the child's whole process group and remove its scratch directory."""
+        """Kill the child's whole process group, and any process it started that left the
+        group (``start_new_session=True``) but still carries its environment marker."""
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError, OSError):
             pass
+        for pid in marked_processes(self.token):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError, OSError):
+                pass
         try:
             self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -246,6 +296,23 @@ class Sandbox:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def marked_processes(token: str) -> list[int]:
+    """Pids of this user's processes whose environment holds ``COURSE_SANDBOX=token``."""
+    mark = f"{TOKEN_ENV}={token}".encode()
+    found = []
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return found
+    for d in proc.iterdir():
+        if d.name.isdigit() and int(d.name) != os.getpid():
+            try:
+                if mark in (d / "environ").read_bytes().split(b"\0"):
+                    found.append(int(d.name))
+            except OSError:
+                continue
+    return found
 
 
 class RemoteError(Exception):
