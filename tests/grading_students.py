@@ -9,7 +9,6 @@ folder; the others are variants of its two cheats.
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 
 import nbformat

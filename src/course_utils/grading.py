@@ -47,11 +47,30 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import grading_checks as gc
-from .grading_reports import (FAIL, MANUAL, NOT_ATTEMPTED, PASS, ExerciseResult,  # noqa: F401
-                              SubmissionResult, first_line, format_table, reason_summary,
-                              to_csv, to_json, write_reports)
-from .grading_select import (ROOT, GradingError, discover, identify,  # noqa: F401
-                             load_catalogue, parse_assignment, select, student_of)
+from .grading_reports import (  # noqa: F401
+    FAIL,
+    MANUAL,
+    NOT_ATTEMPTED,
+    PASS,
+    ExerciseResult,
+    SubmissionResult,
+    first_line,
+    format_table,
+    reason_summary,
+    to_csv,
+    to_json,
+    write_reports,
+)
+from .grading_select import (  # noqa: F401
+    ROOT,
+    GradingError,
+    discover,
+    identify,
+    load_catalogue,
+    parse_assignment,
+    select,
+    student_of,
+)
 
 DEFAULT_TIMEOUT = 600          # s per notebook
 DEFAULT_CELL_TIMEOUT = 300     # s per cell and per call of a student's function

@@ -168,7 +168,7 @@ def _function_node(src: str, name: str):
     return next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name), None)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def make_plan(solution_path: str) -> Plan:
     """The grading plan of one solution notebook (see the module docstring)."""
     import nbformat

@@ -65,7 +65,7 @@ HIDE_PREFIX = ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c",
                'shift; done; shift; exec "$@"', "sh"]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def can_hide() -> bool:
     """Whether folders can be hidden from the sandbox on this machine (probed once)."""
     if os.name != "posix" or not shutil.which("unshare"):

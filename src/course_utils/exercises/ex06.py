@@ -20,7 +20,6 @@ import numpy as np
 
 from .. import checker
 from ..checker import Mistake, Verdict
-from ..checker import seed_args as _seed
 from ..clipping import TORCH_EPS, clip_grad_norm, global_norm
 
 RTOL = 1e-9
