@@ -77,9 +77,8 @@ SANDBOX_HARNESS = "run_steps"
 
 
 def _runner(step_fn):
-    remote = getattr(step_fn, "sandbox_harness", None)
-
     def run(**case):
+        remote = getattr(step_fn, "sandbox_harness", None)
         if remote is not None:
             return remote(**case)
         return run_steps(step_fn, **case)
