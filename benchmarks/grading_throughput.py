@@ -40,11 +40,12 @@ def _children_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def grade(folder: Path, out: Path, jobs: int) -> dict:
+def grade(folder: Path, out: Path, jobs: int, cell_timeout: float) -> dict:
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
     cpu0, t0 = _children_cpu(), time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "course_utils", "grade", str(folder),
-                           "--jobs", str(jobs), "--out", str(out), "--seed", "4242"],
+                           "--jobs", str(jobs), "--out", str(out), "--seed", "4242",
+                           "--cell-timeout", str(cell_timeout)],
                           env=env, capture_output=True, text=True)
     wall, cpu = time.perf_counter() - t0, _children_cpu() - cpu0
     if proc.returncode != 0:
@@ -61,9 +62,12 @@ def main() -> None:
     ap.add_argument("--notebooks", nargs="+", default=["01", "03", "08"])
     ap.add_argument("--copies", type=int, default=3, help="honest and empty copies each")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--cell-timeout", type=float, default=20,
+                    help="per call (the class has an infinite loop; default 20 s)")
     ap.add_argument("--no-class", action="store_true", help="skip the sample class of 01")
     args = ap.parse_args()
-    results: dict = {"jobs": args.jobs, "copies": args.copies, "notebooks": {}}
+    results: dict = {"jobs": args.jobs, "copies": args.copies,
+                     "cell_timeout": args.cell_timeout, "notebooks": {}}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for nb in args.notebooks:
@@ -74,7 +78,7 @@ def main() -> None:
                     d = folder / f"{kind}{k}"
                     d.mkdir(parents=True)
                     shutil.copy(src, d / sol.name)
-            r = grade(folder, tmp / f"grades{nb}", args.jobs)
+            r = grade(folder, tmp / f"grades{nb}", args.jobs, args.cell_timeout)
             full = {s: t for s, (t, m) in r["scores"].items() if t == m and m > 0}
             assert set(full) == {f"honest{k}" for k in range(args.copies)}, r["scores"]
             results["notebooks"][nb] = r
@@ -83,7 +87,7 @@ def main() -> None:
             from grading_students import make_class
 
             expected = make_class(tmp / "class")
-            r = grade(tmp / "class", tmp / "grades_class", args.jobs)
+            r = grade(tmp / "class", tmp / "grades_class", args.jobs, args.cell_timeout)
             r["what"] = {s: what for s, (_, what) in expected.items()}
             results["class_01"] = r
             print("class", r, flush=True)

@@ -336,3 +336,27 @@ def test_written_answers_are_left_for_manual_grading():
     assert [(e.status, e.points) for e in r.exercises] == [("manual", 0), ("not attempted", 0)]
     assert r.max_total == 0  # written answers are not in the automatic maximum
     assert "manual ?/1" in grading.format_table([r])
+
+
+def test_the_readme_quotes_the_throughput_benchmark():
+    """The numbers in the README's throughput paragraph are the results file's."""
+    import re
+
+    from course_utils import provenance
+
+    rec = provenance.load_results("grading_throughput")
+    res = rec["results"]
+    text = " ".join((ROOT / "README.md").read_text().split())
+    for nb in ("01", "03", "08"):
+        r = res["notebooks"][nb]
+        assert re.search(rf"notebook {nb}, {r['per_minute']} (submissions )?per minute "
+                         rf"\({r['cpu_s_per_submission']} CPU s", text), nb
+    c = res["class_01"]
+    assert f"class of {c['submissions']} sample submissions" in text
+    assert f"took {c['wall_s']:g} s, {c['cpu_s_per_submission']} CPU seconds each" in text
+    assert f"`--jobs {res['jobs']}`" in text and f"`--cell-timeout {res['cell_timeout']:g}`" in text
+    assert rec["date"].startswith("2026-11-29") and "2026-11-29" in text
+    cpu = {nb: r["cpu_s_per_submission"] for nb, r in res["notebooks"].items()}
+    assert f"about {round(500 * cpu['01'] / 60)} (01) to {round(500 * cpu['08'] / 60)} (08) CPU minutes" in text
+    assert c["scores"]["alice"] == [5, 5] and c["scores"]["grace"] == [0, 5]
+    assert c["scores"]["heidi"] == [0, 5]
