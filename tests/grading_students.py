@@ -112,5 +112,8 @@ def make_class(folder: Path, nb01=None) -> dict[str, tuple[tuple[str, str], str]
                             "    return np.asarray(_keep(x, h0, Wxh, Whh, b))\n\n"
                             "_keep = rnn.rnn_forward_fast\n"), ("pass", "fail"),
          "reuse: another shipped function behind a decorator")
+    save("peggy", answered(step + "\n\nimport time\nwhile True:  # at the top of the cell\n"
+                           "    time.sleep(0.1)\n"), ("fail", "fail"),
+         "loop at the top level of an answer cell")
     return out
 

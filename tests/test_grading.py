@@ -25,7 +25,7 @@ from course_utils import build, cli, grading, grading_checks, sandbox
 from course_utils.exercises import ex01
 
 ROOT = Path(__file__).resolve().parents[1]
-CELL_TIMEOUT, TIMEOUT = 10, 60
+CELL_TIMEOUT, TIMEOUT = 20, 90
 SEED = 4242
 
 
@@ -98,6 +98,9 @@ def test_failures_name_what_happened(graded):
     assert "time limit" in _ex(graded, "dave", STEP)["reason"]
     assert "exited (exit code 1)" in _ex(graded, "erin", STEP)["reason"]
     assert graded["json"]["judy"]["problem"].startswith("not a readable notebook")
+    peggy = graded["json"]["peggy"]
+    assert peggy["problem"].startswith(f"time limit: cell 7 ran longer than {CELL_TIMEOUT} s"), peggy
+    assert peggy["seconds"] < TIMEOUT
     assert "not attempted yet" in _ex(graded, "bob", STEP)["reason"]
 
 

@@ -168,14 +168,15 @@ def _score_code(root, notebook, entries, cells, deadline, cell_timeout, seeds, r
         box = Sandbox(hide=list(hide))
         left = deadline - time.monotonic()
         try:
-            load = box.load(sources, packages, plan.forbidden, run, timeout=max(1.0, left))
+            load = box.load(sources, packages, plan.forbidden, run, timeout=max(1.0, left),
+                            cell_limit=cell_timeout)
         except SandboxError as exc:
             cell = box.running_cell()
             where_ = f" in cell {cell}" if cell is not None else ""
             why = exc.why
-            if why.startswith("time limit"):
+            if why.startswith("time limit: no answer"):
                 why = f"time limit reached{where_} while running the notebook's cells (an infinite loop?)"
-            else:
+            elif not why.startswith("time limit"):
                 why = f"{why}{where_}"
             load = {"problem": why}
 
@@ -192,7 +193,7 @@ def _score_code(root, notebook, entries, cells, deadline, cell_timeout, seeds, r
             if chk is None:
                 out[e["id"]] = gc.Outcome(FAIL, "this check cell cannot be graded automatically")
                 continue
-            if box.dead:
+            if box.dead and "problem" not in load:
                 start()
             if "problem" in load:
                 out[e["id"]] = gc.Outcome(FAIL, load["problem"])

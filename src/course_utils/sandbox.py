@@ -148,12 +148,13 @@ class Sandbox:
         self.dead: str | None = None
 
     # -- messages ------------------------------------------------------------------------
-    def request(self, header: dict, blobs: list | None = None, *, timeout: float):
+    def request(self, header: dict, blobs: list | None = None, *, timeout: float,
+                cell_limit: float | None = None):
         if self.dead:
             raise SandboxError(self.dead)
         try:
             child.write_message(self._w, child.pack(header, blobs or []))
-            data = self._read(timeout)
+            data = self._read(timeout, cell_limit)
             return child.unpack(data)
         except SandboxError:
             raise
@@ -162,12 +163,23 @@ class Sandbox:
             self.dead = self._death(f"{type(exc).__name__}: {exc}")
             raise SandboxError(self.dead) from None
 
-    def _read(self, timeout: float) -> bytes:
+    def _read(self, timeout: float, cell_limit: float | None = None) -> bytes:
+        """One answer; ``cell_limit``: also stop when one cell (progress file) runs longer."""
         deadline = time.monotonic() + timeout
         buf = b""
         need = 8
         size = None
+        cell, since = None, time.monotonic()
         while len(buf) < need:
+            if cell_limit is not None:
+                now_cell = self.running_cell()
+                if now_cell != cell:
+                    cell, since = now_cell, time.monotonic()
+                elif time.monotonic() - since > cell_limit:
+                    self.kill()
+                    self.dead = (f"time limit: cell {cell} ran longer than {cell_limit:g} s "
+                                 "(an infinite loop?)")
+                    raise SandboxError(self.dead)
             left = deadline - time.monotonic()
             if left <= 0:
                 self.kill()
@@ -203,9 +215,10 @@ class Sandbox:
 
     # -- operations ----------------------------------------------------------------------
     def load(self, sources: dict, packages: list, forbidden: dict, cells: list, *,
-             timeout: float) -> dict:
+             timeout: float, cell_limit: float | None = None) -> dict:
         header, _ = self.request({"op": "load", "sources": sources, "packages": packages,
-                                  "forbidden": forbidden, "cells": cells}, timeout=timeout)
+                                  "forbidden": forbidden, "cells": cells}, timeout=timeout,
+                                 cell_limit=cell_limit)
         return header
 
     def running_cell(self) -> int | None:
