@@ -161,16 +161,18 @@ def _score_code(root, notebook, entries, cells, deadline, cell_timeout, seeds, r
     out: dict[str, gc.Outcome] = {}
     box, load = None, None
 
-    def start():
+    def start(hidden=tuple(hide)):
         nonlocal box, load
         if box is not None:
             box.close()
-        box = Sandbox(hide=list(hide))
+        box = Sandbox(hide=list(hidden))
         left = deadline - time.monotonic()
         try:
             load = box.load(sources, packages, plan.forbidden, run, timeout=max(1.0, left),
                             cell_limit=cell_timeout)
         except SandboxError as exc:
+            if box.hidden and "(exit code 97)" in exc.why:  # a folder could not be hidden
+                return start(())
             cell = box.running_cell()
             where_ = f" in cell {cell}" if cell is not None else ""
             why = exc.why
