@@ -1,4 +1,4 @@
-"""The exercise-checking framework (COURSE.md §5).
+"""The exercise-checking framework (the exercise contract: CONTRIBUTING.md).
 
 A check runs a student's function on several random cases, compares it with the
 reference implementation and prints **one** verdict:
