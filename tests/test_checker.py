@@ -156,3 +156,54 @@ def test_checker_bug_is_reported_not_raised():
 
     v = run_check(lambda a: a, broken_reference, [dict(a=np.ones(2))])
     assert v.status == checker.WRONG and "checker could not evaluate" in str(v)
+
+
+def test_nbgrader_autograde_is_grading_mode(monkeypatch, capsys):
+    monkeypatch.delenv(checker.GRADING_ENV, raising=False)
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    assert checker.grading_mode()
+    with pytest.raises(checker.ExerciseFailed) as info:
+        check_function(lambda a, b: None, ref_pair, CASES, outputs=("p", "s"))
+    # in grading mode nothing is said about later cells using the reference
+    assert "reference implementation" not in str(info.value)
+    assert "reference implementation" not in capsys.readouterr().out
+    monkeypatch.setenv("NBGRADER_EXECUTION", "validate")
+    assert not checker.grading_mode()
+
+
+def test_renamed_parameters_are_called_positionally_or_explained():
+    def renamed(mat, other):  # same order, other names: called positionally, passes
+        return ref_pair(mat, other)
+
+    assert verdict(renamed).passed
+
+    def swapped(b, c):  # positional call, wrong numbers: the names are pointed out
+        return ref_pair(c.T, b.T)
+
+    v = verdict(swapped)
+    assert not v.passed and "your function's parameters are (b, c)" in str(v)
+
+    def too_few(a):
+        return ref_pair(a, a)
+
+    v = verdict(too_few)
+    assert v.status == checker.WRONG
+    assert v.message.startswith("your function's parameters are (a); the exercise calls it "
+                                "with (a, b).")
+
+
+def test_capture_collects_verdicts_without_printing_or_raising(monkeypatch, capsys):
+    monkeypatch.setenv(checker.GRADING_ENV, "1")
+    with checker.capture() as found:
+        got = check_function(lambda a, b: None, ref_pair, CASES, outputs=("p", "s"))
+    assert got is not ref_pair and capsys.readouterr().out == ""
+    assert len(found) == 1 and found[0][1] is ref_pair and not found[0][0].passed
+
+
+def test_remote_frames_name_the_student_function():
+    exc = NotImplementedError()
+    import traceback
+
+    exc.remote_frames = [traceback.FrameSummary("<cell 7>", 3, "helper", line="raise")]
+    v = checker._not_implemented("pair", ref_pair, exc)
+    assert "calls `helper`" in v.message

@@ -97,3 +97,64 @@ def test_validator_fails_the_unanswered_release(release, monkeypatch):
                         if c.cell_type == "code" and (c.metadata.get("nbgrader") or {}).get("grade"))
     assert len(result["failed"]) >= n_code_checks
     assert any("ExerciseFailed" in f["raw_error"] for f in result["failed"])
+
+
+# ---------------------------------------------------------------------------------------
+# The whole route, as the README gives it: one assignment per week, nbgrader_config.py,
+# generate -> release -> (a student fetches and submits) -> collect -> autograde -> export
+# ---------------------------------------------------------------------------------------
+NBGRADER_CONFIG = """c = get_config()
+c.CourseDirectory.course_id = "bptt"
+c.Exchange.root = {exchange!r}
+c.Execute.timeout = 300
+"""
+
+
+def _nbgrader(args, cwd, env):
+    proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0 and "[ERROR]" not in proc.stderr, (args, proc.stderr[-3000:])
+    return proc
+
+
+@pytest.mark.slow
+def test_nbgrader_route_end_to_end(tmp_path):
+    import os
+
+    from grading_students import NAME, make_class
+
+    course, exchange, home = tmp_path / "course", tmp_path / "exchange", tmp_path / "student"
+    for d in (course, exchange, home):
+        d.mkdir()
+    (course / "nbgrader_config.py").write_text(NBGRADER_CONFIG.format(exchange=str(exchange)))
+    for p in SOLUTIONS:  # one assignment per week: source/week01/01_….ipynb, …
+        week = course / "source" / f"week{p.name[:2]}"
+        week.mkdir(parents=True)
+        shutil.copy(p, week / p.name)
+    # nbgrader's gradebook runs `alembic` from the environment's bin folder
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    env.pop("COURSE_GRADING", None)  # autograde must not depend on it (no fail-open)
+    for p in SOLUTIONS:
+        _nbgrader(["generate_assignment", f"week{p.name[:2]}", "--force"], course, env)
+    assert (course / "release" / "week01" / NAME).exists()
+    _nbgrader(["release_assignment", "week01"], course, env)
+    student = ["--course", "bptt", f"--Exchange.root={exchange}"]
+    _nbgrader(["fetch_assignment", "week01", *student], home, env)  # submitted unanswered
+    _nbgrader(["submit", "week01", *student], home, env)
+    _nbgrader(["collect", "week01"], course, env)
+    collected = [p.parent.parent.name for p in (course / "submitted").glob("*/week01/" + NAME)]
+    assert len(collected) == 1
+    cls = make_class(tmp_path / "class")
+    for s in ("alice", "grace", "heidi", "niaj"):
+        d = course / "submitted" / s / "week01"
+        d.mkdir(parents=True)
+        shutil.copy(tmp_path / "class" / s / NAME, d / NAME)
+    _nbgrader(["autograde", "week01", "--force"], course, env)
+    _nbgrader(["export"], course, env)
+    import csv
+
+    rows = {r["student_id"]: r for r in csv.DictReader((course / "grades.csv").open())
+            if r["assignment"] == "week01"}
+    scores = {s: float(r["score"]) for s, r in rows.items()}
+    assert scores == {"alice": 5.0, "grace": 0.0, "heidi": 0.0, "niaj": 0.0,
+                      collected[0]: 0.0}, (scores, {s: cls[s][1] for s in scores if s in cls})

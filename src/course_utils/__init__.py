@@ -27,7 +27,12 @@ plots       shared plotting helpers
 checker     the exercise-checking framework (verdicts, fallbacks, grading mode)
 exercises   one module per notebook with the check functions for its exercises
 build       regenerate student notebooks from solutions and re-execute solutions
-grading     grade submitted notebooks (``course grade``)
+grading     grade submitted notebooks (``course grade``): the run, workers, command line
+grading_select   which submissions, notebooks, students and exercises
+grading_checks   the plan from solutions/; checks run here on the sandboxed student code
+grading_reports  results, table, CSV and JSON reports
+sandbox     the process that runs a submission's code (limits, hidden folders, no pickles)
+integrity   held-out checks for nbgrader's hidden tests (fresh checking code, tripwires)
 update      update the course without overwriting a student's edits
 update_plan what an update will do, decided by pure functions (stdlib only)
 update_io   git, atomic writes, the Jupyter check and the advice for local commits

@@ -15,7 +15,9 @@ and in-place modification of the inputs are all turned into a sentence.
 it passed, otherwise the reference (and it says so), so a notebook runs top to bottom
 with every exercise unanswered. With the environment variable ``COURSE_GRADING=1`` a
 check that does not pass raises :class:`ExerciseFailed` instead, so an autograder
-(nbgrader or ``course grade``) counts it.
+counts it; nbgrader's autograde (``NBGRADER_EXECUTION=autograde`` in its kernel) is
+grading mode too, so it never fails open. ``course grade`` does not rely on any of this:
+it runs the checks in its own process (:func:`capture`).
 
 Exercise-specific checks live in :mod:`course_utils.exercises`; each builds random
 cases, names the outputs and lists the classic :class:`Mistake` s to recognise.
@@ -23,7 +25,9 @@ cases, names the outputs and lists the classic :class:`Mistake` s to recognise.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import inspect
 import linecache
 import os
 import sys
@@ -47,8 +51,34 @@ class ExerciseFailed(AssertionError):
 
 
 def grading_mode() -> bool:
-    """True when ``COURSE_GRADING`` is set to something other than '', '0' or 'false'."""
+    """True when ``COURSE_GRADING`` is set to something other than '', '0' or 'false', or
+    when nbgrader is autograding (it sets ``NBGRADER_EXECUTION=autograde`` in the kernel)."""
+    if os.environ.get("NBGRADER_EXECUTION", "").strip().lower() == "autograde":
+        return True
     return os.environ.get(GRADING_ENV, "").strip().lower() not in {"", "0", "false", "no"}
+
+
+def seed_args(seed: int | None) -> tuple:
+    """``()`` for a check's own cases, ``(seed,)`` for other ones (held-out checks)."""
+    return () if seed is None else (int(seed),)
+
+
+_CAPTURED: list | None = None
+
+
+@contextlib.contextmanager
+def capture():
+    """Collect verdicts instead of printing them (what ``course grade`` uses).
+
+    Inside ``with capture() as found:`` :func:`report` prints nothing, never raises and
+    appends ``(verdict, reference_fn)`` to ``found``.
+    """
+    global _CAPTURED
+    saved, _CAPTURED = _CAPTURED, []
+    try:
+        yield _CAPTURED
+    finally:
+        _CAPTURED = saved
 
 
 @dataclass
@@ -123,7 +153,10 @@ def check_function(
 
 def report(verdict: Verdict, student_fn, reference_fn, *, fallback: bool = True):
     """Print a verdict and return the function later cells should use (see above)."""
-    if not verdict.passed and fallback:
+    if _CAPTURED is not None:
+        _CAPTURED.append((verdict, reference_fn))
+        return student_fn
+    if not verdict.passed and fallback and not grading_mode():
         verdict.details.append("Later cells use the reference implementation until this check passes.")
     print(verdict)
     if not verdict.passed and grading_mode():
@@ -137,9 +170,14 @@ def run_check(student_fn, reference_fn, cases, *, name=None, outputs=("output",)
               mistakes=(), rtol=1e-7) -> Verdict:
     """Run the check and return a :class:`Verdict` without printing anything."""
     name = name or getattr(reference_fn, "__name__", "your function")
+    cases = list(cases)
     try:
-        return _run_check(student_fn, reference_fn, list(cases), name, tuple(outputs),
-                          list(mistakes), rtol)
+        verdict = _run_check(student_fn, reference_fn, cases, name, tuple(outputs),
+                             list(mistakes), rtol)
+        note = rename_note(student_fn, cases[0] if cases else {})
+        if note and verdict.status == WRONG and "the exercise calls it with" not in verdict.message:
+            verdict.details.append(note)
+        return verdict
     except Exception as exc:  # a bug in the checker itself must not look like the student's
         return Verdict(name, WRONG, "the checker could not evaluate your function "
                        f"({type(exc).__name__}: {exc}).",
@@ -159,7 +197,7 @@ def _run_check(student_fn, reference_fn, cases, name, outputs, mistakes, rtol) -
         ref_out = reference_fn(**_copy(case))
         student_args = _copy(case)
         try:
-            got = student_fn(**student_args)
+            got = call_student(student_fn, student_args)
         except NotImplementedError as exc:
             return _not_implemented(name, student_fn, exc)
         except Exception as exc:
@@ -187,6 +225,57 @@ def _run_check(student_fn, reference_fn, cases, name, outputs, mistakes, rtol) -
     plural = "s" if n_cases != 1 else ""
     return Verdict(name, PASSED, f"passed ({n_cases} random case{plural}, every output within "
                    f"relative error {rtol:.0e} of the reference).")
+
+
+def call_student(student_fn, kwargs: dict):
+    """Call ``student_fn`` with the check's keyword arguments, forgiving renamed parameters.
+
+    If the names do not fit but the function takes the same number of positional
+    parameters, it is called positionally (the order is the exercise's). Otherwise the
+    ``TypeError`` says which names the function has and which the exercise uses.
+    """
+    try:
+        sig = inspect.signature(student_fn)
+    except (TypeError, ValueError):
+        return student_fn(**kwargs)
+    try:
+        sig.bind(**kwargs)
+    except TypeError:
+        pass
+    else:
+        return student_fn(**kwargs)
+    params = list(sig.parameters.values())
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if any(p.kind == p.VAR_POSITIONAL for p in params) or len(positional) >= len(kwargs):
+        try:
+            sig.bind(*kwargs.values())
+        except TypeError:
+            pass
+        else:
+            return student_fn(*kwargs.values())
+    theirs = ", ".join(p.name for p in params)
+    ours = ", ".join(kwargs)
+    raise RenamedParameters(f"your function's parameters are ({theirs}); the exercise calls "
+                            f"it with ({ours}). Use the names (or the order) of the template.")
+
+
+def rename_note(student_fn, case: dict) -> str | None:
+    """A note when the function's parameter names differ from the exercise's (it was then
+    called positionally), else None."""
+    try:
+        names = [p.name for p in inspect.signature(student_fn).parameters.values()
+                 if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        return None
+    ours = list(case)
+    if names[:len(ours)] == ours or not set(ours) - set(names):
+        return None
+    return (f"Note: your function's parameters are ({', '.join(names)}); the exercise calls it "
+            f"with ({', '.join(ours)}), so they were passed in that order.")
+
+
+class RenamedParameters(TypeError):
+    """The student's parameters do not fit the exercise's call."""
 
 
 def _wrong_values(name, case, where, outputs, got_t, ref_t, errors, bad, mistakes, rtol):
@@ -312,6 +401,8 @@ def _not_implemented(name, student_fn, exc):
 
 
 def _raised(name, student_fn, exc, case, where):
+    if isinstance(exc, RenamedParameters):
+        return Verdict(name, WRONG, str(exc))
     msg = f"your function raised {type(exc).__name__}: {_shorten(str(exc))} (in {where})."
     details = []
     loc = _student_location(exc)
@@ -331,12 +422,13 @@ def _shapes_line(case):
 
 
 def _frames(exc):
-    return traceback.extract_tb(exc.__traceback__)
+    remote = getattr(exc, "remote_frames", None)  # raised in the grading sandbox
+    return remote if remote is not None else traceback.extract_tb(exc.__traceback__)
 
 
 def _is_library_file(filename: str) -> bool:
     here = os.path.dirname(os.path.abspath(__file__))
-    return (filename.startswith(here) or "site-packages" in filename
+    return (filename.startswith(here) or filename.startswith("<course") or "site-packages" in filename
             or filename.startswith(sys.prefix) or filename.startswith(sys.base_prefix))
 
 

@@ -12,9 +12,9 @@ Commands:
     progress [FOLDER] [--verify]
         Which exercises of your own notebooks pass, fail or are untouched.
     grade SUBMISSIONS… [--only SELECTORS] [--assignment FILE] [--timeout S] [--cell-timeout S]
-          [--jobs N] [--out DIR]
-        Execute submitted notebooks in grading mode and print/write their grades
-        (see course_utils.grading).
+          [--heldout N] [--seed S] [--jobs N] [--out DIR]
+        Run each submission's code in a sandbox, check its functions from the grader's
+        process (with held-out cases) and print/write the grades (see course_utils.grading).
     site [--without-solutions] [--out DIR]
         Build the course website (static HTML) from solutions/ into site/, re-executing
         nothing (see course_utils.site).
@@ -150,8 +150,9 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", type=Path, default=None, help="output folder (default: site/)")
     s.set_defaults(func=_cmd_site)
     g = sub.add_parser("grade", help="grade submitted notebooks",
-                       description="Execute each submitted notebook in a fresh kernel in "
-                       "grading mode and report pass / fail / not attempted and points per "
+                       description="Run each submission's answer cells in a sandbox process, "
+                       "check its functions from the grader's own process (visible and held-out "
+                       "cases) and report pass / fail / not attempted and points per "
                        "exercise. Assignment file: one selector (exercise id, glob like "
                        "ex03_*, or notebook number like 03) per line, optionally followed "
                        "by the points; # starts a comment.")

@@ -1,529 +1,265 @@
 """Grade submitted student notebooks: ``python -m course_utils grade SUBMISSIONS…``.
 
-Each submission is executed top to bottom in a fresh kernel in grading mode
-(``COURSE_GRADING=1``, so a check that does not pass raises ``ExerciseFailed``), with
-every cell evaluated even after errors, a time limit per cell and per notebook, and a
-cap on the output kept. Every graded cell (nbgrader ``grade: true``) of the matching
-solution notebook is then scored:
+The verdict never comes from anything the student's code can write. For each submission
+(see :mod:`course_utils.grading_checks`):
+
+1. the student's answer cells (and cells they added) run in a sandbox process after the
+   solution's own setup cell; check cells, edited or deleted, are taken from
+   ``solutions/`` (a check cell only hands the student's function on);
+2. each check runs **in the grader's process**, calling the student's function in the
+   sandbox on the check's cases and on held-out cases (seeds drawn at grading time) and
+   comparing the plain arrays it returns with the reference;
+3. a function that is, wraps or calls a course reference earns 0 for that exercise, and
+   a submission that changes the checking code (``checker``, ``numerics``, an ``exNN``
+   module) earns 0; a copy of a reference's code is flagged for review.
 
 ==================  =====================================================================
 status              when
 ==================  =====================================================================
-``pass``            the check cell ran and printed the ``✅ … passed`` verdict, no error
-``not attempted``   the check raised ``ExerciseFailed`` with the ``⏳`` verdict
-``fail``            anything else, with the reason: the ``❌`` verdict, an error in the
-                    check cell (e.g. ``NameError`` for a renamed function), the time limit,
-                    a dead kernel, a missing check cell, an unreadable file …
+``pass``            every case, held-out ones included, matches the reference
+``not attempted``   the function still raises ``NotImplementedError``
+``fail``            anything else, with the whole verdict as the reason (which output,
+                    how far off, the likely mistake), or: not defined, time limit in cell
+                    N, the process died, not the student's work, tampering …
 ``manual``          a written (markdown) answer: answered, to be graded by hand (0 points
                     here); a blank one is ``not attempted``
 ==================  =====================================================================
 
-Points come from the solution notebooks (``solutions/``), never from the submission's
-own metadata. A check cell is identified by its ``grade_id``; its source is restored
-from the solution notebook before execution (as nbgrader does with locked cells), so an
-edited check cell cannot grade itself. Each submission runs in its own subprocess
-(which starts its own kernel), killed if it overruns, so one submission can never stop
-the run for the others.
-
-Which notebook a submission is: ``metadata.course.generated_from`` (set by the
-generator), else a solution notebook's name contained in the file name
-(``alice_01_unrolling_an_rnn.ipynb``), else the leading ``NN_`` of the file name.
-Which student: for a file inside a folder given on the command line, the first folder
-below it (``submitted/alice/01_….ipynb`` → ``alice``, nbgrader's layout
-``submitted/alice/ps1/01_….ipynb`` too); otherwise the file name without the notebook name.
-
-Selecting a subset (an assignment): ``--only SELECTORS`` and/or ``--assignment FILE``.
-A selector is an exercise id (``ex01_rnn_forward``), a glob (``ex03_*``) or a notebook
-number (``03``: all of its exercises). An assignment file has one selector per line,
-optionally followed by the points to give it (overriding the notebook's); ``#`` starts a
-comment.
+Points come from ``solutions/``, never from the submission. Each submission is graded in
+its own worker process (and its code in its own sandbox: scratch directory, stripped
+environment, memory / process / file-size limits, process group killed at the end); any
+failure of a worker (killed, crashed, unreadable result) gives a row with the reason, and
+the reports are always written.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import fnmatch
-import io
 import json
-import math
 import os
-import re
+import secrets
 import signal
 import subprocess
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-
-PASS, FAIL, NOT_ATTEMPTED, MANUAL = "pass", "fail", "not attempted", "manual"
+from . import grading_checks as gc
+from .grading_reports import (  # noqa: F401
+    FAIL,
+    MANUAL,
+    NOT_ATTEMPTED,
+    PASS,
+    ExerciseResult,
+    SubmissionResult,
+    first_line,
+    format_table,
+    reason_summary,
+    to_csv,
+    to_json,
+    write_reports,
+)
+from .grading_select import (  # noqa: F401
+    ROOT,
+    GradingError,
+    discover,
+    identify,
+    load_catalogue,
+    parse_assignment,
+    select,
+    student_of,
+)
 
 DEFAULT_TIMEOUT = 600          # s per notebook
-DEFAULT_CELL_TIMEOUT = 300     # s per cell
-DEFAULT_MAX_OUTPUT = 1_000_000  # characters of output kept per cell
-KILL_GRACE = 60                # s after the notebook time limit before the subprocess is killed
+DEFAULT_CELL_TIMEOUT = 300     # s per cell and per call of a student's function
+DEFAULT_HELDOUT = 1            # held-out seeds per exercise
+KILL_GRACE = 60                # s after the notebook time limit before a worker is killed
 WRITTEN_BLANK = "YOUR ANSWER HERE"
 
 
-class GradingError(Exception):
-    """A problem with the grading request itself (bad selector, no submissions)."""
+def _all(entries, status, reason, kind_filter=None):
+    return [ExerciseResult(e["id"], e["title"], e["points"], status, 0, reason, kind=e["kind"])
+            for e in entries if kind_filter is None or e["kind"] == kind_filter]
 
 
-# ---------------------------------------------------------------------------------------
-# Results
-# ---------------------------------------------------------------------------------------
-@dataclass
-class ExerciseResult:
-    id: str
-    title: str
-    max_points: float
-    status: str
-    points: float = 0
-    reason: str = ""
-    kind: str = "code"  # "written": a markdown answer, graded by hand, not in max_total
-
-
-@dataclass
-class SubmissionResult:
-    file: str
-    student: str
-    notebook: str | None
-    exercises: list[ExerciseResult] = field(default_factory=list)
-    seconds: float = 0.0
-    problem: str = ""  # whole-submission problem (unreadable, killed, unknown notebook…)
-
-    @property
-    def total(self) -> float:
-        return sum(e.points for e in self.exercises)
-
-    @property
-    def max_total(self) -> float:
-        """The points the automatic grading can give (written answers are graded by hand)."""
-        return sum(e.max_points for e in self.exercises if e.kind != "written")
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["total"] = self.total
-        d["max_total"] = self.max_total
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> SubmissionResult:
-        ex = [ExerciseResult(**e) for e in d.get("exercises", [])]
-        return cls(d["file"], d["student"], d.get("notebook"), ex, d.get("seconds", 0.0),
-                   d.get("problem", ""))
-
-
-# ---------------------------------------------------------------------------------------
-# The catalogue and selecting a subset
-# ---------------------------------------------------------------------------------------
-def load_catalogue(root: Path = ROOT) -> dict[str, list[dict]]:
-    """``{notebook file name: [entry]}`` from ``solutions/``; each entry is
-    :func:`build.validate_solution`'s (id, title, points, kind, cell) plus ``source``: the
-    graded cell's source in the solution (what a check cell must contain)."""
-    from . import build
-
-    cat = {}
-    for path in build.solution_paths(root):
-        nb = build.read_notebook(path)
-        entries = build.validate_solution(nb, path)
-        for e in entries:
-            e["source"] = nb.cells[e["cell"]].source
-        cat[path.name] = entries
-    return cat
-
-
-def parse_assignment(text: str) -> dict[str, float | None]:
-    """Parse an assignment file: ``{selector: points or None}`` in file order."""
-    out: dict[str, float | None] = {}
-    for n, line in enumerate(text.splitlines(), start=1):
-        line = line.split("#", 1)[0].strip()
-        if not line:
-            continue
-        parts = line.replace(",", " ").split()
-        if len(parts) > 2:
-            raise GradingError(f"assignment line {n}: expected 'SELECTOR [POINTS]', got {line!r}")
-        points = None
-        if len(parts) == 2:
-            try:
-                points = float(parts[1])
-            except ValueError:
-                raise GradingError(f"assignment line {n}: points must be a number: {line!r}") from None
-        out[parts[0]] = points
-    return out
-
-
-def select(catalogue: dict[str, list[dict]], selectors: dict[str, float | None] | None):
-    """Restrict the catalogue to the selected exercises (all when ``selectors`` is empty).
-
-    A selector matching nothing is an error (a typo must not silently drop an exercise).
-    Points given with a selector override the notebook's.
-    """
-    if not selectors:
-        return catalogue
-    chosen: dict[str, dict[str, float | None]] = {}
-    for sel, pts in selectors.items():
-        hit = False
-        for nb_name, entries in catalogue.items():
-            for e in entries:
-                if (fnmatch.fnmatchcase(e["id"], sel) or
-                        (re.fullmatch(r"\d\d", sel) and nb_name.startswith(sel + "_")) or
-                        nb_name == sel or Path(nb_name).stem == sel):
-                    chosen.setdefault(nb_name, {})[e["id"]] = pts
-                    hit = True
-        if not hit:
-            raise GradingError(f"{sel!r} matches no exercise (see `course exercises`)")
-    out = {}
-    for nb_name, entries in catalogue.items():
-        if nb_name in chosen:
-            picked = []
-            for e in entries:
-                if e["id"] in chosen[nb_name]:
-                    e = dict(e)
-                    if chosen[nb_name][e["id"]] is not None:
-                        e["points"] = chosen[nb_name][e["id"]]
-                    picked.append(e)
-            out[nb_name] = picked
-    return out
-
-
-# ---------------------------------------------------------------------------------------
-# Finding submissions, telling which notebook and which student
-# ---------------------------------------------------------------------------------------
-_SIDE_FILE = re.compile(r"\.(updated|fresh|bak|mine)\d*\.ipynb$")
-
-
-def discover(paths: list[Path]) -> list[tuple[Path, Path | None]]:
-    """``[(notebook file, folder it was found under or None)]``, sorted, no duplicates.
-
-    Folders are searched recursively, skipping ``.ipynb_checkpoints`` and the course's
-    side files (``*.updated.ipynb``, ``*.fresh.ipynb``, ``*.bak.ipynb``)."""
-    found: dict[Path, Path | None] = {}
-    for p in paths:
-        p = Path(p)
-        if p.is_dir():
-            for f in sorted(p.rglob("*.ipynb")):
-                if ".ipynb_checkpoints" in f.parts or _SIDE_FILE.search(f.name):
-                    continue
-                found.setdefault(f, p)
-        elif p.exists():
-            found.setdefault(p, None)
-        else:
-            raise GradingError(f"{p}: no such file or folder")
-    return sorted(found.items(), key=lambda kv: str(kv[0]))
-
-
-def identify(path: Path, nb_metadata: dict | None, names: list[str]) -> str | None:
-    """Which solution notebook (file name in ``names``) a submission is, or None."""
-    gen = ((nb_metadata or {}).get("course") or {}).get("generated_from")
-    if isinstance(gen, str) and Path(gen).name in names:
-        return Path(gen).name
-    for name in sorted(names, key=len, reverse=True):
-        if Path(name).stem in path.name:
-            return name
-    m = re.match(r"^(\d\d)[_\-. ]", path.name) or re.search(r"(?:^|[_\-. ])(\d\d)[_\-. ]", path.name)
-    if m:
-        hits = [n for n in names if n.startswith(m.group(1) + "_")]
-        if len(hits) == 1:
-            return hits[0]
-    return None
-
-
-def student_of(path: Path, base: Path | None, notebook: str | None) -> str:
-    if base is not None:
-        rel = path.relative_to(base)
-        if len(rel.parts) > 1:
-            return rel.parts[0]
-    stem = path.stem
-    if notebook:
-        stem = stem.replace(Path(notebook).stem, "")
-    stem = stem.strip("_-. ")
-    return stem or path.stem
-
-
-def _display_name(path: Path, base: Path | None) -> str:
-    return str(path.relative_to(base)) if base is not None else path.name
-
-
-# ---------------------------------------------------------------------------------------
-# Executing one submission
-# ---------------------------------------------------------------------------------------
-def _make_client(nb, cwd: Path, cell_timeout: float, deadline: float, max_output: int):
-    """An nbclient ``NotebookClient`` that evaluates every cell, limits time and output."""
-    from jupyter_client import AsyncKernelManager
-    from jupyter_client.kernelspec import KernelSpec
-    from nbclient import NotebookClient
-    from nbformat.v4 import new_output
-
-    class GradingClient(NotebookClient):
-        replies: dict[int, dict] = {}
-        timed_out: dict[int, float] = {}
-        _sizes: dict[int, int] = {}
-
-        def output(self, outs, msg, display_id, cell_index):
-            size = len(json.dumps(msg.get("content", {})))
-            used = self._sizes.get(cell_index, 0)
-            self._sizes[cell_index] = used + size
-            if used + size <= max_output:
-                return super().output(outs, msg, display_id, cell_index)
-            if used <= max_output:  # first output over the limit: say so, once
-                outs.append(new_output("stream", name="stderr", text=(
-                    f"\n[grader: output of this cell cut after {max_output} characters]\n")))
-            return None
-
-    env = {k: v for k, v in os.environ.items() if k not in {"COURSE_GRADING", "MPLBACKEND"}}
-    env.update({"COURSE_GRADING": "1", "MPLBACKEND": "Agg", "PYTHONUNBUFFERED": "1"})
-    km = AsyncKernelManager()
-    km._kernel_spec = KernelSpec(
-        argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        display_name="Python 3 (grading)", language="python", env=env)
-
-    def timeout_func(cell):
-        left = deadline - time.monotonic()
-        return max(1, math.ceil(min(cell_timeout, left)))
-
-    client = GradingClient(
-        nb, km=km, allow_errors=True, record_timing=False, interrupt_on_timeout=True,
-        error_on_timeout={"ename": "TimeLimit", "evalue": "time limit", "traceback": []},
-        timeout_func=timeout_func, iopub_timeout=5, raise_on_iopub_timeout=False,
-        shutdown_kernel="immediate", resources={"metadata": {"path": str(cwd)}})
-    client.replies, client.timed_out, client._sizes = {}, {}, {}
-
-    def on_cell_executed(cell, cell_index, execute_reply, **kw):
-        content = (execute_reply or {}).get("content", {})
-        client.replies[cell_index] = content
-        if content.get("ename") == "TimeLimit":
-            client.timed_out[cell_index] = True
-
-    client.on_cell_executed = on_cell_executed
-    return client
-
-
-def execute_submission(nb, cwd: Path, *, timeout: float = DEFAULT_TIMEOUT,
-                       cell_timeout: float = DEFAULT_CELL_TIMEOUT,
-                       max_output: int = DEFAULT_MAX_OUTPUT) -> dict[int, dict]:
-    """Execute every code cell of ``nb`` in place in a fresh kernel in grading mode.
-
-    Returns ``{cell index: run info}``: ``{"ran": bool, "status": "ok"|"error"|"timeout",
-    "ename", "evalue", "why"}``; a cell that was not run (notebook time limit reached,
-    kernel dead) has ``ran: False`` and ``why``.
-    """
-    from nbclient.exceptions import DeadKernelError
-
-    deadline = time.monotonic() + timeout
-    client = _make_client(nb, cwd, cell_timeout, deadline, max_output)
-    info: dict[int, dict] = {}
-    stop_reason = None
-    code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
-    for c in nb.cells:
-        if c.cell_type == "code":
-            c.outputs, c.execution_count = [], None
-    try:
-        with client.setup_kernel():
-            _record_kernel_pid(client)
-            for i in code:
-                if stop_reason is None and time.monotonic() >= deadline:
-                    stop_reason = (f"not run: the notebook time limit ({timeout:g} s) was reached "
-                                   "before this cell")
-                if stop_reason is not None:
-                    info[i] = {"ran": False, "why": stop_reason}
-                    continue
-                limit = client.timeout_func(nb.cells[i])
-                try:
-                    client.execute_cell(nb.cells[i], i)
-                except DeadKernelError:
-                    info[i] = {"ran": True, "status": "error", "ename": "DeadKernel",
-                               "evalue": "the kernel died while running this cell"}
-                    stop_reason = f"not run: the kernel died in cell {i}"
-                    continue
-                reply = client.replies.get(i, {})
-                if i in client.timed_out:
-                    info[i] = {"ran": True, "status": "timeout",
-                               "evalue": f"time limit: the cell ran longer than {limit:g} s"}
-                else:
-                    info[i] = {"ran": True, "status": reply.get("status", "ok"),
-                               "ename": reply.get("ename"), "evalue": reply.get("evalue")}
-    except DeadKernelError:
-        stop_reason = stop_reason or "not run: the kernel died"
-    except Exception as exc:  # kernel failed to start, zmq trouble…: grade what ran
-        stop_reason = stop_reason or f"not run: {type(exc).__name__}: {exc}"
-    for i in code:
-        info.setdefault(i, {"ran": False, "why": stop_reason or "not run"})
-    return info
-
-
-PIDFILE_ENV = "COURSE_GRADING_PIDFILE"
-
-
-def _record_kernel_pid(client) -> None:
-    """Note the kernel's pid where the parent grader can kill it (it runs in its own session)."""
-    path = os.environ.get(PIDFILE_ENV)
-    pid = getattr(getattr(client.km, "provisioner", None), "pid", None)
-    if path and pid:
-        with open(path, "a") as f:
-            f.write(f"{pid}\n")
-
-
-def _first_line(text: str, limit: int = 200) -> str:
-    line = next((ln.strip() for ln in (text or "").splitlines() if ln.strip()), "")
-    return line if len(line) <= limit else line[: limit - 1] + "…"
-
-
-def _strip_ansi(text: str) -> str:
-    return re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text or "")
-
-
-def _score_check(cell, run: dict) -> tuple[str, str]:
-    """(status, reason) for an executed check cell."""
-    if not run.get("ran"):
-        return FAIL, run.get("why", "not run")
-    if run["status"] == "timeout":
-        return FAIL, run["evalue"] + " (an infinite loop?)"
-    stdout = "".join(o.get("text", "") for o in cell.outputs
-                     if o.get("output_type") == "stream" and o.get("name") == "stdout")
-    if run["status"] == "error":
-        ename, evalue = run.get("ename") or "Error", _strip_ansi(run.get("evalue") or "")
-        if ename == "ExerciseFailed":
-            first = _first_line(evalue)
-            if first.startswith("⏳"):
-                return NOT_ATTEMPTED, first
-            return FAIL, first
-        if ename == "DeadKernel":
-            return FAIL, "the kernel died while running this check (a crash or os._exit?)"
-        if ename == "KeyboardInterrupt":
-            return FAIL, "interrupted (time limit)"
-        hint = ""
-        if ename == "NameError":
-            hint = " (was a function renamed, or its cell deleted?)"
-        return FAIL, f"the check cell raised {ename}: {_first_line(evalue)}{hint}"
-    verdicts = [ln.strip() for ln in stdout.splitlines() if ln.strip()[:1] in {"✅", "⏳", "❌"}]
-    if not verdicts:
-        return FAIL, "the check printed no verdict"
-    last = verdicts[-1]
-    if last.startswith("✅"):
-        return PASS, ""
-    if last.startswith("⏳"):
-        return NOT_ATTEMPTED, _first_line(last)
-    return FAIL, _first_line(last)
+def _written(entry, cells, by_id) -> ExerciseResult:
+    i = by_id.get(entry["id"])
+    if i is None:
+        return ExerciseResult(entry["id"], entry["title"], entry["points"], FAIL, 0,
+                              "answer cell missing (deleted?)", kind="written")
+    text = gc._source(cells[i]).strip()
+    if not text or text == WRITTEN_BLANK:
+        return ExerciseResult(entry["id"], entry["title"], entry["points"], NOT_ATTEMPTED, 0,
+                              "written answer left blank", kind="written")
+    return ExerciseResult(entry["id"], entry["title"], entry["points"], MANUAL, 0,
+                          "written answer: grade by hand", kind="written")
 
 
 def grade_notebook(path: Path, entries: list[dict], notebook: str, *, student: str,
-                   display: str, cwd: Path | None = None, timeout: float = DEFAULT_TIMEOUT,
+                   display: str, root: Path = ROOT, timeout: float = DEFAULT_TIMEOUT,
                    cell_timeout: float = DEFAULT_CELL_TIMEOUT,
-                   max_output: int = DEFAULT_MAX_OUTPUT) -> SubmissionResult:
-    """Grade one submission in this process (see :func:`grade` for the isolated run)."""
-    import nbformat
-
+                   seeds: list[int] | None = None, plan: gc.Plan | None = None,
+                   hide=(), **_ignored) -> SubmissionResult:
+    """Grade one submission in this process (its code runs in a sandbox process)."""
     t0 = time.monotonic()
-    res = SubmissionResult(display, student, notebook)
-
-    def all_fail(reason):
-        res.exercises = [ExerciseResult(e["id"], e["title"], e["points"], FAIL, 0, reason,
-                                        kind=e["kind"]) for e in entries]
-        res.problem = reason
-
+    deadline = t0 + timeout
+    res = SubmissionResult(display, student, notebook, heldout_seeds=list(seeds or []))
     try:
-        nb = nbformat.read(str(path), as_version=4)
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        cells = data.get("cells") if isinstance(data, dict) else None
+        if not isinstance(cells, list):
+            raise ValueError("no list of cells")
     except Exception as exc:
-        all_fail(f"not a readable notebook: {_first_line(str(exc))}")
+        res.problem = f"not a readable notebook: {first_line(str(exc)) or type(exc).__name__}"
+        res.exercises = _all(entries, FAIL, res.problem)
         return res
-
-    cells_by_id: dict[str, int] = {}
-    for i, c in enumerate(nb.cells):
-        gid = (c.get("metadata", {}).get("nbgrader") or {}).get("grade_id")
+    by_id = {}
+    for i, c in enumerate(cells):
+        gid = gc._gid(c)
         if gid:
-            cells_by_id[gid] = i  # the last occurrence wins (a duplicated cell)
-    edited = set()
+            by_id[gid] = i  # the last occurrence wins (a duplicated cell)
+    code = [e for e in entries if e["kind"] == "code"]
+    outcomes = _score_code(root, notebook, code, cells, deadline, cell_timeout, list(seeds or []),
+                           res, plan, hide) if code else {}
     for e in entries:
-        i = cells_by_id.get(e["id"])
-        if i is not None and e["kind"] == "code":
-            cell = nb.cells[i]
-            if cell.cell_type != "code":
-                cell.cell_type, cell.outputs, cell.execution_count = "code", [], None
-                cell.pop("attachments", None)
-            if cell.source.strip() != e["source"].strip():
-                edited.add(e["id"])
-                cell.source = e["source"]
-
-    if any(e["kind"] == "code" and e["id"] in cells_by_id for e in entries):
-        with tempfile.TemporaryDirectory(prefix="course-grade-") as tmp:
-            run = execute_submission(nb, Path(cwd or tmp), timeout=timeout,
-                                     cell_timeout=cell_timeout, max_output=max_output)
-    else:
-        run = {}
-
-    for e in entries:
-        i = cells_by_id.get(e["id"])
-        if i is None:
-            r = ExerciseResult(e["id"], e["title"], e["points"], FAIL, 0,
-                               "check cell missing (deleted?)" if e["kind"] == "code"
-                               else "answer cell missing (deleted?)", kind=e["kind"])
-        elif e["kind"] != "code":
-            text = nb.cells[i].source.strip()
-            if not text or text == WRITTEN_BLANK:
-                r = ExerciseResult(e["id"], e["title"], e["points"], NOT_ATTEMPTED, 0,
-                                   "written answer left blank", kind="written")
-            else:
-                r = ExerciseResult(e["id"], e["title"], e["points"], MANUAL, 0,
-                                   "written answer: grade by hand", kind="written")
-        else:
-            status, reason = _score_check(nb.cells[i], run.get(i, {"ran": False}))
-            if e["id"] in edited:
-                note = "(the check cell had been edited; the original was run)"
-                reason = f"{reason} {note}" if reason else note
-            pts = e["points"] if status == PASS else 0
-            r = ExerciseResult(e["id"], e["title"], e["points"], status, pts, reason)
-        res.exercises.append(r)
-    dead = [v for v in run.values() if v.get("ename") == "DeadKernel"]
-    if dead:
-        res.problem = "the kernel died"
-    elif any(not v.get("ran") and "time limit" in v.get("why", "") for v in run.values()):
-        res.problem = f"notebook time limit ({timeout:g} s) reached"
+        if e["kind"] != "code":
+            res.exercises.append(_written(e, cells, by_id))
+            continue
+        o = outcomes.get(e["id"]) or gc.Outcome(FAIL, res.problem or "not checked")
+        pts = e["points"] if o.status == PASS else 0
+        res.exercises.append(ExerciseResult(e["id"], e["title"], e["points"], o.status, pts,
+                                            o.reason, review=o.flags))
     res.seconds = round(time.monotonic() - t0, 1)
     return res
 
 
+def course_digest(root: Path = ROOT) -> str:
+    """SHA-256 over the course's code and solutions: what grading trusts not to change."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for sub in ("src", "solutions"):
+        for p in sorted((Path(root) / sub).rglob("*")):
+            if p.is_file() and p.suffix in (".py", ".ipynb") and "__pycache__" not in p.parts:
+                h.update(str(p.relative_to(root)).encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def _score_code(root, notebook, entries, cells, deadline, cell_timeout, seeds, res, plan=None,
+                hide=()):
+    plan = plan or gc.make_plan(str(Path(root) / "solutions" / notebook))
+    student_nb = Path(root) / "notebooks" / notebook
+    student_sources: set[str] = set()
+    if student_nb.exists():
+        student_sources = {gc._source(c).strip() for c in json.loads(student_nb.read_text())["cells"]}
+    run, where = gc.sandbox_cells(plan, cells, student_sources)
+    from .sandbox import CHILD, Sandbox, SandboxError, course_sources
+
+    sources, packages = course_sources(CHILD.parent)
+    out: dict[str, gc.Outcome] = {}
+    box, load = None, None
+
+    def start(hidden=tuple(hide)):
+        nonlocal box, load
+        if box is not None:
+            box.close()
+        box = Sandbox(hide=list(hidden))
+        left = deadline - time.monotonic()
+        try:
+            load = box.load(sources, packages, plan.forbidden, run, timeout=max(1.0, left),
+                            cell_limit=cell_timeout)
+        except SandboxError as exc:
+            if box.hidden and "(exit code 97)" in exc.why:  # a folder could not be hidden
+                return start(())
+            cell = box.running_cell()
+            where_ = f" in cell {cell}" if cell is not None else ""
+            why = exc.why
+            if why.startswith("time limit: no answer"):
+                why = f"time limit reached{where_} while running the notebook's cells (an infinite loop?)"
+            elif not why.startswith("time limit"):
+                why = f"{why}{where_}"
+            load = {"problem": why}
+
+    try:
+        start()
+        tamper = gc.tampering(load.get("events", [])) if "problem" not in load else []
+        if tamper:
+            res.problem = ("tampering with the course's checking code ("
+                           + ", ".join(f"`{t}` changed" for t in tamper) + "): 0 points")
+            return {e["id"]: gc.Outcome(FAIL, res.problem) for e in entries}
+        errors = {c["index"]: c for c in load.get("cells", []) if c.get("status") == "error"}
+        for e in entries:
+            chk = plan.checks.get(e["id"])
+            if chk is None:
+                out[e["id"]] = gc.Outcome(FAIL, "this check cell cannot be graded automatically")
+                continue
+            if box.dead and "problem" not in load:
+                start()
+            if "problem" in load:
+                out[e["id"]] = gc.Outcome(FAIL, load["problem"])
+                res.problem = res.problem or load["problem"]
+                continue
+            left = deadline - time.monotonic()
+            if left <= 1:
+                out[e["id"]] = gc.Outcome(FAIL, "not checked: the notebook time limit was reached")
+                continue
+            try:
+                info = box.describe([chk.arg], timeout=min(30, left))[chk.arg]
+                o = gc.score_check(box, plan, chk, info, seeds=seeds,
+                                   timeout=max(1.0, min(cell_timeout, left)))
+            except SandboxError as exc:
+                o = gc.Outcome(FAIL, f"{exc.why} (while checking `{chk.arg}`)")
+            i = where.get(chk.id)
+            if o.status != PASS and i in errors:
+                err = errors[i]
+                o.reason += (f"\nThe answer cell (cell {i}) raised {err.get('ename')}: "
+                             f"{first_line(err.get('evalue', ''))}")
+            o.flags = gc.review_flags(plan, chk, cells, where)
+            out[e["id"]] = o
+    finally:
+        if box is not None:
+            box.close()
+    return out
+
+
 # ---------------------------------------------------------------------------------------
-# Grading many submissions, each in its own subprocess
+# Grading many submissions, each in its own worker process
 # ---------------------------------------------------------------------------------------
+def _failed(job: dict, reason: str, seconds: float = 0.0) -> SubmissionResult:
+    res = SubmissionResult(job["display"], job["student"], job["notebook"])
+    res.exercises = _all(job["entries"], FAIL, reason)
+    res.problem, res.seconds = reason, round(seconds, 1)
+    return res
+
+
 def _grade_isolated(job: dict, timeout: float) -> SubmissionResult:
-    """Run :func:`grade_notebook` in a subprocess; kill it (and its kernel) if it overruns."""
+    """Run :func:`grade_notebook` in a worker process; any failure of it becomes a row."""
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="course-grade-") as tmp:
         job_file, out_file = Path(tmp) / "job.json", Path(tmp) / "result.json"
         job_file.write_text(json.dumps(job))
-        pidfile = Path(tmp) / "kernel.pid"
         cmd = [sys.executable, "-m", "course_utils.grading", str(job_file), str(out_file)]
         kw = {"start_new_session": True} if os.name == "posix" else {}
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, cwd=tmp,
-                                env=dict(os.environ, **{PIDFILE_ENV: str(pidfile)}), **kw)
+                                stdin=subprocess.DEVNULL, cwd=tmp, **kw)
         try:
             log, _ = proc.communicate(timeout=timeout + KILL_GRACE)
-            why = f"the grader crashed (exit code {proc.returncode})"
+            why = f"the grader's worker failed (exit code {proc.returncode})"
         except subprocess.TimeoutExpired:
             _kill_group(proc)
             log, _ = proc.communicate()
-            for line in (pidfile.read_text().split() if pidfile.exists() else []):
-                try:  # the kernel has its own session: kill it too
-                    os.kill(int(line), signal.SIGKILL)
-                except (ProcessLookupError, PermissionError, ValueError):
-                    pass
-            why = f"killed after {timeout + KILL_GRACE:g} s"
-        if out_file.exists():
-            return SubmissionResult.from_dict(json.loads(out_file.read_text()))
-    res = SubmissionResult(job["display"], job["student"], job["notebook"])
-    tail = _first_line((log or b"").decode(errors="replace")[-2000:].strip().splitlines()[-1]
-                       if (log or b"").strip() else "")
-    reason = why + (f": {tail}" if tail else "")
-    res.exercises = [ExerciseResult(e["id"], e["title"], e["points"], FAIL, 0, reason,
-                                    kind=e["kind"]) for e in job["entries"]]
-    res.problem, res.seconds = reason, round(time.monotonic() - t0, 1)
-    return res
+            why = f"the grader's worker was killed after {timeout + KILL_GRACE:g} s"
+        _kill_group(proc)
+        if proc.returncode == 0 and out_file.exists():
+            try:
+                return SubmissionResult.from_dict(json.loads(out_file.read_text()))
+            except Exception as exc:
+                why = f"the grader's worker wrote an unreadable result ({type(exc).__name__})"
+    tail = (log or b"").decode(errors="replace").strip().splitlines()
+    return _failed(job, why + (f": {first_line(tail[-1])}" if tail else ""),
+                   time.monotonic() - t0)
 
 
 def _kill_group(proc) -> None:
@@ -532,15 +268,18 @@ def _kill_group(proc) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
         else:
             proc.kill()
-    except (ProcessLookupError, PermissionError):
+    except (ProcessLookupError, PermissionError, OSError):
         pass
 
 
 def grade(paths: list[Path], *, root: Path = ROOT, selectors: dict | None = None,
           timeout: float = DEFAULT_TIMEOUT, cell_timeout: float = DEFAULT_CELL_TIMEOUT,
-          max_output: int = DEFAULT_MAX_OUTPUT, jobs: int = 1, isolate: bool = True,
-          log=None) -> list[SubmissionResult]:
-    """Grade every submission in ``paths`` (files or folders); see the module docstring."""
+          jobs: int = 1, isolate: bool = True, heldout: int = DEFAULT_HELDOUT,
+          seeds: list[int] | None = None, log=None, **_ignored) -> list[SubmissionResult]:
+    """Grade every submission in ``paths`` (files or folders); see the module docstring.
+
+    ``seeds``: the held-out seeds (default: ``heldout`` drawn at random for this run; the
+    reports record them, so a run can be repeated with ``--seed``)."""
     catalogue = select(load_catalogue(root), selectors)
     if not catalogue:
         raise GradingError(f"no exercises: is {root / 'solutions'} there?")
@@ -550,15 +289,25 @@ def grade(paths: list[Path], *, root: Path = ROOT, selectors: dict | None = None
     found = discover(paths)
     if not found:
         raise GradingError("no notebooks found in " + ", ".join(map(str, paths)))
+    if seeds is None:
+        seeds = [100_000 + secrets.randbelow(900_000) for _ in range(heldout)]
+    digest = course_digest(root)
+    hide = [Path(root) / "solutions", Path(root) / "src", Path(root) / ".git",
+            *{(b if b is not None else p.parent).resolve() for p, b in found}]
     jobs_list, results = [], {}
     for k, (path, base) in enumerate(found):
+        display = str(path.relative_to(base)) if base is not None else path.name
         try:
-            meta = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
-        except Exception:
-            meta = {}
-        notebook = identify(path, meta if isinstance(meta, dict) else {}, names)
-        display = _display_name(path, base)
-        student = student_of(path, base, notebook)
+            try:
+                meta = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
+            except Exception:
+                meta = {}
+            notebook = identify(path, meta if isinstance(meta, dict) else {}, names)
+            student = student_of(path, base, notebook)
+        except Exception as exc:  # never let one file stop the run
+            results[k] = SubmissionResult(display, path.stem, None, [], 0.0,
+                                          f"cannot read this file ({type(exc).__name__})")
+            continue
         if notebook is None:
             results[k] = SubmissionResult(display, student, None, [], 0.0,
                                           "cannot tell which course notebook this is")
@@ -566,18 +315,33 @@ def grade(paths: list[Path], *, root: Path = ROOT, selectors: dict | None = None
         if notebook not in catalogue:  # not part of the selected assignment
             continue
         jobs_list.append((k, {"path": str(path.resolve()), "notebook": notebook,
-                              "student": student, "display": display,
+                              "student": student, "display": display, "root": str(root),
                               "entries": catalogue[notebook], "timeout": timeout,
-                              "cell_timeout": cell_timeout, "max_output": max_output}))
+                              "cell_timeout": cell_timeout, "seeds": list(seeds),
+                              "digest": digest, "hide": [str(h) for h in hide],
+                              "plan": gc.plan_to_dict(gc.make_plan(
+                                  str(Path(root) / "solutions" / notebook)))}))
+
+    changed: list[str] = []
 
     def run(item):
         k, job = item
-        if isolate:
-            r = _grade_isolated(job, timeout)
-        else:
-            r = _run_job(job)
+        t0 = time.monotonic()
+        if changed:
+            return k, _failed(job, "not graded: the course's files changed on disk during "
+                              f"grading (after {changed[0]}); restore them and grade again")
+        try:
+            r = _grade_isolated(job, timeout) if isolate else _run_job(job)
+        except Exception as exc:
+            r = _failed(job, f"the grader failed on this submission: {type(exc).__name__}: "
+                        f"{first_line(str(exc))}", time.monotonic() - t0)
+        if course_digest(root) != digest:
+            changed.append(job["display"])
+            r = _failed(job, "the course's code or solutions changed on disk while this "
+                        "submission was graded: 0 points; restore them (git) and grade again",
+                        r.seconds)
         if log:
-            log(f"graded {r.file}: {_fmt_pts(r.total)}/{_fmt_pts(r.max_total)} in {r.seconds:.0f} s")
+            log(f"graded {r.file}: {r.total:g}/{r.max_total:g} in {r.seconds:.0f} s")
         return k, r
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
@@ -587,104 +351,14 @@ def grade(paths: list[Path], *, root: Path = ROOT, selectors: dict | None = None
 
 
 def _run_job(job: dict) -> SubmissionResult:
+    if job.get("digest") and course_digest(Path(job.get("root", ROOT))) != job["digest"]:
+        return _failed(job, "not graded: the course's files changed on disk during grading")
     return grade_notebook(Path(job["path"]), job["entries"], job["notebook"],
                           student=job["student"], display=job["display"],
-                          timeout=job["timeout"], cell_timeout=job["cell_timeout"],
-                          max_output=job["max_output"])
-
-
-# ---------------------------------------------------------------------------------------
-# Reports: table, CSV, JSON
-# ---------------------------------------------------------------------------------------
-_SHORT = {PASS: "pass", FAIL: "FAIL", NOT_ATTEMPTED: "-", MANUAL: "manual"}
-
-
-def _fmt_pts(x: float) -> str:
-    return f"{x:g}"
-
-
-def _columns(results: list[SubmissionResult]) -> list[str]:
-    cols: list[str] = []
-    for r in results:
-        for e in r.exercises:
-            if e.id not in cols:
-                cols.append(e.id)
-    return cols
-
-
-def _one_table(results: list[SubmissionResult]) -> list[str]:
-    cols = _columns(results)
-    header = ["student/file", *cols, "total"]
-    rows = []
-    for r in results:
-        by_id = {e.id: e for e in r.exercises}
-        cells = [r.file]
-        for c in cols:
-            e = by_id.get(c)
-            cells.append("" if e is None else
-                         f"{_SHORT[e.status]} {_fmt_pts(e.points)}/{_fmt_pts(e.max_points)}"
-                         if e.status != MANUAL else f"manual ?/{_fmt_pts(e.max_points)}")
-        cells.append(f"{_fmt_pts(r.total)}/{_fmt_pts(r.max_total)}" if r.exercises else "error")
-        rows.append(cells)
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
-    return ["  ".join(str(x).ljust(w) for x, w in zip(line, widths)).rstrip()
-            for line in [header, ["-" * w for w in widths], *rows]]
-
-
-def format_table(results: list[SubmissionResult]) -> str:
-    """One plain-text table per notebook (a row per submission, a column per exercise),
-    then the reasons for every failure (the JSON report has all reasons)."""
-    groups: dict[str, list[SubmissionResult]] = {}
-    for r in results:
-        groups.setdefault(r.notebook or "(not a course notebook)", []).append(r)
-    out = []
-    for name, group in groups.items():
-        out += [f"== {name} ==", *_one_table(group), ""]
-    notes = []
-    for r in results:
-        if r.problem:
-            notes.append(f"{r.file}: {r.problem}")
-        for e in r.exercises:
-            if e.status == FAIL and e.reason and e.reason != r.problem:
-                notes.append(f"{r.file}: {e.id}: {e.reason}")
-    out.append("pass / FAIL / - (not attempted) / manual (written answer, grade by hand); "
-               "points earned/max; totals count the automatically graded exercises")
-    if notes:
-        out += ["", "Reasons for FAIL:", *("  " + n for n in notes)]
-    return "\n".join(out) + "\n"
-
-
-def to_csv(results: list[SubmissionResult]) -> str:
-    """One row per submission: student, file, notebook, points and status per exercise,
-    total, max, seconds, problem."""
-    cols = _columns(results)
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["student", "file", "notebook", *[x for c in cols for x in (c, f"{c} status")],
-                "total", "max", "seconds", "problem"])
-    for r in results:
-        by_id = {e.id: e for e in r.exercises}
-        row = [r.student, r.file, r.notebook or ""]
-        for c in cols:
-            e = by_id.get(c)
-            row += ["", ""] if e is None else [_fmt_pts(e.points) if e.status != MANUAL else "",
-                                               e.status]
-        row += [_fmt_pts(r.total), _fmt_pts(r.max_total), r.seconds, r.problem]
-        w.writerow(row)
-    return buf.getvalue()
-
-
-def to_json(results: list[SubmissionResult]) -> str:
-    return json.dumps({"submissions": [r.to_dict() for r in results]}, indent=2,
-                      ensure_ascii=False)
-
-
-def write_reports(results: list[SubmissionResult], out_dir: Path) -> tuple[Path, Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    csv_path, json_path = out_dir / "grades.csv", out_dir / "grades.json"
-    csv_path.write_text(to_csv(results), encoding="utf-8")
-    json_path.write_text(to_json(results) + "\n", encoding="utf-8")
-    return csv_path, json_path
+                          root=Path(job.get("root", ROOT)), timeout=job["timeout"],
+                          cell_timeout=job["cell_timeout"], seeds=job.get("seeds", []),
+                          plan=gc.plan_from_dict(job["plan"]) if job.get("plan") else None,
+                          hide=job.get("hide", ()))
 
 
 # ---------------------------------------------------------------------------------------
@@ -700,9 +374,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
                    help=f"time limit per notebook in seconds (default {DEFAULT_TIMEOUT})")
     p.add_argument("--cell-timeout", type=float, default=DEFAULT_CELL_TIMEOUT,
-                   help=f"time limit per cell in seconds (default {DEFAULT_CELL_TIMEOUT})")
-    p.add_argument("--max-output", type=int, default=DEFAULT_MAX_OUTPUT,
-                   help="characters of output kept per cell (default 1e6)")
+                   help="time limit per call of a student's function in seconds "
+                   f"(default {DEFAULT_CELL_TIMEOUT})")
+    p.add_argument("--max-output", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--heldout", type=int, default=DEFAULT_HELDOUT,
+                   help="held-out seeds drawn per run (default 1; 0: only the visible cases)")
+    p.add_argument("--seed", type=int, action="append", dest="seeds",
+                   help="use this held-out seed (repeatable) instead of random ones")
     p.add_argument("--jobs", "-j", type=int, default=1, help="submissions graded in parallel")
     p.add_argument("--out", type=Path, default=Path("grades"),
                    help="folder for grades.csv and grades.json (default ./grades)")
@@ -718,7 +396,7 @@ def run_cli(args) -> int:
             selectors.setdefault(s, None)
         results = grade(args.submissions, root=args.root, selectors=selectors,
                         timeout=args.timeout, cell_timeout=args.cell_timeout,
-                        max_output=args.max_output, jobs=args.jobs,
+                        jobs=args.jobs, heldout=args.heldout, seeds=args.seeds,
                         log=lambda m: print(m, file=sys.stderr, flush=True))
     except (GradingError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -730,7 +408,7 @@ def run_cli(args) -> int:
 
 
 def _child_main(argv: list[str]) -> int:
-    """Subprocess entry point: ``python -m course_utils.grading JOB.json RESULT.json``."""
+    """Worker entry point: ``python -m course_utils.grading JOB.json RESULT.json``."""
     job = json.loads(Path(argv[0]).read_text())
     res = _run_job(job)
     Path(argv[1]).write_text(json.dumps(res.to_dict(), ensure_ascii=False))

@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import rnn
 from ..checker import Mistake, check_function
+from ..checker import seed_args as _seed
 
 # (N, D, H) for the step checks. The first case is square in D and H so that a
 # transposed Wxh gives wrong numbers (diagnosed) instead of a shape error; the others
@@ -105,13 +106,14 @@ SEQ_MISTAKES = [
 ]
 
 
-def check_rnn_step_forward(student_fn):
-    """Check ``rnn_step_forward(x, h_prev, Wxh, Whh, b) -> h_next`` (N, H)."""
-    return check_function(student_fn, rnn.rnn_step_forward, step_cases(), name="rnn_step_forward",
-                          outputs=("h_next",), mistakes=STEP_MISTAKES)
+def check_rnn_step_forward(student_fn, seed: int | None = None):
+    """Check ``rnn_step_forward(x, h_prev, Wxh, Whh, b) -> h_next`` (N, H); ``seed``: other
+    random cases (held-out checks)."""
+    return check_function(student_fn, rnn.rnn_step_forward, step_cases(*_seed(seed)),
+                          name="rnn_step_forward", outputs=("h_next",), mistakes=STEP_MISTAKES)
 
 
-def check_rnn_forward(student_fn):
+def check_rnn_forward(student_fn, seed: int | None = None):
     """Check ``rnn_forward(x, h0, Wxh, Whh, b) -> h`` (N, T, H)."""
-    return check_function(student_fn, rnn.rnn_forward, seq_cases(), name="rnn_forward",
-                          outputs=("h",), mistakes=SEQ_MISTAKES)
+    return check_function(student_fn, rnn.rnn_forward, seq_cases(*_seed(seed)),
+                          name="rnn_forward", outputs=("h",), mistakes=SEQ_MISTAKES)

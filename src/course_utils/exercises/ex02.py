@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import scalar_rnn
 from ..checker import Mistake, check_function
+from ..checker import seed_args as _seed
 
 OUTPUTS = ("dw", "du", "db", "dh0")
 LENGTHS = [5, 8, 3, 11]
@@ -88,7 +89,7 @@ MISTAKES = [
 ]
 
 
-def check_scalar_bptt(student_fn):
+def check_scalar_bptt(student_fn, seed: int | None = None):
     """Check ``scalar_bptt(x, y, w, u, b, h0) -> (dw, du, db, dh0)``."""
-    return check_function(student_fn, reference, cases(), name="scalar_bptt",
+    return check_function(student_fn, reference, cases(*_seed(seed)), name="scalar_bptt",
                           outputs=OUTPUTS, mistakes=MISTAKES, rtol=1e-9)

@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import rnn
 from ..checker import WRONG, Mistake, report, run_check
+from ..checker import seed_args as _seed
 
 # (N, D, H) for the step checks, (N, T, D, H) for the sequence checks.
 STEP_SHAPES = [(3, 4, 4), (2, 3, 5), (4, 6, 3), (5, 2, 7)]
@@ -250,13 +251,13 @@ def _check(student_fn, reference_fn, cases, name, outputs, mistakes):
     return report(_shape_diagnosis(verdict, outputs), student_fn, reference_fn)
 
 
-def check_rnn_step_backward(student_fn):
+def check_rnn_step_backward(student_fn, seed: int | None = None):
     """Check ``rnn_step_backward(dh_next, x, h_prev, h_next, Wxh, Whh) -> (dx, dh_prev, dWxh, dWhh, db)``."""
-    return _check(student_fn, rnn.rnn_step_backward, step_cases(), "rnn_step_backward",
+    return _check(student_fn, rnn.rnn_step_backward, step_cases(*_seed(seed)), "rnn_step_backward",
                   STEP_OUTPUTS, STEP_MISTAKES)
 
 
-def check_rnn_backward(student_fn):
+def check_rnn_backward(student_fn, seed: int | None = None):
     """Check ``rnn_backward(dh, x, h0, h, Wxh, Whh) -> (dx, dh0, dWxh, dWhh, db)``."""
-    return _check(student_fn, rnn.rnn_backward, seq_cases(), "rnn_backward",
+    return _check(student_fn, rnn.rnn_backward, seq_cases(*_seed(seed)), "rnn_backward",
                   SEQ_OUTPUTS, SEQ_MISTAKES)

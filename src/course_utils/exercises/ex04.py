@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import rnn, vanishing
 from ..checker import Mistake, check_function
+from ..checker import seed_args as _seed
 from ..numerics import rel_error  # noqa: F401  (re-exported for tests)
 
 # (N, D, H): batch > 1 and D != H, so the Jacobian with respect to x (H, D) has the wrong
@@ -85,9 +86,9 @@ STEP_MISTAKES = [
 ]
 
 
-def check_rnn_step_jacobian(student_fn):
+def check_rnn_step_jacobian(student_fn, seed: int | None = None):
     """Check ``rnn_step_jacobian(x, h_prev, Wxh, Whh, b) -> J`` (N, H, H)."""
-    return check_function(student_fn, vanishing.rnn_step_jacobian, step_cases(),
+    return check_function(student_fn, vanishing.rnn_step_jacobian, step_cases(*_seed(seed)),
                           name="rnn_step_jacobian", outputs=("J",), mistakes=STEP_MISTAKES)
 
 
@@ -188,7 +189,7 @@ PRODUCT_MISTAKES = [
 ]
 
 
-def check_jacobian_product(student_fn):
+def check_jacobian_product(student_fn, seed: int | None = None):
     """Check ``jacobian_product(h, Whh, t, k) -> P`` (N, H, H) = ∂h_t/∂h_k."""
-    return check_function(student_fn, vanishing.jacobian_product, product_cases(),
+    return check_function(student_fn, vanishing.jacobian_product, product_cases(*_seed(seed)),
                           name="jacobian_product", outputs=("P",), mistakes=PRODUCT_MISTAKES)

@@ -261,7 +261,8 @@ def _student_outputs(student_fn, cases):
     for case in cases:
         try:
             with np.errstate(all="ignore"):
-                got = student_fn(grads=_copy_grads(case["grads"]), max_norm=case["max_norm"])
+                got = checker.call_student(student_fn, dict(grads=_copy_grads(case["grads"]),
+                                                            max_norm=case["max_norm"]))
             ref_clipped, _ = torch_clip(case["grads"], case["max_norm"])
             outs.append(None if _structure_problem(got, case, ref_clipped) else got)
         except Exception:
@@ -302,7 +303,7 @@ def run_clip_check(student_fn, cases=None) -> Verdict:
         args = dict(grads=_copy_grads(case["grads"]), max_norm=case["max_norm"])
         try:
             with np.errstate(all="ignore"):
-                got = student_fn(**args)
+                got = checker.call_student(student_fn, args)
         except NotImplementedError as exc:
             return checker._not_implemented(NAME, student_fn, exc)
         except Exception as exc:
@@ -341,7 +342,7 @@ def run_clip_check(student_fn, cases=None) -> Verdict:
                    f"torch.nn.utils.clip_grad_norm_ to {RTOL:.0e}).")
 
 
-def check_clip_grad_norm(student_fn):
+def check_clip_grad_norm(student_fn, seed: int | None = None):
     """Check ``clip_grad_norm(grads, max_norm) -> (clipped, total_norm)`` against torch."""
-    verdict = run_clip_check(student_fn)
+    verdict = run_clip_check(student_fn, None if seed is None else clip_cases(seed))
     return checker.report(verdict, student_fn, clip_grad_norm)

@@ -1,0 +1,167 @@
+"""Grading results and reports: a table per notebook, ``grades.csv``, ``grades.json``."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+PASS, FAIL, NOT_ATTEMPTED, MANUAL = "pass", "fail", "not attempted", "manual"
+
+
+@dataclass
+class ExerciseResult:
+    id: str
+    title: str
+    max_points: float
+    status: str
+    points: float = 0
+    reason: str = ""    # the whole verdict (several lines)
+    kind: str = "code"  # "written": a markdown answer, graded by hand, not in max_total
+    review: list[str] = field(default_factory=list)  # why to look at it by hand
+
+
+@dataclass
+class SubmissionResult:
+    file: str
+    student: str
+    notebook: str | None
+    exercises: list[ExerciseResult] = field(default_factory=list)
+    seconds: float = 0.0
+    problem: str = ""  # whole-submission problem (unreadable, killed, unknown notebook…)
+    heldout_seeds: list[int] = field(default_factory=list)
+
+    @property
+    def total(self) -> float:
+        return sum(e.points for e in self.exercises)
+
+    @property
+    def max_total(self) -> float:
+        """The points the automatic grading can give (written answers are graded by hand)."""
+        return sum(e.max_points for e in self.exercises if e.kind != "written")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["total"] = self.total
+        d["max_total"] = self.max_total
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> SubmissionResult:
+        ex = [ExerciseResult(**e) for e in d.get("exercises", [])]
+        return cls(d["file"], d["student"], d.get("notebook"), ex, d.get("seconds", 0.0),
+                   d.get("problem", ""), list(d.get("heldout_seeds", [])))
+
+
+def first_line(text: str, limit: int = 200) -> str:
+    line = next((ln.strip() for ln in (text or "").splitlines() if ln.strip()), "")
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def reason_summary(r: SubmissionResult) -> str:
+    """One line: the problem, then ``id: first line of the reason`` for each exercise that
+    did not pass (the CSV's ``reason`` column; the JSON keeps every verdict whole)."""
+    parts = [r.problem] if r.problem else []
+    parts += [f"{e.id}: {first_line(e.reason)}" for e in r.exercises
+              if e.status in (FAIL, NOT_ATTEMPTED) and e.reason and e.reason != r.problem]
+    return " | ".join(parts)
+
+
+_SHORT = {PASS: "pass", FAIL: "FAIL", NOT_ATTEMPTED: "-", MANUAL: "manual"}
+
+
+def _fmt_pts(x: float) -> str:
+    return f"{x:g}"
+
+
+def _columns(results: list[SubmissionResult]) -> list[str]:
+    cols: list[str] = []
+    for r in results:
+        for e in r.exercises:
+            if e.id not in cols:
+                cols.append(e.id)
+    return cols
+
+
+def _one_table(results: list[SubmissionResult]) -> list[str]:
+    cols = _columns(results)
+    header = ["student/file", *cols, "total"]
+    rows = []
+    for r in results:
+        by_id = {e.id: e for e in r.exercises}
+        cells = [r.file]
+        for c in cols:
+            e = by_id.get(c)
+            cells.append("" if e is None else
+                         f"{_SHORT[e.status]} {_fmt_pts(e.points)}/{_fmt_pts(e.max_points)}"
+                         if e.status != MANUAL else f"manual ?/{_fmt_pts(e.max_points)}")
+        cells.append(f"{_fmt_pts(r.total)}/{_fmt_pts(r.max_total)}" if r.exercises else "error")
+        rows.append(cells)
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    return ["  ".join(str(x).ljust(w) for x, w in zip(line, widths)).rstrip()
+            for line in [header, ["-" * w for w in widths], *rows]]
+
+
+def format_table(results: list[SubmissionResult]) -> str:
+    """One plain-text table per notebook (a row per submission, a column per exercise),
+    then the reasons for every failure (the JSON report has all reasons)."""
+    groups: dict[str, list[SubmissionResult]] = {}
+    for r in results:
+        groups.setdefault(r.notebook or "(not a course notebook)", []).append(r)
+    out = []
+    for name, group in groups.items():
+        out += [f"== {name} ==", *_one_table(group), ""]
+    notes = []
+    for r in results:
+        if r.problem:
+            notes.append(f"{r.file}: {r.problem}")
+        for e in r.exercises:
+            if e.status == FAIL and e.reason and e.reason != r.problem:
+                lines = [ln for ln in e.reason.splitlines() if ln.strip()]
+                notes.append(f"{r.file}: {e.id}: {lines[0] if lines else ''}")
+                notes += [f"    {ln.strip()}" for ln in lines[1:]]
+    review = [f"{r.file}: {e.id}: {f}" for r in results for e in r.exercises for f in e.review]
+    out.append("pass / FAIL / - (not attempted) / manual (written answer, grade by hand); "
+               "points earned/max; totals count the automatically graded exercises")
+    if notes:
+        out += ["", "Reasons for FAIL:", *("  " + n for n in notes)]
+    if review:
+        out += ["", "To review by hand (no points were taken for these):",
+                *("  " + n for n in review)]
+    return "\n".join(out) + "\n"
+
+
+def to_csv(results: list[SubmissionResult]) -> str:
+    """One row per submission: student, file, notebook, points and status per exercise,
+    total, max, seconds, problem, reason (see :func:`reason_summary`), review."""
+    cols = _columns(results)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["student", "file", "notebook", *[x for c in cols for x in (c, f"{c} status")],
+                "total", "max", "seconds", "problem", "reason", "review"])
+    for r in results:
+        by_id = {e.id: e for e in r.exercises}
+        row = [r.student, r.file, r.notebook or ""]
+        for c in cols:
+            e = by_id.get(c)
+            row += ["", ""] if e is None else [_fmt_pts(e.points) if e.status != MANUAL else "",
+                                               e.status]
+        row += [_fmt_pts(r.total), _fmt_pts(r.max_total), r.seconds, r.problem,
+                reason_summary(r), " | ".join(f"{e.id}: {f}" for e in r.exercises for f in e.review)]
+        w.writerow(row)
+    return buf.getvalue()
+
+
+def to_json(results: list[SubmissionResult]) -> str:
+    return json.dumps({"submissions": [r.to_dict() for r in results]}, indent=2,
+                      ensure_ascii=False)
+
+
+def write_reports(results: list[SubmissionResult], out_dir: Path) -> tuple[Path, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    csv_path, json_path = out_dir / "grades.csv", out_dir / "grades.json"
+    csv_path.write_text(to_csv(results), encoding="utf-8")
+    json_path.write_text(to_json(results) + "\n", encoding="utf-8")
+    return csv_path, json_path

@@ -1,0 +1,119 @@
+"""A class of sample submissions of notebook 01, for the grading tests and benchmark.
+
+:func:`make_class` writes ``FOLDER/<student>/01_unrolling_an_rnn.ipynb`` (never committed:
+pytest runs with --nbval and would collect them) and returns ``{student: (expected
+statuses of (step, sequence), what it is)}``. The first twelve reproduce issue 14's
+folder; the others are variants of its two cheats.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+NAME = "01_unrolling_an_rnn.ipynb"
+STEP, FWD = "ex01_rnn_step_forward", "ex01_rnn_forward"
+
+_RIGHT_FWD = ("def rnn_forward(x, h0, Wxh, Whh, b):\n    h, hs = h0, []\n"
+              "    for t in range(x.shape[1]):\n"
+              "        h = np.tanh(x[:, t] @ Wxh.T + h @ Whh.T + b)\n        hs.append(h)\n"
+              "    return np.stack(hs, axis=1)\n")
+
+
+def _gid(cell):
+    return (cell.metadata.get("nbgrader") or {}).get("grade_id")
+
+
+def _cell(nb, gid):
+    return next(c for c in nb.cells if _gid(c) == gid)
+
+
+def load():
+    sol = nbformat.read(str(ROOT / "solutions" / NAME), as_version=4)
+    stu = nbformat.read(str(ROOT / "notebooks" / NAME), as_version=4)
+    return sol, stu
+
+
+def make_class(folder: Path, nb01=None) -> dict[str, tuple[tuple[str, str], str]]:
+    sol, stu = nb01 or load()
+    step = _cell(sol, STEP + "_code").source
+    fwd = _cell(sol, FWD + "_code").source
+    assert "h_next = np.tanh" in step and "h[:, t] = h_prev" in fwd
+    out: dict = {}
+
+    def answered(step_src=None, fwd_src=None):
+        nb = copy.deepcopy(stu)
+        _cell(nb, STEP + "_code").source = step if step_src is None else step_src
+        _cell(nb, FWD + "_code").source = fwd if fwd_src is None else fwd_src
+        return nb
+
+    def save(student, nb, expected, what):
+        (folder / student).mkdir(parents=True)
+        path = folder / student / NAME
+        if isinstance(nb, str):
+            path.write_text(nb)
+        else:
+            nbformat.write(nb, str(path))
+        out[student] = (expected, what)
+
+    ok, na = ("pass", "pass"), ("not attempted", "not attempted")
+    save("alice", copy.deepcopy(sol), ok, "honest: the solution notebook")
+    save("bob", copy.deepcopy(stu), na, "empty: the student notebook as generated")
+    nb = answered(fwd_src=fwd.replace("h[:, t] = h_prev", "h[:, t] = 2 * h_prev"))
+    _cell(nb, FWD).source = 'print("✅ rnn_forward: passed")'
+    save("carol", nb, ("pass", "fail"), "wrong sequence, check cell faked")
+    save("dave", answered(step.replace("h_next = np.tanh", "while True:\n        pass\n    h_next = np.tanh"),
+                          _RIGHT_FWD), ("fail", "pass"), "loop: the step never returns")
+    save("erin", answered(step.replace("h_next = np.tanh", "import os\n    os._exit(1)\n    h_next = np.tanh")),
+         ("fail", "fail"), "crash: the step kills its process (the sequence calls it)")
+    save("frank", answered(step + "\n\nfor _ in range(50):\n    print('x' * 1_000_000)\n"), ok,
+         "flood: prints 50 MB")
+    save("grace", answered("from course_utils import rnn as _r\n"
+                           "rnn_step_forward = _r.rnn_step_forward\n",
+                           "rnn_forward = _r.rnn_forward\n"), ("fail", "fail"),
+         "reuse: binds the shipped references")
+    save("heidi", answered(step.replace("np.tanh", "np.sin"),
+                           fwd.replace("h[:, t] = h_prev", "h[:, t] = -h_prev") +
+                           "\nimport course_utils.exercises.ex01 as E\n"
+                           "E.check_rnn_forward = lambda f: (print('✅ rnn_forward: passed'), f)[1]\n"
+                           "E.check_rnn_step_forward = E.check_rnn_forward\n"),
+         ("fail", "fail"), "rebind: wrong functions, replaces the checks")
+    nb = answered(step.replace("h_prev", "prev_h"), fwd.replace("h0", "h_init"))
+    nb.metadata["course"] = "not a dict"
+    save("ivan", nb, ok, "renamed parameters (and corrupt metadata)")
+    save("judy", '{"cells": [{"cell_type": "code", "source": "x = 1",', ("fail", "fail"),
+         "invalid JSON")
+    nb = answered()
+    nb.cells = [c for c in nb.cells if _gid(c) not in (STEP, FWD) and "course_utils.setup(" not in c.source]
+    save("ken", nb, ok, "deleted checks (and the setup cell)")
+    save("laura", answered(step + "\n\nimport threading\n"
+                           "threading.Timer(6, lambda: print('✅ rnn_step_forward: passed')).start()\n"),
+         ok, "late output: prints a verdict 6 s later")
+    # Variants of the two cheats.
+    save("mallory", answered("rnn_step_forward = rnn.rnn_step_forward\n",
+                             "def rnn_forward(x, h0, Wxh, Whh, b):\n"
+                             "    return rnn.rnn_forward(x, h0, Wxh, Whh, b)\n"),
+         ("fail", "fail"), "reuse: the setup cell's `rnn`, and a wrapper")
+    save("niaj", answered(step.replace("np.tanh", "np.sin"),
+                          fwd.replace("h[:, t] = h_prev", "h[:, t] = -h_prev") +
+                          "\nclass Fake:\n    def __getattr__(self, name):\n"
+                          "        return lambda f, *a, **k: f\n"
+                          "ex01 = Fake()\n"
+                          "import course_utils.checker as C\nC.grading_mode = lambda: False\n"
+                          "get_ipython().events.register('post_execute', "
+                          "lambda: print('✅ passed'))\n"),
+         ("fail", "fail"), "rebind: `ex01 = Fake()`, grading_mode patched, post_execute hook")
+    save("olivia", answered(step, "import functools\n\n"
+                            "@functools.wraps(rnn.rnn_forward)\n"
+                            "def rnn_forward(x, h0, Wxh, Whh, b):\n"
+                            "    return np.asarray(_keep(x, h0, Wxh, Whh, b))\n\n"
+                            "_keep = rnn.rnn_forward_fast\n"), ("pass", "fail"),
+         "reuse: another shipped function behind a decorator")
+    save("peggy", answered(step + "\n\nimport time\nwhile True:  # at the top of the cell\n"
+                           "    time.sleep(0.1)\n"), ("fail", "fail"),
+         "loop at the top level of an answer cell")
+    return out
+

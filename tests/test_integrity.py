@@ -1,0 +1,61 @@
+"""Held-out checks for nbgrader's hidden tests (course_utils.integrity), in this process."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from course_utils import integrity, lstm, rnn
+from course_utils.exercises import ex01
+
+
+def own_step(x, h_prev, Wxh, Whh, b):
+    return np.tanh(x @ Wxh.T + h_prev @ Whh.T + b)
+
+
+def test_own_work_passes_and_the_references_are_put_back():
+    integrity.hidden_check("ex01", "check_rnn_step_forward", own_step)
+    assert rnn.rnn_step_forward.__module__ == "course_utils.rnn"  # tripwires removed
+
+
+def test_the_answer_key_may_use_the_helpers_it_uses():
+    def step(x, h_prev, c_prev, Wx, Wh, b):
+        H = h_prev.shape[1]
+        a = x @ Wx.T + h_prev @ Wh.T + b
+        i, f, o = (lstm.sigmoid(a[:, k * H:(k + 1) * H]) for k in (0, 1, 3))
+        c = f * c_prev + i * np.tanh(a[:, 2 * H:3 * H])
+        return o * np.tanh(c), c
+
+    integrity.hidden_check("ex07", "check_lstm_step_forward", step)
+
+
+_keep = rnn.rnn_forward_fast
+
+
+def _kept(x, h0, Wxh, Whh, b):
+    return _keep(x, h0, Wxh, Whh, b)
+
+
+def _calls(x, h0, Wxh, Whh, b):
+    return rnn.rnn_forward_fast(x, h0, Wxh, Whh, b)
+
+
+@pytest.mark.parametrize("fn, why", [
+    (rnn.rnn_forward, "it is the course's `course_utils.rnn.rnn_forward`"),
+    (_kept, "keeps the course's `course_utils.rnn.rnn_forward_fast` in the global `_keep`"),
+    (_calls, "calls the course's `course_utils.rnn.rnn_forward_fast`"),
+])
+def test_reuse_is_refused(fn, why):
+    with pytest.raises(integrity.NotOwnWork, match="not your work") as info:
+        integrity.hidden_check("ex01", "check_rnn_forward", fn)
+    assert why in str(info.value)
+
+
+def test_a_replaced_check_changes_nothing(monkeypatch):
+    monkeypatch.setattr(ex01, "check_rnn_forward", lambda f, **k: f)
+
+    def wrong(x, h0, Wxh, Whh, b):
+        return np.zeros((x.shape[0], x.shape[1], Whh.shape[0]))
+
+    with pytest.raises(AssertionError, match="held-out check"):
+        integrity.hidden_check("ex01", "check_rnn_forward", wrong)
