@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "src" / "course_utils"
 INSTRUCTOR_MODULES = {"build.py", "grading.py", "grading_select.py", "grading_checks.py",
                       "grading_reports.py", "sandbox.py", "_sandbox_child.py", "cli.py",
-                      "__main__.py"}
+                      "__main__.py", "site.py"}
 STUDENT_MODULES = sorted(p for p in PKG.rglob("*.py") if p.name not in INSTRUCTOR_MODULES
                          or p.parent != PKG)
 SOLUTIONS_RE = re.compile(r"\bsolutions\b")
