@@ -46,6 +46,16 @@ def test_make_model_forget_bias():
     assert longrange.make_model("rnn", 8)(torch.zeros(3, 5, 2)).shape == (3,)
 
 
+def test_make_model_irnn_is_relu_with_identity_recurrence():
+    m = longrange.make_model("irnn", 6)
+    assert m.rec.nonlinearity == "relu"
+    assert torch.equal(m.rec.weight_hh_l0.detach(), torch.eye(6))
+    assert not (m.rec.bias_ih_l0 + m.rec.bias_hh_l0).any()
+    assert longrange.make_model("rnn", 6).rec.nonlinearity == "tanh"
+    with pytest.raises(ValueError, match="unknown cell"):
+        longrange.make_model("gru", 6)
+
+
 def test_training_is_reproducible_and_learns_short_sequences():
     threads = torch.get_num_threads()
     kw = dict(T=8, hidden=16, steps=300, lr=1e-2, eval_every=100, n_eval=500, forget_bias=1.0)

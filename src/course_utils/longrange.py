@@ -77,18 +77,30 @@ class History:
 
 
 def make_model(cell: str, hidden: int, *, forget_bias: float = 1.0, seed: int = 0):
-    """A recurrent layer ('lstm' or 'rnn', batch-first) followed by a linear read-out of
-    the last hidden state. For the LSTM, both forget-gate bias blocks are set so that
-    they add up to ``forget_bias``."""
+    """A recurrent layer (batch-first) followed by a linear read-out of the last hidden state.
+
+    ``cell``: 'lstm', 'rnn' (tanh, PyTorch's default initialisation) or 'irnn' (a ReLU
+    RNN whose recurrent matrix starts as the identity and whose biases start at 0, as in
+    Le, Jaitly & Hinton 2015; input weights keep PyTorch's default). For the LSTM, both
+    forget-gate bias blocks are set so that they add up to ``forget_bias``.
+    The model maps x: (N, T, 2) to (N,).
+    """
     import torch
 
     torch.manual_seed(seed)
-    Net = {"lstm": torch.nn.LSTM, "rnn": torch.nn.RNN}[cell]
+    if cell not in ("lstm", "rnn", "irnn"):
+        raise ValueError(f"unknown cell {cell!r}: use 'lstm', 'rnn' or 'irnn'")
+
+    def recurrent_layer():
+        if cell == "lstm":
+            return torch.nn.LSTM(2, hidden, batch_first=True)
+        return torch.nn.RNN(2, hidden, batch_first=True,
+                            nonlinearity="relu" if cell == "irnn" else "tanh")
 
     class SeqRegressor(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            self.rec = Net(2, hidden, batch_first=True)
+            self.rec = recurrent_layer()
             self.out = torch.nn.Linear(hidden, 1)
 
         def forward(self, x):  # x: (N, T, 2) -> (N,)
@@ -101,6 +113,11 @@ def make_model(cell: str, hidden: int, *, forget_bias: float = 1.0, seed: int = 
         with torch.no_grad():
             model.rec.bias_ih_l0[H:2 * H] = forget_bias / 2
             model.rec.bias_hh_l0[H:2 * H] = forget_bias / 2
+    elif cell == "irnn":
+        with torch.no_grad():
+            model.rec.weight_hh_l0.copy_(torch.eye(hidden))
+            model.rec.bias_ih_l0.zero_()
+            model.rec.bias_hh_l0.zero_()
     return model
 
 
