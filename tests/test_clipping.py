@@ -154,6 +154,24 @@ def test_regression_gradients_match_torch_autograd():
         assert rel_error(g, t.grad) < 1e-9
 
 
+def test_readout_curvature_is_the_largest_eigenvalue_of_the_autograd_hessian():
+    p = C.init_regression_rnn(2, 4, 2, seed=3, whh_scale=1.1)
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(3, 5, 2)), rng.normal(size=(3, 5, 2))
+    h = torch.from_numpy(C.regression_hidden_states(p, x))
+    assert h.shape == (3, 5, 4)
+    assert torch.allclose(h[:, 0], torch.tanh(torch.from_numpy(x[:, 0] @ p[0].T + p[2])))
+
+    def loss(flat):  # the read-out (Why (2, 4), by (2,)) as one vector
+        Why, by = flat[:8].reshape(2, 4), flat[8:]
+        return ((h @ Why.T + by - torch.from_numpy(y)) ** 2).mean()
+
+    theta = torch.from_numpy(np.concatenate([p[3].ravel(), p[4]]))
+    hess = torch.autograd.functional.hessian(loss, theta)
+    lam = float(torch.linalg.eigvalsh(hess).max())
+    assert abs(C.readout_curvature(p, x, O=2) - lam) <= 1e-12 * lam
+
+
 def test_train_sgd_stops_with_a_clear_message_on_nonfinite_loss(capsys):
     def loss_and_grads(params, batch):
         k = batch

@@ -10,7 +10,8 @@ Contents
   neural networks", section 3), and plain / clipped gradient descent on it.
 * :func:`delayed_copy_batches`, :func:`init_regression_rnn`, :func:`regression_loss_and_grads`:
   a small numpy RNN + linear read-out trained with the course's BPTT (:mod:`course_utils.rnn`)
-  to output its input from ``lag`` steps ago.
+  to output its input from ``lag`` steps ago; :func:`regression_hidden_states` and
+  :func:`readout_curvature` look inside it.
 * :func:`is_divergent`, :func:`train_sgd` and :class:`TrainHistory`: plain SGD with
   optional norm clipping that records every loss and gradient norm and *stops with a clear
   message* as soon as the run has diverged (the loss or the gradient norm is not finite, or
@@ -275,6 +276,40 @@ def regression_loss_and_grads(params, batch):
         dby = dout.sum(axis=(0, 1))
         _, _, dWxh, dWhh, db = rnn.rnn_backward(dout @ Why, x, h0, h, Wxh, Whh)
     return loss, [dWxh, dWhh, db, dWhy, dby]
+
+
+def regression_hidden_states(params, x) -> np.ndarray:
+    """The hidden states h: (N, T, H) of the regression RNN for inputs x: (N, T, D), h_0 = 0.
+
+    params: [Wxh (H, D), Whh (H, H), b (H,), Why (O, H), by (O,)] as in
+    :func:`regression_loss_and_grads`.
+    """
+    Wxh, Whh, b = params[:3]
+    with np.errstate(over="ignore", invalid="ignore"):
+        return rnn.rnn_forward(x, np.zeros((x.shape[0], Whh.shape[0])), Wxh, Whh, b)
+
+
+def readout_curvature(params, x, O: int = 1) -> float:
+    """Largest eigenvalue of the Hessian of :func:`regression_loss_and_grads`'s loss with
+    respect to the read-out (``Why``, ``by``), the other weights held fixed.
+
+    The loss is ``mean((h @ Why.T + by − y)²)`` over N·T·O entries, quadratic in the
+    read-out, so this block of the Hessian is exact and constant:
+    ``2 Fᵀ F / (N T O)`` per output with ``F = [h, 1]`` of shape (N·T, H + 1). Plain gradient
+    descent on a quadratic is stable only if ``lr · λ_max < 2``; and the full Hessian's largest
+    eigenvalue is at least this block's, so ``lr · readout_curvature > 2`` means plain SGD
+    is locally unstable there.
+
+    Args:
+        params: [Wxh (H, D), Whh (H, H), b (H,), Why (O, H), by (O,)]; x: (N, T, D) inputs.
+        O: number of outputs (the loss averages over them too).
+
+    Returns:
+        λ_max as a float.
+    """
+    h = regression_hidden_states(params, x)
+    F = np.concatenate([h.reshape(-1, h.shape[-1]), np.ones((h.shape[0] * h.shape[1], 1))], 1)
+    return float(np.linalg.eigvalsh(2.0 * F.T @ F / (F.shape[0] * O)).max())
 
 
 # ---------------------------------------------------------------------------------------
