@@ -74,3 +74,20 @@ def test_eval_data_is_fixed_and_separate_from_training_stream():
     xt, _ = longrange.adding_problem(50, 20, np.random.default_rng(0))
     assert np.array_equal(x1, x2) and np.array_equal(y1, y2)
     assert not np.array_equal(x1, xt)
+
+
+def test_lstm_gate_trace_reproduces_the_torch_model():
+    hist = longrange.train_adding("lstm", T=8, hidden=5, steps=20, eval_every=10, n_eval=50,
+                                  forget_bias=2.0)
+    model = hist.model
+    x, _ = longrange.adding_problem(3, 8, np.random.default_rng(4))
+    tr = longrange.lstm_gate_trace(model, x)
+    assert set(tr) == {"i", "f", "g", "o", "c", "h"} and tr["f"].shape == (3, 8, 5)
+    with torch.no_grad():
+        h_torch, (_, c_n) = model.rec(torch.from_numpy(x))
+    assert np.allclose(tr["h"], h_torch.numpy(), atol=1e-5)
+    assert np.allclose(tr["c"][:, -1], c_n[0].numpy(), atol=1e-5)
+    assert np.all((tr["f"] > 0) & (tr["f"] < 1))
+    assert np.allclose(tr["c"][:, 1], tr["f"][:, 1] * tr["c"][:, 0] + tr["i"][:, 1] * tr["g"][:, 1])
+    with pytest.raises(ValueError, match="needs an LSTM"):
+        longrange.lstm_gate_trace(longrange.make_model("rnn", 4), x)

@@ -63,13 +63,15 @@ def eval_data(T: int, *, seed: int = 0, n: int = 1000):
 
 @dataclass
 class History:
-    """Learning curve of :func:`train_adding`: evaluation MSE at the given steps."""
+    """Learning curve of :func:`train_adding`: evaluation MSE at the given steps, and the
+    trained ``model`` (see :func:`make_model`)."""
 
     cell: str
     steps: list = field(default_factory=list)
     eval_mse: list = field(default_factory=list)
     seconds: float = 0.0
     cpu_seconds: float = 0.0
+    model: object = field(default=None, repr=False, compare=False)
 
     @property
     def final_mse(self) -> float:
@@ -153,7 +155,7 @@ def _train(cell, T, hidden, steps, batch, lr, seed, forget_bias, eval_every, n_e
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     rng = np.random.default_rng(seed)
     x_ev, y_ev = (torch.from_numpy(a) for a in eval_data(T, seed=seed, n=n_eval))
-    hist = History(cell)
+    hist = History(cell, model=model)
 
     def evaluate(step):
         with torch.no_grad():
@@ -180,3 +182,34 @@ def _train(cell, T, hidden, steps, batch, lr, seed, forget_bias, eval_every, n_e
     hist.seconds = time.perf_counter() - t0
     hist.cpu_seconds = time.process_time() - c0
     return hist
+
+
+def lstm_gate_trace(model, x) -> dict:
+    """Run a trained LSTM model of :func:`make_model` on ``x: (N, T, 2)`` with the course's
+    numpy LSTM (float64) and return what its gates did.
+
+    Returns:
+        dict of arrays, each (N, T, H): ``i``, ``f``, ``g``, ``o`` (the gates at every step)
+        and ``c``, ``h`` (the cell and hidden states c_1 ... c_T, h_1 ... h_T), from zero
+        initial states as in ``torch.nn.LSTM``.
+    """
+    import torch
+
+    from . import lstm
+
+    if not isinstance(model.rec, torch.nn.LSTM):
+        raise ValueError(f"lstm_gate_trace needs an LSTM model, not {type(model.rec).__name__}")
+    p = lstm.params_from_torch(model.rec)
+    Wx, Wh, b = (a.astype(np.float64) for a in p.as_tuple())
+    x = np.asarray(x, dtype=np.float64)
+    N, T, _ = x.shape
+    H = Wh.shape[1]
+    h_t, c_t = np.zeros((N, H)), np.zeros((N, H))
+    out = {k: np.zeros((N, T, H)) for k in ("i", "f", "g", "o", "c", "h")}
+    for t in range(T):
+        i, f, g, o = lstm.lstm_gates(x[:, t], h_t, Wx, Wh, b)
+        c_t = f * c_t + i * g
+        h_t = o * np.tanh(c_t)
+        for k, v in zip(("i", "f", "g", "o", "c", "h"), (i, f, g, o, c_t, h_t)):
+            out[k][:, t] = v
+    return out
