@@ -91,3 +91,15 @@ def test_lstm_gate_trace_reproduces_the_torch_model():
     assert np.allclose(tr["c"][:, 1], tr["f"][:, 1] * tr["c"][:, 0] + tr["i"][:, 1] * tr["g"][:, 1])
     with pytest.raises(ValueError, match="needs an LSTM"):
         longrange.lstm_gate_trace(longrange.make_model("rnn", 4), x)
+
+
+def test_summarise_runs_groups_by_model_in_order():
+    runs = [dict(part="main", T=50, steps=10, model=m, seed=s, final_mse=f, first_below=fb,
+                 solved=f < 0.01, cpu_s=c)
+            for m, s, f, fb, c in [("RNN", 0, 0.17, None, 1.0), ("RNN", 1, 0.16, None, 3.0),
+                                   ("LSTM", 0, 0.001, 400, 2.0), ("LSTM", 1, 0.15, None, 2.0)]]
+    rows = longrange.summarise_runs(runs)
+    assert [r["model"] for r in rows] == ["RNN", "LSTM"]
+    assert rows[0]["final_mse"] == [0.17, 0.16] and rows[0]["solved"] == 0
+    assert rows[0]["cpu_s"] == 2.0 and rows[0]["runs"] == 2 and rows[0]["seeds"] == [0, 1]
+    assert rows[1]["solved"] == 1 and rows[1]["first_below"] == [400, None]

@@ -213,3 +213,27 @@ def lstm_gate_trace(model, x) -> dict:
         for k, v in zip(("i", "f", "g", "o", "c", "h"), (i, f, g, o, c_t, h_t)):
             out[k][:, t] = v
     return out
+
+
+def summarise_runs(runs: list) -> list:
+    """Group the runs of ``benchmarks/lstm_vs_rnn_long_range.py`` (its results file's
+    ``runs``) by (part, T, steps, model), in the order they first appear.
+
+    Returns:
+        a list of dicts, one per group: ``part, T, steps, model`` and, over the seeds in
+        order, ``seeds``, ``final_mse`` and ``first_below`` (a step, or None for never);
+        ``solved`` (how many runs ended below the threshold), ``runs`` (how many runs)
+        and ``cpu_s`` (mean CPU seconds per run).
+    """
+    groups: dict = {}
+    for r in runs:
+        key = (r.get("part", "main"), r["T"], r["steps"], r["model"])
+        groups.setdefault(key, []).append(r)
+    out = []
+    for (part, T, steps, model), rs in groups.items():
+        out.append(dict(part=part, T=T, steps=steps, model=model,
+                        seeds=[r["seed"] for r in rs], final_mse=[r["final_mse"] for r in rs],
+                        first_below=[r["first_below"] for r in rs],
+                        solved=sum(bool(r["solved"]) for r in rs), runs=len(rs),
+                        cpu_s=float(np.mean([r["cpu_s"] for r in rs]))))
+    return out
