@@ -12,11 +12,11 @@ instead gives the LSTM twice the budget at T = 100, with forget bias 3 and 5 (â‰
 Runs are independent (each seeds its own model and data) and use one torch thread each;
 ``--jobs`` runs that many at a time, with the same results as one at a time.
 
-    python benchmarks/lstm_vs_rnn_long_range.py            # about 10 CPU-minutes; writes
+    python benchmarks/lstm_vs_rnn_long_range.py            # about 11 CPU-minutes; writes
                                                            # benchmarks/results/lstm_vs_rnn_long_range.json
     python benchmarks/lstm_vs_rnn_long_range.py --jobs 4   # the same, four runs at a time
     python benchmarks/lstm_vs_rnn_long_range.py --quick    # one seed, T = 50, 600 steps (not saved)
-    python benchmarks/lstm_vs_rnn_long_range.py --long     # about 5 CPU-minutes (not saved)
+    python benchmarks/lstm_vs_rnn_long_range.py --long     # not saved
 
 Only the default run (no options) writes the results file that notebook 07 quotes
 (``--save`` writes it for other options too).
@@ -115,7 +115,8 @@ def main():
     if default or args.save:
         results = dict(settings=dict(hidden=args.hidden, lr=LR, batch=BATCH, clip=CLIP,
                                       eval_every=EVAL_EVERY, seeds=seeds, solved_below=SOLVED,
-                                      optimizer="Adam", dtype="float32", jobs=args.jobs),
+                                      optimizer="Adam", dtype="float32", jobs=args.jobs,
+                                      torch_threads_per_run=1),
                        runs=runs, wall_s=round(wall, 1))
         print("wrote", provenance.save_results("lstm_vs_rnn_long_range", results))
 
