@@ -90,6 +90,18 @@ def test_cliff_gradient_matches_torch_autograd(w, b):
     assert rel_error(np.array([dw, db]), np.array([wt.grad.item(), bt.grad.item()])) < 1e-9
 
 
+def test_cliff_states_follow_the_recurrence_and_saturate_far_out():
+    hs = C.cliff_states(1.5, -0.4)
+    assert hs.shape == (51,) and hs[0] == 0.5
+    assert all(hs[t] == np.tanh(1.5 * hs[t - 1] - 0.4) for t in range(1, 51))
+    assert C.cliff_states(np.ones((3, 4)), 0.0).shape == (51, 3, 4)
+    # far out on the plateau every state rounds to exactly 1, so the gradient is exactly 0
+    hs = C.cliff_states(8.6, 18.9)
+    assert np.all(hs[1:] == 1.0)
+    L, dw, db = C.cliff_loss_and_grad(8.6, 18.9)
+    assert dw == 0.0 and db == 0.0 and abs(L - 0.09) < 1e-15
+
+
 def test_cliff_has_a_cliff_and_vectorises():
     w = np.linspace(0.5, 3.0, 501)
     L, dw, db = C.cliff_loss_and_grad(w, -0.3)
@@ -142,6 +154,24 @@ def test_regression_gradients_match_torch_autograd():
         assert rel_error(g, t.grad) < 1e-9
 
 
+def test_readout_curvature_is_the_largest_eigenvalue_of_the_autograd_hessian():
+    p = C.init_regression_rnn(2, 4, 2, seed=3, whh_scale=1.1)
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(3, 5, 2)), rng.normal(size=(3, 5, 2))
+    h = torch.from_numpy(C.regression_hidden_states(p, x))
+    assert h.shape == (3, 5, 4)
+    assert torch.allclose(h[:, 0], torch.tanh(torch.from_numpy(x[:, 0] @ p[0].T + p[2])))
+
+    def loss(flat):  # the read-out (Why (2, 4), by (2,)) as one vector
+        Why, by = flat[:8].reshape(2, 4), flat[8:]
+        return ((h @ Why.T + by - torch.from_numpy(y)) ** 2).mean()
+
+    theta = torch.from_numpy(np.concatenate([p[3].ravel(), p[4]]))
+    hess = torch.autograd.functional.hessian(loss, theta)
+    lam = float(torch.linalg.eigvalsh(hess).max())
+    assert abs(C.readout_curvature(p, x, O=2) - lam) <= 1e-12 * lam
+
+
 def test_train_sgd_stops_with_a_clear_message_on_nonfinite_loss(capsys):
     def loss_and_grads(params, batch):
         k = batch
@@ -181,14 +211,41 @@ def test_train_sgd_clips_with_the_given_function_and_keeps_params(capsys):
     assert capsys.readouterr().out == ""
 
 
+def test_is_divergent():
+    assert not C.is_divergent(1.0, 2.0)
+    assert not C.is_divergent(1e9, 1e10)  # at the bound is not above it
+    assert C.is_divergent(float("nan"), 1.0) and C.is_divergent(1.0, float("inf"))
+    assert C.is_divergent(2e10, 1.0) and C.is_divergent(1.0, 2e10)
+    assert C.is_divergent(1.0, 5.0, bound=4.0)
+    assert not C.is_divergent(1e300, 1e300, bound=float("inf"))
+    assert C.is_divergent(float("inf"), 1.0, bound=float("inf"))
+
+
+def test_train_sgd_stops_above_the_bound_or_only_on_nonfinite():
+    def blow_up(params, k):  # the loss grows 100-fold per step, overflows at step 155
+        with np.errstate(over="ignore"):
+            return float(np.float64(100.0) ** k), [np.ones_like(p) for p in params]
+
+    hist = C.train_sgd([np.zeros(2)], blow_up, iter(range(1000)), lr=0.1, steps=1000,
+                       verbose=False)
+    assert hist.stopped_at == 6 and "the loss is 1.0e+12 (above 1e+10)" in hist.message
+    hist = C.train_sgd([np.zeros(2)], blow_up, iter(range(1000)), lr=0.1, steps=1000,
+                       verbose=False, diverge_above=np.inf)
+    assert hist.stopped_at == 155 and "not finite" in hist.message
+
+
 def test_real_training_diverges_without_clipping_and_converges_with_it(capsys):
+    """The unclipped run blows up within its first 50 steps on every BLAS kernel; when it
+    finally overflows to inf is machine-dependent, so divergence means above 1e10."""
     p = C.init_regression_rnn(1, 32, 1, seed=0)
     common = dict(lr=0.25, steps=200, verbose=False)
     plain = C.train_sgd(p, C.regression_loss_and_grads, C.delayed_copy_batches(100), **common)
     clipped = C.train_sgd(p, C.regression_loss_and_grads, C.delayed_copy_batches(100),
                           max_norm=1.0, **common)
-    assert plain.diverged and "not finite" in plain.message
+    assert plain.diverged and plain.stopped_at < 50 and "diverged" in plain.message
+    assert C.is_divergent(plain.loss[-1], plain.grad_norm[-1])
     assert not clipped.diverged and clipped.final_loss() < 0.5 * clipped.loss[0]
+    assert max(clipped.loss) < 10 and max(clipped.grad_norm) < 1e3
 
 
 def test_percentile_threshold_ignores_nonfinite():

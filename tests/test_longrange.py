@@ -46,6 +46,16 @@ def test_make_model_forget_bias():
     assert longrange.make_model("rnn", 8)(torch.zeros(3, 5, 2)).shape == (3,)
 
 
+def test_make_model_irnn_is_relu_with_identity_recurrence():
+    m = longrange.make_model("irnn", 6)
+    assert m.rec.nonlinearity == "relu"
+    assert torch.equal(m.rec.weight_hh_l0.detach(), torch.eye(6))
+    assert not (m.rec.bias_ih_l0 + m.rec.bias_hh_l0).any()
+    assert longrange.make_model("rnn", 6).rec.nonlinearity == "tanh"
+    with pytest.raises(ValueError, match="unknown cell"):
+        longrange.make_model("gru", 6)
+
+
 def test_training_is_reproducible_and_learns_short_sequences():
     threads = torch.get_num_threads()
     kw = dict(T=8, hidden=16, steps=300, lr=1e-2, eval_every=100, n_eval=500, forget_bias=1.0)
@@ -64,3 +74,32 @@ def test_eval_data_is_fixed_and_separate_from_training_stream():
     xt, _ = longrange.adding_problem(50, 20, np.random.default_rng(0))
     assert np.array_equal(x1, x2) and np.array_equal(y1, y2)
     assert not np.array_equal(x1, xt)
+
+
+def test_lstm_gate_trace_reproduces_the_torch_model():
+    hist = longrange.train_adding("lstm", T=8, hidden=5, steps=20, eval_every=10, n_eval=50,
+                                  forget_bias=2.0)
+    model = hist.model
+    x, _ = longrange.adding_problem(3, 8, np.random.default_rng(4))
+    tr = longrange.lstm_gate_trace(model, x)
+    assert set(tr) == {"i", "f", "g", "o", "c", "h"} and tr["f"].shape == (3, 8, 5)
+    with torch.no_grad():
+        h_torch, (_, c_n) = model.rec(torch.from_numpy(x))
+    assert np.allclose(tr["h"], h_torch.numpy(), atol=1e-5)
+    assert np.allclose(tr["c"][:, -1], c_n[0].numpy(), atol=1e-5)
+    assert np.all((tr["f"] > 0) & (tr["f"] < 1))
+    assert np.allclose(tr["c"][:, 1], tr["f"][:, 1] * tr["c"][:, 0] + tr["i"][:, 1] * tr["g"][:, 1])
+    with pytest.raises(ValueError, match="needs an LSTM"):
+        longrange.lstm_gate_trace(longrange.make_model("rnn", 4), x)
+
+
+def test_summarise_runs_groups_by_model_in_order():
+    runs = [dict(part="main", T=50, steps=10, model=m, seed=s, final_mse=f, first_below=fb,
+                 solved=f < 0.01, cpu_s=c)
+            for m, s, f, fb, c in [("RNN", 0, 0.17, None, 1.0), ("RNN", 1, 0.16, None, 3.0),
+                                   ("LSTM", 0, 0.001, 400, 2.0), ("LSTM", 1, 0.15, None, 2.0)]]
+    rows = longrange.summarise_runs(runs)
+    assert [r["model"] for r in rows] == ["RNN", "LSTM"]
+    assert rows[0]["final_mse"] == [0.17, 0.16] and rows[0]["solved"] == 0
+    assert rows[0]["cpu_s"] == 2.0 and rows[0]["runs"] == 2 and rows[0]["seeds"] == [0, 1]
+    assert rows[1]["solved"] == 1 and rows[1]["first_below"] == [400, None]

@@ -67,6 +67,23 @@ def test_step_backward_matches_finite_differences():
         assert rel_error(g, numerical_gradient(loss, arr)) < 1e-8
 
 
+def test_init_lstm_params_draws_like_torch_two_biases_added():
+    H = 64
+    k = 1 / np.sqrt(H)
+    p = lstm.init_lstm_params(5, H, np.random.default_rng(0))
+    assert p.Wx.shape == (4 * H, 5) and p.Wh.shape == (4 * H, H) and p.b.shape == (4 * H,)
+    assert np.abs(p.Wh).max() <= k and np.abs(p.b).max() <= 2 * k
+    # torch: bias_ih + bias_hh, two independent uniform(-k, k): std k*sqrt(2/3), not k/sqrt(3)
+    bs = np.concatenate([lstm.init_lstm_params(1, H, np.random.default_rng(s)).b
+                         for s in range(40)])
+    assert abs(bs.std() / k - np.sqrt(2 / 3)) < 0.03
+    assert np.abs(bs).max() > 1.5 * k
+    torch.manual_seed(0)
+    m = torch.nn.LSTM(1, H)
+    tb = (m.bias_ih_l0 + m.bias_hh_l0).detach().numpy()
+    assert np.abs(tb).max() <= 2 * k and np.abs(tb).max() > k  # torch's sum exceeds k too
+
+
 def test_params_to_torch_roundtrip_and_gate_slices():
     rng = np.random.default_rng(0)
     p = lstm.init_lstm_params(3, 4, rng, forget_bias=2.0)

@@ -5,15 +5,25 @@ Contents
 * :func:`global_norm`, :func:`clip_grad_norm`, :func:`clip_grad_value`, :func:`angle_deg`:
   clipping a *list* of gradient arrays (one per parameter) the way
   ``torch.nn.utils.clip_grad_norm_`` / ``clip_grad_value_`` do, but returning new arrays.
-* :func:`cliff_loss_and_grad`, :func:`descend`: the single-unit RNN whose loss surface has
+* :func:`cliff_states`, :func:`cliff_loss_and_grad`, :func:`descend`: the single-unit RNN whose loss surface has
   a cliff (after Pascanu, Mikolov & Bengio 2013, "On the difficulty of training recurrent
   neural networks", section 3), and plain / clipped gradient descent on it.
 * :func:`delayed_copy_batches`, :func:`init_regression_rnn`, :func:`regression_loss_and_grads`:
   a small numpy RNN + linear read-out trained with the course's BPTT (:mod:`course_utils.rnn`)
-  to output its input from ``lag`` steps ago.
-* :func:`train_sgd` and :class:`TrainHistory`: plain SGD with optional norm clipping that
-  records every loss and gradient norm and *stops with a clear message* as soon as the loss
-  or the gradient norm is not finite, instead of printing NaN forever.
+  to output its input from ``lag`` steps ago; :func:`regression_hidden_states` and
+  :func:`readout_curvature` look inside it.
+* :func:`is_divergent`, :func:`train_sgd` and :class:`TrainHistory`: plain SGD with
+  optional norm clipping that records every loss and gradient norm and *stops with a clear
+  message* as soon as the run has diverged (the loss or the gradient norm is not finite, or
+  above ``DIVERGENCE_BOUND``), instead of printing NaN forever.
+
+**What "diverged" means here.** A run diverges when its loss or its gradient norm is not
+finite *or exceeds a large bound* (``DIVERGENCE_BOUND`` = 1e10). The bound matters for
+reproducibility: once a run has blown up, its numbers are chaotic, and the step at which
+float64 finally overflows to inf depends on how the CPU's BLAS kernels round (on one
+machine a run overflowed at step 113, on another it reached a loss of 1e65 and stayed
+finite for 200 steps). Crossing 1e10 happens within a few steps of the blow-up, on every
+machine; the step of overflow is not a property of the maths.
 """
 
 from __future__ import annotations
@@ -26,6 +36,7 @@ import numpy as np
 from . import rnn
 
 TORCH_EPS = 1e-6  # torch.nn.utils.clip_grad_norm_ divides by (total_norm + 1e-6)
+DIVERGENCE_BOUND = 1e10  # a loss or gradient norm above this counts as diverged
 
 
 # ---------------------------------------------------------------------------------------
@@ -134,6 +145,22 @@ class Cliff:
     target: float = 0.7
 
 
+def cliff_states(w, b, cliff: Cliff = Cliff()) -> np.ndarray:
+    """The states ``h_0, h_1, ..., h_T`` of the single-unit RNN ``h_t = tanh(w h_{t-1} + b)``.
+
+    Args:
+        w, b: arrays of any broadcastable shapes S (or floats).
+
+    Returns:
+        array of shape (T + 1, *S): ``[h_0, ..., h_T]`` (``h_0 = cliff.h0`` everywhere).
+    """
+    w, b = np.broadcast_arrays(np.asarray(w, dtype=float), np.asarray(b, dtype=float))
+    hs = [np.full(w.shape, cliff.h0)]
+    for _ in range(cliff.T):
+        hs.append(np.tanh(w * hs[-1] + b))
+    return np.array(hs)
+
+
 def cliff_loss_and_grad(w, b, cliff: Cliff = Cliff()):
     """Loss and gradient of the single-unit RNN over a grid (or at one point).
 
@@ -149,9 +176,7 @@ def cliff_loss_and_grad(w, b, cliff: Cliff = Cliff()):
         (L, dL_dw, dL_db): three arrays of the broadcast shape S.
     """
     w, b = np.broadcast_arrays(np.asarray(w, dtype=float), np.asarray(b, dtype=float))
-    hs = [np.full(w.shape, cliff.h0)]
-    for _ in range(cliff.T):
-        hs.append(np.tanh(w * hs[-1] + b))
+    hs = cliff_states(w, b, cliff)
     loss = (hs[-1] - cliff.target) ** 2
     dh = 2.0 * (hs[-1] - cliff.target)
     dw = np.zeros(w.shape)
@@ -253,6 +278,40 @@ def regression_loss_and_grads(params, batch):
     return loss, [dWxh, dWhh, db, dWhy, dby]
 
 
+def regression_hidden_states(params, x) -> np.ndarray:
+    """The hidden states h: (N, T, H) of the regression RNN for inputs x: (N, T, D), h_0 = 0.
+
+    params: [Wxh (H, D), Whh (H, H), b (H,), Why (O, H), by (O,)] as in
+    :func:`regression_loss_and_grads`.
+    """
+    Wxh, Whh, b = params[:3]
+    with np.errstate(over="ignore", invalid="ignore"):
+        return rnn.rnn_forward(x, np.zeros((x.shape[0], Whh.shape[0])), Wxh, Whh, b)
+
+
+def readout_curvature(params, x, O: int = 1) -> float:
+    """Largest eigenvalue of the Hessian of :func:`regression_loss_and_grads`'s loss with
+    respect to the read-out (``Why``, ``by``), the other weights held fixed.
+
+    The loss is ``mean((h @ Why.T + by − y)²)`` over N·T·O entries, quadratic in the
+    read-out, so this block of the Hessian is exact and constant:
+    ``2 Fᵀ F / (N T O)`` per output with ``F = [h, 1]`` of shape (N·T, H + 1). Plain gradient
+    descent on a quadratic is stable only if ``lr · λ_max < 2``; and the full Hessian's largest
+    eigenvalue is at least this block's, so ``lr · readout_curvature > 2`` means plain SGD
+    is locally unstable there.
+
+    Args:
+        params: [Wxh (H, D), Whh (H, H), b (H,), Why (O, H), by (O,)]; x: (N, T, D) inputs.
+        O: number of outputs (the loss averages over them too).
+
+    Returns:
+        λ_max as a float.
+    """
+    h = regression_hidden_states(params, x)
+    F = np.concatenate([h.reshape(-1, h.shape[-1]), np.ones((h.shape[0] * h.shape[1], 1))], 1)
+    return float(np.linalg.eigvalsh(2.0 * F.T @ F / (F.shape[0] * O)).max())
+
+
 # ---------------------------------------------------------------------------------------
 # The training loop with non-finite detection
 # ---------------------------------------------------------------------------------------
@@ -261,9 +320,10 @@ class TrainHistory:
     """What :func:`train_sgd` records.
 
     ``loss[k]`` and ``grad_norm[k]`` are the loss and the gradient norm (before clipping)
-    at step k; ``stopped_at`` is the step at which training stopped early because the loss
-    or the gradient norm was not finite (None if it ran to the end), with ``message``
-    saying why; ``params`` are the final parameters.
+    at step k; ``stopped_at`` is the step at which training stopped early because the run
+    diverged (:func:`is_divergent`: the loss or the gradient norm not finite or above the
+    bound; None if it ran to the end), with ``message`` saying why; ``params`` are the
+    final parameters.
     """
 
     loss: list = field(default_factory=list)
@@ -284,15 +344,25 @@ class TrainHistory:
         return float(np.mean(self.loss[-last:]))
 
 
+def is_divergent(loss: float, grad_norm: float, bound: float = DIVERGENCE_BOUND) -> bool:
+    """True if a training step shows divergence: the loss or the gradient norm is NaN or
+    inf, or larger than ``bound`` (default ``DIVERGENCE_BOUND`` = 1e10; pass ``math.inf``
+    to stop only on non-finite values). Scalars in, a bool out."""
+    values = np.array([loss, grad_norm], dtype=float)
+    return bool(not np.all(np.isfinite(values)) or np.any(values > bound))
+
+
 def train_sgd(params: Sequence[np.ndarray], loss_and_grads: Callable, batches, *, lr: float,
               steps: int, max_norm: float | None = None, clip_fn: Callable = clip_grad_norm,
-              name: str = "training", verbose: bool = True) -> TrainHistory:
-    """Plain SGD with optional gradient-norm clipping; stops at the first non-finite loss.
+              name: str = "training", verbose: bool = True,
+              diverge_above: float = DIVERGENCE_BOUND) -> TrainHistory:
+    """Plain SGD with optional gradient-norm clipping; stops as soon as the run diverges.
 
     At every step: draw a batch, compute ``loss, grads = loss_and_grads(params, batch)``,
-    record the loss and the global gradient norm; if either is NaN or inf, stop and report
-    it (updating with such a gradient would only turn every weight into NaN); otherwise
-    clip (if ``max_norm`` is given) and update ``p ← p − lr · g``.
+    record the loss and the global gradient norm; if either is NaN or inf or above
+    ``diverge_above`` (:func:`is_divergent`), stop and report it (updating with such a
+    gradient would only throw the weights further, and soon turn every weight into NaN);
+    otherwise clip (if ``max_norm`` is given) and update ``p ← p − lr · g``.
 
     Args:
         params: list of float arrays (not modified; the result is in ``history.params``).
@@ -303,6 +373,7 @@ def train_sgd(params: Sequence[np.ndarray], loss_and_grads: Callable, batches, *
         clip_fn: ``f(grads, max_norm) -> (clipped, total_norm)``, e.g. the exercise's.
         name: used in the messages.
         verbose: print a one-line summary (or the reason for stopping) at the end.
+        diverge_above: the bound of :func:`is_divergent` (``math.inf``: stop only on NaN/inf).
 
     Returns:
         a :class:`TrainHistory`.
@@ -315,12 +386,17 @@ def train_sgd(params: Sequence[np.ndarray], loss_and_grads: Callable, batches, *
         norm = global_norm(grads)
         hist.loss.append(float(loss))
         hist.grad_norm.append(norm)
-        if not (np.isfinite(loss) and np.isfinite(norm)):
-            what = f"the loss is {loss}" if not np.isfinite(loss) else f"the gradient norm is {norm}"
+        if is_divergent(loss, norm, diverge_above):
+            if not (np.isfinite(loss) and np.isfinite(norm)):
+                what = (f"the loss is {loss}" if not np.isfinite(loss)
+                        else f"the gradient norm is {norm}") + " (not finite)"
+            else:
+                what = (f"the loss is {loss:.1e}" if loss > diverge_above
+                        else f"the gradient norm is {norm:.1e}") + f" (above {diverge_above:.0e})"
             hist.stopped_at = k
-            hist.message = (f"{name}: stopped at step {k}: {what} (not finite). Training "
-                            "diverged; further updates would only produce NaN. Lower the "
-                            "learning rate or clip the gradients.")
+            hist.message = (f"{name}: stopped at step {k}: {what}. Training diverged; further "
+                            "updates would soon produce inf and NaN. Lower the learning rate "
+                            "or clip the gradients.")
             break
         if max_norm is not None:
             grads, _ = clip_fn(grads, max_norm)

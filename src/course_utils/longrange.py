@@ -63,13 +63,15 @@ def eval_data(T: int, *, seed: int = 0, n: int = 1000):
 
 @dataclass
 class History:
-    """Learning curve of :func:`train_adding`: evaluation MSE at the given steps."""
+    """Learning curve of :func:`train_adding`: evaluation MSE at the given steps, and the
+    trained ``model`` (see :func:`make_model`)."""
 
     cell: str
     steps: list = field(default_factory=list)
     eval_mse: list = field(default_factory=list)
     seconds: float = 0.0
     cpu_seconds: float = 0.0
+    model: object = field(default=None, repr=False, compare=False)
 
     @property
     def final_mse(self) -> float:
@@ -77,18 +79,30 @@ class History:
 
 
 def make_model(cell: str, hidden: int, *, forget_bias: float = 1.0, seed: int = 0):
-    """A recurrent layer ('lstm' or 'rnn', batch-first) followed by a linear read-out of
-    the last hidden state. For the LSTM, both forget-gate bias blocks are set so that
-    they add up to ``forget_bias``."""
+    """A recurrent layer (batch-first) followed by a linear read-out of the last hidden state.
+
+    ``cell``: 'lstm', 'rnn' (tanh, PyTorch's default initialisation) or 'irnn' (a ReLU
+    RNN whose recurrent matrix starts as the identity and whose biases start at 0, as in
+    Le, Jaitly & Hinton 2015; input weights keep PyTorch's default). For the LSTM, both
+    forget-gate bias blocks are set so that they add up to ``forget_bias``.
+    The model maps x: (N, T, 2) to (N,).
+    """
     import torch
 
     torch.manual_seed(seed)
-    Net = {"lstm": torch.nn.LSTM, "rnn": torch.nn.RNN}[cell]
+    if cell not in ("lstm", "rnn", "irnn"):
+        raise ValueError(f"unknown cell {cell!r}: use 'lstm', 'rnn' or 'irnn'")
+
+    def recurrent_layer():
+        if cell == "lstm":
+            return torch.nn.LSTM(2, hidden, batch_first=True)
+        return torch.nn.RNN(2, hidden, batch_first=True,
+                            nonlinearity="relu" if cell == "irnn" else "tanh")
 
     class SeqRegressor(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            self.rec = Net(2, hidden, batch_first=True)
+            self.rec = recurrent_layer()
             self.out = torch.nn.Linear(hidden, 1)
 
         def forward(self, x):  # x: (N, T, 2) -> (N,)
@@ -101,6 +115,11 @@ def make_model(cell: str, hidden: int, *, forget_bias: float = 1.0, seed: int = 
         with torch.no_grad():
             model.rec.bias_ih_l0[H:2 * H] = forget_bias / 2
             model.rec.bias_hh_l0[H:2 * H] = forget_bias / 2
+    elif cell == "irnn":
+        with torch.no_grad():
+            model.rec.weight_hh_l0.copy_(torch.eye(hidden))
+            model.rec.bias_ih_l0.zero_()
+            model.rec.bias_hh_l0.zero_()
     return model
 
 
@@ -136,7 +155,7 @@ def _train(cell, T, hidden, steps, batch, lr, seed, forget_bias, eval_every, n_e
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     rng = np.random.default_rng(seed)
     x_ev, y_ev = (torch.from_numpy(a) for a in eval_data(T, seed=seed, n=n_eval))
-    hist = History(cell)
+    hist = History(cell, model=model)
 
     def evaluate(step):
         with torch.no_grad():
@@ -163,3 +182,58 @@ def _train(cell, T, hidden, steps, batch, lr, seed, forget_bias, eval_every, n_e
     hist.seconds = time.perf_counter() - t0
     hist.cpu_seconds = time.process_time() - c0
     return hist
+
+
+def lstm_gate_trace(model, x) -> dict:
+    """Run a trained LSTM model of :func:`make_model` on ``x: (N, T, 2)`` with the course's
+    numpy LSTM (float64) and return what its gates did.
+
+    Returns:
+        dict of arrays, each (N, T, H): ``i``, ``f``, ``g``, ``o`` (the gates at every step)
+        and ``c``, ``h`` (the cell and hidden states c_1 ... c_T, h_1 ... h_T), from zero
+        initial states as in ``torch.nn.LSTM``.
+    """
+    import torch
+
+    from . import lstm
+
+    if not isinstance(model.rec, torch.nn.LSTM):
+        raise ValueError(f"lstm_gate_trace needs an LSTM model, not {type(model.rec).__name__}")
+    p = lstm.params_from_torch(model.rec)
+    Wx, Wh, b = (a.astype(np.float64) for a in p.as_tuple())
+    x = np.asarray(x, dtype=np.float64)
+    N, T, _ = x.shape
+    H = Wh.shape[1]
+    h_t, c_t = np.zeros((N, H)), np.zeros((N, H))
+    out = {k: np.zeros((N, T, H)) for k in ("i", "f", "g", "o", "c", "h")}
+    for t in range(T):
+        i, f, g, o = lstm.lstm_gates(x[:, t], h_t, Wx, Wh, b)
+        c_t = f * c_t + i * g
+        h_t = o * np.tanh(c_t)
+        for k, v in zip(("i", "f", "g", "o", "c", "h"), (i, f, g, o, c_t, h_t)):
+            out[k][:, t] = v
+    return out
+
+
+def summarise_runs(runs: list) -> list:
+    """Group the runs of ``benchmarks/lstm_vs_rnn_long_range.py`` (its results file's
+    ``runs``) by (part, T, steps, model), in the order they first appear.
+
+    Returns:
+        a list of dicts, one per group: ``part, T, steps, model`` and, over the seeds in
+        order, ``seeds``, ``final_mse`` and ``first_below`` (a step, or None for never);
+        ``solved`` (how many runs ended below the threshold), ``runs`` (how many runs)
+        and ``cpu_s`` (mean CPU seconds per run).
+    """
+    groups: dict = {}
+    for r in runs:
+        key = (r.get("part", "main"), r["T"], r["steps"], r["model"])
+        groups.setdefault(key, []).append(r)
+    out = []
+    for (part, T, steps, model), rs in groups.items():
+        out.append(dict(part=part, T=T, steps=steps, model=model,
+                        seeds=[r["seed"] for r in rs], final_mse=[r["final_mse"] for r in rs],
+                        first_below=[r["first_below"] for r in rs],
+                        solved=sum(bool(r["solved"]) for r in rs), runs=len(rs),
+                        cpu_s=float(np.mean([r["cpu_s"] for r in rs]))))
+    return out

@@ -181,14 +181,20 @@ def gate_slice(gate: str, H: int) -> slice:
 
 def init_lstm_params(D: int, H: int, rng: np.random.Generator, *, forget_bias: float = 0.0,
                      dtype=np.float64) -> LSTMParams:
-    """Random weights drawn like ``torch.nn.LSTM`` (uniform(−k, k), k = 1/√H), then the
-    forget-gate block of ``b`` set to ``forget_bias`` (e.g. 1.0, Jozefowicz et al. 2015)
-    unless it is 0, in which case the random bias is kept.
+    """Random weights drawn like ``torch.nn.LSTM``, then the forget-gate block of ``b`` set
+    to ``forget_bias`` (e.g. 1.0, Jozefowicz et al. 2015) unless it is 0, in which case the
+    random bias is kept.
+
+    Like torch: ``Wx: (4H, D)`` and ``Wh: (4H, H)`` uniform(−k, k) with k = 1/√H, and
+    ``b: (4H,)`` the sum of two such uniforms (torch draws ``bias_ih_l0`` and
+    ``bias_hh_l0`` separately and the LSTM adds them), so ``b`` has a triangular
+    distribution on (−2k, 2k) with standard deviation k·√(2/3).
     """
     k = 1.0 / np.sqrt(H)
-    p = LSTMParams(Wx=rng.uniform(-k, k, size=(4 * H, D)).astype(dtype),
-                   Wh=rng.uniform(-k, k, size=(4 * H, H)).astype(dtype),
-                   b=rng.uniform(-k, k, size=(4 * H,)).astype(dtype))
+    Wx = rng.uniform(-k, k, size=(4 * H, D))
+    Wh = rng.uniform(-k, k, size=(4 * H, H))
+    b = rng.uniform(-k, k, size=(4 * H,)) + rng.uniform(-k, k, size=(4 * H,))
+    p = LSTMParams(Wx=Wx.astype(dtype), Wh=Wh.astype(dtype), b=b.astype(dtype))
     if forget_bias:
         p.b[gate_slice("f", H)] = forget_bias
     return p

@@ -1,0 +1,78 @@
+"""Notebook 07 quotes benchmarks/lstm_vs_rnn_long_range.py: its numbers equal the results file's.
+
+The notebook prints the whole table from ``benchmarks/results/lstm_vs_rnn_long_range.json``
+and its prose quotes counts from it; this test recomputes every quoted number from the file
+and checks that the prose says exactly that.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from course_utils import longrange, provenance
+
+ROOT = Path(__file__).resolve().parents[1]
+STEM = "lstm_vs_rnn_long_range"
+
+
+def _cell(cell_id: str, folder: str = "solutions") -> str:
+    nb = json.loads((ROOT / folder / "07_lstm.ipynb").read_text(encoding="utf-8"))
+    (cell,) = [c for c in nb["cells"] if c["id"] == cell_id]
+    return "".join(cell["source"])
+
+
+@pytest.fixture(scope="module")
+def rows():
+    record = provenance.load_results(STEM)
+    return {(r["T"], r["model"]): r for r in longrange.summarise_runs(record["results"]["runs"])
+            if r["part"] == "main"}
+
+
+def test_the_results_file_is_the_default_run(rows):
+    record = provenance.load_results(STEM)
+    assert record["script"] == f"benchmarks/{STEM}.py"
+    settings = record["results"]["settings"]
+    assert settings["hidden"] == 32 and settings["seeds"] == [0, 1, 2]
+    assert {T for T, _ in rows} == {50, 100}
+    assert all(r["steps"] == 3000 and r["runs"] == 3 for r in rows.values())
+    text = _cell("c031d-bench-md")
+    assert "3 seeds, hidden size 32 and 3000 steps, at $T = 50$ and $T = 100$" in text
+
+
+@pytest.mark.parametrize("folder", ["solutions", "notebooks"])
+def test_quoted_counts_equal_the_results_file(rows, folder):
+    text = _cell("c031f-bench-md", folder)
+
+    def solved(T, model):
+        return rows[(T, model)]["solved"]
+
+    rnn, irnn = "RNN", "IRNN"
+    lstm0, lstm1, lstm3 = (f"LSTM, forget bias {b}" for b in (0, 1, 3))
+    expected = [
+        f"the LSTM with $b_f = 3$ solved the task for {solved(50, lstm3)} of 3 seeds",
+        f"and so did the IRNN\n({solved(50, irnn)} of 3)",
+        f"the $b_f = 3$ LSTM solved it for {solved(100, lstm3)} of 3\nseeds",
+        f"the IRNN for {solved(100, irnn)} of 3",
+    ]
+    for phrase in expected:
+        assert phrase in text, phrase
+    assert solved(50, lstm3) == solved(50, irnn) == 3  # "and so did"
+    # "never got below 0.01 (0 of 3 each)" at T = 50, and "for none" at T = 100
+    for T in (50, 100):
+        for model in (rnn, lstm0, lstm1):
+            assert rows[(T, model)]["first_below"] == [None, None, None], (T, model)
+    assert "never got below 0.01 (0 of 3 each)" in text and "for none" in text
+    # "in this benchmark at least as reliably as the LSTM"
+    assert all(solved(T, irnn) >= solved(T, lstm3) for T in (50, 100))
+    # "(A run stuck at the baseline ends at ... 0.158 to 0.173 ...)"
+    stuck = [m for r in rows.values() for m in r["final_mse"] if m > 0.1]
+    assert f"{min(stuck):.3f} to\n{max(stuck):.3f}" in text
+
+
+def test_key_fact_on_the_irnn_matches_the_file(rows):
+    text = _cell("c032-a39e083d")
+    assert "an IRNN (ReLU units, identity\n   initialisation) also learned the task in the benchmark" in text
+    assert rows[(50, "IRNN")]["solved"] >= 1
