@@ -82,3 +82,20 @@ def test_baseline_table_order_and_monotone_on_real_text():
     assert names[:2] == ["uniform", "unigram"] and names[2].startswith("2-gram")
     bpcs = [r[1] for r in rows]
     assert bpcs[0] > bpcs[1] > bpcs[2] > bpcs[3]
+
+
+def test_repeated_fraction_counts_windows_seen_in_training(random_text):
+    tr = np.array([0, 1, 2, 3, 4, 5])
+    # windows of [9, 1, 2, 3, 8]: (9,1) (1,2) (2,3) (3,8): two were seen in training
+    assert ngram.repeated_fraction(tr, np.array([9, 1, 2, 3, 8]), 2) == 0.5
+    assert ngram.repeated_fraction(tr, np.array([1, 2, 3, 8]), 3) == 0.5
+    assert ngram.repeated_fraction(tr, tr, 6) == 1.0
+    # brute force on a longer text
+    a, b, k = random_text[:2000], random_text[2000:], 7
+    wins = {tuple(a[i:i + k]) for i in range(len(a) - k + 1)}
+    ref = np.mean([tuple(b[i:i + k]) in wins for i in range(len(b) - k + 1)])
+    assert ngram.repeated_fraction(a, b, k) == pytest.approx(ref, abs=0)
+    with pytest.raises(ValueError):
+        ngram.repeated_fraction(tr, np.array([1, 2]), 3)
+    with pytest.raises(ValueError):
+        ngram.repeated_fraction(tr, tr, 0)
