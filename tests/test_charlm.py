@@ -118,6 +118,9 @@ def test_plot_history_labels():
     ax = charlm.plot_history([h], {"5-gram": 1.8})
     assert ax.get_xlabel() and ax.get_ylabel() and ax.get_title()
     assert len(ax.get_legend().get_texts()) == 3
+    assert "wall clock" in ax.get_xlabel()
+    h.clock = "cpu"
+    assert "CPU" in charlm.plot_history([h]).get_xlabel()
 
 
 def test_dropout_only_in_training_mode():
@@ -153,4 +156,7 @@ def test_history_counts_every_step():
     m = charlm.CharLM(5, 4, cell="rnn")
     h = charlm.train(m, ids[:800], ids[800:], batch_size=4, seq_len=10, max_steps=23,
                      time_budget_s=None, eval_every=0, progress=False, record_every=10)
-    assert h.n_steps == 23 and h.steps[-1] == 20
+    assert h.n_steps == 23 and h.steps[-1] == 20 and h.clock == "wall"
+    h = charlm.train(m, ids[:800], ids[800:], batch_size=4, seq_len=10, max_steps=None,
+                     time_budget_s=0.2, eval_every=0, progress=False, clock="cpu")
+    assert h.clock == "cpu" and h.seconds >= 0.2 and h.n_steps > 0

@@ -207,6 +207,7 @@ class History:
     grad_norms: list[float] = field(default_factory=list)
     chars_seen: int = 0
     n_steps: int = 0  # optimizer steps taken
+    clock: str = "wall"  # how times were counted: 'wall' or 'cpu' (see :func:`train`)
     seconds: float = 0.0
     cpu_seconds: float = 0.0
 
@@ -253,7 +254,7 @@ def train(model, train_ids, val_ids, *, batch_size: int = 64, seq_len: int = 100
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     streams = torch.as_tensor(make_streams(train_ids, batch_size), device=device)
     eval_ids = val_ids if eval_ids is None else eval_ids
-    hist = History(name=name or model.cell)
+    hist = History(name=name or model.cell, clock=clock)
     bar = tqdm(total=max_steps, desc=hist.name, disable=not progress, leave=True,
                unit="step", mininterval=0.5)
     if clock not in ("wall", "cpu"):
@@ -342,7 +343,8 @@ def sample(model, vocab, prompt: str = "\n", n: int = 300, temperature: float = 
 
 
 def plot_history(histories, baselines=None, ax=None, *, title="Character LM: bits per character"):
-    """Train (thin) and validation (thick, markers) bpc against wall-clock time.
+    """Train (thin) and validation (thick, markers) bpc against training time (wall-clock
+    or CPU seconds, as the histories were recorded).
 
     Args:
         histories: a list of :class:`History`.
@@ -358,7 +360,10 @@ def plot_history(histories, baselines=None, ax=None, *, title="Character LM: bit
         ax.plot(h.val_times, h.val_bpc, "o-", color=color, lw=2, label=f"{h.name} validation")
     for j, (name, b) in enumerate((baselines or {}).items()):
         ax.axhline(b, ls="--", lw=1, color=f"C{len(histories) + j}", label=f"{name} ({b:.2f})")
-    ax.set_xlabel("training time (s, wall clock)")
+    clocks = {h.clock for h in histories}
+    ax.set_xlabel("training time (s, " + ("CPU time of one process" if clocks == {"cpu"}
+                                          else "wall clock" if clocks == {"wall"}
+                                          else "mixed clocks") + ")")
     ax.set_ylabel("bits per character")
     ax.set_title(title)
     ax.legend(fontsize=8, loc="upper right")
