@@ -118,6 +118,9 @@ def test_plot_history_labels():
     ax = charlm.plot_history([h], {"5-gram": 1.8})
     assert ax.get_xlabel() and ax.get_ylabel() and ax.get_title()
     assert len(ax.get_legend().get_texts()) == 3
+    assert "wall clock" in ax.get_xlabel()
+    h.clock = "cpu"
+    assert "CPU" in charlm.plot_history([h]).get_xlabel()
 
 
 def test_dropout_only_in_training_mode():
@@ -127,3 +130,33 @@ def test_dropout_only_in_training_mode():
     assert not torch.equal(m(x)[0], m(x)[0])  # train mode: random masks
     m.eval()
     torch.testing.assert_close(m(x)[0], m(x)[0])
+
+
+@pytest.mark.parametrize("cell", ["lstm", "rnn", "gru"])
+@pytest.mark.parametrize("layers", [1, 2])
+def test_param_count_formula_matches_the_model(cell, layers):
+    m = charlm.CharLM(11, 7, num_layers=layers, cell=cell)
+    assert charlm.n_params(m) == charlm.param_count(11, 7, cell, num_layers=layers)
+    m = charlm.CharLM(103, 256, cell=cell, emb_dim=64)
+    assert charlm.n_params(m) == charlm.param_count(103, 256, cell)
+
+
+def test_equal_param_hidden_is_the_smallest_size_reaching_the_target():
+    target = charlm.param_count(103, 256, "lstm")
+    assert target == 362_791  # notebook 08's LSTM
+    assert charlm.param_count(103, 256, "rnn") == 115_495
+    H = charlm.equal_param_hidden(103, target, "rnn")
+    assert charlm.param_count(103, H, "rnn") >= target > charlm.param_count(103, H - 1, "rnn")
+    assert charlm.equal_param_hidden(103, target, "lstm") == 256
+
+
+def test_history_counts_every_step():
+    ids = np.tile(np.arange(5), 200)
+    torch.manual_seed(0)
+    m = charlm.CharLM(5, 4, cell="rnn")
+    h = charlm.train(m, ids[:800], ids[800:], batch_size=4, seq_len=10, max_steps=23,
+                     time_budget_s=None, eval_every=0, progress=False, record_every=10)
+    assert h.n_steps == 23 and h.steps[-1] == 20 and h.clock == "wall"
+    h = charlm.train(m, ids[:800], ids[800:], batch_size=4, seq_len=10, max_steps=None,
+                     time_budget_s=0.2, eval_every=0, progress=False, clock="cpu")
+    assert h.clock == "cpu" and h.seconds >= 0.2 and h.n_steps > 0

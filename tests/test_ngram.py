@@ -102,3 +102,20 @@ def test_empirical_entropy_of_deterministic_and_iid_text():
     assert h2 <= h1 and h1 - h2 < 1e-3 and abs(h1 - np.log(5)) < 1e-3
     with pytest.raises(ValueError):
         ngram.empirical_entropy(ids[:1], 2)
+
+
+def test_repeated_fraction_counts_windows_seen_in_training(random_text):
+    tr = np.array([0, 1, 2, 3, 4, 5])
+    # windows of [9, 1, 2, 3, 8]: (9,1) (1,2) (2,3) (3,8): two were seen in training
+    assert ngram.repeated_fraction(tr, np.array([9, 1, 2, 3, 8]), 2) == 0.5
+    assert ngram.repeated_fraction(tr, np.array([1, 2, 3, 8]), 3) == 0.5
+    assert ngram.repeated_fraction(tr, tr, 6) == 1.0
+    # brute force on a longer text
+    a, b, k = random_text[:2000], random_text[2000:], 7
+    wins = {tuple(a[i:i + k]) for i in range(len(a) - k + 1)}
+    ref = np.mean([tuple(b[i:i + k]) in wins for i in range(len(b) - k + 1)])
+    assert ngram.repeated_fraction(a, b, k) == pytest.approx(ref, abs=0)
+    with pytest.raises(ValueError):
+        ngram.repeated_fraction(tr, np.array([1, 2]), 3)
+    with pytest.raises(ValueError):
+        ngram.repeated_fraction(tr, tr, 0)

@@ -1,6 +1,8 @@
 """A character-level language model in PyTorch, trained with stateful truncated BPTT.
 
 * :class:`CharLM`: embedding → LSTM (or plain tanh RNN, or GRU) → linear, batch-first.
+* :func:`n_params`, :func:`param_count`, :func:`equal_param_hidden`: parameter counts, and
+  the hidden size at which one cell type has as many parameters as another.
 * :func:`detach_state`: cut the graph behind a hidden state (a tensor or an ``(h, c)``
   tuple) while keeping its values.
 * :func:`train_step`: one truncated-BPTT step on one chunk: forward from the carried
@@ -62,6 +64,38 @@ class CharLM(nn.Module):
     def forward(self, x: torch.Tensor, state=None):
         out, state = self.rnn(self.drop(self.embed(x)), state)
         return self.head(self.drop(out)), state
+
+
+def n_params(model: nn.Module) -> int:
+    """The number of trainable numbers in ``model``."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+_GATES = {"lstm": 4, "rnn": 1, "gru": 3}
+
+
+def param_count(vocab_size: int, hidden: int, cell: str = "lstm", num_layers: int = 1,
+                emb_dim: int | None = None) -> int:
+    """Parameters of ``CharLM(vocab_size, hidden, num_layers, cell, emb_dim)``, by formula.
+
+    Embedding ``V·E``; each layer ``k·(H·in + H·H + 2H)`` with ``k`` = 4 (LSTM), 3 (GRU)
+    or 1 (RNN) blocks, two bias vectors as in PyTorch, ``in`` = E for the first layer and H
+    after; read-out ``H·V + V``.
+    """
+    E = emb_dim or min(64, vocab_size)
+    k = _GATES[cell]
+    rec = sum(k * (hidden * (E if i == 0 else hidden) + hidden * hidden + 2 * hidden)
+              for i in range(num_layers))
+    return vocab_size * E + rec + hidden * vocab_size + vocab_size
+
+
+def equal_param_hidden(vocab_size: int, target: int, cell: str = "rnn", **kw) -> int:
+    """The smallest hidden size H at which ``param_count(vocab_size, H, cell, **kw)``
+    reaches ``target`` (e.g. an LSTM's count), so two cells can be compared at equal size."""
+    H = 1
+    while param_count(vocab_size, H, cell, **kw) < target:
+        H += 1
+    return H
 
 
 def detach_state(state):
@@ -172,6 +206,8 @@ class History:
     val_bpc: list[float] = field(default_factory=list)
     grad_norms: list[float] = field(default_factory=list)
     chars_seen: int = 0
+    n_steps: int = 0  # optimizer steps taken
+    clock: str = "wall"  # how times were counted: 'wall' or 'cpu' (see :func:`train`)
     seconds: float = 0.0
     cpu_seconds: float = 0.0
 
@@ -218,7 +254,7 @@ def train(model, train_ids, val_ids, *, batch_size: int = 64, seq_len: int = 100
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     streams = torch.as_tensor(make_streams(train_ids, batch_size), device=device)
     eval_ids = val_ids if eval_ids is None else eval_ids
-    hist = History(name=name or model.cell)
+    hist = History(name=name or model.cell, clock=clock)
     bar = tqdm(total=max_steps, desc=hist.name, disable=not progress, leave=True,
                unit="step", mininterval=0.5)
     if clock not in ("wall", "cpu"):
@@ -270,6 +306,7 @@ def train(model, train_ids, val_ids, *, batch_size: int = 64, seq_len: int = 100
                 done = True
                 break
     hist.seconds = elapsed()
+    hist.n_steps = step
     hist.cpu_seconds = time.process_time() - c0
     if not hist.val_steps or hist.val_steps[-1] != step or eval_ids is not val_ids:
         evaluate(val_ids)
@@ -306,7 +343,8 @@ def sample(model, vocab, prompt: str = "\n", n: int = 300, temperature: float = 
 
 
 def plot_history(histories, baselines=None, ax=None, *, title="Character LM: bits per character"):
-    """Train (thin) and validation (thick, markers) bpc against wall-clock time.
+    """Train (thin) and validation (thick, markers) bpc against training time (wall-clock
+    or CPU seconds, as the histories were recorded).
 
     Args:
         histories: a list of :class:`History`.
@@ -322,7 +360,10 @@ def plot_history(histories, baselines=None, ax=None, *, title="Character LM: bit
         ax.plot(h.val_times, h.val_bpc, "o-", color=color, lw=2, label=f"{h.name} validation")
     for j, (name, b) in enumerate((baselines or {}).items()):
         ax.axhline(b, ls="--", lw=1, color=f"C{len(histories) + j}", label=f"{name} ({b:.2f})")
-    ax.set_xlabel("training time (s, wall clock)")
+    clocks = {h.clock for h in histories}
+    ax.set_xlabel("training time (s, " + ("CPU time of one process" if clocks == {"cpu"}
+                                          else "wall clock" if clocks == {"wall"}
+                                          else "mixed clocks") + ")")
     ax.set_ylabel("bits per character")
     ax.set_title(title)
     ax.legend(fontsize=8, loc="upper right")

@@ -2,6 +2,8 @@
 
 * :func:`uniform_bpc`: every character equally likely, ``log2 V`` bits.
 * :class:`Unigram`: character frequencies (add-one smoothed), no context at all.
+* :func:`repeated_fraction`: how much of a held-out text repeats the training text
+  verbatim (the share of its length-``k`` strings that also occur in training).
 * :class:`KneserNey`: interpolated Kneser–Ney n-gram model (Kneser & Ney 1995; Chen &
   Goodman 1998): the best simple count-based model, and the bar a neural model must
   clear before it deserves attention. With ``kneser_ney=False`` it is interpolated
@@ -56,6 +58,23 @@ def empirical_entropy(ids, order: int = 1) -> float:
 def uniform_bpc(vocab_size: int) -> float:
     """Bits per character of the uniform model over ``vocab_size`` characters: log2 V."""
     return math.log2(vocab_size)
+
+
+def repeated_fraction(train: np.ndarray, val: np.ndarray, k: int) -> float:
+    """The fraction of the ``len(val) - k + 1`` length-``k`` windows of ``val: (m,)`` that
+    occur somewhere in ``train: (n,)`` (overlapping windows, each position counted once).
+
+    A long ``k`` (e.g. 40 characters) that still finds many matches means the held-out
+    text copies whole phrases of the training text, which a long n-gram reproduces.
+    """
+    if k < 1:
+        raise ValueError("k must be at least 1")
+    s, v = _as_str(train), _as_str(val)
+    n = len(v) - k + 1
+    if n <= 0:
+        raise ValueError(f"val has fewer than k = {k} characters")
+    seen = {s[i:i + k] for i in range(len(s) - k + 1)}
+    return sum(v[i:i + k] in seen for i in range(n)) / n
 
 
 class Unigram:
