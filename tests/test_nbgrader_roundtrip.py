@@ -76,11 +76,19 @@ def _validator():
     return Validator(config=cfg)
 
 
+# nbgrader's Validator re-executes a whole notebook. Every solution notebook is already
+# executed by nbval (tests/ + solutions/) and graded in grading mode with held-out cases by
+# tests/test_grading.py::test_every_answer_key_earns_full_marks_with_held_out_cases, so the
+# Validator only has to show that nbgrader accepts our notebook format and grading mode:
+# the two quickest notebooks do that (all eight cost ~150 s of the CI budget, for nothing new).
+VALIDATED = [p for p in SOLUTIONS if p.name[:2] in {"01", "02"}]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "path",
-    [pytest.param(p, id=p.stem) for p in SOLUTIONS])
-def test_validator_passes_every_solution(path, monkeypatch):
+    [pytest.param(p, id=p.stem) for p in VALIDATED])
+def test_validator_passes_solutions(path, monkeypatch):
     monkeypatch.setenv("COURSE_GRADING", "1")  # a failing check raises, so it would count
     monkeypatch.setenv("MPLBACKEND", "Agg")
     result = _validator().validate(str(path))
