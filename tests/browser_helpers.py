@@ -71,6 +71,30 @@ DISABLED_SERVER_EXTENSIONS = [
 ]
 
 
+def require_chromium(modules: tuple[tuple[str, str], ...] = (), what: str = "browser test"):
+    """The Chromium executable for a browser test, or skip it (fail it when
+    ``COURSE_REQUIRE_BROWSER=1``, as CI sets). ``modules``: extra (import name, description)
+    pairs the test needs besides Playwright."""
+    import pytest
+
+    missing = []
+    for module, desc in (("playwright.sync_api", "the 'playwright' Python package"), *modules):
+        try:
+            __import__(module)
+        except ImportError:
+            missing.append(f"{desc} (pip install -e '.[dev]' -c constraints.txt)")
+    exe = find_chromium()
+    if exe is None:
+        missing.append("a Chromium browser at /usr/bin/chromium (Debian: apt-get install "
+                       "chromium, or run .ci/system-deps; or set COURSE_CHROMIUM=/path)")
+    if missing:
+        msg = f"{what} needs " + " and ".join(missing)
+        if os.environ.get("COURSE_REQUIRE_BROWSER", "") not in ("", "0"):
+            pytest.fail(msg + " (COURSE_REQUIRE_BROWSER is set)", pytrace=False)
+        pytest.skip(msg)
+    return exe
+
+
 def find_chromium() -> str | None:
     """The Chromium executable to use: ``$COURSE_CHROMIUM`` or a system one, else None."""
     env = os.environ.get("COURSE_CHROMIUM")

@@ -38,8 +38,8 @@ from browser_helpers import (
     RAW_WIDGET_REPR,
     JupyterLabServer,
     NotebookPage,
-    find_chromium,
     launch_browser,
+    require_chromium,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -106,22 +106,7 @@ def smoke_notebook():
 @pytest.fixture(scope="module")
 def chromium():
     """The browser executable, or skip (fail under COURSE_REQUIRE_BROWSER=1)."""
-    missing = []
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        missing.append("the 'playwright' Python package (pip install -e '.[dev]' "
-                       "-c constraints.txt)")
-    exe = find_chromium()
-    if exe is None:
-        missing.append("a Chromium browser at /usr/bin/chromium (Debian: apt-get install "
-                       "chromium, or run .ci/system-deps; or set COURSE_CHROMIUM=/path)")
-    if missing:
-        msg = "browser test needs " + " and ".join(missing)
-        if os.environ.get("COURSE_REQUIRE_BROWSER", "") not in ("", "0"):
-            pytest.fail(msg + " (COURSE_REQUIRE_BROWSER is set)", pytrace=False)
-        pytest.skip(msg)
-    return exe
+    return require_chromium()
 
 
 @pytest.fixture(scope="module")

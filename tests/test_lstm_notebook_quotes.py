@@ -7,7 +7,6 @@ and checks that the prose says exactly that.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -19,9 +18,7 @@ STEM = "lstm_vs_rnn_long_range"
 
 
 def _cell(cell_id: str, folder: str = "solutions") -> str:
-    nb = json.loads((ROOT / folder / "07_lstm.ipynb").read_text(encoding="utf-8"))
-    (cell,) = [c for c in nb["cells"] if c["id"] == cell_id]
-    return "".join(cell["source"])
+    return provenance.cell_text(ROOT / folder / "07_lstm.ipynb", cell_id)
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,6 @@ The notebook prints the file's tables (nbval compares that output); this checks 
 numbers written into its prose and the qualitative claims made about the tables.
 """
 
-import json
-import re
 
 import pytest
 
@@ -15,9 +13,7 @@ NOTEBOOK = provenance.ROOT / "solutions" / "03_coding_bptt.ipynb"
 
 
 def _text(cell_id: str) -> str:
-    cells = json.loads(NOTEBOOK.read_text())["cells"]
-    source = next("".join(c["source"]) for c in cells if c.get("id") == cell_id)
-    return re.sub(r"\s+", " ", source)
+    return provenance.cell_text(NOTEBOOK, cell_id, squash_spaces=True)
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,6 @@ checks the numbers written into its prose, and recomputes the one deterministic 
 the bytes torch saves for backward, which does not depend on the machine.
 """
 
-import json
-import re
 
 import numpy as np
 import pytest
@@ -18,9 +16,7 @@ NOTEBOOK = provenance.ROOT / "solutions" / "05_truncated_bptt.ipynb"
 
 
 def _text(cell_id: str) -> str:
-    cells = json.loads(NOTEBOOK.read_text())["cells"]
-    source = next("".join(c["source"]) for c in cells if c.get("id") == cell_id)
-    return re.sub(r"\s+", " ", source)
+    return provenance.cell_text(NOTEBOOK, cell_id, squash_spaces=True)
 
 
 @pytest.fixture(scope="module")

@@ -33,3 +33,15 @@ def test_every_shipped_results_file_is_complete():
     for path in sorted(provenance.RESULTS_DIR.glob("*.json")):
         rec = provenance.load_results(path.stem)
         assert (provenance.ROOT / rec["script"]).exists(), f"{path.name}: its script is gone"
+
+
+def test_cell_text_finds_one_cell_by_id(tmp_path):
+    nb = {"cells": [{"id": "a", "source": ["LSTM  at\n", "1.689 bpc"]},
+                    {"id": "b", "source": "x"}, {"id": "b", "source": "y"}]}
+    path = tmp_path / "n.ipynb"
+    path.write_text(json.dumps(nb))
+    assert provenance.cell_text(path, "a") == "LSTM  at\n1.689 bpc"
+    assert provenance.cell_text(path, "a", squash_spaces=True) == "LSTM at 1.689 bpc"
+    for bad in ("b", "missing"):
+        with pytest.raises(KeyError):
+            provenance.cell_text(path, bad)

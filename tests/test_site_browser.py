@@ -31,7 +31,7 @@ from pathlib import Path
 from urllib.parse import urldefrag, urlsplit
 
 import pytest
-from browser_helpers import StaticSiteServer, find_chromium, launch_browser
+from browser_helpers import StaticSiteServer, launch_browser, require_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -103,25 +103,10 @@ def _solution_notebooks():
 @pytest.fixture(scope="module")
 def chromium():
     """The browser executable, or skip (fail under COURSE_REQUIRE_BROWSER=1)."""
-    missing = []
-    for module, what in (("playwright.sync_api", "the 'playwright' Python package"),
-                         ("sphinx", "Sphinx"), ("myst_nb", "MyST-NB"),
-                         ("sphinx_book_theme", "sphinx-book-theme"),
-                         ("jupyter_server_mathjax", "jupyter-server-mathjax")):
-        try:
-            __import__(module)
-        except ImportError:
-            missing.append(f"{what} (pip install -e '.[dev]' -c constraints.txt)")
-    exe = find_chromium()
-    if exe is None:
-        missing.append("a Chromium browser at /usr/bin/chromium (Debian: apt-get install "
-                       "chromium, or run .ci/system-deps; or set COURSE_CHROMIUM=/path)")
-    if missing:
-        msg = "site browser test needs " + " and ".join(missing)
-        if os.environ.get("COURSE_REQUIRE_BROWSER", "") not in ("", "0"):
-            pytest.fail(msg + " (COURSE_REQUIRE_BROWSER is set)", pytrace=False)
-        pytest.skip(msg)
-    return exe
+    return require_chromium((("sphinx", "Sphinx"), ("myst_nb", "MyST-NB"),
+                             ("sphinx_book_theme", "sphinx-book-theme"),
+                             ("jupyter_server_mathjax", "jupyter-server-mathjax")),
+                            what="site browser test")
 
 
 @pytest.fixture(scope="module")

@@ -250,6 +250,22 @@ def make_assignment(nb, path: Path):
     return make_student(nb, path, edition="assignment")
 
 
+def _write_each(dest: Path, root: Path, names: list[str] | None, make, what: str,
+                log=print) -> list[Path]:
+    """Write ``make(nb, path)`` for every (or the named) solution notebook into ``dest``."""
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in solution_paths(root, names):
+        nb = read_notebook(path)
+        validate_solution(nb, path)
+        target = dest / path.name
+        target.write_text(dumps(make(nb, path)))
+        written.append(target)
+        log(f"{target}: {what} written")
+    return written
+
+
 def write_assignment(dest: Path, root: Path = ROOT, names: list[str] | None = None,
                      log=print) -> list[Path]:
     """Write the assignment edition of every (or the named) solution notebook into ``dest``.
@@ -257,37 +273,21 @@ def write_assignment(dest: Path, root: Path = ROOT, names: list[str] | None = No
     ``dest`` is created if needed; existing files of the same names are replaced. Returns
     the written paths. ``notebooks/`` is not touched.
     """
-    dest = Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
-    written = []
-    for path in solution_paths(root, names):
-        nb = read_notebook(path)
-        validate_solution(nb, path)
-        target = dest / path.name
-        target.write_text(dumps(make_assignment(nb, path)))
-        written.append(target)
-        log(f"{target}: assignment edition written")
-    return written
+    return _write_each(dest, root, names, make_assignment, "assignment edition", log)
+
+
+def _without_hints(nb, path: Path):
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = strip_further_exercise_hints(cell.source)
+    return nb
 
 
 def write_nbgrader_source(dest: Path, root: Path = ROOT, names: list[str] | None = None,
                           log=print) -> list[Path]:
     """Write the solution notebooks without Further-exercise hints into ``dest``: an nbgrader
     source folder whose ``generate_assignment`` release is the assignment edition."""
-    dest = Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
-    written = []
-    for path in solution_paths(root, names):
-        nb = read_notebook(path)
-        validate_solution(nb, path)
-        for cell in nb.cells:
-            if cell.cell_type == "markdown":
-                cell.source = strip_further_exercise_hints(cell.source)
-        target = dest / path.name
-        target.write_text(dumps(nb))
-        written.append(target)
-        log(f"{target}: nbgrader source written")
-    return written
+    return _write_each(dest, root, names, _without_hints, "nbgrader source", log)
 
 
 def dumps(nb) -> str:
