@@ -17,6 +17,7 @@ download is never used.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -69,6 +70,33 @@ DISABLED_SERVER_EXTENSIONS = [
     "nbgrader.server_extensions.assignment_list",
     "nbgrader.server_extensions.course_list",
 ]
+
+
+def keep_screenshot(path: Path) -> Path:
+    """Copy a screenshot to artifacts/screenshots/ when COURSE_ARTIFACTS is set (CI keeps
+    that folder); print where it is either way."""
+    if os.environ.get("COURSE_ARTIFACTS", "") not in ("", "0"):
+        dest = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
+        dest.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, dest / path.name)
+    print(f"screenshot: {path}")
+    return path
+
+
+@contextlib.contextmanager
+def running_browser(chromium: str):
+    """Playwright started and Chromium launched (``launch_browser``); both stopped after."""
+    from playwright.sync_api import sync_playwright
+
+    pw = sync_playwright().start()
+    try:
+        b = launch_browser(pw, chromium)
+        try:
+            yield b
+        finally:
+            b.close()
+    finally:
+        pw.stop()
 
 
 def require_chromium(modules: tuple[tuple[str, str], ...] = (), what: str = "browser test"):

@@ -26,7 +26,6 @@ them the tests are skipped, unless ``COURSE_REQUIRE_BROWSER=1`` (CI) makes that 
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import time
@@ -38,8 +37,9 @@ from browser_helpers import (
     RAW_WIDGET_REPR,
     JupyterLabServer,
     NotebookPage,
-    launch_browser,
+    keep_screenshot,
     require_chromium,
+    running_browser,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -135,17 +135,8 @@ def lab(chromium, lab_root):
 
 @pytest.fixture(scope="module")
 def browser(chromium, lab):
-    from playwright.sync_api import sync_playwright
-
-    pw = sync_playwright().start()
-    try:
-        b = launch_browser(pw, chromium)
-        try:
-            yield b
-        finally:
-            b.close()
-    finally:
-        pw.stop()
+    with running_browser(chromium) as b:
+        yield b
 
 
 @pytest.fixture(scope="module")
@@ -153,14 +144,7 @@ def screenshot_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("screenshots", numbered=False)
 
 
-def _keep(path: Path) -> Path:
-    """Copy a screenshot to artifacts/screenshots/ when COURSE_ARTIFACTS is set."""
-    if os.environ.get("COURSE_ARTIFACTS", "") not in ("", "0"):
-        dest = ROOT / "artifacts" / "screenshots"
-        dest.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(path, dest / path.name)
-    print(f"screenshot: {path}")
-    return path
+_keep = keep_screenshot
 
 
 @pytest.fixture

@@ -23,15 +23,13 @@ skipped, unless ``COURSE_REQUIRE_BROWSER=1`` (CI) makes that a failure.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import time
 from pathlib import Path
 from urllib.parse import urldefrag, urlsplit
 
 import pytest
-from browser_helpers import StaticSiteServer, launch_browser, require_chromium
+from browser_helpers import StaticSiteServer, keep_screenshot, require_chromium, running_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -128,17 +126,8 @@ def server(built_site):
 
 @pytest.fixture(scope="module")
 def browser(chromium):
-    from playwright.sync_api import sync_playwright
-
-    pw = sync_playwright().start()
-    try:
-        b = launch_browser(pw, chromium)
-        try:
-            yield b
-        finally:
-            b.close()
-    finally:
-        pw.stop()
+    with running_browser(chromium) as b:
+        yield b
 
 
 @pytest.fixture(scope="module")
@@ -158,13 +147,7 @@ def _shot(pg, path: Path) -> Path:
     return _keep(path)
 
 
-def _keep(path: Path) -> Path:
-    if os.environ.get("COURSE_ARTIFACTS", "") not in ("", "0"):
-        dest = ROOT / "artifacts" / "screenshots"
-        dest.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(path, dest / path.name)
-    print(f"screenshot: {path}")
-    return path
+_keep = keep_screenshot
 
 
 @pytest.fixture(scope="module")
