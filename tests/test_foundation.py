@@ -51,12 +51,6 @@ def test_draw_unrolled_rnn_draws_one_box_per_node():
     assert not any("L_" in t.get_text() for t in ax2.texts)
 
 
-def test_plot_hidden_states_labels_axes():
-    ax = plots.plot_hidden_states(np.zeros((10, 4)))
-    assert ax.get_xlabel() == "time step t" and ax.get_ylabel() == "hidden unit"
-    assert ax.images[0].get_array().shape == (4, 10)
-
-
 def test_thread_count_is_capped_by_cpus_and_omp_num_threads(monkeypatch):
     from course_utils.runtime import thread_count
 

@@ -376,7 +376,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cell-timeout", type=float, default=DEFAULT_CELL_TIMEOUT,
                    help="time limit per call of a student's function in seconds "
                    f"(default {DEFAULT_CELL_TIMEOUT})")
-    p.add_argument("--max-output", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--heldout", type=int, default=DEFAULT_HELDOUT,
                    help="held-out seeds drawn per run (default 1; 0: only the visible cases)")
     p.add_argument("--seed", type=int, action="append", dest="seeds",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 
 def _box(ax, xy, text, color, w=0.8, h=0.5):
     from matplotlib.patches import FancyBboxPatch
@@ -55,19 +53,4 @@ def draw_unrolled_rnn(T: int = 4, ax=None, *, show_loss: bool = True):
     ax.set_aspect("equal")
     ax.axis("off")
     ax.set_title(f"An RNN unrolled over T = {T} steps: one layer, applied {T} times")
-    return ax
-
-
-def plot_hidden_states(h: np.ndarray, ax=None, *, title: str = "Hidden states over time"):
-    """Heat map of one sequence's hidden states ``h: (T, H)`` (time on the x-axis)."""
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(7, 3))
-    im = ax.imshow(np.asarray(h).T, aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1,
-                   interpolation="nearest")
-    ax.set_xlabel("time step t")
-    ax.set_ylabel("hidden unit")
-    ax.set_title(title)
-    ax.figure.colorbar(im, ax=ax, label="$h_t$ (tanh range)")
     return ax
