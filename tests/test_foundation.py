@@ -81,3 +81,17 @@ def test_blas_kernel_follows_openblas_coretype():
     forced = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             env={**os.environ, "OPENBLAS_CORETYPE": "Haswell"}, check=True)
     assert forced.stdout.strip() == "Haswell"
+
+
+def test_blas_threads_limits_and_restores_openblas_threads():
+    from course_utils import runtime
+
+    found = runtime._openblas()
+    if found is None:
+        pytest.skip("numpy here does not use a bundled OpenBLAS")
+    handle, prefix, suffix = found
+    get = getattr(handle, f"{prefix}_get_num_threads{suffix}")
+    before = get()
+    with runtime.blas_threads(1):
+        assert get() == 1
+    assert get() == before

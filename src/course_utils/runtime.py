@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 
@@ -58,10 +59,8 @@ def on_colab() -> bool:
     return "google.colab" in sys.modules
 
 
-def blas_kernel() -> str:
-    """The kernel family numpy's OpenBLAS chose on this CPU (e.g. ``SkylakeX``, ``Haswell``;
-    ``OPENBLAS_CORETYPE`` overrides it), or ``"unknown"`` for another BLAS (Accelerate,
-    MKL) or an OpenBLAS that does not say. ``python3 course.py test`` prints it per pass."""
+def _openblas():
+    """numpy's bundled OpenBLAS library (ctypes handle) and its symbol suffix, or None."""
     import ctypes
     import glob
 
@@ -71,10 +70,48 @@ def blas_kernel() -> str:
             handle = ctypes.CDLL(lib)
         except OSError:
             continue
-        for symbol in ("scipy_openblas_get_corename64_", "scipy_openblas_get_corename",
-                       "openblas_get_corename64_", "openblas_get_corename"):
-            fn = getattr(handle, symbol, None)
-            if fn is not None:
-                fn.restype = ctypes.c_char_p
-                return fn().decode()
-    return "unknown"
+        for prefix, suffix in (("scipy_openblas", "64_"), ("scipy_openblas", ""),
+                               ("openblas", "64_"), ("openblas", "")):
+            if hasattr(handle, f"{prefix}_get_corename{suffix}"):
+                return handle, prefix, suffix
+    return None
+
+
+def blas_kernel() -> str:
+    """The kernel family numpy's OpenBLAS chose on this CPU (e.g. ``SkylakeX``, ``Haswell``;
+    ``OPENBLAS_CORETYPE`` overrides it), or ``"unknown"`` for another BLAS (Accelerate,
+    MKL) or an OpenBLAS that does not say. ``python3 course.py test`` prints it per pass."""
+    import ctypes
+
+    found = _openblas()
+    if found is None:
+        return "unknown"
+    handle, prefix, suffix = found
+    fn = getattr(handle, f"{prefix}_get_corename{suffix}")
+    fn.restype = ctypes.c_char_p
+    return fn().decode()
+
+
+@contextlib.contextmanager
+def blas_threads(n: int):
+    """Run the block with numpy's OpenBLAS limited to ``n`` threads (restored after).
+
+    Timings of BLAS-heavy numpy code on a shared machine: a multi-threaded matrix product
+    whose threads wait for a busy core can run many times slower than on one thread, so
+    comparisons of timings are made on one. Does nothing for another BLAS."""
+    found = _openblas()
+    if found is None:
+        yield
+        return
+    handle, prefix, suffix = found
+    get = getattr(handle, f"{prefix}_get_num_threads{suffix}", None)
+    set_ = getattr(handle, f"{prefix}_set_num_threads{suffix}", None)
+    if get is None or set_ is None:
+        yield
+        return
+    old = get()
+    set_(int(n))
+    try:
+        yield
+    finally:
+        set_(old)
