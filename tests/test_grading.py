@@ -209,6 +209,67 @@ def test_the_sandbox_sees_no_course_and_no_instructor(tmp_path):
     assert state == "gone" or "State:\tZ" in state, state
 
 
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_the_reaper_kills_a_detached_grandchild_without_reading_environments(tmp_path,
+                                                                             monkeypatch):
+    """Some containers refuse to read another process's environment, so the marker scan
+    finds nothing: the reaper alone must kill a double-forked, detached process, and report
+    how the code's own process died."""
+    monkeypatch.setattr(sandbox, "marked_processes", lambda token: [])
+    marker = tmp_path / "grandchild.pid"
+    src = ("import os, subprocess, sys\n"
+           "def spawn():\n"
+           "    code = ('import subprocess, sys; '\n"
+           "            'p = subprocess.Popen([\"sleep\", \"300\"], start_new_session=True); '\n"
+           "            'open(sys.argv[1], \"w\").write(str(p.pid))')\n"
+           f"    subprocess.run([sys.executable, '-c', code, {str(marker)!r}], check=True)\n"
+           "    return os.getpid()\n"
+           "def crash():\n"
+           "    os.kill(os.getpid(), 9)\n")
+    box = sandbox.Sandbox()
+    try:
+        box.load(*sandbox.course_sources(), {}, [{"index": 0, "source": src, "kind": "answer"}],
+                 timeout=60)
+        info = box.describe(["spawn", "crash"])
+        box.proxy("spawn", info["spawn"], timeout=30)()
+        pid = int(marker.read_text())
+        assert Path(f"/proc/{pid}").exists()  # orphaned, alive, in a session of its own
+        with pytest.raises(sandbox.SandboxError, match=r"died \(SIGKILL"):
+            box.proxy("crash", info["crash"], timeout=30)()
+    finally:
+        box.close()
+    time.sleep(0.2)
+    try:
+        state = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        state = "gone"
+    assert state == "gone" or "State:\tZ" in state, state
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_code_that_kills_the_reaper_dies_with_it():
+    src = ("import os, signal\n"
+           "def patricide():\n"
+           "    me = os.getpid()\n"
+           "    open('pid', 'w').write(str(me))\n"
+           "    os.kill(os.getppid(), signal.SIGKILL)\n"
+           "    import time; time.sleep(30)\n")
+    box = sandbox.Sandbox()
+    try:
+        box.load(*sandbox.course_sources(), {}, [{"index": 0, "source": src, "kind": "answer"}],
+                 timeout=60)
+        info = box.describe(["patricide"])
+        t0 = time.monotonic()
+        with pytest.raises(sandbox.SandboxError):
+            box.proxy("patricide", info["patricide"], timeout=20)()
+        assert time.monotonic() - t0 < 10  # the pipe closed: no wait for the time limit
+        pid = int((box.scratch / "work" / "pid").read_text())
+    finally:
+        box.close()
+    status = Path(f"/proc/{pid}/status")
+    assert not status.exists() or "State:\tZ" in status.read_text()
+
+
 def test_values_travel_without_pickles():
     blobs: list = []
     value = [np.arange(6.0).reshape(2, 3), (1, 2.5, None, "s", True), np.float64(0.25),

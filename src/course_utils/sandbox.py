@@ -2,7 +2,8 @@
 
 :class:`Sandbox` starts one child process per submission, in a scratch directory of its
 own, with a stripped environment, memory / process / file-size limits and its own process
-group (killed as a whole at the end). :meth:`Sandbox.load` runs the cells;
+group. On POSIX its parent is a small reaper (:mod:`course_utils._sandbox_reaper`) that
+kills, at the end, every process the code started, even one that left the group. :meth:`Sandbox.load` runs the cells;
 :meth:`Sandbox.proxy` returns a local function that calls the student's function in the
 child on the arguments the check chooses and hands back plain values, so the checks in
 :mod:`course_utils.exercises` run unchanged in the grader's own process.
@@ -27,6 +28,7 @@ from pathlib import Path
 from . import _sandbox_child as child
 
 CHILD = Path(child.__file__).resolve()
+REAPER = CHILD.with_name("_sandbox_reaper.py")
 MEMORY_LIMIT = 4 * 2**30       # bytes of address space (torch needs about 1.5 GB)
 PROCESS_LIMIT = 256            # threads + processes of the user, over what already runs
 FILE_LIMIT = 64 * 2**20        # bytes per file the child may write
@@ -91,27 +93,6 @@ def hideable(paths, scratch: Path) -> list[Path]:
     return out
 
 
-def _limits(memory: int) -> None:  # runs in the child before exec
-    import resource
-
-    os.setsid()
-    for res, value in ((resource.RLIMIT_AS, memory), (resource.RLIMIT_FSIZE, FILE_LIMIT),
-                       (resource.RLIMIT_CORE, 0)):
-        try:
-            resource.setrlimit(res, (value, value))
-        except (ValueError, OSError):
-            pass
-    try:
-        soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
-        used = len(os.listdir("/proc")) if os.path.isdir("/proc") else 0
-        cap = used + PROCESS_LIMIT
-        if hard != resource.RLIM_INFINITY:
-            cap = min(cap, hard)
-        resource.setrlimit(resource.RLIMIT_NPROC, (cap, hard))
-    except (ValueError, OSError):
-        pass
-
-
 class Sandbox:
     """One child process running one submission's code."""
 
@@ -130,7 +111,6 @@ class Sandbox:
         r_from_child, w_from_child = os.pipe()
         work = self.scratch / "work"
         work.mkdir()
-        kw = {"preexec_fn": (lambda: _limits(memory))} if os.name == "posix" else {}
         script = self.scratch / "sandbox_child.py"  # run from here: src/ may be hidden
         shutil.copyfile(CHILD, script)
         cmd = [sys.executable, "-I", str(script), str(r_to_child), str(w_from_child),
@@ -138,10 +118,19 @@ class Sandbox:
         self.hidden = [str(h) for h in hideable(hide or [], self.scratch)] if can_hide() else []
         if self.hidden:
             cmd = [*HIDE_PREFIX, *self.hidden, "--", *cmd]
+        self.status_file = self.scratch / "status"
+        stdin = subprocess.DEVNULL
+        if os.name == "posix":  # the reaper starts cmd under the limits (see its docstring)
+            reaper = self.scratch / "sandbox_reaper.py"
+            shutil.copyfile(REAPER, reaper)
+            cmd = [sys.executable, "-I", str(reaper), str(self.status_file), str(memory),
+                   str(FILE_LIMIT), str(PROCESS_LIMIT), f"{r_to_child},{w_from_child}",
+                   "--", *cmd]
+            stdin = subprocess.PIPE  # its end-of-file tells the reaper to kill everything
         self.proc = subprocess.Popen(
-            cmd,
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            cwd=work, env=env, pass_fds=(r_to_child, w_from_child), **kw)
+            cmd, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=work, env=env, pass_fds=(r_to_child, w_from_child),
+            start_new_session=os.name == "posix")
         os.close(r_to_child)
         os.close(w_from_child)
         self._w, self._r = w_to_child, r_from_child
@@ -199,11 +188,26 @@ class Sandbox:
                 need = 8 + size
         return buf[8:]
 
+    def exit_code(self, wait: float = 2.0) -> int | None:
+        """How the code's process ended (negative: the signal), or None if it still runs."""
+        if self.proc.stdin is None:  # no reaper: the process itself
+            try:
+                return self.proc.wait(timeout=wait)
+            except subprocess.TimeoutExpired:
+                return None
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                kind, value = self.status_file.read_text().split()
+                return -int(value) if kind == "signal" else int(value)
+            except (OSError, ValueError):
+                pass
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(0.02)
+
     def _death(self, detail: str) -> str:
-        try:
-            code = self.proc.wait(timeout=2)
-        except subprocess.TimeoutExpired:
-            code = None
+        code = self.exit_code()
         if code is not None and code < 0:
             name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else -code
             if -code == signal.SIGKILL:
@@ -278,12 +282,22 @@ class Sandbox:
         return call
 
     def kill(self) -> None:
-        """Kill the child's whole process group, and any process it started that left the
-        group (``start_new_session=True``) but still carries its environment marker."""
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError, OSError):
-            pass
+        """Kill every process the code started: the reaper kills its descendants when its
+        input closes; then any process that still carries the environment marker."""
+        if self.proc.stdin is not None:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+        if self.proc.poll() is None:  # the reaper hung, or no reaper: its whole group
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError, OSError, AttributeError):
+                pass
         for pid in marked_processes(self.token):
             try:
                 os.kill(pid, signal.SIGKILL)
