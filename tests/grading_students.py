@@ -71,7 +71,7 @@ def make_class(folder: Path, nb01=None) -> dict[str, tuple[tuple[str, str], str]
          ("fail", "fail"), "crash: the step kills its process (the sequence calls it)")
     save("frank", answered(step + "\n\nfor _ in range(50):\n    print('x' * 1_000_000)\n"), ok,
          "flood: prints 50 MB")
-    save("grace", answered("from course_utils import rnn as _r\n"
+    save("grace", answered("from course_utils.reference import nb01 as _r\n"
                            "rnn_step_forward = _r.rnn_step_forward\n",
                            "rnn_forward = _r.rnn_forward\n"), ("fail", "fail"),
          "reuse: binds the shipped references")
@@ -93,10 +93,11 @@ def make_class(folder: Path, nb01=None) -> dict[str, tuple[tuple[str, str], str]
                            "threading.Timer(6, lambda: print('✅ rnn_step_forward: passed')).start()\n"),
          ok, "late output: prints a verdict 6 s later")
     # Variants of the two cheats.
-    save("mallory", answered("rnn_step_forward = rnn.rnn_step_forward\n",
+    save("mallory", answered("from course_utils.reference.nb01 import rnn_step_forward\n",
+                             "import course_utils.reference.nb01 as ref\n\n"
                              "def rnn_forward(x, h0, Wxh, Whh, b):\n"
-                             "    return rnn.rnn_forward(x, h0, Wxh, Whh, b)\n"),
-         ("fail", "fail"), "reuse: the setup cell's `rnn`, and a wrapper")
+                             "    return ref.rnn_forward(x, h0, Wxh, Whh, b)\n"),
+         ("fail", "fail"), "reuse: a reference imported by name, and a wrapper")
     save("niaj", answered(step.replace("np.tanh", "np.sin"),
                           fwd.replace("h[:, t] = h_prev", "h[:, t] = -h_prev") +
                           "\nclass Fake:\n    def __getattr__(self, name):\n"
@@ -107,7 +108,7 @@ def make_class(folder: Path, nb01=None) -> dict[str, tuple[tuple[str, str], str]
                           "lambda: print('✅ passed'))\n"),
          ("fail", "fail"), "rebind: `ex01 = Fake()`, grading_mode patched, post_execute hook")
     save("olivia", answered(step, "import functools\n\n"
-                            "@functools.wraps(rnn.rnn_forward)\n"
+                            "@functools.wraps(rnn.rnn_forward_fast)\n"
                             "def rnn_forward(x, h0, Wxh, Whh, b):\n"
                             "    return np.asarray(_keep(x, h0, Wxh, Whh, b))\n\n"
                             "_keep = rnn.rnn_forward_fast\n"), ("pass", "fail"),

@@ -9,6 +9,7 @@ import torch
 from course_utils import checker, rnn
 from course_utils.exercises import ex01
 from course_utils.numerics import rel_error
+from course_utils.reference import nb01
 
 
 def _verdict(check, fn, capsys):
@@ -17,10 +18,10 @@ def _verdict(check, fn, capsys):
 
 
 def test_reference_passes(capsys):
-    fn, out = _verdict(ex01.check_rnn_step_forward, rnn.rnn_step_forward, capsys)
-    assert fn is rnn.rnn_step_forward and "✅ rnn_step_forward: passed" in out
-    fn, out = _verdict(ex01.check_rnn_forward, rnn.rnn_forward, capsys)
-    assert fn is rnn.rnn_forward and "✅ rnn_forward: passed" in out
+    fn, out = _verdict(ex01.check_rnn_step_forward, nb01.rnn_step_forward, capsys)
+    assert fn is nb01.rnn_step_forward and "✅ rnn_step_forward: passed" in out
+    fn, out = _verdict(ex01.check_rnn_forward, nb01.rnn_forward, capsys)
+    assert fn is nb01.rnn_forward and "✅ rnn_forward: passed" in out
 
 
 def test_alternative_correct_implementations_pass(capsys):
@@ -42,14 +43,14 @@ def test_alternative_correct_implementations_pass(capsys):
 @pytest.mark.parametrize("mistake", ex01.STEP_MISTAKES, ids=lambda m: m.hint[:30])
 def test_step_mistakes_are_diagnosed(mistake, capsys):
     fn, out = _verdict(ex01.check_rnn_step_forward, mistake.fn, capsys)
-    assert fn is rnn.rnn_step_forward
+    assert fn is nb01.rnn_step_forward
     assert mistake.hint in out
 
 
 @pytest.mark.parametrize("mistake", ex01.SEQ_MISTAKES, ids=lambda m: m.hint[:30])
 def test_sequence_mistakes_are_diagnosed(mistake, capsys):
     fn, out = _verdict(ex01.check_rnn_forward, mistake.fn, capsys)
-    assert fn is rnn.rnn_forward
+    assert fn is nb01.rnn_forward
     assert mistake.hint in out
 
 
@@ -57,18 +58,18 @@ def test_transposed_input_weight_fails_on_non_square_cases():
     # even without the square case, a transposed Wxh cannot pass
     wrong = ex01.STEP_MISTAKES[1].fn
     cases = ex01.step_cases()[1:]
-    v = checker.run_check(wrong, rnn.rnn_step_forward, cases)
+    v = checker.run_check(wrong, nb01.rnn_step_forward, cases)
     assert v.status == checker.WRONG and "raised ValueError" in str(v)
 
 
 def test_time_major_and_h0_included_get_shape_hints(capsys):
     _, out = _verdict(ex01.check_rnn_forward,
-                      lambda x, h0, Wxh, Whh, b: rnn.rnn_forward(x, h0, Wxh, Whh, b).swapaxes(0, 1),
+                      lambda x, h0, Wxh, Whh, b: nb01.rnn_forward(x, h0, Wxh, Whh, b).swapaxes(0, 1),
                       capsys)
     assert "batch-first" in out
 
     def with_h0(x, h0, Wxh, Whh, b):
-        return np.concatenate([h0[:, None], rnn.rnn_forward(x, h0, Wxh, Whh, b)], axis=1)
+        return np.concatenate([h0[:, None], nb01.rnn_forward(x, h0, Wxh, Whh, b)], axis=1)
 
     _, out = _verdict(ex01.check_rnn_forward, with_h0, capsys)
     assert "initial state" in out
@@ -82,7 +83,7 @@ def test_unanswered_forward_calling_unanswered_step(capsys):
         return rnn_step_forward(x[:, 0], h0, Wxh, Whh, b)
 
     fn, out = _verdict(ex01.check_rnn_forward, rnn_forward, capsys)
-    assert fn is rnn.rnn_forward
+    assert fn is nb01.rnn_forward
     assert "not attempted yet" in out and "`rnn_step_forward`" in out
 
 
@@ -105,7 +106,7 @@ def test_reference_forward_matches_torch_rnn_in_float64():
     x, h0 = rng.normal(size=(N, T, D)), rng.normal(size=(N, H))
     with torch.no_grad():
         out, h_last = net(torch.from_numpy(x), torch.from_numpy(h0)[None])
-    h = rnn.rnn_forward(x, h0, *p.as_tuple())
+    h = nb01.rnn_forward(x, h0, *p.as_tuple())
     assert rel_error(h, out) < 1e-12
     assert rel_error(h[:, -1], h_last[0]) < 1e-12
 

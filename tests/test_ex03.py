@@ -7,6 +7,7 @@ import pytest
 
 from course_utils import checker, rnn
 from course_utils.exercises import ex03
+from course_utils.reference import nb03
 
 
 def _verdict(check, fn, capsys):
@@ -38,10 +39,10 @@ def _backward_cached_prev(dh, x, h0, h, Wxh, Whh):
 
 
 def test_reference_and_fast_versions_pass(capsys):
-    fn, out = _verdict(ex03.check_rnn_step_backward, rnn.rnn_step_backward, capsys)
-    assert fn is rnn.rnn_step_backward and "✅ rnn_step_backward: passed" in out
-    fn, out = _verdict(ex03.check_rnn_backward, rnn.rnn_backward, capsys)
-    assert fn is rnn.rnn_backward and "✅ rnn_backward: passed" in out
+    fn, out = _verdict(ex03.check_rnn_step_backward, nb03.rnn_step_backward, capsys)
+    assert fn is nb03.rnn_step_backward and "✅ rnn_step_backward: passed" in out
+    fn, out = _verdict(ex03.check_rnn_backward, nb03.rnn_backward, capsys)
+    assert fn is nb03.rnn_backward and "✅ rnn_backward: passed" in out
     fn, out = _verdict(ex03.check_rnn_backward, rnn.rnn_backward_fast, capsys)
     assert fn is rnn.rnn_backward_fast and "passed" in out
 
@@ -60,14 +61,14 @@ def test_the_mistake_helper_with_default_switches_is_correct(capsys):
 @pytest.mark.parametrize("mistake", ex03.STEP_MISTAKES, ids=lambda m: m.hint[:40])
 def test_step_mistakes_are_diagnosed(mistake, capsys):
     fn, out = _verdict(ex03.check_rnn_step_backward, mistake.fn, capsys)
-    assert fn is rnn.rnn_step_backward
+    assert fn is nb03.rnn_step_backward
     assert "❌" in out and mistake.hint in out
 
 
 @pytest.mark.parametrize("mistake", ex03.SEQ_MISTAKES, ids=lambda m: m.hint[:60])
 def test_sequence_mistakes_are_diagnosed(mistake, capsys):
     fn, out = _verdict(ex03.check_rnn_backward, mistake.fn, capsys)
-    assert fn is rnn.rnn_backward
+    assert fn is nb03.rnn_backward
     assert "❌" in out and mistake.hint in out
 
 
@@ -98,18 +99,18 @@ def _correct_h_prev(h0, h):
 
 
 ISSUE_CASES = {
-    "no carried gradient": (_student_bptt(rnn.rnn_step_backward, carry=False,
+    "no carried gradient": (_student_bptt(nb03.rnn_step_backward, carry=False,
                                           first_prev=_correct_h_prev),
                             "gradient flowing in from the next time step is missing"),
-    "h0 mixed up (negative index)": (_student_bptt(rnn.rnn_step_backward),
+    "h0 mixed up (negative index)": (_student_bptt(nb03.rnn_step_backward),
                                      "Python wraps negative indices"),
-    "h0 replaced by zeros": (_student_bptt(rnn.rnn_step_backward,
+    "h0 replaced by zeros": (_student_bptt(nb03.rnn_step_backward,
                                            first_prev=lambda h0, h: np.zeros_like(h0)),
                              "previous state is taken as zeros instead of h0"),
-    "tanh' from previous step": (_student_bptt(rnn.rnn_step_backward, first_prev=_correct_h_prev,
+    "tanh' from previous step": (_student_bptt(nb03.rnn_step_backward, first_prev=_correct_h_prev,
                                                deriv=lambda h, h0, t: h[:, t - 1] if t else h0),
                                  "wrong time step"),
-    "weights not summed over time": (_student_bptt(rnn.rnn_step_backward,
+    "weights not summed over time": (_student_bptt(nb03.rnn_step_backward,
                                                    first_prev=_correct_h_prev, sum_weights=False),
                                      "not summed over time"),
 }
@@ -119,7 +120,7 @@ ISSUE_CASES = {
 def test_issue_mistakes_written_as_a_student_would(name, capsys):
     fn, expected = ISSUE_CASES[name]
     returned, out = _verdict(ex03.check_rnn_backward, fn, capsys)
-    assert returned is rnn.rnn_backward
+    assert returned is nb03.rnn_backward
     assert expected in out, out
 
 
@@ -139,7 +140,7 @@ def test_weight_gradients_not_summed_over_batch_get_a_shape_diagnosis(capsys):
         return da @ Wxh, da @ Whh, da.T @ x, da.T @ h_prev, da  # db: (N, H)
 
     fn, out = _verdict(ex03.check_rnn_step_backward, per_sample, capsys)
-    assert fn is rnn.rnn_step_backward
+    assert fn is nb03.rnn_step_backward
     assert "must be summed over the batch" in out
 
     def per_sample_dW(dh_next, x, h_prev, h_next, Wxh, Whh):
@@ -154,14 +155,14 @@ def test_transposed_weights_on_non_square_cases():
     # the non-square cases alone reject every transposed weight (shape error or diagnosis)
     cases = ex03.step_cases()[1:]
     wrong_dx = next(m.fn for m in ex03.STEP_MISTAKES if m.hint.startswith("`dx` uses Wxh"))
-    v = checker.run_check(wrong_dx, rnn.rnn_step_backward, cases, outputs=ex03.STEP_OUTPUTS)
+    v = checker.run_check(wrong_dx, nb03.rnn_step_backward, cases, outputs=ex03.STEP_OUTPUTS)
     assert v.status == checker.WRONG and "raised ValueError" in str(v)
 
     def transposed_dWxh(dh_next, x, h_prev, h_next, Wxh, Whh):
         da = dh_next * (1 - h_next**2)
         return da @ Wxh, da @ Whh, x.T @ da, da.T @ h_prev, da.sum(0)
 
-    v = checker.run_check(transposed_dWxh, rnn.rnn_step_backward, cases, outputs=ex03.STEP_OUTPUTS)
+    v = checker.run_check(transposed_dWxh, nb03.rnn_step_backward, cases, outputs=ex03.STEP_OUTPUTS)
     v = ex03._shape_diagnosis(v, ex03.STEP_OUTPUTS)
     assert "`dWxh` is transposed" in str(v)
 
@@ -179,10 +180,10 @@ def test_transposed_weights_inside_rnn_backward(capsys):
 def test_in_place_mutation_is_rejected(capsys):
     def step_in_place(dh_next, x, h_prev, h_next, Wxh, Whh):
         dh_next *= 1 - h_next**2
-        return rnn.rnn_step_backward(dh_next / (1 - h_next**2), x, h_prev, h_next, Wxh, Whh)
+        return nb03.rnn_step_backward(dh_next / (1 - h_next**2), x, h_prev, h_next, Wxh, Whh)
 
     fn, out = _verdict(ex03.check_rnn_step_backward, step_in_place, capsys)
-    assert fn is rnn.rnn_step_backward and "modifies its input `dh_next` in place" in out
+    assert fn is nb03.rnn_step_backward and "modifies its input `dh_next` in place" in out
 
     def backward_in_place(dh, x, h0, h, Wxh, Whh):
         N, T, D = x.shape
@@ -191,13 +192,13 @@ def test_in_place_mutation_is_rejected(capsys):
         for t in range(T - 1, -1, -1):
             dh[:, t] += dh_prev  # mutates the caller's dh
             h_prev = h[:, t - 1] if t > 0 else h0
-            dx[:, t], dh_prev, a, b_, c = rnn.rnn_step_backward(dh[:, t], x[:, t], h_prev,
+            dx[:, t], dh_prev, a, b_, c = nb03.rnn_step_backward(dh[:, t], x[:, t], h_prev,
                                                                 h[:, t], Wxh, Whh)
             dWxh, dWhh, db = dWxh + a, dWhh + b_, db + c
         return dx, dh_prev, dWxh, dWhh, db
 
     fn, out = _verdict(ex03.check_rnn_backward, backward_in_place, capsys)
-    assert fn is rnn.rnn_backward and "modifies its input `dh` in place" in out
+    assert fn is nb03.rnn_backward and "modifies its input `dh` in place" in out
 
 
 def test_unanswered(capsys):
@@ -208,9 +209,9 @@ def test_unanswered(capsys):
         return rnn_step_backward(dh[:, -1], x[:, -1], h[:, -2], h[:, -1], Wxh, Whh)
 
     fn, out = _verdict(ex03.check_rnn_step_backward, rnn_step_backward, capsys)
-    assert fn is rnn.rnn_step_backward and "not attempted yet" in out
+    assert fn is nb03.rnn_step_backward and "not attempted yet" in out
     fn, out = _verdict(ex03.check_rnn_backward, rnn_backward, capsys)
-    assert fn is rnn.rnn_backward
+    assert fn is nb03.rnn_backward
     assert "not attempted yet" in out and "`rnn_step_backward`" in out
 
 
@@ -234,7 +235,7 @@ def test_cases_are_batched_long_non_square_and_consistent():
 
 def test_mistakes_are_distinct_from_the_reference():
     for case in ex03.seq_cases():
-        ref = rnn.rnn_backward(**case)
+        ref = nb03.rnn_backward(**case)
         for m in ex03.SEQ_MISTAKES:
             try:
                 out = m.fn(**{k: v.copy() for k, v in case.items()})

@@ -7,16 +7,17 @@ import pytest
 
 from course_utils import checker
 from course_utils.exercises import ex04
+from course_utils.reference import nb04
 
 
 def _verdict_step(fn):
-    return checker.run_check(fn, ex04.vanishing.rnn_step_jacobian, ex04.step_cases(),
+    return checker.run_check(fn, nb04.rnn_step_jacobian, ex04.step_cases(),
                              name="rnn_step_jacobian", outputs=("J",),
                              mistakes=ex04.STEP_MISTAKES)
 
 
 def _verdict_product(fn):
-    return checker.run_check(fn, ex04.vanishing.jacobian_product, ex04.product_cases(),
+    return checker.run_check(fn, nb04.jacobian_product, ex04.product_cases(),
                              name="jacobian_product", outputs=("P",),
                              mistakes=ex04.PRODUCT_MISTAKES)
 
@@ -124,7 +125,7 @@ def test_step_wrong_shape_and_nan_do_not_crash():
 
 def test_every_step_mistake_differs_from_the_reference():
     for case in ex04.step_cases():
-        ref = ex04.vanishing.rnn_step_jacobian(**case)
+        ref = nb04.rnn_step_jacobian(**case)
         for m in ex04.STEP_MISTAKES:
             assert ex04.rel_error(m.fn(**case), ref) > 1e-3, m.hint
 
@@ -134,7 +135,7 @@ def test_check_returns_reference_when_unanswered(capsys):
         raise NotImplementedError()
 
     fn = ex04.check_rnn_step_jacobian(rnn_step_jacobian)
-    assert fn is ex04.vanishing.rnn_step_jacobian
+    assert fn is nb04.rnn_step_jacobian
     assert "not attempted yet" in capsys.readouterr().out
 
 
@@ -272,7 +273,7 @@ def test_product_mistakes_are_named(fn, start):
 
 def test_product_mistakes_are_distinct_on_the_first_case():
     case = ex04.product_cases()[0]
-    ref = ex04.vanishing.jacobian_product(**case)
+    ref = nb04.jacobian_product(**case)
     outs = [m.fn(**case) for m in ex04.PRODUCT_MISTAKES]
     for i, out in enumerate(outs):
         assert ex04.rel_error(out, ref) > 1e-3, ex04.PRODUCT_MISTAKES[i].hint

@@ -3,12 +3,13 @@
 import numpy as np
 import pytest
 
-from course_utils import checker, rnn, tbptt
+from course_utils import checker
 from course_utils.exercises import ex05
+from course_utils.reference import nb01, nb05
 
 
 def _verdict(fn):
-    return checker.run_check(fn, tbptt.tbptt_numpy, ex05.cases(), name="truncated_bptt",
+    return checker.run_check(fn, nb05.truncated_bptt, ex05.cases(), name="truncated_bptt",
                              outputs=ex05.OUTPUTS, mistakes=ex05.MISTAKES)
 
 
@@ -43,8 +44,8 @@ def test_correct_alternative_passes():
 
 
 def test_reference_passes_and_is_returned(capsys):
-    fn = ex05.check_truncated_bptt(tbptt.tbptt_numpy)
-    assert fn is tbptt.tbptt_numpy
+    fn = ex05.check_truncated_bptt(nb05.truncated_bptt)
+    assert fn is nb05.truncated_bptt
     assert "passed" in capsys.readouterr().out
 
 
@@ -67,8 +68,8 @@ def test_each_mistake_is_named(mistake):
 def test_missing_last_chunk_is_a_shape_error():
     def drop_last(x, h0, Wxh, Whh, b, dh, k):
         T = x.shape[1]
-        g = tbptt.tbptt_numpy(x[:, : T - T % k], h0, Wxh, Whh, b, dh[:, : T - T % k], k)
-        return g[:3] + (rnn.rnn_forward(x, h0, Wxh, Whh, b)[:, -1],)
+        g = nb05.truncated_bptt(x[:, : T - T % k], h0, Wxh, Whh, b, dh[:, : T - T % k], k)
+        return g[:3] + (nb01.rnn_forward(x, h0, Wxh, Whh, b)[:, -1],)
 
     v = _verdict(drop_last)
     assert v.status == checker.WRONG
@@ -77,7 +78,7 @@ def test_missing_last_chunk_is_a_shape_error():
 
 def test_fallback_to_reference_when_wrong(capsys):
     fn = ex05.check_truncated_bptt(ex05.MISTAKES[0].fn)
-    assert fn is tbptt.tbptt_numpy
+    assert fn is nb05.truncated_bptt
     assert "reference" in capsys.readouterr().out
 
 

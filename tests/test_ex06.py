@@ -7,6 +7,7 @@ import pytest
 
 from course_utils import checker, clipping
 from course_utils.exercises import ex06
+from course_utils.reference import nb06
 
 
 def _verdict(fn, capsys):
@@ -15,14 +16,14 @@ def _verdict(fn, capsys):
 
 
 def test_reference_passes(capsys):
-    fn, out = _verdict(clipping.clip_grad_norm, capsys)
-    assert fn is clipping.clip_grad_norm
+    fn, out = _verdict(nb06.clip_grad_norm, capsys)
+    assert fn is nb06.clip_grad_norm
     assert "✅ clip_grad_norm: passed" in out
 
 
 def test_reference_matches_torch_on_every_case_exactly():
     for case in ex06.clip_cases():
-        got, total = clipping.clip_grad_norm(case["grads"], case["max_norm"])
+        got, total = nb06.clip_grad_norm(case["grads"], case["max_norm"])
         ref, ref_total = ex06.torch_clip(case["grads"], case["max_norm"])
         assert ex06._same_clipped(got, ref, 1e-12), case["label"]
         assert ex06._same_total(total, ref_total, 1e-12), case["label"]
@@ -70,7 +71,7 @@ def test_alternative_correct_implementation_passes(capsys):
 @pytest.mark.parametrize("mistake", ex06.MISTAKES, ids=lambda m: m.hint[:30])
 def test_mistakes_are_diagnosed(mistake, capsys):
     fn, out = _verdict(mistake.fn, capsys)
-    assert fn is clipping.clip_grad_norm
+    assert fn is nb06.clip_grad_norm
     assert "❌" in out and mistake.hint in out
 
 
@@ -79,7 +80,7 @@ def test_unanswered_is_not_attempted(capsys):
         raise NotImplementedError()
 
     fn, out = _verdict(clip_grad_norm, capsys)
-    assert fn is clipping.clip_grad_norm and "not attempted yet" in out
+    assert fn is nb06.clip_grad_norm and "not attempted yet" in out
 
 
 def test_in_place_modification_is_caught(capsys):
@@ -104,7 +105,7 @@ def test_torch_style_return_of_the_norm_only(capsys):
 def test_single_array_returned_as_list_is_explained(capsys):
     def clip_grad_norm(grads, max_norm):
         gs = [grads] if isinstance(grads, np.ndarray) else grads
-        clipped, total = clipping.clip_grad_norm(list(gs), max_norm)
+        clipped, total = nb06.clip_grad_norm(list(gs), max_norm)
         return clipped, total
 
     _, out = _verdict(clip_grad_norm, capsys)
@@ -137,4 +138,4 @@ def test_grading_mode_raises(monkeypatch, capsys):
     monkeypatch.setenv("COURSE_GRADING", "1")
     with pytest.raises(checker.ExerciseFailed):
         ex06.check_clip_grad_norm(ex06.MISTAKES[0].fn)
-    assert ex06.check_clip_grad_norm(clipping.clip_grad_norm) is clipping.clip_grad_norm
+    assert ex06.check_clip_grad_norm(nb06.clip_grad_norm) is nb06.clip_grad_norm

@@ -5,16 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from course_utils import checker, lstm
+from course_utils import checker
 from course_utils.exercises import ex07
+from course_utils.reference import nb07
 
 CHECKS = {
-    "step_forward": (ex07.check_lstm_step_forward, lstm.lstm_step_forward,
+    "step_forward": (ex07.check_lstm_step_forward, nb07.lstm_step_forward,
                      ex07.STEP_FORWARD_MISTAKES),
-    "step_backward": (ex07.check_lstm_step_backward, lstm.lstm_step_backward,
+    "step_backward": (ex07.check_lstm_step_backward, nb07.lstm_step_backward,
                       ex07.STEP_BACKWARD_MISTAKES),
-    "forward": (ex07.check_lstm_forward, lstm.lstm_forward, ex07.SEQ_FORWARD_MISTAKES),
-    "backward": (ex07.check_lstm_backward, lstm.lstm_backward, ex07.SEQ_BACKWARD_MISTAKES),
+    "forward": (ex07.check_lstm_forward, nb07.lstm_forward, ex07.SEQ_FORWARD_MISTAKES),
+    "backward": (ex07.check_lstm_backward, nb07.lstm_backward, ex07.SEQ_BACKWARD_MISTAKES),
 }
 
 
@@ -198,7 +199,7 @@ def test_shape_and_type_errors_do_not_crash(capsys):
         return a, a
 
     def returns_one(x, h0, c0, Wx, Wh, b):
-        return lstm.lstm_forward(x, h0, c0, Wx, Wh, b)[0]
+        return nb07.lstm_forward(x, h0, c0, Wx, Wh, b)[0]
 
     _, out = _verdict(ex07.check_lstm_step_forward, transposed_wh, capsys)
     assert "raised ValueError" in out

@@ -4,9 +4,9 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from course_utils import charlm
 from course_utils.checker import ExerciseFailed
 from course_utils.exercises import ex08
+from course_utils.reference import nb08
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -17,8 +17,8 @@ def _verdict(capsys, fn):
 
 
 def test_reference_passes(capsys):
-    ret, out = _verdict(capsys, charlm.train_step)
-    assert "passed" in out and ret is charlm.train_step
+    ret, out = _verdict(capsys, nb08.tbptt_train_step)
+    assert "passed" in out and ret is nb08.tbptt_train_step
 
 
 def test_correct_variant_written_differently_passes(capsys):
@@ -50,7 +50,7 @@ def test_unanswered_is_not_attempted(capsys):
 
     ret, out = _verdict(capsys, tbptt_train_step)
     assert "not attempted yet" in out and "calls" not in out
-    assert ret is charlm.train_step
+    assert ret is nb08.tbptt_train_step
 
 
 def test_no_detach_is_explained(capsys):
@@ -65,7 +65,7 @@ def test_no_detach_is_explained(capsys):
 
     ret, out = _verdict(capsys, tbptt_train_step)
     assert "wrong" in out or "❌" in out
-    assert "not detached" in out and ret is charlm.train_step
+    assert "not detached" in out and ret is nb08.tbptt_train_step
 
 
 @pytest.mark.parametrize("mistake", ex08.STEP_MISTAKES, ids=lambda m: m.hint[:40])
@@ -75,7 +75,7 @@ def test_each_mistake_is_named(capsys, mistake):
     ret, out = _verdict(capsys, step_fn)
     assert "❌" in out
     assert mistake.hint in out, out
-    assert ret is charlm.train_step
+    assert ret is nb08.tbptt_train_step
 
 
 def test_returns_none_and_garbage_do_not_crash(capsys):
@@ -89,7 +89,7 @@ def test_grading_mode_raises(monkeypatch, capsys):
     monkeypatch.setenv("COURSE_GRADING", "1")
     with pytest.raises(ExerciseFailed):
         ex08.check_tbptt_train_step(ex08._no_clip)
-    ex08.check_tbptt_train_step(charlm.train_step)  # a correct one does not raise
+    ex08.check_tbptt_train_step(nb08.tbptt_train_step)  # a correct one does not raise
 
 
 def test_retain_graph_instead_of_detach_is_explained(capsys):

@@ -23,6 +23,7 @@ from grading_students import FWD, NAME, STEP, _cell, load, make_class
 
 from course_utils import build, cli, grading, grading_checks, sandbox
 from course_utils.exercises import ex01
+from course_utils.reference import nb01 as ref01
 
 ROOT = Path(__file__).resolve().parents[1]
 CELL_TIMEOUT, TIMEOUT = 20, 90
@@ -80,8 +81,8 @@ def test_reuse_earns_nothing_with_the_reason(graded):
     for student in ("grace", "mallory", "olivia"):
         e = _ex(graded, student, FWD)
         assert e["points"] == 0 and e["reason"].startswith("not your work"), e
-    assert "`course_utils.rnn.rnn_step_forward`" in _ex(graded, "grace", STEP)["reason"]
-    assert "uses the course's reference `course_utils.rnn.rnn_forward`" in \
+    assert "`course_utils.reference.nb01.rnn_step_forward`" in _ex(graded, "grace", STEP)["reason"]
+    assert "uses the course's reference `course_utils.reference.nb01.rnn_forward`" in \
         _ex(graded, "mallory", FWD)["reason"]
     assert any("course_utils" in f for f in _ex(graded, "grace", STEP)["review"])
 
@@ -129,7 +130,7 @@ def test_table_csv_and_json(graded):
 def test_a_special_cased_answer_fails_the_held_out_cases(tmp_path, nb01):
     """A function that only knows the visible cases' answers passes them, not held-out ones."""
     sol, stu = nb01
-    table = {c["x"].tobytes(): ex01.rnn.rnn_step_forward(**c).tolist() for c in ex01.step_cases()}
+    table = {c["x"].tobytes(): ref01.rnn_step_forward(**c).tolist() for c in ex01.step_cases()}
     nb = nbformat.from_dict(json.loads(json.dumps(sol)))
     _cell(nb, STEP + "_code").source = (
         f"_T = {table!r}\n\ndef rnn_step_forward(x, h_prev, Wxh, Whh, b):\n"
@@ -182,7 +183,7 @@ def test_the_sandbox_sees_no_course_and_no_instructor(tmp_path):
     marker = tmp_path / "child.pid"
     src = ("import os, sys, resource, subprocess\n"
            "def probe():\n"
-           "    try:\n        import course_utils.rnn as r\n        imp = repr(r.rnn_forward)\n"
+           "    try:\n        import course_utils.reference.nb01 as r\n        imp = repr(r.rnn_forward)\n"
            "    except Exception as e:\n        imp = type(e).__name__\n"
            f"    sols = os.listdir({str(ROOT / 'solutions')!r})\n"
            "    p = subprocess.Popen(['sleep', '300'], start_new_session=True)\n"
@@ -190,13 +191,13 @@ def test_the_sandbox_sees_no_course_and_no_instructor(tmp_path):
            "    return [imp, len(sols), 'INSTRUCTOR_SECRET' in os.environ,\n"
            "            resource.getrlimit(resource.RLIMIT_AS)[0], os.getcwd()]\n")
     try:
-        box.load(*sandbox.course_sources(), {"course_utils.rnn": ["rnn_forward"]},
+        box.load(*sandbox.course_sources(), {"course_utils.reference.nb01": ["rnn_forward"]},
                  [{"index": 0, "source": src, "kind": "answer"}], timeout=60)
         info = box.describe(["probe"])["probe"]
         imp, n_sol, secret, mem, cwd = box.proxy("probe", info, timeout=30)()
     finally:
         box.close()
-    assert imp == "<course reference course_utils.rnn.rnn_forward>"
+    assert imp == "<course reference course_utils.reference.nb01.rnn_forward>"
     assert n_sol == (0 if sandbox.can_hide() else len(os.listdir(ROOT / "solutions")))
     assert secret is False and mem == sandbox.MEMORY_LIMIT
     assert cwd.startswith(str(box.scratch))
@@ -293,10 +294,13 @@ def test_plan_of_every_notebook_keeps_what_the_answer_keys_use():
             mod, name = chk.reference.rsplit(".", 1)
             assert name in plan.forbidden[mod], (path.name, chk.reference)
     plan = grading_checks.make_plan(str(ROOT / "solutions" / "05_truncated_bptt.ipynb"))
-    assert "rnn_forward" not in plan.forbidden.get("course_utils.rnn", [])
+    assert "rnn_forward" not in plan.forbidden.get("course_utils.reference.nb01", [])
+    assert "rnn_backward" not in plan.forbidden.get("course_utils.reference.nb03", [])
+    assert "rnn_forward_fast" in plan.forbidden["course_utils.rnn"]  # an ANSWER_MODULE
     plan = grading_checks.make_plan(str(ROOT / "solutions" / "07_lstm.ipynb"))
     assert "sigmoid" not in plan.forbidden["course_utils.lstm"]
-    assert "lstm_step_forward" in plan.forbidden["course_utils.lstm"]
+    assert "lstm_state_gradients" in plan.forbidden["course_utils.lstm"]
+    assert "lstm_step_forward" in plan.forbidden["course_utils.reference.nb07"]
     d = grading_checks.plan_to_dict(plan)
     assert grading_checks.plan_from_dict(json.loads(json.dumps(d))) == plan
 

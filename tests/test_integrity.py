@@ -7,6 +7,7 @@ import pytest
 
 from course_utils import integrity, lstm, rnn
 from course_utils.exercises import ex01
+from course_utils.reference import nb01
 
 
 def own_step(x, h_prev, Wxh, Whh, b):
@@ -15,7 +16,7 @@ def own_step(x, h_prev, Wxh, Whh, b):
 
 def test_own_work_passes_and_the_references_are_put_back():
     integrity.hidden_check("ex01", "check_rnn_step_forward", own_step)
-    assert rnn.rnn_step_forward.__module__ == "course_utils.rnn"  # tripwires removed
+    assert nb01.rnn_step_forward.__module__ == "course_utils.reference.nb01"  # tripwires removed
 
 
 def test_the_answer_key_may_use_the_helpers_it_uses():
@@ -41,7 +42,7 @@ def _calls(x, h0, Wxh, Whh, b):
 
 
 @pytest.mark.parametrize("fn, why", [
-    (rnn.rnn_forward, "it is the course's `course_utils.rnn.rnn_forward`"),
+    (nb01.rnn_forward, "it is the course's `course_utils.reference.nb01.rnn_forward`"),
     (_kept, "keeps the course's `course_utils.rnn.rnn_forward_fast` in the global `_keep`"),
     (_calls, "calls the course's `course_utils.rnn.rnn_forward_fast`"),
 ])

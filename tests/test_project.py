@@ -158,3 +158,66 @@ def test_the_project_stands_alone_no_reference_to_team_files_outside_it():
         text = path.read_text(errors="replace")
         bad += [f"{rel}: {n}" for n in names if n in text]
     assert not bad, "\n".join(bad)
+
+
+# ---------------------------------------------------------------------------------------
+# The answers stay out of the namespaces a student's notebook has open
+# ---------------------------------------------------------------------------------------
+def _course_modules():
+    import importlib
+    import pkgutil
+
+    import course_utils
+
+    for info in pkgutil.walk_packages(course_utils.__path__, "course_utils."):
+        name = info.name
+        if name.startswith(("course_utils.reference", "course_utils._")) or "._" in name:
+            continue
+        yield importlib.import_module(name)
+
+
+def test_no_lesson_module_shows_a_reference_solution():
+    """Tab completion on `rnn.`, `lstm.`, `ex07.`, … never shows an exercise's answer: no
+    public name of a course module (other than course_utils.reference) is a reference
+    solution, a reference module, or carries an exercise's function name."""
+    import inspect
+
+    import course_utils.reference.nb01  # noqa: F401  (the package's modules are loaded)
+    from course_utils import reference  # noqa: F401
+
+    ref_names = set()
+    for nb in sorted((ROOT / "src/course_utils/reference").glob("nb*.py")):
+        text = nb.read_text(encoding="utf-8")
+        ref_names |= set(re.findall(r"^def (\w+)", text, re.M))
+    assert {"rnn_forward", "lstm_step_backward", "tbptt_train_step"} <= ref_names
+    leaks = []
+    for mod in _course_modules():
+        for name, value in vars(mod).items():
+            if name.startswith("_"):
+                continue
+            where = getattr(value, "__module__", None) if callable(value) else None
+            if inspect.ismodule(value) and value.__name__.startswith("course_utils.reference"):
+                leaks.append(f"{mod.__name__}.{name} is the module {value.__name__}")
+            elif isinstance(where, str) and where.startswith("course_utils.reference"):
+                leaks.append(f"{mod.__name__}.{name} is {where}.{value.__name__}")
+            elif name in ref_names and inspect.isfunction(value):
+                leaks.append(f"{mod.__name__}.{name} carries an exercise's name")
+    assert not leaks, "\n".join(leaks)
+
+
+def test_a_notebook_imports_only_the_references_of_earlier_notebooks():
+    import json
+
+    seen = 0
+    for path in sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb")):
+        number = int(path.name[:2])
+        code = "\n".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"]
+                         if c["cell_type"] == "code")
+        for m in re.finditer(r"course_utils\.reference(?:\.(nb\d\d)| import ([\w, ]+))", code):
+            names = [m.group(1)] if m.group(1) else [n.strip() for n in m.group(2).split(",")]
+            for n in names:
+                seen += 1
+                assert re.fullmatch(r"nb\d\d", n) and int(n[2:]) < number, (
+                    f"{path.name} imports reference {n}: a notebook may only use the "
+                    "references of earlier notebooks")
+    assert seen >= 3  # notebooks 03, 04 and 05 build on earlier references

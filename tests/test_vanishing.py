@@ -7,9 +7,9 @@ import pytest
 import torch
 from torch.autograd.functional import jacobian
 
-from course_utils import rnn
 from course_utils import vanishing as V
 from course_utils.numerics import rel_error
+from course_utils.reference import nb01, nb03, nb04
 
 TORCH_F = {"tanh": torch.tanh, "sigmoid": torch.sigmoid, "relu": torch.relu,
            "linear": lambda a: a}
@@ -54,7 +54,7 @@ def test_forward_matches_torch_and_rnn_module(nonlinearity):
                + ht @ torch.from_numpy(Whh).T + torch.from_numpy(b))
         assert rel_error(h[:, t], ht) < 1e-12
     if nonlinearity == "tanh":
-        assert rel_error(h, rnn.rnn_forward(x, h0, Wxh, Whh, b)) < 1e-13
+        assert rel_error(h, nb01.rnn_forward(x, h0, Wxh, Whh, b)) < 1e-13
 
 
 @pytest.mark.parametrize("nonlinearity", V.NONLINEARITIES)
@@ -74,7 +74,7 @@ def test_rnn_step_jacobian_reference_matches_autograd():
     N, D, H = 4, 3, 6
     x, h_prev = rng.normal(size=(N, D)), rng.normal(size=(N, H))
     Wxh, Whh, b = rng.normal(size=(H, D)), rng.normal(size=(H, H)) * 0.5, rng.normal(size=H)
-    J = V.rnn_step_jacobian(x, h_prev, Wxh, Whh, b)
+    J = nb04.rnn_step_jacobian(x, h_prev, Wxh, Whh, b)
     assert J.shape == (N, H, H)
     for n in range(N):
         def step(hp, n=n):
@@ -90,7 +90,7 @@ def test_rnn_step_jacobian_reference_matches_autograd():
 @pytest.mark.parametrize("t,k", [(7, 0), (7, 3), (5, 1), (4, 3), (6, 6)])
 def test_jacobian_product_matches_autograd(nonlinearity, t, k):
     x, h0, Wxh, Whh, b, h = _rnn(np.random.default_rng(3), nonlinearity=nonlinearity)
-    P = V.jacobian_product(h, Whh, t, k, nonlinearity)
+    P = nb04.jacobian_product(h, Whh, t, k, nonlinearity)
     assert P.shape == (3, 5, 5)
     for n in range(3):
         ref = jacobian(_torch_window(x, Wxh, Whh, b, n, t, k, nonlinearity), _state(h0, h, n, k))
@@ -102,19 +102,19 @@ def test_jacobian_product_matches_autograd(nonlinearity, t, k):
 def test_jacobian_product_rejects_bad_windows():
     h = np.zeros((2, 4, 3))
     with pytest.raises(ValueError):
-        V.jacobian_product(h, np.eye(3), 2, 3)
+        nb04.jacobian_product(h, np.eye(3), 2, 3)
     with pytest.raises(ValueError):
-        V.jacobian_product(h, np.eye(3), 5, 0)
+        nb04.jacobian_product(h, np.eye(3), 5, 0)
 
 
 def test_vector_jacobian_product_is_bptt():
-    """dL/dh_0 from rnn.rnn_backward (loss on h_T only) equals g · ∂h_T/∂h_0."""
+    """dL/dh_0 from nb03.rnn_backward (loss on h_T only) equals g · ∂h_T/∂h_0."""
     x, h0, Wxh, Whh, b, h = _rnn(np.random.default_rng(4))
     g = np.random.default_rng(5).normal(size=h0.shape)
     dh = np.zeros_like(h)
     dh[:, -1] = g
-    _, dh0, *_ = rnn.rnn_backward(dh, x, h0, h, Wxh, Whh)
-    P = V.jacobian_product(h, Whh, h.shape[1], 0)
+    _, dh0, *_ = nb03.rnn_backward(dh, x, h0, h, Wxh, Whh)
+    P = nb04.jacobian_product(h, Whh, h.shape[1], 0)
     assert rel_error(dh0, np.einsum("ni,nij->nj", g, P)) < 1e-12
 
 
@@ -126,7 +126,7 @@ def test_log_norms_equal_explicit_products(ord_, nonlinearity):
     assert logs.shape == (3, 12)
     T = h.shape[1]
     for lag in range(1, T + 1):
-        P = V.jacobian_product(h, Whh, T, T - lag, nonlinearity)
+        P = nb04.jacobian_product(h, Whh, T, T - lag, nonlinearity)
         with np.errstate(divide="ignore"):
             ref = np.log10(np.linalg.norm(P, ord_, axis=(1, 2)))
         finite = np.isfinite(ref)

@@ -5,10 +5,6 @@
   the hidden size at which one cell type has as many parameters as another.
 * :func:`detach_state`: cut the graph behind a hidden state (a tensor or an ``(h, c)``
   tuple) while keeping its values.
-* :func:`train_step`: one truncated-BPTT step on one chunk: forward from the carried
-  state, mean cross-entropy, backward, clip the gradient norm, optimizer step; returns the
-  loss and the detached state to carry into the next chunk (the reference solution of
-  exercise 08).
 * :func:`evaluate_bpc`: bits per character on a held-out id sequence (stateful, no grad).
 * :func:`train`: the loop: streams, chunks, carried state, clipping, a tqdm bar, a
   step and wall-clock budget, periodic validation; returns a :class:`History`.
@@ -105,30 +101,6 @@ def detach_state(state):
     if isinstance(state, torch.Tensor):
         return state.detach()
     return tuple(s.detach() for s in state)
-
-
-def train_step(model, optimizer, x, y, state, clip):
-    """One step of stateful truncated BPTT on one chunk.
-
-    Args:
-        model: ``model(x, state) -> (logits (B, T, V), new_state)``.
-        optimizer: a torch optimizer over ``model.parameters()``.
-        x, y: ``(B, T)`` int64 inputs and targets (``y`` is ``x`` shifted by one).
-        state: the state carried from the previous chunk (None at the start).
-        clip: largest allowed global gradient norm (None: no clipping).
-
-    Returns:
-        ``(loss, state)``: the chunk's mean cross-entropy in nats (a float) and the new
-        state, detached, to pass to the next chunk.
-    """
-    logits, state = model(x, state)
-    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
-    optimizer.zero_grad()
-    loss.backward()
-    if clip is not None:
-        torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-    optimizer.step()
-    return loss.item(), detach_state(state)
 
 
 @torch.no_grad()
@@ -235,7 +207,8 @@ def train(model, train_ids, val_ids, *, batch_size: int = 64, seq_len: int = 100
         eval_every: evaluate validation bpc every this many steps.
         eval_ids: ids to evaluate on during training (default ``val_ids``); the final
             evaluation always uses ``val_ids``.
-        step_fn: the step function (default :func:`train_step`, same signature).
+        step_fn: the step function (default: notebook 08's exercise, solved,
+            :func:`course_utils.reference.nb08.tbptt_train_step`).
         seed: seeds torch before training (the model is built by the caller).
         clock: 'wall' (default) or 'cpu': measure the budget in process CPU seconds
             instead, so a benchmark on a busy machine still gets its share of work
@@ -248,7 +221,8 @@ def train(model, train_ids, val_ids, *, batch_size: int = 64, seq_len: int = 100
     from tqdm.auto import tqdm
 
     torch.manual_seed(seed)
-    step_fn = step_fn or train_step
+    if step_fn is None:
+        from .reference.nb08 import tbptt_train_step as step_fn
     device = device or next(model.parameters()).device
     model.to(device).train()
     opt = torch.optim.Adam(model.parameters(), lr=lr)

@@ -2,7 +2,8 @@
 
 Contents
 --------
-* :func:`global_norm`, :func:`clip_grad_norm`, :func:`clip_grad_value`, :func:`angle_deg`:
+* :func:`global_norm`, :func:`clip_grad_value`, :func:`angle_deg` (clipping by norm is
+  the exercise: :func:`course_utils.reference.nb06.clip_grad_norm`):
   clipping a *list* of gradient arrays (one per parameter) the way
   ``torch.nn.utils.clip_grad_norm_`` / ``clip_grad_value_`` do, but returning new arrays.
 * :func:`cliff_states`, :func:`cliff_loss_and_grad`, :func:`descend`: the single-unit RNN whose loss surface has
@@ -33,7 +34,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import rnn
+from .reference import nb01 as _nb01
+from .reference import nb03 as _nb03
 
 TORCH_EPS = 1e-6  # torch.nn.utils.clip_grad_norm_ divides by (total_norm + 1e-6)
 DIVERGENCE_BOUND = 1e10  # a loss or gradient norm above this counts as diverged
@@ -67,33 +69,12 @@ def global_norm(grads) -> float:
         return float(np.linalg.norm(per_array))
 
 
-def clip_grad_norm(grads, max_norm: float):
-    """Rescale gradients so their global L2 norm is at most ``max_norm`` (torch semantics).
+def _clip_grad_norm(grads, max_norm: float):
+    """The reference :func:`course_utils.reference.nb06.clip_grad_norm` (notebook 06's
+    exercise, so it does not live here, where the notebook's namespace would show it)."""
+    from .reference.nb06 import clip_grad_norm
 
-    Exactly what ``torch.nn.utils.clip_grad_norm_(params, max_norm)`` does (with its
-    defaults ``norm_type=2``, ``error_if_nonfinite=False``), except that the inputs are not
-    modified: new arrays are returned.
-
-    ``scale = min(1, max_norm / (total_norm + 1e-6))`` multiplies every array, with NaN
-    propagating: a NaN norm gives NaN everywhere, an infinite norm gives a scale of 0
-    (so finite entries become 0 and infinite ones NaN), ``max_norm = 0`` gives zeros, and
-    all-zero gradients stay zero.
-
-    Args:
-        grads: list/tuple of arrays (any shapes), or a single array.
-        max_norm: the threshold, >= 0.
-
-    Returns:
-        (clipped, total_norm): ``clipped`` is a list of new arrays with the inputs' shapes
-        (a single array if ``grads`` was one); ``total_norm`` is the norm *before*
-        clipping, a float.
-    """
-    arrays, single = _as_list(grads)
-    total = global_norm(arrays)
-    with np.errstate(invalid="ignore", over="ignore"):
-        scale = np.minimum(1.0, max_norm / (total + TORCH_EPS))  # np.minimum propagates NaN
-        clipped = [g * scale for g in arrays]
-    return (clipped[0] if single else clipped), total
+    return clip_grad_norm(grads, max_norm)
 
 
 def clip_grad_value(grads, clip_value: float):
@@ -211,7 +192,7 @@ def descend(start, lr: float, steps: int, max_norm: float | None = None,
         if k == steps:
             break
         if max_norm is not None:
-            g, _ = clip_grad_norm(g, max_norm)
+            g, _ = _clip_grad_norm(g, max_norm)
         p = p - lr * g
         path.append(p.copy())
     return dict(path=np.array(path), loss=np.array(losses), grad_norm=np.array(norms))
@@ -268,13 +249,13 @@ def regression_loss_and_grads(params, batch):
     x, y = batch
     h0 = np.zeros((x.shape[0], Whh.shape[0]))
     with np.errstate(over="ignore", invalid="ignore"):
-        h = rnn.rnn_forward(x, h0, Wxh, Whh, b)
+        h = _nb01.rnn_forward(x, h0, Wxh, Whh, b)
         err = h @ Why.T + by - y
         loss = float(np.mean(err**2))
         dout = 2.0 * err / err.size
         dWhy = np.einsum("nto,nth->oh", dout, h)
         dby = dout.sum(axis=(0, 1))
-        _, _, dWxh, dWhh, db = rnn.rnn_backward(dout @ Why, x, h0, h, Wxh, Whh)
+        _, _, dWxh, dWhh, db = _nb03.rnn_backward(dout @ Why, x, h0, h, Wxh, Whh)
     return loss, [dWxh, dWhh, db, dWhy, dby]
 
 
@@ -286,7 +267,7 @@ def regression_hidden_states(params, x) -> np.ndarray:
     """
     Wxh, Whh, b = params[:3]
     with np.errstate(over="ignore", invalid="ignore"):
-        return rnn.rnn_forward(x, np.zeros((x.shape[0], Whh.shape[0])), Wxh, Whh, b)
+        return _nb01.rnn_forward(x, np.zeros((x.shape[0], Whh.shape[0])), Wxh, Whh, b)
 
 
 def readout_curvature(params, x, O: int = 1) -> float:
@@ -353,7 +334,7 @@ def is_divergent(loss: float, grad_norm: float, bound: float = DIVERGENCE_BOUND)
 
 
 def train_sgd(params: Sequence[np.ndarray], loss_and_grads: Callable, batches, *, lr: float,
-              steps: int, max_norm: float | None = None, clip_fn: Callable = clip_grad_norm,
+              steps: int, max_norm: float | None = None, clip_fn: Callable | None = None,
               name: str = "training", verbose: bool = True,
               diverge_above: float = DIVERGENCE_BOUND) -> TrainHistory:
     """Plain SGD with optional gradient-norm clipping; stops as soon as the run diverges.
@@ -399,7 +380,7 @@ def train_sgd(params: Sequence[np.ndarray], loss_and_grads: Callable, batches, *
                             "or clip the gradients.")
             break
         if max_norm is not None:
-            grads, _ = clip_fn(grads, max_norm)
+            grads, _ = (clip_fn or _clip_grad_norm)(grads, max_norm)
         hist.clipped.append(max_norm is not None and norm > max_norm)
         with np.errstate(over="ignore", invalid="ignore"):
             params = [p - lr * g for p, g in zip(params, grads)]

@@ -209,6 +209,7 @@ def make_plan(solution_path: str) -> Plan:
             continue
         chk.reference = f"{ref.__module__}.{ref.__name__}"
         forbidden_mods.add(ref.__module__)
+        forbidden_mods.update(getattr(mod, "ANSWER_MODULES", ()))
         used = {m for m, _ in allowed}
         for n in ref.__code__.co_names:
             v = ref.__globals__.get(n)

@@ -13,8 +13,9 @@ unless the function passes the check on held-out cases. It does not trust what t
 notebook's code may have changed: it runs *fresh copies* of the checking code and the
 references, loaded from their files (so a replaced ``exNN.check_…``, ``ex01 = Fake()`` or
 a patched ``grading_mode`` has no effect), it refuses a function that is, wraps or keeps
-a course function, and while the check runs every function of the reference's module is
-replaced by a tripwire, so a function that calls the reference fails.
+a course function, and while the check runs every function of the reference's module and
+of the exercise's ``ANSWER_MODULES`` is replaced by a tripwire, so a function that calls the
+reference (or a lesson function that computes the same thing) fails.
 
 This is weaker than ``course grade``, which runs the student's code in a separate
 process: code in the same kernel can still patch the import system or this module
@@ -127,7 +128,7 @@ def hidden_check(exercises: str, check: str, fn, seeds=HELDOUT_SEEDS) -> None:
                 f(None)
             refs += [r for _, r in found]
     allowed = set(getattr(ex, "ALLOWED_HELPERS", ()))
-    modules = {_live(r.__module__) for r in refs}
+    modules = {_live(r.__module__) for r in refs} | set(getattr(ex, "ANSWER_MODULES", ()))
     for seed in seeds:
         with checker.capture() as found, _tripwires(modules, allowed):
             getattr(ex, check)(fn, seed=seed)

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .reference import nb07 as _nb07
+
 BASELINE_MSE = 1.0 / 6.0  # always predict the mean, 1
 ONE_VALUE_MSE = 1.0 / 12.0  # remember one marked value exactly, guess the other's mean
 FIRST_MARKER_WINDOW = 10
@@ -207,7 +209,7 @@ def lstm_gate_trace(model, x) -> dict:
     h_t, c_t = np.zeros((N, H)), np.zeros((N, H))
     out = {k: np.zeros((N, T, H)) for k in ("i", "f", "g", "o", "c", "h")}
     for t in range(T):
-        i, f, g, o = lstm.lstm_gates(x[:, t], h_t, Wx, Wh, b)
+        i, f, g, o = _nb07.lstm_gates(x[:, t], h_t, Wx, Wh, b)
         c_t = f * c_t + i * g
         h_t = o * np.tanh(c_t)
         for k, v in zip(("i", "f", "g", "o", "c", "h"), (i, f, g, o, c_t, h_t)):

@@ -34,126 +34,6 @@ def sigmoid(z):
     return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
-def lstm_gates(x, h_prev, Wx, Wh, b):
-    """The four gate activations of one step.
-
-    Args:
-        x: (N, D), h_prev: (N, H), Wx: (4H, D), Wh: (4H, H), b: (4H,).
-
-    Returns:
-        i, f, g, o: each (N, H) (i, f, o after the sigmoid, g after the tanh).
-    """
-    H = h_prev.shape[1]
-    a = x @ Wx.T + h_prev @ Wh.T + b
-    i = sigmoid(a[:, :H])
-    f = sigmoid(a[:, H:2 * H])
-    g = np.tanh(a[:, 2 * H:3 * H])
-    o = sigmoid(a[:, 3 * H:])
-    return i, f, g, o
-
-
-def lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b):
-    """One LSTM step.
-
-    Args:
-        x: (N, D) inputs at this step.
-        h_prev: (N, H) previous hidden state; c_prev: (N, H) previous cell state.
-        Wx: (4H, D), Wh: (4H, H), b: (4H,) with gate blocks in the order i, f, g, o.
-
-    Returns:
-        h_next: (N, H) = o ⊙ tanh(c_next); c_next: (N, H) = f ⊙ c_prev + i ⊙ g.
-    """
-    i, f, g, o = lstm_gates(x, h_prev, Wx, Wh, b)
-    c_next = f * c_prev + i * g
-    h_next = o * np.tanh(c_next)
-    return h_next, c_next
-
-
-def lstm_step_backward(dh_next, dc_next, x, h_prev, c_prev, Wx, Wh, b):
-    """Backward pass of :func:`lstm_step_forward` (recomputes the gates).
-
-    Args:
-        dh_next: (N, H) total gradient of the loss with respect to ``h_next``.
-        dc_next: (N, H) gradient with respect to ``c_next`` that arrives from the *next*
-            step (through ``c_{t+1} = f_{t+1} ⊙ c_t + …``), not counting the path
-            through ``h_next``, which this function adds.
-        x, h_prev, c_prev, Wx, Wh, b: the step's inputs, as in the forward pass.
-
-    Returns:
-        dx (N, D), dh_prev (N, H), dc_prev (N, H), dWx (4H, D), dWh (4H, H), db (4H,).
-    """
-    i, f, g, o = lstm_gates(x, h_prev, Wx, Wh, b)
-    c_next = f * c_prev + i * g
-    tc = np.tanh(c_next)
-    do = dh_next * tc
-    dc = dc_next + dh_next * o * (1.0 - tc**2)  # both paths into c_t
-    di, df, dg = dc * g, dc * c_prev, dc * i
-    dc_prev = dc * f
-    da = np.concatenate([di * i * (1 - i), df * f * (1 - f), dg * (1 - g**2),
-                         do * o * (1 - o)], axis=1)  # (N, 4H)
-    dx = da @ Wx
-    dh_prev = da @ Wh
-    dWx = da.T @ x
-    dWh = da.T @ h_prev
-    db = da.sum(axis=0)
-    return dx, dh_prev, dc_prev, dWx, dWh, db
-
-
-def lstm_forward(x, h0, c0, Wx, Wh, b):
-    """Run the LSTM over a sequence by repeating :func:`lstm_step_forward`.
-
-    Args:
-        x: (N, T, D) inputs, batch-first; h0, c0: (N, H) initial states.
-        Wx: (4H, D), Wh: (4H, H), b: (4H,).
-
-    Returns:
-        h: (N, T, H) hidden states h_1 … h_T; c: (N, T, H) cell states c_1 … c_T
-        (h0, c0 not included). ``h[:, -1]`` and ``c[:, -1]`` are torch's ``h_n``, ``c_n``.
-    """
-    N, T, _ = x.shape
-    H = h0.shape[1]
-    dtype = np.result_type(x, h0, c0, Wx, Wh, b)
-    h = np.empty((N, T, H), dtype=dtype)
-    c = np.empty((N, T, H), dtype=dtype)
-    h_t, c_t = h0, c0
-    for t in range(T):
-        h_t, c_t = lstm_step_forward(x[:, t], h_t, c_t, Wx, Wh, b)
-        h[:, t], c[:, t] = h_t, c_t
-    return h, c
-
-
-def lstm_backward(dh, x, h0, c0, Wx, Wh, b, dcT=None):
-    """Backpropagation through time for :func:`lstm_forward` (recomputes the forward pass).
-
-    Args:
-        dh: (N, T, H) gradient of the loss with respect to each ``h_t`` as it comes from
-            the losses directly (not yet including the flow from later steps).
-        x: (N, T, D), h0, c0: (N, H), Wx: (4H, D), Wh: (4H, H), b: (4H,).
-        dcT: optional (N, H) gradient with respect to the final cell state ``c_T`` (when
-            the loss uses it, e.g. torch's ``c_n``); None means zero.
-
-    Returns:
-        dx (N, T, D), dh0 (N, H), dc0 (N, H), dWx (4H, D), dWh (4H, H), db (4H,);
-        weight gradients are summed over time and batch.
-    """
-    h, c = lstm_forward(x, h0, c0, Wx, Wh, b)
-    T = x.shape[1]
-    dx = np.zeros_like(x)
-    dWx, dWh, db = np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)
-    dh_carry = np.zeros_like(h0)
-    dc_carry = np.zeros_like(c0) if dcT is None else np.array(dcT, copy=True)
-    for t in range(T - 1, -1, -1):
-        h_prev = h[:, t - 1] if t > 0 else h0
-        c_prev = c[:, t - 1] if t > 0 else c0
-        dx_t, dh_carry, dc_carry, dWx_t, dWh_t, db_t = lstm_step_backward(
-            dh[:, t] + dh_carry, dc_carry, x[:, t], h_prev, c_prev, Wx, Wh, b)
-        dx[:, t] = dx_t
-        dWx += dWx_t
-        dWh += dWh_t
-        db += db_t
-    return dx, dh_carry, dc_carry, dWx, dWh, db
-
-
 # ---------------------------------------------------------------------------------------
 # Parameters and torch interoperability
 # ---------------------------------------------------------------------------------------
@@ -249,19 +129,23 @@ def grads_from_torch(lstm) -> LSTMParams:
 # ---------------------------------------------------------------------------------------
 # Gradient flow
 # ---------------------------------------------------------------------------------------
-def lstm_state_gradients(x, h0, c0, Wx, Wh, b, dhT, *, step_backward=lstm_step_backward):
+def lstm_state_gradients(x, h0, c0, Wx, Wh, b, dhT, *, step_backward=None):
     """Gradient of a loss that depends only on ``h_T`` with respect to every earlier state.
 
     Args:
         x: (N, T, D), h0, c0: (N, H), Wx, Wh, b: LSTM weights.
         dhT: (N, H) gradient of the loss with respect to ``h_T``.
-        step_backward: the step backward to use (the student's, once it passes).
+        step_backward: the step backward to use (the student's, once it passes; default:
+            the reference, :func:`course_utils.reference.nb07.lstm_step_backward`).
 
     Returns:
         dh: (N, T + 1, H) with ``dh[:, k] = ∂L/∂h_k`` for k = 0 … T (k = T is ``dhT``),
         dc: (N, T + 1, H) with ``dc[:, k] = ∂L/∂c_k`` (total, through every path).
     """
-    h, c = lstm_forward(x, h0, c0, Wx, Wh, b)
+    from .reference import nb07
+
+    step_backward = step_backward or nb07.lstm_step_backward
+    h, c = nb07.lstm_forward(x, h0, c0, Wx, Wh, b)
     N, T, _ = x.shape
     H = h0.shape[1]
     dh = np.zeros((N, T + 1, H))
@@ -269,7 +153,7 @@ def lstm_state_gradients(x, h0, c0, Wx, Wh, b, dhT, *, step_backward=lstm_step_b
     dh[:, T] = dhT
     dh_t, dc_t = dhT, np.zeros_like(dhT)
     # ∂L/∂c_T (total) = dhT ⊙ o_T ⊙ (1 − tanh²c_T); record it before stepping back.
-    o_T = lstm_gates(x[:, -1], h[:, -2] if T > 1 else h0, Wx, Wh, b)[3]
+    o_T = nb07.lstm_gates(x[:, -1], h[:, -2] if T > 1 else h0, Wx, Wh, b)[3]
     dc[:, T] = dhT * o_T * (1 - np.tanh(c[:, -1]) ** 2)
     for t in range(T - 1, -1, -1):
         h_prev = h[:, t - 1] if t > 0 else h0
@@ -278,7 +162,7 @@ def lstm_state_gradients(x, h0, c0, Wx, Wh, b, dhT, *, step_backward=lstm_step_b
         dh[:, t] = dh_t
         # dc_t is ∂L/∂c_t through c_{t+1} only; add the path through h_t.
         if t > 0:
-            o_t = lstm_gates(x[:, t - 1], h[:, t - 2] if t > 1 else h0, Wx, Wh, b)[3]
+            o_t = nb07.lstm_gates(x[:, t - 1], h[:, t - 2] if t > 1 else h0, Wx, Wh, b)[3]
             dc[:, t] = dc_t + dh_t * o_t * (1 - np.tanh(c_prev) ** 2)
         else:
             dc[:, t] = dc_t  # c_0 does not feed h_0
@@ -287,15 +171,15 @@ def lstm_state_gradients(x, h0, c0, Wx, Wh, b, dhT, *, step_backward=lstm_step_b
 
 def rnn_state_gradients(x, h0, Wxh, Whh, b, dhT):
     """Like :func:`lstm_state_gradients` for a tanh RNN: ``dh[:, k] = ∂L/∂h_k``, (N, T+1, H)."""
-    from .rnn import rnn_forward, rnn_step_backward
+    from .reference import nb01, nb03
 
-    h = rnn_forward(x, h0, Wxh, Whh, b)
+    h = nb01.rnn_forward(x, h0, Wxh, Whh, b)
     N, T, _ = x.shape
     dh = np.zeros((N, T + 1, h0.shape[1]))
     dh[:, T] = dhT
     dh_t = dhT
     for t in range(T - 1, -1, -1):
         h_prev = h[:, t - 1] if t > 0 else h0
-        _, dh_t, *_ = rnn_step_backward(dh_t, x[:, t], h_prev, h[:, t], Wxh, Whh)
+        _, dh_t, *_ = nb03.rnn_step_backward(dh_t, x[:, t], h_prev, h[:, t], Wxh, Whh)
         dh[:, t] = dh_t
     return dh

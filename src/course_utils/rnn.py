@@ -19,43 +19,6 @@ from dataclasses import dataclass
 import numpy as np
 
 
-def rnn_step_forward(x, h_prev, Wxh, Whh, b):
-    """One time step of a tanh RNN.
-
-    Args:
-        x: (N, D) inputs at this step.
-        h_prev: (N, H) hidden state from the previous step.
-        Wxh: (H, D) input-to-hidden weights.
-        Whh: (H, H) hidden-to-hidden weights.
-        b: (H,) bias.
-
-    Returns:
-        h_next: (N, H) new hidden state, ``tanh(x @ Wxh.T + h_prev @ Whh.T + b)``.
-    """
-    return np.tanh(x @ Wxh.T + h_prev @ Whh.T + b)
-
-
-def rnn_forward(x, h0, Wxh, Whh, b):
-    """Run the RNN over a whole sequence by repeating :func:`rnn_step_forward`.
-
-    Args:
-        x: (N, T, D) input sequence, batch-first.
-        h0: (N, H) initial hidden state.
-        Wxh: (H, D), Whh: (H, H), b: (H,) as in :func:`rnn_step_forward`.
-
-    Returns:
-        h: (N, T, H) hidden states ``h_1 … h_T`` (``h0`` is not included).
-    """
-    N, T, _ = x.shape
-    H = h0.shape[1]
-    h = np.empty((N, T, H), dtype=np.result_type(x, h0, Wxh, Whh, b))
-    h_prev = h0
-    for t in range(T):
-        h_prev = rnn_step_forward(x[:, t], h_prev, Wxh, Whh, b)
-        h[:, t] = h_prev
-    return h
-
-
 @dataclass
 class RNNParams:
     """Weights of one RNN layer in the course layout: Wxh (H, D), Whh (H, H), b (H,)."""
@@ -100,63 +63,12 @@ def params_from_torch(rnn) -> RNNParams:
     return RNNParams(W_ih, W_hh, b)
 
 
-def rnn_step_backward(dh_next, x, h_prev, h_next, Wxh, Whh):
-    """Backward pass of :func:`rnn_step_forward`.
-
-    Args:
-        dh_next: (N, H) total gradient of the loss with respect to ``h_next`` (from the
-            loss at this step *and* from later steps).
-        x: (N, D), h_prev: (N, H), h_next: (N, H): the step's input, previous state and
-            output (the output gives tanh' = 1 − h_next²).
-        Wxh: (H, D), Whh: (H, H).
-
-    Returns:
-        dx (N, D), dh_prev (N, H), dWxh (H, D), dWhh (H, H), db (H,).
-    """
-    da = dh_next * (1.0 - h_next**2)  # gradient at the pre-activation, (N, H)
-    dx = da @ Wxh
-    dh_prev = da @ Whh
-    dWxh = da.T @ x
-    dWhh = da.T @ h_prev
-    db = da.sum(axis=0)
-    return dx, dh_prev, dWxh, dWhh, db
-
-
-def rnn_backward(dh, x, h0, h, Wxh, Whh):
-    """Backpropagation through time for :func:`rnn_forward`.
-
-    Args:
-        dh: (N, T, H) gradient of the loss with respect to every hidden state, as it
-            comes from the per-step losses (not yet including the flow from later steps).
-        x: (N, T, D), h0: (N, H), h: (N, T, H) as in/out of :func:`rnn_forward`.
-        Wxh: (H, D), Whh: (H, H).
-
-    Returns:
-        dx (N, T, D), dh0 (N, H), dWxh (H, D), dWhh (H, H), db (H,). Weight and bias
-        gradients are summed over time and batch.
-    """
-    N, T, _ = x.shape
-    dx = np.zeros_like(x)
-    dWxh, dWhh = np.zeros_like(Wxh), np.zeros_like(Whh)
-    db = np.zeros(Whh.shape[0], dtype=dh.dtype)
-    dh_carry = np.zeros_like(h0)
-    for t in range(T - 1, -1, -1):
-        h_prev = h[:, t - 1] if t > 0 else h0
-        dx_t, dh_carry, dWxh_t, dWhh_t, db_t = rnn_step_backward(
-            dh[:, t] + dh_carry, x[:, t], h_prev, h[:, t], Wxh, Whh)
-        dx[:, t] = dx_t
-        dWxh += dWxh_t
-        dWhh += dWhh_t
-        db += db_t
-    return dx, dh_carry, dWxh, dWhh, db
-
-
 # ---------------------------------------------------------------------------------------
 # Fast versions (notebook 03, "making it fast"): everything that does not depend on the
 # recurrence is hoisted out of the time loop and done as one big matrix product.
 # ---------------------------------------------------------------------------------------
 def rnn_forward_fast(x, h0, Wxh, Whh, b):
-    """Same result as :func:`rnn_forward`, with the input projection hoisted out of the loop.
+    """Same result as :func:`reference.nb01.rnn_forward`, with the input projection hoisted out of the loop.
 
     ``x @ Wxh.T + b`` is computed for all N·T positions in one matrix product; the loop
     only does the part that truly depends on the previous step, ``h_{t-1} @ Whh.T``.
@@ -183,13 +95,13 @@ def rnn_forward_fast(x, h0, Wxh, Whh, b):
 
 
 def rnn_backward_fast(dh, x, h0, h, Wxh, Whh):
-    """Same result as :func:`rnn_backward`, with the weight gradients hoisted out of the loop.
+    """Same result as :func:`reference.nb03.rnn_backward`, with the weight gradients hoisted out of the loop.
 
     The loop only carries the gradient backwards (``da_t = (dh_t + carry) ⊙ (1 − h_t²)``,
     ``carry = da_t @ Whh``) and stores every ``da_t``; then ``dx``, ``dWxh``, ``dWhh`` and
     ``db`` are each one matrix product (or sum) over all N·T positions.
 
-    Args and returns: as :func:`rnn_backward` (dh: (N, T, H) per-step gradients).
+    Args and returns: as :func:`reference.nb03.rnn_backward` (dh: (N, T, H) per-step gradients).
     """
     N, T, D = x.shape
     H = h0.shape[1]
@@ -249,7 +161,7 @@ def time_bptt(N: int, T: int, D: int, H: int, *, repeats: int = 5, seed: int = 0
               min_time_s: float = 0.0) -> dict:
     """Time forward + backward of one RNN layer in float64, three ways, on the same data.
 
-    * ``naive``: :func:`rnn_forward` + :func:`rnn_backward` (one step function per step);
+    * ``naive``: :func:`reference.nb01.rnn_forward` + :func:`reference.nb03.rnn_backward` (one step function per step);
     * ``fast``: :func:`rnn_forward_fast` + :func:`rnn_backward_fast` (input projection and
       weight gradients hoisted out of the time loop);
     * ``torch``: ``torch.nn.RNN`` forward + ``backward()`` of ``sum(h * dh)`` (autograd),
@@ -268,6 +180,8 @@ def time_bptt(N: int, T: int, D: int, H: int, *, repeats: int = 5, seed: int = 0
 
     import torch
 
+    from .reference import nb01, nb03
+
     rng = np.random.default_rng(seed)
     p = init_rnn_params(D, H, rng)
     x = rng.normal(size=(N, T, D))
@@ -275,8 +189,8 @@ def time_bptt(N: int, T: int, D: int, H: int, *, repeats: int = 5, seed: int = 0
     dh = rng.normal(size=(N, T, H))
 
     def naive():
-        h = rnn_forward(x, h0, p.Wxh, p.Whh, p.b)
-        return rnn_backward(dh, x, h0, h, p.Wxh, p.Whh)
+        h = nb01.rnn_forward(x, h0, p.Wxh, p.Whh, p.b)
+        return nb03.rnn_backward(dh, x, h0, h, p.Wxh, p.Whh)
 
     def fast():
         h = rnn_forward_fast(x, h0, p.Wxh, p.Whh, p.b)

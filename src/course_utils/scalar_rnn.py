@@ -10,7 +10,7 @@ Arrays are indexed from 0 in code: ``x[t-1]`` is x_t and ``h[t-1]`` is h_t, so
 
 The gradient dL/dw can be computed three ways, all here:
 
-* :func:`bptt`: the backward recursion, O(T) (what notebook 03 codes in matrix form);
+* :func:`course_utils.reference.nb02.scalar_bptt`: the backward recursion, O(T) (what notebook 03 codes in matrix form);
 * :func:`path_contributions`: the explicit sum over paths, a (T, T) table whose entry
   (t, k) is the contribution of the loss at step t through the use of w at step k;
 * :func:`torch_grads` and :func:`finite_difference_grads`: independent references.
@@ -95,30 +95,6 @@ def path_contributions(x, y, w, u, b, h0, wrt: str = "w"):
     dLt_dht = h - np.asarray(y)
     P = jacobian_products(h, w)[:, 1:]  # P[t-1, k-1] = ∂h_t/∂h_k, k ≥ 1
     return dLt_dht[:, None] * P * immediate[None, :]
-
-
-def bptt(x, y, w, u, b, h0):
-    """Gradients of :func:`loss` by the backward recursion (BPTT), O(T).
-
-    ``g_t = (h_t − y_t) + g_{t+1} w (1 − h_{t+1}²)`` is the total gradient at h_t;
-    ``δ_t = g_t (1 − h_t²)``; then dw = Σ δ_t h_{t-1}, du = Σ δ_t x_t, db = Σ δ_t and
-    dL/dh_0 = δ_1 w.
-
-    Returns:
-        (dw, du, db, dh0) as floats.
-    """
-    x = np.asarray(x, dtype=float)
-    h = forward(x, w, u, b, h0)
-    hp = previous_states(h, h0)
-    dw = du = db = 0.0
-    carry = 0.0
-    for t in range(len(x) - 1, -1, -1):
-        delta = (h[t] - y[t] + carry) * (1.0 - h[t] ** 2)
-        dw += delta * hp[t]
-        du += delta * x[t]
-        db += delta
-        carry = delta * w
-    return float(dw), float(du), float(db), float(carry)
 
 
 def torch_grads(x, y, w, u, b, h0) -> dict:

@@ -11,12 +11,13 @@ through at most ``k2`` steps; the hidden state is always carried forward. Specia
 
 The loss used by the numpy functions is linear in the hidden states,
 ``L = Σ_t Σ_n ⟨dh[n, t], h[n, t]⟩``, so that ``dh: (N, T, H)`` is the per-step gradient
-``∂L_t/∂h_t`` (exactly the ``dh`` argument of :func:`course_utils.rnn.rnn_backward`). Any
+``∂L_t/∂h_t`` (exactly the ``dh`` argument of :func:`course_utils.reference.nb03.rnn_backward`). Any
 real per-step loss (softmax, MSE) only changes how ``dh`` is computed.
 
 Contents
 --------
-numpy       :func:`tbptt_numpy` (k1 = k2, chunked), :func:`tbptt_k1k2_numpy` (general),
+numpy       :func:`tbptt_k1k2_numpy` (general; k1 = k2 is notebook 05's exercise,
+            :func:`course_utils.reference.nb05.truncated_bptt`),
             :func:`checkpointed_bptt_numpy` (exact gradients, √T memory),
             :func:`contributions_by_lag`, :func:`randomized_truncation_estimate`.
 torch       :func:`torch_rnn_step`, :func:`tbptt_torch` (general k1 ≤ k2),
@@ -39,6 +40,8 @@ from collections.abc import Callable
 import numpy as np
 
 from . import rnn
+from .reference import nb01 as _nb01
+from .reference import nb03 as _nb03
 
 
 # ---------------------------------------------------------------------------------------
@@ -49,34 +52,6 @@ def chunk_bounds(T: int, k: int) -> list[tuple[int, int]]:
     if k < 1:
         raise ValueError(f"chunk length must be >= 1, got {k}")
     return [(s, min(s + k, T)) for s in range(0, T, k)]
-
-
-def tbptt_numpy(x, h0, Wxh, Whh, b, dh, k):
-    """TBPTT(k, k): chunks of ``k`` steps, hidden state carried forward, gradient not.
-
-    For chunk ``c`` covering steps ``[s, e)``: run :func:`rnn.rnn_forward` from the state
-    the previous chunk ended in, then :func:`rnn.rnn_backward` with ``dh[:, s:e]``; the
-    returned ``dh0`` (the gradient that would flow into the previous chunk) is dropped.
-
-    Args:
-        x: (N, T, D) inputs; h0: (N, H) initial state; Wxh (H, D), Whh (H, H), b (H,).
-        dh: (N, T, H) per-step loss gradients ∂L_t/∂h_t.
-        k: chunk length (the last chunk is shorter when k does not divide T).
-
-    Returns:
-        dWxh (C, H, D), dWhh (C, H, H), db (C, H): the gradient of each chunk's loss
-        (C = ceil(T / k)), and h_last (N, H): the state after the last step.
-    """
-    h_prev = h0
-    gx, gh, gb = [], [], []
-    for s, e in chunk_bounds(x.shape[1], k):
-        h = rnn.rnn_forward(x[:, s:e], h_prev, Wxh, Whh, b)
-        _, _, dWxh, dWhh, db = rnn.rnn_backward(dh[:, s:e], x[:, s:e], h_prev, h, Wxh, Whh)
-        gx.append(dWxh)
-        gh.append(dWhh)
-        gb.append(db)
-        h_prev = h[:, -1]  # carry the state forward (a value: no gradient goes back)
-    return np.stack(gx), np.stack(gh), np.stack(gb), h_prev
 
 
 def update_times(T: int, k1: int) -> list[int]:
@@ -94,7 +69,7 @@ def tbptt_k1k2_numpy(x, h0, Wxh, Whh, b, dh, k1, k2):
     ``t-k1 … t-1`` (0-based) are backpropagated through steps ``max(0, t-k2) … t-1``;
     the state entering that window is treated as a constant. (If k1 does not divide T,
     the last update injects fewer than k1 losses and its window starts ``k2 - k1`` steps
-    before its first loss, so that k1 = k2 gives exactly the chunks of :func:`tbptt_numpy`.)
+    before its first loss, so that k1 = k2 gives exactly the chunks of :func:`reference.nb05.truncated_bptt`.)
 
     Args:
         x: (N, T, D); h0: (N, H); Wxh (H, D); Whh (H, H); b (H,); dh: (N, T, H).
@@ -107,7 +82,7 @@ def tbptt_k1k2_numpy(x, h0, Wxh, Whh, b, dh, k1, k2):
     if not 1 <= k1 <= k2:
         raise ValueError(f"need 1 <= k1 <= k2, got k1={k1}, k2={k2}")
     N, T, _ = x.shape
-    h = rnn.rnn_forward(x, h0, Wxh, Whh, b)  # forward values (a real implementation
+    h = _nb01.rnn_forward(x, h0, Wxh, Whh, b)  # forward values (a real implementation
     # keeps only the last k2 of them; here we slice them for clarity)
     gx, gh, gb = [], [], []
     prev = 0
@@ -117,7 +92,7 @@ def tbptt_k1k2_numpy(x, h0, Wxh, Whh, b, dh, k1, k2):
         dh_win = np.zeros_like(dh[:, s:t])
         first_loss = prev  # losses not yet used: steps prev … t-1
         dh_win[:, first_loss - s:] = dh[:, first_loss:t]
-        _, _, dWxh, dWhh, db = rnn.rnn_backward(dh_win, x[:, s:t], h_in, h[:, s:t], Wxh, Whh)
+        _, _, dWxh, dWhh, db = _nb03.rnn_backward(dh_win, x[:, s:t], h_in, h[:, s:t], Wxh, Whh)
         gx.append(dWxh)
         gh.append(dWhh)
         gb.append(db)
@@ -142,15 +117,15 @@ def checkpointed_bptt_numpy(x, h0, Wxh, Whh, b, dh, segment):
     for s, e in bounds:  # forward, storing boundary states only
         starts.append(h_prev)
         for t in range(s, e):
-            h_prev = rnn.rnn_step_forward(x[:, t], h_prev, Wxh, Whh, b)
+            h_prev = _nb01.rnn_step_forward(x[:, t], h_prev, Wxh, Whh, b)
     dWxh, dWhh = np.zeros_like(Wxh), np.zeros_like(Whh)
     db = np.zeros_like(b)
     carry = np.zeros_like(h0)
     for (s, e), h_in in zip(reversed(bounds), reversed(starts)):
-        h = rnn.rnn_forward(x[:, s:e], h_in, Wxh, Whh, b)  # recompute this segment
+        h = _nb01.rnn_forward(x[:, s:e], h_in, Wxh, Whh, b)  # recompute this segment
         dh_seg = dh[:, s:e].copy()
         dh_seg[:, -1] += carry
-        _, carry, gx, gh, gb = rnn.rnn_backward(dh_seg, x[:, s:e], h_in, h, Wxh, Whh)
+        _, carry, gx, gh, gb = _nb03.rnn_backward(dh_seg, x[:, s:e], h_in, h, Wxh, Whh)
         dWxh += gx
         dWhh += gh
         db += gb
@@ -171,13 +146,13 @@ def contributions_by_lag(x, h0, Wxh, Whh, b, dh_last):
         c: (T, H, H) with ``c[j]`` the lag-``j`` contribution to ∂L/∂Whh.
     """
     N, T, _ = x.shape
-    h = rnn.rnn_forward(x, h0, Wxh, Whh, b)
+    h = _nb01.rnn_forward(x, h0, Wxh, Whh, b)
     c = np.zeros((T,) + Whh.shape)
     g = dh_last
     for j in range(T):
         t = T - 1 - j
         h_prev = h[:, t - 1] if t > 0 else h0
-        _, g, _, dWhh, _ = rnn.rnn_step_backward(g, x[:, t], h_prev, h[:, t], Wxh, Whh)
+        _, g, _, dWhh, _ = _nb03.rnn_step_backward(g, x[:, t], h_prev, h[:, t], Wxh, Whh)
         c[j] = dWhh
     return c
 
@@ -527,16 +502,16 @@ def numpy_pass(method: str, x, h0, Wxh, Whh, b, dh, k: int):
     an optimizer step would) so nothing grows with T. Returns (dWxh, dWhh, db) summed.
     """
     if method == "full BPTT":
-        h = rnn.rnn_forward(x, h0, Wxh, Whh, b)
-        return rnn.rnn_backward(dh, x, h0, h, Wxh, Whh)[2:]
+        h = _nb01.rnn_forward(x, h0, Wxh, Whh, b)
+        return _nb03.rnn_backward(dh, x, h0, h, Wxh, Whh)[2:]
     if method == "checkpointed":
         return checkpointed_bptt_numpy(x, h0, Wxh, Whh, b, dh, sqrt_segment(x.shape[1]))
     if method == "truncated":
         total = [np.zeros_like(Wxh), np.zeros_like(Whh), np.zeros_like(b)]
         h_prev = h0
         for s, e in chunk_bounds(x.shape[1], k):
-            h = rnn.rnn_forward(x[:, s:e], h_prev, Wxh, Whh, b)
-            g = rnn.rnn_backward(dh[:, s:e], x[:, s:e], h_prev, h, Wxh, Whh)[2:]
+            h = _nb01.rnn_forward(x[:, s:e], h_prev, Wxh, Whh, b)
+            g = _nb03.rnn_backward(dh[:, s:e], x[:, s:e], h_prev, h, Wxh, Whh)[2:]
             total = [a + gi for a, gi in zip(total, g)]
             h_prev = h[:, -1]
         return tuple(total)

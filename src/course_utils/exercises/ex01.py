@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import rnn
 from ..checker import Mistake, check_function
 from ..checker import seed_args as _seed
+from ..reference import nb01 as _nb01
+
+# Lesson modules whose functions compute the answer, or part of it (the fast versions,
+# the gates): grading treats a call to one of them like a call to the reference.
+ANSWER_MODULES = ("course_utils.rnn",)
 
 # (N, D, H) for the step checks. The first case is square in D and H so that a
 # transposed Wxh gives wrong numbers (diagnosed) instead of a shape error; the others
@@ -65,30 +69,30 @@ STEP_MISTAKES = [
 
 
 def _never_updated(x, h0, Wxh, Whh, b):
-    return np.stack([rnn.rnn_step_forward(x[:, t], h0, Wxh, Whh, b)
+    return np.stack([_nb01.rnn_step_forward(x[:, t], h0, Wxh, Whh, b)
                      for t in range(x.shape[1])], axis=1)
 
 
 def _stores_previous(x, h0, Wxh, Whh, b):
-    h = rnn.rnn_forward(x, h0, Wxh, Whh, b)
+    h = _nb01.rnn_forward(x, h0, Wxh, Whh, b)
     return np.concatenate([h0[:, None], h[:, :-1]], axis=1)
 
 
 def _last_step_only(x, h0, Wxh, Whh, b):
-    h = rnn.rnn_forward(x, h0, Wxh, Whh, b)
+    h = _nb01.rnn_forward(x, h0, Wxh, Whh, b)
     return np.repeat(h[:, -1:], x.shape[1], axis=1)
 
 
 def _first_input_only(x, h0, Wxh, Whh, b):
-    return rnn.rnn_forward(np.repeat(x[:, :1], x.shape[1], axis=1), h0, Wxh, Whh, b)
+    return _nb01.rnn_forward(np.repeat(x[:, :1], x.shape[1], axis=1), h0, Wxh, Whh, b)
 
 
 def _reversed_time(x, h0, Wxh, Whh, b):
-    return rnn.rnn_forward(x[:, ::-1], h0, Wxh, Whh, b)
+    return _nb01.rnn_forward(x[:, ::-1], h0, Wxh, Whh, b)
 
 
 def _zero_h0(x, h0, Wxh, Whh, b):
-    return rnn.rnn_forward(x, np.zeros_like(h0), Wxh, Whh, b)
+    return _nb01.rnn_forward(x, np.zeros_like(h0), Wxh, Whh, b)
 
 
 SEQ_MISTAKES = [
@@ -109,11 +113,11 @@ SEQ_MISTAKES = [
 def check_rnn_step_forward(student_fn, seed: int | None = None):
     """Check ``rnn_step_forward(x, h_prev, Wxh, Whh, b) -> h_next`` (N, H); ``seed``: other
     random cases (held-out checks)."""
-    return check_function(student_fn, rnn.rnn_step_forward, step_cases(*_seed(seed)),
+    return check_function(student_fn, _nb01.rnn_step_forward, step_cases(*_seed(seed)),
                           name="rnn_step_forward", outputs=("h_next",), mistakes=STEP_MISTAKES)
 
 
 def check_rnn_forward(student_fn, seed: int | None = None):
     """Check ``rnn_forward(x, h0, Wxh, Whh, b) -> h`` (N, T, H)."""
-    return check_function(student_fn, rnn.rnn_forward, seq_cases(*_seed(seed)),
+    return check_function(student_fn, _nb01.rnn_forward, seq_cases(*_seed(seed)),
                           name="rnn_forward", outputs=("h",), mistakes=SEQ_MISTAKES)

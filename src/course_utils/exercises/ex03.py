@@ -12,9 +12,14 @@ import re
 
 import numpy as np
 
-from .. import rnn
 from ..checker import WRONG, Mistake, report, run_check
 from ..checker import seed_args as _seed
+from ..reference import nb01 as _nb01
+from ..reference import nb03 as _nb03
+
+# Lesson modules whose functions compute the answer, or part of it (the fast versions,
+# the gates): grading treats a call to one of them like a call to the reference.
+ANSWER_MODULES = ("course_utils.rnn",)
 
 # (N, D, H) for the step checks, (N, T, D, H) for the sequence checks.
 STEP_SHAPES = [(3, 4, 4), (2, 3, 5), (4, 6, 3), (5, 2, 7)]
@@ -37,7 +42,7 @@ def step_cases(seed: int = 301):
         Wxh, Whh, b = _params(rng, D, H)
         x = rng.normal(size=(N, D))
         h_prev = np.tanh(rng.normal(size=(N, H)))
-        h_next = rnn.rnn_step_forward(x, h_prev, Wxh, Whh, b)
+        h_next = _nb01.rnn_step_forward(x, h_prev, Wxh, Whh, b)
         cases.append(dict(dh_next=rng.normal(size=(N, H)), x=x, h_prev=h_prev, h_next=h_next,
                           Wxh=Wxh, Whh=Whh))
     return cases
@@ -51,7 +56,7 @@ def seq_cases(seed: int = 302):
         Wxh, Whh, b = _params(rng, D, H)
         x = rng.normal(size=(N, T, D))
         h0 = np.tanh(rng.normal(size=(N, H)))
-        h = rnn.rnn_forward(x, h0, Wxh, Whh, b)
+        h = _nb01.rnn_forward(x, h0, Wxh, Whh, b)
         cases.append(dict(dh=rng.normal(size=(N, T, H)), x=x, h0=h0, h=h, Wxh=Wxh, Whh=Whh))
     return cases
 
@@ -115,7 +120,7 @@ STEP_MISTAKES = [
             "(`da.T @ x` already sums over the batch; don't divide by N).",
             lambda dh_next, x, h_prev, h_next, Wxh, Whh: (
                 lambda o, n: (o[0], o[1], o[2] / n, o[3] / n, o[4] / n))(
-                    rnn.rnn_step_backward(dh_next, x, h_prev, h_next, Wxh, Whh), x.shape[0])),
+                    _nb03.rnn_step_backward(dh_next, x, h_prev, h_next, Wxh, Whh), x.shape[0])),
     Mistake(HINT_PREACT, _with_da(lambda dh_next, x, h_prev, h_next, Wxh, Whh:
                                   dh_next * (1 - np.arctanh(h_next) ** 2))),
     Mistake(HINT_PREACT, _with_da(lambda dh_next, x, h_prev, h_next, Wxh, Whh:
@@ -138,7 +143,7 @@ STEP_MISTAKES = [
 # ---------------------------------------------------------------------------------------
 # Classic mistakes in the sequence
 # ---------------------------------------------------------------------------------------
-def _bptt(dh, x, h0, h, Wxh, Whh, *, step=rnn.rnn_step_backward, carry=True, own_grad=True,
+def _bptt(dh, x, h0, h, Wxh, Whh, *, step=_nb03.rnn_step_backward, carry=True, own_grad=True,
           first_prev="h0", deriv_from="h_t", accumulate="sum", reverse=True, dh0="carry"):
     """rnn_backward with switches that reproduce classic mistakes (defaults: correct)."""
     N, T, _ = x.shape
@@ -253,11 +258,11 @@ def _check(student_fn, reference_fn, cases, name, outputs, mistakes):
 
 def check_rnn_step_backward(student_fn, seed: int | None = None):
     """Check ``rnn_step_backward(dh_next, x, h_prev, h_next, Wxh, Whh) -> (dx, dh_prev, dWxh, dWhh, db)``."""
-    return _check(student_fn, rnn.rnn_step_backward, step_cases(*_seed(seed)), "rnn_step_backward",
+    return _check(student_fn, _nb03.rnn_step_backward, step_cases(*_seed(seed)), "rnn_step_backward",
                   STEP_OUTPUTS, STEP_MISTAKES)
 
 
 def check_rnn_backward(student_fn, seed: int | None = None):
     """Check ``rnn_backward(dh, x, h0, h, Wxh, Whh) -> (dx, dh0, dWxh, dWhh, db)``."""
-    return _check(student_fn, rnn.rnn_backward, seq_cases(*_seed(seed)), "rnn_backward",
+    return _check(student_fn, _nb03.rnn_backward, seq_cases(*_seed(seed)), "rnn_backward",
                   SEQ_OUTPUTS, SEQ_MISTAKES)

@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import rnn, vanishing
 from ..checker import Mistake, check_function
 from ..checker import seed_args as _seed
 from ..numerics import rel_error  # noqa: F401  (re-exported for tests)
+from ..reference import nb01 as _nb01
+from ..reference import nb04 as _nb04
+
+# Lesson modules whose functions compute the answer, or part of it (the fast versions,
+# the gates): grading treats a call to one of them like a call to the reference.
+ANSWER_MODULES = ("course_utils.vanishing",)
 
 # (N, D, H): batch > 1 and D != H, so the Jacobian with respect to x (H, D) has the wrong
 # shape; every Whh is a random non-symmetric matrix so a transposed Jacobian cannot pass.
@@ -43,7 +48,7 @@ def product_cases(seed: int = 402):
         Wxh = rng.normal(size=(H, D)) * 0.8
         Whh = rng.normal(size=(H, H)) * 1.2 / np.sqrt(H)
         b = rng.normal(size=H) * 0.3
-        h = rnn.rnn_forward(x, rng.normal(size=(N, H)) * 0.5, Wxh, Whh, b)
+        h = _nb01.rnn_forward(x, rng.normal(size=(N, H)) * 0.5, Wxh, Whh, b)
         cases.append(dict(h=h, Whh=Whh, t=t, k=k))
     return cases
 
@@ -60,7 +65,7 @@ STEP_MISTAKES = [
             "∂h_next[i]/∂h_prev[j], so row i is scaled by tanh' of unit i: "
             "(1 − h_next²)[:, :, None] * Whh.",
             lambda x, h_prev, Wxh, Whh, b: np.swapaxes(
-                vanishing.rnn_step_jacobian(x, h_prev, Wxh, Whh, b), 1, 2)),
+                _nb04.rnn_step_jacobian(x, h_prev, Wxh, Whh, b), 1, 2)),
     Mistake("the diagonal is on the wrong side: Whh · diag(1 − h²) scales the columns. tanh' "
             "belongs to the *output* unit i, so it scales row i: diag(1 − h²) · Whh "
             "(broadcast as (1 − h_next²)[:, :, None] * Whh).",
@@ -88,7 +93,7 @@ STEP_MISTAKES = [
 
 def check_rnn_step_jacobian(student_fn, seed: int | None = None):
     """Check ``rnn_step_jacobian(x, h_prev, Wxh, Whh, b) -> J`` (N, H, H)."""
-    return check_function(student_fn, vanishing.rnn_step_jacobian, step_cases(*_seed(seed)),
+    return check_function(student_fn, _nb04.rnn_step_jacobian, step_cases(*_seed(seed)),
                           name="rnn_step_jacobian", outputs=("J",), mistakes=STEP_MISTAKES)
 
 
@@ -123,7 +128,7 @@ def _each_transposed(h, Whh, t, k):
 
 
 def _whole_transposed(h, Whh, t, k):
-    return np.swapaxes(vanishing.jacobian_product(h, Whh, t, k), 1, 2)
+    return np.swapaxes(_nb04.jacobian_product(h, Whh, t, k), 1, 2)
 
 
 def _no_diag(h, Whh, t, k):
@@ -191,5 +196,5 @@ PRODUCT_MISTAKES = [
 
 def check_jacobian_product(student_fn, seed: int | None = None):
     """Check ``jacobian_product(h, Whh, t, k) -> P`` (N, H, H) = ∂h_t/∂h_k."""
-    return check_function(student_fn, vanishing.jacobian_product, product_cases(*_seed(seed)),
+    return check_function(student_fn, _nb04.jacobian_product, product_cases(*_seed(seed)),
                           name="jacobian_product", outputs=("P",), mistakes=PRODUCT_MISTAKES)

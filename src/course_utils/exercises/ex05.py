@@ -4,23 +4,30 @@
 sequence into chunks of ``k`` steps, carries the hidden state from chunk to chunk and
 returns one gradient per chunk: ``dWxh (C, H, D)``, ``dWhh (C, H, H)``, ``db (C, H)`` with
 ``C = ceil(T / k)``, and the final state ``h_last (N, H)``. The reference is
-:func:`course_utils.tbptt.tbptt_numpy`.
+:func:`course_utils.reference.nb05.truncated_bptt`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .. import rnn, tbptt
+from .. import tbptt
 from ..checker import Mistake, check_function
 from ..checker import seed_args as _seed
+from ..reference import nb01 as _nb01
+from ..reference import nb03 as _nb03
+from ..reference import nb05 as _nb05
+
+# Lesson modules whose functions compute the answer, or part of it (the fast versions,
+# the gates): grading treats a call to one of them like a call to the reference.
+ANSWER_MODULES = ("course_utils.tbptt", "course_utils.rnn")
 
 # (N, T, D, H, k): batch > 1, T > k, k not dividing T (a shorter last chunk), D != H.
 SHAPES = [(3, 10, 4, 5, 4), (2, 12, 3, 6, 3), (4, 7, 5, 3, 2), (2, 9, 2, 4, 9)]
 OUTPUTS = ("dWxh", "dWhh", "db", "h_last")
 
 # Course functions the answer key uses (course_utils.integrity leaves them alone).
-ALLOWED_HELPERS = ("rnn.rnn_forward", "rnn.rnn_backward")
+ALLOWED_HELPERS = ("nb01.rnn_forward", "nb03.rnn_backward")
 
 
 def cases(seed: int = 501):
@@ -45,8 +52,8 @@ def _chunked(x, h0, Wxh, Whh, b, dh, k, *, carry="state", accumulate=False, drop
     acc = [np.zeros_like(Wxh), np.zeros_like(Whh), np.zeros_like(b)]
     for s, e in bounds:
         h_in = {"state": h_prev, "h0": h0, "zeros": np.zeros_like(h0)}[carry]
-        h = rnn.rnn_forward(x[:, s:e], h_in, Wxh, Whh, b)
-        _, _, dWxh, dWhh, db = rnn.rnn_backward(dh[:, s:e], x[:, s:e], h_in, h, Wxh, Whh)
+        h = _nb01.rnn_forward(x[:, s:e], h_in, Wxh, Whh, b)
+        _, _, dWxh, dWhh, db = _nb03.rnn_backward(dh[:, s:e], x[:, s:e], h_in, h, Wxh, Whh)
         if accumulate:
             acc = [acc[0] + dWxh, acc[1] + dWhh, acc[2] + db]
             dWxh, dWhh, db = acc
@@ -55,14 +62,14 @@ def _chunked(x, h0, Wxh, Whh, b, dh, k, *, carry="state", accumulate=False, drop
         gb.append(db)
         h_prev = h[:, -1]
     if drop_last and T % k:
-        h_prev = rnn.rnn_forward(x, h0, Wxh, Whh, b)[:, -1]
+        h_prev = _nb01.rnn_forward(x, h0, Wxh, Whh, b)[:, -1]
     return np.stack(gx), np.stack(gh), np.stack(gb), h_prev
 
 
 def _full_bptt_split(x, h0, Wxh, Whh, b, dh, k):
     """Gradient not truncated: each chunk's update includes the flow from later chunks'
     losses (what you get from one backward pass over everything, split by chunk)."""
-    h = rnn.rnn_forward(x, h0, Wxh, Whh, b)
+    h = _nb01.rnn_forward(x, h0, Wxh, Whh, b)
     T = x.shape[1]
     gx, gh, gb = [], [], []
     carry = np.zeros_like(h0)
@@ -71,7 +78,7 @@ def _full_bptt_split(x, h0, Wxh, Whh, b, dh, k):
         h_in = h0 if s == 0 else h[:, s - 1]
         d = dh[:, s:e].copy()
         d[:, -1] += carry
-        _, carry, a, c, bb = rnn.rnn_backward(d, x[:, s:e], h_in, h[:, s:e], Wxh, Whh)
+        _, carry, a, c, bb = _nb03.rnn_backward(d, x[:, s:e], h_in, h[:, s:e], Wxh, Whh)
         per[s] = (a, c, bb)
     for s, _ in tbptt.chunk_bounds(T, k):
         gx.append(per[s][0])
@@ -84,8 +91,8 @@ def _first_state_carried(x, h0, Wxh, Whh, b, dh, k):
     h_prev = h0
     gx, gh, gb = [], [], []
     for s, e in tbptt.chunk_bounds(x.shape[1], k):
-        h = rnn.rnn_forward(x[:, s:e], h_prev, Wxh, Whh, b)
-        _, _, a, c, bb = rnn.rnn_backward(dh[:, s:e], x[:, s:e], h_prev, h, Wxh, Whh)
+        h = _nb01.rnn_forward(x[:, s:e], h_prev, Wxh, Whh, b)
+        _, _, a, c, bb = _nb03.rnn_backward(dh[:, s:e], x[:, s:e], h_prev, h, Wxh, Whh)
         gx.append(a)
         gh.append(c)
         gb.append(bb)
@@ -98,8 +105,8 @@ def _whole_dh(x, h0, Wxh, Whh, b, dh, k):
     h_prev = h0
     gx, gh, gb = [], [], []
     for s, e in tbptt.chunk_bounds(x.shape[1], k):
-        h = rnn.rnn_forward(x[:, s:e], h_prev, Wxh, Whh, b)
-        _, _, a, c, bb = rnn.rnn_backward(dh[:, : e - s], x[:, s:e], h_prev, h, Wxh, Whh)
+        h = _nb01.rnn_forward(x[:, s:e], h_prev, Wxh, Whh, b)
+        _, _, a, c, bb = _nb03.rnn_backward(dh[:, : e - s], x[:, s:e], h_prev, h, Wxh, Whh)
         gx.append(a)
         gh.append(c)
         gb.append(bb)
@@ -131,5 +138,5 @@ MISTAKES = [
 
 def check_truncated_bptt(student_fn, seed: int | None = None):
     """Check ``truncated_bptt(x, h0, Wxh, Whh, b, dh, k) -> (dWxh, dWhh, db, h_last)``."""
-    return check_function(student_fn, tbptt.tbptt_numpy, cases(*_seed(seed)), name="truncated_bptt",
+    return check_function(student_fn, _nb05.truncated_bptt, cases(*_seed(seed)), name="truncated_bptt",
                           outputs=OUTPUTS, mistakes=MISTAKES)

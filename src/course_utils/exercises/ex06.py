@@ -20,7 +20,12 @@ import numpy as np
 
 from .. import checker
 from ..checker import Mistake, Verdict
-from ..clipping import TORCH_EPS, clip_grad_norm, global_norm
+from ..clipping import TORCH_EPS, global_norm
+from ..reference.nb06 import clip_grad_norm as _reference
+
+# Lesson modules whose functions compute the answer, or part of it (the fast versions,
+# the gates): grading treats a call to one of them like a call to the reference.
+ANSWER_MODULES = ("course_utils.clipping",)
 
 RTOL = 1e-9
 NAME = "clip_grad_norm"
@@ -96,7 +101,7 @@ def _scaled(grads, scale):
 
 def _per_array(grads, max_norm):
     arrays, single = _listify(grads)
-    out = [clip_grad_norm(g, max_norm)[0] for g in arrays]
+    out = [_reference(g, max_norm)[0] for g in arrays]
     return (out[0] if single else out), global_norm(arrays)
 
 
@@ -107,7 +112,7 @@ def _always_rescale(grads, max_norm):
 
 
 def _returns_clipped_norm(grads, max_norm):
-    clipped, total = clip_grad_norm(grads, max_norm)
+    clipped, total = _reference(grads, max_norm)
     return clipped, min(total, max_norm)
 
 
@@ -345,4 +350,4 @@ def run_clip_check(student_fn, cases=None) -> Verdict:
 def check_clip_grad_norm(student_fn, seed: int | None = None):
     """Check ``clip_grad_norm(grads, max_norm) -> (clipped, total_norm)`` against torch."""
     verdict = run_clip_check(student_fn, None if seed is None else clip_cases(seed))
-    return checker.report(verdict, student_fn, clip_grad_norm)
+    return checker.report(verdict, student_fn, _reference)

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import lstm
 from ..checker import Mistake, check_function
 from ..checker import seed_args as _seed
 from ..lstm import sigmoid
+from ..reference import nb07 as _nb07
+
+# Lesson modules whose functions compute the answer, or part of it (the fast versions,
+# the gates): grading treats a call to one of them like a call to the reference.
+ANSWER_MODULES = ("course_utils.lstm",)
 
 # (N, D, H). The first case has D == H so transposed weights give wrong numbers (which we
 # diagnose) rather than a shape error; the others are non-square.
@@ -134,7 +138,7 @@ def _step_back_variant(dh_next, dc_next, x, h_prev, c_prev, Wx, Wh, b, *, use_dc
                        h_path=True, tanh_of="next", forget_in_dc_prev=True, order="ifgo",
                        g_deriv="tanh", gate_deriv=True):
     H = h_prev.shape[1]
-    i, f, g, o = lstm.lstm_gates(x, h_prev, Wx, Wh, b)
+    i, f, g, o = _nb07.lstm_gates(x, h_prev, Wx, Wh, b)
     c_next = f * c_prev + i * g
     tc = np.tanh(c_next if tanh_of == "next" else c_prev)
     do = dh_next * tc
@@ -183,7 +187,7 @@ def _fwd_loop(x, h0, c0, Wx, Wh, b, *, carry_h=True, carry_c=True, reverse=False
     h_t, c_t = h0, c0
     ts = range(T - 1, -1, -1) if reverse else range(T)
     for t in ts:
-        h_new, c_new = lstm.lstm_step_forward(x[:, t], h_t if carry_h else h0,
+        h_new, c_new = _nb07.lstm_step_forward(x[:, t], h_t if carry_h else h0,
                                               c_t if carry_c else c0, Wx, Wh, b)
         h_t, c_t = h_new, c_new
         h[:, t], c[:, t] = h_new, c_new
@@ -191,17 +195,17 @@ def _fwd_loop(x, h0, c0, Wx, Wh, b, *, carry_h=True, carry_c=True, reverse=False
 
 
 def _shifted(x, h0, c0, Wx, Wh, b):
-    h, c = lstm.lstm_forward(x, h0, c0, Wx, Wh, b)
+    h, c = _nb07.lstm_forward(x, h0, c0, Wx, Wh, b)
     return (np.concatenate([h0[:, None], h[:, :-1]], axis=1),
             np.concatenate([c0[:, None], c[:, :-1]], axis=1))
 
 
 def _zero_init(x, h0, c0, Wx, Wh, b):
-    return lstm.lstm_forward(x, np.zeros_like(h0), np.zeros_like(c0), Wx, Wh, b)
+    return _nb07.lstm_forward(x, np.zeros_like(h0), np.zeros_like(c0), Wx, Wh, b)
 
 
 def _h_twice(x, h0, c0, Wx, Wh, b):
-    h, _ = lstm.lstm_forward(x, h0, c0, Wx, Wh, b)
+    h, _ = _nb07.lstm_forward(x, h0, c0, Wx, Wh, b)
     return h, h
 
 
@@ -223,7 +227,7 @@ SEQ_FORWARD_MISTAKES = [
 
 def _bwd_variant(dh, x, h0, c0, Wx, Wh, b, dcT=None, *, carry_dc=True, carry_dh=True,
                  use_dcT=True, add_dh=True, accumulate=True, prev_offset=1):
-    h, c = lstm.lstm_forward(x, h0, c0, Wx, Wh, b)
+    h, c = _nb07.lstm_forward(x, h0, c0, Wx, Wh, b)
     T = x.shape[1]
     dx = np.zeros_like(x)
     dWx, dWh, db = np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)
@@ -234,7 +238,7 @@ def _bwd_variant(dh, x, h0, c0, Wx, Wh, b, dcT=None, *, carry_dc=True, carry_dh=
         h_prev = h[:, k] if k >= 0 else h0
         c_prev = c[:, k] if k >= 0 else c0
         upstream = (dh[:, t] if add_dh or t == T - 1 else 0) + dh_c
-        dx_t, dh_new, dc_new, a, bb, cc = lstm.lstm_step_backward(
+        dx_t, dh_new, dc_new, a, bb, cc = _nb07.lstm_step_backward(
             upstream, dc_c, x[:, t], h_prev, c_prev, Wx, Wh, b)
         dx[:, t] = dx_t
         dh_c = dh_new if carry_dh else np.zeros_like(h0)
@@ -273,7 +277,7 @@ SEQ_BACKWARD_MISTAKES = [
 # ---------------------------------------------------------------------------------------
 def check_lstm_step_forward(student_fn, seed: int | None = None):
     """Check ``lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b) -> (h_next, c_next)``."""
-    return check_function(student_fn, lstm.lstm_step_forward, step_forward_cases(*_seed(seed)),
+    return check_function(student_fn, _nb07.lstm_step_forward, step_forward_cases(*_seed(seed)),
                           name="lstm_step_forward", outputs=("h_next", "c_next"),
                           mistakes=STEP_FORWARD_MISTAKES)
 
@@ -281,7 +285,7 @@ def check_lstm_step_forward(student_fn, seed: int | None = None):
 def check_lstm_step_backward(student_fn, seed: int | None = None):
     """Check ``lstm_step_backward(dh_next, dc_next, x, h_prev, c_prev, Wx, Wh, b)
     -> (dx, dh_prev, dc_prev, dWx, dWh, db)``."""
-    return check_function(student_fn, lstm.lstm_step_backward, step_backward_cases(*_seed(seed)),
+    return check_function(student_fn, _nb07.lstm_step_backward, step_backward_cases(*_seed(seed)),
                           name="lstm_step_backward",
                           outputs=("dx", "dh_prev", "dc_prev", "dWx", "dWh", "db"),
                           mistakes=STEP_BACKWARD_MISTAKES)
@@ -289,7 +293,7 @@ def check_lstm_step_backward(student_fn, seed: int | None = None):
 
 def check_lstm_forward(student_fn, seed: int | None = None):
     """Check ``lstm_forward(x, h0, c0, Wx, Wh, b) -> (h, c)``, both (N, T, H)."""
-    return check_function(student_fn, lstm.lstm_forward, seq_forward_cases(*_seed(seed)),
+    return check_function(student_fn, _nb07.lstm_forward, seq_forward_cases(*_seed(seed)),
                           name="lstm_forward", outputs=("h", "c"),
                           mistakes=SEQ_FORWARD_MISTAKES)
 
@@ -297,7 +301,7 @@ def check_lstm_forward(student_fn, seed: int | None = None):
 def check_lstm_backward(student_fn, seed: int | None = None):
     """Check ``lstm_backward(dh, x, h0, c0, Wx, Wh, b, dcT=None)
     -> (dx, dh0, dc0, dWx, dWh, db)``."""
-    return check_function(student_fn, lstm.lstm_backward, seq_backward_cases(*_seed(seed)),
+    return check_function(student_fn, _nb07.lstm_backward, seq_backward_cases(*_seed(seed)),
                           name="lstm_backward",
                           outputs=("dx", "dh0", "dc0", "dWx", "dWh", "db"),
                           mistakes=SEQ_BACKWARD_MISTAKES)
