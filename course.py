@@ -1,30 +1,16 @@
 #!/usr/bin/env python3
-"""One entry point for the course, needing only Python 3.11 (the standard library).
+"""The course's launcher, needing only Python 3.11 (the standard library).
 
-    python3 course.py lab      set up .venv (student environment) and open JupyterLab on notebooks/
-    python3 course.py test     set up .venv-dev (adds instructor/CI tools) and run the whole test suite,
-                               then the portability passes (stored outputs and unit tests again
-                               under other BLAS kernel families and one thread); --fast skips
-                               them, --portability runs only them, --no-nbval skips the
-                               stored-output comparison (for platforms with other BLAS libraries)
-    python3 course.py build    regenerate notebooks/ from solutions/ and re-execute solutions/
-    python3 course.py grade …  grade submitted notebooks (see README, "For instructors")
-    python3 course.py site     build the course website (static HTML) from solutions/ into site/;
-                               --without-solutions leaves the exercise solutions out
-    python3 course.py freeze   rewrite constraints.txt from .venv-dev (after an upgrade)
-    python3 course.py update   get the course's latest version; your edited notebooks are kept
-                               (a changed notebook's new version is put next to yours as
-                               NN_name.updated.ipynb); backs up first, undoes itself if it
-                               fails or is interrupted; --force: even if Jupyter is running
-    python3 course.py fresh NN write a fresh copy of notebook NN next to yours
-                               (NN_name.fresh.ipynb); yours is not touched
-    python3 course.py progress which exercises of each notebook pass, fail or are untouched,
-                               read from your own saved notebooks (nothing is run or sent);
-                               --verify re-runs them in grading mode to be sure
+    python3 course.py help     every command (the table in src/course_utils/cli.py)
 
-Environments are created next to this file and re-installed only when pyproject.toml or
-constraints.txt change. torch is installed first, from the exact pin in constraints.txt, so
-that nothing else can pull in a different (multi-GB CUDA) build.
+It hands over to the course's one command line (src/course_utils/cli.py, loaded by path):
+``update``, ``fresh`` and ``progress`` run right here, with the standard library; for the
+others it first creates the environment they need, next to this file, and re-installs it
+only when pyproject.toml or constraints.txt change: .venv (the student environment) for
+``lab`` and ``progress --verify``, .venv-dev (adds the instructor and CI tools) for the
+rest. torch is installed first, from the exact pin in constraints.txt, so that nothing else
+can pull in a different (multi-GB CUDA) build. ``test`` and ``freeze`` live here, since
+they manage the environments themselves.
 """
 
 from __future__ import annotations
@@ -124,13 +110,13 @@ def ensure_env(dev: bool) -> Path:
     return py
 
 
-def _update_module(name: str = "update"):
-    """src/course_utils/<name>.py (update or progress), loaded by path: it needs only the
-    standard library, so it works before any environment exists."""
+def _cli():
+    """src/course_utils/cli.py, loaded by path: it needs only the standard library, so it
+    works before any environment exists."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location(
-        f"course_{name}", ROOT / "src" / "course_utils" / f"{name}.py")
+        "course_cli", ROOT / "src" / "course_utils" / "cli.py")
     mod = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = mod  # dataclasses look their module up here
     spec.loader.exec_module(mod)
@@ -207,14 +193,36 @@ def run_tests(rest: list[str], env: dict[str, str]) -> int:
     return next((code for _, code, _ in summary if code != 0), 0)
 
 
+def freeze() -> int:
+    py = ensure_env(dev=True)
+    out = subprocess.run([str(py), "-m", "pip", "freeze", "--exclude-editable"],
+                         check=True, capture_output=True, text=True).stdout
+    header = [ln for ln in CONSTRAINTS.read_text().splitlines() if ln.startswith("#")]
+    pins = [ln.split("+")[0] if ln.lower().startswith("torch==") else ln
+            for ln in out.splitlines() if ln and not ln.startswith("#")]
+    CONSTRAINTS.write_text("\n".join(header + pins) + "\n")
+    print(f"wrote {len(pins)} pins to {CONSTRAINTS.name}")
+    return 0
+
+
 def main(argv: list[str]) -> int:
+    cli = _cli()
+    prog = "python3 course.py"
     if not argv or argv[0] in {"-h", "--help", "help"}:
-        print(__doc__)
+        print(cli.help_text(prog))
         return 0
-    cmd, rest = argv[0], argv[1:]
+    cmd, rest = cli.find(argv[0]), argv[1:]
+    if cmd is None:
+        print(f"unknown command {argv[0]!r}\n\n{cli.help_text(prog)}", file=sys.stderr)
+        return 2
     env = dict(os.environ, PYTHONNOUSERSITE="1")
     env.pop("COURSE_GRADING", None)
-    if cmd == "lab":
+    if cmd.name == "progress" and "--verify" in rest:  # re-running needs Jupyter: .venv
+        py = ensure_env(dev=False)
+        return subprocess.call([str(py), "-m", "course_utils", *argv], cwd=Path.cwd(), env=env)
+    if cmd.env == "none":
+        return cli.main(argv, root=ROOT, prog=prog)
+    if cmd.name == "lab":
         try:
             rest = lab_args(rest)
         except SystemExit as exc:
@@ -223,36 +231,17 @@ def main(argv: list[str]) -> int:
         py = ensure_env(dev=False)
         return subprocess.call([str(py), "-m", "jupyter", "lab", *rest, str(ROOT / "notebooks")],
                                cwd=ROOT, env=env)
-    if cmd == "test":
+    if cmd.name == "test":
         return run_tests(rest, env)
-    if cmd in {"build", "grade", "exercises", "site"}:
-        py = ensure_env(dev=True)
-        # grade and build --assignment/--nbgrader-source DIR take paths relative to where
-        # they are run; build, exercises and site otherwise work on ROOT.
-        takes_paths = cmd == "grade" or any(
-            a.startswith(("--assignment", "--nbgrader-source")) for a in rest)
-        cwd = Path.cwd() if takes_paths else ROOT
-        return subprocess.call([str(py), "-m", "course_utils", cmd, *rest], cwd=cwd, env=env)
-    if cmd in {"update", "fresh"}:
-        return _update_module().main([cmd, *rest], ROOT)
-    if cmd == "progress":
-        if "--verify" in rest:  # re-running notebooks needs Jupyter: the student environment
-            py = ensure_env(dev=False)
-            return subprocess.call([str(py), "-m", "course_utils", "progress", *rest],
-                                   cwd=Path.cwd(), env=env)
-        return _update_module("progress").main(rest, ROOT)
-    if cmd == "freeze":
-        py = ensure_env(dev=True)
-        out = subprocess.run([str(py), "-m", "pip", "freeze", "--exclude-editable"],
-                             check=True, capture_output=True, text=True).stdout
-        header = [ln for ln in CONSTRAINTS.read_text().splitlines() if ln.startswith("#")]
-        pins = [ln.split("+")[0] if ln.lower().startswith("torch==") else ln
-                for ln in out.splitlines() if ln and not ln.startswith("#")]
-        CONSTRAINTS.write_text("\n".join(header + pins) + "\n")
-        print(f"wrote {len(pins)} pins to {CONSTRAINTS.name}")
-        return 0
-    print(f"unknown command {cmd!r}\n{__doc__}", file=sys.stderr)
-    return 2
+    if cmd.name == "freeze":
+        return freeze()
+    py = ensure_env(dev=cmd.env == "dev")
+    # grade and build --assignment/--nbgrader-source DIR take paths relative to where
+    # they are run; build, exercises and site otherwise work on ROOT.
+    takes_paths = cmd.name == "grade" or any(
+        a.startswith(("--assignment", "--nbgrader-source")) for a in rest)
+    cwd = Path.cwd() if takes_paths else ROOT
+    return subprocess.call([str(py), "-m", "course_utils", *argv], cwd=cwd, env=env)
 
 
 if __name__ == "__main__":

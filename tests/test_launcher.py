@@ -95,3 +95,78 @@ def test_lab_as_root_outside_a_container_says_what_to_do_in_one_line(course, mon
     assert course.lab_args(["--allow-root"]) == ["--allow-root"]
     monkeypatch.setattr(course, "is_root", lambda: False)
     assert course.lab_args([]) == []
+
+
+# ---------------------------------------------------------------------------------------
+# One command line: course.py and the `course` console script share one table and help
+# ---------------------------------------------------------------------------------------
+def test_course_py_and_the_console_script_print_the_same_help(course, capsys):
+    from course_utils import cli
+
+    assert course.main(["help"]) == 0
+    launcher = capsys.readouterr().out
+    assert cli.main(["--help"], prog="python3 course.py") == 0
+    assert capsys.readouterr().out == launcher
+    for c in cli.COMMANDS:
+        assert f"python3 course.py {c.name}" in launcher, c.name
+    assert set(cli.HANDLERS) == {c.name for c in cli.COMMANDS}
+
+
+def test_every_command_is_documented_in_the_readme():
+    from course_utils import cli
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    missing = [c.name for c in cli.COMMANDS if f"course.py {c.name}" not in readme]
+    assert not missing, f"README never shows: {missing}"
+
+
+def test_unknown_command_says_so_and_lists_the_commands(course, capsys):
+    assert course.main(["frobnicate"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown command 'frobnicate'" in err and "python3 course.py lab" in err
+
+
+def test_student_commands_need_only_the_standard_library():
+    """course.py runs update, fresh and progress from cli.py loaded by path: nothing
+    outside the standard library may be imported on the way (python -S: no site-packages)."""
+    import subprocess
+
+    code = ("import importlib.util, sys\n"
+            f"spec = importlib.util.spec_from_file_location('course_cli', {str(ROOT / 'src/course_utils/cli.py')!r})\n"
+            "m = importlib.util.module_from_spec(spec); sys.modules['course_cli'] = m\n"
+            "spec.loader.exec_module(m)\n"
+            "m._sibling('update'); m._sibling('progress')\n"
+            "print(m.help_text().splitlines()[0])\n"
+            "bad = [k for k in sys.modules if k.split('.')[0] in ('numpy', 'torch', 'nbformat')]\n"
+            "print('third-party:', bad)\n")
+    out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "usage: python3 course.py <command>" in out.stdout
+    assert "third-party: []" in out.stdout
+
+
+def test_the_console_script_says_what_to_do_without_the_instructor_tools(monkeypatch, capsys):
+    from course_utils import cli
+
+    monkeypatch.setattr(cli, "missing_instructor_tools", lambda: ["nbgrader"])
+    assert cli.main(["grade", "submitted/"]) == 2
+    err = capsys.readouterr().err
+    assert "instructor command" in err and "python3 course.py grade" in err
+    assert "nbgrader" in err
+    assert cli.main(["test"]) == 2  # environments are course.py's job
+    assert "python3 course.py test" in capsys.readouterr().err
+
+
+def test_the_console_script_finds_the_course_folder(tmp_path, monkeypatch):
+    from course_utils import cli
+
+    assert cli.course_root() == ROOT  # this checkout (an editable install)
+    monkeypatch.setattr(cli, "__file__", str(tmp_path / "site-packages/course_utils/cli.py"))
+    monkeypatch.chdir(tmp_path)
+    assert cli.course_root() is None
+    (tmp_path / "c" / "solutions").mkdir(parents=True)
+    (tmp_path / "c" / "course.py").write_text("")
+    (tmp_path / "c" / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path / "c" / "notebooks")
+    assert cli.course_root() == tmp_path / "c"

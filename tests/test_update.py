@@ -98,7 +98,8 @@ def course(tmp_path):
     nb2.cells[0].source = "# 02 · A second notebook"
     write(author, NB02, generated(nb2))
     write(author, "src/course_utils/rnn.py", "def f():\n    return 1\n")
-    for name in ("update.py", "update_plan.py", "update_io.py", "update_undo.py"):
+    for name in ("update.py", "update_plan.py", "update_io.py", "update_undo.py", "cli.py",
+                 "progress.py"):
         write(author, f"src/course_utils/{name}", (ROOT / "src/course_utils" / name).read_text())
     write(author, "course.py", (ROOT / "course.py").read_text())
     write(author, "README.md", "# course\n")
