@@ -60,7 +60,7 @@ def test_forward_matches_torch_and_rnn_module(nonlinearity):
 @pytest.mark.parametrize("nonlinearity", V.NONLINEARITIES)
 def test_step_jacobian_matches_autograd(nonlinearity):
     x, h0, Wxh, Whh, b, h = _rnn(np.random.default_rng(1), nonlinearity=nonlinearity)
-    J = V.step_jacobians(h, Whh, nonlinearity)
+    J = V.step_jacobian(h, Whh, nonlinearity)
     assert J.shape == (3, 7, 5, 5)
     for n in range(3):
         for t in (1, 4, 7):

@@ -124,7 +124,6 @@ def check_function(
     outputs: Sequence[str] = ("output",),
     mistakes: Iterable[Mistake] = (),
     rtol: float = 1e-7,
-    fallback: bool = True,
 ) -> Callable:
     """Check ``student_fn`` against ``reference_fn``, print the verdict, return a function.
 
@@ -138,7 +137,6 @@ def check_function(
             returned, several mean a tuple of that length.
         mistakes: classic mistakes to recognise when an output is wrong.
         rtol: largest accepted :func:`~course_utils.numerics.rel_error` per output.
-        fallback: if False, return the student's function even when it fails.
 
     Returns:
         ``student_fn`` if it passed, else ``reference_fn`` (announced in the verdict).
@@ -148,20 +146,20 @@ def check_function(
     """
     verdict = run_check(student_fn, reference_fn, cases, name=name, outputs=outputs,
                         mistakes=mistakes, rtol=rtol)
-    return report(verdict, student_fn, reference_fn, fallback=fallback)
+    return report(verdict, student_fn, reference_fn)
 
 
-def report(verdict: Verdict, student_fn, reference_fn, *, fallback: bool = True):
+def report(verdict: Verdict, student_fn, reference_fn):
     """Print a verdict and return the function later cells should use (see above)."""
     if _CAPTURED is not None:
         _CAPTURED.append((verdict, reference_fn))
         return student_fn
-    if not verdict.passed and fallback and not grading_mode():
+    if not verdict.passed and not grading_mode():
         verdict.details.append("Later cells use the reference implementation until this check passes.")
     print(verdict)
     if not verdict.passed and grading_mode():
         raise ExerciseFailed(str(verdict))
-    if verdict.passed or not fallback:
+    if verdict.passed:
         return student_fn
     return reference_fn
 

@@ -12,7 +12,10 @@ The equations (column vectors), with ``σ`` the logistic sigmoid::
 
 Gate order **i, f, g, o** and shapes ``Wx: (4H, D)``, ``Wh: (4H, H)``, ``b: (4H,)`` are
 those of ``torch.nn.LSTM`` (``weight_ih_l0``, ``weight_hh_l0``); torch keeps two biases,
-``bias_ih_l0`` and ``bias_hh_l0``, that simply add up to our ``b``.
+``bias_ih_l0`` and ``bias_hh_l0``, that simply add up to our ``b``. The names ``Wx`` and
+``Wh`` (where the RNN modules say ``Wxh`` and ``Whh``) are short on purpose: each stacks the
+weights of four gates, so no single "to h" target fits, and the gate is read off the row
+block (:func:`gate_slice`).
 
 The backward functions take everything they need explicitly and recompute the gates
 (no opaque cache), so each can be checked on its own.

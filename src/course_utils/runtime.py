@@ -42,7 +42,6 @@ def setup(seed: int = 0, *, threads: int = DEFAULT_THREADS, precision: int = 4,
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    os.environ.setdefault("PYTHONHASHSEED", str(seed))
     np.set_printoptions(precision=precision, suppress=True, linewidth=100)
     torch.set_printoptions(precision=precision, sci_mode=False, linewidth=100)
     torch.set_num_threads(thread_count(threads))
@@ -50,13 +49,6 @@ def setup(seed: int = 0, *, threads: int = DEFAULT_THREADS, precision: int = 4,
     if verbose:
         print(f"Setup done: seed {seed}, device {device.type}.")
     return device
-
-
-def on_colab() -> bool:
-    """True when running inside Google Colab."""
-    import sys
-
-    return "google.colab" in sys.modules
 
 
 def _openblas():

@@ -98,18 +98,6 @@ def step_jacobian(h_next, Whh, nonlinearity: str = "tanh"):
     return derivative_from_output(h_next, nonlinearity)[..., :, None] * Whh
 
 
-def step_jacobians(h, Whh, nonlinearity: str = "tanh"):
-    """All step Jacobians of a sequence: ``J[:, t−1] = ∂h_t/∂h_{t−1}`` for t = 1 … T.
-
-    Args:
-        h: (N, T, H) states h_1 … h_T; Whh: (H, H).
-
-    Returns:
-        (N, T, H, H).
-    """
-    return step_jacobian(h, Whh, nonlinearity)
-
-
 def jacobian_log_norms(h, Whh, nonlinearity: str = "tanh", ord=2):
     """``log10 ‖∂h_T/∂h_{T−ℓ}‖`` for every lag ℓ = 1 … T, in one backward sweep.
 
@@ -126,7 +114,7 @@ def jacobian_log_norms(h, Whh, nonlinearity: str = "tanh", ord=2):
         exactly zero, e.g. every ReLU unit off).
     """
     N, T, H = h.shape
-    J = step_jacobians(h, Whh, nonlinearity)
+    J = step_jacobian(h, Whh, nonlinearity)
     P = np.broadcast_to(np.eye(H, dtype=J.dtype), (N, H, H)).copy()
     log_scale = np.zeros(N)
     stack = np.empty((N, T, H, H), dtype=J.dtype)
@@ -149,7 +137,7 @@ def jacobian_log_norms(h, Whh, nonlinearity: str = "tanh", ord=2):
 def step_log_norms(h, Whh, nonlinearity: str = "tanh"):
     """``log10 ‖J_t‖₂`` for every step: (N, T), entry ``[:, t−1]`` for ∂h_t/∂h_{t−1}."""
     with np.errstate(divide="ignore"):
-        return np.log10(np.linalg.norm(step_jacobians(h, Whh, nonlinearity), 2, axis=(-2, -1)))
+        return np.log10(np.linalg.norm(step_jacobian(h, Whh, nonlinearity), 2, axis=(-2, -1)))
 
 
 def batch_mean_log10(log_norms):

@@ -40,13 +40,10 @@ def cases(seed: int = 501):
     return out
 
 
-def _chunked(x, h0, Wxh, Whh, b, dh, k, *, carry="state", accumulate=False, drop_last=False,
-             carry_grad=False):
+def _chunked(x, h0, Wxh, Whh, b, dh, k, *, carry="state", accumulate=False):
     """Chunked TBPTT with switchable bugs (for the classic mistakes)."""
     T = x.shape[1]
     bounds = tbptt.chunk_bounds(T, k)
-    if drop_last and T % k:
-        bounds = bounds[:-1]
     h_prev = h0
     gx, gh, gb = [], [], []
     acc = [np.zeros_like(Wxh), np.zeros_like(Whh), np.zeros_like(b)]
@@ -61,8 +58,6 @@ def _chunked(x, h0, Wxh, Whh, b, dh, k, *, carry="state", accumulate=False, drop
         gh.append(dWhh)
         gb.append(db)
         h_prev = h[:, -1]
-    if drop_last and T % k:
-        h_prev = _nb01.rnn_forward(x, h0, Wxh, Whh, b)[:, -1]
     return np.stack(gx), np.stack(gh), np.stack(gb), h_prev
 
 
@@ -78,8 +73,8 @@ def _full_bptt_split(x, h0, Wxh, Whh, b, dh, k):
         h_in = h0 if s == 0 else h[:, s - 1]
         d = dh[:, s:e].copy()
         d[:, -1] += carry
-        _, carry, a, c, bb = _nb03.rnn_backward(d, x[:, s:e], h_in, h[:, s:e], Wxh, Whh)
-        per[s] = (a, c, bb)
+        _, carry, dWxh, dWhh, db = _nb03.rnn_backward(d, x[:, s:e], h_in, h[:, s:e], Wxh, Whh)
+        per[s] = (dWxh, dWhh, db)
     for s, _ in tbptt.chunk_bounds(T, k):
         gx.append(per[s][0])
         gh.append(per[s][1])
@@ -92,10 +87,10 @@ def _first_state_carried(x, h0, Wxh, Whh, b, dh, k):
     gx, gh, gb = [], [], []
     for s, e in tbptt.chunk_bounds(x.shape[1], k):
         h = _nb01.rnn_forward(x[:, s:e], h_prev, Wxh, Whh, b)
-        _, _, a, c, bb = _nb03.rnn_backward(dh[:, s:e], x[:, s:e], h_prev, h, Wxh, Whh)
-        gx.append(a)
-        gh.append(c)
-        gb.append(bb)
+        _, _, dWxh, dWhh, db = _nb03.rnn_backward(dh[:, s:e], x[:, s:e], h_prev, h, Wxh, Whh)
+        gx.append(dWxh)
+        gh.append(dWhh)
+        gb.append(db)
         h_prev = h[:, 0]
     return np.stack(gx), np.stack(gh), np.stack(gb), h_prev
 
@@ -106,10 +101,10 @@ def _whole_dh(x, h0, Wxh, Whh, b, dh, k):
     gx, gh, gb = [], [], []
     for s, e in tbptt.chunk_bounds(x.shape[1], k):
         h = _nb01.rnn_forward(x[:, s:e], h_prev, Wxh, Whh, b)
-        _, _, a, c, bb = _nb03.rnn_backward(dh[:, : e - s], x[:, s:e], h_prev, h, Wxh, Whh)
-        gx.append(a)
-        gh.append(c)
-        gb.append(bb)
+        _, _, dWxh, dWhh, db = _nb03.rnn_backward(dh[:, : e - s], x[:, s:e], h_prev, h, Wxh, Whh)
+        gx.append(dWxh)
+        gh.append(dWhh)
+        gb.append(db)
         h_prev = h[:, -1]
     return np.stack(gx), np.stack(gh), np.stack(gb), h_prev
 

@@ -102,32 +102,32 @@ def _step_variant(x, h_prev, c_prev, Wx, Wh, b, *, order="ifgo", g_act=np.tanh,
     return h_next, c_next
 
 
-def _v(**kw):
+def _step_forward_mistake(**kw):
     return lambda x, h_prev, c_prev, Wx, Wh, b: _step_variant(x, h_prev, c_prev, Wx, Wh, b, **kw)
 
 
 STEP_FORWARD_MISTAKES = [
     Mistake("the gate order is i, f, o, g (as in CS231n), but torch.nn.LSTM and this course "
             "use i, f, g, o: rows 2H:3H are the candidate g and 3H:4H the output gate o.",
-            _v(order="ifog")),
+            _step_forward_mistake(order="ifog")),
     Mistake("the gate order is i, g, f, o (TensorFlow's i, j, f, o); this course uses "
-            "torch's i, f, g, o.", _v(order="igfo")),
+            "torch's i, f, g, o.", _step_forward_mistake(order="igfo")),
     Mistake("the gate blocks are in the wrong order: the rows of Wx, Wh, b are, in order, "
             "i (input), f (forget), g (candidate), o (output), each H rows.",
-            _v(order="fiog")),
+            _step_forward_mistake(order="fiog")),
     Mistake("the candidate g uses a sigmoid; it must be tanh (it is a value, in (−1, 1), "
-            "not a gate in (0, 1)).", _v(g_act=sigmoid)),
+            "not a gate in (0, 1)).", _step_forward_mistake(g_act=sigmoid)),
     Mistake("h_next uses tanh(c_prev); it must use the *new* cell state: "
-            "h_next = o ⊙ tanh(c_next).", _v(c_for_h="prev")),
+            "h_next = o ⊙ tanh(c_next).", _step_forward_mistake(c_for_h="prev")),
     Mistake("the tanh on the cell state is missing: h_next = o ⊙ tanh(c_next), not o ⊙ c_next.",
-            _v(tanh_c=False)),
+            _step_forward_mistake(tanh_c=False)),
     Mistake("the input and forget gates are swapped: c_next = f ⊙ c_prev + i ⊙ g.",
-            _v(swap_if=True)),
+            _step_forward_mistake(swap_if=True)),
     Mistake("the forget gate is missing: c_next = f ⊙ c_prev + i ⊙ g (the 1997 LSTM had no "
-            "forget gate; torch's has one).", _v(c_prev_gate=False)),
+            "forget gate; torch's has one).", _step_forward_mistake(c_prev_gate=False)),
     Mistake("the previous hidden state is ignored (no `h_prev @ Wh.T` term in the gates' "
-            "pre-activations).", _v(ignore_h=True)),
-    Mistake("the bias `b` is missing.", _v(use_bias=False)),
+            "pre-activations).", _step_forward_mistake(ignore_h=True)),
+    Mistake("the bias `b` is missing.", _step_forward_mistake(use_bias=False)),
 ]
 
 
@@ -154,7 +154,7 @@ def _step_back_variant(dh_next, dc_next, x, h_prev, c_prev, Wx, Wh, b, *, use_dc
     return da @ Wx, da @ Wh, dc_prev, da.T @ x, da.T @ h_prev, da.sum(axis=0)
 
 
-def _bv(**kw):
+def _step_backward_mistake(**kw):
     return lambda dh_next, dc_next, x, h_prev, c_prev, Wx, Wh, b: _step_back_variant(
         dh_next, dc_next, x, h_prev, c_prev, Wx, Wh, b, **kw)
 
@@ -162,19 +162,19 @@ def _bv(**kw):
 STEP_BACKWARD_MISTAKES = [
     Mistake("`dc_next` is ignored: the cell state gets gradient from the next step "
             "(through c_{t+1} = f ⊙ c_t + …) *and* from h_next; add both.",
-            _bv(use_dc_next=False)),
+            _step_backward_mistake(use_dc_next=False)),
     Mistake("the path from h_next into c_next is missing: dc = dc_next + dh_next ⊙ o ⊙ "
-            "(1 − tanh²(c_next)).", _bv(h_path=False)),
+            "(1 − tanh²(c_next)).", _step_backward_mistake(h_path=False)),
     Mistake("you used tanh(c_prev) where tanh(c_next) belongs: h_next = o ⊙ tanh(c_next), so "
-            "both do and the tanh derivative use the *new* cell state.", _bv(tanh_of="prev")),
+            "both do and the tanh derivative use the *new* cell state.", _step_backward_mistake(tanh_of="prev")),
     Mistake("dc_prev is missing the forget gate: c_next = f ⊙ c_prev + …, so "
-            "dc_prev = dc ⊙ f.", _bv(forget_in_dc_prev=False)),
+            "dc_prev = dc ⊙ f.", _step_backward_mistake(forget_in_dc_prev=False)),
     Mistake("the gate gradients are stacked in the wrong order (i, f, o, g); use torch's "
-            "i, f, g, o so they line up with the rows of Wx, Wh, b.", _bv(order="ifog")),
+            "i, f, g, o so they line up with the rows of Wx, Wh, b.", _step_backward_mistake(order="ifog")),
     Mistake("the candidate's derivative is the sigmoid's g(1 − g); g = tanh(·), so it is "
-            "1 − g².", _bv(g_deriv="sigmoid")),
+            "1 − g².", _step_backward_mistake(g_deriv="sigmoid")),
     Mistake("the sigmoid derivatives of the gates are missing: dσ(a)/da = σ(a)(1 − σ(a)).",
-            _bv(gate_deriv=False)),
+            _step_backward_mistake(gate_deriv=False)),
 ]
 
 
@@ -238,19 +238,19 @@ def _bwd_variant(dh, x, h0, c0, Wx, Wh, b, dcT=None, *, carry_dc=True, carry_dh=
         h_prev = h[:, k] if k >= 0 else h0
         c_prev = c[:, k] if k >= 0 else c0
         upstream = (dh[:, t] if add_dh or t == T - 1 else 0) + dh_c
-        dx_t, dh_new, dc_new, a, bb, cc = _nb07.lstm_step_backward(
+        dx_t, dh_new, dc_new, dWx_t, dWh_t, db_t = _nb07.lstm_step_backward(
             upstream, dc_c, x[:, t], h_prev, c_prev, Wx, Wh, b)
         dx[:, t] = dx_t
         dh_c = dh_new if carry_dh else np.zeros_like(h0)
         dc_c = dc_new if carry_dc else np.zeros_like(c0)
         if accumulate:
-            dWx, dWh, db = dWx + a, dWh + bb, db + cc
+            dWx, dWh, db = dWx + dWx_t, dWh + dWh_t, db + db_t
         else:
-            dWx, dWh, db = a, bb, cc
+            dWx, dWh, db = dWx_t, dWh_t, db_t
     return dx, dh_new, dc_new, dWx, dWh, db
 
 
-def _bwv(**kw):
+def _backward_mistake(**kw):
     return lambda dh, x, h0, c0, Wx, Wh, b, dcT=None: _bwd_variant(dh, x, h0, c0, Wx, Wh, b,
                                                                    dcT, **kw)
 
@@ -258,17 +258,17 @@ def _bwv(**kw):
 SEQ_BACKWARD_MISTAKES = [
     Mistake("the cell-state gradient is not carried from step t+1 to step t: pass the "
             "`dc_prev` returned by step t+1 as `dc_next` to step t (the additive path the "
-            "LSTM exists for).", _bwv(carry_dc=False)),
+            "LSTM exists for).", _backward_mistake(carry_dc=False)),
     Mistake("the hidden-state gradient is not carried back: the upstream gradient at step t "
-            "is dh[:, t] plus the `dh_prev` returned by step t+1.", _bwv(carry_dh=False)),
+            "is dh[:, t] plus the `dh_prev` returned by step t+1.", _backward_mistake(carry_dh=False)),
     Mistake("`dcT` is ignored: when it is given, it is the starting value of the carried "
-            "cell-state gradient.", _bwv(use_dcT=False)),
+            "cell-state gradient.", _backward_mistake(use_dcT=False)),
     Mistake("only the carried gradient reaches h_t: add the loss's own gradient dh[:, t] at "
-            "every step.", _bwv(add_dh=False)),
+            "every step.", _backward_mistake(add_dh=False)),
     Mistake("the weight gradients hold only the last step processed (t = 0): accumulate "
-            "(+=) over all time steps.", _bwv(accumulate=False)),
+            "(+=) over all time steps.", _backward_mistake(accumulate=False)),
     Mistake("step t uses the states of the wrong step: its h_prev, c_prev are h[:, t−1], "
-            "c[:, t−1] (h0, c0 at t = 0), not h[:, t], c[:, t].", _bwv(prev_offset=0)),
+            "c[:, t−1] (h0, c0 at t = 0), not h[:, t], c[:, t].", _backward_mistake(prev_offset=0)),
 ]
 
 
