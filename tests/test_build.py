@@ -8,7 +8,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils import build
+from course_utils import build, cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -284,3 +284,9 @@ def test_cli_assignment_option_on_the_repository(tmp_path):
     assert build.MODEL_ANSWER_SUMMARY not in text and '"edition": "assignment"' in text
     assert "BEGIN SOLUTION" in (tmp_path / "source" / "02_deriving_bptt.ipynb").read_text()
     assert cli.main(["build", "--assignment", str(tmp_path / "x"), "99"]) == 1
+
+
+def test_the_readme_exercise_table_is_the_generated_one():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert cli.readme_table(readme) == cli.markdown_table(build.catalogue()), (
+        "README.md's exercise table is stale: run `python3 course.py exercises --readme`")
