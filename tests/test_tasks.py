@@ -24,14 +24,6 @@ def test_delayed_recall_targets():
         tasks.delayed_recall(1, 5, 5, 2, np.random.default_rng(0))
 
 
-def test_adding_problem():
-    x, y = tasks.adding_problem(50, 30, np.random.default_rng(0))
-    assert x.shape == (50, 30, 2) and y.shape == (50,)
-    assert (x[..., 1].sum(1) == 2).all()
-    assert (x[:, :15, 1].sum(1) == 1).all()
-    np.testing.assert_allclose((x[..., 0] * x[..., 1]).sum(1), y, rtol=1e-6)
-
-
 def test_batchify_stream():
     b = tasks.batchify_stream(np.arange(23), 4)
     assert b.shape == (4, 5)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from course_utils import tasks, tbptt, training
+from course_utils import longrange, tasks, tbptt, training
 
 
 @pytest.fixture(autouse=True)
@@ -69,7 +69,7 @@ def test_full_bptt_when_k_none_and_callable_batches():
     torch.manual_seed(0)
     m = training.SequenceModel(2, 4, 1)
     opt = torch.optim.SGD(m.parameters(), lr=0.1)
-    x, y = tasks.adding_problem(8, 10, np.random.default_rng(0))
+    x, y = longrange.adding_problem(8, 10, np.random.default_rng(0))
     x, y = torch.from_numpy(x), torch.from_numpy(y)
 
     def loss_fn(out, yy):

@@ -3,8 +3,8 @@
 * :class:`CharLM`: embedding → LSTM (or plain tanh RNN, or GRU) → linear, batch-first.
 * :func:`n_params`, :func:`param_count`, :func:`equal_param_hidden`: parameter counts, and
   the hidden size at which one cell type has as many parameters as another.
-* :func:`detach_state`: cut the graph behind a hidden state (a tensor or an ``(h, c)``
-  tuple) while keeping its values.
+* :func:`detach_state` (from :mod:`course_utils.training`): cut the graph behind a hidden
+  state (a tensor or an ``(h, c)`` tuple) while keeping its values.
 * :func:`evaluate_bpc`: bits per character on a held-out id sequence (stateful, no grad).
 * :func:`train`: the loop: streams, chunks, carried state, clipping, a tqdm bar, a
   step and wall-clock budget, periodic validation; returns a :class:`History`.
@@ -27,6 +27,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .text import iter_chunks, make_streams
+from .training import detach_state  # noqa: F401  (notebook 08 uses charlm.detach_state)
 
 LN2 = math.log(2.0)
 
@@ -92,15 +93,6 @@ def equal_param_hidden(vocab_size: int, target: int, cell: str = "rnn", **kw) ->
     while param_count(vocab_size, H, cell, **kw) < target:
         H += 1
     return H
-
-
-def detach_state(state):
-    """Return ``state`` (None, a tensor, or a tuple of tensors) detached from its graph."""
-    if state is None:
-        return None
-    if isinstance(state, torch.Tensor):
-        return state.detach()
-    return tuple(s.detach() for s in state)
 
 
 @torch.no_grad()

@@ -6,8 +6,8 @@ arrays, batch-first. Convert with ``torch.from_numpy`` where needed.
 * :func:`delayed_recall`: a stream of random symbols; the target at step t is the symbol
   seen ``lag`` steps earlier. Learning it needs a gradient path of length ``lag``, which
   makes it the cleanest test of what truncation (k2 < lag) removes.
-* :func:`adding_problem`: Hochreiter and Schmidhuber (1997): add the two marked numbers
-  of a long sequence; a long-range task with a single loss at the end.
+* The adding problem (a long-range task with a single loss at the end) lives with the
+  lesson that uses it: :func:`course_utils.longrange.adding_problem`.
 * :func:`one_hot`, :func:`batchify_stream`: helpers for one-hot inputs and for cutting one
   long sequence into ``n`` parallel streams (the layout of stateful TBPTT).
 """
@@ -52,30 +52,6 @@ def delayed_recall(n: int, T: int, lag: int, n_symbols: int, rng: np.random.Gene
     y = np.full((n, T), IGNORE, dtype=np.int64)
     y[:, lag:] = symbols[:, :-lag]
     return one_hot(symbols, n_symbols, dtype), y, symbols.astype(np.int64)
-
-
-def adding_problem(n: int, T: int, rng: np.random.Generator, dtype=np.float32):
-    """The adding problem (Hochreiter and Schmidhuber 1997).
-
-    Each input step has two features: a number uniform in [0, 1) and a marker that is 1 at
-    exactly two positions (one in the first half, one in the second) and 0 elsewhere. The
-    target is the sum of the two marked numbers. Predicting 1.0 always gives MSE ≈ 0.167.
-
-    Returns:
-        x: (n, T, 2), y: (n,).
-    """
-    if T < 2:
-        raise ValueError("adding_problem needs T >= 2")
-    values = rng.uniform(0, 1, size=(n, T))
-    marks = np.zeros((n, T))
-    half = T // 2
-    i = rng.integers(0, half, size=n)
-    j = rng.integers(half, T, size=n)
-    marks[np.arange(n), i] = 1
-    marks[np.arange(n), j] = 1
-    x = np.stack([values, marks], axis=-1).astype(dtype)
-    y = (values[np.arange(n), i] + values[np.arange(n), j]).astype(dtype)
-    return x, y
 
 
 def batchify_stream(seq, n_streams: int) -> np.ndarray:
