@@ -36,6 +36,7 @@ import numpy as np
 
 from .reference import nb01 as _nb01
 from .reference import nb03 as _nb03
+from .vanishing import orthogonal_init
 
 TORCH_EPS = 1e-6  # torch.nn.utils.clip_grad_norm_ divides by (total_norm + 1e-6)
 DIVERGENCE_BOUND = 1e10  # a loss or gradient norm above this counts as diverged
@@ -223,9 +224,8 @@ def init_regression_rnn(D: int, H: int, O: int, seed: int, *, whh_scale: float =
     ``whh_scale``); ``Wxh`` and ``Why`` are Gaussian with variance 1/fan-in; biases are 0.
     """
     rng = np.random.default_rng(seed)
-    q, r = np.linalg.qr(rng.normal(size=(H, H)))
-    q = q * np.sign(np.diag(r))
-    return [rng.normal(size=(H, D)) / np.sqrt(D), whh_scale * q, np.zeros(H),
+    Whh = orthogonal_init(H, rng, whh_scale)
+    return [rng.normal(size=(H, D)) / np.sqrt(D), Whh, np.zeros(H),
             rng.normal(size=(O, H)) / np.sqrt(H), np.zeros(O)]
 
 

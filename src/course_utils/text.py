@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .tasks import batchify_stream
+
 
 def load_pydoc_topics() -> str:
     """The Python reference topics (``pydoc_data.topics``), joined in sorted-key order.
@@ -119,10 +121,9 @@ def make_streams(ids: np.ndarray, batch_size: int) -> np.ndarray:
     ``ids[b*L : (b+1)*L]``.
     """
     ids = np.asarray(ids)
-    L = len(ids) // batch_size
-    if L < 2:
+    if len(ids) // batch_size < 2:
         raise ValueError(f"{len(ids)} ids are too few for {batch_size} streams")
-    return ids[: L * batch_size].reshape(batch_size, L)
+    return batchify_stream(ids, batch_size)
 
 
 def iter_chunks(streams: np.ndarray, seq_len: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
