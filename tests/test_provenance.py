@@ -17,6 +17,8 @@ def test_save_then_load_round_trips_with_provenance(tmp_path):
     for key in provenance.REQUIRED_KEYS:
         assert key in rec
     assert rec["versions"]["torch"] and rec["machine"]["cores"] >= 1
+    load = rec["machine"]["load_average"]
+    assert load is None or load >= 0.0
     line = provenance.describe(rec)
     assert "benchmarks/demo_bench.py" in line and "torch" in line
 

@@ -34,7 +34,7 @@ def _cpu_name() -> str:
 
 
 def machine_info() -> dict:
-    """Where a measurement was made: OS, CPU, core count, thread settings."""
+    """Where a measurement was made: OS, CPU, core count, thread settings, load."""
     import torch
 
     return {
@@ -45,6 +45,9 @@ def machine_info() -> dict:
         "torch_threads": torch.get_num_threads(),
         "env": {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OPENBLAS_CORETYPE", "MKL_CBWR")
                 if k in os.environ},
+        # how busy the machine was when the results were written (timings on a loaded
+        # machine are slower than the code): the 1-minute load average, or None
+        "load_average": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
     }
 
 
