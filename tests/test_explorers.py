@@ -289,3 +289,32 @@ def test_notebook01_explorer_prose():
     still = unrolling.explorer_experiment(scale=1.5, input_scale=0.0)
     linear = unrolling.explorer_experiment(scale=1.5, input_scale=0.0, nonlinearity="linear")
     np.testing.assert_allclose(still.log_norms, linear.log_norms, atol=1e-12)
+
+
+def test_notebook05_explorer_prose():
+    short = truncation.explorer_experiment(4, 4, 6)
+    assert short.dependency_kept() == (0, 18) and round(100 * short.norm_ratio) == 85
+    assert truncation.explorer_experiment(4, 7, 6).dependency_kept() == (5, 18)
+    assert truncation.explorer_experiment(1, 7, 6).dependency_kept() == (18, 18)
+    long = truncation.explorer_experiment(4, 4, 12)
+    assert abs(long.norm_ratio - 1) < 0.01 and 0.28 < long.missed < 0.38  # "about a third"
+
+
+def test_notebook06_explorer_prose():
+    def run(**kw):
+        r = cliff.explorer_experiment(**kw)
+        longest = {k: np.linalg.norm(np.diff(v["path"], axis=0), axis=1).max() for k, v in r.items()}
+        return r, longest
+
+    r, longest = run()
+    assert r["plain"]["grad_norm"].max() == pytest.approx(200, rel=0.1)  # "about 200"
+    threshold = 10 ** np.arange(0, 2.01, 0.25)  # the slider's values from 1 to 100
+    finals = {round(float(t), 2): run(max_norm=float(t))[0]["clipped"]["loss"][-1] for t in threshold}
+    assert finals[3.16] < 1e-12  # "at about 3 it still reaches the valley floor"
+    assert finals[10.0] == pytest.approx(0.08, abs=0.01)  # "thrown over the wall"
+    for t in (31.62, 56.23, 100.0):  # "from about 30 up it jumps off like the plain run"
+        r, longest = run(max_norm=t)
+        assert longest["clipped"] > 3 and r["clipped"]["loss"][-1] == pytest.approx(
+            r["plain"]["loss"][-1], abs=1e-3)
+    r, longest = run(lr=0.01, steps=200)
+    assert longest["plain"] < 0.1 and r["plain"]["loss"][-1] < 1e-9
