@@ -318,3 +318,39 @@ def test_notebook06_explorer_prose():
             r["plain"]["loss"][-1], abs=1e-3)
     r, longest = run(lr=0.01, steps=200)
     assert longest["plain"] < 0.1 and r["plain"]["loss"][-1] < 1e-9
+
+
+# ---------------------------------------------------------------------------------------
+# The notebooks: explorer cells tagged, the tag carried into notebooks/ by the build
+# ---------------------------------------------------------------------------------------
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+
+
+def _tagged(cell, tag="explorer"):
+    return tag in cell.get("metadata", {}).get("tags", [])
+
+
+@pytest.mark.parametrize("ex", EXPLORERS, ids=IDS)
+def test_notebook_shows_the_explorer_and_the_build_keeps_its_tag(ex):
+    import json
+
+    [solution] = ROOT.glob(f"solutions/{ex.lesson}_*.ipynb")
+    sol = json.loads(solution.read_text())["cells"]
+    cells = [c for c in sol if _tagged(c)]
+    assert len(cells) == 2, f"{solution.name}: expected a default-figure cell and a panel cell"
+    figure, panel = cells
+    name = ex.module.__name__.rsplit(".", 1)[1]
+    assert f"{name}.plot_explorer()" in "".join(figure["source"])
+    assert not _tagged(figure, "nbval-ignore-output")  # its output is compared by nbval
+    assert any("image/png" in o.get("data", {}) for o in figure["outputs"])
+    assert f"{name}.{ex.widget}()" in "".join(panel["source"])
+    assert _tagged(panel, "nbval-ignore-output") and "assert " in "".join(panel["source"])
+    student = json.loads((ROOT / "notebooks" / solution.name).read_text())["cells"]
+    assert [c["id"] for c in student if _tagged(c)] == [c["id"] for c in cells]
+    # every stored interactive panel with a slider, in any lesson, is an explorer cell
+    for path in ROOT.glob("solutions/*.ipynb"):
+        for c in json.loads(path.read_text())["cells"]:
+            panels = [o for o in c.get("outputs", []) if WIDGET_MIME in o.get("data", {})
+                      and "Slider" in "".join(o["data"].get("text/plain", ""))]
+            assert not panels or _tagged(c), f"{path.name} cell {c['id']}: panel not tagged"

@@ -74,19 +74,19 @@ def plot_explorer(axes=None, **settings):
     plain, clipped = runs["plain"], runs["clipped"]
     ax.plot(*plain["path"].T, "s-", color="red", ms=4, label="plain: " + _summary(plain))
     ax.plot(*clipped["path"].T, "o-", color="white", mec="black", ms=3, zorder=3,
-            label=f"clipped to norm {s['max_norm']:g}: " + _summary(clipped))
+            label=f"clipped to norm {s['max_norm']:.3g}: " + _summary(clipped))
     ax.plot([s["w0"]], [s["b0"]], "*", color="gold", mec="black", ms=14, zorder=4, label="start")
     ax.set_xlim(*VIEW["w"])
     ax.set_ylim(*VIEW["b"])
     ax.set_xlabel("recurrent weight $w$")
     ax.set_ylabel("bias $b$")
-    ax.set_title(f"Gradient descent on the cliff, learning rate {s['lr']:g}", fontsize=10)
+    ax.set_title(f"Gradient descent on the cliff, learning rate {s['lr']:.3g}", fontsize=10)
     ax.legend(loc="upper left", fontsize=8)
 
     k = np.arange(len(plain["loss"]))
     bx.semilogy(k, plain["loss"] + 1e-16, "s-", color="red", ms=3, label="plain")
     bx.semilogy(k, clipped["loss"] + 1e-16, "o-", color="black", ms=3,
-                label=f"clipped (max norm {s['max_norm']:g})")
+                label=f"clipped (max norm {s['max_norm']:.3g})")
     bx.set_ylim(1e-16, 10)
     bx.set_xlabel("gradient step")
     bx.set_ylabel("loss (log scale; +1e-16)")
@@ -112,7 +112,7 @@ def cliff_explorer():
         plt.show()
 
     d = EXPLORER_DEFAULTS
-    style = {"description_width": "initial"}
+    style = {"description_width": "140px"}
     return widgets.interactive(
         show,
         max_norm=widgets.FloatLogSlider(value=d["max_norm"], base=10, min=-2, max=2, step=0.25,

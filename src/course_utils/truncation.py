@@ -202,7 +202,8 @@ def plot_explorer(axes=None, **settings):
     ax.set_xlabel("step k where the weights are used (path end)")
     ax.set_ylabel("loss step t (path start)")
     n_kept, n_dep = ex.dependency_kept()
-    ax.set_title(f"TBPTT(k1={ex.k1}, k2={ex.k2}): grey paths are cut\n"
+    raised = " (k2 raised to k1)" if int(s["k2"]) < ex.k1 else ""
+    ax.set_title(f"TBPTT(k1={ex.k1}, k2={ex.k2}){raised}: grey paths are cut\n"
                  f"lag-{ex.lag} paths kept for {n_kept} of {n_dep} loss steps", fontsize=10)
     ax.legend(loc="upper right", fontsize=8)
 
@@ -215,7 +216,7 @@ def plot_explorer(axes=None, **settings):
     top = float(full.max()) if full.max() > 0 else 1.0
     bx.set_ylim(top * 1e-6, top * 3)
     bx.set_xlabel(r"path length $\ell = t - k$ (steps the gradient travels back)")
-    bx.set_ylabel(r"norm of the lag-$\ell$ term $\|\sum_t C_{t,\,t-\ell}\|$")
+    bx.set_ylabel(r"norm of the lag-$\ell$ terms, summed over $t$")
     bx.set_title(f"Truncated gradient: norm {100 * ex.norm_ratio:.0f}% of the full one; "
                  f"the part it misses: {100 * ex.missed:.0f}% of its norm", fontsize=10)
     bx.legend(fontsize=8, loc="upper right")
@@ -226,8 +227,8 @@ def plot_explorer(axes=None, **settings):
 def truncation_explorer():
     """An ``ipywidgets.interactive`` explorer of TBPTT(k1, k2) on a dependency of a given lag.
 
-    Controls: k1, k2 and the dependency lag (``IntSlider`` each). Every change redraws
-    :func:`plot_explorer`. Display the returned widget.
+    Controls: k1, k2 and the dependency lag (``IntSlider`` each; a k2 below k1 is raised to
+    k1). Every change redraws :func:`plot_explorer`. Display the returned widget.
     """
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
@@ -238,13 +239,13 @@ def truncation_explorer():
         plt.show()
 
     d, T = EXPLORER_DEFAULTS, EXPLORER_T
-    style = {"description_width": "initial"}
+    style = {"description_width": "140px"}
     return widgets.interactive(
         show,
         k1=widgets.IntSlider(value=d["k1"], min=1, max=T, description="k1 (update every)",
                              continuous_update=False, style=style),
         k2=widgets.IntSlider(value=d["k2"], min=1, max=T,
-                             description="k2 (backpropagate; raised to k1 if smaller)",
+                             description="k2 (backpropagate)",
                              continuous_update=False, style=style),
         lag=widgets.IntSlider(value=d["lag"], min=1, max=T - 1, description="dependency lag",
                               continuous_update=False, style=style),

@@ -160,7 +160,7 @@ def memory_explorer():
         plt.show()
 
     d = EXPLORER_DEFAULTS
-    style = {"description_width": "initial"}
+    style = {"description_width": "140px"}
     return widgets.interactive(
         show,
         scale=widgets.FloatSlider(value=d["scale"], min=0.1, max=3.0, step=0.05,
