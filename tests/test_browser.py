@@ -10,7 +10,11 @@ tests then look at the page as a student would:
   the course content: controls render (not "Error displaying widget", not a raw
   ``interactive(children=...)`` text), a figure is shown, moving the slider with the
   keyboard redraws the figure.
-* ``test_widget_notebook``: the same for every *student* notebook that uses ipywidgets.
+* ``test_explorer_notebooks``: the same for the interactive explorer of every *student*
+  notebook that has one (cells tagged ``explorer``). Each notebook's setup cell (its first
+  code cell) and explorer cells go into one small notebook, one section per lesson, so the
+  lessons' long experiments are not rerun and one kernel start serves them all; every
+  default figure must show, and the first slider of every panel must redraw its figure.
 * ``test_notebook01_as_student_sees_it``: notebook 01's exercise cells show
   ``raise NotImplementedError()`` and are editable, its check cells are locked and say
   "not attempted yet", markdown and LaTeX are rendered, figures are shown, review answers
@@ -54,25 +58,46 @@ WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 STDERR_ERROR = re.compile(r"Traceback \(most recent call last\)|^\w*(Error|Exception): ", re.M)
 
 
-def _uses_widgets(path: Path) -> bool:
-    """The student notebook's code mentions interact/ipywidgets, or its solution's stored
-    outputs hold an interactive widget view with a slider (e.g. built by a course_utils
-    helper). tqdm progress bars are widgets too, but have no controls to test."""
+EXPLORER_TAG = "explorer"
+
+
+def _explorer_cells(nb) -> list:
+    return [c for c in nb.cells if EXPLORER_TAG in c.metadata.get("tags", [])]
+
+
+EXPLORER_NOTEBOOKS = sorted(
+    p.name for p in STUDENT_DIR.glob("*.ipynb")
+    if NB_NAME.match(p.name) and _explorer_cells(nbformat.read(str(p), as_version=4)))
+
+
+EXPLORERS_NAME = "explorers.ipynb"
+
+
+def explorer_cells_of(path: Path) -> list:
+    """The student notebook's setup cell (its first code cell), then its cells tagged
+    ``explorer`` (the default figure and the interactive panel), in order."""
     nb = nbformat.read(str(path), as_version=4)
-    if any(c.cell_type == "code" and ("interact" in c.source or "ipywidgets" in c.source)
-           for c in nb.cells):
-        return True
-    solution = ROOT / "solutions" / path.name
-    if not solution.exists():
-        return False
-    sol = nbformat.read(str(solution), as_version=4)
-    return any(WIDGET_MIME in o.get("data", {})
-               and "Slider" in "".join(o["data"].get("text/plain", ""))
-               for c in sol.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    setup = next(c for c in nb.cells if c.cell_type == "code")
+    return [setup, *_explorer_cells(nb)]
 
 
-WIDGET_NOTEBOOKS = sorted(p.name for p in STUDENT_DIR.glob("*.ipynb")
-                          if NB_NAME.match(p.name) and _uses_widgets(p))
+def explorers_notebook(names=EXPLORER_NOTEBOOKS):
+    """One small notebook with a section per student notebook: a heading naming it, its
+    setup cell and its explorer cells. Returns the notebook and ``{name: cell indices of
+    its explorer cells}``."""
+    v4 = nbformat.v4
+    nb = v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
+                                 "language": "python"}
+    nb.cells = [v4.new_markdown_cell("# The course's explorers")]
+    where = {}
+    for name in names:
+        setup, *explorer = explorer_cells_of(STUDENT_DIR / name)
+        nb.cells += [v4.new_markdown_cell(f"## {name}"),
+                     v4.new_code_cell(setup.source, metadata=dict(setup.metadata))]
+        where[name] = list(range(len(nb.cells), len(nb.cells) + len(explorer)))
+        nb.cells += [v4.new_code_cell(c.source, metadata=dict(c.metadata)) for c in explorer]
+    return nb, where
 
 
 def smoke_notebook():
@@ -116,6 +141,7 @@ def lab_root(tmp_path_factory):
     shutil.copytree(STUDENT_DIR, root / "notebooks",
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints", "*.bak.ipynb"))
     nbformat.write(smoke_notebook(), str(root / SMOKE_NAME))
+    nbformat.write(explorers_notebook()[0], str(root / "notebooks" / EXPLORERS_NAME))
     return root
 
 
@@ -284,21 +310,32 @@ def test_widget_smoke_notebook(open_notebook, screenshot_dir):
     print(f"widget smoke test: {time.perf_counter() - t0:.1f} s in the browser")
 
 
-@pytest.mark.parametrize("name", WIDGET_NOTEBOOKS)
-def test_widget_notebook(name, open_notebook, screenshot_dir):
+def test_explorer_notebooks_are_found():
+    """At least NB04's explorer is there, and each has a default figure and a panel."""
+    assert "04_vanishing_exploding_gradients.ipynb" in EXPLORER_NOTEBOOKS
+    for name in EXPLORER_NOTEBOOKS:
+        cells = _explorer_cells(nbformat.read(str(STUDENT_DIR / name), as_version=4))
+        assert len(cells) >= 2, f"{name}: expected a default-figure cell and a panel cell"
+        assert any("nbval-ignore-output" in c.metadata["tags"] for c in cells), name
+
+
+def test_explorer_notebooks(open_notebook, screenshot_dir):
     t0 = time.perf_counter()
-    nbp = open_notebook(f"notebooks/{name}")
+    _, where = explorers_notebook()
+    nbp = open_notebook(f"notebooks/{EXPLORERS_NAME}")
     state = nbp.run_all()
     cells = nbp.cells()
-    assert_clean_run(cells, name)
-    assert state["pending"] == 0, f"{name}: cells did not all run: {state}"
-    assert_student_view(cells, name)
-    assert sum(c["loadedImages"] for c in cells) >= 1, f"{name}: no figure displayed"
-    widget_cell = _first_slider_cell(cells)
-    _move_slider_and_check(nbp, widget_cell, name)
-    nbp.scroll_to_cell(widget_cell["index"])
-    _keep(nbp.screenshot(screenshot_dir / f"{Path(name).stem}-widget.png"))
-    print(f"{name}: {time.perf_counter() - t0:.1f} s in the browser")
+    assert_clean_run(cells, EXPLORERS_NAME)
+    assert state["pending"] == 0, f"{EXPLORERS_NAME}: cells did not all run: {state}"
+    for name, indices in where.items():
+        mine = [cells[i] for i in indices]
+        assert mine[0]["loadedImages"] >= 1, f"{name}: the default figure is not displayed"
+        panel = _first_slider_cell(mine)
+        assert panel["loadedImages"] >= 1, f"{name}: no figure under the explorer's controls"
+        _move_slider_and_check(nbp, panel, name)
+        nbp.scroll_to_cell(panel["index"])
+        _keep(nbp.screenshot(screenshot_dir / f"{Path(name).stem}-explorer.png"))
+    print(f"{len(where)} explorers: {time.perf_counter() - t0:.1f} s in the browser")
 
 
 def test_notebook01_as_student_sees_it(open_notebook, screenshot_dir):
