@@ -16,9 +16,11 @@ import argparse
 
 import numpy as np
 
+from course_utils import truncation_experiments
+
 
 def main(argv=None):
-    from course_utils import provenance, tbptt
+    from course_utils import provenance
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lags", type=int, nargs="+", default=[3, 5, 8])
@@ -33,7 +35,7 @@ def main(argv=None):
         print(f"== hidden state {'carried across chunks' if carry else 'reset every chunk'}")
         for lag in args.lags:
             ks = sorted({max(1, lag - 2), lag - 1, lag, lag + 1, lag + 3, 2 * lag + 2} - {0})
-            accs = np.array([tbptt.delayed_recall_vs_k(ks, lag=lag, n_updates=args.updates,
+            accs = np.array([truncation_experiments.delayed_recall_vs_k(ks, lag=lag, n_updates=args.updates,
                                                        seed=s, carry_state=carry)["accuracy"]
                              for s in range(args.seeds)])
             cells = ", ".join(f"k={k}: {m:.2f} ({lo:.2f}-{hi:.2f})" for k, m, lo, hi in

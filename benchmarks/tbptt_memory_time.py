@@ -3,7 +3,7 @@
 Quoted by notebook 05 (§7). Two measurements of memory:
 
 1. in-process (as in the notebook): numpy ``tracemalloc`` peak (float64) and torch's
-   peak bytes of tensors saved for backward (``tbptt.SavedTensorTracker``, float32);
+   peak bytes of tensors saved for backward (``profiling.SavedTensorTracker``, float32);
 2. the peak resident memory of a fresh subprocess that runs one torch pass (Linux: the
    peak ``VmHWM`` is reset through ``/proc/self/clear_refs`` just before the pass, and the
    resident size ``VmRSS`` before it is subtracted): what the operating system sees,
@@ -31,13 +31,13 @@ import sys
 CHILD = r"""
 import json, sys
 import numpy as np, torch
-from course_utils import tbptt
+from course_utils import truncation_experiments
 torch.set_num_threads(1)
 method, T, N, D, H, k = sys.argv[1], int(sys.argv[2]), *map(int, sys.argv[3:7])
-arrays = tbptt._problem(T, N, D, H, 0, np.float32)
+arrays = truncation_experiments._problem(T, N, D, H, 0, np.float32)
 x, h0, Wxh, Whh, b, dh = (torch.from_numpy(a) for a in arrays)
 params = [w.clone().requires_grad_(True) for w in (Wxh, Whh, b)]
-tbptt.torch_pass(method, x[:, :64], h0, params, dh[:, :64], k)  # warm-up, small
+truncation_experiments.torch_pass(method, x[:, :64], h0, params, dh[:, :64], k)  # warm-up, small
 def status(key):
     for line in open("/proc/self/status"):
         if line.startswith(key):
@@ -45,7 +45,7 @@ def status(key):
 
 open("/proc/self/clear_refs", "w").write("5")  # reset the peak (VmHWM) to the current RSS
 before = status("VmRSS:")
-tbptt.torch_pass(method, x, h0, params, dh, k)
+truncation_experiments.torch_pass(method, x, h0, params, dh, k)
 after = status("VmHWM:")
 print(json.dumps({"rss_kb": after - before}))
 """
@@ -58,7 +58,7 @@ def rss_delta_mb(method, T, N, D, H, k):
 
 
 def main(argv=None):
-    from course_utils import provenance, tbptt
+    from course_utils import provenance, tbptt, truncation_experiments
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
@@ -79,12 +79,12 @@ def main(argv=None):
                          "load_average_1min_at_start": os.getloadavg()[0] if hasattr(os, "getloadavg")
                          else None}}
     for backend in () if args.rss_only else args.backends:
-        rows = tbptt.compare_memory_time(Ts, backend=backend, **kw)
+        rows = truncation_experiments.compare_memory_time(Ts, backend=backend, **kw)
         results[backend] = rows  # {"T", "method", "peak_bytes", "wall_s", "cpu_s"} each
         label = ("numpy float64, tracemalloc peak" if backend == "numpy"
                  else "torch float32, peak bytes saved for backward")
         print(f"== {label}")
-        print(tbptt.format_table(rows))
+        print(truncation_experiments.format_table(rows))
         by = {(r["T"], r["method"]): r for r in rows}
         for T in Ts:
             f, c = by[(T, "full BPTT")], by[(T, "checkpointed")]

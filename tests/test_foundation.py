@@ -95,3 +95,29 @@ def test_blas_threads_limits_and_restores_openblas_threads():
     with runtime.blas_threads(1):
         assert get() == 1
     assert get() == before
+
+
+def test_torch_threads_sets_and_restores_and_none_keeps_the_setting():
+    import torch
+
+    from course_utils import runtime
+
+    before = torch.get_num_threads()
+    with runtime.torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with runtime.torch_threads(None):
+        assert torch.get_num_threads() == before
+
+
+def test_min_times_takes_the_fastest_of_the_repeats():
+    from course_utils import profiling
+
+    calls = []
+
+    def fn():
+        calls.append(1)
+        sum(range(20_000 if len(calls) == 1 else 10))  # the first call is the slow one
+
+    wall, cpu = profiling.min_times(fn, 3)
+    assert len(calls) == 3 and 0.0 <= wall < 1e-3 and cpu >= 0.0

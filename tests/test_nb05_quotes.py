@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from course_utils import provenance, tbptt
+from course_utils import profiling, provenance, runtime, tbptt, truncation_experiments
 
 NOTEBOOK = provenance.ROOT / "solutions" / "05_truncated_bptt.ipynb"
 
@@ -39,14 +39,14 @@ def test_memory_numbers_in_the_text_equal_the_results_file(memory):
 
 def test_bytes_saved_for_backward_are_recomputed(memory):
     s = memory["setup"]
-    arrays = tbptt._problem(1600, s["N"], s["D"], s["H"], 0, np.float32)
+    arrays = truncation_experiments._problem(1600, s["N"], s["D"], s["H"], 0, np.float32)
     x, h0, Wxh, Whh, b, dh = (torch.from_numpy(a) for a in arrays)
     params = [w.clone().requires_grad_(True) for w in (Wxh, Whh, b)]
     quoted = {r["method"]: r["peak_bytes"] for r in memory["torch"] if r["T"] == 1600}
-    with tbptt.torch_threads(1):
+    with runtime.torch_threads(1):
         for method in tbptt.METHODS:
-            with tbptt.SavedTensorTracker() as tracker:
-                tbptt.torch_pass(method, x, h0, params, dh, s["k"])
+            with profiling.SavedTensorTracker() as tracker:
+                truncation_experiments.torch_pass(method, x, h0, params, dh, s["k"])
             assert tracker.peak == quoted[method], method
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from course_utils import rnn, tbptt
+from course_utils import profiling, rnn, runtime, tbptt, truncation, truncation_experiments
 from course_utils.numerics import rel_error
 from course_utils.reference import nb01, nb03, nb05
 
@@ -135,7 +135,7 @@ def test_saved_tensor_tracker_sees_graph_growth_and_release():
     W = torch.randn(8, 8, requires_grad=True)
     sizes = []
     for n in (10, 40):
-        with tbptt.SavedTensorTracker() as tr:
+        with profiling.SavedTensorTracker() as tr:
             h = torch.zeros(4, 8)
             for _ in range(n):
                 h = torch.tanh(h @ W.T + 1.0)
@@ -143,17 +143,17 @@ def test_saved_tensor_tracker_sees_graph_growth_and_release():
         sizes.append(tr.peak)
         assert tr.live == 0  # graph freed after backward
     assert sizes[1] > 3 * sizes[0]
-    with tbptt.SavedTensorTracker() as tr:
+    with profiling.SavedTensorTracker() as tr:
         h = torch.tanh(torch.zeros(4, 8) @ W.T)
     assert tr.live > 0  # the graph is still referenced by h
     del h
 
 
 def test_measure_numpy_and_torch():
-    m = tbptt.measure_numpy(lambda: np.ones(100_000).sum())
+    m = profiling.measure_numpy(lambda: np.ones(100_000).sum())
     assert 700_000 < m["peak_bytes"] < 1_000_000 and m["wall_s"] >= 0
     W = torch.randn(8, 8, requires_grad=True)
-    mt = tbptt.measure_torch(lambda: torch.tanh(torch.ones(4, 8) @ W).sum().backward())
+    mt = profiling.measure_torch(lambda: torch.tanh(torch.ones(4, 8) @ W).sum().backward())
     assert mt["peak_bytes"] > 0 and mt["live_after"] == 0
 
 
@@ -166,7 +166,7 @@ def test_path_grid_and_figure():
     import matplotlib
 
     matplotlib.use("Agg")
-    axes = tbptt.draw_tbptt_paths(T=8, variants=((8, 8), (4, 4), (2, 4)))
+    axes = truncation.draw_tbptt_paths(T=8, variants=((8, 8), (4, 4), (2, 4)))
     assert len(axes) == 3 and axes[0].get_title()
     assert tbptt.sqrt_segment(100) == 10
 
@@ -174,25 +174,25 @@ def test_path_grid_and_figure():
 def test_compare_memory_time_shapes_of_growth():
     Ts = [100, 400]
     for backend in ("numpy", "torch"):
-        rows = tbptt.compare_memory_time(Ts, backend=backend, N=8, D=4, H=32, k=10)
+        rows = truncation_experiments.compare_memory_time(Ts, backend=backend, N=8, D=4, H=32, k=10)
         mem = {(r["T"], r["method"]): r["peak_bytes"] for r in rows}
         assert mem[(400, "full BPTT")] > 3 * mem[(100, "full BPTT")]  # grows like T
         assert mem[(400, "truncated")] < 1.3 * mem[(100, "truncated")]  # flat
         ck = mem[(400, "checkpointed")] / mem[(100, "checkpointed")]
         assert 1.2 < ck < 3.0  # about sqrt(4) = 2 (plus a constant)
         assert mem[(400, "checkpointed")] < mem[(400, "full BPTT")] / 2
-    assert "full BPTT" in tbptt.format_table(rows)
+    assert "full BPTT" in truncation_experiments.format_table(rows)
 
 
 def test_torch_threads_restores():
     old = torch.get_num_threads()
-    with tbptt.torch_threads(1):
+    with runtime.torch_threads(1):
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == old
 
 
 def test_delayed_recall_vs_k_small():
-    r = tbptt.delayed_recall_vs_k([2, 5], lag=3, n_symbols=3, hidden=12, n_updates=120)
+    r = truncation_experiments.delayed_recall_vs_k([2, 5], lag=3, n_symbols=3, hidden=12, n_updates=120)
     assert r["chance"] == pytest.approx(1 / 3)
     assert r["accuracy"][1] > 0.9 and r["accuracy"][0] < 0.7
 
@@ -214,7 +214,7 @@ def test_train_k1k2_with_k1_equal_k2_is_chunked_training():
         x, y, model = _k1k2_setup()
         opt = torch.optim.Adam(model.parameters(), lr=1e-2)
         if use_k1k2:
-            hist = tbptt.train_k1k2(model, x, y, loss_fn=training.cross_entropy_loss,
+            hist = truncation_experiments.train_k1k2(model, x, y, loss_fn=training.cross_entropy_loss,
                                     optimizer=opt, k1=5, k2=5, clip=1.0)
         else:
             hist = training.train_tbptt(model, [(x, y)], loss_fn=training.cross_entropy_loss,
@@ -223,7 +223,7 @@ def test_train_k1k2_with_k1_equal_k2_is_chunked_training():
     assert len(losses[0]) == 5  # updates after steps 5, 10, 15, 20, 24
     assert np.allclose(losses[0], losses[1], rtol=1e-12, atol=0)
     with pytest.raises(ValueError):
-        tbptt.train_k1k2(model, x, y, loss_fn=training.cross_entropy_loss, optimizer=opt,
+        truncation_experiments.train_k1k2(model, x, y, loss_fn=training.cross_entropy_loss, optimizer=opt,
                          k1=4, k2=3)
 
 
@@ -241,7 +241,7 @@ def test_train_k1k2_gradients_equal_tbptt_torch(k1, k2):
             seen.append([p.grad.detach().clone() for p in model.parameters()])
             return super().step(closure)
 
-    tbptt.train_k1k2(model, x, y, loss_fn=training.cross_entropy_loss,
+    truncation_experiments.train_k1k2(model, x, y, loss_fn=training.cross_entropy_loss,
                      optimizer=Record(model.parameters(), lr=0.0), k1=k1, k2=k2)
     r = model.rnn
     params = (r.weight_ih_l0, r.weight_hh_l0, r.bias_ih_l0, r.bias_hh_l0,
@@ -270,20 +270,20 @@ def test_train_k1k2_gradients_equal_tbptt_torch(k1, k2):
 
 
 def test_delayed_recall_with_k1_below_k2_small():
-    r = tbptt.delayed_recall_vs_k([3, 4], lag=3, n_symbols=3, hidden=12, n_updates=150, k1=2)
+    r = truncation_experiments.delayed_recall_vs_k([3, 4], lag=3, n_symbols=3, hidden=12, n_updates=150, k1=2)
     assert r["k"] == [3, 4] and len(r["histories"][0].losses) == 150
     assert r["accuracy"][1] > 0.9 and r["accuracy"][0] < 0.7  # k2 = 4 > L learns, 3 does not
     with pytest.raises(ValueError):
-        tbptt.delayed_recall_vs_k([4], k1=2, carry_state=False)
+        truncation_experiments.delayed_recall_vs_k([4], k1=2, carry_state=False)
 
 
 def test_format_bias_sweep_means_per_lag_sorted_by_k():
     res = {"carried": {"3": {"4": [1.0, 0.98, 1.0], "10": [1.0, 1.0, 1.0], "2": [0.3, 0.36, 0.33]}},
            "reset": {"3": {"2": [0.25, 0.25, 0.26]}}}
-    assert tbptt.format_bias_sweep(res) == "L = 3 |  k=2  0.33  k=4  0.99  k=10 1.00"
-    assert tbptt.format_bias_sweep(res, "reset") == "L = 3 |  k=2  0.25"
+    assert truncation_experiments.format_bias_sweep(res) == "L = 3 |  k=2  0.33  k=4  0.99  k=10 1.00"
+    assert truncation_experiments.format_bias_sweep(res, "reset") == "L = 3 |  k=2  0.25"
     with pytest.raises(ValueError):
-        tbptt.format_bias_sweep(res, "other")
+        truncation_experiments.format_bias_sweep(res, "other")
 
 
 def test_format_memory_quote_one_T():
@@ -293,13 +293,13 @@ def test_format_memory_quote_one_T():
                      (("full BPTT", 1000, 2.0), ("truncated", 10, 2.2), ("checkpointed", 30, 3.0))],
            "rss_mb": [{"T": 1600, "method": m, "rss_mb": v} for m, v in
                       (("full BPTT", 1.55), ("truncated", 0.02), ("checkpointed", 0.06))]}
-    lines = tbptt.format_memory_quote(res, 1600).splitlines()
+    lines = truncation_experiments.format_memory_quote(res, 1600).splitlines()
     assert len(lines) == 5 and "saved for backward" in lines[0]
     assert lines[2].split() == ["full", "BPTT", "|", "1.6", "MB", "|", "1.6", "MB", "|", "1.00"]
     assert lines[3].split()[:1] == ["TBPTT(50,"] and lines[3].split()[-1] == "1.10"
     assert "segments of 40" in lines[4] and lines[4].split()[-1] == "1.50"
     with pytest.raises(KeyError):
-        tbptt.format_memory_quote(res, 100)  # no RSS rows for T = 100
+        truncation_experiments.format_memory_quote(res, 100)  # no RSS rows for T = 100
 
 
 def test_format_memory_quote_columns_line_up():
@@ -307,5 +307,5 @@ def test_format_memory_quote_columns_line_up():
            "torch": [{"T": 1600, "method": m, "peak_bytes": 1e6, "wall_s": 1.0, "cpu_s": 1.0}
                      for m in tbptt.METHODS],
            "rss_mb": [{"T": 1600, "method": m, "rss_mb": 1.0} for m in tbptt.METHODS]}
-    lines = tbptt.format_memory_quote(res, 1600).splitlines()
+    lines = truncation_experiments.format_memory_quote(res, 1600).splitlines()
     assert len({line.index("|") for line in lines if "|" in line}) == 1

@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 import torch
 
-from course_utils import longrange, tasks, tbptt, training
+from course_utils import longrange, runtime, tasks, training
 
 
 @pytest.fixture(autouse=True)
 def one_thread():
     """Tiny models: one thread is faster and steadier on a busy machine."""
-    with tbptt.torch_threads(1):
+    with runtime.torch_threads(1):
         yield
 
 

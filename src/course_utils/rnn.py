@@ -263,10 +263,9 @@ def input_jacobian_norms(x, h0, Wxh, Whh, b, k: int = 0, *, threads: int | None 
             out.append(h)
         return torch.stack(out, dim=1)
 
-    old_threads = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
-    try:
+    from .runtime import torch_threads
+
+    with torch_threads(threads):
         # J[n, t, :, d] = ∂h_{t+1}[n] / ∂x_{k+1}[n, d]: one forward-mode pass per input unit d
         columns = []
         for d in range(D):
@@ -276,8 +275,6 @@ def input_jacobian_norms(x, h0, Wxh, Whh, b, k: int = 0, *, threads: int | None 
             columns.append(dh)
         J = torch.stack(columns, dim=-1)  # (N, T, H, D)
         return torch.linalg.matrix_norm(J, ord=2).numpy()
-    finally:
-        torch.set_num_threads(old_threads)
 
 
 def format_bptt_timings(rows: list[dict]) -> str:

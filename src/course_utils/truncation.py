@@ -252,3 +252,54 @@ def truncation_explorer():
         lag=widgets.IntSlider(value=d["lag"], min=1, max=T - 1, description="dependency lag",
                               continuous_update=False, style=style),
     )
+
+
+def draw_tbptt_paths(T: int = 12, variants=((12, 12), (4, 4), (2, 6)), axes=None):
+    """Draw which steps each TBPTT(k1, k2) variant backpropagates through.
+
+    One panel per ``(k1, k2)`` in ``variants``; rows are updates (top to bottom), columns
+    time steps. Dark cells: losses injected at that update; light cells: steps the
+    gradient flows back through; white: only the forward state passes. A red bar marks
+    where each update's backward pass is cut (the state entering the window is a
+    constant, as after ``detach``). Returns the axes.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    if axes is None:
+        heights = [len(tbptt.update_times(T, k1)) + 1.2 for k1, _ in variants]
+        _, axes = plt.subplots(len(variants), 1, figsize=(0.55 * T + 2.5, 0.45 * sum(heights) + 1),
+                               gridspec_kw={"height_ratios": heights})
+    axes = np.atleast_1d(axes)
+    cmap = ListedColormap(["white", "#9ecae1", "#08519c"])
+    for ax, (k1, k2) in zip(axes, variants):
+        grid = tbptt.path_grid(T, k1, k2)
+        U = grid.shape[0]
+        ax.imshow(grid, cmap=cmap, vmin=0, vmax=2, aspect="auto",
+                  extent=(0.5, T + 0.5, U + 0.5, 0.5))
+        prev = 0
+        for u, t in enumerate(tbptt.update_times(T, k1), start=1):
+            s = max(0, prev - (k2 - k1))
+            prev = t
+            ax.plot([s + 0.5, s + 0.5], [u - 0.45, u + 0.45], color="#d62728", lw=3)
+            ax.annotate("", xy=(s + 0.6, u), xytext=(t + 0.4, u),
+                        arrowprops=dict(arrowstyle="-|>", color="black", lw=1.0))
+        ax.set_xticks(range(1, T + 1))
+        ax.set_yticks(range(1, U + 1))
+        ax.set_yticklabels([f"update at t={t}" for t in tbptt.update_times(T, k1)], fontsize=8)
+        ax.set_xticks(np.arange(0.5, T + 1), minor=True)
+        ax.set_yticks(np.arange(0.5, U + 1), minor=True)
+        ax.grid(which="minor", color="#bbbbbb", lw=0.6)
+        ax.tick_params(which="minor", length=0)
+        name = "full BPTT" if k1 == k2 == T else f"TBPTT(k1={k1}, k2={k2})"
+        ax.set_title(f"{name}: every {k1} steps, backpropagate {k2} steps", fontsize=11)
+    axes[-1].set_xlabel("time step t (the hidden state is carried forward through every step)")
+    handles = [Patch(fc="#08519c", label="loss L_t injected in this update"),
+               Patch(fc="#9ecae1", label="gradient flows back through step t"),
+               Patch(fc="white", ec="#bbbbbb", label="no gradient (forward only)"),
+               Patch(fc="#d62728", label="cut: incoming state is a constant (detach)")]
+    axes[0].legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.25), ncol=2,
+                   fontsize=9, frameon=False)
+    axes[0].figure.tight_layout()
+    return axes
