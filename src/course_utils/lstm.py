@@ -299,3 +299,65 @@ def rnn_state_gradients(x, h0, Wxh, Whh, b, dhT):
         _, dh_t, *_ = rnn_step_backward(dh_t, x[:, t], h_prev, h[:, t], Wxh, Whh)
         dh[:, t] = dh_t
     return dh
+
+
+# ---------------------------------------------------------------------------------------
+# Chrono initialisation (Tallec & Ollivier 2018)
+# ---------------------------------------------------------------------------------------
+def chrono_forget_bias(H: int, T_max: float, rng: np.random.Generator) -> np.ndarray:
+    """Forget-gate biases of chrono initialisation: ``b_f = log(u)``, ``u ~ U(1, T_max − 1)``.
+
+    Tallec & Ollivier, "Can recurrent neural networks warp time?", ICLR 2018. A forget gate
+    held at ``f = σ(b_f)`` has characteristic time ``1/(1 − σ(b_f)) = 1 + e^{b_f} = 1 + u``,
+    so the H units' timescales are spread uniformly over ``[2, T_max]``.
+
+    Args:
+        H: number of units; T_max: the longest timescale wanted (> 2), e.g. the task's
+        known horizon; rng: numpy Generator (the only source of randomness).
+
+    Returns:
+        b_f: (H,) float64, each in ``[0, log(T_max − 1)]``.
+    """
+    if not T_max > 2:
+        raise ValueError(f"chrono initialisation needs T_max > 2, got {T_max}")
+    return np.log(rng.uniform(1.0, T_max - 1.0, size=H))
+
+
+def chrono_init(target, T_max: float, rng: np.random.Generator) -> np.ndarray:
+    """Chrono initialisation of an LSTM's gate biases, in place: forget-gate bias
+    ``b_f = log(u)``, ``u ~ U(1, T_max − 1)`` (see :func:`chrono_forget_bias`), and
+    input-gate bias ``b_i = −b_f``; every weight and the g and o biases are left as they are.
+
+    Args:
+        target: an :class:`LSTMParams` (its ``b: (4H,)``, gate order i, f, g, o: the input
+            gate is ``b[0:H]``, the forget gate ``b[H:2H]``), or a single-layer
+            ``torch.nn.LSTM``. torch uses the same gate order (i, f, g, o) and keeps two
+            bias vectors, ``bias_ih_l0`` and ``bias_hh_l0`` (each ``(4H,)``), whose **sum**
+            is the effective bias; this sets ``bias_ih_l0[H:2H] = b_f``,
+            ``bias_ih_l0[0:H] = −b_f`` and zeroes ``bias_hh_l0[0:2H]``, so that the effective
+            biases are exactly ``b_f`` and ``−b_f``.
+        T_max: longest timescale (> 2), e.g. the known horizon of the task.
+        rng: numpy Generator; the same seed gives the same biases.
+
+    Returns:
+        b_f: (H,) the forget-gate biases that were set (float64).
+    """
+    if isinstance(target, LSTMParams):
+        H = target.hidden_size
+        b_f = chrono_forget_bias(H, T_max, rng)
+        target.b[gate_slice("f", H)] = b_f
+        target.b[gate_slice("i", H)] = -b_f
+        return b_f
+    import torch
+
+    _check_plain_lstm(target)
+    if not target.bias:
+        raise ValueError("chrono initialisation sets biases: the LSTM has bias=False")
+    H = target.hidden_size
+    b_f = chrono_forget_bias(H, T_max, rng)
+    bf_t = torch.as_tensor(b_f, dtype=target.bias_ih_l0.dtype)
+    with torch.no_grad():
+        target.bias_ih_l0[gate_slice("f", H)] = bf_t
+        target.bias_ih_l0[gate_slice("i", H)] = -bf_t
+        target.bias_hh_l0[: 2 * H] = 0.0
+    return b_f
