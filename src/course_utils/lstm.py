@@ -249,13 +249,18 @@ def grads_from_torch(lstm) -> LSTMParams:
 # ---------------------------------------------------------------------------------------
 # Gradient flow
 # ---------------------------------------------------------------------------------------
-def lstm_state_gradients(x, h0, c0, Wx, Wh, b, dhT, *, step_backward=lstm_step_backward):
-    """Gradient of a loss that depends only on ``h_T`` with respect to every earlier state.
+def lstm_state_gradients(x, h0, c0, Wx, Wh, b, dhT, *, step_backward=lstm_step_backward,
+                         dcT=None):
+    """Gradient of a loss that depends only on ``h_T`` (and ``c_T``) with respect to every
+    earlier state.
 
     Args:
         x: (N, T, D), h0, c0: (N, H), Wx, Wh, b: LSTM weights.
         dhT: (N, H) gradient of the loss with respect to ``h_T``.
         step_backward: the step backward to use (the student's, once it passes).
+        dcT: optional (N, H) gradient of the loss with respect to ``c_T`` directly (not
+            through ``h_T``); None means zero. With ``dhT = 0`` and ``dcT`` the rows of an
+            identity matrix, ``dc`` holds the rows of the Jacobians ``∂c_T/∂c_k``.
 
     Returns:
         dh: (N, T + 1, H) with ``dh[:, k] = ∂L/∂h_k`` for k = 0 … T (k = T is ``dhT``),
@@ -267,10 +272,11 @@ def lstm_state_gradients(x, h0, c0, Wx, Wh, b, dhT, *, step_backward=lstm_step_b
     dh = np.zeros((N, T + 1, H))
     dc = np.zeros((N, T + 1, H))
     dh[:, T] = dhT
-    dh_t, dc_t = dhT, np.zeros_like(dhT)
-    # ∂L/∂c_T (total) = dhT ⊙ o_T ⊙ (1 − tanh²c_T); record it before stepping back.
+    dh_t = dhT
+    dc_t = np.zeros_like(dhT) if dcT is None else np.array(dcT, dtype=np.float64)
+    # ∂L/∂c_T (total) = dcT + dhT ⊙ o_T ⊙ (1 − tanh²c_T); record it before stepping back.
     o_T = lstm_gates(x[:, -1], h[:, -2] if T > 1 else h0, Wx, Wh, b)[3]
-    dc[:, T] = dhT * o_T * (1 - np.tanh(c[:, -1]) ** 2)
+    dc[:, T] = dc_t + dhT * o_T * (1 - np.tanh(c[:, -1]) ** 2)
     for t in range(T - 1, -1, -1):
         h_prev = h[:, t - 1] if t > 0 else h0
         c_prev = c[:, t - 1] if t > 0 else c0
