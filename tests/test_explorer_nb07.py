@@ -115,8 +115,9 @@ def test_plot_explorer_axes_labelled_and_data_follow_the_settings():
         assert ax.get_xlabel() and ax.get_ylabel() and ax.get_title()
         assert ax.get_legend() is not None and len(ax.get_legend().get_texts()) == 2
     ex = memory.explorer_experiment(**memory.EXPLORER_DEFAULTS)
-    np.testing.assert_allclose(ax_j.lines[0].get_ydata(), ex.jac_norms.mean(axis=0))
-    np.testing.assert_allclose(ax_j.lines[1].get_ydata(), ex.direct_norms.mean(axis=0))
+    np.testing.assert_allclose(ax_j.lines[0].get_ydata(), np.log10(ex.jac_norms.mean(axis=0)))
+    np.testing.assert_allclose(ax_j.lines[1].get_ydata(), np.log10(ex.direct_norms.mean(axis=0)))
+    np.testing.assert_array_equal(ax_j.lines[0].get_xdata(), ex.lags)
     np.testing.assert_allclose(ax_g.lines[0].get_ydata(), ex.gates["f"][0, :, 0])
     assert len(ax_g.lines) == memory.N_UNITS_SHOWN + 1
     y_default = ax_j.lines[0].get_ydata().copy()
