@@ -103,3 +103,33 @@ def test_summarise_runs_groups_by_model_in_order():
     assert rows[0]["final_mse"] == [0.17, 0.16] and rows[0]["solved"] == 0
     assert rows[0]["cpu_s"] == 2.0 and rows[0]["runs"] == 2 and rows[0]["seeds"] == [0, 1]
     assert rows[1]["solved"] == 1 and rows[1]["first_below"] == [400, None]
+
+
+def test_make_model_chrono_init():
+    import torch
+
+    from course_utils import lstm
+
+    H, T_max = 12, 100
+    m = longrange.make_model("lstm", H, seed=3, chrono_T_max=T_max)
+    b = (m.rec.bias_ih_l0 + m.rec.bias_hh_l0).detach().double().numpy()
+    expected = lstm.chrono_forget_bias(H, T_max, np.random.default_rng(3))
+    np.testing.assert_allclose(b[H:2 * H], expected, rtol=1e-6)
+    np.testing.assert_allclose(b[:H], -b[H:2 * H], rtol=0, atol=0)
+    m2 = longrange.make_model("lstm", H, seed=3, chrono_T_max=T_max)
+    for a, c in zip(m.parameters(), m2.parameters()):
+        torch.testing.assert_close(a, c)
+    plain = longrange.make_model("lstm", H, seed=3, forget_bias=1.0)
+    torch.testing.assert_close(plain.rec.weight_hh_l0, m.rec.weight_hh_l0)  # only biases differ
+
+
+def test_train_adding_stops_at_the_first_evaluation_below_stop_below():
+    kw = dict(T=8, hidden=16, steps=600, lr=1e-2, eval_every=50, n_eval=500, forget_bias=1.0)
+    full = longrange.train_adding("lstm", **kw)
+    below = [s for s, m in zip(full.steps, full.eval_mse) if m < 0.05]
+    assert below and below[0] < 600  # this easy instance gets below 0.05 early
+    stopped = longrange.train_adding("lstm", stop_below=0.05, **kw)
+    assert stopped.steps[-1] == below[0]
+    assert stopped.steps == full.steps[:len(stopped.steps)]
+    assert stopped.eval_mse == full.eval_mse[:len(stopped.eval_mse)]
+    assert stopped.final_mse < 0.05 and all(m >= 0.05 for m in stopped.eval_mse[:-1])

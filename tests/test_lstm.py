@@ -151,3 +151,82 @@ def test_rnn_state_gradients_match_autograd():
     (hs[-1] * torch.from_numpy(dhT)).sum().backward()
     for k in range(T + 1):
         assert rel_error(dh[:, k], hs[k].grad) < 1e-10
+
+
+# ---------------------------------------------------------------------------------------
+# Chrono initialisation
+# ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("T_max", [3.0, 10.0, 100.0, 750.0])
+def test_chrono_forget_bias_range_and_seeding(T_max):
+    b = lstm.chrono_forget_bias(500, T_max, np.random.default_rng(3))
+    assert b.shape == (500,) and b.dtype == np.float64
+    assert b.min() >= 0.0 and b.max() <= np.log(T_max - 1)
+    np.testing.assert_array_equal(b, lstm.chrono_forget_bias(500, T_max, np.random.default_rng(3)))
+    assert not np.array_equal(b, lstm.chrono_forget_bias(500, T_max, np.random.default_rng(4)))
+    with pytest.raises(ValueError):
+        lstm.chrono_forget_bias(4, 2.0, np.random.default_rng(0))
+
+
+def test_chrono_timescales_are_uniform_on_2_to_T_max():
+    # 1/(1 - sigmoid(b_f)) = 1 + u with u ~ U(1, T_max - 1): uniform on [2, T_max].
+    T_max = 100.0
+    b = lstm.chrono_forget_bias(20000, T_max, np.random.default_rng(0))
+    tau = 1.0 / (1.0 - lstm.sigmoid(b))
+    assert tau.min() >= 2.0 - 1e-9 and tau.max() <= T_max + 1e-9
+    np.testing.assert_allclose(tau, 1.0 + np.exp(b), rtol=1e-9)
+    # Kolmogorov-Smirnov distance to U(2, T_max): for n = 20000 the 1 % critical value is
+    # 1.63/sqrt(n) ≈ 0.0115.
+    s = np.sort(tau)
+    cdf = (s - 2.0) / (T_max - 2.0)
+    n = len(s)
+    ks = max(np.max(np.arange(1, n + 1) / n - cdf), np.max(cdf - np.arange(n) / n))
+    assert ks < 1.63 / np.sqrt(n)
+    # and a draw concentrated at one timescale would fail the same test
+    s_bad = np.sort(1.0 + np.exp(np.full(n, np.log(T_max / 2))))
+    cdf_bad = (s_bad - 2.0) / (T_max - 2.0)
+    assert np.max(np.abs(np.arange(1, n + 1) / n - cdf_bad)) > 0.1
+
+
+def test_chrono_init_of_course_params():
+    H = 6
+    p = lstm.init_lstm_params(3, H, np.random.default_rng(1))
+    before = p.b.copy()
+    b_f = lstm.chrono_init(p, 50.0, np.random.default_rng(7))
+    np.testing.assert_array_equal(p.b[H:2 * H], b_f)
+    np.testing.assert_array_equal(p.b[0:H], -b_f)
+    np.testing.assert_array_equal(p.b[2 * H:], before[2 * H:])  # g and o untouched
+    assert np.all((b_f >= 0) & (b_f <= np.log(49.0)))
+    q = lstm.init_lstm_params(3, H, np.random.default_rng(1))
+    lstm.chrono_init(q, 50.0, np.random.default_rng(7))
+    np.testing.assert_array_equal(p.b, q.b)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_chrono_init_of_torch_lstm_sets_the_effective_biases(dtype):
+    D, H, T_max = 3, 8, 100.0
+    torch.manual_seed(0)
+    m = torch.nn.LSTM(D, H, batch_first=True, dtype=dtype)
+    w_before = m.weight_hh_l0.detach().clone()
+    go_before = (m.bias_ih_l0 + m.bias_hh_l0).detach().clone()[2 * H:]
+    b_f = lstm.chrono_init(m, T_max, np.random.default_rng(5))
+    b = (m.bias_ih_l0 + m.bias_hh_l0).detach().double().numpy()   # torch's effective bias
+    tol = 1e-6 if dtype == torch.float32 else 0.0
+    np.testing.assert_allclose(b[H:2 * H], b_f, atol=tol, rtol=0)      # gate order i, f, g, o
+    np.testing.assert_allclose(b[0:H], -b[H:2 * H], atol=0, rtol=0)
+    assert np.all(b[H:2 * H] >= 0) and np.all(b[H:2 * H] <= np.log(T_max - 1) + tol)
+    torch.testing.assert_close((m.bias_ih_l0 + m.bias_hh_l0).detach()[2 * H:], go_before)
+    torch.testing.assert_close(m.weight_hh_l0.detach(), w_before)
+    # the forget gates of the torch model, at zero input and state, are sigmoid(b_f)
+    with torch.no_grad():
+        _, (_, c) = m(torch.zeros(1, 1, D, dtype=dtype), (torch.zeros(1, 1, H, dtype=dtype),
+                                                          torch.ones(1, 1, H, dtype=dtype)))
+    p = lstm.params_from_torch(m)
+    i, f, g, _ = nb07.lstm_gates(np.zeros((1, D)), np.zeros((1, H)), *p.as_tuple())
+    np.testing.assert_allclose(f[0], lstm.sigmoid(b_f), rtol=1e-6)
+    np.testing.assert_allclose(c.double().numpy()[0, 0], (f + i * g)[0], rtol=1e-6)
+    # seeded: the same generator seed gives the same biases
+    m2 = torch.nn.LSTM(D, H, batch_first=True, dtype=dtype)
+    lstm.chrono_init(m2, T_max, np.random.default_rng(5))
+    torch.testing.assert_close(m2.bias_ih_l0.detach()[:2 * H], m.bias_ih_l0.detach()[:2 * H])
+    with pytest.raises(ValueError):
+        lstm.chrono_init(torch.nn.LSTM(D, H, bias=False), T_max, np.random.default_rng(0))

@@ -73,3 +73,71 @@ def test_key_fact_on_the_irnn_matches_the_file(rows):
     text = _cell("c032-a39e083d")
     assert "an IRNN (ReLU units, identity\n   initialisation) also learned the task in the benchmark" in text
     assert rows[(50, "IRNN")]["solved"] >= 1
+
+
+# ---------------------------------------------------------------------------------------
+# Section 11 quotes benchmarks/lstm_chrono_adding.py
+# ---------------------------------------------------------------------------------------
+CHRONO = "lstm_chrono_adding"
+
+
+def _and_list(values, fmt="{}"):
+    v = [fmt.format(x) for x in values]
+    return ", ".join(v[:-1]) + " and " + v[-1]
+
+
+@pytest.fixture(scope="module")
+def chrono():
+    record = provenance.load_results(CHRONO)
+    runs = record["results"]["runs"]
+    return dict(record=record, settings=record["results"]["settings"],
+                stop=[r for r in runs if r["part"] == "stop" and r["init"] == "chrono"],
+                ctrl=[r for r in runs if r["part"] == "stop" and r["init"] == "bias1"],
+                fixed=[r for r in runs if r["part"] == "fixed"])
+
+
+def test_the_chrono_results_file_is_the_default_run(chrono):
+    record, s = chrono["record"], chrono["settings"]
+    assert record["script"] == f"benchmarks/{CHRONO}.py"
+    assert (s["T"], s["hidden"], s["lr"], s["batch"], s["clip"]) == (100, 32, 3e-3, 64, 1.0)
+    assert s["seeds"] == [0, 1, 2] and s["chrono_T_max"] == "T"
+    assert (s["max_steps"], s["fixed_steps"], s["solved_below"], s["cpu_budget_s"]) == (
+        6000, 3000, 0.01, 60.0)
+    assert [r["seed"] for r in chrono["stop"]] == [0, 1, 2] == [r["seed"] for r in chrono["ctrl"]]
+    assert [r["seed"] for r in chrono["fixed"]] == [0, 1, 2]
+    assert all(r["T"] == 100 for r in chrono["stop"] + chrono["ctrl"] + chrono["fixed"])
+    for r in chrono["stop"] + chrono["ctrl"] + chrono["fixed"]:
+        assert r["success"] == (r["final_mse"] < 0.01 and r["cpu_s"] <= 60.0)
+        assert r["steps"] == r["curve"]["steps"][-1]
+    assert all(r["steps"] == 3000 for r in chrono["fixed"])
+
+
+@pytest.mark.parametrize("folder", ["solutions", "notebooks"])
+def test_chrono_quotes_equal_the_results_file(chrono, rows, folder):
+    text = _cell("c033d-chrono-bench-md", folder)
+    stop, ctrl, fixed = chrono["stop"], chrono["ctrl"], chrono["fixed"]
+    n_stop = sum(r["success"] for r in stop)
+    cpu_max = max(r["cpu_s"] for r in stop)
+    ctrl_cpu = [r["cpu_s"] for r in ctrl]
+    expected = [
+        f"It solved the\ntask for {n_stop} of 3 seeds, after "
+        f"{_and_list([r['steps'] for r in stop])} steps",
+        f"at most {cpu_max:.1f} s of CPU per run",
+        "did not get below 0.01 in\n6000 steps for any seed (0 of 3, "
+        f"{min(ctrl_cpu):.0f} to {max(ctrl_cpu):.0f} s of\nCPU each)",
+        f"ended at MSE {_and_list([r['final_mse'] for r in fixed], '{:.4f}')}:\n"
+        f"{sum(r['final_mse'] < 0.01 for r in fixed)} of 3 below 0.01",
+        f"where $b_f = 3$ solved {rows[(100, 'LSTM, forget bias 3')]['solved']} of 3",
+    ]
+    for phrase in expected:
+        assert phrase in text, phrase
+    assert all(r["first_below"] is None and r["steps"] == 6000 for r in ctrl)
+    assert cpu_max <= 60.0  # "the goal was at most 60 s"
+    # the summary after the table, and key fact 7
+    after = _cell("c033f-chrono-bench-md", folder)
+    assert (f"turned {rows[(100, 'LSTM, forget bias 3')]['solved']} of 3 solved runs "
+            f"(hand-picked $b_f = 3$, 3000 steps)\ninto {n_stop} of 3") in after
+    assert "$b_f = 1$ did not learn the\ntask in 6000 steps" in after
+    facts = _cell("c032-a39e083d", folder)
+    assert (f"solved the adding problem for {n_stop} of 3 seeds in the benchmark, each within\n"
+            f"   {cpu_max:.1f} s of CPU") in facts

@@ -80,14 +80,17 @@ class History:
         return self.eval_mse[-1]
 
 
-def make_model(cell: str, hidden: int, *, forget_bias: float = 1.0, seed: int = 0):
+def make_model(cell: str, hidden: int, *, forget_bias: float = 1.0, seed: int = 0,
+               chrono_T_max: float | None = None):
     """A recurrent layer (batch-first) followed by a linear read-out of the last hidden state.
 
     ``cell``: 'lstm', 'rnn' (tanh, PyTorch's default initialisation) or 'irnn' (a ReLU
     RNN whose recurrent matrix starts as the identity and whose biases start at 0, as in
     Le, Jaitly & Hinton 2015; input weights keep PyTorch's default). For the LSTM, both
-    forget-gate bias blocks are set so that they add up to ``forget_bias``.
-    The model maps x: (N, T, 2) to (N,).
+    forget-gate bias blocks are set so that they add up to ``forget_bias``; or, if
+    ``chrono_T_max`` is given, ``forget_bias`` is ignored and the input- and forget-gate
+    biases get chrono initialisation (:func:`course_utils.lstm.chrono_init`, drawn with
+    ``np.random.default_rng(seed)``). The model maps x: (N, T, 2) to (N,).
     """
     import torch
 
@@ -112,7 +115,11 @@ def make_model(cell: str, hidden: int, *, forget_bias: float = 1.0, seed: int = 
             return self.out(h[:, -1]).squeeze(-1)
 
     model = SeqRegressor()
-    if cell == "lstm":
+    if cell == "lstm" and chrono_T_max is not None:
+        from . import lstm
+
+        lstm.chrono_init(model.rec, chrono_T_max, np.random.default_rng(seed))
+    elif cell == "lstm":
         H = hidden
         with torch.no_grad():
             model.rec.bias_ih_l0[H:2 * H] = forget_bias / 2
@@ -128,32 +135,33 @@ def make_model(cell: str, hidden: int, *, forget_bias: float = 1.0, seed: int = 
 def train_adding(cell: str, *, T: int = 50, hidden: int = 32, steps: int = 600,
                  batch: int = 64, lr: float = 1e-2, seed: int = 0, forget_bias: float = 1.0,
                  eval_every: int = 25, n_eval: int = 1000, clip: float = 1.0,
-                 progress: bool = False, threads: int | None = 1) -> History:
+                 progress: bool = False, threads: int | None = 1,
+                 chrono_T_max: float | None = None,
+                 stop_below: float | None = None) -> History:
     """Train ``make_model(cell)`` on fresh adding-problem batches with Adam.
 
     Same data stream, evaluation set and initial seed for every ``cell``, so an LSTM and
     an RNN trained with the same arguments see exactly the same sequences. Gradients are
     clipped to norm ``clip``. Returns the evaluation MSE every ``eval_every`` steps.
+    ``chrono_T_max``: chrono initialisation of the LSTM's gate biases instead of
+    ``forget_bias`` (see :func:`make_model`). ``stop_below``: stop after the first
+    evaluation whose MSE is below it (then ``History.steps[-1]`` is the step it stopped at).
     ``threads``: torch threads during training (1 is fastest for these tiny models; the
     previous setting is restored afterwards).
     """
-    import torch
+    from .runtime import torch_threads
 
-    old_threads = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
-    try:
+    with torch_threads(threads):
         return _train(cell, T, hidden, steps, batch, lr, seed, forget_bias, eval_every,
-                      n_eval, clip, progress)
-    finally:
-        torch.set_num_threads(old_threads)
+                      n_eval, clip, progress, chrono_T_max, stop_below)
 
 
 def _train(cell, T, hidden, steps, batch, lr, seed, forget_bias, eval_every, n_eval, clip,
-           progress):
+           progress, chrono_T_max=None, stop_below=None):
     import torch
 
-    model = make_model(cell, hidden, forget_bias=forget_bias, seed=seed)
+    model = make_model(cell, hidden, forget_bias=forget_bias, seed=seed,
+                       chrono_T_max=chrono_T_max)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     rng = np.random.default_rng(seed)
     x_ev, y_ev = (torch.from_numpy(a) for a in eval_data(T, seed=seed, n=n_eval))
@@ -181,6 +189,8 @@ def _train(cell, T, hidden, steps, batch, lr, seed, forget_bias, eval_every, n_e
         opt.step()
         if step % eval_every == 0 or step == steps:
             evaluate(step)
+            if stop_below is not None and hist.eval_mse[-1] < stop_below:
+                break
     hist.seconds = time.perf_counter() - t0
     hist.cpu_seconds = time.process_time() - c0
     return hist

@@ -132,14 +132,18 @@ def grads_from_torch(lstm) -> LSTMParams:
 # ---------------------------------------------------------------------------------------
 # Gradient flow
 # ---------------------------------------------------------------------------------------
-def lstm_state_gradients(x, h0, c0, Wx, Wh, b, dhT, *, step_backward=None):
-    """Gradient of a loss that depends only on ``h_T`` with respect to every earlier state.
+def lstm_state_gradients(x, h0, c0, Wx, Wh, b, dhT, *, step_backward=None, dcT=None):
+    """Gradient of a loss that depends only on ``h_T`` (and ``c_T``) with respect to every
+    earlier state.
 
     Args:
         x: (N, T, D), h0, c0: (N, H), Wx, Wh, b: LSTM weights.
         dhT: (N, H) gradient of the loss with respect to ``h_T``.
         step_backward: the step backward to use (the student's, once it passes; default:
             the reference, :func:`course_utils.reference.nb07.lstm_step_backward`).
+        dcT: optional (N, H) gradient of the loss with respect to ``c_T`` directly (not
+            through ``h_T``); None means zero. With ``dhT = 0`` and ``dcT`` the rows of an
+            identity matrix, ``dc`` holds the rows of the Jacobians ``∂c_T/∂c_k``.
 
     Returns:
         dh: (N, T + 1, H) with ``dh[:, k] = ∂L/∂h_k`` for k = 0 … T (k = T is ``dhT``),
@@ -154,10 +158,11 @@ def lstm_state_gradients(x, h0, c0, Wx, Wh, b, dhT, *, step_backward=None):
     dh = np.zeros((N, T + 1, H))
     dc = np.zeros((N, T + 1, H))
     dh[:, T] = dhT
-    dh_t, dc_t = dhT, np.zeros_like(dhT)
-    # ∂L/∂c_T (total) = dhT ⊙ o_T ⊙ (1 − tanh²c_T); record it before stepping back.
+    dh_t = dhT
+    dc_t = np.zeros_like(dhT) if dcT is None else np.array(dcT, dtype=np.float64)
+    # ∂L/∂c_T (total) = dcT + dhT ⊙ o_T ⊙ (1 − tanh²c_T); record it before stepping back.
     o_T = nb07.lstm_gates(x[:, -1], h[:, -2] if T > 1 else h0, Wx, Wh, b)[3]
-    dc[:, T] = dhT * o_T * (1 - np.tanh(c[:, -1]) ** 2)
+    dc[:, T] = dc_t + dhT * o_T * (1 - np.tanh(c[:, -1]) ** 2)
     for t in range(T - 1, -1, -1):
         h_prev = h[:, t - 1] if t > 0 else h0
         c_prev = c[:, t - 1] if t > 0 else c0
@@ -186,3 +191,65 @@ def rnn_state_gradients(x, h0, Wxh, Whh, b, dhT):
         _, dh_t, *_ = nb03.rnn_step_backward(dh_t, x[:, t], h_prev, h[:, t], Wxh, Whh)
         dh[:, t] = dh_t
     return dh
+
+
+# ---------------------------------------------------------------------------------------
+# Chrono initialisation (Tallec & Ollivier 2018)
+# ---------------------------------------------------------------------------------------
+def chrono_forget_bias(H: int, T_max: float, rng: np.random.Generator) -> np.ndarray:
+    """Forget-gate biases of chrono initialisation: ``b_f = log(u)``, ``u ~ U(1, T_max − 1)``.
+
+    Tallec & Ollivier, "Can recurrent neural networks warp time?", ICLR 2018. A forget gate
+    held at ``f = σ(b_f)`` has characteristic time ``1/(1 − σ(b_f)) = 1 + e^{b_f} = 1 + u``,
+    so the H units' timescales are spread uniformly over ``[2, T_max]``.
+
+    Args:
+        H: number of units; T_max: the longest timescale wanted (> 2), e.g. the task's
+        known horizon; rng: numpy Generator (the only source of randomness).
+
+    Returns:
+        b_f: (H,) float64, each in ``[0, log(T_max − 1)]``.
+    """
+    if not T_max > 2:
+        raise ValueError(f"chrono initialisation needs T_max > 2, got {T_max}")
+    return np.log(rng.uniform(1.0, T_max - 1.0, size=H))
+
+
+def chrono_init(target, T_max: float, rng: np.random.Generator) -> np.ndarray:
+    """Chrono initialisation of an LSTM's gate biases, in place: forget-gate bias
+    ``b_f = log(u)``, ``u ~ U(1, T_max − 1)`` (see :func:`chrono_forget_bias`), and
+    input-gate bias ``b_i = −b_f``; every weight and the g and o biases are left as they are.
+
+    Args:
+        target: an :class:`LSTMParams` (its ``b: (4H,)``, gate order i, f, g, o: the input
+            gate is ``b[0:H]``, the forget gate ``b[H:2H]``), or a single-layer
+            ``torch.nn.LSTM``. torch uses the same gate order (i, f, g, o) and keeps two
+            bias vectors, ``bias_ih_l0`` and ``bias_hh_l0`` (each ``(4H,)``), whose **sum**
+            is the effective bias; this sets ``bias_ih_l0[H:2H] = b_f``,
+            ``bias_ih_l0[0:H] = −b_f`` and zeroes ``bias_hh_l0[0:2H]``, so that the effective
+            biases are exactly ``b_f`` and ``−b_f``.
+        T_max: longest timescale (> 2), e.g. the known horizon of the task.
+        rng: numpy Generator; the same seed gives the same biases.
+
+    Returns:
+        b_f: (H,) the forget-gate biases that were set (float64).
+    """
+    if isinstance(target, LSTMParams):
+        H = target.hidden_size
+        b_f = chrono_forget_bias(H, T_max, rng)
+        target.b[gate_slice("f", H)] = b_f
+        target.b[gate_slice("i", H)] = -b_f
+        return b_f
+    import torch
+
+    _check_plain_lstm(target)
+    if not target.bias:
+        raise ValueError("chrono initialisation sets biases: the LSTM has bias=False")
+    H = target.hidden_size
+    b_f = chrono_forget_bias(H, T_max, rng)
+    bf_t = torch.as_tensor(b_f, dtype=target.bias_ih_l0.dtype)
+    with torch.no_grad():
+        target.bias_ih_l0[gate_slice("f", H)] = bf_t
+        target.bias_ih_l0[gate_slice("i", H)] = -bf_t
+        target.bias_hh_l0[: 2 * H] = 0.0
+    return b_f
