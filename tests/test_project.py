@@ -221,3 +221,54 @@ def test_a_notebook_imports_only_the_references_of_earlier_notebooks():
                     f"{path.name} imports reference {n}: a notebook may only use the "
                     "references of earlier notebooks")
     assert seen >= 3  # notebooks 03, 04 and 05 build on earlier references
+
+
+LAYERS = {
+    "maths": {"rnn", "lstm", "scalar_rnn", "vanishing", "tbptt", "losses", "gradcheck", "numerics"},
+    "shared": {"training", "tasks", "text", "profiling", "runtime", "plots", "provenance"},
+    "lessons": {"unrolling", "truncation", "truncation_experiments", "clipping", "cliff",
+                "longrange", "memory", "charlm", "ngram"},
+    "checks": {"checker", "integrity"},
+    "tooling": {"cli", "build", "grading", "grading_checks", "grading_reports", "grading_select",
+                "sandbox", "_sandbox_child", "_sandbox_reaper", "update", "update_io",
+                "update_plan", "update_undo", "progress", "site", "__main__"},
+}
+
+
+def _imports(path: Path) -> set[str]:
+    """The course_utils modules a module imports (relative or absolute, anywhere in it)."""
+    import ast
+
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            mod = node.module or ""
+            if node.level or mod.startswith("course_utils"):
+                base = mod.removeprefix("course_utils").lstrip(".").split(".")[0]
+                if base:
+                    found.add(base)
+                else:
+                    found |= {a.name for a in node.names}
+        elif isinstance(node, ast.Import):
+            found |= {a.name.split(".")[1] for a in node.names
+                      if a.name.startswith("course_utils.")}
+    return found
+
+
+def test_every_module_has_a_layer_and_imports_respect_them():
+    pkg = ROOT / "src" / "course_utils"
+    layer = {m: name for name, mods in LAYERS.items() for m in mods}
+    modules = {p.stem for p in pkg.glob("*.py")} - {"__init__"}
+    assert not modules - set(layer), f"modules without a layer: {sorted(modules - set(layer))}"
+    problems = []
+    for stem in sorted(modules):
+        for dep in _imports(pkg / f"{stem}.py"):
+            mine, theirs = layer[stem], layer.get(dep)
+            if theirs == "lessons" and mine in {"maths", "shared", "checks"}:
+                problems.append(f"{stem} ({mine}) imports the lesson module {dep}")
+            if theirs == "tooling" and mine != "tooling":
+                problems.append(f"{stem} ({mine}) imports the tool {dep}")
+    for p in (pkg / "exercises").glob("ex*.py"):
+        problems += [f"exercises/{p.name} imports {d}" for d in _imports(p)
+                     if layer.get(d) == "tooling"]
+    assert not problems, "\n".join(problems)
