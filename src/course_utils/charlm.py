@@ -165,10 +165,9 @@ def train(model, train_ids, val_ids, *, batch_size: int = 64, seq_len: int = 100
     step takes the next ``(B, seq_len)`` chunk, carrying the detached state from the
     previous one; at the end of the streams it starts again from a zero state (an
     epoch). It stops after ``max_steps`` steps or ``time_budget_s`` seconds, whichever
-    comes first (None: no limit from that side), and always evaluates at the end.
-    Times are seconds of training (the clock since the start, minus the time spent
-    evaluating); ``cpu_seconds`` is the process CPU time of the run (evaluations
-    included, the last one not; with 2 threads it can exceed wall time).
+    comes first (None: no limit from that side), and always evaluates at the end. Times:
+    seconds of training (minus evaluations); ``cpu_seconds``: process CPU time of the run
+    (periodic evaluations included; with 2 threads it can exceed wall time).
 
     Args:
         train_ids, val_ids: ``(n,)`` int64 ids.
@@ -178,7 +177,6 @@ def train(model, train_ids, val_ids, *, batch_size: int = 64, seq_len: int = 100
         step_fn: the step function (default: notebook 08's exercise, solved,
             :func:`course_utils.reference.nb08.tbptt_train_step`).
         seed: seeds torch before training (the model is built by the caller).
-        record_every: log the mean training bpc every this many steps.
         clock: 'wall' (default) or 'cpu': measure the budget in process CPU seconds
             instead, so a benchmark on a busy machine still gets its share of work
             (with one torch thread, CPU seconds ≈ wall seconds on an idle machine).

@@ -157,6 +157,53 @@ class _Clock:
         return value
 
 
+class _Recorder:
+    """What :func:`fit` does around each update: record it, log, tick the bar, evaluate."""
+
+    def __init__(self, hist: History, clk: _Clock, bar, postfix, log_every: int, items):
+        self.hist, self.clk, self.bar, self.postfix = hist, clk, bar, postfix
+        self.log_every, self.items, self.recent = log_every, items, []
+
+    def stopped(self, norm, loss, hook, *, diverging: bool) -> bool:
+        """Record an update's loss and norm (if given), then ask ``hook`` whether to stop."""
+        hist = self.hist
+        if loss is not None:
+            hist.losses.append(loss)
+        if norm is not None:
+            hist.grad_norms.append(norm)
+        reason = hook(hist) if hook is not None else None
+        if reason:
+            hist.stopped_at, hist.diverged, hist.message = hist.n_steps, diverging, reason
+        return bool(reason)
+
+    def updated(self, loss: float, clipped, batch):
+        hist = self.hist
+        if clipped is not None:
+            hist.clipped.append(clipped)
+        hist.n_steps += 1
+        if self.items is not None:
+            hist.items_seen += self.items(batch)
+        if self.log_every:
+            self.recent.append(loss)
+            if hist.n_steps % self.log_every == 0:
+                hist.log_steps.append(hist.n_steps)
+                hist.log_times.append(self.clk.elapsed())
+                hist.log_losses.append(float(np.mean(self.recent)))
+                self.recent = []
+        self.bar.update(1)
+        if self.postfix == "loss":
+            self.bar.set_postfix(loss=f"{loss:.4f}")
+
+    def evaluate(self, fn):
+        now = self.clk.elapsed()
+        value = self.clk.timed(fn)
+        self.hist.eval_steps.append(self.hist.n_steps)
+        self.hist.eval_times.append(now)
+        self.hist.evals.append(value)
+        if self.postfix and self.postfix != "loss":
+            self.bar.set_postfix({self.postfix: f"{value:.3f}"})
+
+
 def fit(update, batches, *, history: History | None = None, max_steps: int | None = None,
         time_budget_s: float | None = None, clock: str = "wall", device=None,
         evaluate: Callable | None = None, eval_every: int = 0, eval_first: bool = False,
@@ -193,76 +240,44 @@ def fit(update, batches, *, history: History | None = None, max_steps: int | Non
         count_eval_time: count the evaluations as training time.
         progress, desc, total, bar_options: the ``tqdm`` bar; ``postfix``: ``"loss"`` shows
             the last loss, another name shows the last evaluation under that name.
+
+    (Over 60 lines for its signature and this list of hooks; the loop itself is short.)
     """
     from tqdm.auto import tqdm
 
     hist = history if history is not None else History(name=desc, clock=clock)
     clk = _Clock(clock, device, count_eval_time)
     bar = tqdm(total=total, desc=desc, disable=not progress, **{"leave": False, **(bar_options or {})})
-    state, recent, step = None, [], hist.n_steps
-
-    def record_eval(fn):
-        now = clk.elapsed()
-        value = clk.timed(fn)
-        hist.eval_steps.append(step)
-        hist.eval_times.append(now)
-        hist.evals.append(value)
-        if postfix and postfix != "loss":
-            bar.set_postfix({postfix: f"{value:.3f}"})
-        return value
-
-    if max_steps is not None and step >= max_steps:
+    state, rec = None, _Recorder(hist, clk, bar, postfix, log_every, items)
+    if max_steps is not None and hist.n_steps >= max_steps:
         batches = ()  # nothing to do (and no batch drawn)
     try:
         if eval_first:
-            record_eval(evaluate)
+            rec.evaluate(evaluate)
         for batch in batches:
             if before_update is not None:
-                before_update(step, clk.elapsed())
+                before_update(hist.n_steps, clk.elapsed())
             state = None if getattr(batch, "reset", False) else detach_state(state)
             loss, state = update.forward(batch, state)
-            norm = update.backward()
-            hist.losses.append(loss)
-            if norm is not None:
-                hist.grad_norms.append(norm)
-            reason = diverged(hist) if diverged is not None else None
-            if reason:
-                hist.stopped_at, hist.diverged, hist.message = step, True, reason
+            if rec.stopped(update.backward(), loss, diverged, diverging=True):
                 break
             clipped = update.step()
-            if clipped is not None:
-                hist.clipped.append(clipped)
-            step += 1
-            if items is not None:
-                hist.items_seen += items(batch)
-            if log_every:
-                recent.append(loss)
-                if step % log_every == 0:
-                    hist.log_steps.append(step)
-                    hist.log_times.append(clk.elapsed())
-                    hist.log_losses.append(float(np.mean(recent)))
-                    recent = []
-            bar.update(1)
-            if postfix == "loss":
-                bar.set_postfix(loss=f"{loss:.4f}")
-            if eval_every and step % eval_every == 0:
-                record_eval(evaluate)
-                reason = solved(hist) if solved is not None else None
-                if reason:
-                    hist.stopped_at, hist.message = step, reason
+            rec.updated(loss, clipped, batch)
+            if eval_every and hist.n_steps % eval_every == 0:
+                rec.evaluate(evaluate)
+                if rec.stopped(None, None, solved, diverging=False):
                     break
-            if (max_steps is not None and step >= max_steps) or \
+            if (max_steps is not None and hist.n_steps >= max_steps) or \
                (time_budget_s is not None and clk.elapsed() >= time_budget_s):
                 break
-        hist.n_steps = step
-        last = eval_last and not hist.diverged and (
-            final_evaluate is not None or not hist.eval_steps or hist.eval_steps[-1] != step)
+        last = eval_last and not hist.diverged and (final_evaluate is not None or not
+                                                    hist.eval_steps or hist.eval_steps[-1] != hist.n_steps)
         if last and count_eval_time:  # the last evaluation is part of the run's time
-            record_eval(final_evaluate or evaluate)
+            rec.evaluate(final_evaluate or evaluate)
         hist.seconds = clk.elapsed()
         hist.cpu_seconds = time.process_time() - clk.c0
         if last and not count_eval_time:
-            record_eval(final_evaluate or evaluate)
+            rec.evaluate(final_evaluate or evaluate)
     finally:
         bar.close()
     return hist

@@ -72,13 +72,7 @@ def torch_pass(method: str, x, h0, params, dh, k: int):
     elif method == "checkpointed":
         tbptt.bptt_checkpointed_torch(step, x, h0, loss_at, tbptt.sqrt_segment(x.shape[1])).backward()
     elif method == "truncated":
-        h = h0
-        for s, e in tbptt.chunk_bounds(x.shape[1], k):
-            h = h.detach()
-            loss = 0.0
-            for t in range(s, e):
-                h = step(x[:, t], h)
-                loss = loss + loss_at(h, t)
+        for loss, _, _ in tbptt.chunk_losses_torch(step, x, h0, loss_at, k):
             loss.backward()  # gradients accumulate in p.grad (an optimizer would step here)
     else:
         raise ValueError(f"unknown method {method!r}; use one of {METHODS}")

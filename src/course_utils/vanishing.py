@@ -457,11 +457,11 @@ def train_first_symbol_recall(lag: int, *, steps: int = 300, hidden: int = 32, l
 
     import torch
 
-    old_threads = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
-    w0, c0 = time.perf_counter(), time.process_time()
-    try:
+    from .runtime import torch_threads
+    from .training import TorchUpdate, fit
+
+    with torch_threads(threads):
+        w0, c0 = time.perf_counter(), time.process_time()
         torch.manual_seed(seed)
         rnn_layer = torch.nn.RNN(n_symbols, hidden, batch_first=True, dtype=torch.float64)
         readout = torch.nn.Linear(hidden, n_symbols, dtype=torch.float64)
@@ -481,18 +481,14 @@ def train_first_symbol_recall(lag: int, *, steps: int = 300, hidden: int = 32, l
         opt.zero_grad(set_to_none=True)
 
         rng = np.random.default_rng(seed)
-        for _ in range(steps):
-            x, y = (torch.from_numpy(a) for a in first_symbol_task(batch, lag, rng, n_symbols))
-            loss = torch.nn.functional.cross_entropy(logits(x), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, clip)
-            opt.step()
+        batches = (tuple(torch.from_numpy(a) for a in first_symbol_task(batch, lag, rng, n_symbols))
+                   for _ in range(steps))
+        model = torch.nn.ModuleList([rnn_layer, readout])  # its parameters are ``params``
+        fit(TorchUpdate(model, opt, lambda xy, _: (torch.nn.functional.cross_entropy(logits(xy[0]), xy[1]), None),
+                        clip=clip, measure_norm=False), batches)
         with torch.no_grad():
             out = logits(x_eval)
             acc = float((out.argmax(dim=1) == y_eval).double().mean())
             eval_loss = float(torch.nn.functional.cross_entropy(out, y_eval))
-    finally:
-        torch.set_num_threads(old_threads)
     return RecallRun(lag, steps, acc, eval_loss, 1.0 / n_symbols, ratio,
                      time.perf_counter() - w0, time.process_time() - c0)
