@@ -2,6 +2,7 @@
 
 * :func:`best_times`: wall and CPU seconds of the best of several rounds (the one way
   the course times code: :func:`course_utils.rnn.time_bptt` and notebook 05 use it).
+* :class:`TrainingClock`: the training time of a run (wall or CPU, without evaluations).
 * :func:`measure_numpy`: peak bytes numpy allocates during a call (tracemalloc) and time.
 * :class:`SavedTensorTracker`, :func:`measure_torch`: bytes of the tensors autograd saves
   for the backward pass, and time.
@@ -114,6 +115,38 @@ def best_times(fns, *, repeats: int = 1, min_time_s: float = 0.0, warmup: bool =
             if w < best[name][0]:
                 best[name] = (w, c)
     return best["fn"] if single else best
+
+
+class TrainingClock:
+    """Training time on a wall or CPU clock (``clock``: 'wall' or 'cpu'), minus the time
+    spent evaluating (unless ``count_eval``); CUDA work is waited for before reading the
+    clock. :func:`course_utils.training.fit` times runs with it.
+
+    ``elapsed()``: training seconds so far; ``timed(fn)``: ``fn()``, its time not counted;
+    ``c0``: the process CPU time at the start."""
+
+    def __init__(self, clock: str, device=None, count_eval: bool = False):
+        if clock not in ("wall", "cpu"):
+            raise ValueError("clock must be 'wall' or 'cpu'")
+        self.now = time.perf_counter if clock == "wall" else time.process_time
+        self.cuda = device is not None and str(device).startswith("cuda")
+        self.count_eval, self.eval_s = count_eval, 0.0
+        self.t0, self.c0 = self.now(), time.process_time()
+
+    def elapsed(self) -> float:
+        if self.cuda:
+            import torch
+
+            torch.cuda.synchronize()
+        return self.now() - self.t0 - self.eval_s
+
+    def timed(self, fn):
+        """``fn()``, its time not counted as training time (unless ``count_eval``)."""
+        e0 = self.now()
+        value = fn()
+        if not self.count_eval:
+            self.eval_s += self.now() - e0
+        return value
 
 
 def measure_numpy(fn: Callable, repeat: int = 1) -> dict:

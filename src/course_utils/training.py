@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .profiling import TrainingClock
 from .updates import SGDUpdate, StepFnUpdate, TorchUpdate, clip_numpy, clip_torch  # noqa: F401
 
 
@@ -131,36 +132,10 @@ class Chunk(NamedTuple):
     reset: bool = False
 
 
-class _Clock:
-    """Training time on a wall or CPU clock, minus the time spent evaluating (unless
-    ``count_eval``); CUDA work is waited for before reading the clock."""
-
-    def __init__(self, clock: str, device=None, count_eval: bool = False):
-        if clock not in ("wall", "cpu"):
-            raise ValueError("clock must be 'wall' or 'cpu'")
-        self.now = time.perf_counter if clock == "wall" else time.process_time
-        self.cuda = device is not None and torch.device(device).type == "cuda"
-        self.count_eval, self.eval_s = count_eval, 0.0
-        self.t0, self.c0 = self.now(), time.process_time()
-
-    def elapsed(self) -> float:
-        if self.cuda:
-            torch.cuda.synchronize()
-        return self.now() - self.t0 - self.eval_s
-
-    def timed(self, fn):
-        """``fn()``, its time not counted as training time (unless ``count_eval``)."""
-        e0 = self.now()
-        value = fn()
-        if not self.count_eval:
-            self.eval_s += self.now() - e0
-        return value
-
-
 class _Recorder:
     """What :func:`fit` does around each update: record it, log, tick the bar, evaluate."""
 
-    def __init__(self, hist: History, clk: _Clock, bar, postfix, log_every: int, items):
+    def __init__(self, hist: History, clk: TrainingClock, bar, postfix, log_every: int, items):
         self.hist, self.clk, self.bar, self.postfix = hist, clk, bar, postfix
         self.log_every, self.items, self.recent = log_every, items, []
 
@@ -246,7 +221,7 @@ def fit(update, batches, *, history: History | None = None, max_steps: int | Non
     from tqdm.auto import tqdm
 
     hist = history if history is not None else History(name=desc, clock=clock)
-    clk = _Clock(clock, device, count_eval_time)
+    clk = TrainingClock(clock, device, count_eval_time)
     bar = tqdm(total=total, desc=desc, disable=not progress, **{"leave": False, **(bar_options or {})})
     state, rec = None, _Recorder(hist, clk, bar, postfix, log_every, items)
     if max_steps is not None and hist.n_steps >= max_steps:
