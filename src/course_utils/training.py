@@ -28,6 +28,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import NamedTuple
 
 import numpy as np
@@ -57,7 +58,9 @@ class History:
     the time spent evaluating unless the run counted it; ``cpu_seconds``: process CPU time
     of the run. ``stopped_at``: the update at which a ``diverged`` or ``solved`` hook
     stopped the run (None: it ran to its budget), ``diverged`` and ``message`` say why.
-    ``result``: what was trained (a model, or a list of numpy parameters).
+    ``result``: what was trained (a model, or a list of numpy parameters). The lessons'
+    own words for these records (``loss``, ``eval_mse``, ``val_bpc`` …) are read-only
+    views (:data:`LESSON_VIEWS`).
     """
 
     name: str = ""
@@ -106,21 +109,21 @@ class History:
             return float("inf")
         return float(np.mean(self.losses[-last:]))
 
-    # The lessons' words for the same records (read-only views).
-    loss = property(lambda self: self.losses, doc="``losses`` (notebook 06)")
-    grad_norm = property(lambda self: self.grad_norms, doc="``grad_norms`` (notebook 06)")
-    params = property(lambda self: self.result, doc="``result``: numpy parameters (06)")
-    model = property(lambda self: self.result, doc="``result``: the trained model (07)")
-    steps = property(lambda self: self.eval_steps, doc="``eval_steps`` (07)")
-    eval_mse = property(lambda self: self.evals, doc="``evals``: evaluation MSE (07)")
-    final_mse = property(lambda self: self.evals[-1], doc="the last evaluation MSE (07)")
-    val_steps = property(lambda self: self.eval_steps, doc="``eval_steps`` (08)")
-    val_times = property(lambda self: self.eval_times, doc="``eval_times`` (08)")
-    val_bpc = property(lambda self: self.evals, doc="``evals``: validation bpc (08)")
-    final_val_bpc = property(lambda self: self.final_eval, doc="``final_eval`` (08)")
-    times = property(lambda self: self.log_times, doc="``log_times`` (08)")
-    train_bpc = property(lambda self: self.log_losses, doc="``log_losses`` in bpc (08)")
-    chars_seen = property(lambda self: self.items_seen, doc="``items_seen`` (08)")
+    @property
+    def final_mse(self) -> float:
+        """The last evaluation MSE (notebook 07)."""
+        return self.evals[-1]
+
+    final_val_bpc = final_eval  # notebook 08
+
+
+# The lessons' words for the same records (read-only views): name -> History field.
+LESSON_VIEWS = {"loss": "losses", "grad_norm": "grad_norms", "params": "result",  # 06
+                "model": "result", "steps": "eval_steps", "eval_mse": "evals",  # 07
+                "val_steps": "eval_steps", "val_times": "eval_times", "val_bpc": "evals",  # 08
+                "times": "log_times", "train_bpc": "log_losses", "chars_seen": "items_seen"}
+for _view, _name in LESSON_VIEWS.items():
+    setattr(History, _view, property(attrgetter(_name), doc=f"``{_name}`` (a lesson's word for it)"))
 
 
 class Chunk(NamedTuple):
