@@ -231,7 +231,7 @@ LAYERS = {
     "checks": {"checker", "integrity"},
     "tooling": {"cli", "build", "grading", "grading_checks", "grading_reports", "grading_select",
                 "sandbox", "_sandbox_child", "_sandbox_reaper", "update", "update_io",
-                "update_plan", "update_undo", "progress", "site", "__main__"},
+                "update_plan", "update_undo", "progress", "site", "site_pages", "__main__"},
 }
 
 
