@@ -234,6 +234,18 @@ class RecallRun:
     cpu_seconds: float
 
 
+def _gradient_ratio(logits, x, y) -> float:
+    """``mean_n ‖∂L/∂x_1‖ / mean_n ‖∂L/∂x_T‖`` for the cross-entropy ``L`` of ``logits(x)``
+    against ``y``, by autograd. x: (N, T, K) tensor; y: (N,). Leaves gradients in the
+    parameters ``logits`` uses (the caller zeroes them)."""
+    import torch
+
+    xg = x.clone().requires_grad_(True)
+    torch.nn.functional.cross_entropy(logits(xg), y).backward()
+    g = xg.grad.norm(dim=2).mean(dim=0)  # (T,) mean ‖∂L/∂x_t‖ over sequences
+    return float(g[0] / g[-1])
+
+
 def train_first_symbol_recall(lag: int, *, steps: int = 300, hidden: int = 32, lr: float = 1e-2,
                               batch: int = 64, n_symbols: int = 4, n_eval: int = 500,
                               seed: int = 0, clip: float = 1.0, threads: int | None = 1) -> RecallRun:
@@ -250,11 +262,10 @@ def train_first_symbol_recall(lag: int, *, steps: int = 300, hidden: int = 32, l
 
     import torch
 
-    old_threads = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
-    w0, c0 = time.perf_counter(), time.process_time()
-    try:
+    from .runtime import torch_threads
+
+    with torch_threads(threads):
+        w0, c0 = time.perf_counter(), time.process_time()
         torch.manual_seed(seed)
         rnn_layer = torch.nn.RNN(n_symbols, hidden, batch_first=True, dtype=torch.float64)
         readout = torch.nn.Linear(hidden, n_symbols, dtype=torch.float64)
@@ -267,10 +278,7 @@ def train_first_symbol_recall(lag: int, *, steps: int = 300, hidden: int = 32, l
         opt = torch.optim.Adam(params, lr=lr)
         x_eval, y_eval = (torch.from_numpy(a) for a in
                           first_symbol_task(n_eval, lag, np.random.default_rng(seed + 10_000), n_symbols))
-        xg = x_eval.clone().requires_grad_(True)
-        torch.nn.functional.cross_entropy(logits(xg), y_eval).backward()
-        g = xg.grad.norm(dim=2).mean(dim=0)  # (T,) mean ‖∂L/∂x_t‖ over sequences
-        ratio = float(g[0] / g[-1])
+        ratio = _gradient_ratio(logits, x_eval, y_eval)
         opt.zero_grad(set_to_none=True)
 
         rng = np.random.default_rng(seed)
@@ -285,7 +293,5 @@ def train_first_symbol_recall(lag: int, *, steps: int = 300, hidden: int = 32, l
             out = logits(x_eval)
             acc = float((out.argmax(dim=1) == y_eval).double().mean())
             eval_loss = float(torch.nn.functional.cross_entropy(out, y_eval))
-    finally:
-        torch.set_num_threads(old_threads)
     return RecallRun(lag, steps, acc, eval_loss, 1.0 / n_symbols, ratio,
                      time.perf_counter() - w0, time.process_time() - c0)
