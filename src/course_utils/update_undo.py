@@ -98,9 +98,9 @@ def recover(root: Path, gd: Path, log, force: bool = False) -> bool:
     return True
 
 
-def _restore_path(root: Path, backup: Path, m: dict, known: set, rel: str, entry: dict,
+def _restore_path(root: Path, backup: Path, manifest: dict, known: set, rel: str, entry: dict,
                   log) -> None:
-    """Put path ``rel`` back as the manifest ``m`` records it (``entry``: its state, mode
+    """Put path ``rel`` back as the ``manifest`` records it (``entry``: its state, mode
     and blob id before the update); bytes found there whose blob id is not in ``known``
     are first kept as ``stem.found.suffix``."""
     f = root / rel
@@ -108,10 +108,10 @@ def _restore_path(root: Path, backup: Path, m: dict, known: set, rel: str, entry
     if entry["state"] == "file":
         target, mode = (backup / rel).read_bytes(), entry["mode"]
     elif entry["state"] == "old":
-        same = current is not None and _plan.blob_id(current, m["algo"]) == entry["oid"]
+        same = current is not None and _plan.blob_id(current, manifest["algo"]) == entry["oid"]
         target = current if same else _io.blob(root, entry["oid"])
         mode = 0o755 if entry["mode"] == "100755" else None
-    if current and current != target and _plan.blob_id(current, m["algo"]) not in known:
+    if current and current != target and _plan.blob_id(current, manifest["algo"]) not in known:
         existing = {p.name: p.read_bytes() for p in f.parent.glob(f"{f.stem}.found*")
                     if p.is_file()}
         name, _ = _plan.pick_side(f.name, "found", current, existing, reuse_run_only=False)
@@ -125,12 +125,12 @@ def _restore_path(root: Path, backup: Path, m: dict, known: set, rel: str, entry
     _io.remove(f.with_name(f".{f.name}.course-update-tmp"))
 
 
-def _remove_created_dirs(root: Path, m: dict) -> None:
+def _remove_created_dirs(root: Path, manifest: dict) -> None:
     """Remove the folders the update created (not in the manifest's ``dirs``) and left
     empty, deepest first."""
-    for d in sorted({p for rel in m["paths"] for p in Path(rel).parents if p.parts},
+    for d in sorted({p for rel in manifest["paths"] for p in Path(rel).parents if p.parts},
                     key=lambda p: -len(p.parts)):
-        if d.as_posix() not in m["dirs"] and (root / d).is_dir() \
+        if d.as_posix() not in manifest["dirs"] and (root / d).is_dir() \
                 and not any((root / d).iterdir()):
             (root / d).rmdir()
 
@@ -147,20 +147,20 @@ def rollback(root: Path, gd: Path, backup: Path, log) -> None:
     sigs = [getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n)]
     saved = {s: signal.signal(s, signal.SIG_IGN) for s in sigs} if _io.in_main_thread() else {}
     try:
-        m = json.loads((backup / ".git" / "manifest.json").read_text())
+        manifest = json.loads((backup / ".git" / "manifest.json").read_text())
         lock = gd / "index.lock"  # left by a git process killed during the update
         if lock.exists() and (gd / MARKER).exists() \
                 and lock.stat().st_mtime >= (gd / MARKER).stat().st_mtime:
             lock.unlink()
-        if m["ref"] and _io.git(root, "rev-parse", "-q", "--verify", m["ref"], check=False,
-                                shielded=True).stdout.strip() != m["old"]:
-            _io.git(root, "update-ref", "-m", "course update: undone", m["ref"], m["old"],
-                    shielded=True)
-        known = set(m["known"])
-        for rel, entry in sorted(m["paths"].items()):
-            _restore_path(root, backup, m, known, rel, entry, log)
-        _remove_created_dirs(root, m)
-        if m["index"]:
+        ref, old = manifest["ref"], manifest["old"]
+        if ref and _io.git(root, "rev-parse", "-q", "--verify", ref, check=False,
+                           shielded=True).stdout.strip() != old:
+            _io.git(root, "update-ref", "-m", "course update: undone", ref, old, shielded=True)
+        known = set(manifest["known"])
+        for rel, entry in sorted(manifest["paths"].items()):
+            _restore_path(root, backup, manifest, known, rel, entry, log)
+        _remove_created_dirs(root, manifest)
+        if manifest["index"]:
             _io.write(gd / "index", (backup / ".git" / "index").read_bytes())
         (gd / MARKER).unlink(missing_ok=True)
     finally:
