@@ -200,3 +200,17 @@ def test_derivatives_match_torch():
         jacobians.activate(np.zeros(2), "gelu")
     with pytest.raises(ValueError):
         jacobians.derivative_from_output(np.zeros(2), "gelu")
+
+
+def test_renormalise_keeps_the_scale_as_a_logarithm_and_zero_as_zero():
+    rng = np.random.default_rng(11)
+    P = rng.normal(size=(3, 4, 2))
+    P[1] *= 1e-100
+    P[2] = 0.0
+    Q, logs = jacobians.renormalise(P, np.array([1.0, 2.0, 3.0]))
+    assert Q.shape == P.shape
+    np.testing.assert_allclose(np.linalg.norm(Q[:2], axis=(1, 2)), 1.0, rtol=1e-14)
+    fro = np.linalg.norm(P[:2], axis=(1, 2))
+    np.testing.assert_allclose(logs[:2], [1.0, 2.0] + np.log10(fro), rtol=1e-14)
+    np.testing.assert_allclose(Q[:2] * fro[:, None, None], P[:2], rtol=1e-14)
+    assert np.all(Q[2] == 0.0) and np.isneginf(logs[2])

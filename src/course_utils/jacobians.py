@@ -101,12 +101,31 @@ def step_jacobian(h_next, Whh, nonlinearity: str = "tanh"):
     return derivative_from_output(h_next, nonlinearity)[..., :, None] * Whh
 
 
+def renormalise(P, log_scale):
+    """Scale each matrix of a product to Frobenius norm 1, keeping its scale as a logarithm.
+
+    Args:
+        P: (N, H, K) a batch of matrices; log_scale: (N,) log10 of the scale so far.
+
+    Returns:
+        ``(P / ‖P‖_F, log_scale + log10 ‖P‖_F)`` per batch entry; a matrix that is exactly
+        zero stays zero and its scale becomes −inf. ``‖P‖_F`` is summed from squares, so
+        a matrix whose entries are all far below 1e-150 would count as zero; renormalised
+        every step, a product stays near norm 1.
+    """
+    fro = np.linalg.norm(P, axis=(1, 2))
+    alive = fro > 0
+    with np.errstate(divide="ignore"):
+        log_scale = log_scale + np.log10(np.where(alive, fro, 0.0))
+    return np.where(alive[:, None, None], P / np.where(alive, fro, 1.0)[:, None, None], 0.0), log_scale
+
+
 def jacobian_log_norms(h, Whh, nonlinearity: str = "tanh", ord=2):
     """``log10 ‖∂h_T/∂h_{T−ℓ}‖`` for every lag ℓ = 1 … T, in one backward sweep.
 
     The product is built right to left, ``P_ℓ = P_{ℓ−1} · J_{T−ℓ+1}``, and renormalised
-    after every step (the scale is kept as a logarithm), so neither 1e-400 nor 1e+400
-    under- or overflows.
+    after every step (:func:`renormalise`), so neither 1e-400 nor 1e+400 under- or
+    overflows.
 
     Args:
         h: (N, T, H) states h_1 … h_T; Whh: (H, H).
@@ -123,12 +142,7 @@ def jacobian_log_norms(h, Whh, nonlinearity: str = "tanh", ord=2):
     stack = np.empty((N, T, H, H), dtype=J.dtype)
     logs = np.empty((N, T))
     for lag in range(1, T + 1):
-        P = P @ J[:, T - lag]
-        fro = np.linalg.norm(P, axis=(1, 2))
-        alive = fro > 0
-        with np.errstate(divide="ignore"):
-            log_scale = log_scale + np.log10(np.where(alive, fro, 0.0))
-        P = np.where(alive[:, None, None], P / np.where(alive, fro, 1.0)[:, None, None], 0.0)
+        P, log_scale = renormalise(P @ J[:, T - lag], log_scale)
         stack[:, lag - 1] = P
         logs[:, lag - 1] = log_scale
     if ord == "fro":

@@ -42,7 +42,7 @@ def first_input_log_norms(x, h0, Wxh, Whh, b, nonlinearity: str = "tanh"):
     """``log10 ‖∂h_t/∂x_1‖₂`` for every step t = 1 … T, exactly (no finite differences).
 
     The product ``P_t = J_t P_{t−1}``, ``P_1 = diag(f'(a_1)) Wxh``, is renormalised after
-    every step (the scale kept as a logarithm), so neither 1e-400 nor 1e+400 under- or
+    every step (:func:`jacobians.renormalise`), so neither 1e-400 nor 1e+400 under- or
     overflows.
 
     Args:
@@ -62,11 +62,7 @@ def first_input_log_norms(x, h0, Wxh, Whh, b, nonlinearity: str = "tanh"):
     for t in range(T):
         if t > 0:
             P = J[:, t] @ P
-        fro = np.linalg.norm(P, axis=(1, 2))
-        alive = fro > 0
-        with np.errstate(divide="ignore"):
-            log_scale = log_scale + np.log10(np.where(alive, fro, 0.0))
-        P = np.where(alive[:, None, None], P / np.where(alive, fro, 1.0)[:, None, None], 0.0)
+        P, log_scale = jacobians.renormalise(P, log_scale)
         with np.errstate(divide="ignore"):
             logs[:, t] = log_scale + np.log10(np.linalg.norm(P, 2, axis=(1, 2)))
     return logs
