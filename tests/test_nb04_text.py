@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from course_utils import jacobians
 from course_utils import vanishing as V
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,7 +31,7 @@ def test_the_counterexample_numbers_in_the_text_are_what_the_matrices_give():
     text = _markdown()
     W = np.array([[1.2, 1.0], [-1.0, -0.5]])
     DW = np.diag([1.0, 0.05]) @ W
-    rho_W, rho_DW = V.spectrum(W).spectral_radius, V.spectrum(DW).spectral_radius
+    rho_W, rho_DW = jacobians.spectrum(W).spectral_radius, jacobians.spectrum(DW).spectral_radius
     assert abs(rho_W - np.sqrt(0.4)) < 1e-12
     assert rho_W < 1 < rho_DW
     assert f"from {rho_W:.2f} to {rho_DW:.2f}" in text  # "raises the spectral radius from 0.63 to 1.16"

@@ -224,14 +224,14 @@ def test_a_notebook_imports_only_the_references_of_earlier_notebooks():
 
 
 LAYERS = {
-    "maths": {"rnn", "lstm", "scalar_rnn", "vanishing", "tbptt", "losses", "gradcheck", "numerics"},
+    "maths": {"rnn", "lstm", "scalar_rnn", "jacobians", "tbptt", "losses", "gradcheck", "numerics"},
     "shared": {"training", "updates", "tasks", "text", "profiling", "runtime", "plots", "provenance"},
-    "lessons": {"unrolling", "truncation", "truncation_experiments", "clipping", "cliff",
-                "longrange", "memory", "charlm", "ngram"},
+    "lessons": {"unrolling", "vanishing", "truncation", "truncation_experiments", "clipping",
+                "cliff", "longrange", "memory", "charlm", "ngram"},
     "checks": {"checker", "integrity"},
     "tooling": {"cli", "build", "grading", "grading_checks", "grading_reports", "grading_select",
                 "sandbox", "_sandbox_child", "_sandbox_reaper", "update", "update_io",
-                "update_plan", "update_undo", "progress", "site", "__main__"},
+                "update_plan", "update_undo", "progress", "site", "site_pages", "__main__"},
 }
 
 

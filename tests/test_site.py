@@ -1,4 +1,5 @@
-"""The course website's builder (course_utils.site), piece by piece, without Sphinx.
+"""The course website's builder (course_utils.site and course_utils.site_pages), piece by piece,
+without Sphinx.
 
 The whole build, opened in Chromium, is tested in tests/test_site_browser.py.
 """
@@ -14,7 +15,7 @@ import nbformat
 import pytest
 import yaml
 
-from course_utils import build, cli, site
+from course_utils import build, cli, site, site_pages
 
 ROOT = Path(__file__).resolve().parents[1]
 v4 = nbformat.v4
@@ -37,9 +38,9 @@ NB = "01_unrolling_an_rnn.ipynb"
     ("notebooks/03_coding_bptt.ipynb", "README.md", "index.html", "notebooks/03_coding_bptt.html"),
     ("GLOSSARY.md", "README.md", "index.html", "glossary.html"),
     # a repository file the site does not show -> GitHub
-    ("CONTRIBUTING.md", "README.md", "index.html", f"{site.GITHUB_URL}/blob/main/CONTRIBUTING.md"),
+    ("CONTRIBUTING.md", "README.md", "index.html", f"{site_pages.GITHUB_URL}/blob/main/CONTRIBUTING.md"),
     ("../src/course_utils", "solutions/01_x.ipynb", "notebooks/01_x.html",
-     f"{site.GITHUB_URL}/tree/main/src/course_utils"),
+     f"{site_pages.GITHUB_URL}/tree/main/src/course_utils"),
     # left alone: external, pure anchors, outside the repository, missing files
     ("https://arxiv.org/abs/1211.5063", "README.md", "index.html", "https://arxiv.org/abs/1211.5063"),
     ("#unrolling", "GLOSSARY.md", "glossary.html", "#unrolling"),
@@ -47,25 +48,25 @@ NB = "01_unrolling_an_rnn.ipynb"
     ("no_such_file.md", "README.md", "index.html", "no_such_file.md"),
 ])
 def test_rewrite_link(target, source, page, expected):
-    assert site.rewrite_link(target, source, page, ROOT) == expected
+    assert site_pages.rewrite_link(target, source, page, ROOT) == expected
 
 
 def test_rewrite_links_in_markdown_and_html():
     text = ('See [02](02_deriving_bptt.ipynb "title") and [BPTT](../GLOSSARY.md#bptt), '
             '<a href="03_coding_bptt.ipynb">03</a>, [web](https://example.org/a.ipynb).')
-    out = site.rewrite_links(text, "solutions/01_x.ipynb", "notebooks/01_x.html", ROOT)
+    out = site_pages.rewrite_links(text, "solutions/01_x.ipynb", "notebooks/01_x.html", ROOT)
     assert out == ('See [02](02_deriving_bptt.html "title") and [BPTT](../glossary.html#bptt), '
                    '<a href="03_coding_bptt.html">03</a>, [web](https://example.org/a.ipynb).')
 
 
 def test_page_links_are_the_readme_badges():
     readme = (ROOT / "README.md").read_text()
-    assert site.colab_url(NB) in readme
-    assert site.binder_url(NB) in readme
+    assert site_pages.colab_url(NB) in readme
+    assert site_pages.binder_url(NB) in readme
     for path in build.solution_paths(ROOT):
-        assert site.colab_url(path.name) in readme, f"README has no Colab badge for {path.name}"
-    html = site.links_html(NB)
-    assert f'href="{site.colab_url(NB)}"' in html and f'href="{site.binder_url(NB)}"' in html
+        assert site_pages.colab_url(path.name) in readme, f"README has no Colab badge for {path.name}"
+    html = site_pages.links_html(NB)
+    assert f'href="{site_pages.colab_url(NB)}"' in html and f'href="{site_pages.binder_url(NB)}"' in html
     assert f'href="../student/{NB}" download="{NB}"' in html
 
 
@@ -90,13 +91,13 @@ def _tiny_notebook():
     explorer = v4.new_code_cell("display(explorer)", id="explorer", execution_count=3,
                                 outputs=[nbformat.from_dict({
                                     "output_type": "display_data", "metadata": {},
-                                    "data": {site.WIDGET_MIME: {"model_id": "box",
+                                    "data": {site_pages.WIDGET_MIME: {"model_id": "box",
                                                                 "version_major": 2,
                                                                 "version_minor": 0},
                                              "text/plain": "interactive(children=(…"}})])
     bar = v4.new_code_cell("train()", id="bar", execution_count=4, outputs=[nbformat.from_dict({
         "output_type": "display_data", "metadata": {},
-        "data": {site.WIDGET_MIME: {"model_id": "hbox", "version_major": 2, "version_minor": 0},
+        "data": {site_pages.WIDGET_MIME: {"model_id": "hbox", "version_major": 2, "version_minor": 0},
                  "text/plain": "LSTM: 0%| | 0/400"}})])
     nb = v4.new_notebook(cells=[title, code, answer, explorer, bar])
     state = {
@@ -109,7 +110,7 @@ def _tiny_notebook():
         "p": {"model_name": "FloatProgressModel", "state": {"value": 400.0}},
         "h2": {"model_name": "HTMLModel", "state": {"value": " 400/400 [00:10&lt;00:00]"}},
     }
-    nb.metadata["widgets"] = {site.WIDGET_STATE_MIME: {"state": state, "version_major": 2,
+    nb.metadata["widgets"] = {site_pages.WIDGET_STATE_MIME: {"state": state, "version_major": 2,
                                                        "version_minor": 0}}
     nb.metadata["kernelspec"] = {"name": "python3", "language": "python",
                                  "display_name": "Python 3"}
@@ -118,15 +119,15 @@ def _tiny_notebook():
 
 def test_solutions_are_behind_a_toggle():
     nb = _tiny_notebook()
-    page = site.prepare_notebook(nb, "99_tiny.ipynb", root=ROOT)
+    page = site_pages.prepare_notebook(nb, "99_tiny.ipynb", root=ROOT)
     cells = {c.id: c for c in page.cells}
     code = cells["sol-code"]
     assert "return 2 * x" in code.source and code.outputs  # kept, only collapsed
-    assert {"hide-input", site.SOLUTION_TAG} <= set(code.metadata["tags"])
-    assert code.metadata["mystnb"]["code_prompt_show"] == site.SOLUTION_SHOW
+    assert {"hide-input", site_pages.SOLUTION_TAG} <= set(code.metadata["tags"])
+    assert code.metadata["mystnb"]["code_prompt_show"] == site_pages.SOLUTION_SHOW
     md = cells["sol-md"].source
-    assert md.startswith(f'<details class="admonition hide {site.SOLUTION_TAG}">')
-    assert site.SOLUTION_SHOW in md and "SECRET ANSWER" in md and md.endswith("</details>")
+    assert md.startswith(f'<details class="admonition hide {site_pages.SOLUTION_TAG}">')
+    assert site_pages.SOLUTION_SHOW in md and "SECRET ANSWER" in md and md.endswith("</details>")
     # the markdown inside the block is separated by blank lines, so it is still parsed
     assert "</summary>\n\nBecause $x$ doubles." in md
     assert "SECRET" in nb.cells[1].source, "the input notebook is not modified"
@@ -134,7 +135,7 @@ def test_solutions_are_behind_a_toggle():
 
 
 def test_without_solutions_shows_the_student_version():
-    page = site.prepare_notebook(_tiny_notebook(), "99_tiny.ipynb", with_solutions=False,
+    page = site_pages.prepare_notebook(_tiny_notebook(), "99_tiny.ipynb", with_solutions=False,
                                  root=ROOT)
     text = "\n".join(c.source for c in page.cells)
     assert "SECRET" not in text and "return 2 * x" not in text
@@ -142,7 +143,7 @@ def test_without_solutions_shows_the_student_version():
     assert "raise NotImplementedError()" in cells["sol-code"].source
     assert cells["sol-code"].outputs == [] and cells["sol-code"].execution_count is None
     assert "YOUR ANSWER HERE" in cells["sol-md"].source
-    assert site.SOLUTION_SHOW not in text
+    assert site_pages.SOLUTION_SHOW not in text
 
 
 def test_without_solutions_leaves_hidden_tests_out():
@@ -153,29 +154,29 @@ def test_without_solutions_leaves_hidden_tests_out():
                                   "points": 1, "schema_version": 3, "solution": False,
                                   "task": False}
     nb.cells.append(check)
-    cells = {c.id: c for c in site.prepare_notebook(nb, "99_tiny.ipynb", with_solutions=False,
+    cells = {c.id: c for c in site_pages.prepare_notebook(nb, "99_tiny.ipynb", with_solutions=False,
                                                     root=ROOT).cells}
     assert cells["check"].source.strip() == "assert f(1) == 2"
-    with_sol = {c.id: c for c in site.prepare_notebook(nb, "99_tiny.ipynb", root=ROOT).cells}
+    with_sol = {c.id: c for c in site_pages.prepare_notebook(nb, "99_tiny.ipynb", root=ROOT).cells}
     assert "# HIDDEN" in with_sol["check"].source
 
 
 def test_links_go_under_the_title_and_links_are_rewritten():
-    page = site.prepare_notebook(_tiny_notebook(), "99_tiny.ipynb", root=ROOT)
+    page = site_pages.prepare_notebook(_tiny_notebook(), "99_tiny.ipynb", root=ROOT)
     title = page.cells[0].source
-    assert title.startswith("# 99 · A title\n\n" + site.links_html("99_tiny.ipynb") + "\n")
+    assert title.startswith("# 99 · A title\n\n" + site_pages.links_html("99_tiny.ipynb") + "\n")
     assert "[01](01_x.html)" in title
     assert len(page.cells) == 5
 
 
 def test_links_cell_when_there_is_no_title():
     nb = v4.new_notebook(cells=[v4.new_code_cell("1")])
-    page = site.prepare_notebook(nb, "99_tiny.ipynb", root=ROOT)
-    assert page.cells[0].source == site.links_html("99_tiny.ipynb")
+    page = site_pages.prepare_notebook(nb, "99_tiny.ipynb", root=ROOT)
+    assert page.cells[0].source == site_pages.links_html("99_tiny.ipynb")
 
 
 def test_widget_views_become_what_they_showed():
-    page = site.prepare_notebook(_tiny_notebook(), "99_tiny.ipynb", root=ROOT)
+    page = site_pages.prepare_notebook(_tiny_notebook(), "99_tiny.ipynb", root=ROOT)
     cells = {c.id: c for c in page.cells}
     outs = cells["explorer"].outputs
     assert [o.output_type for o in outs] == ["stream", "display_data"]
@@ -184,21 +185,21 @@ def test_widget_views_become_what_they_showed():
     bar = cells["bar"].outputs
     assert len(bar) == 1 and bar[0].text == "LSTM: 100% 400/400 [00:10<00:00]\n"
     assert "widgets" not in page.metadata
-    assert all(site.WIDGET_MIME not in o.get("data", {})
+    assert all(site_pages.WIDGET_MIME not in o.get("data", {})
                for c in page.cells if c.cell_type == "code" for o in c.outputs)
 
 
 def test_unknown_widget_shows_nothing():
     out = {"output_type": "display_data", "metadata": {},
-           "data": {site.WIDGET_MIME: {"model_id": "gone"}, "text/plain": "x"}}
-    assert site.widget_outputs(out, {}) == []
+           "data": {site_pages.WIDGET_MIME: {"model_id": "gone"}, "text/plain": "x"}}
+    assert site_pages.widget_outputs(out, {}) == []
 
 
 def test_real_notebooks_prepare_without_solutions_leaking():
     """Every solution notebook: with --without-solutions, no solution region survives."""
     for path in build.solution_paths(ROOT):
         nb = build.read_notebook(path)
-        page = site.prepare_notebook(nb, path.name, with_solutions=False, root=ROOT)
+        page = site_pages.prepare_notebook(nb, path.name, with_solutions=False, root=ROOT)
         shown = "\n".join(c.source for c in page.cells)
         assert "BEGIN SOLUTION" not in shown, path.name
         page_cells = {c.id: c for c in page.cells}
@@ -213,11 +214,11 @@ def test_real_notebooks_prepare_without_solutions_leaking():
                 line = line.strip()
                 if line and not line.startswith("#") and line != "raise NotImplementedError()":
                     assert line not in replaced.source, f"{path.name}: solution line {line!r}"
-        with_sol = site.prepare_notebook(nb, path.name, root=ROOT)
+        with_sol = site_pages.prepare_notebook(nb, path.name, root=ROOT)
         n_solutions = sum(1 for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution"))
         toggles = sum(1 for c in with_sol.cells
-                      if site.SOLUTION_TAG in c.metadata.get("tags", [])
-                      or c.source.startswith(f'<details class="admonition hide {site.SOLUTION_TAG}'))
+                      if site_pages.SOLUTION_TAG in c.metadata.get("tags", [])
+                      or c.source.startswith(f'<details class="admonition hide {site_pages.SOLUTION_TAG}'))
         assert toggles == n_solutions > 0, path.name
 
 
@@ -225,7 +226,7 @@ def test_real_notebooks_prepare_without_solutions_leaking():
 # The other pages
 # ---------------------------------------------------------------------------------------
 def test_home_page_is_the_readme_course_map():
-    text = site.readme_course_map((ROOT / "README.md").read_text())
+    text = site_pages.readme_course_map((ROOT / "README.md").read_text())
     assert text.startswith("# Backpropagation through time, hands on")
     assert "## The notebooks" in text and "## Run the tests" not in text
     assert "colab-badge.svg" not in text and "badge_logo.svg" not in text  # offline
@@ -235,7 +236,7 @@ def test_home_page_is_the_readme_course_map():
 
 def test_exercises_page_lists_the_catalogue():
     cat = build.catalogue(ROOT)
-    text = site.exercises_page(cat)
+    text = site_pages.exercises_page(cat)
     total = sum(e["points"] for entries in cat.values() for e in entries)
     assert f"{total:g} points" in text
     for nb_name, entries in cat.items():
@@ -265,7 +266,7 @@ def test_stage_writes_an_offline_sphinx_project(tmp_path):
     assert namespace["mathjax2_config"]["HTML-CSS"]["webFont"] == "STIX-Web"
     assert (tmp_path / "_static" / "mathjax" / "fonts" / "HTML-CSS" / "STIX-Web").is_dir()
     # no theme or template from the network: no URL in the configuration but the repo's
-    assert set(re.findall(r"https?://[^\s\"']+", conf)) == {site.GITHUB_URL}
+    assert set(re.findall(r"https?://[^\s\"']+", conf)) == {site_pages.GITHUB_URL}
     index = (tmp_path / "index.md").read_text()
     assert all(f"notebooks/{n[:-6]}" in index for n in names)
     assert "glossary" in index and "exercises" in index

@@ -201,11 +201,11 @@ def visited(context, server):
 # Tests
 # ---------------------------------------------------------------------------------------
 def test_every_notebook_page_renders_with_its_figures(visited, screenshot_dir, context, server):
-    from course_utils import build, site
+    from course_utils import build, site_pages
 
     for path in _solution_notebooks():
         data = visited["pages"][f"notebooks/{path.stem}.html"]
-        nb = site.prepare_notebook(build.read_notebook(path), path.name, root=ROOT)
+        nb = site_pages.prepare_notebook(build.read_notebook(path), path.name, root=ROOT)
         expected = sum(1 for c in nb.cells if c.cell_type == "code" for o in c.outputs
                        if "image/png" in o.get("data", {}))
         with_output = sum(1 for c in nb.cells if c.cell_type == "code" and c.outputs)
@@ -216,8 +216,8 @@ def test_every_notebook_page_renders_with_its_figures(visited, screenshot_dir, c
         assert data["figures"] == expected, (path.name, data["figures"], expected)
         assert data["loadedFigures"] == expected, f"{path.name}: a figure did not load"
         links = {a["cls"]: a for a in data["courseLinks"]}
-        assert links["course-colab"]["href"] == site.colab_url(path.name)
-        assert links["course-binder"]["href"] == site.binder_url(path.name)
+        assert links["course-colab"]["href"] == site_pages.colab_url(path.name)
+        assert links["course-binder"]["href"] == site_pages.binder_url(path.name)
         assert links["course-download"]["href"] == server.url(f"student/{path.name}")
         assert links["course-download"]["download"] == path.name
     assert sum(visited["pages"][f"notebooks/{p.stem}.html"]["figures"]

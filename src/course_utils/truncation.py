@@ -169,21 +169,13 @@ def explorer_experiment(k1=4, k2=8, lag=6, *, T=EXPLORER_T, seed=0) -> Truncatio
                                 flat(tx.sum(0), th.sum(0), tb.sum(0)))
 
 
-def plot_explorer(axes=None, **settings):
-    """Draw the explorer's figure for ``settings`` (see :data:`EXPLORER_DEFAULTS`).
-
-    Left: the (loss step t, weight-use step k) grid of path terms, log10 of their norms;
-    kept paths in colour, truncated ones in grey, the dependency's diagonal k = t − lag
-    outlined in red. Right: the norm of the lag-ℓ term, full and kept. Returns the two Axes.
-    """
+def _draw_paths(ax, ex: TruncationExperiment, raised: str) -> None:
+    """The explorer's left panel: the (loss step t, weight-use step k) grid of path terms,
+    log10 of their norms; kept paths in colour, truncated ones in grey, the dependency's
+    diagonal k = t − lag in red. ``raised``: a note for the title when k2 was raised."""
     import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap
 
-    s = {**EXPLORER_DEFAULTS, **settings}
-    ex = explorer_experiment(**s)
-    if axes is None:
-        _, axes = plt.subplots(1, 2, figsize=(12, 4.6), gridspec_kw={"width_ratios": [1, 1.25]})
-    ax, bx = axes
     T = ex.T
     norms = ex.norms
     lower = np.tril(np.ones((T, T), dtype=bool)) & (norms > 0)
@@ -204,13 +196,15 @@ def plot_explorer(axes=None, **settings):
     ax.set_xlabel("step k where the weights are used (path end)")
     ax.set_ylabel("loss step t (path start)")
     n_kept, n_dep = ex.dependency_kept()
-    raised = " (k2 raised to k1)" if int(s["k2"]) < ex.k1 else ""
     ax.set_title(f"TBPTT(k1={ex.k1}, k2={ex.k2}){raised}: grey paths are cut\n"
                  f"lag-{ex.lag} paths kept for {n_kept} of {n_dep} loss steps", fontsize=10)
     ax.legend(loc="upper right", fontsize=8)
 
+
+def _draw_by_lag(bx, ex: TruncationExperiment) -> None:
+    """The explorer's right panel: the norm of the lag-ℓ terms, full and kept."""
     full, kept = ex.by_lag()
-    lags = np.arange(T)
+    lags = np.arange(ex.T)
     bx.bar(lags, full, color="#c8c8c8", label="full BPTT")
     bx.bar(lags, kept, width=0.5, color="C0", label=f"TBPTT(k1={ex.k1}, k2={ex.k2})")
     bx.axvline(ex.lag, color="#d62728", lw=2, ls="--", label=f"dependency lag {ex.lag}")
@@ -222,6 +216,24 @@ def plot_explorer(axes=None, **settings):
     bx.set_title(f"Truncated gradient: norm {100 * ex.norm_ratio:.0f}% of the full one; "
                  f"the part it misses: {100 * ex.missed:.0f}% of its norm", fontsize=10)
     bx.legend(fontsize=8, loc="upper right")
+
+
+def plot_explorer(axes=None, **settings):
+    """Draw the explorer's figure for ``settings`` (see :data:`EXPLORER_DEFAULTS`).
+
+    Left: the (loss step t, weight-use step k) grid of path terms, log10 of their norms;
+    kept paths in colour, truncated ones in grey, the dependency's diagonal k = t − lag
+    outlined in red. Right: the norm of the lag-ℓ term, full and kept. Returns the two Axes.
+    """
+    import matplotlib.pyplot as plt
+
+    s = {**EXPLORER_DEFAULTS, **settings}
+    ex = explorer_experiment(**s)
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(12, 4.6), gridspec_kw={"width_ratios": [1, 1.25]})
+    raised = " (k2 raised to k1)" if int(s["k2"]) < ex.k1 else ""
+    _draw_paths(axes[0], ex, raised)
+    _draw_by_lag(axes[1], ex)
     axes[0].figure.tight_layout()
     return axes
 

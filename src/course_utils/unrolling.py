@@ -1,13 +1,13 @@
 """Lesson 01's explorer: how long the hidden state remembers the first input.
 
-The RNN is the one of notebook 01, section 6 (any nonlinearity of :mod:`vanishing`)::
+The RNN is the one of notebook 01, section 6 (any nonlinearity of :mod:`jacobians`)::
 
     h_t = f(x_t @ Wxh.T + h_{t-1} @ Whh.T + b),   Whh = s · G / √H,   h_0 = 0, b = 0
 
 and the memory of ``x_1`` at step ``t`` is the spectral norm of the exact derivative
 ``∂h_t/∂x_1 = J_t J_{t−1} ⋯ J_2 · diag(f'(a_1)) Wxh`` (an (H, D) matrix), built from the
-step Jacobians of :func:`vanishing.step_jacobian` and the forward pass of
-:func:`vanishing.forward`. ``tests/test_explorers.py`` checks it against torch autograd.
+step Jacobians of :func:`jacobians.step_jacobian` and the forward pass of
+:func:`jacobians.forward`. ``tests/test_explorers.py`` checks it against torch autograd.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import vanishing
+from . import jacobians
 
 EXPLORER_DEFAULTS = dict(scale=1.0, nonlinearity="tanh", T=60, input_scale=0.5)
 
@@ -42,31 +42,27 @@ def first_input_log_norms(x, h0, Wxh, Whh, b, nonlinearity: str = "tanh"):
     """``log10 ‖∂h_t/∂x_1‖₂`` for every step t = 1 … T, exactly (no finite differences).
 
     The product ``P_t = J_t P_{t−1}``, ``P_1 = diag(f'(a_1)) Wxh``, is renormalised after
-    every step (the scale kept as a logarithm), so neither 1e-400 nor 1e+400 under- or
+    every step (:func:`jacobians.renormalise`), so neither 1e-400 nor 1e+400 under- or
     overflows.
 
     Args:
         x: (N, T, D) inputs; h0: (N, H); Wxh: (H, D); Whh: (H, H); b: (H,).
-        nonlinearity: one of :data:`vanishing.NONLINEARITIES`.
+        nonlinearity: one of :data:`jacobians.NONLINEARITIES`.
 
     Returns:
         (N, T): entry ``[n, t − 1]`` is log10 of the largest singular value of the (H, D)
         Jacobian ``∂h_t/∂x_1`` for sequence n (−inf where it is exactly zero).
     """
-    h = vanishing.forward(x, h0, Wxh, Whh, b, nonlinearity)  # (N, T, H)
+    h = jacobians.forward(x, h0, Wxh, Whh, b, nonlinearity)  # (N, T, H)
     N, T, _ = h.shape
-    J = vanishing.step_jacobian(h, Whh, nonlinearity)  # (N, T, H, H): J[:, t-1] = ∂h_t/∂h_{t-1}
-    P = vanishing.derivative_from_output(h[:, 0], nonlinearity)[:, :, None] * Wxh  # (N, H, D)
+    J = jacobians.step_jacobian(h, Whh, nonlinearity)  # (N, T, H, H): J[:, t-1] = ∂h_t/∂h_{t-1}
+    P = jacobians.derivative_from_output(h[:, 0], nonlinearity)[:, :, None] * Wxh  # (N, H, D)
     log_scale = np.zeros(N)
     logs = np.empty((N, T))
     for t in range(T):
         if t > 0:
             P = J[:, t] @ P
-        fro = np.linalg.norm(P, axis=(1, 2))
-        alive = fro > 0
-        with np.errstate(divide="ignore"):
-            log_scale = log_scale + np.log10(np.where(alive, fro, 0.0))
-        P = np.where(alive[:, None, None], P / np.where(alive, fro, 1.0)[:, None, None], 0.0)
+        P, log_scale = jacobians.renormalise(P, log_scale)
         with np.errstate(divide="ignore"):
             logs[:, t] = log_scale + np.log10(np.linalg.norm(P, 2, axis=(1, 2)))
     return logs
@@ -86,11 +82,11 @@ class MemoryExperiment:
     @property
     def mean_log_norms(self):
         """(T,) log10 of the batch mean of ‖∂h_t/∂x_1‖."""
-        return vanishing.batch_mean_log10(self.log_norms)
+        return jacobians.batch_mean_log10(self.log_norms)
 
     @property
     def spectral_radius(self) -> float:
-        return vanishing.spectrum(self.Whh).spectral_radius
+        return jacobians.spectrum(self.Whh).spectral_radius
 
     def memory_steps(self, drop: float = 3.0) -> int | None:
         """The first step t at which the mean norm is ``10^drop`` times below its value at
@@ -166,7 +162,7 @@ def memory_explorer():
         scale=widgets.FloatSlider(value=d["scale"], min=0.1, max=3.0, step=0.05,
                                   description="scale s of W_hh", continuous_update=False,
                                   style=style),
-        nonlinearity=widgets.Dropdown(options=list(vanishing.NONLINEARITIES),
+        nonlinearity=widgets.Dropdown(options=list(jacobians.NONLINEARITIES),
                                       value=d["nonlinearity"], description="nonlinearity",
                                       style=style),
         T=widgets.IntSlider(value=d["T"], min=10, max=200, step=10, description="length T",

@@ -98,57 +98,69 @@ def recover(root: Path, gd: Path, log, force: bool = False) -> bool:
     return True
 
 
+def _restore_path(root: Path, backup: Path, manifest: dict, known: set, rel: str, entry: dict,
+                  log) -> None:
+    """Put path ``rel`` back as the ``manifest`` records it (``entry``: its state, mode
+    and blob id before the update); bytes found there whose blob id is not in ``known``
+    are first kept as ``stem.found.suffix``."""
+    f = root / rel
+    target, mode, current = None, None, _io.read(f)
+    if entry["state"] == "file":
+        target, mode = (backup / rel).read_bytes(), entry["mode"]
+    elif entry["state"] == "old":
+        same = current is not None and _plan.blob_id(current, manifest["algo"]) == entry["oid"]
+        target = current if same else _io.blob(root, entry["oid"])
+        mode = 0o755 if entry["mode"] == "100755" else None
+    if current and current != target and _plan.blob_id(current, manifest["algo"]) not in known:
+        existing = {p.name: p.read_bytes() for p in f.parent.glob(f"{f.stem}.found*")
+                    if p.is_file()}
+        name, _ = _plan.pick_side(f.name, "found", current, existing, reuse_run_only=False)
+        _io.write(f.with_name(name), current)
+        log(f"  {rel} had changed during or after the update; that version is kept "
+            f"as {f.with_name(name).relative_to(root).as_posix()}")
+    if target is None:
+        _io.remove(f)
+    elif current != target or mode is not None:
+        _io.write(f, target, mode)
+    _io.remove(f.with_name(f".{f.name}.course-update-tmp"))
+
+
+def _remove_created_dirs(root: Path, manifest: dict) -> None:
+    """Remove the folders the update created (not in the manifest's ``dirs``) and left
+    empty, deepest first."""
+    for d in sorted({p for rel in manifest["paths"] for p in Path(rel).parents if p.parts},
+                    key=lambda p: -len(p.parts)):
+        if d.as_posix() not in manifest["dirs"] and (root / d).is_dir() \
+                and not any((root / d).iterdir()):
+            (root / d).rmdir()
+
+
 def rollback(root: Path, gd: Path, backup: Path, log) -> None:
     """Restore the branch, every touched path and the index from ``backup``; idempotent.
 
     Ctrl-C, SIGTERM and SIGHUP are ignored meanwhile (git runs in its own process group,
-    out of the terminal's reach). A file found holding
-    bytes that are neither the student's backed-up ones nor a version of the course (work
-    done after a killed update, or saved by an editor during the update) is first copied
-    next to it as ``stem.found.suffix``.
+    out of the terminal's reach). A file found holding bytes that are neither the
+    student's backed-up ones nor a version of the course (work done after a killed update,
+    or saved by an editor during the update) is first copied next to it as
+    ``stem.found.suffix``.
     """
     sigs = [getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n)]
     saved = {s: signal.signal(s, signal.SIG_IGN) for s in sigs} if _io.in_main_thread() else {}
     try:
-        m = json.loads((backup / ".git" / "manifest.json").read_text())
+        manifest = json.loads((backup / ".git" / "manifest.json").read_text())
         lock = gd / "index.lock"  # left by a git process killed during the update
         if lock.exists() and (gd / MARKER).exists() \
                 and lock.stat().st_mtime >= (gd / MARKER).stat().st_mtime:
             lock.unlink()
-        if m["ref"] and _io.git(root, "rev-parse", "-q", "--verify", m["ref"], check=False,
-                                shielded=True).stdout.strip() != m["old"]:
-            _io.git(root, "update-ref", "-m", "course update: undone", m["ref"], m["old"],
-                    shielded=True)
-        known = set(m["known"])
-        for rel, entry in sorted(m["paths"].items()):
-            f = root / rel
-            target, mode, current = None, None, _io.read(f)
-            if entry["state"] == "file":
-                target, mode = (backup / rel).read_bytes(), entry["mode"]
-            elif entry["state"] == "old":
-                same = current is not None and _plan.blob_id(current, m["algo"]) == entry["oid"]
-                target = current if same else _io.blob(root, entry["oid"])
-                mode = 0o755 if entry["mode"] == "100755" else None
-            if current and current != target and _plan.blob_id(current, m["algo"]) not in known:
-                existing = {p.name: p.read_bytes() for p in f.parent.glob(f"{f.stem}.found*")
-                            if p.is_file()}
-                name, _ = _plan.pick_side(f.name, "found", current, existing,
-                                          reuse_run_only=False)
-                _io.write(f.with_name(name), current)
-                log(f"  {rel} had changed during or after the update; that version is kept "
-                    f"as {f.with_name(name).relative_to(root).as_posix()}")
-            if target is None:
-                _io.remove(f)
-            elif current != target or mode is not None:
-                _io.write(f, target, mode)
-            _io.remove(f.with_name(f".{f.name}.course-update-tmp"))
-        # Folders the update created and left empty go too.
-        for d in sorted({p for rel in m["paths"] for p in Path(rel).parents if p.parts},
-                        key=lambda p: -len(p.parts)):
-            if d.as_posix() not in m["dirs"] and (root / d).is_dir() \
-                    and not any((root / d).iterdir()):
-                (root / d).rmdir()
-        if m["index"]:
+        ref, old = manifest["ref"], manifest["old"]
+        if ref and _io.git(root, "rev-parse", "-q", "--verify", ref, check=False,
+                           shielded=True).stdout.strip() != old:
+            _io.git(root, "update-ref", "-m", "course update: undone", ref, old, shielded=True)
+        known = set(manifest["known"])
+        for rel, entry in sorted(manifest["paths"].items()):
+            _restore_path(root, backup, manifest, known, rel, entry, log)
+        _remove_created_dirs(root, manifest)
+        if manifest["index"]:
             _io.write(gd / "index", (backup / ".git" / "index").read_bytes())
         (gd / MARKER).unlink(missing_ok=True)
     finally:

@@ -1,11 +1,11 @@
 """Reference solutions of notebook 04's exercises: the Jacobian of one tanh RNN step and
-the product of step Jacobians over a window (see :mod:`course_utils.vanishing`)."""
+the product of step Jacobians over a window (see :mod:`course_utils.jacobians`)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from .. import vanishing
+from .. import jacobians
 
 
 def rnn_step_jacobian(x, h_prev, Wxh, Whh, b):
@@ -38,5 +38,5 @@ def jacobian_product(h, Whh, t: int, k: int, nonlinearity: str = "tanh"):
         raise ValueError(f"need 0 <= k <= t <= T = {T}, got t = {t}, k = {k}")
     P = np.broadcast_to(np.eye(H, dtype=h.dtype), (N, H, H)).copy()
     for s in range(t, k, -1):  # P = J_t ⋯ J_s, growing to the right
-        P = P @ vanishing.step_jacobian(h[:, s - 1], Whh, nonlinearity)
+        P = P @ jacobians.step_jacobian(h[:, s - 1], Whh, nonlinearity)
     return P
