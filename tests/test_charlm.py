@@ -88,7 +88,7 @@ def test_training_learns_a_periodic_text_and_records_history():
     per_epoch = 8 * (3500 // 8 - 1)  # 8 streams of 437 ids: 436 targets each
     chunks_per_epoch = -(-(3500 // 8 - 1) // 20)  # 22 chunks, the last one shorter
     assert chunks_per_epoch == 22
-    assert h.steps[-1] == 60 and len(h.train_bpc) == 6
+    assert h.log_steps[-1] == 60 and len(h.train_bpc) == 6
     assert h.chars_seen == 2 * per_epoch + (60 - 44) * 8 * 20
     assert all(np.diff(h.times) >= 0)
 
@@ -114,8 +114,8 @@ def test_sample_is_seeded_and_temperature_sharpens():
 def test_plot_history_labels():
     import matplotlib
     matplotlib.use("Agg")
-    h = charlm.History(name="lstm", steps=[1, 2], times=[0.1, 0.2], train_bpc=[3, 2],
-                       val_steps=[2], val_times=[0.2], val_bpc=[2.5])
+    h = charlm.History(name="lstm", log_steps=[1, 2], log_times=[0.1, 0.2], log_losses=[3, 2],
+                       eval_steps=[2], eval_times=[0.2], evals=[2.5])
     ax = charlm.plot_history([h], {"5-gram": 1.8})
     assert ax.get_xlabel() and ax.get_ylabel() and ax.get_title()
     assert len(ax.get_legend().get_texts()) == 3
@@ -157,7 +157,7 @@ def test_history_counts_every_step():
     m = charlm.CharLM(5, 4, cell="rnn")
     h = charlm.train(m, ids[:800], ids[800:], batch_size=4, seq_len=10, max_steps=23,
                      time_budget_s=None, eval_every=0, progress=False, record_every=10)
-    assert h.n_steps == 23 and h.steps[-1] == 20 and h.clock == "wall"
+    assert h.n_steps == 23 and h.log_steps[-1] == 20 and h.clock == "wall"
     h = charlm.train(m, ids[:800], ids[800:], batch_size=4, seq_len=10, max_steps=None,
                      time_budget_s=0.2, eval_every=0, progress=False, clock="cpu")
     assert h.clock == "cpu" and h.seconds >= 0.2 and h.n_steps > 0

@@ -110,7 +110,7 @@ def test_torch_threads_sets_and_restores_and_none_keeps_the_setting():
         assert torch.get_num_threads() == before
 
 
-def test_min_times_takes_the_fastest_of_the_repeats():
+def test_best_times_takes_the_fastest_of_the_repeats():
     from course_utils import profiling
 
     calls = []
@@ -119,5 +119,20 @@ def test_min_times_takes_the_fastest_of_the_repeats():
         calls.append(1)
         sum(range(20_000 if len(calls) == 1 else 10))  # the first call is the slow one
 
-    wall, cpu = profiling.min_times(fn, 3)
+    wall, cpu = profiling.best_times(fn, repeats=3)
     assert len(calls) == 3 and 0.0 <= wall < 1e-3 and cpu >= 0.0
+
+
+def test_best_times_takes_turns_warms_up_and_runs_for_min_time():
+    import time
+
+    from course_utils import profiling
+
+    order = []
+    fns = {"a": lambda: order.append("a"), "b": lambda: order.append("b")}
+    best = profiling.best_times(fns, repeats=2, warmup=True)
+    assert order == ["a", "b"] * 3 and set(best) == {"a", "b"}
+    assert all(0.0 <= w < 1e-2 and c >= 0.0 for w, c in best.values())
+    t0 = time.perf_counter()
+    profiling.best_times(lambda: None, repeats=1, min_time_s=0.05)
+    assert time.perf_counter() - t0 >= 0.05

@@ -18,8 +18,6 @@ Shapes: ``x, y: (B, T)`` int64 ids, ``logits: (B, T, V)``; the state is ``(h, c)
 from __future__ import annotations
 
 import math
-import time
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -27,7 +25,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from .text import iter_chunks, make_streams
-from .training import detach_state  # noqa: F401  (notebook 08 uses charlm.detach_state)
+
+# notebook 08 uses charlm.detach_state
+from .training import Chunk, History, StepFnUpdate, detach_state, fit  # noqa: F401
 
 LN2 = math.log(2.0)
 
@@ -152,47 +152,22 @@ def evaluate_bpc(model, ids, history=None, *, batch_size: int = 64, warmup: int 
     return total / int(mask.sum()) / LN2
 
 
-@dataclass
-class History:
-    """What :func:`train` records.
-
-    Times are seconds of training (wall clock since the start, minus the time spent
-    evaluating); ``seconds`` is the total training time, ``cpu_seconds`` the process CPU
-    time of the whole call (evaluation included; with 2 threads it can exceed wall time).
-    """
-
-    name: str = ""
-    steps: list[int] = field(default_factory=list)  # step of each train record
-    times: list[float] = field(default_factory=list)
-    train_bpc: list[float] = field(default_factory=list)  # mean over the last records
-    val_steps: list[int] = field(default_factory=list)
-    val_times: list[float] = field(default_factory=list)
-    val_bpc: list[float] = field(default_factory=list)
-    grad_norms: list[float] = field(default_factory=list)
-    chars_seen: int = 0
-    n_steps: int = 0  # optimizer steps taken
-    clock: str = "wall"  # how times were counted: 'wall' or 'cpu' (see :func:`train`)
-    seconds: float = 0.0
-    cpu_seconds: float = 0.0
-
-    @property
-    def final_val_bpc(self) -> float:
-        return self.val_bpc[-1] if self.val_bpc else float("nan")
-
-
 def train(model, train_ids, val_ids, *, batch_size: int = 64, seq_len: int = 100,
           lr: float = 3e-3, clip: float | None = 1.0, max_steps: int | None = None,
           time_budget_s: float | None = 60.0, eval_every: int = 100, eval_ids=None,
           step_fn=None, device=None, progress: bool = True, name: str = "",
           seed: int = 0, record_every: int = 10, cosine: bool = False,
           clock: str = "wall") -> History:
-    """Train ``model`` with stateful truncated BPTT, clipping and Adam; return its History.
+    """Train ``model`` with stateful truncated BPTT, clipping and Adam; return its
+    :class:`course_utils.training.History` (losses in bits per character).
 
     The training ids are laid out as ``batch_size`` streams (:func:`make_streams`); each
     step takes the next ``(B, seq_len)`` chunk, carrying the detached state from the
     previous one; at the end of the streams it starts again from a zero state (an
     epoch). It stops after ``max_steps`` steps or ``time_budget_s`` seconds, whichever
-    comes first (None: no limit from that side), and always evaluates at the end.
+    comes first (None: no limit from that side), and always evaluates at the end. Times:
+    seconds of training (minus evaluations); ``cpu_seconds``: process CPU time of the run
+    (periodic evaluations included; with 2 threads it can exceed wall time).
 
     Args:
         train_ids, val_ids: ``(n,)`` int64 ids.
@@ -210,8 +185,6 @@ def train(model, train_ids, val_ids, *, batch_size: int = 64, seq_len: int = 100
     """
     if max_steps is None and time_budget_s is None:
         raise ValueError("give max_steps or time_budget_s (or both)")
-    from tqdm.auto import tqdm
-
     torch.manual_seed(seed)
     if step_fn is None:
         from .reference.nb08 import tbptt_train_step as step_fn
@@ -220,67 +193,40 @@ def train(model, train_ids, val_ids, *, batch_size: int = 64, seq_len: int = 100
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     streams = torch.as_tensor(make_streams(train_ids, batch_size), device=device)
     eval_ids = val_ids if eval_ids is None else eval_ids
-    hist = History(name=name or model.cell, clock=clock)
-    bar = tqdm(total=max_steps, desc=hist.name, disable=not progress, leave=True,
-               unit="step", mininterval=0.5)
-    if clock not in ("wall", "cpu"):
-        raise ValueError("clock must be 'wall' or 'cpu'")
-    now_fn = time.perf_counter if clock == "wall" else time.process_time
-    t0, c0 = now_fn(), time.process_time()
-    step, recent, eval_s = 0, [], [0.0]
 
-    def elapsed():  # training time: clock time minus the time spent evaluating
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        return now_fn() - t0 - eval_s[0]
+    def bpc_on(ids):
+        return lambda: evaluate_bpc(model, ids, history=train_ids, device=device)
 
-    def evaluate(ids):
-        now = elapsed()
-        e0 = now_fn()
-        b = evaluate_bpc(model, ids, history=train_ids, device=device)
-        eval_s[0] += now_fn() - e0
-        hist.val_steps.append(step)
-        hist.val_times.append(now)
-        hist.val_bpc.append(b)
-        return b
+    def cosine_lr(step, elapsed):
+        frac = max(step / max_steps if max_steps else 0.0,
+                   elapsed / time_budget_s if time_budget_s else 0.0)
+        for g in opt.param_groups:
+            g["lr"] = lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, frac))))
 
-    done = False
-    while not done:
-        state = None
-        for x, y in iter_chunks(streams, seq_len):
-            if cosine:
-                frac = max(step / max_steps if max_steps else 0.0,
-                           elapsed() / time_budget_s if time_budget_s else 0.0)
-                for g in opt.param_groups:
-                    g["lr"] = lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, frac))))
-            loss, state = step_fn(model, opt, x, y, state, clip)
-            if not math.isfinite(loss):
-                raise FloatingPointError(f"loss became {loss} at step {step}")
-            step += 1
-            hist.chars_seen += y.numel()
-            recent.append(loss / LN2)
-            if step % record_every == 0:
-                hist.steps.append(step)
-                hist.times.append(elapsed())
-                hist.train_bpc.append(float(np.mean(recent)))
-                recent = []
-            bar.update(1)
-            if eval_every and step % eval_every == 0:
-                bar.set_postfix(val_bpc=f"{evaluate(eval_ids):.3f}")
-            if (max_steps is not None and step >= max_steps) or \
-               (time_budget_s is not None and elapsed() >= time_budget_s):
-                done = True
-                break
-    hist.seconds = elapsed()
-    hist.n_steps = step
-    hist.cpu_seconds = time.process_time() - c0
-    if not hist.val_steps or hist.val_steps[-1] != step or eval_ids is not val_ids:
-        evaluate(val_ids)
-    else:
-        hist.val_times[-1] = hist.seconds
-    bar.set_postfix(val_bpc=f"{hist.final_val_bpc:.3f}")
-    bar.close()
+    hist = fit(StepFnUpdate(step_fn, model, opt, clip=clip, convert=lambda loss: loss / LN2),
+               _epochs(streams, seq_len), history=History(name=name or model.cell, clock=clock),
+               max_steps=max_steps, time_budget_s=time_budget_s, clock=clock, device=device,
+               evaluate=bpc_on(eval_ids), eval_every=eval_every, eval_last=True,
+               final_evaluate=None if eval_ids is val_ids else bpc_on(val_ids),
+               diverged=_nonfinite, log_every=record_every, items=lambda c: c.y.numel(),
+               before_update=cosine_lr if cosine else None, progress=progress,
+               desc=name or model.cell, total=max_steps, postfix="val_bpc",
+               bar_options=dict(leave=True, unit="step", mininterval=0.5))
+    hist.eval_times[-1] = hist.seconds  # the final evaluation: after all the training
     return hist
+
+
+def _epochs(streams, seq_len):
+    """Endless :class:`Chunk` s of the streams, a zero state at the start of each pass."""
+    while True:
+        for i, (x, y) in enumerate(iter_chunks(streams, seq_len)):
+            yield Chunk(x, y, reset=i == 0)
+
+
+def _nonfinite(hist):
+    if not math.isfinite(hist.losses[-1]):
+        raise FloatingPointError(f"loss became {hist.losses[-1]} (bits per character) at step "
+                                 f"{hist.n_updates - 1}")
 
 
 @torch.no_grad()

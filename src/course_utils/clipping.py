@@ -13,7 +13,7 @@ Contents
   a small numpy RNN + linear read-out trained with the course's BPTT (:mod:`course_utils.rnn`)
   to output its input from ``lag`` steps ago; :func:`regression_hidden_states` and
   :func:`readout_curvature` look inside it.
-* :func:`is_divergent`, :func:`train_sgd` and :class:`TrainHistory`: plain SGD with
+* :func:`is_divergent` and :func:`train_sgd` (on :func:`course_utils.training.fit`): plain SGD with
   optional norm clipping that records every loss and gradient norm and *stops with a clear
   message* as soon as the run has diverged (the loss or the gradient norm is not finite, or
   above ``DIVERGENCE_BOUND``), instead of printing NaN forever.
@@ -30,12 +30,13 @@ machine; the step of overflow is not a property of the maths.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from .reference import nb01 as _nb01
 from .reference import nb03 as _nb03
+from .training import History, SGDUpdate, fit
 from .vanishing import orthogonal_init
 
 TORCH_EPS = 1e-6  # torch.nn.utils.clip_grad_norm_ divides by (total_norm + 1e-6)
@@ -296,35 +297,6 @@ def readout_curvature(params, x, O: int = 1) -> float:
 # ---------------------------------------------------------------------------------------
 # The training loop with non-finite detection
 # ---------------------------------------------------------------------------------------
-@dataclass
-class TrainHistory:
-    """What :func:`train_sgd` records.
-
-    ``loss[k]`` and ``grad_norm[k]`` are the loss and the gradient norm (before clipping)
-    at step k; ``stopped_at`` is the step at which training stopped early because the run
-    diverged (:func:`is_divergent`: the loss or the gradient norm not finite or above the
-    bound; None if it ran to the end), with ``message`` saying why; ``params`` are the
-    final parameters.
-    """
-
-    loss: list = field(default_factory=list)
-    grad_norm: list = field(default_factory=list)
-    clipped: list = field(default_factory=list)
-    stopped_at: int | None = None
-    message: str = ""
-    params: list = field(default_factory=list)
-
-    @property
-    def diverged(self) -> bool:
-        return self.stopped_at is not None
-
-    def final_loss(self, last: int = 20) -> float:
-        """Mean loss over the last ``last`` steps (inf if training diverged)."""
-        if self.diverged or not self.loss:
-            return float("inf")
-        return float(np.mean(self.loss[-last:]))
-
-
 def is_divergent(loss: float, grad_norm: float, bound: float = DIVERGENCE_BOUND) -> bool:
     """True if a training step shows divergence: the loss or the gradient norm is NaN or
     inf, or larger than ``bound`` (default ``DIVERGENCE_BOUND`` = 1e10; pass ``math.inf``
@@ -336,7 +308,7 @@ def is_divergent(loss: float, grad_norm: float, bound: float = DIVERGENCE_BOUND)
 def train_sgd(params: Sequence[np.ndarray], loss_and_grads: Callable, batches, *, lr: float,
               steps: int, max_norm: float | None = None, clip_fn: Callable | None = None,
               name: str = "training", verbose: bool = True,
-              diverge_above: float = DIVERGENCE_BOUND) -> TrainHistory:
+              diverge_above: float = DIVERGENCE_BOUND) -> History:
     """Plain SGD with optional gradient-norm clipping; stops as soon as the run diverges.
 
     At every step: draw a batch, compute ``loss, grads = loss_and_grads(params, batch)``,
@@ -357,34 +329,18 @@ def train_sgd(params: Sequence[np.ndarray], loss_and_grads: Callable, batches, *
         diverge_above: the bound of :func:`is_divergent` (``math.inf``: stop only on NaN/inf).
 
     Returns:
-        a :class:`TrainHistory`.
+        a :class:`course_utils.training.History`: ``loss[k]`` and ``grad_norm[k]`` are the
+        loss and the gradient norm (before clipping) at step k, ``clipped[k]`` whether
+        clipping shortened it; ``stopped_at`` is the step at which the run diverged (None
+        if it ran to the end), with ``message`` saying why; ``params`` are the final
+        parameters.
     """
-    params = [np.array(p, dtype=float, copy=True) for p in params]
-    hist = TrainHistory()
-    batches = iter(batches)
-    for k in range(steps):
-        loss, grads = loss_and_grads(params, next(batches))
-        norm = global_norm(grads)
-        hist.loss.append(float(loss))
-        hist.grad_norm.append(norm)
-        if is_divergent(loss, norm, diverge_above):
-            if not (np.isfinite(loss) and np.isfinite(norm)):
-                what = (f"the loss is {loss}" if not np.isfinite(loss)
-                        else f"the gradient norm is {norm}") + " (not finite)"
-            else:
-                what = (f"the loss is {loss:.1e}" if loss > diverge_above
-                        else f"the gradient norm is {norm:.1e}") + f" (above {diverge_above:.0e})"
-            hist.stopped_at = k
-            hist.message = (f"{name}: stopped at step {k}: {what}. Training diverged; further "
-                            "updates would soon produce inf and NaN. Lower the learning rate "
-                            "or clip the gradients.")
-            break
-        if max_norm is not None:
-            grads, _ = (clip_fn or _clip_grad_norm)(grads, max_norm)
-        hist.clipped.append(max_norm is not None and norm > max_norm)
-        with np.errstate(over="ignore", invalid="ignore"):
-            params = [p - lr * g for p, g in zip(params, grads)]
-    hist.params = params
+    update = SGDUpdate([np.array(p, dtype=float, copy=True) for p in params], loss_and_grads,
+                       lr=lr, norm_of=global_norm, clip=max_norm,
+                       clip_norm=clip_fn or _clip_grad_norm)
+    hist = fit(update, iter(batches), max_steps=steps, history=History(name=name),
+               diverged=lambda h: _divergence(h, name, diverge_above))
+    hist.result = update.params
     if verbose:
         if hist.diverged:
             print(hist.message)
@@ -392,6 +348,21 @@ def train_sgd(params: Sequence[np.ndarray], loss_and_grads: Callable, batches, *
             print(f"{name}: {steps} steps, loss {hist.loss[0]:.3f} -> {hist.final_loss():.3f} "
                   f"(mean of the last 20 steps).")
     return hist
+
+
+def _divergence(hist, name: str, bound: float) -> str | None:
+    """The message of :func:`train_sgd` when its last step diverged, else None."""
+    loss, norm, k = hist.losses[-1], hist.grad_norms[-1], hist.n_updates - 1
+    if not is_divergent(loss, norm, bound):
+        return None
+    if not (np.isfinite(loss) and np.isfinite(norm)):
+        what = (f"the loss is {loss}" if not np.isfinite(loss)
+                else f"the gradient norm is {norm}") + " (not finite)"
+    else:
+        what = (f"the loss is {loss:.1e}" if loss > bound
+                else f"the gradient norm is {norm:.1e}") + f" (above {bound:.0e})"
+    return (f"{name}: stopped at step {k}: {what}. Training diverged; further updates would "
+            "soon produce inf and NaN. Lower the learning rate or clip the gradients.")
 
 
 def percentile_threshold(norms, q: float) -> float:

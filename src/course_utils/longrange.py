@@ -20,12 +20,14 @@ the two values reaches 1/12 ≈ 0.083.
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .reference import nb07 as _nb07
+
+if TYPE_CHECKING:
+    from .training import History
 
 BASELINE_MSE = 1.0 / 6.0  # always predict the mean, 1
 ONE_VALUE_MSE = 1.0 / 12.0  # remember one marked value exactly, guess the other's mean
@@ -61,23 +63,6 @@ def adding_problem(n: int, T: int, rng: np.random.Generator, *, dtype=np.float32
 def eval_data(T: int, *, seed: int = 0, n: int = 1000):
     """The fixed evaluation set :func:`train_adding` uses: x (n, T, 2), y (n,)."""
     return adding_problem(n, T, np.random.default_rng(seed + 10_000))
-
-
-@dataclass
-class History:
-    """Learning curve of :func:`train_adding`: evaluation MSE at the given steps, and the
-    trained ``model`` (see :func:`make_model`)."""
-
-    cell: str
-    steps: list = field(default_factory=list)
-    eval_mse: list = field(default_factory=list)
-    seconds: float = 0.0
-    cpu_seconds: float = 0.0
-    model: object = field(default=None, repr=False, compare=False)
-
-    @property
-    def final_mse(self) -> float:
-        return self.eval_mse[-1]
 
 
 def make_model(cell: str, hidden: int, *, forget_bias: float = 1.0, seed: int = 0,
@@ -160,40 +145,33 @@ def _train(cell, T, hidden, steps, batch, lr, seed, forget_bias, eval_every, n_e
            progress, chrono_T_max=None, stop_below=None):
     import torch
 
+    from .training import History, TorchUpdate, fit
+
     model = make_model(cell, hidden, forget_bias=forget_bias, seed=seed,
                        chrono_T_max=chrono_T_max)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     rng = np.random.default_rng(seed)
     x_ev, y_ev = (torch.from_numpy(a) for a in eval_data(T, seed=seed, n=n_eval))
-    hist = History(cell, model=model)
 
-    def evaluate(step):
-        with torch.no_grad():
-            hist.steps.append(step)
-            hist.eval_mse.append(float(torch.mean((model(x_ev) - y_ev) ** 2)))
+    def mse(x, y):
+        return torch.mean((model(x) - y) ** 2)
 
-    it = range(1, steps + 1)
-    if progress:
-        from tqdm.auto import tqdm
+    @torch.no_grad()
+    def evaluate():
+        return float(mse(x_ev, y_ev))
 
-        it = tqdm(it, desc=f"{cell.upper()} T={T}", leave=False)
-    t0, c0 = time.perf_counter(), time.process_time()
-    evaluate(0)
-    for step in it:
-        x, y = (torch.from_numpy(a) for a in adding_problem(batch, T, rng))
-        loss = torch.mean((model(x) - y) ** 2)
-        opt.zero_grad()
-        loss.backward()
-        if clip:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-        opt.step()
-        if step % eval_every == 0 or step == steps:
-            evaluate(step)
-            if stop_below is not None and hist.eval_mse[-1] < stop_below:
-                break
-    hist.seconds = time.perf_counter() - t0
-    hist.cpu_seconds = time.process_time() - c0
-    return hist
+    def fresh_batches():
+        while True:
+            yield tuple(torch.from_numpy(a) for a in adding_problem(batch, T, rng))
+
+    solved = None if stop_below is None else (
+        lambda h: f"evaluation MSE below {stop_below}" if h.evals[-1] < stop_below else None)
+    update = TorchUpdate(model, opt, lambda xy, _: (mse(*xy), None), clip=clip or None,
+                         measure_norm=False)
+    return fit(update, fresh_batches(), history=History(name=cell, result=model),
+               max_steps=steps, evaluate=evaluate, eval_every=eval_every, eval_first=True,
+               eval_last=True, solved=solved, count_eval_time=True, progress=progress,
+               desc=f"{cell.upper()} T={T}", total=steps)
 
 
 def lstm_gate_trace(model, x) -> dict:

@@ -167,19 +167,16 @@ def time_bptt(N: int, T: int, D: int, H: int, *, repeats: int = 5, seed: int = 0
     * ``torch``: ``torch.nn.RNN`` forward + ``backward()`` of ``sum(h * dh)`` (autograd),
       with the thread count torch is currently set to.
 
-    Each is run once to warm up, then the three take turns ``repeats`` times (so that a
-    burst of load from other processes hits all of them alike); the *best* wall-clock
-    time of each (the least disturbed run) and the CPU time of that run are kept. With
-    ``min_time_s`` the rounds go on until that many seconds have passed (at least
-    ``repeats`` rounds): more samples make the best time more reliable on a busy machine.
+    Timed with :func:`course_utils.profiling.best_times`: each is run once to warm up,
+    then the three take turns for at least ``repeats`` rounds (and ``min_time_s``
+    seconds); the *best* wall-clock time of each and the CPU time of that run are kept.
 
     Returns:
         ``{"naive": (wall_s, cpu_s), "fast": (...), "torch": (...)}``.
     """
-    import time
-
     import torch
 
+    from .profiling import best_times
     from .reference import nb01, nb03
 
     rng = np.random.default_rng(seed)
@@ -206,22 +203,8 @@ def time_bptt(N: int, T: int, D: int, H: int, *, repeats: int = 5, seed: int = 0
         out.backward(dht)
         return xg.grad
 
-    fns = {"naive": naive, "fast": fast, "torch": torch_fb}
-    best = {name: (float("inf"), float("inf")) for name in fns}
-    for fn in fns.values():
-        fn()  # warm up
-    start, rounds = time.perf_counter(), 0
-    # round-robin, so a burst of load hits all three alike
-    while rounds < repeats or time.perf_counter() - start < min_time_s:
-        rounds += 1
-        for name, fn in fns.items():
-            w0, c0 = time.perf_counter(), time.process_time()
-            fn()
-            w, c = time.perf_counter() - w0, time.process_time() - c0
-            if w < best[name][0]:
-                best[name] = (w, c)
-    results = best
-    return results
+    return best_times({"naive": naive, "fast": fast, "torch": torch_fb}, repeats=repeats,
+                      min_time_s=min_time_s, warmup=True)
 
 
 # ---------------------------------------------------------------------------------------

@@ -20,7 +20,8 @@ numpy       :func:`tbptt_k1k2_numpy` (general; k1 = k2 is notebook 05's exercise
             :func:`course_utils.reference.nb05.truncated_bptt`),
             :func:`checkpointed_bptt_numpy` (exact gradients, √T memory),
             :func:`contributions_by_lag`, :func:`randomized_truncation_estimate`.
-torch       :func:`torch_rnn_step`, :func:`tbptt_torch` (general k1 ≤ k2),
+torch       :func:`torch_rnn_step`, :func:`chunk_losses_torch` (chunked TBPTT),
+            :func:`tbptt_torch` (general k1 ≤ k2),
             :func:`bptt_checkpointed_torch`.
 updates     :func:`chunk_bounds`, :func:`update_times`, :func:`path_grid` (which steps each
             update touches), :func:`sqrt_segment`.
@@ -190,12 +191,32 @@ def torch_rnn_step(x_t, h, Wxh, Whh, b):
     return torch.tanh(x_t @ Wxh.T + h @ Whh.T + b)
 
 
+def chunk_losses_torch(step: Callable, x, h0, loss_at: Callable, k: int):
+    """The chunks of stateful TBPTT(k, k) in PyTorch, lazily: yields ``(loss, e, h)``.
+
+    Each chunk starts from the detached state of the previous one (``h = h.detach()``:
+    the truncation; the new graph starts here), runs ``k`` steps and yields the sum of
+    their losses (a scalar tensor with its graph: the caller backpropagates it before
+    asking for the next chunk), the step ``e`` at which the chunk ends and the state there.
+
+    Args: as in :func:`tbptt_torch`.
+    """
+    h = h0
+    for s, e in chunk_bounds(x.shape[1], k):
+        h = h.detach()  # ← the truncation: the new graph starts here
+        loss = 0.0
+        for t in range(s, e):
+            h = step(x[:, t], h)
+            loss = loss + loss_at(h, t)
+        yield loss, e, h
+
+
 def tbptt_torch(step: Callable, params, x, h0, loss_at: Callable, k1: int, k2: int | None = None,
                 on_update: Callable | None = None):
     """TBPTT(k1, k2) with PyTorch autograd, for any k1 <= k2.
 
-    * ``k1 == k2`` is the stateful idiom: run ``k1`` steps, ``backward``, then
-      ``h = h.detach()`` so the next chunk's graph starts at a leaf.
+    * ``k1 == k2`` is the stateful idiom (:func:`chunk_losses_torch`): run ``k1`` steps,
+      ``backward``, then ``h = h.detach()`` so the next chunk's graph starts at a leaf.
     * ``k1 < k2``: keep the last ``k2`` *detached* states; at every update time ``t``,
       re-run the forward pass from the state ``k2`` steps back (with a graph), take the
       losses of the last ``k1`` steps and backpropagate. This costs ``k2/k1`` forward
@@ -218,25 +239,31 @@ def tbptt_torch(step: Callable, params, x, h0, loss_at: Callable, k1: int, k2: i
     k2 = k1 if k2 is None else k2
     if not 1 <= k1 <= k2:
         raise ValueError(f"need 1 <= k1 <= k2, got k1={k1}, k2={k2}")
-    T = x.shape[1]
     params = tuple(params)
     out = []
+
+    def update(loss, t):
+        grads = torch.autograd.grad(loss, params, allow_unused=True)
+        out.append(grads)
+        if on_update is not None:
+            on_update(grads, t)
+
     if k1 == k2:
-        h = h0
-        for s, e in chunk_bounds(T, k1):
-            h = h.detach()  # ← the truncation: the new graph starts here
-            loss = 0.0
-            for t in range(s, e):
-                h = step(x[:, t], h)
-                loss = loss + loss_at(h, t)
-            grads = torch.autograd.grad(loss, params, allow_unused=True)
-            out.append(grads)
-            if on_update is not None:
-                on_update(grads, e)
-        return out, h.detach()
+        h_last = h0
+        for loss, e, h_last in chunk_losses_torch(step, x, h0, loss_at, k1):  # noqa: B007
+            update(loss, e)
+        return out, h_last.detach()
+    return out, _tbptt_windows_torch(step, x, h0, loss_at, k1, k2, update)
+
+
+def _tbptt_windows_torch(step, x, h0, loss_at, k1, k2, update):
+    """TBPTT(k1 < k2) for :func:`tbptt_torch`: calls ``update(loss, t)`` at every update
+    time; returns the final state (detached)."""
+    import torch
+
     states = [h0.detach()]  # states[i] = detached h after i steps (only the last k2 needed)
     prev = freed = 0
-    for t_upd in update_times(T, k1):
+    for t_upd in update_times(x.shape[1], k1):
         # advance the detached forward state to t_upd
         h = states[-1]
         with torch.no_grad():
@@ -250,16 +277,13 @@ def tbptt_torch(step: Callable, params, x, h0, loss_at: Callable, k1: int, k2: i
             h = step(x[:, t], h)
             if t >= prev:
                 loss = loss + loss_at(h, t)
-        grads = torch.autograd.grad(loss, params, allow_unused=True)
-        out.append(grads)
-        if on_update is not None:
-            on_update(grads, t_upd)
+        update(loss, t_upd)
         keep_from = max(0, t_upd - (k2 - k1))  # the next window starts at or after this
         for i in range(freed, keep_from):  # forget states no window will need again
             states[i] = None
         freed = max(freed, keep_from)
         prev = t_upd
-    return out, states[-1].detach()
+    return states[-1].detach()
 
 
 def bptt_checkpointed_torch(step: Callable, x, h0, loss_at: Callable, segment: int):

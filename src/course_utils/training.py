@@ -1,13 +1,18 @@
-"""A small, reusable PyTorch training loop for recurrent models, with truncated BPTT.
+"""The course's training loop for recurrent models: one :class:`History`, one :func:`fit`.
 
-* :class:`SequenceModel`: input -> ``nn.RNN`` / ``nn.LSTM`` / ``nn.GRU`` -> linear head,
-  ``forward(x, h=None) -> (out, h)``, batch-first.
-* :func:`train_tbptt`: stateful truncated BPTT (chunks of ``k`` steps, the hidden state
-  carried and ``detach``-ed between chunks), optional gradient-norm clipping, a ``tqdm``
-  progress bar, a :class:`History` of losses and gradient norms, and a clear
-  :class:`NonFiniteLossError` when the loss becomes NaN or inf.
-* :func:`detach_state`: detach a hidden state (a tensor, or a tuple such as LSTM's
-  ``(h, c)``).
+* :class:`History`: what a run records (losses, gradient norms before clipping, clipping,
+  evaluations, logged means, times, early stops); every lesson's trainer returns one.
+* :func:`fit`: the loop. It draws batches, carries the hidden state from chunk to chunk
+  (detached: the truncation), calls an *update* (forward, backward, clip and step), and
+  has hooks for evaluation every n updates, early stops (``diverged``, ``solved``), a step
+  and time budget (wall or CPU clock) and a ``tqdm`` progress bar.
+* The updates :func:`fit` calls (autograd with an optimizer, numpy SGD, a whole step as
+  one function) and clipping (none, by norm, by value, or a callable) are in
+  :mod:`course_utils.updates`, and importable from here too.
+* Truncation: :func:`tbptt_chunks` cuts batches into :class:`Chunk` s of ``k`` steps.
+* :class:`SequenceModel`, :func:`train_tbptt` (stateful truncated BPTT of a
+  :class:`SequenceModel`), :func:`evaluate`, :func:`accuracy`, :func:`cross_entropy_loss`,
+  :func:`detach_state`.
 
 Example (a long stream cut into 16 parallel rows, chunks of 32 steps)::
 
@@ -20,12 +25,18 @@ Example (a long stream cut into 16 parallel rows, chunks of 32 steps)::
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from operator import attrgetter
+from typing import NamedTuple
 
 import numpy as np
 import torch
 from torch import nn
+
+from .profiling import TrainingClock
+from .updates import SGDUpdate, StepFnUpdate, TorchUpdate, clip_numpy, clip_torch  # noqa: F401
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -34,21 +45,53 @@ class NonFiniteLossError(FloatingPointError):
 
 @dataclass
 class History:
-    """What :func:`train_tbptt` records: one entry per parameter update.
+    """What a training run records (:func:`fit` fills it).
 
-    Attributes:
-        losses: the loss of each update (a chunk of one batch).
-        grad_norms: the global gradient norm *before* clipping, per update.
-        epoch_losses: mean loss of each epoch.
+    Per update: ``losses`` (in the unit the update reports: the loss function's, or bits
+    per character for the character model), ``grad_norms`` (the global gradient norm
+    *before* clipping, where the update measures it) and ``clipped`` (whether clipping
+    shortened the gradient, where the update says). Every ``log_every`` updates:
+    ``log_steps``, ``log_times`` and ``log_losses`` (the mean loss since the last log).
+    Evaluations: ``eval_steps``, ``eval_times``, ``evals``. ``epoch_losses``: mean loss of
+    each pass over the data. ``n_steps``: updates taken; ``items_seen``: items trained on
+    (e.g. characters). ``seconds``: training time on ``clock`` ('wall' or 'cpu'), without
+    the time spent evaluating unless the run counted it; ``cpu_seconds``: process CPU time
+    of the run. ``stopped_at``: the update at which a ``diverged`` or ``solved`` hook
+    stopped the run (None: it ran to its budget), ``diverged`` and ``message`` say why.
+    ``result``: what was trained (a model, or a list of numpy parameters). The lessons'
+    own words for these records (``loss``, ``eval_mse``, ``val_bpc`` …) are read-only
+    views (:data:`LESSON_VIEWS`).
     """
 
+    name: str = ""
     losses: list[float] = field(default_factory=list)
     grad_norms: list[float] = field(default_factory=list)
+    clipped: list[bool] = field(default_factory=list)
     epoch_losses: list[float] = field(default_factory=list)
+    log_steps: list[int] = field(default_factory=list)
+    log_times: list[float] = field(default_factory=list)
+    log_losses: list[float] = field(default_factory=list)
+    eval_steps: list[int] = field(default_factory=list)
+    eval_times: list[float] = field(default_factory=list)
+    evals: list[float] = field(default_factory=list)
+    n_steps: int = 0
+    items_seen: int = 0
+    clock: str = "wall"
+    seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    stopped_at: int | None = None
+    diverged: bool = False
+    message: str = ""
+    result: object = field(default=None, repr=False, compare=False)
 
     @property
     def n_updates(self) -> int:
         return len(self.losses)
+
+    @property
+    def final_eval(self) -> float:
+        """The last evaluation (NaN if none)."""
+        return self.evals[-1] if self.evals else float("nan")
 
     def smoothed(self, window: int = 20) -> np.ndarray:
         """Moving average of ``losses`` over ``window`` updates (shorter at the start)."""
@@ -59,6 +102,190 @@ class History:
         idx = np.arange(1, x.size + 1)
         lo = np.maximum(0, idx - window)
         return (c[idx] - c[lo]) / (idx - lo)
+
+    def final_loss(self, last: int = 20) -> float:
+        """Mean loss over the last ``last`` updates (inf if training diverged)."""
+        if self.diverged or not self.losses:
+            return float("inf")
+        return float(np.mean(self.losses[-last:]))
+
+    @property
+    def final_mse(self) -> float:
+        """The last evaluation MSE (notebook 07)."""
+        return self.evals[-1]
+
+    final_val_bpc = final_eval  # notebook 08
+
+
+# The lessons' words for the same records (read-only views): name -> History field.
+LESSON_VIEWS = {"loss": "losses", "grad_norm": "grad_norms", "params": "result",  # 06
+                "model": "result", "steps": "eval_steps", "eval_mse": "evals",  # 07
+                "val_steps": "eval_steps", "val_times": "eval_times", "val_bpc": "evals",  # 08
+                "times": "log_times", "train_bpc": "log_losses", "chars_seen": "items_seen"}
+for _view, _name in LESSON_VIEWS.items():
+    setattr(History, _view, property(attrgetter(_name), doc=f"``{_name}`` (a lesson's word for it)"))
+
+
+class Chunk(NamedTuple):
+    """A piece of a batch for truncated BPTT: ``x: (N, k, ...)``, ``y``; ``reset``: start
+    from a zero state (a new sequence) instead of carrying the previous chunk's state."""
+
+    x: object
+    y: object
+    reset: bool = False
+
+
+class _Recorder:
+    """What :func:`fit` does around each update: record it, log, tick the bar, evaluate."""
+
+    def __init__(self, hist: History, clk: TrainingClock, bar, postfix, log_every: int, items):
+        self.hist, self.clk, self.bar, self.postfix = hist, clk, bar, postfix
+        self.log_every, self.items, self.recent = log_every, items, []
+
+    def stopped(self, norm, loss, hook, *, diverging: bool) -> bool:
+        """Record an update's loss and norm (if given), then ask ``hook`` whether to stop."""
+        hist = self.hist
+        if loss is not None:
+            hist.losses.append(loss)
+        if norm is not None:
+            hist.grad_norms.append(norm)
+        reason = hook(hist) if hook is not None else None
+        if reason:
+            hist.stopped_at, hist.diverged, hist.message = hist.n_steps, diverging, reason
+        return bool(reason)
+
+    def updated(self, loss: float, clipped, batch):
+        hist = self.hist
+        if clipped is not None:
+            hist.clipped.append(clipped)
+        hist.n_steps += 1
+        if self.items is not None:
+            hist.items_seen += self.items(batch)
+        if self.log_every:
+            self.recent.append(loss)
+            if hist.n_steps % self.log_every == 0:
+                hist.log_steps.append(hist.n_steps)
+                hist.log_times.append(self.clk.elapsed())
+                hist.log_losses.append(float(np.mean(self.recent)))
+                self.recent = []
+        self.bar.update(1)
+        if self.postfix == "loss":
+            self.bar.set_postfix(loss=f"{loss:.4f}")
+
+    def evaluate(self, fn):
+        now = self.clk.elapsed()
+        value = self.clk.timed(fn)
+        self.hist.eval_steps.append(self.hist.n_steps)
+        self.hist.eval_times.append(now)
+        self.hist.evals.append(value)
+        if self.postfix and self.postfix != "loss":
+            self.bar.set_postfix({self.postfix: f"{value:.3f}"})
+
+
+def fit(update, batches, *, history: History | None = None, max_steps: int | None = None,
+        time_budget_s: float | None = None, clock: str = "wall", device=None,
+        evaluate: Callable | None = None, eval_every: int = 0, eval_first: bool = False,
+        eval_last: bool = False, final_evaluate: Callable | None = None,
+        diverged: Callable | None = None, solved: Callable | None = None,
+        log_every: int = 0, items: Callable | None = None, before_update: Callable | None = None,
+        count_eval_time: bool = False, progress: bool = False, desc: str = "training",
+        total: int | None = None, postfix: str | None = None, bar_options: dict | None = None
+        ) -> History:
+    """Train: for each batch, ``update`` it and record it, until the data or a budget ends.
+
+    Per batch: the state is reset (a :class:`Chunk` with ``reset``) or carried and
+    detached (:func:`detach_state`); ``loss, state = update.forward(batch, state)``;
+    ``norm = update.backward()``; the loss and norm are recorded; ``diverged(hist)`` may
+    stop the run here (a message) or raise; ``clipped = update.step()``; then come the log
+    (every ``log_every`` updates), the progress bar, the evaluation (every ``eval_every``;
+    ``solved(hist)`` may stop the run after it) and the budget.
+
+    Args:
+        update: has ``forward(batch, state) -> (loss: float, state)``, ``backward() ->
+            norm or None`` and ``step() -> clipped or None`` (:class:`TorchUpdate`,
+            :class:`SGDUpdate`, :class:`StepFnUpdate`).
+        batches: an iterable of batches, read lazily (it may be endless).
+        max_steps, time_budget_s: stop after this many updates or seconds of training on
+            ``clock`` ('wall' or 'cpu'; None: no limit from that side).
+        evaluate: ``evaluate() -> float``, recorded with its step and time; run every
+            ``eval_every`` updates, before the first (``eval_first``) and after the last
+            if that was not evaluated (``eval_last``; with ``final_evaluate``, that
+            function is used instead, always).
+        diverged, solved: ``hook(hist) -> str | None``: a reason to stop (or raise).
+        items: ``items(batch) -> int``, counted into ``items_seen``.
+        before_update: ``before_update(step, elapsed_seconds)`` (e.g. a learning-rate
+            schedule).
+        count_eval_time: count the evaluations as training time.
+        progress, desc, total, bar_options: the ``tqdm`` bar; ``postfix``: ``"loss"`` shows
+            the last loss, another name shows the last evaluation under that name.
+
+    (Over 60 lines for its signature and this list of hooks; the loop itself is short.)
+    """
+    from tqdm.auto import tqdm
+
+    hist = history if history is not None else History(name=desc, clock=clock)
+    clk = TrainingClock(clock, device, count_eval_time)
+    bar = tqdm(total=total, desc=desc, disable=not progress, **{"leave": False, **(bar_options or {})})
+    state, rec = None, _Recorder(hist, clk, bar, postfix, log_every, items)
+    if max_steps is not None and hist.n_steps >= max_steps:
+        batches = ()  # nothing to do (and no batch drawn)
+    try:
+        if eval_first:
+            rec.evaluate(evaluate)
+        for batch in batches:
+            if before_update is not None:
+                before_update(hist.n_steps, clk.elapsed())
+            state = None if getattr(batch, "reset", False) else detach_state(state)
+            loss, state = update.forward(batch, state)
+            if rec.stopped(update.backward(), loss, diverged, diverging=True):
+                break
+            clipped = update.step()
+            rec.updated(loss, clipped, batch)
+            if eval_every and hist.n_steps % eval_every == 0:
+                rec.evaluate(evaluate)
+                if rec.stopped(None, None, solved, diverging=False):
+                    break
+            if (max_steps is not None and hist.n_steps >= max_steps) or \
+               (time_budget_s is not None and clk.elapsed() >= time_budget_s):
+                break
+        last = eval_last and not hist.diverged and (final_evaluate is not None or not
+                                                    hist.eval_steps or hist.eval_steps[-1] != hist.n_steps)
+        if last and count_eval_time:  # the last evaluation is part of the run's time
+            rec.evaluate(final_evaluate or evaluate)
+        hist.seconds = clk.elapsed()
+        hist.cpu_seconds = time.process_time() - clk.c0
+        if last and not count_eval_time:
+            rec.evaluate(final_evaluate or evaluate)
+    finally:
+        bar.close()
+    return hist
+
+
+def tbptt_chunks(batches, k: int | None, *, epochs: int = 1, stateful: bool = False,
+                 history: History | None = None):
+    """Yield the :class:`Chunk` s of stateful truncated BPTT, lazily.
+
+    Args:
+        batches: a list of ``(x, y)`` pairs (``x: (N, T, ...)``), or a callable returning
+            a fresh iterable of them each epoch.
+        k: chunk length along time (None: each batch whole, ``y`` as is).
+        epochs: passes over ``batches``; every pass starts from a zero state.
+        stateful: carry the state from one batch to the next within a pass (batch i+1
+            continues batch i); otherwise every batch starts from a zero state.
+        history: if given, the mean loss of each pass is appended to its ``epoch_losses``
+            (NaN for an empty pass).
+    """
+    get_batches = batches if callable(batches) else (lambda: batches)
+    for _ in range(epochs):
+        start, first = (history.n_updates if history is not None else 0), True
+        for x, y in get_batches():
+            for s, e in _chunks(x.shape[1], k):
+                yc = y[:, s:e] if k is not None else y
+                yield Chunk(x[:, s:e], yc, reset=first or (not stateful and s == 0))
+                first = False
+        if history is not None:
+            done = history.losses[start:]
+            history.epoch_losses.append(float(np.mean(done)) if done else float("nan"))
 
 
 def detach_state(h):
@@ -110,8 +337,18 @@ def cross_entropy_loss(out, y):
                                        ignore_index=-1)
 
 
+def raise_if_nonfinite(hist: History):
+    """A ``diverged`` hook for :func:`fit`: raise :class:`NonFiniteLossError` if the last
+    loss is NaN or inf."""
+    value = hist.losses[-1]
+    if not math.isfinite(value):
+        raise NonFiniteLossError(
+            f"the loss is {value} at update {hist.n_updates} ({hist.name}). Training "
+            "diverged: lower the learning rate, clip gradients (clip=1.0), or check the data.")
+
+
 def train_tbptt(model: nn.Module, batches, *, loss_fn: Callable, optimizer,
-                k: int | None = None, clip: float | None = None, epochs: int = 1,
+                k: int | None = None, clip=None, epochs: int = 1,
                 stateful: bool = False, progress: bool = True, desc: str = "training",
                 history: History | None = None) -> History:
     """Train ``model`` with (truncated) BPTT; return the :class:`History`.
@@ -126,7 +363,8 @@ def train_tbptt(model: nn.Module, batches, *, loss_fn: Callable, optimizer,
         k: truncation length. ``None``: one update per batch over its whole length (full
             BPTT). Otherwise every batch is cut into chunks of ``k`` steps along time
             (TBPTT(k, k)); the hidden state is carried from chunk to chunk and detached.
-        clip: if given, clip the global gradient norm to this value before each step.
+        clip: clipping before each step (:func:`clip_torch`): a number clips the global
+            gradient norm to it.
         epochs: passes over ``batches``.
         stateful: carry the hidden state from one batch to the next too (for a stream cut
             with :func:`course_utils.tasks.batchify_stream`, where batch i+1 continues
@@ -137,49 +375,18 @@ def train_tbptt(model: nn.Module, batches, *, loss_fn: Callable, optimizer,
     Raises:
         NonFiniteLossError: if a loss is NaN or inf; the message says where and what to try.
     """
-    from tqdm.auto import tqdm
+    hist = history if history is not None else History(name=desc)
+    total = None if callable(batches) else epochs * sum(_n_chunks(x.shape[1], k) for x, _ in batches)
 
-    hist = history if history is not None else History()
-    get_batches = batches if callable(batches) else (lambda: batches)
-    total = None
-    if not callable(batches):
-        total = epochs * sum(_n_chunks(x.shape[1], k) for x, _ in batches)
-    bar = tqdm(total=total, desc=desc, disable=not progress, leave=False)
+    def loss_of(chunk, h):
+        out, h = model(chunk.x, h)
+        return loss_fn(out, chunk.y), h
+
     model.train()
-    try:
-        for epoch in range(epochs):
-            h = None
-            epoch_losses = []
-            for x, y in get_batches():
-                if not stateful:
-                    h = None
-                for s, e in _chunks(x.shape[1], k):
-                    h = detach_state(h)  # truncation: no gradient into the previous chunk
-                    xc = x[:, s:e]
-                    yc = y[:, s:e] if k is not None else y
-                    out, h = model(xc, h)
-                    loss = loss_fn(out, yc)
-                    value = float(loss.detach())
-                    if not math.isfinite(value):
-                        raise NonFiniteLossError(
-                            f"the loss is {value} at update {hist.n_updates + 1} (epoch "
-                            f"{epoch + 1}, steps {s}-{e}). Training diverged: lower the "
-                            "learning rate, clip gradients (clip=1.0), or check the data.")
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    norm = _grad_norm(model)
-                    if clip is not None:
-                        nn.utils.clip_grad_norm_(model.parameters(), clip)
-                    optimizer.step()
-                    hist.losses.append(value)
-                    hist.grad_norms.append(norm)
-                    epoch_losses.append(value)
-                    bar.update(1)
-                    bar.set_postfix(loss=f"{value:.4f}")
-            hist.epoch_losses.append(float(np.mean(epoch_losses)) if epoch_losses else float("nan"))
-    finally:
-        bar.close()
-    return hist
+    return fit(TorchUpdate(model, optimizer, loss_of, clip=clip),
+               tbptt_chunks(batches, k, epochs=epochs, stateful=stateful, history=hist),
+               history=hist, diverged=raise_if_nonfinite, progress=progress, desc=desc,
+               total=total, postfix="loss")
 
 
 @torch.no_grad()
@@ -218,10 +425,7 @@ def _n_chunks(T: int, k: int | None) -> int:
     return 1 if k is None else -(-T // k)
 
 
-def _grad_norm(model: nn.Module) -> float:
-    sq = [p.grad.detach().pow(2).sum() for p in model.parameters() if p.grad is not None]
-    return float(torch.sqrt(torch.stack(sq).sum())) if sq else 0.0
-
-
-__all__ = ["History", "NonFiniteLossError", "SequenceModel", "accuracy", "cross_entropy_loss",
-           "detach_state", "evaluate", "train_tbptt"]
+__all__ = ["Chunk", "History", "NonFiniteLossError", "SGDUpdate", "SequenceModel",
+           "StepFnUpdate", "TorchUpdate", "accuracy", "clip_numpy", "clip_torch",
+           "cross_entropy_loss", "detach_state", "evaluate", "fit", "raise_if_nonfinite",
+           "tbptt_chunks", "train_tbptt"]

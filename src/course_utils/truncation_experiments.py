@@ -72,13 +72,7 @@ def torch_pass(method: str, x, h0, params, dh, k: int):
     elif method == "checkpointed":
         tbptt.bptt_checkpointed_torch(step, x, h0, loss_at, tbptt.sqrt_segment(x.shape[1])).backward()
     elif method == "truncated":
-        h = h0
-        for s, e in tbptt.chunk_bounds(x.shape[1], k):
-            h = h.detach()
-            loss = 0.0
-            for t in range(s, e):
-                h = step(x[:, t], h)
-                loss = loss + loss_at(h, t)
+        for loss, _, _ in tbptt.chunk_losses_torch(step, x, h0, loss_at, k):
             loss.backward()  # gradients accumulate in p.grad (an optimizer would step here)
     else:
         raise ValueError(f"unknown method {method!r}; use one of {METHODS}")
@@ -190,31 +184,25 @@ def train_k1k2(model, x, y, *, loss_fn: Callable, optimizer, k1: int, k2: int,
     Returns:
         a :class:`course_utils.training.History` (one loss and gradient norm per update).
     """
-    import torch
-
     from . import training
 
     if not 1 <= k1 <= k2:
         raise ValueError(f"need 1 <= k1 <= k2, got k1={k1}, k2={k2}")
-    hist = training.History()
     states = {0: None}  # step i -> detached hidden state after i steps, (1, N, H)
-    prev = 0
-    for t_upd in tbptt.update_times(x.shape[1], k1):
-        s = max(0, prev - (k2 - k1))  # = t_upd - k2, except for a shorter last update
+
+    def loss_of(window, _):
+        s, prev, t_upd = window
         z, _ = model.rnn(x[:, s:t_upd], states[s])  # the window, with a graph
-        loss = loss_fn(model.head(z[:, prev - s:]), y[:, prev:t_upd])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        hist.grad_norms.append(training._grad_norm(model))
-        if clip is not None:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-        optimizer.step()
-        hist.losses.append(float(loss.detach()))
         for j in range(prev, t_upd):  # carry the (detached) forward states on
             states[j + 1] = z[:, j - s].detach()[None]
         for i in [i for i in states if i < t_upd - (k2 - k1)]:  # no window needs them
             del states[i]
-        prev = t_upd
+        return loss_fn(model.head(z[:, prev - s:]), y[:, prev:t_upd]), None
+
+    times = tbptt.update_times(x.shape[1], k1)
+    # s = t_upd - k2, except for a shorter last update
+    windows = [(max(0, prev - (k2 - k1)), prev, t) for prev, t in zip([0] + times[:-1], times)]
+    hist = training.fit(training.TorchUpdate(model, optimizer, loss_of, clip=clip), windows)
     hist.epoch_losses.append(float(np.mean(hist.losses)))
     return hist
 

@@ -263,6 +263,7 @@ def train_first_symbol_recall(lag: int, *, steps: int = 300, hidden: int = 32, l
     import torch
 
     from .runtime import torch_threads
+    from .training import TorchUpdate, fit
 
     with torch_threads(threads):
         w0, c0 = time.perf_counter(), time.process_time()
@@ -282,13 +283,11 @@ def train_first_symbol_recall(lag: int, *, steps: int = 300, hidden: int = 32, l
         opt.zero_grad(set_to_none=True)
 
         rng = np.random.default_rng(seed)
-        for _ in range(steps):
-            x, y = (torch.from_numpy(a) for a in first_symbol_task(batch, lag, rng, n_symbols))
-            loss = torch.nn.functional.cross_entropy(logits(x), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, clip)
-            opt.step()
+        batches = (tuple(torch.from_numpy(a) for a in first_symbol_task(batch, lag, rng, n_symbols))
+                   for _ in range(steps))
+        model = torch.nn.ModuleList([rnn_layer, readout])  # its parameters are ``params``
+        fit(TorchUpdate(model, opt, lambda xy, _: (torch.nn.functional.cross_entropy(logits(xy[0]), xy[1]), None),
+                        clip=clip, measure_norm=False), batches)
         with torch.no_grad():
             out = logits(x_eval)
             acc = float((out.argmax(dim=1) == y_eval).double().mean())
