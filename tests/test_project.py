@@ -225,7 +225,7 @@ def test_a_notebook_imports_only_the_references_of_earlier_notebooks():
 
 LAYERS = {
     "maths": {"rnn", "lstm", "scalar_rnn", "jacobians", "tbptt", "losses", "gradcheck", "numerics"},
-    "shared": {"training", "updates", "tasks", "text", "profiling", "runtime", "plots", "provenance"},
+    "shared": {"training", "history", "updates", "tasks", "text", "profiling", "runtime", "plots", "provenance"},
     "lessons": {"unrolling", "vanishing", "truncation", "truncation_experiments", "clipping",
                 "cliff", "longrange", "memory", "charlm", "ngram"},
     "checks": {"checker", "integrity"},

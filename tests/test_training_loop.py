@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from course_utils import training, updates
+from course_utils.history import History
 
 
 class _Count:
@@ -76,7 +77,7 @@ def test_fit_draws_no_batch_for_zero_steps_and_uses_the_time_budget():
 
 def test_tbptt_chunks_resets_and_records_epoch_means():
     x = torch.zeros(2, 10, 1)
-    hist = training.History()
+    hist = History()
     it = training.tbptt_chunks([(x, x), (x, x)], 4, epochs=2, history=hist)
     chunks = []
     for c in it:
@@ -92,13 +93,13 @@ def test_tbptt_chunks_resets_and_records_epoch_means():
 
 
 def test_history_views_are_the_records():
-    h = training.History(losses=[1.0, 3.0], grad_norms=[2.0], eval_steps=[5], evals=[0.25],
+    h = History(losses=[1.0, 3.0], grad_norms=[2.0], eval_steps=[5], evals=[0.25],
                          log_times=[0.1], log_losses=[2.0], items_seen=7, result="m")
     assert h.loss is h.losses and h.grad_norm is h.grad_norms and h.params == h.model == "m"
     assert h.steps is h.eval_steps and h.eval_mse is h.evals and h.final_mse == 0.25
     assert h.val_bpc is h.evals and h.final_val_bpc == h.final_eval == 0.25
     assert h.times is h.log_times and h.train_bpc is h.log_losses and h.chars_seen == 7
-    assert h.final_loss(1) == 3.0 and math.isnan(training.History().final_eval)
+    assert h.final_loss(1) == 3.0 and math.isnan(History().final_eval)
 
 
 def test_clip_torch_by_norm_value_and_callable():

@@ -24,10 +24,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .text import iter_chunks, make_streams
-
 # notebook 08 uses charlm.detach_state
-from .training import Chunk, History, StepFnUpdate, detach_state, fit  # noqa: F401
+from .history import History  # noqa: F401  (charlm.History: what train returns)
+from .text import iter_chunks, make_streams
+from .training import Chunk, StepFnUpdate, detach_state, fit  # noqa: F401
 
 LN2 = math.log(2.0)
 
@@ -159,7 +159,7 @@ def train(model, train_ids, val_ids, *, batch_size: int = 64, seq_len: int = 100
           seed: int = 0, record_every: int = 10, cosine: bool = False,
           clock: str = "wall") -> History:
     """Train ``model`` with stateful truncated BPTT, clipping and Adam; return its
-    :class:`course_utils.training.History` (losses in bits per character).
+    :class:`course_utils.history.History` (losses in bits per character).
 
     The training ids are laid out as ``batch_size`` streams (:func:`make_streams`); each
     step takes the next ``(B, seq_len)`` chunk, carrying the detached state from the

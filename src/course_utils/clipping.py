@@ -34,10 +34,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .history import History
+from .jacobians import orthogonal_init
 from .reference import nb01 as _nb01
 from .reference import nb03 as _nb03
-from .training import History, SGDUpdate, fit
-from .vanishing import orthogonal_init
+from .training import SGDUpdate, fit
 
 TORCH_EPS = 1e-6  # torch.nn.utils.clip_grad_norm_ divides by (total_norm + 1e-6)
 DIVERGENCE_BOUND = 1e10  # a loss or gradient norm above this counts as diverged
@@ -329,7 +330,7 @@ def train_sgd(params: Sequence[np.ndarray], loss_and_grads: Callable, batches, *
         diverge_above: the bound of :func:`is_divergent` (``math.inf``: stop only on NaN/inf).
 
     Returns:
-        a :class:`course_utils.training.History`: ``loss[k]`` and ``grad_norm[k]`` are the
+        a :class:`course_utils.history.History`: ``loss[k]`` and ``grad_norm[k]`` are the
         loss and the gradient norm (before clipping) at step k, ``clipped[k]`` whether
         clipping shortened it; ``stopped_at`` is the step at which the run diverged (None
         if it ran to the end), with ``message`` saying why; ``params`` are the final

@@ -27,7 +27,7 @@ import numpy as np
 from .reference import nb07 as _nb07
 
 if TYPE_CHECKING:
-    from .training import History
+    from .history import History
 
 BASELINE_MSE = 1.0 / 6.0  # always predict the mean, 1
 ONE_VALUE_MSE = 1.0 / 12.0  # remember one marked value exactly, guess the other's mean
@@ -145,7 +145,8 @@ def _train(cell, T, hidden, steps, batch, lr, seed, forget_bias, eval_every, n_e
            progress, chrono_T_max=None, stop_below=None):
     import torch
 
-    from .training import History, TorchUpdate, fit
+    from .history import History
+    from .training import TorchUpdate, fit
 
     model = make_model(cell, hidden, forget_bias=forget_bias, seed=seed,
                        chrono_T_max=chrono_T_max)

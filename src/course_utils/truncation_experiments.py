@@ -182,7 +182,7 @@ def train_k1k2(model, x, y, *, loss_fn: Callable, optimizer, k1: int, k2: int,
         clip: clip the global gradient norm to this value before each step.
 
     Returns:
-        a :class:`course_utils.training.History` (one loss and gradient norm per update).
+        a :class:`course_utils.history.History` (one loss and gradient norm per update).
     """
     from . import training
 
@@ -225,7 +225,7 @@ def delayed_recall_vs_k(ks, *, lag: int = 5, n_symbols: int = 4, hidden: int = 3
 
     Returns:
         dict with ``"k"``, ``"accuracy"`` (held-out, per k), ``"chance"``, ``"lag"`` and
-        ``"histories"`` (the :class:`course_utils.training.History` of each run).
+        ``"histories"`` (the :class:`course_utils.history.History` of each run).
     """
     import torch
 
