@@ -12,10 +12,10 @@ import re
 
 import numpy as np
 
-from ..checker import WRONG, Mistake, report, run_check
-from ..checker import seed_args as _seed
+from ..checker import WRONG, Mistake
 from ..reference import nb01 as _nb01
 from ..reference import nb03 as _nb03
+from ..registry import Exercise, check_functions
 
 # Lesson modules whose functions compute the answer, or part of it (the fast versions,
 # the gates): grading treats a call to one of them like a call to the reference.
@@ -224,7 +224,7 @@ SEQ_MISTAKES = [
 _SHAPE_MSG = re.compile(r"`(\w+)` has shape \(([\d, ]*)\); expected \(([\d, ]*)\)")
 
 
-def _shape_diagnosis(verdict, outputs):
+def _shape_diagnosis(verdict, outputs=None):
     """Replace the generic shape hint by one about weight/bias gradients when it fits."""
     if verdict.status != WRONG:
         return verdict
@@ -250,19 +250,18 @@ def _shape_diagnosis(verdict, outputs):
     return verdict
 
 
-def _check(student_fn, reference_fn, cases, name, outputs, mistakes):
-    verdict = run_check(student_fn, reference_fn, cases, name=name, outputs=outputs,
-                        mistakes=mistakes)
-    return report(_shape_diagnosis(verdict, outputs), student_fn, reference_fn)
-
-
-def check_rnn_step_backward(student_fn, seed: int | None = None):
-    """Check ``rnn_step_backward(dh_next, x, h_prev, h_next, Wxh, Whh) -> (dx, dh_prev, dWxh, dWhh, db)``."""
-    return _check(student_fn, _nb03.rnn_step_backward, step_cases(*_seed(seed)), "rnn_step_backward",
-                  STEP_OUTPUTS, STEP_MISTAKES)
-
-
-def check_rnn_backward(student_fn, seed: int | None = None):
-    """Check ``rnn_backward(dh, x, h0, h, Wxh, Whh) -> (dx, dh0, dWxh, dWhh, db)``."""
-    return _check(student_fn, _nb03.rnn_backward, seq_cases(*_seed(seed)), "rnn_backward",
-                  SEQ_OUTPUTS, SEQ_MISTAKES)
+EXERCISES = (
+    Exercise("ex03_rnn_step_backward", 3, "One RNN step, backward", 3,
+             function="rnn_step_backward", reference=_nb03.rnn_step_backward,
+             cases=step_cases, seed=301, outputs=STEP_OUTPUTS, mistakes=tuple(STEP_MISTAKES),
+             diagnose=_shape_diagnosis,
+             description="4 random cases (batch > 1, D != H in three of them), compared with "
+             "the reference.", binds="step_backward"),
+    Exercise("ex03_rnn_backward", 3, "BPTT over a sequence", 4,
+             function="rnn_backward", reference=_nb03.rnn_backward, cases=seq_cases,
+             seed=302, outputs=SEQ_OUTPUTS, mistakes=tuple(SEQ_MISTAKES),
+             diagnose=_shape_diagnosis,
+             description="3 random batches of sequences, compared with the reference.",
+             binds="seq_backward"),
+)
+check_rnn_step_backward, check_rnn_backward = check_functions(EXERCISES)

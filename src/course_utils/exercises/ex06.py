@@ -22,6 +22,7 @@ from .. import checker
 from ..checker import Mistake, Verdict
 from ..clipping import TORCH_EPS, global_norm
 from ..reference.nb06 import clip_grad_norm as _reference
+from ..registry import Exercise, check_functions
 
 # Lesson modules whose functions compute the answer, or part of it (the fast versions,
 # the gates): grading treats a call to one of them like a call to the reference.
@@ -347,7 +348,12 @@ def run_clip_check(student_fn, cases=None) -> Verdict:
                    f"torch.nn.utils.clip_grad_norm_ to {RTOL:.0e}).")
 
 
-def check_clip_grad_norm(student_fn, seed: int | None = None):
-    """Check ``clip_grad_norm(grads, max_norm) -> (clipped, total_norm)`` against torch."""
-    verdict = run_clip_check(student_fn, None if seed is None else clip_cases(seed))
-    return checker.report(verdict, student_fn, _reference)
+EXERCISES = (
+    Exercise("ex06_clip_grad_norm", 6, "Clip by global norm, like torch", 3,
+             function=NAME, reference=_reference, cases=clip_cases, seed=601,
+             outputs=("clipped", "total_norm"), mistakes=tuple(MISTAKES), rtol=RTOL,
+             run=run_clip_check,
+             description="compares with torch.nn.utils.clip_grad_norm_ on 8 cases (edge cases "
+             "included).", binds="clip_norm"),
+)
+(check_clip_grad_norm,) = check_functions(EXERCISES)
