@@ -220,3 +220,16 @@ def test_the_entries_are_frozen():
     e = copy.copy(registry.find("ex01_rnn_forward"))
     with pytest.raises(AttributeError):
         e.points = 9
+
+
+@pytest.mark.parametrize("exercise_id", [e.id for e in registry.exercises()
+                                         if e.kind == registry.CODE and e.notebook in (1, 2, 3, 4, 5, 7)])
+def test_every_mistake_is_named_whatever_the_order_of_the_list(exercise_id):
+    import dataclasses
+
+    e = registry.find(exercise_id)
+    for order in (e.mistakes, e.mistakes[::-1]):
+        entry = dataclasses.replace(e, mistakes=tuple(order))
+        for m in e.mistakes:
+            v = entry.run_check(m.fn)
+            assert v.kind == "values" and v.hint == m.hint, (m.hint, v.hint)

@@ -130,7 +130,7 @@ def grade_notebook(path: Path, entries: list[dict], notebook: str, *, student: s
         o = outcomes.get(e["id"]) or gc.Outcome(FAIL, res.problem or "not checked")
         pts = e["points"] if o.status == PASS else 0
         res.exercises.append(ExerciseResult(e["id"], e["title"], e["points"], o.status, pts,
-                                            o.reason, review=o.flags))
+                                            o.reason, review=o.flags, verdict=o.verdict))
     res.seconds = round(time.monotonic() - t0, 1)
     return res
 

@@ -297,6 +297,7 @@ class Outcome:
     status: str
     reason: str = ""
     flags: list[str] = field(default_factory=list)
+    verdict: dict | None = None  # the check's Verdict.to_dict() (+ "seed": held-out seed)
 
 
 def verdict_text(v) -> str:
@@ -349,14 +350,16 @@ def score_check(box: sandbox.Sandbox, plan: Plan, chk: Check, info: dict, *, see
             break
     if verdict is None:
         return Outcome(FAIL, "the check gave no verdict")
+    fields = dict(verdict.to_dict(), seed=seed)
     if verdict.passed:
         return Outcome(PASS, f"{verdict.message} Held-out cases (seeds {', '.join(map(str, seeds))}) "
-                       "passed too." if seeds else verdict.message)
+                       "passed too." if seeds else verdict.message, verdict=fields)
     text = verdict_text(verdict)
     if seed is not None:
         text = (f"passed its own cases but not the held-out ones (seed {seed}): "
                 + text)
-    return Outcome(NOT_ATTEMPTED if verdict.status == checker.NOT_ATTEMPTED else FAIL, text)
+    return Outcome(NOT_ATTEMPTED if verdict.status == checker.NOT_ATTEMPTED else FAIL, text,
+                   verdict=fields)
 
 
 def review_flags(plan: Plan, chk: Check, cells: list, where: dict) -> list[str]:

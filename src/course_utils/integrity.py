@@ -132,6 +132,6 @@ def hidden_check(exercises: str, check: str, fn, seeds=HELDOUT_SEEDS) -> None:
             getattr(ex, check)(fn, seed=seed)
         verdict = found[0][0]
         if not verdict.passed:
-            if "NotOwnWork" in verdict.message:
+            if verdict.error == NotOwnWork.__name__:
                 raise NotOwnWork(f"not your work: {verdict.message}")
             raise AssertionError(f"held-out check (seed {seed}): {verdict}")

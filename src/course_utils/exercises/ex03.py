@@ -8,8 +8,6 @@ a classic mistake; the others are non-square so a transposed weight can never pa
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
 from ..checker import WRONG, Mistake
@@ -92,9 +90,9 @@ HINT_WRONG_STEP = ("the tanh derivative is taken at the wrong time step: you use
                    "1 − h_prev², but this step's tanh produced h_next, so its derivative is "
                    "1 − h_next².")
 
-# Mistakes that change a single output come first: a mistake is recognised by the outputs
-# that are wrong, so the broader ones (a wrong `da` changes every output) must not shadow
-# them.
+# A mistake is recognised by the outputs that are wrong: the checker prefers the one that
+# gets wrong exactly the student's wrong outputs (a wrong `da` changes every output), so
+# the order of this list does not matter.
 STEP_MISTAKES = [
     Mistake("`dh_prev` uses Whh transposed: the forward pass computes h_prev @ Whh.T, so "
             "the gradient flows back through `da @ Whh` (no .T).",
@@ -221,19 +219,11 @@ SEQ_MISTAKES = [
 # ---------------------------------------------------------------------------------------
 # Better diagnoses for shape problems of weight gradients
 # ---------------------------------------------------------------------------------------
-_SHAPE_MSG = re.compile(r"`(\w+)` has shape \(([\d, ]*)\); expected \(([\d, ]*)\)")
-
-
 def _shape_diagnosis(verdict, outputs=None):
     """Replace the generic shape hint by one about weight/bias gradients when it fits."""
-    if verdict.status != WRONG:
+    if verdict.status != WRONG or verdict.kind != "shape" or verdict.output is None:
         return verdict
-    m = _SHAPE_MSG.search(verdict.message)
-    if not m:
-        return verdict
-    name = m.group(1)
-    got = tuple(int(s) for s in m.group(2).replace(" ", "").split(",") if s)
-    want = tuple(int(s) for s in m.group(3).replace(" ", "").split(",") if s)
+    name, got, want = verdict.output, verdict.got_shape, verdict.expected_shape
     hint = None
     if name in ("dWxh", "dWhh") and len(got) == 2 and got == want[::-1]:
         param = name[1:]
@@ -247,6 +237,7 @@ def _shape_diagnosis(verdict, outputs=None):
     if hint:
         shapes = [d for d in verdict.details if d.startswith("Shapes in this case")]
         verdict.details = [f"Most likely: {hint}"] + shapes
+        verdict.hint = hint
     return verdict
 
 
