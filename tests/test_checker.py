@@ -331,3 +331,51 @@ def test_no_grading_or_checking_code_parses_the_printed_wording():
             assert icon not in text, f"{f.name} mentions {icon}"
         assert "import re\n" not in text or f.name.startswith("grading"), f.name
         assert "in verdict.message" not in text and "in v.message" not in text, f.name
+
+
+# ---------------------------------------------------------------------------------------
+# Per-output comparators
+# ---------------------------------------------------------------------------------------
+class _NanAware(checker.Comparator):
+    """A number that may rightly be NaN."""
+
+    def problem(self, got, ref, label, where):
+        return None if isinstance(got, float) else checker.Problem("type", f"{label} is no number.")
+
+    def error(self, got, ref):
+        if np.isnan(ref):
+            return 0.0 if np.isnan(got) else float("inf")
+        return abs(got - ref) / max(abs(got), abs(ref), 1e-300)
+
+
+def _ratio(a, b):
+    with np.errstate(all="ignore"):
+        return a @ b, float(a.sum() / b.sum())
+
+
+def _inverted(a, b):
+    with np.errstate(all="ignore"):
+        return a @ b, float(b.sum() / a.sum())
+
+
+NAN_CASES = [dict(a=np.full((2, 3), 2.0), b=np.ones((3, 2))),  # ratio 2
+             dict(a=np.zeros((2, 3)), b=np.array([[1.0, -1], [-1, 1], [0, 0]]))]  # 0 / 0
+
+
+def test_a_comparator_decides_an_outputs_structure_and_error():
+    comparators = {"ratio": _NanAware()}
+
+    def run(fn):
+        return run_check(fn, _ratio, NAN_CASES, outputs=("prod", "ratio"), comparators=comparators,
+                         mistakes=[Mistake("inverted.", _inverted)])
+
+    assert run(_ratio).passed  # NaN is the right answer in case 2
+    v = run(lambda a, b: (a @ b, "x"))
+    assert (v.kind, v.output, v.message) == ("type", "ratio", "`ratio` is no number.")
+    v = run(_inverted)
+    assert (v.kind, v.output, v.case, v.hint) == ("values", "ratio", 1, "inverted.")
+    v = run(lambda a, b: (a @ b, 2.0))  # right in case 1, not NaN in case 2
+    assert (v.kind, v.output, v.case) == ("values", "ratio", 2)
+    # the default comparator would have rejected the right NaN answer
+    v = run_check(_ratio, _ratio, NAN_CASES, outputs=("prod", "ratio"))
+    assert v.kind == "non-finite" and v.case == 2

@@ -35,8 +35,8 @@ from typing import Any
 import numpy as np
 
 from . import diagnosis as _dx
-from .diagnosis import KINDS, Problem  # noqa: F401  (the verdict kinds, re-exported)
-from .numerics import rel_error
+from .diagnosis import KINDS, CheckText, Comparator, Problem  # noqa: F401  (re-exported)
+from .numerics import rel_error  # noqa: F401  (re-exported)
 
 GRADING_ENV = "COURSE_GRADING"
 
@@ -193,14 +193,22 @@ def report(verdict: Verdict, student_fn, reference_fn):
 
 
 def run_check(student_fn, reference_fn, cases, *, name=None, outputs=("output",),
-              mistakes=(), rtol=1e-7) -> Verdict:
-    """Run the check and return a :class:`Verdict` without printing anything."""
+              mistakes=(), rtol=1e-7, comparators=None, text=None) -> Verdict:
+    """Run the check and return a :class:`Verdict` without printing anything.
+
+    ``comparators``: ``{output name: Comparator}`` for outputs compared otherwise than
+    by default (see :class:`~course_utils.diagnosis.Comparator`); ``text``: a
+    :class:`~course_utils.diagnosis.CheckText` for other wording.
+    """
     name = name or getattr(reference_fn, "__name__", "your function")
     cases = list(cases)
+    text = text or _dx.DEFAULT_TEXT
+    comps = [(comparators or {}).get(o, _dx.DEFAULT_COMPARATOR) for o in outputs]
     try:
         verdict = _run_check(student_fn, reference_fn, cases, name, tuple(outputs),
-                             list(mistakes), rtol)
-        note = rename_note(student_fn, cases[0] if cases else {})
+                             list(mistakes), rtol, comps, text)
+        note = (rename_note(student_fn, text.arguments(cases[0]) if cases else {})
+                if text.rename_notes else None)
         if note and verdict.status == WRONG and verdict.kind != "renamed-parameters":
             verdict.details.append(note)
         return verdict
@@ -214,66 +222,66 @@ def run_check(student_fn, reference_fn, cases, *, name=None, outputs=("output",)
 # ---------------------------------------------------------------------------------------
 # Implementation
 # ---------------------------------------------------------------------------------------
-def _where(i: int, n_cases: int) -> str:
-    return f"case {i} of {n_cases}" if n_cases > 1 else "the test case"
-
-
-def _run_check(student_fn, reference_fn, cases, name, outputs, mistakes, rtol) -> Verdict:
+def _run_check(student_fn, reference_fn, cases, name, outputs, mistakes, rtol, comps,
+               text) -> Verdict:
     """Run the cases in order; the first that fails decides the verdict."""
     if student_fn is None or not callable(student_fn):
         return Verdict(name, WRONG, f"expected a function, got {_dx.describe(student_fn)}.",
                        [f"Run the cell that defines `{name}` first."], kind="not-callable")
-    evidence = []  # (case, got, ref, wrong outputs) of the cases run so far
+    evidence = []  # (arguments, got, ref, wrong outputs) of the cases run so far
     for i, case in enumerate(cases, start=1):
-        where = _where(i, len(cases))
-        ref_out = reference_fn(**_copy(case))
-        student_args = _copy(case)
+        where, args = text.where(i, len(cases), case), text.arguments(case)
+        ref_out = reference_fn(**_copy(args))
+        student_args = _copy(args)
         try:
-            got = call_student(student_fn, student_args)
+            with text.numpy_errors():
+                got = call_student(student_fn, student_args)
         except NotImplementedError as exc:
             return _not_implemented(name, student_fn, exc)
+        except RenamedParameters as exc:
+            return _raised(name, student_fn, exc, args, where, i)
         except Exception as exc:
-            return _raised(name, student_fn, exc, case, where, i)
-        problem = _dx.structure_problem(got, ref_out, outputs, where)
+            return Verdict.from_problem(name, text.raised(exc, args, where), i)
+        problem = text.structure(got, ref_out, outputs, where, args, comps)
         if problem:
-            return Verdict.from_problem(name, problem, i, problem.hints + _dx.shapes_line(case))
-        mutated = [k for k, v in case.items() if isinstance(v, np.ndarray)
-                   and not _same_array(v, student_args[k])]
+            return Verdict.from_problem(name, problem, i)
+        mutated = [k for k, v in args.items() if not _unchanged(v, student_args[k])]
         if mutated:
-            args = ", ".join(f"`{k}`" for k in mutated)
-            return Verdict(name, WRONG, f"it modifies its input {args} in place.",
-                           ["Work on new arrays (e.g. `a = a + 1`, or `a.copy()` first) instead "
-                            "of `+=` or slice assignment on an argument: the caller still needs it."],
-                           kind="mutated", case=i)
+            return Verdict.from_problem(name, text.mutated(mutated, where), i)
         got_t, ref_t = _dx.as_tuple(got, len(outputs)), _dx.as_tuple(ref_out, len(outputs))
-        errors = [rel_error(g, r) for g, r in zip(got_t, ref_t)]
+        errors = [c.error(g, r) for g, r, c in zip(got_t, ref_t, comps)]
         bad = [j for j, e in enumerate(errors) if not e <= rtol]
-        evidence.append((case, got_t, ref_t, bad))
+        evidence.append((args, got_t, ref_t, bad))
         if bad:
-            evidence += _more_evidence(student_fn, reference_fn, cases[i:], outputs, rtol)
-            return _wrong_values(name, i, where, outputs, got_t, ref_t, errors, bad,
-                                 mistakes, rtol, evidence)
-    plural = "s" if len(cases) != 1 else ""
-    return Verdict(name, PASSED, f"passed ({len(cases)} random case{plural}, every output within "
-                   f"relative error {rtol:.0e} of the reference).")
+            evidence += _more_evidence(student_fn, reference_fn, cases[i:], outputs, rtol,
+                                       comps, text)
+            hint = _dx.match_mistake(mistakes, evidence, comps, rtol)
+            hint = hint if hint is not None else text.fallback_hint(got_t, ref_t, bad)
+            msg, details = text.wrong(outputs, where, got_t, ref_t, errors, bad, hint, rtol)
+            return Verdict(name, WRONG, msg, details, kind="values", output=outputs[bad[0]],
+                           case=i, hint=hint)
+    return Verdict(name, PASSED, text.passed(len(cases), rtol))
 
 
-def _more_evidence(student_fn, reference_fn, cases, outputs, rtol) -> list:
-    """``(case, got, ref, wrong outputs)`` for the remaining cases, for recognising a
+def _more_evidence(student_fn, reference_fn, cases, outputs, rtol, comps, text) -> list:
+    """``(arguments, got, ref, wrong outputs)`` for the remaining cases, for recognising a
     mistake; a case where the student's function raises or returns a malformed value
     gives no evidence."""
     out = []
     for case in cases:
+        args = text.arguments(case)
         try:
-            ref = reference_fn(**_copy(case))
-            got = call_student(student_fn, _copy(case))
-            if _dx.structure_problem(got, ref, outputs, ""):
+            ref = reference_fn(**_copy(args))
+            with text.numpy_errors():
+                got = call_student(student_fn, _copy(args))
+            if text.structure(got, ref, outputs, "", args, comps):
                 continue
             got_t, ref_t = _dx.as_tuple(got, len(outputs)), _dx.as_tuple(ref, len(outputs))
-            bad = [j for j, (g, r) in enumerate(zip(got_t, ref_t)) if not rel_error(g, r) <= rtol]
+            bad = [j for j, (g, r, c) in enumerate(zip(got_t, ref_t, comps))
+                   if not c.error(g, r) <= rtol]
         except Exception:
             continue
-        out.append((case, got_t, ref_t, bad))
+        out.append((args, got_t, ref_t, bad))
     return out
 
 
@@ -328,26 +336,6 @@ class RenamedParameters(TypeError):
     """The student's parameters do not fit the exercise's call."""
 
 
-def _wrong_values(name, i, where, outputs, got_t, ref_t, errors, bad, mistakes, rtol, evidence):
-    j = bad[0]
-    out = outputs[j]
-    label = f"output `{out}`" if len(outputs) > 1 else "the output"
-    ok = [outputs[k] for k in range(len(outputs)) if k not in bad]
-    msg = (f"{label} is wrong in {where} (relative error {_dx.fmt(errors[j])}; must be below "
-           f"{rtol:.0e}).")
-    details = []
-    hint = _dx.match_mistake(mistakes, evidence, len(outputs), rtol)
-    if hint is None:
-        hint = _dx.generic_hint(got_t[j], ref_t[j])
-    if hint:
-        details.append(f"Most likely: {hint}")
-    if len(bad) > 1:
-        details.append("Also wrong: " + ", ".join(f"`{outputs[k]}`" for k in bad[1:]) + ".")
-    if ok and len(outputs) > 1:
-        details.append("Correct: " + ", ".join(f"`{o}`" for o in ok) + ".")
-    return Verdict(name, WRONG, msg, details, kind="values", output=out, case=i, hint=hint)
-
-
 def _not_implemented(name, student_fn, exc) -> Verdict:
     return Verdict.from_problem(name, _dx.not_implemented(name, student_fn, exc))
 
@@ -366,5 +354,12 @@ _copy = _dx.copy_case
 _describe = _dx.describe
 
 
-def _same_array(a, b) -> bool:
-    return isinstance(b, np.ndarray) and a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
+def _unchanged(before, after) -> bool:
+    """False if an array argument (or an array in a list/tuple argument) was modified."""
+    if isinstance(before, np.ndarray):
+        return (isinstance(after, np.ndarray) and before.shape == after.shape
+                and np.array_equal(before, after, equal_nan=True))
+    if isinstance(before, (list, tuple)) and any(isinstance(v, np.ndarray) for v in before):
+        return (isinstance(after, (list, tuple)) and len(before) == len(after)
+                and all(_unchanged(b, a) for b, a in zip(before, after)))
+    return True

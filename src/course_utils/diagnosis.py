@@ -7,6 +7,7 @@ machine-readable details) and recognises the classic mistakes (:func:`match_mist
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import linecache
 import os
@@ -48,8 +49,9 @@ NAN_HINT = ["Look for an overflow (exp of a large number), a division by zero, o
             "array made with np.empty that is never filled."]
 
 
-def structure_problem(got, ref, outputs, where) -> Problem | None:
-    """A :class:`Problem` if ``got`` has the wrong type/length/shape/dtype/NaNs, else None."""
+def structure_problem(got, ref, outputs, where, comparators=None) -> Problem | None:
+    """A :class:`Problem` if ``got`` has the wrong type/length/shape/dtype/NaNs, else None
+    (each output is checked by its comparator's ``problem``)."""
     n = len(outputs)
     if got is None:
         return Problem("returned-none", "it returned None.", ["Did you forget the `return` statement?"])
@@ -63,9 +65,10 @@ def structure_problem(got, ref, outputs, where) -> Problem | None:
     elif isinstance(got, tuple):
         return Problem("structure", f"it returned a tuple of {len(got)} values; expected a single "
                        f"array `{outputs[0]}`.")
-    for out_name, g, r in zip(outputs, as_tuple(got, n), as_tuple(ref, n)):
+    comparators = comparators or [DEFAULT_COMPARATOR] * n
+    for out_name, g, r, comp in zip(outputs, as_tuple(got, n), as_tuple(ref, n), comparators):
         label = f"`{out_name}`" if n > 1 else "the output"
-        p = output_problem(g, r, label, where)
+        p = comp.problem(g, r, label, where)
         if p:
             p.output = out_name
             return p
@@ -123,10 +126,10 @@ def shape_hints(got_shape, ref_shape) -> list[str]:
 # ---------------------------------------------------------------------------------------
 # Wrong values: the classic mistakes
 # ---------------------------------------------------------------------------------------
-def match_mistake(mistakes, evidence, n_outputs, rtol):
+def match_mistake(mistakes, evidence, comparators, rtol):
     """The hint of the classic mistake that best explains the student's outputs, or None.
 
-    ``evidence``: ``(case, got, ref, bad)`` for every case where the student's function
+    ``evidence``: ``(arguments, got, ref, bad)`` for every case where the student's function
     returned well-formed outputs (``got``, ``ref``: tuples; ``bad``: the indices of the
     wrong outputs). A mistake *explains* a case when it reproduces every wrong output
     there; it must explain every case it can be run on (a mistake that raises on a case
@@ -136,25 +139,27 @@ def match_mistake(mistakes, evidence, n_outputs, rtol):
     """
     best, best_score = None, None
     for m in mistakes:
-        score = _explains(m, evidence, n_outputs, rtol)
+        score = _explains(m, evidence, comparators, rtol)
         if score is not None and (best_score is None or score < best_score):
             best, best_score = m, score
     return best.hint if best is not None else None
 
 
-def _explains(mistake, evidence, n_outputs, rtol):
+def _explains(mistake, evidence, comparators, rtol):
     """``(cases not exact, -cases run)`` if ``mistake`` explains every case it runs on,
     else None."""
     run = not_exact = 0
+    n = len(comparators)
     for case, got, ref, bad in evidence:
         try:
-            buggy = as_tuple(mistake.fn(**copy_case(case)), n_outputs)
+            with np.errstate(all="ignore"):
+                buggy = as_tuple(mistake.fn(**copy_case(case)), n)
         except Exception:
             continue
         try:
-            if not all(rel_error(got[k], buggy[k]) < MATCH_TOL for k in bad):
+            if not all(comparators[k].error(got[k], buggy[k]) < MATCH_TOL for k in bad):
                 return None
-            wrong = {k for k in range(n_outputs) if not rel_error(buggy[k], ref[k]) <= rtol}
+            wrong = {k for k in range(n) if not comparators[k].error(buggy[k], ref[k]) <= rtol}
         except Exception:
             return None
         run += 1
@@ -266,3 +271,84 @@ def fmt(err: float) -> str:
 def shorten(text: str, limit: int = 160) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# ---------------------------------------------------------------------------------------
+# Per-output comparators and the wording of a check (both replaceable per exercise)
+# ---------------------------------------------------------------------------------------
+class Comparator:
+    """How one output is compared: :meth:`problem` checks its structure (default: a
+    number, or a finite numpy array of the reference's shape and dtype), :meth:`error`
+    measures how far it is from the reference (default:
+    :func:`~course_utils.numerics.rel_error`); it passes when ``error <= rtol``."""
+
+    def problem(self, got, ref, label, where) -> Problem | None:
+        return output_problem(got, ref, label, where)
+
+    def error(self, got, ref) -> float:
+        return rel_error(got, ref)
+
+
+DEFAULT_COMPARATOR = Comparator()
+
+
+class CheckText:
+    """The wording of a check's verdicts, and what a case passes to the function.
+
+    The defaults are the course's usual wording; an exercise whose outputs or cases need
+    other words (ex06: cases with labels, torch as the ground truth) overrides methods.
+    """
+
+    rename_notes = True  # add a note when the function was called positionally
+
+    def numpy_errors(self):
+        """The numpy error state the student's function runs in (default: as it is)."""
+        return contextlib.nullcontext()
+
+    def arguments(self, case: dict) -> dict:
+        """The keyword arguments of the call (default: the whole case)."""
+        return case
+
+    def where(self, i: int, n: int, case: dict) -> str:
+        return f"case {i} of {n}" if n > 1 else "the test case"
+
+    def structure(self, got, ref, outputs, where, case, comparators) -> Problem | None:
+        p = structure_problem(got, ref, outputs, where, comparators)
+        if p:
+            p.hints = p.hints + shapes_line(case)
+        return p
+
+    def mutated(self, names, where) -> Problem:
+        args = ", ".join(f"`{k}`" for k in names)
+        return Problem("mutated", f"it modifies its input {args} in place.",
+                       ["Work on new arrays (e.g. `a = a + 1`, or `a.copy()` first) instead "
+                        "of `+=` or slice assignment on an argument: the caller still needs it."])
+
+    def raised(self, exc, case, where) -> Problem:
+        return raised(exc, case, where)
+
+    def fallback_hint(self, got, ref, bad) -> str | None:
+        """A hint when no classic mistake fits (default: sign, zeros, a constant factor)."""
+        return generic_hint(got[bad[0]], ref[bad[0]])
+
+    def wrong(self, outputs, where, got, ref, errors, bad, hint, rtol) -> tuple[str, list[str]]:
+        """The message and details of a verdict on wrong values."""
+        j = bad[0]
+        label = f"output `{outputs[j]}`" if len(outputs) > 1 else "the output"
+        ok = [outputs[k] for k in range(len(outputs)) if k not in bad]
+        msg = (f"{label} is wrong in {where} (relative error {fmt(errors[j])}; must be below "
+               f"{rtol:.0e}).")
+        details = [f"Most likely: {hint}"] if hint else []
+        if len(bad) > 1:
+            details.append("Also wrong: " + ", ".join(f"`{outputs[k]}`" for k in bad[1:]) + ".")
+        if ok and len(outputs) > 1:
+            details.append("Correct: " + ", ".join(f"`{o}`" for o in ok) + ".")
+        return msg, details
+
+    def passed(self, n: int, rtol: float) -> str:
+        plural = "s" if n != 1 else ""
+        return (f"passed ({n} random case{plural}, every output within relative error "
+                f"{rtol:.0e} of the reference).")
+
+
+DEFAULT_TEXT = CheckText()

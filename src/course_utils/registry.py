@@ -49,11 +49,15 @@ class Exercise:
     comment; a newline starts another comment line) and ``binds`` (the name the check
     cell gives the returned function).
 
-    Hooks for the exercises that need them: ``runner`` turns a step function into one
-    that returns the compared outputs (ex08 trains a model with it); ``diagnose`` refines
-    a wrong verdict (ex03's shape hints for weight gradients); ``harness`` names the
-    function of the exercise module that ``course grade`` runs in its sandbox;
-    ``run`` replaces the whole check loop (``run(student_fn, cases) -> Verdict``).
+    Optional: ``comparators`` (``(output name, Comparator)`` pairs, see
+    :class:`course_utils.diagnosis.Comparator`: how an output's structure is checked and
+    its error measured; default: same shape/dtype, finite, rel_error), ``text`` (a
+    :class:`course_utils.diagnosis.CheckText` for other wording or cases with labels),
+    ``truth`` (what the outputs are compared with, if not the reference: ex06 compares
+    with torch), ``runner`` (turns a step function into one that returns the compared
+    outputs: ex08 trains a model with it), ``diagnose`` (refines a wrong verdict: ex03's
+    shape hints for weight gradients) and ``harness`` (the function of the exercise
+    module that ``course grade`` runs in its sandbox).
     """
 
     id: str
@@ -70,10 +74,12 @@ class Exercise:
     rtol: float = 1e-7
     description: str = ""
     binds: str | None = None
+    comparators: tuple[tuple[str, Any], ...] = ()
+    text: Any = None
+    truth: Callable | None = None
     runner: Callable | None = None
     diagnose: Callable | None = None
     harness: str | None = None
-    run: Callable | None = None
 
     def __post_init__(self):
         if not self.id.startswith(f"ex{self.notebook:02d}_"):
@@ -112,15 +118,12 @@ class Exercise:
 
     def run_check(self, student_fn, seed: int | None = None) -> Verdict:
         """The verdict on ``student_fn`` (nothing printed)."""
-        cases = self.case_list(seed)
-        if self.run is not None:
-            verdict = self.run(student_fn, cases)
-        else:
-            student = self.runner(student_fn) if self.runner and callable(student_fn) else student_fn
-            ref = self.runner(self.reference) if self.runner else self.reference
-            verdict = checker.run_check(student, ref, cases, name=self.function,
-                                        outputs=self.outputs, mistakes=self.mistakes,
-                                        rtol=self.rtol)
+        truth = self.truth or self.reference
+        student = self.runner(student_fn) if self.runner and callable(student_fn) else student_fn
+        ref = self.runner(truth) if self.runner else truth
+        verdict = checker.run_check(student, ref, self.case_list(seed), name=self.function,
+                                    outputs=self.outputs, mistakes=self.mistakes, rtol=self.rtol,
+                                    comparators=dict(self.comparators), text=self.text)
         return self.diagnose(verdict) if self.diagnose else verdict
 
     def check(self, student_fn, seed: int | None = None):
