@@ -229,8 +229,8 @@ LAYERS = {
     "lessons": {"unrolling", "truncation", "truncation_experiments", "clipping", "cliff",
                 "longrange", "memory", "charlm", "ngram"},
     "checks": {"checker", "diagnosis", "integrity", "registry"},
-    "tooling": {"cli", "build", "grading", "grading_checks", "grading_reports", "grading_select",
-                "sandbox", "_sandbox_child", "_sandbox_reaper", "update", "update_io",
+    "tooling": {"cli", "build", "grading", "grading_checks", "grading_notebook",
+                "grading_reports", "grading_select", "sandbox", "_sandbox_child", "_sandbox_reaper", "update", "update_io",
                 "update_plan", "update_undo", "progress", "site", "__main__"},
 }
 
