@@ -233,3 +233,34 @@ def test_every_mistake_is_named_whatever_the_order_of_the_list(exercise_id):
         for m in e.mistakes:
             v = entry.run_check(m.fn)
             assert v.kind == "values" and v.hint == m.hint, (m.hint, v.hint)
+
+
+def test_build_adds_a_new_exercises_check_cell_and_metadata(tmp_path, monkeypatch):
+    """End to end: one entry (here monkeypatched in) plus a solution cell, then `build`."""
+    real = registry.exercises()
+    monkeypatch.setattr(registry, "exercises", lambda package="course_utils": [*real, FAKE])
+    (tmp_path / "solutions").mkdir()
+    sol = tmp_path / "solutions" / "01_unrolling_an_rnn.ipynb"
+    shutil.copy(ROOT / "solutions" / sol.name, sol)
+    nb = nbformat.read(str(sol), as_version=4)
+    nb.cells.insert(12, nbformat.v4.new_code_cell(
+        "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION",
+        id="double-solution"))
+    nbformat.write(nb, str(sol))
+    logs = []
+    assert [r.status for r in build.build(tmp_path, execute=False, check=True,
+                                          log=logs.append)] == ["would change"]
+    assert nbformat.read(str(sol), as_version=4).cells[13].id != "ex01_double-check"
+    build.build(tmp_path, execute=False, log=logs.append)
+    assert any("check cell added" in m for m in logs)
+    nb = nbformat.read(str(sol), as_version=4)
+    assert nb.cells[12].metadata["nbgrader"]["grade_id"] == "ex01_double_code"
+    assert nb.cells[13].id == "ex01_double-check"
+    assert nb.cells[13].source == FAKE.check_cell_source()
+    student = nbformat.read(str(tmp_path / "notebooks" / sol.name), as_version=4)
+    assert "raise NotImplementedError()" in student.cells[12].source
+    assert student.cells[13].source.strip().endswith("double_fn = ex01.check_double(double)")
+    assert [r.status for r in build.build(tmp_path, execute=False, log=logs.append)] == ["unchanged"]
+    cat = registry.catalogue(tmp_path)
+    assert [e["id"] for e in cat[sol.name]] == ["ex01_rnn_step_forward", "ex01_rnn_forward",
+                                                "ex01_double"]
