@@ -207,3 +207,175 @@ def test_remote_frames_name_the_student_function():
     exc.remote_frames = [traceback.FrameSummary("<cell 7>", 3, "helper", line="raise")]
     v = checker._not_implemented("pair", ref_pair, exc)
     assert "calls `helper`" in v.message
+
+
+# ---------------------------------------------------------------------------------------
+# Structured verdicts: the fields say what the wording says
+# ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("fn, kind, output, shapes", [
+    (lambda a, b: None, "returned-none", None, None),
+    (lambda a, b: a @ b, "structure", None, None),
+    (lambda a, b: ((a @ b).T, a.sum(axis=0)), "shape", "prod", ((4, 2), (2, 4))),
+    (lambda a, b: ((a @ b).astype(np.float32), a.sum(axis=0)), "dtype", "prod", None),
+    (lambda a, b: (a @ b * np.nan, a.sum(axis=0)), "non-finite", "prod", None),
+    (lambda a, b: ((a @ b).tolist(), a.sum(axis=0)), "type", "prod", None),
+    (lambda a, b: (a @ b, a.sum(axis=0) * 2), "values", "colsum", None),
+    (lambda a, b: 1 / 0, "raised", None, None),
+])
+def test_verdict_fields(fn, kind, output, shapes):
+    v = verdict(fn)
+    assert (v.status, v.kind, v.output, v.case) == (checker.WRONG, kind, output, 1)
+    if shapes:
+        assert (v.got_shape, v.expected_shape) == shapes
+    d = v.to_dict()
+    assert d["kind"] == kind and d["message"] == v.message and d["status"] == "wrong"
+    assert kind in checker.KINDS
+
+
+def test_verdict_fields_of_the_other_outcomes():
+    def mutates(a, b):
+        a += 1
+        return ref_pair(a, b)
+
+    def todo(a, b):
+        raise NotImplementedError()
+
+    v = verdict(mutates)
+    assert (v.kind, v.case) == ("mutated", 1)
+    v = verdict(todo)
+    assert (v.status, v.kind, v.error) == (checker.NOT_ATTEMPTED, "not-implemented",
+                                           "NotImplementedError")
+    assert verdict(None).kind == "not-callable"
+    assert verdict(lambda a: a).kind == "renamed-parameters"
+    v = verdict(lambda a, b: 1 / 0)
+    assert v.error == "ZeroDivisionError"
+    v = verdict(lambda a, b: (a @ b, a.sum(axis=0) * 2))
+    assert v.hint == "it is the right answer times 2: a missing or extra factor."
+    passed = verdict(ref_pair)
+    assert passed.kind is None and passed.to_dict()["status"] == "passed"
+
+    def broken_reference(a, b):
+        raise RuntimeError("oops")
+
+    v = run_check(ref_pair, broken_reference, CASES)
+    assert v.kind == "checker-error" and "could not evaluate" in v.message
+
+
+# ---------------------------------------------------------------------------------------
+# Mistakes are matched across every case, whatever their order in the list
+# ---------------------------------------------------------------------------------------
+TWO_CASES = [dict(a=np.arange(6.0).reshape(2, 3) + 1, b=np.ones((3, 4))),
+             dict(a=np.arange(12.0).reshape(4, 3) - 5, b=np.arange(12.0).reshape(3, 4) / 7)]
+
+
+def test_the_mistake_that_fits_every_case_wins_not_the_first_that_fits_case_one():
+    # both mistakes give the same numbers on case 1 (its first row sum is 6), not on case 2
+    first_rows = Mistake("A: you added 6 to every product.", lambda a, b: (a @ b + 6, a.sum(axis=0)))
+    row_sums = Mistake("B: you added the first row's sum.",
+                       lambda a, b: (a @ b + a[0].sum(), a.sum(axis=0)))
+
+    def student(a, b):  # mistake B
+        return a @ b + a[0].sum(), a.sum(axis=0)
+
+    for mistakes in ([first_rows, row_sums], [row_sums, first_rows]):
+        v = verdict(student, mistakes, cases=TWO_CASES)
+        assert v.hint == "B: you added the first row's sum.", mistakes
+        assert "Most likely: B:" in str(v)
+
+
+def test_the_mistake_with_the_students_set_of_wrong_outputs_wins():
+    broad = Mistake("broad: everything is doubled.", lambda a, b: (2 * (a @ b), 2 * a.sum(axis=0)))
+    narrow = Mistake("narrow: the product is doubled.", lambda a, b: (2 * (a @ b), a.sum(axis=0)))
+
+    def student(a, b):
+        return 2 * (a @ b), a.sum(axis=0)
+
+    for mistakes in ([broad, narrow], [narrow, broad]):
+        assert verdict(student, mistakes, cases=TWO_CASES).hint == "narrow: the product is doubled."
+
+
+def test_a_later_case_that_raises_gives_no_evidence_and_a_raising_mistake_is_skipped_there():
+    calls = []
+
+    def student(a, b):
+        calls.append(a.shape)
+        if a.shape[0] == 4:
+            raise ValueError("only on case 2")
+        return a @ b + 1, a.sum(axis=0)
+
+    off_by_one = Mistake("plus one.", lambda a, b: (a @ b + 1, a.sum(axis=0)))
+    v = verdict(student, [off_by_one], cases=TWO_CASES)
+    assert v.kind == "values" and v.case == 1 and v.hint == "plus one." and len(calls) == 2
+
+    def picky(a, b):  # a mistake that cannot run on case 2: judged on case 1 alone
+        if a.shape[0] == 4:
+            raise IndexError
+        return a @ b + 1, a.sum(axis=0)
+
+    v = verdict(lambda a, b: (a @ b + 1, a.sum(axis=0)), [Mistake("picky.", picky)], cases=TWO_CASES)
+    assert v.hint == "picky."
+
+
+def test_no_grading_or_checking_code_parses_the_printed_wording():
+    """The grader, the held-out checks and the exercise modules read verdict fields."""
+    from pathlib import Path
+
+    import course_utils
+
+    pkg = Path(course_utils.__file__).parent
+    files = [*pkg.glob("grading*.py"), pkg / "integrity.py", pkg / "registry.py",
+             *(pkg / "exercises").glob("ex*.py")]
+    for f in files:
+        text = f.read_text(encoding="utf-8")
+        for icon in checker._ICONS.values():
+            assert icon not in text, f"{f.name} mentions {icon}"
+        assert "import re\n" not in text or f.name.startswith("grading"), f.name
+        assert "in verdict.message" not in text and "in v.message" not in text, f.name
+
+
+# ---------------------------------------------------------------------------------------
+# Per-output comparators
+# ---------------------------------------------------------------------------------------
+class _NanAware(checker.Comparator):
+    """A number that may rightly be NaN."""
+
+    def problem(self, got, ref, label, where):
+        return None if isinstance(got, float) else checker.Problem("type", f"{label} is no number.")
+
+    def error(self, got, ref):
+        if np.isnan(ref):
+            return 0.0 if np.isnan(got) else float("inf")
+        return abs(got - ref) / max(abs(got), abs(ref), 1e-300)
+
+
+def _ratio(a, b):
+    with np.errstate(all="ignore"):
+        return a @ b, float(a.sum() / b.sum())
+
+
+def _inverted(a, b):
+    with np.errstate(all="ignore"):
+        return a @ b, float(b.sum() / a.sum())
+
+
+NAN_CASES = [dict(a=np.full((2, 3), 2.0), b=np.ones((3, 2))),  # ratio 2
+             dict(a=np.zeros((2, 3)), b=np.array([[1.0, -1], [-1, 1], [0, 0]]))]  # 0 / 0
+
+
+def test_a_comparator_decides_an_outputs_structure_and_error():
+    comparators = {"ratio": _NanAware()}
+
+    def run(fn):
+        return run_check(fn, _ratio, NAN_CASES, outputs=("prod", "ratio"), comparators=comparators,
+                         mistakes=[Mistake("inverted.", _inverted)])
+
+    assert run(_ratio).passed  # NaN is the right answer in case 2
+    v = run(lambda a, b: (a @ b, "x"))
+    assert (v.kind, v.output, v.message) == ("type", "ratio", "`ratio` is no number.")
+    v = run(_inverted)
+    assert (v.kind, v.output, v.case, v.hint) == ("values", "ratio", 1, "inverted.")
+    v = run(lambda a, b: (a @ b, 2.0))  # right in case 1, not NaN in case 2
+    assert (v.kind, v.output, v.case) == ("values", "ratio", 2)
+    # the default comparator would have rejected the right NaN answer
+    v = run_check(_ratio, _ratio, NAN_CASES, outputs=("prod", "ratio"))
+    assert v.kind == "non-finite" and v.case == 2

@@ -105,6 +105,19 @@ def test_failures_name_what_happened(graded):
     assert "not attempted yet" in _ex(graded, "bob", STEP)["reason"]
 
 
+def test_the_json_verdicts_are_machine_readable(graded):
+    carol = _ex(graded, "carol", FWD)["verdict"]
+    assert (carol["status"], carol["kind"], carol["output"], carol["case"]) == ("wrong", "values",
+                                                                                "h", 1)
+    assert carol["hint"] == "it is the right answer times 2: a missing or extra factor."
+    assert carol["seed"] is None and carol["message"].startswith("the output is wrong")
+    bob = _ex(graded, "bob", STEP)["verdict"]
+    assert (bob["status"], bob["kind"]) == ("not attempted", "not-implemented")
+    alice = _ex(graded, "alice", STEP)["verdict"]
+    assert alice["status"] == "passed" and alice["kind"] is None
+    assert _ex(graded, "dave", STEP)["verdict"] is None  # no verdict: the time limit
+
+
 def test_table_csv_and_json(graded):
     lines = graded["table"].splitlines()
     assert lines[0] == f"== {NAME} =="

@@ -228,10 +228,11 @@ LAYERS = {
     "shared": {"training", "history", "updates", "tasks", "text", "profiling", "runtime", "plots", "provenance"},
     "lessons": {"unrolling", "vanishing", "truncation", "truncation_experiments", "clipping",
                 "cliff", "longrange", "memory", "charlm", "ngram"},
-    "checks": {"checker", "integrity"},
-    "tooling": {"cli", "build", "grading", "grading_checks", "grading_reports", "grading_select",
-                "sandbox", "_sandbox_child", "_sandbox_reaper", "update", "update_io",
-                "update_plan", "update_undo", "progress", "site", "site_pages", "__main__"},
+    "checks": {"checker", "diagnosis", "integrity", "registry"},
+    "tooling": {"cli", "build", "grading", "grading_checks", "grading_notebook",
+                "grading_reports", "grading_select", "sandbox", "_sandbox_child", "_sandbox_reaper",
+                "update", "update_io", "update_plan", "update_undo", "progress", "site", "site_pages",
+                "__main__"},
 }
 
 

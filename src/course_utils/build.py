@@ -2,8 +2,12 @@
 
 ``solutions/`` is the single source of truth. For every ``solutions/NN_name.ipynb``:
 
-1. it is validated (nbformat schema, nbgrader cell metadata, solution regions only in
-   solution cells, unique exercise ids); a problem names the file and the cell;
+1. its exercise cells are made what the exercise registry says (:mod:`course_utils.registry`:
+   the check cells' sources and the nbgrader metadata of check, solution and written-answer
+   cells; a new exercise's check cell is added after its solution cell), and it is
+   validated (nbformat schema, nbgrader cell metadata, solution regions only in solution
+   cells, unique exercise ids, every registered exercise present); a problem names the
+   file and the cell;
 2. (optionally) it is re-executed in place in a fresh kernel of the current Python, so
    stored outputs are fresh; no timing metadata is recorded;
 3. ``notebooks/NN_name.ipynb`` is generated with nbgrader's own preprocessors
@@ -134,6 +138,29 @@ def validate_solution(nb, path: Path) -> list[dict]:
     return catalogue
 
 
+def apply_registry(nb, path: Path, log=print) -> list[str]:
+    """Make the notebook's exercise cells what the registry says, then validate it.
+
+    Returns what changed (empty when the notebook already agrees). Raises
+    :class:`NotebookError` if a registered exercise has no cells here, or they are out of
+    place; a graded cell that no entry describes is reported in the log.
+    """
+    from . import registry
+
+    number = int(path.name[:2])
+    entries = registry.exercises()
+    changed = registry.sync_notebook(nb, number, entries)
+    validate_solution(nb, path)
+    unknown = "is not in the exercise registry"
+    found = registry.problems(nb, number, entries)
+    bad = [p for p in found if unknown not in p]
+    if bad:
+        raise NotebookError(f"{path.name}: " + "; ".join(bad))
+    for p in found:
+        log(f"warning: {path.name}: {p} (it is not in the catalogue and is not graded)")
+    return changed
+
+
 # ---------------------------------------------------------------------------------------
 # Student notebook generation
 # ---------------------------------------------------------------------------------------
@@ -258,7 +285,7 @@ def _write_each(dest: Path, root: Path, names: list[str] | None, make, what: str
     written = []
     for path in solution_paths(root, names):
         nb = read_notebook(path)
-        validate_solution(nb, path)
+        apply_registry(nb, path, log)
         target = dest / path.name
         target.write_text(dumps(make(nb, path)))
         written.append(target)
@@ -354,7 +381,12 @@ def build(root: Path = ROOT, names: list[str] | None = None, *, execute: bool = 
     (root / "notebooks").mkdir(exist_ok=True)
     for path in solution_paths(root, names):
         nb = read_notebook(path)
-        validate_solution(nb, path)
+        synced = apply_registry(nb, path, log)
+        if synced:
+            log(f"{path.relative_to(root)}: exercise cells "
+                f"{'differ from' if check else 'updated from'} the registry ({', '.join(synced)})")
+            if not check and not execute:
+                path.write_text(dumps(nb))
         executed = False
         if execute and not check:
             t0 = time.perf_counter()
@@ -369,7 +401,7 @@ def build(root: Path = ROOT, names: list[str] | None = None, *, execute: bool = 
             log(f"executed {path.relative_to(root)} in {time.perf_counter() - t0:.1f} s")
         target = root / "notebooks" / path.name
         text = dumps(make_student(nb, path))
-        if target.exists() and target.read_text() == text:
+        if target.exists() and target.read_text() == text and not (check and synced):
             status = "unchanged"
         elif check:
             status = "would change"
@@ -390,8 +422,11 @@ def build(root: Path = ROOT, names: list[str] | None = None, *, execute: bool = 
 
 
 def catalogue(root: Path = ROOT) -> dict[str, list[dict]]:
-    """Exercise catalogue of every solution notebook: ``{notebook name: [entries]}``."""
-    return {p.name: validate_solution(read_notebook(p), p) for p in solution_paths(root)}
+    """The exercise catalogue from the registry, for the solution notebooks in ``root``:
+    ``{notebook file name: [{"id", "title", "points", "kind", "notebook"}]}``."""
+    from . import registry
+
+    return registry.catalogue(root)
 
 
 def dump_json(obj) -> str:

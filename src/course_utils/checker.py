@@ -26,19 +26,17 @@ cases, names the outputs and lists the classic :class:`Mistake` s to recognise.
 from __future__ import annotations
 
 import contextlib
-import copy
 import inspect
-import linecache
 import os
-import sys
-import traceback
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
-from .numerics import rel_error
+from . import diagnosis as _dx
+from .diagnosis import KINDS, CheckText, Comparator, Problem  # noqa: F401  (re-exported)
+from .numerics import rel_error  # noqa: F401  (re-exported)
 
 GRADING_ENV = "COURSE_GRADING"
 
@@ -95,12 +93,27 @@ class Mistake:
 
 @dataclass
 class Verdict:
-    """The outcome of a check: ``status`` is 'passed', 'not attempted' or 'wrong'."""
+    """The outcome of a check: ``status`` is 'passed', 'not attempted' or 'wrong'.
+
+    ``message`` and ``details`` are what is printed; the other fields say the same for a
+    program (the grader's reports read them, never the wording): ``kind`` (one of
+    :data:`~course_utils.diagnosis.KINDS`, None when passed), the failing ``output``'s
+    name, ``got_shape`` / ``expected_shape``, the 1-based ``case`` number, the matched
+    ``hint`` (the "Most likely" cause) and ``error`` (the type name of the exception the
+    student's code raised).
+    """
 
     name: str
     status: str
     message: str
     details: list[str] = field(default_factory=list)
+    kind: str | None = None
+    output: str | None = None
+    got_shape: tuple | None = None
+    expected_shape: tuple | None = None
+    case: int | None = None
+    hint: str | None = None
+    error: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -110,6 +123,21 @@ class Verdict:
         lines = [f"{_ICONS[self.status]} {self.name}: {self.message}"]
         lines += [f"   {d}" for d in self.details]
         return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        """The fields as plain JSON-able data."""
+        d = asdict(self)
+        for k in ("got_shape", "expected_shape"):
+            d[k] = list(d[k]) if d[k] is not None else None
+        return d
+
+    @classmethod
+    def from_problem(cls, name: str, p: Problem, case: int | None = None,
+                     details: list[str] | None = None) -> Verdict:
+        status = NOT_ATTEMPTED if p.kind == "not-implemented" else WRONG
+        return cls(name, status, p.message, list(p.hints if details is None else details),
+                   kind=p.kind, output=p.output, got_shape=p.got_shape,
+                   expected_shape=p.expected_shape, case=case, hint=p.hint, error=p.error)
 
 
 # ---------------------------------------------------------------------------------------
@@ -165,64 +193,96 @@ def report(verdict: Verdict, student_fn, reference_fn):
 
 
 def run_check(student_fn, reference_fn, cases, *, name=None, outputs=("output",),
-              mistakes=(), rtol=1e-7) -> Verdict:
-    """Run the check and return a :class:`Verdict` without printing anything."""
+              mistakes=(), rtol=1e-7, comparators=None, text=None) -> Verdict:
+    """Run the check and return a :class:`Verdict` without printing anything.
+
+    ``comparators``: ``{output name: Comparator}`` for outputs compared otherwise than
+    by default (see :class:`~course_utils.diagnosis.Comparator`); ``text``: a
+    :class:`~course_utils.diagnosis.CheckText` for other wording.
+    """
     name = name or getattr(reference_fn, "__name__", "your function")
     cases = list(cases)
+    text = text or _dx.DEFAULT_TEXT
+    comps = [(comparators or {}).get(o, _dx.DEFAULT_COMPARATOR) for o in outputs]
     try:
         verdict = _run_check(student_fn, reference_fn, cases, name, tuple(outputs),
-                             list(mistakes), rtol)
-        note = rename_note(student_fn, cases[0] if cases else {})
-        if note and verdict.status == WRONG and "the exercise calls it with" not in verdict.message:
+                             list(mistakes), rtol, comps, text)
+        note = (rename_note(student_fn, text.arguments(cases[0]) if cases else {})
+                if text.rename_notes else None)
+        if note and verdict.status == WRONG and verdict.kind != "renamed-parameters":
             verdict.details.append(note)
         return verdict
     except Exception as exc:  # a bug in the checker itself must not look like the student's
         return Verdict(name, WRONG, "the checker could not evaluate your function "
                        f"({type(exc).__name__}: {exc}).",
-                       ["Re-run the function's cell, then this one. If it persists, ask for help."])
+                       ["Re-run the function's cell, then this one. If it persists, ask for help."],
+                       kind="checker-error", error=type(exc).__name__)
 
 
 # ---------------------------------------------------------------------------------------
 # Implementation
 # ---------------------------------------------------------------------------------------
-def _run_check(student_fn, reference_fn, cases, name, outputs, mistakes, rtol) -> Verdict:
+def _run_check(student_fn, reference_fn, cases, name, outputs, mistakes, rtol, comps,
+               text) -> Verdict:
+    """Run the cases in order; the first that fails decides the verdict."""
     if student_fn is None or not callable(student_fn):
-        return Verdict(name, WRONG, f"expected a function, got {_describe(student_fn)}.",
-                       [f"Run the cell that defines `{name}` first."])
-    n_cases = len(cases)
+        return Verdict(name, WRONG, f"expected a function, got {_dx.describe(student_fn)}.",
+                       [f"Run the cell that defines `{name}` first."], kind="not-callable")
+    evidence = []  # (arguments, got, ref, wrong outputs) of the cases run so far
     for i, case in enumerate(cases, start=1):
-        where = f"case {i} of {n_cases}" if n_cases > 1 else "the test case"
-        ref_out = reference_fn(**_copy(case))
-        student_args = _copy(case)
+        where, args = text.where(i, len(cases), case), text.arguments(case)
+        ref_out = reference_fn(**_copy(args))
+        student_args = _copy(args)
         try:
-            got = call_student(student_fn, student_args)
+            with text.numpy_errors():
+                got = call_student(student_fn, student_args)
         except NotImplementedError as exc:
             return _not_implemented(name, student_fn, exc)
+        except RenamedParameters as exc:
+            return _raised(name, student_fn, exc, args, where, i)
         except Exception as exc:
-            return _raised(name, student_fn, exc, case, where)
-
-        problem = _structure_problem(got, ref_out, outputs, where)
+            return Verdict.from_problem(name, text.raised(exc, args, where), i)
+        problem = text.structure(got, ref_out, outputs, where, args, comps)
         if problem:
-            msg, hints = problem
-            return Verdict(name, WRONG, msg, hints + _shapes_line(case))
-
-        mutated = [k for k, v in case.items() if isinstance(v, np.ndarray)
-                   and not _same_array(v, student_args[k])]
+            return Verdict.from_problem(name, problem, i)
+        mutated = [k for k, v in args.items() if not _unchanged(v, student_args[k])]
         if mutated:
-            args = ", ".join(f"`{k}`" for k in mutated)
-            return Verdict(name, WRONG, f"it modifies its input {args} in place.",
-                           ["Work on new arrays (e.g. `a = a + 1`, or `a.copy()` first) instead "
-                            "of `+=` or slice assignment on an argument: the caller still needs it."])
-
-        got_t, ref_t = _as_tuple(got, len(outputs)), _as_tuple(ref_out, len(outputs))
-        errors = [rel_error(g, r) for g, r in zip(got_t, ref_t)]
+            return Verdict.from_problem(name, text.mutated(mutated, where), i)
+        got_t, ref_t = _dx.as_tuple(got, len(outputs)), _dx.as_tuple(ref_out, len(outputs))
+        errors = [c.error(g, r) for g, r, c in zip(got_t, ref_t, comps)]
         bad = [j for j, e in enumerate(errors) if not e <= rtol]
+        evidence.append((args, got_t, ref_t, bad))
         if bad:
-            return _wrong_values(name, case, where, outputs, got_t, ref_t, errors, bad,
-                                 mistakes, rtol)
-    plural = "s" if n_cases != 1 else ""
-    return Verdict(name, PASSED, f"passed ({n_cases} random case{plural}, every output within "
-                   f"relative error {rtol:.0e} of the reference).")
+            evidence += _more_evidence(student_fn, reference_fn, cases[i:], outputs, rtol,
+                                       comps, text)
+            hint = _dx.match_mistake(mistakes, evidence, comps, rtol)
+            hint = hint if hint is not None else text.fallback_hint(got_t, ref_t, bad)
+            msg, details = text.wrong(outputs, where, got_t, ref_t, errors, bad, hint, rtol)
+            return Verdict(name, WRONG, msg, details, kind="values", output=outputs[bad[0]],
+                           case=i, hint=hint)
+    return Verdict(name, PASSED, text.passed(len(cases), rtol))
+
+
+def _more_evidence(student_fn, reference_fn, cases, outputs, rtol, comps, text) -> list:
+    """``(arguments, got, ref, wrong outputs)`` for the remaining cases, for recognising a
+    mistake; a case where the student's function raises or returns a malformed value
+    gives no evidence."""
+    out = []
+    for case in cases:
+        args = text.arguments(case)
+        try:
+            ref = reference_fn(**_copy(args))
+            with text.numpy_errors():
+                got = call_student(student_fn, _copy(args))
+            if text.structure(got, ref, outputs, "", args, comps):
+                continue
+            got_t, ref_t = _dx.as_tuple(got, len(outputs)), _dx.as_tuple(ref, len(outputs))
+            bad = [j for j, (g, r, c) in enumerate(zip(got_t, ref_t, comps))
+                   if not c.error(g, r) <= rtol]
+        except Exception:
+            continue
+        out.append((args, got_t, ref_t, bad))
+    return out
 
 
 def call_student(student_fn, kwargs: dict):
@@ -276,206 +336,30 @@ class RenamedParameters(TypeError):
     """The student's parameters do not fit the exercise's call."""
 
 
-def _wrong_values(name, case, where, outputs, got_t, ref_t, errors, bad, mistakes, rtol):
-    j = bad[0]
-    out = outputs[j]
-    label = f"output `{out}`" if len(outputs) > 1 else "the output"
-    ok = [outputs[k] for k in range(len(outputs)) if k not in bad]
-    msg = f"{label} is wrong in {where} (relative error {_fmt(errors[j])}; must be below {rtol:.0e})."
-    details = []
-    hint = _match_mistake(mistakes, case, got_t, bad)
-    if hint is None:
-        hint = _generic_hint(got_t[j], ref_t[j])
-    if hint:
-        details.append(f"Most likely: {hint}")
-    if len(bad) > 1:
-        details.append("Also wrong: " + ", ".join(f"`{outputs[k]}`" for k in bad[1:]) + ".")
-    if ok and len(outputs) > 1:
-        details.append("Correct: " + ", ".join(f"`{o}`" for o in ok) + ".")
-    return Verdict(name, WRONG, msg, details)
+def _not_implemented(name, student_fn, exc) -> Verdict:
+    return Verdict.from_problem(name, _dx.not_implemented(name, student_fn, exc))
 
 
-def _match_mistake(mistakes, case, got_t, bad):
-    for m in mistakes:
-        try:
-            buggy = m.fn(**_copy(case))
-        except Exception:
-            continue
-        buggy_t = _as_tuple(buggy, len(got_t))
-        try:
-            if all(rel_error(got_t[k], buggy_t[k]) < 1e-6 for k in bad):
-                return m.hint
-        except Exception:
-            continue
-    return None
-
-
-def _generic_hint(got, ref):
-    got, ref = np.asarray(got, dtype=float), np.asarray(ref, dtype=float)
-    if rel_error(got, -ref) < 1e-6:
-        return "the sign is flipped."
-    if not np.any(got) and np.any(ref):
-        return "it is all zeros: is a value computed but never stored or returned?"
-    denom = float(np.vdot(ref, ref))
-    if denom > 0:
-        scale = float(np.vdot(got, ref)) / denom
-        if abs(scale - 1) > 1e-6 and rel_error(got, scale * ref) < 1e-6:
-            return f"it is the right answer times {scale:.4g}: a missing or extra factor."
-    return None
-
-
-def _structure_problem(got, ref, outputs, where):
-    """Return (message, hints) if ``got`` has the wrong type/length/shape/dtype/NaNs."""
-    n = len(outputs)
-    if got is None:
-        return ("it returned None.", ["Did you forget the `return` statement?"])
-    if n > 1:
-        names = ", ".join(outputs)
-        if not isinstance(got, (tuple, list)):
-            return (f"it returned {_describe(got)}; expected a tuple of {n} values ({names}).", [])
-        if len(got) != n:
-            return (f"it returned {len(got)} values; expected {n}: ({names}).", [])
-    elif isinstance(got, tuple):
-        return (f"it returned a tuple of {len(got)} values; expected a single array "
-                f"`{outputs[0]}`.", [])
-    for out_name, g, r in zip(outputs, _as_tuple(got, n), _as_tuple(ref, n)):
-        label = f"`{out_name}`" if n > 1 else "the output"
-        if np.isscalar(r) and not isinstance(r, np.ndarray):
-            if not np.isscalar(g) and not (isinstance(g, np.ndarray) and g.ndim == 0):
-                return (f"{label} should be a number, got {_describe(g)}.", [])
-            if not np.isfinite(float(g)):
-                return (f"{label} is {float(g)} in {where}.", _NAN_HINT)
-            continue
-        if hasattr(g, "detach") and hasattr(g, "numpy"):
-            return (f"{label} is a torch tensor; return a numpy array.",
-                    ["Use numpy operations throughout (or `.detach().numpy()` at the end)."])
-        if not isinstance(g, np.ndarray):
-            return (f"{label} should be a numpy array of shape {r.shape}, got {_describe(g)}.", [])
-        if g.shape != r.shape:
-            return (f"{label} has shape {g.shape}; expected {r.shape} in {where}.",
-                    _shape_hints(g.shape, r.shape))
-        if g.dtype != r.dtype:
-            return (f"{label} has dtype {g.dtype}; expected {r.dtype}.",
-                    ["Don't convert to another precision (np.float32, int) or build arrays "
-                     "with a dtype different from the inputs'."])
-        if not np.all(np.isfinite(g)):
-            k = int(np.size(g) - np.count_nonzero(np.isfinite(g)))
-            return (f"{label} contains NaN or inf ({k} of {g.size} entries) in {where}.", _NAN_HINT)
-    return None
-
-
-_NAN_HINT = ["Look for an overflow (exp of a large number), a division by zero, or an "
-             "array made with np.empty that is never filled."]
-
-
-def _shape_hints(got_shape, ref_shape):
-    hints = []
-    if len(got_shape) == len(ref_shape) and sorted(got_shape) == sorted(ref_shape):
-        hints.append("The axes are in the wrong order. The course is batch-first: "
-                     "sequences are (N, T, ...), not (T, N, ...).")
-    elif len(got_shape) == len(ref_shape) + 1:
-        hints.append("It has one axis too many: did you keep an extra dimension "
-                     "(a stacked list, or keepdims)?")
-    elif len(got_shape) == len(ref_shape):
-        diff = [k for k in range(len(ref_shape)) if got_shape[k] != ref_shape[k]]
-        if len(diff) == 1 and got_shape[diff[0]] == ref_shape[diff[0]] + 1:
-            hints.append(f"Axis {diff[0]} has one entry too many: did you include the "
-                         "initial state (or an extra step)?")
-        elif len(diff) == 1 and got_shape[diff[0]] == ref_shape[diff[0]] - 1:
-            hints.append(f"Axis {diff[0]} has one entry too few: an off-by-one in a loop?")
-    return hints
-
-
-def _not_implemented(name, student_fn, exc):
-    culprit = _raising_function(exc)
-    own = getattr(student_fn, "__name__", name)
-    if culprit and culprit != own:
-        return Verdict(name, NOT_ATTEMPTED,
-                       f"not attempted yet: `{own}` calls `{culprit}`, which still raises "
-                       "NotImplementedError.", [f"Implement `{culprit}` first."])
-    return Verdict(name, NOT_ATTEMPTED,
-                   "not attempted yet. Replace `raise NotImplementedError()` with your code, "
-                   "run that cell, then run this check again.")
-
-
-def _raised(name, student_fn, exc, case, where):
+def _raised(name, student_fn, exc, case, where, i=None) -> Verdict:
     if isinstance(exc, RenamedParameters):
-        return Verdict(name, WRONG, str(exc))
-    msg = f"your function raised {type(exc).__name__}: {_shorten(str(exc))} (in {where})."
-    details = []
-    loc = _student_location(exc)
-    if loc:
-        details.append(f"At {loc}")
-    text = str(exc)
-    if "matmul" in text or "shapes" in text or "broadcast" in text or "dimension" in text:
-        details.append("The shapes don't fit together: write each array's shape next to "
-                       "the line and check which weight needs a transpose.")
-    details += _shapes_line(case)
-    return Verdict(name, WRONG, msg, details)
-
-
-def _shapes_line(case):
-    parts = [f"{k} {tuple(v.shape)}" for k, v in case.items() if isinstance(v, np.ndarray)]
-    return ["Shapes in this case: " + ", ".join(parts) + "."] if parts else []
-
-
-def _frames(exc):
-    remote = getattr(exc, "remote_frames", None)  # raised in the grading sandbox
-    return remote if remote is not None else traceback.extract_tb(exc.__traceback__)
-
-
-def _is_library_file(filename: str) -> bool:
-    here = os.path.dirname(os.path.abspath(__file__))
-    return (filename.startswith(here) or filename.startswith("<course") or "site-packages" in filename
-            or filename.startswith(sys.prefix) or filename.startswith(sys.base_prefix))
-
-
-def _student_location(exc):
-    """'line 7 of `fn`: <source>' for the innermost frame outside libraries."""
-    for fr in reversed(_frames(exc)):
-        if not _is_library_file(fr.filename):
-            line = (fr.line or linecache.getline(fr.filename, fr.lineno)).strip()
-            return f"line {fr.lineno} of `{fr.name}`: {line}"
-    return None
-
-
-def _raising_function(exc):
-    frames = [fr for fr in _frames(exc) if not _is_library_file(fr.filename)]
-    return frames[-1].name if frames else None
+        return Verdict(name, WRONG, str(exc), kind="renamed-parameters", case=i,
+                       error=type(exc).__name__)
+    return Verdict.from_problem(name, _dx.raised(exc, case, where), i)
 
 
 # ---------------------------------------------------------------------------------------
 # Small utilities
 # ---------------------------------------------------------------------------------------
-def _copy(case: dict) -> dict:
-    return {k: (v.copy() if isinstance(v, np.ndarray) else copy.deepcopy(v))
-            for k, v in case.items()}
+_copy = _dx.copy_case
+_describe = _dx.describe
 
 
-def _same_array(a, b) -> bool:
-    return isinstance(b, np.ndarray) and a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
-
-
-def _as_tuple(x, n):
-    if n == 1:
-        return (x,)
-    return tuple(x)
-
-
-def _describe(x) -> str:
-    if x is None:
-        return "None"
-    if isinstance(x, np.ndarray):
-        return f"an array of shape {x.shape}"
-    if isinstance(x, (list, tuple)):
-        return f"a {type(x).__name__} of length {len(x)}"
-    return f"a {type(x).__name__}"
-
-
-def _fmt(err: float) -> str:
-    return "inf (NaN or inf somewhere)" if not np.isfinite(err) else f"{err:.1e}"
-
-
-def _shorten(text: str, limit: int = 160) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _unchanged(before, after) -> bool:
+    """False if an array argument (or an array in a list/tuple argument) was modified."""
+    if isinstance(before, np.ndarray):
+        return (isinstance(after, np.ndarray) and before.shape == after.shape
+                and np.array_equal(before, after, equal_nan=True))
+    if isinstance(before, (list, tuple)) and any(isinstance(v, np.ndarray) for v in before):
+        return (isinstance(after, (list, tuple)) and len(before) == len(after)
+                and all(_unchanged(b, a) for b, a in zip(before, after)))
+    return True

@@ -47,6 +47,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import grading_checks as gc
+from .grading_notebook import (  # noqa: F401
+    DEFAULT_CELL_TIMEOUT,
+    DEFAULT_HELDOUT,
+    DEFAULT_TIMEOUT,
+    KILL_GRACE,
+    WRITTEN_BLANK,
+    _all,
+    grade_notebook,
+)
 from .grading_reports import (  # noqa: F401
     FAIL,
     MANUAL,
@@ -72,68 +81,6 @@ from .grading_select import (  # noqa: F401
     student_of,
 )
 
-DEFAULT_TIMEOUT = 600          # s per notebook
-DEFAULT_CELL_TIMEOUT = 300     # s per cell and per call of a student's function
-DEFAULT_HELDOUT = 1            # held-out seeds per exercise
-KILL_GRACE = 60                # s after the notebook time limit before a worker is killed
-WRITTEN_BLANK = "YOUR ANSWER HERE"
-
-
-def _all(entries, status, reason, kind_filter=None):
-    return [ExerciseResult(e["id"], e["title"], e["points"], status, 0, reason, kind=e["kind"])
-            for e in entries if kind_filter is None or e["kind"] == kind_filter]
-
-
-def _written(entry, cells, by_id) -> ExerciseResult:
-    i = by_id.get(entry["id"])
-    if i is None:
-        return ExerciseResult(entry["id"], entry["title"], entry["points"], FAIL, 0,
-                              "answer cell missing (deleted?)", kind="written")
-    text = gc._source(cells[i]).strip()
-    if not text or text == WRITTEN_BLANK:
-        return ExerciseResult(entry["id"], entry["title"], entry["points"], NOT_ATTEMPTED, 0,
-                              "written answer left blank", kind="written")
-    return ExerciseResult(entry["id"], entry["title"], entry["points"], MANUAL, 0,
-                          "written answer: grade by hand", kind="written")
-
-
-def grade_notebook(path: Path, entries: list[dict], notebook: str, *, student: str,
-                   display: str, root: Path = ROOT, timeout: float = DEFAULT_TIMEOUT,
-                   cell_timeout: float = DEFAULT_CELL_TIMEOUT,
-                   seeds: list[int] | None = None, plan: gc.Plan | None = None,
-                   hide=(), **_ignored) -> SubmissionResult:
-    """Grade one submission in this process (its code runs in a sandbox process)."""
-    t0 = time.monotonic()
-    deadline = t0 + timeout
-    res = SubmissionResult(display, student, notebook, heldout_seeds=list(seeds or []))
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        cells = data.get("cells") if isinstance(data, dict) else None
-        if not isinstance(cells, list):
-            raise ValueError("no list of cells")
-    except Exception as exc:
-        res.problem = f"not a readable notebook: {first_line(str(exc)) or type(exc).__name__}"
-        res.exercises = _all(entries, FAIL, res.problem)
-        return res
-    by_id = {}
-    for i, c in enumerate(cells):
-        gid = gc._gid(c)
-        if gid:
-            by_id[gid] = i  # the last occurrence wins (a duplicated cell)
-    code = [e for e in entries if e["kind"] == "code"]
-    outcomes = _score_code(root, notebook, code, cells, deadline, cell_timeout, list(seeds or []),
-                           res, plan, hide) if code else {}
-    for e in entries:
-        if e["kind"] != "code":
-            res.exercises.append(_written(e, cells, by_id))
-            continue
-        o = outcomes.get(e["id"]) or gc.Outcome(FAIL, res.problem or "not checked")
-        pts = e["points"] if o.status == PASS else 0
-        res.exercises.append(ExerciseResult(e["id"], e["title"], e["points"], o.status, pts,
-                                            o.reason, review=o.flags))
-    res.seconds = round(time.monotonic() - t0, 1)
-    return res
-
 
 def course_digest(root: Path = ROOT) -> str:
     """SHA-256 over the course's code and solutions: what grading trusts not to change."""
@@ -145,83 +92,6 @@ def course_digest(root: Path = ROOT) -> str:
             if p.is_file() and p.suffix in (".py", ".ipynb") and "__pycache__" not in p.parts:
                 h.update(str(p.relative_to(root)).encode() + b"\0" + p.read_bytes() + b"\0")
     return h.hexdigest()
-
-
-def _score_code(root, notebook, entries, cells, deadline, cell_timeout, seeds, res, plan=None,
-                hide=()):
-    plan = plan or gc.make_plan(str(Path(root) / "solutions" / notebook))
-    student_nb = Path(root) / "notebooks" / notebook
-    student_sources: set[str] = set()
-    if student_nb.exists():
-        student_sources = {gc._source(c).strip() for c in json.loads(student_nb.read_text())["cells"]}
-    run, where = gc.sandbox_cells(plan, cells, student_sources)
-    from .sandbox import CHILD, Sandbox, SandboxError, course_sources
-
-    sources, packages = course_sources(CHILD.parent)
-    out: dict[str, gc.Outcome] = {}
-    box, load = None, None
-
-    def start(hidden=tuple(hide)):
-        nonlocal box, load
-        if box is not None:
-            box.close()
-        box = Sandbox(hide=list(hidden))
-        left = deadline - time.monotonic()
-        try:
-            load = box.load(sources, packages, plan.forbidden, run, timeout=max(1.0, left),
-                            cell_limit=cell_timeout)
-        except SandboxError as exc:
-            if box.hidden and "(exit code 97)" in exc.why:  # a folder could not be hidden
-                return start(())
-            cell = box.running_cell()
-            where_ = f" in cell {cell}" if cell is not None else ""
-            why = exc.why
-            if why.startswith("time limit: no answer"):
-                why = f"time limit reached{where_} while running the notebook's cells (an infinite loop?)"
-            elif not why.startswith("time limit"):
-                why = f"{why}{where_}"
-            load = {"problem": why}
-
-    try:
-        start()
-        tamper = gc.tampering(load.get("events", [])) if "problem" not in load else []
-        if tamper:
-            res.problem = ("tampering with the course's checking code ("
-                           + ", ".join(f"`{t}` changed" for t in tamper) + "): 0 points")
-            return {e["id"]: gc.Outcome(FAIL, res.problem) for e in entries}
-        errors = {c["index"]: c for c in load.get("cells", []) if c.get("status") == "error"}
-        for e in entries:
-            chk = plan.checks.get(e["id"])
-            if chk is None:
-                out[e["id"]] = gc.Outcome(FAIL, "this check cell cannot be graded automatically")
-                continue
-            if box.dead and "problem" not in load:
-                start()
-            if "problem" in load:
-                out[e["id"]] = gc.Outcome(FAIL, load["problem"])
-                res.problem = res.problem or load["problem"]
-                continue
-            left = deadline - time.monotonic()
-            if left <= 1:
-                out[e["id"]] = gc.Outcome(FAIL, "not checked: the notebook time limit was reached")
-                continue
-            try:
-                info = box.describe([chk.arg], timeout=min(30, left))[chk.arg]
-                o = gc.score_check(box, plan, chk, info, seeds=seeds,
-                                   timeout=max(1.0, min(cell_timeout, left)))
-            except SandboxError as exc:
-                o = gc.Outcome(FAIL, f"{exc.why} (while checking `{chk.arg}`)")
-            i = where.get(chk.id)
-            if o.status != PASS and i in errors:
-                err = errors[i]
-                o.reason += (f"\nThe answer cell (cell {i}) raised {err.get('ename')}: "
-                             f"{first_line(err.get('evalue', ''))}")
-            o.flags = gc.review_flags(plan, chk, cells, where)
-            out[e["id"]] = o
-    finally:
-        if box is not None:
-            box.close()
-    return out
 
 
 # ---------------------------------------------------------------------------------------
@@ -294,6 +164,17 @@ def grade(paths: list[Path], *, root: Path = ROOT, selectors: dict | None = None
     digest = course_digest(root)
     hide = [Path(root) / "solutions", Path(root) / "src", Path(root) / ".git",
             *{(b if b is not None else p.parent).resolve() for p, b in found}]
+    common = {"root": str(root), "timeout": timeout, "cell_timeout": cell_timeout,
+              "seeds": list(seeds), "digest": digest, "hide": [str(h) for h in hide]}
+    jobs_list, results = _make_jobs(found, catalogue, names, common)
+    results.update(_run_jobs(jobs_list, root, digest, timeout, isolate, jobs, log))
+    return [results[k] for k in sorted(results)]
+
+
+def _make_jobs(found, catalogue, names, common) -> tuple[list, dict]:
+    """``([(k, job)], {k: result})``: a job per submission of a selected notebook, and a
+    result row for each file that is not one (unreadable, not a course notebook)."""
+    root = Path(common["root"])
     jobs_list, results = [], {}
     for k, (path, base) in enumerate(found):
         display = str(path.relative_to(base)) if base is not None else path.name
@@ -315,13 +196,16 @@ def grade(paths: list[Path], *, root: Path = ROOT, selectors: dict | None = None
         if notebook not in catalogue:  # not part of the selected assignment
             continue
         jobs_list.append((k, {"path": str(path.resolve()), "notebook": notebook,
-                              "student": student, "display": display, "root": str(root),
-                              "entries": catalogue[notebook], "timeout": timeout,
-                              "cell_timeout": cell_timeout, "seeds": list(seeds),
-                              "digest": digest, "hide": [str(h) for h in hide],
+                              "student": student, "display": display,
+                              "entries": catalogue[notebook], **common,
                               "plan": gc.plan_to_dict(gc.make_plan(
-                                  str(Path(root) / "solutions" / notebook)))}))
+                                  str(root / "solutions" / notebook)))}))
+    return jobs_list, results
 
+
+def _run_jobs(jobs_list, root, digest, timeout, isolate, jobs, log) -> dict:
+    """``{k: result}``: every job graded (in worker processes unless ``isolate`` is
+    False), ``jobs`` at a time; once the course's files change on disk, no more."""
     changed: list[str] = []
 
     def run(item):
@@ -345,9 +229,7 @@ def grade(paths: list[Path], *, root: Path = ROOT, selectors: dict | None = None
         return k, r
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        for k, r in pool.map(run, jobs_list):
-            results[k] = r
-    return [results[k] for k in sorted(results)]
+        return dict(pool.map(run, jobs_list))
 
 
 def _run_job(job: dict) -> SubmissionResult:

@@ -107,25 +107,6 @@ def _strip_magics(src: str) -> str:
                      if ln.lstrip().startswith(("%", "!")) else ln for ln in src.splitlines())
 
 
-def _parse_check(src: str, aliases: dict) -> tuple[str, str, str, str | None] | None:
-    try:
-        tree = ast.parse(src)
-    except SyntaxError:
-        return None
-    for stmt in tree.body:
-        value, target = None, None
-        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
-            value, target = stmt.value, stmt.targets[0].id
-        elif isinstance(stmt, ast.Expr):
-            value = stmt.value
-        if (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
-                and isinstance(value.func.value, ast.Name) and value.args
-                and isinstance(value.args[0], ast.Name)
-                and aliases.get(value.func.value.id, "").startswith("course_utils.exercises.")):
-            return aliases[value.func.value.id], value.func.attr, value.args[0].id, target
-    return None
-
-
 def normalised(fn_node: ast.FunctionDef) -> str:
     """The function's shape: no docstring, parameters and local names renamed in order."""
     node = ast.parse(ast.unparse(fn_node)).body[0]
@@ -168,9 +149,80 @@ def _function_node(src: str, name: str):
     return next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name), None)
 
 
+def _allowed_calls(cells, answer_ids, aliases) -> set[tuple[str, str]]:
+    """``{(course module, name)}`` the answer cells of the solution use (the answer key's
+    helpers, allowed to students too)."""
+    allowed = set()
+    for c in cells:
+        if c.cell_type == "code" and _gid(c) in answer_ids:
+            for node in ast.walk(ast.parse(c.source)):
+                if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                        and node.value.id in aliases):
+                    allowed.add((aliases[node.value.id], node.attr))
+    return allowed
+
+
+def _checks(cells, number: int, answer_ids) -> dict[str, Check]:
+    """What each registered code exercise of notebook ``number`` checks, from the registry."""
+    from . import registry
+
+    where = {}
+    for i, c in enumerate(cells):
+        if _gid(c):
+            where.setdefault(_gid(c), i)
+    checks = {}
+    for e in registry.exercises():
+        if e.notebook == number and e.kind == registry.CODE and e.id in where:
+            checks[e.id] = Check(e.id, where[e.id], e.module, e.check_name, e.function, e.binds,
+                                 e.answer_id if e.answer_id in answer_ids else None,
+                                 f"{e.reference.__module__}.{e.reference.__name__}", e.harness)
+    return checks
+
+
+def _forbidden_modules(checks, allowed) -> set[str]:
+    """The references' modules, the lesson modules that compute an answer, the modules a
+    reference uses (but those the answer key uses and plain utilities) and the checking
+    code."""
+    from . import registry
+
+    used = {m for m, _ in allowed}
+    mods = {"course_utils.checker"}
+    for e in registry.exercises():
+        mods.add(e.module)
+        if e.id not in checks:
+            continue
+        ref = e.reference
+        mods.add(ref.__module__)
+        mods.update(getattr(importlib.import_module(e.module), "ANSWER_MODULES", ()))
+        for n in ref.__code__.co_names:
+            v = ref.__globals__.get(n)
+            if inspect.ismodule(v) and v.__name__.startswith("course_utils") \
+                    and v.__name__ not in used and v.__name__ not in UTILITY:
+                mods.add(v.__name__)
+    return mods
+
+
+def _reference_shapes(checks) -> dict[str, str]:
+    """``{exercise id: normalised code of its reference}`` for references long enough that
+    an honest answer is unlikely to be written the same way."""
+    from . import registry
+
+    shapes = {}
+    for chk in checks.values():
+        ref = registry.find(chk.id).reference
+        try:
+            node = ast.parse(inspect.getsource(ref).lstrip()).body[0]
+            if isinstance(node, ast.FunctionDef) and _statements(node) >= MIN_COPY_STATEMENTS:
+                shapes[chk.id] = normalised(node)
+        except (OSError, TypeError, SyntaxError, IndexError):
+            pass
+    return shapes
+
+
 @functools.cache
 def make_plan(solution_path: str) -> Plan:
-    """The grading plan of one solution notebook (see the module docstring)."""
+    """The grading plan of one solution notebook (see the module docstring); what each
+    check cell checks comes from the exercise registry."""
     import nbformat
 
     nb = nbformat.read(solution_path, as_version=4)
@@ -180,56 +232,11 @@ def make_plan(solution_path: str) -> Plan:
     aliases = _module_aliases([s for _, s in setup])
     answer_ids = {_gid(c) for c in cells if c.cell_type == "code" and _gid(c)
                   and (c.metadata.get("nbgrader") or {}).get("solution")}
-    checks: dict[str, Check] = {}
-    allowed: set[tuple[str, str]] = set()
-    for i, c in enumerate(cells):
-        gid = _gid(c)
-        if c.cell_type != "code" or not gid:
-            continue
-        if gid in answer_ids:
-            for node in ast.walk(ast.parse(c.source)):
-                if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
-                        and node.value.id in aliases):
-                    allowed.add((aliases[node.value.id], node.attr))
-        elif (c.metadata.get("nbgrader") or {}).get("grade"):
-            parsed = _parse_check(c.source, aliases)
-            if parsed:
-                mod, func, arg, target = parsed
-                checks[gid] = Check(gid, i, mod, func, arg, target,
-                                    gid + "_code" if gid + "_code" in answer_ids else None)
-    forbidden_mods: set[str] = set()
-    shapes = {}
-    for chk in checks.values():
-        mod = importlib.import_module(chk.module)
-        chk.harness = getattr(mod, "SANDBOX_HARNESS", None)
-        with checker.capture() as found:
-            getattr(mod, chk.func)(None)
-        ref = found[0][1] if found else None
-        if ref is None:
-            continue
-        chk.reference = f"{ref.__module__}.{ref.__name__}"
-        forbidden_mods.add(ref.__module__)
-        forbidden_mods.update(getattr(mod, "ANSWER_MODULES", ()))
-        used = {m for m, _ in allowed}
-        for n in ref.__code__.co_names:
-            v = ref.__globals__.get(n)
-            if inspect.ismodule(v) and v.__name__.startswith("course_utils") \
-                    and v.__name__ not in used and v.__name__ not in UTILITY:
-                forbidden_mods.add(v.__name__)
-        try:
-            node = ast.parse(inspect.getsource(ref).lstrip()).body[0]
-            if isinstance(node, ast.FunctionDef) and _statements(node) >= MIN_COPY_STATEMENTS:
-                shapes[chk.id] = normalised(node)
-        except (OSError, TypeError, SyntaxError, IndexError):
-            pass
-    import course_utils.exercises as exercises_pkg
-
-    for p in Path(exercises_pkg.__file__).parent.glob("ex*.py"):
-        forbidden_mods.add(f"course_utils.exercises.{p.stem}")
-    forbidden_mods.add("course_utils.checker")
+    allowed = _allowed_calls(cells, answer_ids, aliases)
+    checks = _checks(cells, int(Path(solution_path).name[:2]), answer_ids)
     harness = {(c.module, c.harness) for c in checks.values() if c.harness}
     forbidden = {}
-    for name in sorted(forbidden_mods):
+    for name in sorted(_forbidden_modules(checks, allowed)):
         mod = importlib.import_module(name)
         forbidden[name] = sorted(
             k for k, v in vars(mod).items()
@@ -237,7 +244,7 @@ def make_plan(solution_path: str) -> Plan:
             and (name, k) not in allowed and (name, k) not in harness)
     return Plan(Path(solution_path).name, setup, checks, answer_ids,
                 {c.get("id") for c in cells if c.get("id")},
-                {c.source.strip() for c in cells}, forbidden, shapes)
+                {c.source.strip() for c in cells}, forbidden, _reference_shapes(checks))
 
 
 def plan_to_dict(plan: Plan) -> dict:
@@ -290,6 +297,7 @@ class Outcome:
     status: str
     reason: str = ""
     flags: list[str] = field(default_factory=list)
+    verdict: dict | None = None  # the check's Verdict.to_dict() (+ "seed": held-out seed)
 
 
 def verdict_text(v) -> str:
@@ -342,14 +350,16 @@ def score_check(box: sandbox.Sandbox, plan: Plan, chk: Check, info: dict, *, see
             break
     if verdict is None:
         return Outcome(FAIL, "the check gave no verdict")
+    fields = dict(verdict.to_dict(), seed=seed)
     if verdict.passed:
         return Outcome(PASS, f"{verdict.message} Held-out cases (seeds {', '.join(map(str, seeds))}) "
-                       "passed too." if seeds else verdict.message)
+                       "passed too." if seeds else verdict.message, verdict=fields)
     text = verdict_text(verdict)
     if seed is not None:
         text = (f"passed its own cases but not the held-out ones (seed {seed}): "
                 + text)
-    return Outcome(NOT_ATTEMPTED if verdict.status == checker.NOT_ATTEMPTED else FAIL, text)
+    return Outcome(NOT_ATTEMPTED if verdict.status == checker.NOT_ATTEMPTED else FAIL, text,
+                   verdict=fields)
 
 
 def review_flags(plan: Plan, chk: Check, cells: list, where: dict) -> list[str]:

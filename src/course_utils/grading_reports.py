@@ -21,6 +21,9 @@ class ExerciseResult:
     reason: str = ""    # the whole verdict (several lines)
     kind: str = "code"  # "written": a markdown answer, graded by hand, not in max_total
     review: list[str] = field(default_factory=list)  # why to look at it by hand
+    # the check's verdict, machine-readable (status, kind, output, case, shapes, hint,
+    # message, seed: the held-out seed it failed on); None when no check ran
+    verdict: dict | None = None
 
 
 @dataclass
@@ -60,12 +63,23 @@ def first_line(text: str, limit: int = 200) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
+def verdict_line(verdict: dict) -> str:
+    """One line from a verdict's fields: its message, after the held-out seed it failed on."""
+    seed = verdict.get("seed")
+    prefix = (f"passed its own cases but not the held-out ones (seed {seed}): "
+              if seed is not None else "")
+    return first_line(prefix + verdict.get("message", ""))
+
+
 def reason_summary(r: SubmissionResult) -> str:
-    """One line: the problem, then ``id: first line of the reason`` for each exercise that
-    did not pass (the CSV's ``reason`` column; the JSON keeps every verdict whole)."""
+    """One line: the problem, then ``id: reason`` for each exercise that did not pass (the
+    CSV's ``reason`` column; the JSON keeps every verdict whole): the check's message, read
+    from the verdict's fields, or the grader's own first line (time limit, not your work …)."""
     parts = [r.problem] if r.problem else []
-    parts += [f"{e.id}: {first_line(e.reason)}" for e in r.exercises
-              if e.status in (FAIL, NOT_ATTEMPTED) and e.reason and e.reason != r.problem]
+    for e in r.exercises:
+        if e.status not in (FAIL, NOT_ATTEMPTED) or not e.reason or e.reason == r.problem:
+            continue
+        parts.append(f"{e.id}: {verdict_line(e.verdict) if e.verdict else first_line(e.reason)}")
     return " | ".join(parts)
 
 

@@ -27,19 +27,11 @@ class GradingError(Exception):
 
 
 def load_catalogue(root: Path = ROOT) -> dict[str, list[dict]]:
-    """``{notebook file name: [entry]}`` from ``solutions/``; each entry is
-    :func:`build.validate_solution`'s (id, title, points, kind, cell) plus ``source``: the
-    graded cell's source in the solution (what a check cell must contain)."""
-    from . import build
+    """``{notebook file name: [entry]}`` for the notebooks in ``root/solutions``, from the
+    exercise registry; each entry: id, title, points, kind, notebook."""
+    from . import registry
 
-    cat = {}
-    for path in build.solution_paths(root):
-        nb = build.read_notebook(path)
-        entries = build.validate_solution(nb, path)
-        for e in entries:
-            e["source"] = nb.cells[e["cell"]].source
-        cat[path.name] = entries
-    return cat
+    return registry.catalogue(root)
 
 
 def parse_assignment(text: str) -> dict[str, float | None]:

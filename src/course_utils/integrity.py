@@ -116,17 +116,15 @@ def _live(name: str) -> str:
 
 def hidden_check(exercises: str, check: str, fn, seeds=HELDOUT_SEEDS) -> None:
     """Run ``course_utils.exercises.<exercises>.<check>`` on held-out cases with fresh
-    copies of the checking code; raise ``AssertionError`` with the verdict unless passed."""
+    copies of the checking code; raise ``AssertionError`` with the verdict unless passed.
+
+    The references that are off limits are those of the module's registry entries
+    (``EXERCISES``) and its ``ANSWER_MODULES``."""
     why = reused(fn)
     if why:
         raise NotOwnWork(f"not your work: {why}.")
     ex, checker = fresh_modules(f"exercises.{exercises}", "checker")
-    refs = []
-    for name, f in vars(ex).items():
-        if name.startswith("check_") and inspect.isfunction(f) and f.__module__ == ex.__name__:
-            with checker.capture() as found:
-                f(None)
-            refs += [r for _, r in found]
+    refs = [e.reference for e in ex.EXERCISES if e.kind == "code"]
     allowed = set(getattr(ex, "ALLOWED_HELPERS", ()))
     modules = {_live(r.__module__) for r in refs} | set(getattr(ex, "ANSWER_MODULES", ()))
     for seed in seeds:
@@ -134,6 +132,6 @@ def hidden_check(exercises: str, check: str, fn, seeds=HELDOUT_SEEDS) -> None:
             getattr(ex, check)(fn, seed=seed)
         verdict = found[0][0]
         if not verdict.passed:
-            if "NotOwnWork" in verdict.message:
+            if verdict.error == NotOwnWork.__name__:
                 raise NotOwnWork(f"not your work: {verdict.message}")
             raise AssertionError(f"held-out check (seed {seed}): {verdict}")

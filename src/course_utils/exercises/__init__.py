@@ -1,6 +1,8 @@
 """Exercise checks, one module per notebook (``ex01`` for notebook 01, …).
 
-Each ``check_<function>(student_fn)`` builds seeded random cases (batch > 1, T > 1,
-non-square shapes), lists the classic mistakes for that exercise, calls
-:func:`course_utils.checker.check_function` and returns the function later cells use.
+Each module declares its exercises as registry entries (``EXERCISES``, see
+:mod:`course_utils.registry`): seeded random cases (batch > 1, T > 1, non-square shapes),
+the reference, the output names and the classic mistakes. Its ``check_<function>``
+functions are derived from those entries: each prints one verdict and returns the
+function later cells use.
 """

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..checker import Mistake, check_function
-from ..checker import seed_args as _seed
+from ..checker import Mistake
 from ..reference import nb01 as _nb01
+from ..registry import Exercise, check_functions
 
 # Lesson modules whose functions compute the answer, or part of it (the fast versions,
 # the gates): grading treats a call to one of them like a call to the reference.
@@ -110,14 +110,16 @@ SEQ_MISTAKES = [
 ]
 
 
-def check_rnn_step_forward(student_fn, seed: int | None = None):
-    """Check ``rnn_step_forward(x, h_prev, Wxh, Whh, b) -> h_next`` (N, H); ``seed``: other
-    random cases (held-out checks)."""
-    return check_function(student_fn, _nb01.rnn_step_forward, step_cases(*_seed(seed)),
-                          name="rnn_step_forward", outputs=("h_next",), mistakes=STEP_MISTAKES)
-
-
-def check_rnn_forward(student_fn, seed: int | None = None):
-    """Check ``rnn_forward(x, h0, Wxh, Whh, b) -> h`` (N, T, H)."""
-    return check_function(student_fn, _nb01.rnn_forward, seq_cases(*_seed(seed)),
-                          name="rnn_forward", outputs=("h",), mistakes=SEQ_MISTAKES)
+EXERCISES = (
+    Exercise("ex01_rnn_step_forward", 1, "One RNN step, forward", 2,
+             function="rnn_step_forward", reference=_nb01.rnn_step_forward,
+             cases=step_cases, seed=101, outputs=("h_next",), mistakes=tuple(STEP_MISTAKES),
+             description="compares with the reference on 4 random cases (non-square shapes, "
+             "batch > 1).", binds="step_forward"),
+    Exercise("ex01_rnn_forward", 1, "A whole sequence, forward", 3,
+             function="rnn_forward", reference=_nb01.rnn_forward, cases=seq_cases, seed=102,
+             outputs=("h",), mistakes=tuple(SEQ_MISTAKES),
+             description="compares with the reference on 3 random batches of sequences.",
+             binds="seq_forward"),
+)
+check_rnn_step_forward, check_rnn_forward = check_functions(EXERCISES)

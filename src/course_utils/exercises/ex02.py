@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from .. import scalar_rnn
-from ..checker import Mistake, check_function
-from ..checker import seed_args as _seed
+from ..checker import Mistake
 from ..reference import nb02 as _nb02
+from ..registry import WRITTEN, Exercise, check_functions
 
 # Lesson modules whose functions compute the answer, or part of it (the fast versions,
 # the gates): grading treats a call to one of them like a call to the reference.
@@ -94,7 +94,14 @@ MISTAKES = [
 ]
 
 
-def check_scalar_bptt(student_fn, seed: int | None = None):
-    """Check ``scalar_bptt(x, y, w, u, b, h0) -> (dw, du, db, dh0)``."""
-    return check_function(student_fn, reference, cases(*_seed(seed)), name="scalar_bptt",
-                          outputs=OUTPUTS, mistakes=MISTAKES, rtol=1e-9)
+EXERCISES = (
+    Exercise("ex02_cost_of_paths", 2, "Cost of the path sum vs BPTT", 1, kind=WRITTEN),
+    Exercise("ex02_scalar_bptt", 2, "Scalar BPTT", 3, function="scalar_bptt",
+             reference=reference, cases=cases, seed=201, outputs=OUTPUTS,
+             mistakes=tuple(MISTAKES), rtol=1e-9,
+             description="4 random sequences (T = 3 to 11), against the reference, relative "
+             "error < 1e-9.", binds="scalar_grads"),
+    Exercise("ex02_which_state", 2, "Which hidden state where", 1, kind=WRITTEN),
+    Exercise("ex02_vanishing_bound", 2, "A bound on the path products", 1, kind=WRITTEN),
+)
+(check_scalar_bptt,) = check_functions(EXERCISES)

@@ -8,14 +8,12 @@ a classic mistake; the others are non-square so a transposed weight can never pa
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
-from ..checker import WRONG, Mistake, report, run_check
-from ..checker import seed_args as _seed
+from ..checker import WRONG, Mistake
 from ..reference import nb01 as _nb01
 from ..reference import nb03 as _nb03
+from ..registry import Exercise, check_functions
 
 # Lesson modules whose functions compute the answer, or part of it (the fast versions,
 # the gates): grading treats a call to one of them like a call to the reference.
@@ -92,9 +90,9 @@ HINT_WRONG_STEP = ("the tanh derivative is taken at the wrong time step: you use
                    "1 − h_prev², but this step's tanh produced h_next, so its derivative is "
                    "1 − h_next².")
 
-# Mistakes that change a single output come first: a mistake is recognised by the outputs
-# that are wrong, so the broader ones (a wrong `da` changes every output) must not shadow
-# them.
+# A mistake is recognised by the outputs that are wrong: the checker prefers the one that
+# gets wrong exactly the student's wrong outputs (a wrong `da` changes every output), so
+# the order of this list does not matter.
 STEP_MISTAKES = [
     Mistake("`dh_prev` uses Whh transposed: the forward pass computes h_prev @ Whh.T, so "
             "the gradient flows back through `da @ Whh` (no .T).",
@@ -221,19 +219,11 @@ SEQ_MISTAKES = [
 # ---------------------------------------------------------------------------------------
 # Better diagnoses for shape problems of weight gradients
 # ---------------------------------------------------------------------------------------
-_SHAPE_MSG = re.compile(r"`(\w+)` has shape \(([\d, ]*)\); expected \(([\d, ]*)\)")
-
-
-def _shape_diagnosis(verdict, outputs):
+def _shape_diagnosis(verdict, outputs=None):
     """Replace the generic shape hint by one about weight/bias gradients when it fits."""
-    if verdict.status != WRONG:
+    if verdict.status != WRONG or verdict.kind != "shape" or verdict.output is None:
         return verdict
-    m = _SHAPE_MSG.search(verdict.message)
-    if not m:
-        return verdict
-    name = m.group(1)
-    got = tuple(int(s) for s in m.group(2).replace(" ", "").split(",") if s)
-    want = tuple(int(s) for s in m.group(3).replace(" ", "").split(",") if s)
+    name, got, want = verdict.output, verdict.got_shape, verdict.expected_shape
     hint = None
     if name in ("dWxh", "dWhh") and len(got) == 2 and got == want[::-1]:
         param = name[1:]
@@ -247,22 +237,22 @@ def _shape_diagnosis(verdict, outputs):
     if hint:
         shapes = [d for d in verdict.details if d.startswith("Shapes in this case")]
         verdict.details = [f"Most likely: {hint}"] + shapes
+        verdict.hint = hint
     return verdict
 
 
-def _check(student_fn, reference_fn, cases, name, outputs, mistakes):
-    verdict = run_check(student_fn, reference_fn, cases, name=name, outputs=outputs,
-                        mistakes=mistakes)
-    return report(_shape_diagnosis(verdict, outputs), student_fn, reference_fn)
-
-
-def check_rnn_step_backward(student_fn, seed: int | None = None):
-    """Check ``rnn_step_backward(dh_next, x, h_prev, h_next, Wxh, Whh) -> (dx, dh_prev, dWxh, dWhh, db)``."""
-    return _check(student_fn, _nb03.rnn_step_backward, step_cases(*_seed(seed)), "rnn_step_backward",
-                  STEP_OUTPUTS, STEP_MISTAKES)
-
-
-def check_rnn_backward(student_fn, seed: int | None = None):
-    """Check ``rnn_backward(dh, x, h0, h, Wxh, Whh) -> (dx, dh0, dWxh, dWhh, db)``."""
-    return _check(student_fn, _nb03.rnn_backward, seq_cases(*_seed(seed)), "rnn_backward",
-                  SEQ_OUTPUTS, SEQ_MISTAKES)
+EXERCISES = (
+    Exercise("ex03_rnn_step_backward", 3, "One RNN step, backward", 3,
+             function="rnn_step_backward", reference=_nb03.rnn_step_backward,
+             cases=step_cases, seed=301, outputs=STEP_OUTPUTS, mistakes=tuple(STEP_MISTAKES),
+             diagnose=_shape_diagnosis,
+             description="4 random cases (batch > 1, D != H in three of them), compared with "
+             "the reference.", binds="step_backward"),
+    Exercise("ex03_rnn_backward", 3, "BPTT over a sequence", 4,
+             function="rnn_backward", reference=_nb03.rnn_backward, cases=seq_cases,
+             seed=302, outputs=SEQ_OUTPUTS, mistakes=tuple(SEQ_MISTAKES),
+             diagnose=_shape_diagnosis,
+             description="3 random batches of sequences, compared with the reference.",
+             binds="seq_backward"),
+)
+check_rnn_step_backward, check_rnn_backward = check_functions(EXERCISES)

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..checker import Mistake, check_function
-from ..checker import seed_args as _seed
+from ..checker import Mistake
 from ..numerics import rel_error  # noqa: F401  (re-exported for tests)
 from ..reference import nb01 as _nb01
 from ..reference import nb04 as _nb04
+from ..registry import WRITTEN, Exercise, check_functions
 
 # Lesson modules whose functions compute the answer, or part of it (the fast versions,
 # the gates): grading treats a call to one of them like a call to the reference.
-ANSWER_MODULES = ("course_utils.vanishing",)
+ANSWER_MODULES = ("course_utils.jacobians", "course_utils.vanishing")
 
 # (N, D, H): batch > 1 and D != H, so the Jacobian with respect to x (H, D) has the wrong
 # shape; every Whh is a random non-symmetric matrix so a transposed Jacobian cannot pass.
@@ -89,12 +89,6 @@ STEP_MISTAKES = [
             lambda x, h_prev, Wxh, Whh, b: (lambda h: (h * (1 - h))[:, :, None] * Whh)(
                 np.tanh(_pre(x, h_prev, Wxh, Whh, b)))),
 ]
-
-
-def check_rnn_step_jacobian(student_fn, seed: int | None = None):
-    """Check ``rnn_step_jacobian(x, h_prev, Wxh, Whh, b) -> J`` (N, H, H)."""
-    return check_function(student_fn, _nb04.rnn_step_jacobian, step_cases(*_seed(seed)),
-                          name="rnn_step_jacobian", outputs=("J",), mistakes=STEP_MISTAKES)
 
 
 # ---------------------------------------------------------------------------------------
@@ -194,7 +188,18 @@ PRODUCT_MISTAKES = [
 ]
 
 
-def check_jacobian_product(student_fn, seed: int | None = None):
-    """Check ``jacobian_product(h, Whh, t, k) -> P`` (N, H, H) = ∂h_t/∂h_k."""
-    return check_function(student_fn, _nb04.jacobian_product, product_cases(*_seed(seed)),
-                          name="jacobian_product", outputs=("P",), mistakes=PRODUCT_MISTAKES)
+EXERCISES = (
+    Exercise("ex04_rnn_step_jacobian", 4, "The Jacobian of one RNN step", 2,
+             function="rnn_step_jacobian", reference=_nb04.rnn_step_jacobian,
+             cases=step_cases, seed=401, outputs=("J",), mistakes=tuple(STEP_MISTAKES),
+             description="compares with the reference on 3 random cases (batch > 1, D != H, "
+             "random Whh).", binds="step_jacobian_fn"),
+    Exercise("ex04_jacobian_product", 4, "The Jacobian product over a window", 3,
+             function="jacobian_product", reference=_nb04.jacobian_product,
+             cases=product_cases, seed=402, outputs=("P",), mistakes=tuple(PRODUCT_MISTAKES),
+             description="4 random windows (t, k), including k = 0, t = T and a single factor.",
+             binds="product_fn"),
+    Exercise("ex04_spectral_radius_vs_norm", 4, "Spectral radius or largest singular value?",
+             1, kind=WRITTEN),
+)
+check_rnn_step_jacobian, check_jacobian_product = check_functions(EXERCISES)

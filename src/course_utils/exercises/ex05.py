@@ -12,11 +12,11 @@ from __future__ import annotations
 import numpy as np
 
 from .. import tbptt
-from ..checker import Mistake, check_function
-from ..checker import seed_args as _seed
+from ..checker import Mistake
 from ..reference import nb01 as _nb01
 from ..reference import nb03 as _nb03
 from ..reference import nb05 as _nb05
+from ..registry import Exercise, check_functions
 
 # Lesson modules whose functions compute the answer, or part of it (the fast versions,
 # the gates): grading treats a call to one of them like a call to the reference.
@@ -131,7 +131,11 @@ MISTAKES = [
 ]
 
 
-def check_truncated_bptt(student_fn, seed: int | None = None):
-    """Check ``truncated_bptt(x, h0, Wxh, Whh, b, dh, k) -> (dWxh, dWhh, db, h_last)``."""
-    return check_function(student_fn, _nb05.truncated_bptt, cases(*_seed(seed)), name="truncated_bptt",
-                          outputs=OUTPUTS, mistakes=MISTAKES)
+EXERCISES = (
+    Exercise("ex05_truncated_bptt", 5, "Chunked truncated BPTT in numpy", 3,
+             function="truncated_bptt", reference=_nb05.truncated_bptt, cases=cases, seed=501,
+             outputs=OUTPUTS, mistakes=tuple(MISTAKES),
+             description="4 random cases (batch > 1, T not a multiple of k, D != H) against "
+             "the reference.", binds="tbptt_fn"),
+)
+(check_truncated_bptt,) = check_functions(EXERCISES)

@@ -7,11 +7,11 @@ therefore compares with torch itself, on ordinary cases and on the edge cases (a
 gradients, a NaN or an infinite entry, ``max_norm = 0``, a single array instead of a
 list).
 
-The generic :func:`course_utils.checker.check_function` expects arrays as outputs and
-treats NaN in an output as a mistake; here a list of arrays comes back and NaN is
-sometimes the right answer, so this module has its own comparison. It still prints a
-:class:`~course_utils.checker.Verdict` through :func:`~course_utils.checker.report`, so
-the fallback and grading-mode behaviour are the course's usual ones.
+Here a list of arrays comes back and NaN is sometimes the right answer, so the outputs
+have their own comparators (NaN-aware, list-valued) and the check its own wording (cases
+named by their labels, torch as the ground truth); the run loop, the mistake matching,
+the fallback and grading mode are the course's usual ones
+(:func:`course_utils.checker.run_check`).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from .. import checker
 from ..checker import Mistake, Verdict
 from ..clipping import TORCH_EPS, global_norm
 from ..reference.nb06 import clip_grad_norm as _reference
+from ..registry import Exercise, check_functions
 
 # Lesson modules whose functions compute the answer, or part of it (the fast versions,
 # the gates): grading treats a call to one of them like a call to the reference.
@@ -175,7 +176,7 @@ MISTAKES = [
 
 
 # ---------------------------------------------------------------------------------------
-# Comparison
+# Comparison: NaN-aware, list-valued outputs (per-output comparators)
 # ---------------------------------------------------------------------------------------
 def _copy_grads(grads):
     if isinstance(grads, np.ndarray):
@@ -183,33 +184,57 @@ def _copy_grads(grads):
     return type(grads)(g.copy() for g in grads)
 
 
-def _same_numbers(a, b, rtol=RTOL) -> bool:
-    """Equal NaN/inf pattern and finite entries within ``rtol`` (norm-relative)."""
+def _numbers_error(a, b) -> float:
+    """The relative error of the finite entries (norm-relative); inf unless the NaN/inf
+    patterns (and the infinities) are equal."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    if a.shape != b.shape:
-        return False
-    if not np.array_equal(np.isnan(a), np.isnan(b)):
-        return False
+    if a.shape != b.shape or not np.array_equal(np.isnan(a), np.isnan(b)):
+        return float("inf")
     inf_a, inf_b = np.isinf(a), np.isinf(b)
     if not np.array_equal(inf_a, inf_b) or not np.array_equal(a[inf_a], b[inf_b]):
-        return False
+        return float("inf")
     fin = np.isfinite(a)
-    return checker.rel_error(a[fin], b[fin]) <= rtol
+    return checker.rel_error(a[fin], b[fin])
+
+
+def _total_error(a, b) -> float:
+    a, b = float(a), float(b)
+    if np.isnan(b) or np.isinf(b) or np.isnan(a) or np.isinf(a):
+        return 0.0 if (a == b or (np.isnan(a) and np.isnan(b))) else float("inf")
+    if a == b:
+        return 0.0
+    return abs(a - b) / max(abs(a), abs(b))
+
+
+def _clipped_error(got, ref) -> float:
+    if isinstance(ref, np.ndarray):
+        return _numbers_error(got, ref)
+    if len(got) != len(ref):
+        return float("inf")
+    return max((_numbers_error(g, r) for g, r in zip(got, ref)), default=0.0)
+
+
+def _same_numbers(a, b, rtol=RTOL) -> bool:
+    """Equal NaN/inf pattern and finite entries within ``rtol`` (norm-relative)."""
+    return _numbers_error(a, b) <= rtol
 
 
 def _same_total(a, b, rtol=RTOL) -> bool:
-    a, b = float(a), float(b)
-    if np.isnan(b):
-        return bool(np.isnan(a))
-    if np.isinf(b):
-        return a == b
-    return abs(a - b) <= rtol * max(abs(a), abs(b)) or a == b
+    return _total_error(a, b) <= rtol
 
 
 def _same_clipped(got, ref, rtol=RTOL) -> bool:
-    if isinstance(ref, np.ndarray):
-        return _same_numbers(got, ref, rtol)
-    return len(got) == len(ref) and all(_same_numbers(g, r, rtol) for g, r in zip(got, ref))
+    return _clipped_error(got, ref) <= rtol
+
+
+class _Clipped(checker.Comparator):
+    def error(self, got, ref):
+        return _clipped_error(got, ref)
+
+
+class _Total(checker.Comparator):
+    def error(self, got, ref):
+        return _total_error(got, ref)
 
 
 def _structure_problem(got, case, ref_clipped):
@@ -252,102 +277,75 @@ def _structure_problem(got, case, ref_clipped):
     return None
 
 
-def _inputs_mutated(case, args) -> bool:
-    before = case["grads"]
-    after = args["grads"]
-    if isinstance(before, np.ndarray):
-        return not np.array_equal(before, after, equal_nan=True)
-    return any(not np.array_equal(b, a, equal_nan=True) for b, a in zip(before, after))
+class _Text(checker.CheckText):
+    """The check's wording: cases named by their labels, torch as the ground truth."""
 
+    rename_notes = False
 
-def _student_outputs(student_fn, cases):
-    """The student's (clipped, total) for every case; None where it raised or is malformed."""
-    outs = []
-    for case in cases:
-        try:
-            with np.errstate(all="ignore"):
-                got = checker.call_student(student_fn, dict(grads=_copy_grads(case["grads"]),
-                                                            max_norm=case["max_norm"]))
-            ref_clipped, _ = torch_clip(case["grads"], case["max_norm"])
-            outs.append(None if _structure_problem(got, case, ref_clipped) else got)
-        except Exception:
-            outs.append(None)
-    return outs
+    def numpy_errors(self):
+        return np.errstate(all="ignore")
 
+    def arguments(self, case):
+        return dict(grads=case["grads"], max_norm=case["max_norm"])
 
-def _match_mistake(student_fn, cases):
-    """The hint of the first mistake that reproduces the student's outputs on every case."""
-    outs = _student_outputs(student_fn, cases)
-    for m in MISTAKES:
-        try:
-            ok = True
-            for case, got in zip(cases, outs):
-                if got is None:
-                    continue
-                b_clipped, b_total = m.fn(_copy_grads(case["grads"]), case["max_norm"])
-                if not (_same_clipped(got[0], b_clipped) and _same_total(got[1], b_total)):
-                    ok = False
-                    break
-            if ok:
-                return m.hint
-        except Exception:
-            continue
-    return None
+    def where(self, i, n, case):
+        return f"case {i} of {n} ({case['label']})"
+
+    def structure(self, got, ref, outputs, where, case, comparators):
+        problem = _structure_problem(got, case, ref[0])
+        if problem is None:
+            return None
+        msg, hints = problem
+        return checker.Problem("structure", f"{msg[:-1]} in {where}.", hints)
+
+    def mutated(self, names, where):
+        return checker.Problem("mutated", f"it modifies the input gradients in place ({where}).",
+                               ["This version returns *new* arrays (`g * scale`, not `g *= "
+                                "scale`): the caller may still need the unclipped gradients."])
+
+    def raised(self, exc, case, where):
+        problem = super().raised(exc, {}, where)
+        if isinstance(exc, ZeroDivisionError) or "zero" in where:
+            problem.hints.append("With all-zero gradients the norm is 0: torch divides "
+                                 "by `total_norm + 1e-6`, so nothing blows up.")
+        return problem
+
+    def fallback_hint(self, got, ref, bad):
+        if 0 in bad and _same_clipped(got[0], ref[0], 1e-5):
+            return ("your clipped gradients are within 1e-5 of torch's but not within "
+                    f"{RTOL:.0e}: does the factor use `max_norm / (total_norm + 1e-6)` "
+                    "exactly as torch does?")
+        return None
+
+    def wrong(self, outputs, where, got, ref, errors, bad, hint, rtol):
+        what = ("the clipped gradients and `total_norm` are" if len(bad) == 2
+                else "the clipped gradients are" if bad == [0] else "`total_norm` is")
+        details = [f"torch: total_norm = {ref[1]:.6g}; yours: {float(got[1]):.6g}."]
+        if hint:
+            details.insert(0, f"Most likely: {hint}")
+        return f"{what} not what torch.nn.utils.clip_grad_norm_ gives in {where}.", details
+
+    def passed(self, n, rtol):
+        return (f"passed ({n} cases, including all-zero gradients, NaN and inf norms, "
+                f"max_norm = 0 and a single array; same numbers as "
+                f"torch.nn.utils.clip_grad_norm_ to {rtol:.0e}).")
 
 
 def run_clip_check(student_fn, cases=None) -> Verdict:
     """Run the check and return the verdict (nothing printed)."""
-    cases = clip_cases() if cases is None else cases
-    if student_fn is None or not callable(student_fn):
-        return Verdict(NAME, checker.WRONG, f"expected a function, got {checker._describe(student_fn)}.",
-                       [f"Run the cell that defines `{NAME}` first."])
-    n = len(cases)
-    for i, case in enumerate(cases, start=1):
-        where = f"case {i} of {n} ({case['label']})"
-        ref_clipped, ref_total = torch_clip(_copy_grads(case["grads"]), case["max_norm"])
-        args = dict(grads=_copy_grads(case["grads"]), max_norm=case["max_norm"])
-        try:
-            with np.errstate(all="ignore"):
-                got = checker.call_student(student_fn, args)
-        except NotImplementedError as exc:
-            return checker._not_implemented(NAME, student_fn, exc)
-        except Exception as exc:
-            verdict = checker._raised(NAME, student_fn, exc, {}, where)
-            if isinstance(exc, ZeroDivisionError) or "zero" in case["label"]:
-                verdict.details.append("With all-zero gradients the norm is 0: torch divides "
-                                       "by `total_norm + 1e-6`, so nothing blows up.")
-            return verdict
-        if _inputs_mutated(case, args):
-            return Verdict(NAME, checker.WRONG, f"it modifies the input gradients in place ({where}).",
-                           ["This version returns *new* arrays (`g * scale`, not `g *= scale`): "
-                            "the caller may still need the unclipped gradients."])
-        problem = _structure_problem(got, case, ref_clipped)
-        if problem:
-            msg, hints = problem
-            return Verdict(NAME, checker.WRONG, f"{msg[:-1]} in {where}.", hints)
-        clipped_bad = not _same_clipped(got[0], ref_clipped)
-        total_bad = not _same_total(got[1], ref_total)
-        if clipped_bad or total_bad:
-            what = ("the clipped gradients and `total_norm` are" if clipped_bad and total_bad
-                    else "the clipped gradients are" if clipped_bad else "`total_norm` is")
-            details = [f"torch: total_norm = {ref_total:.6g}; yours: {float(got[1]):.6g}."]
-            hint = _match_mistake(student_fn, cases)
-            if hint is None and clipped_bad and _same_clipped(got[0], ref_clipped, 1e-5):
-                hint = ("your clipped gradients are within 1e-5 of torch's but not within "
-                        f"{RTOL:.0e}: does the factor use `max_norm / (total_norm + 1e-6)` "
-                        "exactly as torch does?")
-            if hint:
-                details.insert(0, f"Most likely: {hint}")
-            return Verdict(NAME, checker.WRONG,
-                           f"{what} not what torch.nn.utils.clip_grad_norm_ gives in {where}.",
-                           details)
-    return Verdict(NAME, checker.PASSED,
-                   f"passed ({n} cases, including all-zero gradients, NaN and inf norms, "
-                   f"max_norm = 0 and a single array; same numbers as "
-                   f"torch.nn.utils.clip_grad_norm_ to {RTOL:.0e}).")
+    entry = EXERCISES[0]
+    return checker.run_check(student_fn, torch_clip, clip_cases() if cases is None else cases,
+                             name=NAME, outputs=entry.outputs, mistakes=entry.mistakes,
+                             rtol=RTOL, comparators=dict(entry.comparators), text=entry.text)
 
 
-def check_clip_grad_norm(student_fn, seed: int | None = None):
-    """Check ``clip_grad_norm(grads, max_norm) -> (clipped, total_norm)`` against torch."""
-    verdict = run_clip_check(student_fn, None if seed is None else clip_cases(seed))
-    return checker.report(verdict, student_fn, _reference)
+EXERCISES = (
+    Exercise("ex06_clip_grad_norm", 6, "Clip by global norm, like torch", 3,
+             function=NAME, reference=_reference, cases=clip_cases, seed=601,
+             outputs=("clipped", "total_norm"), mistakes=tuple(MISTAKES), rtol=RTOL,
+             truth=torch_clip, comparators=(("clipped", _Clipped()), ("total_norm", _Total())),
+             text=_Text(),
+             description="compares with torch.nn.utils.clip_grad_norm_ on 8 cases (edge cases "
+             "included).", binds="clip_norm"),
+)
+(check_clip_grad_norm,) = check_functions(EXERCISES)

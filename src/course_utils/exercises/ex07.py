@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..checker import Mistake, check_function
-from ..checker import seed_args as _seed
+from ..checker import Mistake
 from ..lstm import sigmoid
 from ..reference import nb07 as _nb07
+from ..registry import Exercise, check_functions
 
 # Lesson modules whose functions compute the answer, or part of it (the fast versions,
 # the gates): grading treats a call to one of them like a call to the reference.
@@ -275,33 +275,31 @@ SEQ_BACKWARD_MISTAKES = [
 # ---------------------------------------------------------------------------------------
 # The checks
 # ---------------------------------------------------------------------------------------
-def check_lstm_step_forward(student_fn, seed: int | None = None):
-    """Check ``lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b) -> (h_next, c_next)``."""
-    return check_function(student_fn, _nb07.lstm_step_forward, step_forward_cases(*_seed(seed)),
-                          name="lstm_step_forward", outputs=("h_next", "c_next"),
-                          mistakes=STEP_FORWARD_MISTAKES)
-
-
-def check_lstm_step_backward(student_fn, seed: int | None = None):
-    """Check ``lstm_step_backward(dh_next, dc_next, x, h_prev, c_prev, Wx, Wh, b)
-    -> (dx, dh_prev, dc_prev, dWx, dWh, db)``."""
-    return check_function(student_fn, _nb07.lstm_step_backward, step_backward_cases(*_seed(seed)),
-                          name="lstm_step_backward",
-                          outputs=("dx", "dh_prev", "dc_prev", "dWx", "dWh", "db"),
-                          mistakes=STEP_BACKWARD_MISTAKES)
-
-
-def check_lstm_forward(student_fn, seed: int | None = None):
-    """Check ``lstm_forward(x, h0, c0, Wx, Wh, b) -> (h, c)``, both (N, T, H)."""
-    return check_function(student_fn, _nb07.lstm_forward, seq_forward_cases(*_seed(seed)),
-                          name="lstm_forward", outputs=("h", "c"),
-                          mistakes=SEQ_FORWARD_MISTAKES)
-
-
-def check_lstm_backward(student_fn, seed: int | None = None):
-    """Check ``lstm_backward(dh, x, h0, c0, Wx, Wh, b, dcT=None)
-    -> (dx, dh0, dc0, dWx, dWh, db)``."""
-    return check_function(student_fn, _nb07.lstm_backward, seq_backward_cases(*_seed(seed)),
-                          name="lstm_backward",
-                          outputs=("dx", "dh0", "dc0", "dWx", "dWh", "db"),
-                          mistakes=SEQ_BACKWARD_MISTAKES)
+EXERCISES = (
+    Exercise("ex07_lstm_step_forward", 7, "One LSTM step, forward", 2,
+             function="lstm_step_forward", reference=_nb07.lstm_step_forward,
+             cases=step_forward_cases, seed=701, outputs=("h_next", "c_next"),
+             mistakes=tuple(STEP_FORWARD_MISTAKES),
+             description="4 random cases (batch > 1, D != H); it recognises wrong gate orders "
+             "and more.", binds="step_forward"),
+    Exercise("ex07_lstm_forward", 7, "A whole sequence, forward", 2,
+             function="lstm_forward", reference=_nb07.lstm_forward, cases=seq_forward_cases,
+             seed=703, outputs=("h", "c"), mistakes=tuple(SEQ_FORWARD_MISTAKES),
+             description="3 random batches of sequences.", binds="seq_forward"),
+    Exercise("ex07_lstm_step_backward", 7, "One LSTM step, backward", 3,
+             function="lstm_step_backward", reference=_nb07.lstm_step_backward,
+             cases=step_backward_cases, seed=702,
+             outputs=("dx", "dh_prev", "dc_prev", "dWx", "dWh", "db"),
+             mistakes=tuple(STEP_BACKWARD_MISTAKES),
+             description="4 random cases with random dh_next and dc_next.",
+             binds="step_backward"),
+    Exercise("ex07_lstm_backward", 7, "BPTT for the LSTM", 3,
+             function="lstm_backward", reference=_nb07.lstm_backward,
+             cases=seq_backward_cases, seed=704,
+             outputs=("dx", "dh0", "dc0", "dWx", "dWh", "db"),
+             mistakes=tuple(SEQ_BACKWARD_MISTAKES),
+             description="3 random cases; the first without dcT, the others with one.",
+             binds="seq_backward"),
+)
+(check_lstm_step_forward, check_lstm_forward, check_lstm_step_backward,
+ check_lstm_backward) = check_functions(EXERCISES)

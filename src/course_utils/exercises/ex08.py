@@ -17,9 +17,9 @@ import torch
 from torch.nn import functional as F
 
 from .. import charlm
-from ..checker import Mistake, report, run_check
-from ..checker import seed_args as _seed
+from ..checker import Mistake
 from ..reference import nb08 as _nb08
+from ..registry import Exercise, check_functions
 
 # Lesson modules whose functions compute the answer, or part of it (the fast versions,
 # the gates): grading treats a call to one of them like a call to the reference.
@@ -208,13 +208,13 @@ STEP_MISTAKES = [
 ]
 
 
-def check_tbptt_train_step(student_fn, seed: int | None = None):
-    """Check ``tbptt_train_step(model, optimizer, x, y, state, clip) -> (loss, state)``.
-
-    Returns the student's function if it passed, else :func:`reference.nb08.tbptt_train_step`.
-    """
-    student = _runner(student_fn) if callable(student_fn) else student_fn
-    verdict = run_check(student, _runner(_nb08.tbptt_train_step), step_cases(*_seed(seed)),
-                        name="tbptt_train_step", outputs=("losses", "params", "state"),
-                        mistakes=STEP_MISTAKES, rtol=1e-9)
-    return report(verdict, student_fn, _nb08.tbptt_train_step)
+EXERCISES = (
+    Exercise("ex08_tbptt_train_step", 8, "The stateful truncated-BPTT training step", 3,
+             function="tbptt_train_step", reference=_nb08.tbptt_train_step, cases=step_cases,
+             seed=108, outputs=("losses", "params", "state"), mistakes=tuple(STEP_MISTAKES),
+             rtol=1e-9, runner=_runner, harness=SANDBOX_HARNESS,
+             description="trains small float64 LSTMs and RNNs (seeded) for 3-4 chunks with your "
+             "step and\nwith the reference, and compares the losses, the final weights and the "
+             "final state.", binds="train_step"),
+)
+(check_tbptt_train_step,) = check_functions(EXERCISES)

@@ -1,0 +1,266 @@
+"""The exercise registry is the single source of the check cells, the nbgrader metadata,
+the catalogue and what the checks and the grader run."""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import inspect
+import shutil
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+from course_utils import build, checker, registry
+from course_utils.checker import Mistake
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _graded_ids(nb):
+    return [c.metadata["nbgrader"]["grade_id"] for c in nb.cells
+            if (c.metadata.get("nbgrader") or {}).get("grade")]
+
+
+def test_the_registry_holds_every_exercise_in_notebook_order():
+    entries = registry.exercises()
+    assert len(entries) == 18 and sum(e.kind == registry.CODE for e in entries) == 14
+    assert len({e.id for e in entries}) == len(entries)
+    in_notebooks = []
+    for path in build.solution_paths(ROOT):
+        in_notebooks += _graded_ids(build.read_notebook(path))
+    assert [e.id for e in entries] == in_notebooks
+    assert [e.notebook for e in entries] == sorted(e.notebook for e in entries)
+
+
+def test_every_solution_notebook_is_what_the_registry_generates():
+    entries = registry.exercises()
+    for path in build.solution_paths(ROOT):
+        nb = build.read_notebook(path)
+        text = build.dumps(nb)
+        number = int(path.name[:2])
+        assert registry.sync_notebook(nb, number, entries) == [], path.name
+        assert build.dumps(nb) == text, path.name
+        assert registry.problems(nb, number, entries) == [], path.name
+
+
+def test_check_functions_are_derived_from_the_entries():
+    for e in registry.exercises():
+        if e.kind != registry.CODE:
+            continue
+        mod = importlib.import_module(e.module)
+        check = getattr(mod, e.check_name)
+        assert check.exercise is e and check.__module__ == e.module
+        assert check.__name__ == e.check_name and e.function in check.__doc__
+        # the default seed is the case builder's own default
+        default = inspect.signature(e.cases).parameters["seed"].default
+        assert default == e.seed, e.id
+        with checker.capture() as found:
+            assert check(None) is None
+        assert found[0][1] is e.reference and not found[0][0].passed
+
+
+def test_a_drifted_check_cell_is_regenerated_and_build_check_reports_it(tmp_path):
+    (tmp_path / "solutions").mkdir()
+    src = ROOT / "solutions" / "01_unrolling_an_rnn.ipynb"
+    sol = tmp_path / "solutions" / src.name
+    shutil.copy(src, sol)
+    nb = nbformat.read(str(sol), as_version=4)
+    i = next(i for i, c in enumerate(nb.cells)
+             if c.metadata.get("nbgrader", {}).get("grade_id") == "ex01_rnn_forward")
+    nb.cells[i].source = nb.cells[i].source.replace("seq_forward =", "h_fn =")
+    nb.cells[i].metadata["nbgrader"]["points"] = 7
+    nbformat.write(nb, str(sol))
+    logs = []
+    res = build.build(tmp_path, execute=False, check=True, log=logs.append)
+    assert [r.status for r in res] == ["would change"]
+    assert any("differ from the registry" in m and "ex01_rnn_forward" in m for m in logs)
+    build.build(tmp_path, execute=False, log=logs.append)
+    assert sol.read_text() == src.read_text()  # the solution is what the registry says again
+
+
+# ---------------------------------------------------------------------------------------
+# A new exercise: one registry entry plus a solution cell
+# ---------------------------------------------------------------------------------------
+def _double(x):
+    """The reference of the fake exercise: x: (N, D) -> (N, D)."""
+    return 2 * x
+
+
+def _cases(seed: int = 9901):
+    rng = np.random.default_rng(seed)
+    return [dict(x=rng.normal(size=(2, 3))), dict(x=rng.normal(size=(4, 5)))]
+
+
+FAKE = registry.Exercise(
+    "ex01_double", 1, "Double it", 2, function="double", reference=_double, cases=_cases,
+    seed=9901, outputs=("y",), description="2 random cases.", binds="double_fn",
+    mistakes=(Mistake("you tripled it.", lambda x: 3 * x),))
+
+
+def _tiny_notebook():
+    title = nbformat.v4.new_markdown_cell("# 01 · A title", id="title")
+    setup = nbformat.v4.new_code_cell("from course_utils.exercises import ex01", id="setup")
+    solution = nbformat.v4.new_code_cell(
+        "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION",
+        id="sol")
+    after = nbformat.v4.new_code_cell("double_fn(np.ones(2))", id="after")
+    return nbformat.v4.new_notebook(cells=[title, setup, solution, after])
+
+
+def test_a_new_exercise_needs_only_an_entry_and_a_solution_cell(tmp_path):
+    nb = _tiny_notebook()
+    changed = registry.sync_notebook(nb, 1, [FAKE])
+    assert changed == ["ex01_double_code: metadata", "ex01_double: check cell added"]
+    sol, check = nb.cells[2], nb.cells[3]
+    assert sol.metadata["nbgrader"] == {"grade": False, "grade_id": "ex01_double_code",
+                                        "locked": False, "schema_version": 3,
+                                        "solution": True, "task": False}
+    assert check.source == (
+        "# Check: 2 random cases.\n"
+        "double_fn = ex01.check_double(double)\n"
+        "### BEGIN HIDDEN TESTS\n"
+        "from course_utils import integrity\n"
+        'integrity.hidden_check("ex01", "check_double", double)\n'
+        "### END HIDDEN TESTS")
+    assert check.metadata["nbgrader"] == {"grade": True, "grade_id": "ex01_double",
+                                          "locked": True, "points": 2, "schema_version": 3,
+                                          "solution": False, "task": False}
+    assert check.metadata["course"] == {"title": "Double it"} and check.id == "ex01_double-check"
+    assert registry.problems(nb, 1, [FAKE]) == []
+    assert registry.sync_notebook(nb, 1, [FAKE]) == []  # stable: a second run changes nothing
+    # nbgrader accepts it and the student version hides the solution and the hidden tests
+    path = tmp_path / "01_tiny.ipynb"
+    assert build.validate_solution(nb, path) == [
+        {"id": "ex01_double", "title": "Double it", "points": 2, "kind": "code", "cell": 3}]
+    student = build.make_student(nb, path)
+    assert "raise NotImplementedError()" in student.cells[2].source
+    assert student.cells[3].source.strip() == (
+        "# Check: 2 random cases.\ndouble_fn = ex01.check_double(double)")
+    # the catalogue lists it
+    (tmp_path / "solutions").mkdir()
+    (tmp_path / "solutions" / "01_tiny.ipynb").write_text(build.dumps(nb))
+    assert registry.catalogue(tmp_path, [FAKE]) == {"01_tiny.ipynb": [
+        {"id": "ex01_double", "title": "Double it", "points": 2, "kind": "code", "notebook": 1}]}
+
+
+def test_the_derived_check_of_a_new_exercise_works(capsys):
+    (check_double,) = registry.check_functions([FAKE])
+    assert check_double(lambda x: x + x) is not _double
+    assert "✅ double: passed (2 random cases" in capsys.readouterr().out
+    assert check_double(lambda x: 3 * x) is _double
+    out = capsys.readouterr().out
+    assert "❌ double" in out and "Most likely: you tripled it." in out
+    assert check_double(lambda x: 2 * x + 1, seed=5) is _double
+
+
+def test_a_new_written_exercise_gets_its_metadata():
+    entry = registry.Exercise("ex01_why", 1, "Why?", 1, kind=registry.WRITTEN)
+    nb = _tiny_notebook()
+    nb.cells.append(nbformat.v4.new_markdown_cell("Because.", metadata={
+        "nbgrader": {"grade_id": "ex01_why"}}))
+    assert registry.sync_notebook(nb, 1, [entry]) == ["ex01_why: metadata"]
+    assert nb.cells[-1].metadata == {
+        "nbgrader": {"grade": True, "grade_id": "ex01_why", "locked": False, "points": 1,
+                     "schema_version": 3, "solution": True, "task": False},
+        "course": {"title": "Why?"}}
+
+
+def test_problems_name_what_does_not_fit():
+    nb = _tiny_notebook()
+    nb.cells[2].source = "def other(x):\n    ### BEGIN SOLUTION\n    pass\n    ### END SOLUTION"
+    assert registry.sync_notebook(nb, 1, [FAKE]) == []
+    assert registry.problems(nb, 1, [FAKE]) == [
+        "ex01_double: no solution cell (a code cell defining `def double(` with a "
+        "### BEGIN SOLUTION region)"]
+    nb = _tiny_notebook()
+    registry.sync_notebook(nb, 1, [FAKE])
+    nb.cells.insert(3, nbformat.v4.new_code_cell("1"))
+    assert registry.problems(nb, 1, [FAKE]) == [
+        "ex01_double: the check cell must come right after the solution cell (cell 2)"]
+    assert registry.problems(nb, 1, []) == [
+        "cell 2: grade_id 'ex01_double_code' is not in the exercise registry",
+        "cell 4: grade_id 'ex01_double' is not in the exercise registry"]
+
+
+def test_entries_are_validated():
+    with pytest.raises(ValueError, match="starts with ex02_"):
+        registry.Exercise("ex01_x", 2, "X", 1, kind=registry.WRITTEN)
+    with pytest.raises(ValueError, match="needs function, reference"):
+        registry.Exercise("ex01_x", 1, "X", 1)
+    with pytest.raises(KeyError):
+        registry.find("ex99_nothing")
+    assert registry.find("ex05_truncated_bptt").binds == "tbptt_fn"
+
+
+def test_a_renamed_parameter_gets_a_hint_not_a_type_error(capsys):
+    from course_utils.exercises import ex01
+    from course_utils.reference import nb01
+
+    def rnn_step_forward(x, prev_h, Wxh, Whh, b):  # CS231n's name: called positionally
+        return nb01.rnn_step_forward(x, prev_h, Wxh, Whh, b)
+
+    assert ex01.check_rnn_step_forward(rnn_step_forward) is rnn_step_forward
+
+    def fewer(x, prev_h, Wxh, Whh):  # a different count: the names are pointed out
+        return np.tanh(x @ Wxh.T + prev_h @ Whh.T)
+
+    capsys.readouterr()
+    assert ex01.check_rnn_step_forward(fewer) is nb01.rnn_step_forward
+    out = capsys.readouterr().out
+    assert "TypeError" not in out
+    assert ("your function's parameters are (x, prev_h, Wxh, Whh); the exercise calls it "
+            "with (x, h_prev, Wxh, Whh, b). Use the names (or the order) of the template."
+            in out)
+
+
+def test_the_entries_are_frozen():
+    e = copy.copy(registry.find("ex01_rnn_forward"))
+    with pytest.raises(AttributeError):
+        e.points = 9
+
+
+@pytest.mark.parametrize("exercise_id", [e.id for e in registry.exercises()
+                                         if e.kind == registry.CODE and e.notebook in (1, 2, 3, 4, 5, 7)])
+def test_every_mistake_is_named_whatever_the_order_of_the_list(exercise_id):
+    import dataclasses
+
+    e = registry.find(exercise_id)
+    for order in (e.mistakes, e.mistakes[::-1]):
+        entry = dataclasses.replace(e, mistakes=tuple(order))
+        for m in e.mistakes:
+            v = entry.run_check(m.fn)
+            assert v.kind == "values" and v.hint == m.hint, (m.hint, v.hint)
+
+
+def test_build_adds_a_new_exercises_check_cell_and_metadata(tmp_path, monkeypatch):
+    """End to end: one entry (here monkeypatched in) plus a solution cell, then `build`."""
+    real = registry.exercises()
+    monkeypatch.setattr(registry, "exercises", lambda package="course_utils": [*real, FAKE])
+    (tmp_path / "solutions").mkdir()
+    sol = tmp_path / "solutions" / "01_unrolling_an_rnn.ipynb"
+    shutil.copy(ROOT / "solutions" / sol.name, sol)
+    nb = nbformat.read(str(sol), as_version=4)
+    nb.cells.insert(12, nbformat.v4.new_code_cell(
+        "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION",
+        id="double-solution"))
+    nbformat.write(nb, str(sol))
+    logs = []
+    assert [r.status for r in build.build(tmp_path, execute=False, check=True,
+                                          log=logs.append)] == ["would change"]
+    assert nbformat.read(str(sol), as_version=4).cells[13].id != "ex01_double-check"
+    build.build(tmp_path, execute=False, log=logs.append)
+    assert any("check cell added" in m for m in logs)
+    nb = nbformat.read(str(sol), as_version=4)
+    assert nb.cells[12].metadata["nbgrader"]["grade_id"] == "ex01_double_code"
+    assert nb.cells[13].id == "ex01_double-check"
+    assert nb.cells[13].source == FAKE.check_cell_source()
+    student = nbformat.read(str(tmp_path / "notebooks" / sol.name), as_version=4)
+    assert "raise NotImplementedError()" in student.cells[12].source
+    assert student.cells[13].source.strip().endswith("double_fn = ex01.check_double(double)")
+    assert [r.status for r in build.build(tmp_path, execute=False, log=logs.append)] == ["unchanged"]
+    cat = registry.catalogue(tmp_path)
+    assert [e["id"] for e in cat[sol.name]] == ["ex01_rnn_step_forward", "ex01_rnn_forward",
+                                                "ex01_double"]
