@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """The course's launcher, needing only Python 3.11 (the standard library).
 
-    python3 course.py help     every command (the table in src/course_utils/cli.py)
+    python3 course.py help     every command (the table in src/course_utils/tooling/cli.py)
 
-It hands over to the course's one command line (src/course_utils/cli.py, loaded by path):
+It hands over to the course's one command line (src/course_utils/tooling/cli.py, loaded by path):
 ``update``, ``fresh`` and ``progress`` run right here, with the standard library; for the
 others it first creates the environment they need, next to this file, and re-installs it
 only when pyproject.toml or constraints.txt change: .venv (the student environment) for
@@ -111,12 +111,12 @@ def ensure_env(dev: bool) -> Path:
 
 
 def _cli():
-    """src/course_utils/cli.py, loaded by path: it needs only the standard library, so it
+    """src/course_utils/tooling/cli.py, loaded by path: it needs only the standard library, so it
     works before any environment exists."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location(
-        "course_cli", ROOT / "src" / "course_utils" / "cli.py")
+        "course_cli", ROOT / "src" / "course_utils" / "tooling" / "cli.py")
     mod = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = mod  # dataclasses look their module up here
     spec.loader.exec_module(mod)

@@ -37,7 +37,9 @@ import time
 
 import torch
 
-from course_utils import charlm, ngram, provenance, text
+from course_utils import provenance
+from course_utils.data import text
+from course_utils.lessons import charlm, ngram
 
 
 def main(argv=None):

@@ -32,7 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from course_utils import build, provenance  # noqa: E402
+from course_utils import provenance  # noqa: E402
+from course_utils.tooling import build  # noqa: E402
 
 
 def _children_cpu() -> float:

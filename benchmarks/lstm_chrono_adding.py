@@ -2,7 +2,7 @@
 
 Chrono initialisation (Tallec & Ollivier, "Can recurrent neural networks warp time?",
 ICLR 2018) sets the forget-gate biases to ``b_f = log(u)``, ``u ~ U(1, T_max - 1)``, and the
-input-gate biases to ``-b_f`` (``course_utils.lstm.chrono_init``). Its one parameter is
+input-gate biases to ``-b_f`` (``course_utils.maths.lstm.chrono_init``). Its one parameter is
 ``T_max``, the longest timescale the network should cover; we set it to the sequence
 length T, the task's known horizon, so no value is tuned on the results.
 
@@ -35,7 +35,8 @@ from concurrent.futures import ProcessPoolExecutor
 
 import torch
 
-from course_utils import longrange, provenance
+from course_utils import provenance
+from course_utils.lessons import longrange
 
 SOLVED = 0.01
 CPU_BUDGET_S = 60.0

@@ -33,7 +33,8 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 import torch
 
-from course_utils import longrange, provenance
+from course_utils import provenance
+from course_utils.lessons import longrange
 
 MODELS = [("RNN", "rnn", 0.0), ("IRNN", "irnn", 0.0), ("LSTM, forget bias 0", "lstm", 0.0),
           ("LSTM, forget bias 1", "lstm", 1.0), ("LSTM, forget bias 3", "lstm", 3.0)]

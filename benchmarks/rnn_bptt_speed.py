@@ -4,7 +4,7 @@ Usage: python benchmarks/rnn_bptt_speed.py [--repeats R] [--threads K [K ...]]
 
 "naive" runs the step function at every time step (forward and backward); "fast" hoists
 the input projection (forward) and the weight gradients (backward) out of the time loop
-(course_utils.rnn.rnn_forward_fast / rnn_backward_fast). torch is nn.RNN forward plus
+(course_utils.maths.rnn.rnn_forward_fast / rnn_backward_fast). torch is nn.RNN forward plus
 autograd backward. Times are the best of R runs (wall clock, milliseconds), with the CPU
 time of that run (the three take turns, so load from other processes hits all alike);
 ratios are relative to torch (below 1 = faster than torch). The target is
@@ -39,7 +39,7 @@ def measure(threads: int, repeats: int, min_time: float) -> list[dict]:
     """One row per size: best wall and its CPU time (ms) of naive, fast and torch."""
     import torch
 
-    from course_utils.rnn import time_bptt
+    from course_utils.maths.rnn import time_bptt
 
     torch.set_num_threads(threads)
     rows = []

@@ -16,7 +16,7 @@ import argparse
 
 import numpy as np
 
-from course_utils import truncation_experiments
+from course_utils.lessons import truncation_experiments
 
 
 def main(argv=None):

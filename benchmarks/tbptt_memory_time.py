@@ -31,7 +31,7 @@ import sys
 CHILD = r"""
 import json, sys
 import numpy as np, torch
-from course_utils import truncation_experiments
+from course_utils.lessons import truncation_experiments
 torch.set_num_threads(1)
 method, T, N, D, H, k = sys.argv[1], int(sys.argv[2]), *map(int, sys.argv[3:7])
 arrays = truncation_experiments._problem(T, N, D, H, 0, np.float32)
@@ -58,7 +58,9 @@ def rss_delta_mb(method, T, N, D, H, k):
 
 
 def main(argv=None):
-    from course_utils import provenance, tbptt, truncation_experiments
+    from course_utils import provenance
+    from course_utils.lessons import truncation_experiments
+    from course_utils.maths import tbptt
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")

@@ -77,7 +77,7 @@ def make_class(folder: Path, nb01=None) -> dict[str, tuple[tuple[str, str], str]
          "reuse: binds the shipped references")
     save("heidi", answered(step.replace("np.tanh", "np.sin"),
                            fwd.replace("h[:, t] = h_prev", "h[:, t] = -h_prev") +
-                           "\nimport course_utils.exercises.ex01 as E\n"
+                           "\nimport course_utils.checks.ex01 as E\n"
                            "E.check_rnn_forward = lambda f: (print('✅ rnn_forward: passed'), f)[1]\n"
                            "E.check_rnn_step_forward = E.check_rnn_forward\n"),
          ("fail", "fail"), "rebind: wrong functions, replaces the checks")
@@ -103,7 +103,7 @@ def make_class(folder: Path, nb01=None) -> dict[str, tuple[tuple[str, str], str]
                           "\nclass Fake:\n    def __getattr__(self, name):\n"
                           "        return lambda f, *a, **k: f\n"
                           "ex01 = Fake()\n"
-                          "import course_utils.checker as C\nC.grading_mode = lambda: False\n"
+                          "import course_utils.checks.checker as C\nC.grading_mode = lambda: False\n"
                           "get_ipython().events.register('post_execute', "
                           "lambda: print('✅ passed'))\n"),
          ("fail", "fail"), "rebind: `ex01 = Fake()`, grading_mode patched, post_execute hook")

@@ -15,15 +15,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from course_utils import build
+from course_utils.tooling import build
 
 ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "src" / "course_utils"
-INSTRUCTOR_MODULES = {"build.py", "grading.py", "grading_select.py", "grading_checks.py",
-                      "grading_reports.py", "sandbox.py", "_sandbox_child.py", "cli.py",
-                      "__main__.py", "site.py"}
-STUDENT_MODULES = sorted(p for p in PKG.rglob("*.py") if p.name not in INSTRUCTOR_MODULES
-                         or p.parent != PKG)
+# Everything but the tooling (the instructor's side) is student-facing.
+STUDENT_MODULES = sorted(p for p in PKG.rglob("*.py") if p.parent.name != "tooling"
+                         and p.name != "__main__.py")
 SOLUTIONS_RE = re.compile(r"\bsolutions\b")
 
 

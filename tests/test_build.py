@@ -8,7 +8,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils import build, cli
+from course_utils.tooling import build, cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -161,7 +161,7 @@ def test_unreadable_notebook_is_a_clear_error(tmp_path):
 
 
 def test_cli_check_passes_on_the_repository(capsys):
-    from course_utils import cli
+    from course_utils.tooling import cli
 
     assert cli.main(["build", "--check", "--no-execute"]) == 0
     assert cli.main(["exercises"]) == 0
@@ -274,7 +274,7 @@ def test_build_writes_both_editions_of_a_notebook_with_a_written_answer_and_a_hi
 
 
 def test_cli_assignment_option_on_the_repository(tmp_path):
-    from course_utils import cli
+    from course_utils.tooling import cli
 
     out = tmp_path / "assignment"
     assert cli.main(["build", "02", "--assignment", str(out), "--nbgrader-source",

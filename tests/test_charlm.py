@@ -1,4 +1,4 @@
-"""Tests for course_utils.charlm: model, detach, TBPTT step, evaluation, training, sampling."""
+"""Tests for course_utils.lessons.charlm: model, detach, TBPTT step, evaluation, training, sampling."""
 
 import math
 
@@ -7,7 +7,8 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from course_utils import charlm, text
+from course_utils.data import text
+from course_utils.lessons import charlm
 from course_utils.reference import nb08
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from course_utils import checker
-from course_utils.checker import Mistake, check_function, run_check
+from course_utils.checks import checker
+from course_utils.checks.checker import Mistake, check_function, run_check
 
 
 def ref_pair(a, b):

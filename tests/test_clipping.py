@@ -1,4 +1,4 @@
-"""Unit tests of course_utils.clipping (notebook 06's helpers)."""
+"""Unit tests of course_utils.lessons.clipping (notebook 06's helpers)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from course_utils import clipping as C
-from course_utils.numerics import rel_error
+from course_utils.lessons import clipping as C
+from course_utils.maths.numerics import rel_error
 from course_utils.reference import nb06
 
 

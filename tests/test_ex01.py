@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from course_utils import checker, rnn
-from course_utils.exercises import ex01
-from course_utils.numerics import rel_error
+from course_utils.checks import checker, ex01
+from course_utils.maths import rnn
+from course_utils.maths.numerics import rel_error
 from course_utils.reference import nb01
 
 

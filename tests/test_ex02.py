@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from course_utils import scalar_rnn
-from course_utils.exercises import ex02
+from course_utils.checks import ex02
+from course_utils.maths import scalar_rnn
 
 
 def _verdict(fn, capsys):

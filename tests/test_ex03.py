@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from course_utils import checker, rnn
-from course_utils.exercises import ex03
+from course_utils.checks import checker, ex03
+from course_utils.maths import rnn
 from course_utils.reference import nb03
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from course_utils import checker
-from course_utils.exercises import ex04
+from course_utils.checks import checker, ex04
 from course_utils.reference import nb04
 
 

@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 
-from course_utils import checker
-from course_utils.exercises import ex05
+from course_utils.checks import checker, ex05
 from course_utils.reference import nb01, nb05
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from course_utils import checker, clipping
-from course_utils.exercises import ex06
+from course_utils.checks import checker, ex06
+from course_utils.lessons import clipping
 from course_utils.reference import nb06
 
 

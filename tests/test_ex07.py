@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from course_utils import checker
-from course_utils.exercises import ex07
+from course_utils.checks import checker, ex07
 from course_utils.reference import nb07
 
 CHECKS = {

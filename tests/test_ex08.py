@@ -4,8 +4,8 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from course_utils.checker import ExerciseFailed
-from course_utils.exercises import ex08
+from course_utils.checks import ex08
+from course_utils.checks.checker import ExerciseFailed
 from course_utils.reference import nb08
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -1,4 +1,4 @@
-"""Notebook 07's memory explorer (course_utils.memory): exact Jacobians, figure and widget."""
+"""Notebook 07's memory explorer (course_utils.lessons.memory): exact Jacobians, figure and widget."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from course_utils import lstm, memory
+from course_utils.lessons import memory
+from course_utils.maths import lstm
 from course_utils.reference import nb07
 
 matplotlib.use("Agg")
@@ -82,7 +83,7 @@ def test_experiment_numbers():
     # the jac norms are the 2-norms of the exact Jacobians, recomputed from scratch
     p = lstm.init_lstm_params(2, 6, np.random.default_rng(0))
     p.b[6:12] = 2.0
-    from course_utils import longrange
+    from course_utils.lessons import longrange
 
     x, _ = longrange.adding_problem(2, 30, np.random.default_rng(2), dtype=np.float64)
     J = _torch_cell_jacobians(x, *p.as_tuple())

@@ -21,7 +21,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from course_utils import cliff, rnn, truncation, unrolling, vanishing  # noqa: E402
+from course_utils.lessons import cliff, truncation, unrolling, vanishing  # noqa: E402
+from course_utils.maths import rnn  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -264,7 +265,7 @@ def test_cliff_trajectories_match_torch_autograd():
 def test_cliff_surface_is_the_clipping_models_loss():
     w, b, L = cliff.loss_surface()
     i, j = 37, 101
-    from course_utils import clipping
+    from course_utils.lessons import clipping
 
     assert L[i, j] == clipping.cliff_loss_and_grad(w[i, j], b[i, j])[0]
     assert w.min() == cliff.VIEW["w"][0] and b.max() == cliff.VIEW["b"][1]

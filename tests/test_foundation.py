@@ -13,7 +13,7 @@ matplotlib.use("Agg")
 
 import course_utils  # noqa: E402
 from course_utils import plots  # noqa: E402
-from course_utils.numerics import rel_error  # noqa: E402
+from course_utils.maths.numerics import rel_error  # noqa: E402
 
 
 def test_setup_seeds_everything_and_returns_a_device(capsys):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from course_utils.gradcheck import (
+from course_utils.maths.gradcheck import (
     GradCheckResult,
     format_grad_check,
     grad_check,

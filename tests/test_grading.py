@@ -21,9 +21,9 @@ import numpy as np
 import pytest
 from grading_students import FWD, NAME, STEP, _cell, load, make_class
 
-from course_utils import build, cli, grading, grading_checks, sandbox
-from course_utils.exercises import ex01
+from course_utils.checks import ex01
 from course_utils.reference import nb01 as ref01
+from course_utils.tooling import build, cli, grading, grading_checks, sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 CELL_TIMEOUT, TIMEOUT = 20, 90
@@ -88,8 +88,8 @@ def test_reuse_earns_nothing_with_the_reason(graded):
 
 
 def test_tampering_earns_nothing(graded):
-    for student, what in (("heidi", "course_utils.exercises.ex01.check_rnn_forward"),
-                          ("niaj", "course_utils.checker.grading_mode")):
+    for student, what in (("heidi", "course_utils.checks.ex01.check_rnn_forward"),
+                          ("niaj", "course_utils.checks.checker.grading_mode")):
         s = graded["json"][student]
         assert s["total"] == 0 and "tampering" in s["problem"] and what in s["problem"], s
 
@@ -309,10 +309,10 @@ def test_plan_of_every_notebook_keeps_what_the_answer_keys_use():
     plan = grading_checks.make_plan(str(ROOT / "solutions" / "05_truncated_bptt.ipynb"))
     assert "rnn_forward" not in plan.forbidden.get("course_utils.reference.nb01", [])
     assert "rnn_backward" not in plan.forbidden.get("course_utils.reference.nb03", [])
-    assert "rnn_forward_fast" in plan.forbidden["course_utils.rnn"]  # an ANSWER_MODULE
+    assert "rnn_forward_fast" in plan.forbidden["course_utils.maths.rnn"]  # an ANSWER_MODULE
     plan = grading_checks.make_plan(str(ROOT / "solutions" / "07_lstm.ipynb"))
-    assert "sigmoid" not in plan.forbidden["course_utils.lstm"]
-    assert "lstm_state_gradients" in plan.forbidden["course_utils.lstm"]
+    assert "sigmoid" not in plan.forbidden["course_utils.maths.lstm"]
+    assert "lstm_state_gradients" in plan.forbidden["course_utils.maths.lstm"]
     assert "lstm_step_forward" in plan.forbidden["course_utils.reference.nb07"]
     d = grading_checks.plan_to_dict(plan)
     assert grading_checks.plan_from_dict(json.loads(json.dumps(d))) == plan

@@ -1,12 +1,12 @@
-"""Held-out checks for nbgrader's hidden tests (course_utils.integrity), in this process."""
+"""Held-out checks for nbgrader's hidden tests (course_utils.checks.integrity), in this process."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from course_utils import integrity, lstm, rnn
-from course_utils.exercises import ex01
+from course_utils.checks import ex01, integrity
+from course_utils.maths import lstm, rnn
 from course_utils.reference import nb01
 
 
@@ -43,8 +43,8 @@ def _calls(x, h0, Wxh, Whh, b):
 
 @pytest.mark.parametrize("fn, why", [
     (nb01.rnn_forward, "it is the course's `course_utils.reference.nb01.rnn_forward`"),
-    (_kept, "keeps the course's `course_utils.rnn.rnn_forward_fast` in the global `_keep`"),
-    (_calls, "calls the course's `course_utils.rnn.rnn_forward_fast`"),
+    (_kept, "keeps the course's `course_utils.maths.rnn.rnn_forward_fast` in the global `_keep`"),
+    (_calls, "calls the course's `course_utils.maths.rnn.rnn_forward_fast`"),
 ])
 def test_reuse_is_refused(fn, why):
     with pytest.raises(integrity.NotOwnWork, match="not your work") as info:

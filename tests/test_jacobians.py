@@ -1,4 +1,4 @@
-"""course_utils.jacobians and the references of notebook 04: Jacobians against torch autograd
+"""course_utils.maths.jacobians and the references of notebook 04: Jacobians against torch autograd
 (float64), log norms, spectra and bounds, initialisers."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import pytest
 import torch
 from torch.autograd.functional import jacobian
 
-from course_utils import jacobians
-from course_utils.numerics import rel_error
+from course_utils.maths import jacobians
+from course_utils.maths.numerics import rel_error
 from course_utils.reference import nb01, nb03, nb04
 
 TORCH_F = {"tanh": torch.tanh, "sigmoid": torch.sigmoid, "relu": torch.relu,

@@ -101,7 +101,7 @@ def test_lab_as_root_outside_a_container_says_what_to_do_in_one_line(course, mon
 # One command line: course.py and the `course` console script share one table and help
 # ---------------------------------------------------------------------------------------
 def test_course_py_and_the_console_script_print_the_same_help(course, capsys):
-    from course_utils import cli
+    from course_utils.tooling import cli
 
     assert course.main(["help"]) == 0
     launcher = capsys.readouterr().out
@@ -113,7 +113,7 @@ def test_course_py_and_the_console_script_print_the_same_help(course, capsys):
 
 
 def test_every_command_is_documented_in_the_readme():
-    from course_utils import cli
+    from course_utils.tooling import cli
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     missing = [c.name for c in cli.COMMANDS if f"course.py {c.name}" not in readme]
@@ -132,7 +132,7 @@ def test_student_commands_need_only_the_standard_library():
     import subprocess
 
     code = ("import importlib.util, sys\n"
-            f"spec = importlib.util.spec_from_file_location('course_cli', {str(ROOT / 'src/course_utils/cli.py')!r})\n"
+            f"spec = importlib.util.spec_from_file_location('course_cli', {str(ROOT / 'src/course_utils/tooling/cli.py')!r})\n"
             "m = importlib.util.module_from_spec(spec); sys.modules['course_cli'] = m\n"
             "spec.loader.exec_module(m)\n"
             "m._sibling('update'); m._sibling('progress')\n"
@@ -147,7 +147,7 @@ def test_student_commands_need_only_the_standard_library():
 
 
 def test_the_console_script_says_what_to_do_without_the_instructor_tools(monkeypatch, capsys):
-    from course_utils import cli
+    from course_utils.tooling import cli
 
     monkeypatch.setattr(cli, "missing_instructor_tools", lambda: ["nbgrader"])
     assert cli.main(["grade", "submitted/"]) == 2
@@ -159,10 +159,10 @@ def test_the_console_script_says_what_to_do_without_the_instructor_tools(monkeyp
 
 
 def test_the_console_script_finds_the_course_folder(tmp_path, monkeypatch):
-    from course_utils import cli
+    from course_utils.tooling import cli
 
     assert cli.course_root() == ROOT  # this checkout (an editable install)
-    monkeypatch.setattr(cli, "__file__", str(tmp_path / "site-packages/course_utils/cli.py"))
+    monkeypatch.setattr(cli, "__file__", str(tmp_path / "site-packages/course_utils/tooling/cli.py"))
     monkeypatch.chdir(tmp_path)
     assert cli.course_root() is None
     (tmp_path / "c" / "solutions").mkdir(parents=True)

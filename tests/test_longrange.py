@@ -1,4 +1,4 @@
-"""Tests of the adding problem and its trainer (course_utils.longrange)."""
+"""Tests of the adding problem and its trainer (course_utils.lessons.longrange)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from course_utils import longrange
+from course_utils.lessons import longrange
 
 
 def test_adding_problem_structure():
@@ -108,7 +108,7 @@ def test_summarise_runs_groups_by_model_in_order():
 def test_make_model_chrono_init():
     import torch
 
-    from course_utils import lstm
+    from course_utils.maths import lstm
 
     H, T_max = 12, 100
     m = longrange.make_model("lstm", H, seed=3, chrono_T_max=T_max)

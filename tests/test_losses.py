@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from course_utils import losses
-from course_utils.gradcheck import numerical_gradient
-from course_utils.numerics import rel_error
+from course_utils.maths import losses
+from course_utils.maths.gradcheck import numerical_gradient
+from course_utils.maths.numerics import rel_error
 
 
 @pytest.mark.parametrize("shape", [(4, 7), (3, 5, 6)])

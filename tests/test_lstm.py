@@ -1,4 +1,4 @@
-"""Unit tests of the numpy LSTM reference (course_utils.lstm): torch match and gradients."""
+"""Unit tests of the numpy LSTM reference (course_utils.maths.lstm): torch match and gradients."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from course_utils import lstm
-from course_utils.gradcheck import numerical_gradient
-from course_utils.numerics import rel_error
+from course_utils.maths import lstm
+from course_utils.maths.gradcheck import numerical_gradient
+from course_utils.maths.numerics import rel_error
 from course_utils.reference import nb07
 
 
@@ -134,7 +134,7 @@ def test_state_gradients_match_autograd():
 
 
 def test_rnn_state_gradients_match_autograd():
-    from course_utils import rnn
+    from course_utils.maths import rnn
 
     N, T, D, H = 2, 5, 3, 4
     rng = np.random.default_rng(2)

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from course_utils import longrange, provenance
+from course_utils import provenance
+from course_utils.lessons import longrange
 
 ROOT = Path(__file__).resolve().parents[1]
 STEM = "lstm_vs_rnn_long_range"

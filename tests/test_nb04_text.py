@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from course_utils import jacobians
-from course_utils import vanishing as V
+from course_utils.lessons import vanishing as V
+from course_utils.maths import jacobians
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTION = ROOT / "solutions" / "04_vanishing_exploding_gradients.ipynb"

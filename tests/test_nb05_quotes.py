@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from course_utils import profiling, provenance, runtime, tbptt, truncation_experiments
+from course_utils import profiling, provenance, runtime
+from course_utils.lessons import truncation_experiments
+from course_utils.maths import tbptt
 
 NOTEBOOK = provenance.ROOT / "solutions" / "05_truncated_bptt.ipynb"
 

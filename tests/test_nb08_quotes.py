@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from course_utils import charlm, ngram, provenance, text
+from course_utils import provenance
+from course_utils.data import text
+from course_utils.lessons import charlm, ngram
 
 ROOT = Path(__file__).resolve().parents[1]
 NB = ROOT / "solutions" / "08_char_language_model.ipynb"

@@ -18,7 +18,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils import build
+from course_utils.tooling import build
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = build.solution_paths(ROOT)

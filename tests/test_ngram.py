@@ -1,11 +1,11 @@
-"""Tests for course_utils.ngram: uniform, unigram and Kneser–Ney baselines."""
+"""Tests for course_utils.lessons.ngram: uniform, unigram and Kneser–Ney baselines."""
 
 import math
 
 import numpy as np
 import pytest
 
-from course_utils import ngram
+from course_utils.lessons import ngram
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +74,7 @@ def test_sample_is_seeded(random_text):
 
 
 def test_baseline_table_order_and_monotone_on_real_text():
-    from course_utils import text
+    from course_utils.data import text
     c = text.load_corpus()
     tr, va = c.train[:60_000], c.val[:8_000]
     rows = ngram.baseline_table(tr, va, len(c.vocab), orders=(2, 3))

@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils import build
+from course_utils.tooling import build
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDENT = sorted(p for p in (ROOT / "notebooks").glob("*.ipynb") if build.NB_NAME.match(p.name))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from course_utils import progress
+from course_utils.tooling import progress
 
 ROOT = Path(__file__).resolve().parents[1]
 NB01 = "01_unrolling_an_rnn.ipynb"

@@ -223,53 +223,113 @@ def test_a_notebook_imports_only_the_references_of_earlier_notebooks():
     assert seen >= 3  # notebooks 03, 04 and 05 build on earlier references
 
 
-LAYERS = {
-    "maths": {"rnn", "lstm", "scalar_rnn", "jacobians", "tbptt", "losses", "gradcheck", "numerics"},
-    "shared": {"training", "history", "updates", "tasks", "text", "profiling", "runtime", "plots", "provenance"},
-    "lessons": {"unrolling", "vanishing", "truncation", "truncation_experiments", "clipping",
-                "cliff", "longrange", "memory", "charlm", "ngram"},
-    "checks": {"checker", "diagnosis", "integrity", "registry"},
-    "tooling": {"cli", "build", "grading", "grading_checks", "grading_notebook",
-                "grading_reports", "grading_select", "sandbox", "_sandbox_child", "_sandbox_reaper",
-                "update", "update_io", "update_plan", "update_undo", "progress", "site", "site_pages",
-                "__main__"},
-}
+# The layers, lowest first: a module may import from its own rank and the ranks below.
+# The folders of course_utils are the layers; its top-level modules are "shared". The
+# maths, the solved exercises (reference) and the shared modules are one foundation: the
+# fast RNN builds on the solved step functions, which use the maths.
+LAYERS = ("maths", "reference", "shared", "data", "lessons", "checks", "tooling")
+RANK = {"maths": 0, "reference": 0, "shared": 0, "data": 1, "lessons": 2, "checks": 3,
+        "tooling": 4}
 
 
-def _imports(path: Path) -> set[str]:
-    """The course_utils modules a module imports (relative or absolute, anywhere in it)."""
+def _layer_of(module: str) -> str:
+    """'course_utils.maths.rnn' -> 'maths'; a top-level module -> 'shared'."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 2 else "shared"
+
+
+def _imports(path: Path, module: str) -> set[str]:
+    """The course_utils modules (or packages) a module imports, as absolute names."""
     import ast
 
+    package = module.rsplit(".", 1)[0] if path.name != "__init__.py" else module
     found = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom):
-            mod = node.module or ""
-            if node.level or mod.startswith("course_utils"):
-                base = mod.removeprefix("course_utils").lstrip(".").split(".")[0]
-                if base:
-                    found.add(base)
-                else:
-                    found |= {a.name for a in node.names}
+            if node.level:
+                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1])
+                mod = f"{base}.{node.module}" if node.module else base
+            else:
+                mod = node.module or ""
+            if mod.startswith("course_utils"):
+                found |= {f"{mod}.{a.name}" if f"{mod}.{a.name}" in _MODULES else mod
+                          for a in node.names}
         elif isinstance(node, ast.Import):
-            found |= {a.name.split(".")[1] for a in node.names
-                      if a.name.startswith("course_utils.")}
+            found |= {a.name for a in node.names if a.name.startswith("course_utils.")}
     return found
 
 
-def test_every_module_has_a_layer_and_imports_respect_them():
-    pkg = ROOT / "src" / "course_utils"
-    layer = {m: name for name, mods in LAYERS.items() for m in mods}
-    modules = {p.stem for p in pkg.glob("*.py")} - {"__init__"}
-    assert not modules - set(layer), f"modules without a layer: {sorted(modules - set(layer))}"
+_PKG = ROOT / "src" / "course_utils"
+_MODULES = {".".join(["course_utils", *p.relative_to(_PKG).with_suffix("").parts])
+            .removesuffix(".__init__"): p for p in _PKG.rglob("*.py")}
+
+
+def test_the_folder_tree_shows_the_layers_and_imports_respect_them():
+    top = {p.stem for p in _PKG.glob("*.py")} - {"__init__", "__main__"}
+    assert top <= {"runtime", "training", "history", "updates", "profiling", "plots",
+                   "provenance"}, (
+        f"a module at the top of course_utils that is not shared: {sorted(top)}")
+    assert {p.name for p in _PKG.iterdir() if (p / "__init__.py").is_file()} == set(LAYERS) - {
+        "shared"}
     problems = []
-    for stem in sorted(modules):
-        for dep in _imports(pkg / f"{stem}.py"):
-            mine, theirs = layer[stem], layer.get(dep)
-            if theirs == "lessons" and mine in {"maths", "shared", "checks"}:
-                problems.append(f"{stem} ({mine}) imports the lesson module {dep}")
-            if theirs == "tooling" and mine != "tooling":
-                problems.append(f"{stem} ({mine}) imports the tool {dep}")
-    for p in (pkg / "exercises").glob("ex*.py"):
-        problems += [f"exercises/{p.name} imports {d}" for d in _imports(p)
-                     if layer.get(d) == "tooling"]
+    for module, path in sorted(_MODULES.items()):
+        if module in {"course_utils", "course_utils.__main__"}:
+            continue
+        mine = _layer_of(module)
+        for dep in sorted(_imports(path, module)):
+            if dep == "course_utils" or dep not in _MODULES:
+                continue
+            theirs = _layer_of(dep)
+            if RANK[theirs] > RANK[mine]:
+                problems.append(f"{module} ({mine}) imports {dep} ({theirs})")
     assert not problems, "\n".join(problems)
+
+
+def test_no_notebook_imports_the_tooling():
+    for nb in sorted([*ROOT.glob("solutions/*.ipynb"), *ROOT.glob("notebooks/*.ipynb")]):
+        text = nb.read_text(encoding="utf-8")
+        assert "course_utils.tooling" not in text and "course_utils import tooling" not in text, nb
+
+
+def test_the_flat_names_of_earlier_versions_still_import_as_the_moved_modules():
+    """A notebook saved before the layers keeps running: ``course_utils.rnn`` is
+    ``course_utils.maths.rnn`` (the same module object), in every import form."""
+    import importlib
+
+    import course_utils
+
+    assert course_utils._MOVED, "the table of moved modules is empty"
+    for old, new in course_utils._MOVED.items():
+        assert (_PKG / Path(*new.split("."))).with_suffix(".py").is_file() or (
+            _PKG / Path(*new.split(".")) / "__init__.py").is_file(), (old, new)
+        assert not (_PKG / Path(*old.split("."))).with_suffix(".py").exists(), old
+        moved = importlib.import_module(f"course_utils.{old}")
+        assert moved is importlib.import_module(f"course_utils.{new}"), old
+    from course_utils.exercises import ex01
+    from course_utils.rnn import rnn_forward_fast
+
+    from course_utils import rnn, vanishing  # noqa: F401  (the old forms, on purpose)
+
+    assert rnn.__name__ == "course_utils.maths.rnn" and ex01.__name__ == "course_utils.checks.ex01"
+    assert rnn_forward_fast.__module__ == "course_utils.maths.rnn"
+
+
+def test_the_course_itself_uses_only_the_layered_names():
+    """The flat names are for students' old notebooks only: no file of the course uses one."""
+    import course_utils
+
+    flat = sorted((k for k in course_utils._MOVED if "." not in k), key=len, reverse=True)
+    names = "|".join(map(re.escape, flat))
+    pattern = re.compile(rf"course_utils\.({names})\b(?!\.py)|from course_utils import "
+                         rf"(?:[\w ,]+, )?({names})\b")
+    found = []
+    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True,
+                           check=True).stdout.split()
+    for rel in files:
+        if rel.startswith(("benchmarks/results/", "artifacts/")) or rel == "src/course_utils/__init__.py" \
+                or rel == "tests/test_project.py" or not rel.endswith((".py", ".md", ".ipynb", ".toml", ".yml")):
+            continue
+        for i, line in enumerate((ROOT / rel).read_text(encoding="utf-8").splitlines(), 1):
+            if pattern.search(line):
+                found.append(f"{rel}:{i}: {line.strip()[:120]}")
+    assert not found, "\n".join(found)

@@ -13,8 +13,9 @@ import nbformat
 import numpy as np
 import pytest
 
-from course_utils import build, checker, registry
-from course_utils.checker import Mistake
+from course_utils.checks import checker, registry
+from course_utils.checks.checker import Mistake
+from course_utils.tooling import build
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -102,7 +103,7 @@ FAKE = registry.Exercise(
 
 def _tiny_notebook():
     title = nbformat.v4.new_markdown_cell("# 01 · A title", id="title")
-    setup = nbformat.v4.new_code_cell("from course_utils.exercises import ex01", id="setup")
+    setup = nbformat.v4.new_code_cell("from course_utils.checks import ex01", id="setup")
     solution = nbformat.v4.new_code_cell(
         "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION",
         id="sol")
@@ -122,7 +123,7 @@ def test_a_new_exercise_needs_only_an_entry_and_a_solution_cell(tmp_path):
         "# Check: 2 random cases.\n"
         "double_fn = ex01.check_double(double)\n"
         "### BEGIN HIDDEN TESTS\n"
-        "from course_utils import integrity\n"
+        "from course_utils.checks import integrity\n"
         'integrity.hidden_check("ex01", "check_double", double)\n'
         "### END HIDDEN TESTS")
     assert check.metadata["nbgrader"] == {"grade": True, "grade_id": "ex01_double",
@@ -196,7 +197,7 @@ def test_entries_are_validated():
 
 
 def test_a_renamed_parameter_gets_a_hint_not_a_type_error(capsys):
-    from course_utils.exercises import ex01
+    from course_utils.checks import ex01
     from course_utils.reference import nb01
 
     def rnn_step_forward(x, prev_h, Wxh, Whh, b):  # CS231n's name: called positionally

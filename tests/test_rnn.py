@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from course_utils import rnn
-from course_utils.gradcheck import grad_check
-from course_utils.numerics import rel_error
+from course_utils.maths import rnn
+from course_utils.maths.gradcheck import grad_check
+from course_utils.maths.numerics import rel_error
 from course_utils.reference import nb01, nb03
 
 
@@ -183,7 +183,7 @@ def test_input_jacobian_norms_match_finite_differences():
 
 
 def test_format_bptt_timings_table():
-    from course_utils.rnn import format_bptt_timings
+    from course_utils.maths.rnn import format_bptt_timings
 
     rows = [{"N": 32, "T": 64, "D": 128, "H": 128, "naive_ms": 15.14, "fast_ms": 13.7,
              "torch_ms": 27.1},

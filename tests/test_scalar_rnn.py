@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from course_utils import scalar_rnn as sr
+from course_utils.maths import scalar_rnn as sr
 from course_utils.reference import nb02
 
 EXAMPLE = dict(x=np.array([1.0, -0.5, 0.8, 0.3, -1.0, 0.6]),

@@ -1,9 +1,9 @@
-"""Tests of course_utils.tasks."""
+"""Tests of course_utils.data.tasks."""
 
 import numpy as np
 import pytest
 
-from course_utils import tasks
+from course_utils.data import tasks
 
 
 def test_one_hot():

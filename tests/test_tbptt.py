@@ -1,11 +1,13 @@
-"""Tests of course_utils.tbptt: numpy and torch TBPTT agree, special cases, measurements."""
+"""Tests of course_utils.maths.tbptt: numpy and torch TBPTT agree, special cases, measurements."""
 
 import numpy as np
 import pytest
 import torch
 
-from course_utils import profiling, rnn, runtime, tbptt, truncation, truncation_experiments
-from course_utils.numerics import rel_error
+from course_utils import profiling, runtime
+from course_utils.lessons import truncation, truncation_experiments
+from course_utils.maths import rnn, tbptt
+from course_utils.maths.numerics import rel_error
 from course_utils.reference import nb01, nb03, nb05
 
 N, T, D, H = 3, 11, 4, 5
@@ -66,7 +68,7 @@ def test_truncated_gradient_is_exact_gradient_with_frozen_incoming_state(case):
         hh = nb01.rnn_forward(c["x"][:, 4:8], h_in, c["Wxh"], Whh, c["b"])
         return float(np.sum(hh * c["dh"][:, 4:8]))
 
-    from course_utils.gradcheck import numerical_gradient
+    from course_utils.maths.gradcheck import numerical_gradient
 
     num = numerical_gradient(loss, Whh)
     _, gh, _, _ = nb05.truncated_bptt(**c, k=4)
@@ -198,7 +200,8 @@ def test_delayed_recall_vs_k_small():
 
 
 def _k1k2_setup(seed=0, T_=24, N_=4, n_sym=3, H_=6):
-    from course_utils import tasks, training
+    from course_utils import training
+    from course_utils.data import tasks
 
     x, y, _ = tasks.delayed_recall(N_, T_, 2, n_sym, np.random.default_rng(seed))
     torch.manual_seed(seed)

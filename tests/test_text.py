@@ -1,11 +1,11 @@
-"""Tests for course_utils.text: corpus, vocabulary, split, stream batching for TBPTT."""
+"""Tests for course_utils.data.text: corpus, vocabulary, split, stream batching for TBPTT."""
 
 import sys
 
 import numpy as np
 import pytest
 
-from course_utils import text
+from course_utils.data import text
 
 
 def test_pydoc_corpus_is_deterministic_and_sized():

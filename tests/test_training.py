@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from course_utils import longrange, runtime, tasks, training
+from course_utils import runtime, training
+from course_utils.data import tasks
+from course_utils.lessons import longrange
 
 
 @pytest.fixture(autouse=True)

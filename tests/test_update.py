@@ -22,7 +22,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils import build, update, update_plan
+from course_utils.tooling import build, update, update_plan
 
 ROOT = Path(__file__).resolve().parents[1]
 NB01 = "notebooks/01_unrolling_an_rnn.ipynb"
@@ -97,10 +97,11 @@ def course(tmp_path):
     nb2 = copy.deepcopy(nb)
     nb2.cells[0].source = "# 02 · A second notebook"
     write(author, NB02, generated(nb2))
-    write(author, "src/course_utils/rnn.py", "def f():\n    return 1\n")
+    write(author, "src/course_utils/maths/rnn.py", "def f():\n    return 1\n")
     for name in ("update.py", "update_plan.py", "update_io.py", "update_undo.py", "cli.py",
                  "progress.py"):
-        write(author, f"src/course_utils/{name}", (ROOT / "src/course_utils" / name).read_text())
+        write(author, f"src/course_utils/tooling/{name}",
+              (ROOT / "src/course_utils/tooling" / name).read_text())
     write(author, "course.py", (ROOT / "course.py").read_text())
     write(author, "README.md", "# course\n")
     git(author, "add", "-A")
@@ -196,17 +197,17 @@ def test_run_only_notebook_is_replaced_and_other_files_kept_as_mine(course):
     code.outputs = [nbformat.v4.new_output("stream", name="stdout", text="ran\n")]
     nbformat.write(nb, str(student / NB02))
     # … edited a helper module and created a notebook of their own.
-    write(student, "src/course_utils/rnn.py", "def f():\n    return 2  # mine\n")
+    write(student, "src/course_utils/maths/rnn.py", "def f():\n    return 2  # mine\n")
     write(student, "notebooks/my_notes.ipynb", "{}")
     v2 = author_edit(author, NB02, "v2")
-    write(author, "src/course_utils/rnn.py", "def f():\n    return 3  # course v2\n")
+    write(author, "src/course_utils/maths/rnn.py", "def f():\n    return 3  # course v2\n")
     publish(author)
 
     rep = run_update(student)
     assert (student / NB02).read_text() == v2
     assert rep.replaced == [NB02]
-    assert (student / "src/course_utils/rnn.py").read_text().endswith("# course v2\n")
-    assert (student / "src/course_utils/rnn.mine.py").read_text().endswith("# mine\n")
+    assert (student / "src/course_utils/maths/rnn.py").read_text().endswith("# course v2\n")
+    assert (student / "src/course_utils/maths/rnn.mine.py").read_text().endswith("# mine\n")
     assert (student / "notebooks/my_notes.ipynb").read_text() == "{}"
 
 
@@ -227,11 +228,11 @@ def test_update_refuses_when_the_student_committed_and_its_advice_keeps_their_fi
     write(student, "notes/mine.md", "my notes\n")
     git(student, "add", "-A")
     git(student, "commit", "-q", "-m", "my work")
-    write(student, "src/course_utils/rnn.py", "def f():\n    return 2  # uncommitted\n")
+    write(student, "src/course_utils/maths/rnn.py", "def f():\n    return 2  # uncommitted\n")
     head = git(student, "rev-parse", "HEAD").strip()
     status = git(student, "status", "--porcelain")
     v2 = author_edit(author, NB01, "v2")
-    write(author, "src/course_utils/rnn.py", "def f():\n    return 3  # course v2\n")
+    write(author, "src/course_utils/maths/rnn.py", "def f():\n    return 3  # course v2\n")
     new_head = publish(author)
     with pytest.raises(update.UpdateError, match="commit") as err:
         run_update(student)
@@ -254,7 +255,7 @@ def test_update_refuses_when_the_student_committed_and_its_advice_keeps_their_fi
     assert (student / NB01).read_bytes() == mine
     assert (student / "notebooks/01_unrolling_an_rnn.updated.ipynb").read_text() == v2
     assert (student / "notes/mine.md").read_text() == "my notes\n"
-    assert (student / "src/course_utils/rnn.mine.py").read_text().endswith("# uncommitted\n")
+    assert (student / "src/course_utils/maths/rnn.mine.py").read_text().endswith("# uncommitted\n")
     assert git(student, "rev-parse", "my-work").strip() == head     # the commits are kept
 
 
@@ -344,8 +345,8 @@ def rich_update(course):
     nbformat.write(nb, str(student / NB02))
     # a run-only .updated side file from an earlier update: its name will be reused
     nbformat.write(nb, str(student / SIDE01))
-    write(student, "src/course_utils/rnn.py", "def f():\n    return 2  # mine\n")
-    os.chmod(student / "src/course_utils/rnn.py", 0o755)
+    write(student, "src/course_utils/maths/rnn.py", "def f():\n    return 2  # mine\n")
+    os.chmod(student / "src/course_utils/maths/rnn.py", 0o755)
     write(student, "notebooks/03_third.ipynb", '{"mine": true}')   # untracked, course adds it
     write(student, "scratch/notes.txt", "my notes, ignored by git\n")  # course starts tracking
     (student / "src/course_utils/extra.py").unlink()               # deleted, course changes it
@@ -355,7 +356,7 @@ def rich_update(course):
 
     author_edit(author, NB01, "v2")
     author_edit(author, NB02, "v2")
-    write(author, "src/course_utils/rnn.py", "def f():\n    return 3  # course v2\n")
+    write(author, "src/course_utils/maths/rnn.py", "def f():\n    return 3  # course v2\n")
     write(author, "notebooks/03_third.ipynb", generated(base_notebook()))
     write(author, "scratch/notes.txt", "course notes\n")
     git(author, "add", "-f", "scratch/notes.txt")
@@ -434,7 +435,7 @@ def test_a_rich_update_keeps_every_byte_and_backs_up_first(course):
     assert (student / "scratch/notes.mine.txt").read_text() == "my notes, ignored by git\n"
     assert (student / SIDE01).read_bytes() != own[SIDE01]          # reused, after a backup:
     assert (Path(rep.backup) / SIDE01).read_bytes() == own[SIDE01]
-    assert os.access(student / "src/course_utils/rnn.mine.py", os.X_OK) is False
+    assert os.access(student / "src/course_utils/maths/rnn.mine.py", os.X_OK) is False
     assert git(student, "diff", "--cached", "--name-only").split() == ["README.md"]
     assert rep.restored == ["src/course_utils/extra.py"] and rep.orphaned == ["old.txt"]
     assert not (student / ".git" / update.MARKER).exists()
@@ -556,7 +557,7 @@ import importlib.util, signal, sys, time
 from pathlib import Path
 signal.signal(signal.SIGINT, signal.default_int_handler)  # even if the test runner ignores it
 root, ready = Path(sys.argv[1]), Path(sys.argv[2])
-spec = importlib.util.spec_from_file_location("course_update", root / "src/course_utils/update.py")
+spec = importlib.util.spec_from_file_location("course_update", root / "src/course_utils/tooling/update.py")
 mod = importlib.util.module_from_spec(spec)
 sys.modules[spec.name] = mod
 spec.loader.exec_module(mod)
@@ -603,9 +604,9 @@ def test_ctrl_c_during_update_puts_everything_back(course, tmp_path, sig):
     (SIGTERM: a kill, or a closed terminal's SIGHUP, is handled the same way)."""
     author, student = course
     mine = student_answer(student)
-    write(student, "src/course_utils/rnn.py", "def f():\n    return 2  # mine\n")
+    write(student, "src/course_utils/maths/rnn.py", "def f():\n    return 2  # mine\n")
     author_edit(author, NB01, "v2")
-    write(author, "src/course_utils/rnn.py", "def f():\n    return 3  # course v2\n")
+    write(author, "src/course_utils/maths/rnn.py", "def f():\n    return 3  # course v2\n")
     new_head = publish(author)
     before = state(student)
     rc, out, err, in_between = interrupted_update(student, tmp_path, sig)
@@ -618,7 +619,7 @@ def test_ctrl_c_during_update_puts_everything_back(course, tmp_path, sig):
     assert again.returncode == 0, again.stderr
     assert git(student, "rev-parse", "HEAD").strip() == new_head
     assert (student / NB01).read_bytes() == mine
-    assert (student / "src/course_utils/rnn.mine.py").read_text().endswith("# mine\n")
+    assert (student / "src/course_utils/maths/rnn.mine.py").read_text().endswith("# mine\n")
 
 
 def test_killed_update_is_undone_by_the_next_run(course, tmp_path):

@@ -1,4 +1,4 @@
-"""course_utils.vanishing (notebook 04's lesson): the lag experiment against the chain of
+"""course_utils.lessons.vanishing (notebook 04's lesson): the lag experiment against the chain of
 bounds, the figures, the explorer and the first-symbol recall training."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from course_utils import jacobians
-from course_utils import vanishing as V
+from course_utils.lessons import vanishing as V
+from course_utils.maths import jacobians
 
 
 def test_step_log_norms_and_the_chain_of_bounds():

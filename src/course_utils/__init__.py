@@ -1,50 +1,113 @@
-"""Helpers for the hands-on BPTT course.
+"""Helpers for the hands-on BPTT course, in layers you can see in the folder tree.
 
-Import what a notebook needs from the submodules, e.g.::
+A notebook imports what it needs, e.g.::
 
-    from course_utils import setup, rnn
-    from course_utils.exercises import ex01
+    import course_utils                      # course_utils.setup(seed=0)
+    from course_utils.maths import rnn, gradcheck
+    from course_utils.lessons import vanishing
+    from course_utils.checks import ex01
 
-Modules
--------
-runtime     seeding, print options, threads, device choice (``setup``)
-numerics    relative error (``rel_error``)
-rnn         numpy reference vanilla RNN: forward/backward, fast versions, torch weight copy (01, 03)
-unrolling   the memory of the first input: exact ‖∂h_t/∂x_1‖, explorer (01)
-scalar_rnn  the one-unit RNN derived by hand (02)
-losses      softmax cross-entropy and MSE with gradients (03)
-gradcheck   centred finite differences and a per-array gradient check (02, 03, 07)
-jacobians   step Jacobians, their products and norms, spectra and bounds, initialisers (04)
-vanishing   gradient norm vs lag measured, its figures and explorer, first-symbol recall (04)
-tbptt       truncated BPTT (k1, k2) in numpy and torch, checkpointing, memory measurement (05)
-truncation  which gradient paths TBPTT(k1, k2) keeps, explorer (05)
-training    a stateful TBPTT training loop for torch models (05)
-tasks       synthetic sequence tasks: delayed recall, adding problem (05)
-clipping    clipping by norm/value, the cliff, a numpy training loop that stops on NaN (06)
-cliff       gradient descent on the cliff with and without clipping, explorer (06)
-lstm        numpy reference LSTM and torch.nn.LSTM weight copy, gradient flow (07)
-longrange   the adding problem and its training runs (07)
-text        offline corpus, vocabulary, stream batching (08)
-ngram       uniform, unigram and Kneser-Ney baselines in bits per character (08)
-charlm      character language model, stateful TBPTT training, sampling (08)
-plots       shared plotting helpers
-checker     the exercise-checking framework (verdicts, fallbacks, grading mode)
-exercises   one module per notebook with the check functions for its exercises
-build       regenerate student notebooks from solutions and re-execute solutions
-grading     grade submitted notebooks (``course grade``): the run, workers, command line
-grading_select   which submissions, notebooks, students and exercises
-grading_checks   the plan from solutions/; checks run here on the sandboxed student code
-grading_reports  results, table, CSV and JSON reports
-sandbox     the process that runs a submission's code (limits, hidden folders, no pickles)
-integrity   held-out checks for nbgrader's hidden tests (fresh checking code, tripwires)
-update      update the course without overwriting a student's edits
-update_plan what an update will do, decided by pure functions (stdlib only)
-update_io   git, atomic writes, the Jupyter check and the advice for local commits
-update_undo the update's backup, in-progress marker, rollback and recovery
-cli         ``python -m course_utils`` / ``course`` command line
+Layers (a module imports only from its own layer and the ones above it in this list;
+``tests/test_project.py`` checks it):
+
+maths/       the numpy/torch reference computations: RNN, LSTM, the scalar RNN of 02,
+             losses, gradient checks, relative error, Jacobians, truncated BPTT
+runtime, training, history, updates, profiling, plots, provenance
+             shared by every lesson: seeding and threads, the one training loop, the
+             History it records, the updates it calls (clipping), timers and memory
+             trackers, plotting helpers, benchmark results
+data/        synthetic sequence tasks, the offline corpus, streams and chunking
+lessons/     one module per lesson for its experiments, plots and widgets (explorers)
+reference/   the exercises' solved functions, one module per notebook (nb01 … nb08)
+checks/      the exercise registry, the checker and one check module per notebook
+tooling/     the command line, build, grading and its sandbox, update, progress, website;
+             notebooks never import it
+
+``_MOVED`` keeps the flat module names of earlier versions importable (``course_utils.rnn``
+is ``course_utils.maths.rnn``), so a notebook a student saved before an update still runs.
 """
+
+import importlib
+import importlib.abc
+import importlib.util
+import sys
 
 from .runtime import setup
 
 __version__ = "0.1.0"
 __all__ = ["setup", "__version__"]
+
+_MOVED = {
+    'rnn': 'maths.rnn',
+    'lstm': 'maths.lstm',
+    'scalar_rnn': 'maths.scalar_rnn',
+    'losses': 'maths.losses',
+    'gradcheck': 'maths.gradcheck',
+    'numerics': 'maths.numerics',
+    'tbptt': 'maths.tbptt',
+    'jacobians': 'maths.jacobians',
+    'unrolling': 'lessons.unrolling',
+    'vanishing': 'lessons.vanishing',
+    'truncation': 'lessons.truncation',
+    'truncation_experiments': 'lessons.truncation_experiments',
+    'clipping': 'lessons.clipping',
+    'cliff': 'lessons.cliff',
+    'longrange': 'lessons.longrange',
+    'memory': 'lessons.memory',
+    'charlm': 'lessons.charlm',
+    'ngram': 'lessons.ngram',
+    'tasks': 'data.tasks',
+    'text': 'data.text',
+    'checker': 'checks.checker',
+    'diagnosis': 'checks.diagnosis',
+    'registry': 'checks.registry',
+    'integrity': 'checks.integrity',
+    'cli': 'tooling.cli',
+    'build': 'tooling.build',
+    'grading': 'tooling.grading',
+    'grading_checks': 'tooling.grading_checks',
+    'grading_reports': 'tooling.grading_reports',
+    'grading_select': 'tooling.grading_select',
+    'sandbox': 'tooling.sandbox',
+    '_sandbox_child': 'tooling._sandbox_child',
+    '_sandbox_reaper': 'tooling._sandbox_reaper',
+    'update': 'tooling.update',
+    'update_io': 'tooling.update_io',
+    'update_plan': 'tooling.update_plan',
+    'update_undo': 'tooling.update_undo',
+    'progress': 'tooling.progress',
+    'site': 'tooling.site',
+    'site_pages': 'tooling.site_pages',
+    'grading_notebook': 'tooling.grading_notebook',
+    'exercises.ex01': 'checks.ex01',
+    'exercises.ex02': 'checks.ex02',
+    'exercises.ex03': 'checks.ex03',
+    'exercises.ex04': 'checks.ex04',
+    'exercises.ex05': 'checks.ex05',
+    'exercises.ex06': 'checks.ex06',
+    'exercises.ex07': 'checks.ex07',
+    'exercises.ex08': 'checks.ex08',
+    'exercises': 'checks',
+}
+
+
+class _MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Import ``course_utils.<old name>`` as the module it moved to (the same object)."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        prefix = __name__ + "."
+        if fullname.startswith(prefix) and fullname[len(prefix):] in _MOVED:
+            return importlib.util.spec_from_loader(fullname, self)
+        return None
+
+    def create_module(self, spec):
+        return importlib.import_module(f"{__name__}.{_MOVED[spec.name[len(__name__) + 1:]]}")
+
+    def exec_module(self, module):
+        pass  # already executed under its new name
+
+
+# Only for the real package (integrity's fresh copies load this file under another name).
+if __name__ == "course_utils" and not any(type(f).__name__ == "_MovedModules"
+                                          for f in sys.meta_path):
+    sys.meta_path.insert(0, _MovedModules())  # first: before the path finder loads a copy

@@ -283,7 +283,7 @@ def train_tbptt(model: nn.Module, batches, *, loss_fn: Callable, optimizer,
             gradient norm to it.
         epochs: passes over ``batches``.
         stateful: carry the hidden state from one batch to the next too (for a stream cut
-            with :func:`course_utils.tasks.batchify_stream`, where batch i+1 continues
+            with :func:`course_utils.data.tasks.batchify_stream`, where batch i+1 continues
             batch i). Otherwise every batch starts from a zero state.
         progress: show a ``tqdm`` bar (one tick per update).
         history: an existing :class:`History` to append to.

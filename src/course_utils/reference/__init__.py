@@ -1,7 +1,7 @@
 """The course's reference solutions of the coded exercises, one module per notebook.
 
 ``reference.nb01`` holds notebook 01's (``rnn_step_forward``, ``rnn_forward``), and so on.
-The checks in :mod:`course_utils.exercises` compare a student's function with these, and
+The checks in :mod:`course_utils.checks` compare a student's function with these, and
 use the reference when the student's function does not pass yet.
 
 A notebook imports a module from here only *after* its exercises are done (notebook 04

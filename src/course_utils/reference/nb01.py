@@ -1,7 +1,7 @@
 """Reference solutions of notebook 01's exercises: one RNN step, then a whole sequence.
 
-Shapes and layout as in :mod:`course_utils.rnn` (``Wxh`` (H, D), ``Whh`` (H, H), ``b`` (H,),
-batch-first sequences). The checks in :mod:`course_utils.exercises.ex01` compare a
+Shapes and layout as in :mod:`course_utils.maths.rnn` (``Wxh`` (H, D), ``Whh`` (H, H), ``b`` (H,),
+batch-first sequences). The checks in :mod:`course_utils.checks.ex01` compare a
 student's functions with these; later notebooks import them once the exercise is done.
 """
 

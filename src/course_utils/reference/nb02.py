@@ -1,17 +1,17 @@
 """Reference solution of notebook 02's coded exercise: BPTT for the scalar RNN.
 
-The model and its loss are those of :mod:`course_utils.scalar_rnn`.
+The model and its loss are those of :mod:`course_utils.maths.scalar_rnn`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .. import scalar_rnn
+from ..maths import scalar_rnn
 
 
 def scalar_bptt(x, y, w, u, b, h0):
-    """Gradients of :func:`course_utils.scalar_rnn.loss` by the backward recursion (BPTT), O(T).
+    """Gradients of :func:`course_utils.maths.scalar_rnn.loss` by the backward recursion (BPTT), O(T).
 
     ``g_t = (h_t − y_t) + g_{t+1} w (1 − h_{t+1}²)`` is the total gradient at h_t;
     ``δ_t = g_t (1 − h_t²)``; then dw = Σ δ_t h_{t-1}, du = Σ δ_t x_t, db = Σ δ_t and

@@ -1,11 +1,11 @@
 """Reference solutions of notebook 04's exercises: the Jacobian of one tanh RNN step and
-the product of step Jacobians over a window (see :mod:`course_utils.jacobians`)."""
+the product of step Jacobians over a window (see :mod:`course_utils.maths.jacobians`)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from .. import jacobians
+from ..maths import jacobians
 
 
 def rnn_step_jacobian(x, h_prev, Wxh, Whh, b):

@@ -1,13 +1,13 @@
 """Reference solution of notebook 05's exercise: truncated BPTT, TBPTT(k, k).
 
-Other variants (general k1 ≤ k2, checkpointing, torch) are in :mod:`course_utils.tbptt`.
+Other variants (general k1 ≤ k2, checkpointing, torch) are in :mod:`course_utils.maths.tbptt`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .. import tbptt
+from ..maths import tbptt
 from . import nb01, nb03
 
 

@@ -1,11 +1,11 @@
 """Reference solution of notebook 06's exercise: clipping by the global gradient norm,
-with torch's semantics (see :mod:`course_utils.clipping` for the rest of the lesson)."""
+with torch's semantics (see :mod:`course_utils.lessons.clipping` for the rest of the lesson)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from .. import clipping
+from ..maths import gradnorm
 
 
 def clip_grad_norm(grads, max_norm: float):
@@ -29,9 +29,9 @@ def clip_grad_norm(grads, max_norm: float):
         (a single array if ``grads`` was one); ``total_norm`` is the norm *before*
         clipping, a float.
     """
-    arrays, single = clipping._as_list(grads)
-    total = clipping.global_norm(arrays)
+    arrays, single = gradnorm.as_list(grads)
+    total = gradnorm.global_norm(arrays)
     with np.errstate(invalid="ignore", over="ignore"):
-        scale = np.minimum(1.0, max_norm / (total + clipping.TORCH_EPS))  # np.minimum propagates NaN
+        scale = np.minimum(1.0, max_norm / (total + gradnorm.TORCH_EPS))  # np.minimum propagates NaN
         clipped = [g * scale for g in arrays]
     return (clipped[0] if single else clipped), total

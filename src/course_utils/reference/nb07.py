@@ -1,12 +1,12 @@
 """Reference solutions of notebook 07's exercises: the LSTM step and sequence, forward and
-backward, in :mod:`course_utils.lstm`'s layout (gate order i, f, g, o; ``Wx`` (4H, D),
+backward, in :mod:`course_utils.maths.lstm`'s layout (gate order i, f, g, o; ``Wx`` (4H, D),
 ``Wh`` (4H, H), ``b`` (4H,)). The backward functions recompute the gates (no cache)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from .. import lstm
+from ..maths import lstm
 
 
 def lstm_gates(x, h_prev, Wx, Wh, b):

@@ -1,12 +1,13 @@
 """Reference solution of notebook 08's exercise: one step of stateful truncated BPTT for a
-character language model (see :mod:`course_utils.charlm`)."""
+character language model (see :mod:`course_utils.lessons.charlm`; the detach is
+:func:`course_utils.training.detach_state`, which ``charlm`` shows as ``charlm.detach_state``)."""
 
 from __future__ import annotations
 
 import torch
 from torch.nn import functional as F
 
-from .. import charlm
+from ..training import detach_state
 
 
 def tbptt_train_step(model, optimizer, x, y, state, clip):
@@ -30,4 +31,4 @@ def tbptt_train_step(model, optimizer, x, y, state, clip):
     if clip is not None:
         torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
     optimizer.step()
-    return loss.item(), charlm.detach_state(state)
+    return loss.item(), detach_state(state)  # charlm.detach_state in the notebook

@@ -1,0 +1,365 @@
+"""The exercise-checking framework (see CONTRIBUTING.md, "The exercise contract").
+
+A check runs a student's function on several random cases, compares it with the
+reference implementation and prints **one** verdict:
+
+* ``✅ passed``,
+* ``⏳ not attempted yet`` (the function still raises ``NotImplementedError``), or
+* ``❌ wrong`` with the most likely cause: which output, how far off, and a hint.
+
+It never lets a student's mistake escape as a traceback: wrong types, shapes, dtypes,
+NaNs, ``None``, tuples of the wrong length, exceptions raised inside the student's code
+and in-place modification of the inputs are all turned into a sentence.
+
+:func:`check_function` returns the function later cells should use: the student's if
+it passed, otherwise the reference (and it says so), so a notebook runs top to bottom
+with every exercise unanswered. With the environment variable ``COURSE_GRADING=1`` a
+check that does not pass raises :class:`ExerciseFailed` instead, so an autograder
+counts it; nbgrader's autograde (``NBGRADER_EXECUTION=autograde`` in its kernel) is
+grading mode too, so it never fails open. ``course grade`` does not rely on any of this:
+it runs the checks in its own process (:func:`capture`).
+
+Exercise-specific checks live in :mod:`course_utils.checks`; each builds random
+cases, names the outputs and lists the classic :class:`Mistake` s to recognise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..maths.numerics import rel_error  # noqa: F401  (re-exported)
+from . import diagnosis as _dx
+from .diagnosis import KINDS, CheckText, Comparator, Problem  # noqa: F401  (re-exported)
+
+GRADING_ENV = "COURSE_GRADING"
+
+PASSED, NOT_ATTEMPTED, WRONG = "passed", "not attempted", "wrong"
+_ICONS = {PASSED: "✅", NOT_ATTEMPTED: "⏳", WRONG: "❌"}
+
+
+class ExerciseFailed(AssertionError):
+    """Raised by a check in grading mode when the exercise is not (correctly) done."""
+
+
+def grading_mode() -> bool:
+    """True when ``COURSE_GRADING`` is set to something other than '', '0' or 'false', or
+    when nbgrader is autograding (it sets ``NBGRADER_EXECUTION=autograde`` in the kernel)."""
+    if os.environ.get("NBGRADER_EXECUTION", "").strip().lower() == "autograde":
+        return True
+    return os.environ.get(GRADING_ENV, "").strip().lower() not in {"", "0", "false", "no"}
+
+
+def seed_args(seed: int | None) -> tuple:
+    """``()`` for a check's own cases, ``(seed,)`` for other ones (held-out checks)."""
+    return () if seed is None else (int(seed),)
+
+
+_CAPTURED: list | None = None
+
+
+@contextlib.contextmanager
+def capture():
+    """Collect verdicts instead of printing them (what ``course grade`` uses).
+
+    Inside ``with capture() as found:`` :func:`report` prints nothing, never raises and
+    appends ``(verdict, reference_fn)`` to ``found``.
+    """
+    global _CAPTURED
+    saved, _CAPTURED = _CAPTURED, []
+    try:
+        yield _CAPTURED
+    finally:
+        _CAPTURED = saved
+
+
+@dataclass
+class Mistake:
+    """A classic mistake: a buggy variant of the reference and the hint to show.
+
+    ``fn`` takes the same keyword arguments as the reference and returns what the buggy
+    implementation would return. If the student's output matches it, ``hint`` is shown.
+    """
+
+    hint: str
+    fn: Callable[..., Any]
+
+
+@dataclass
+class Verdict:
+    """The outcome of a check: ``status`` is 'passed', 'not attempted' or 'wrong'.
+
+    ``message`` and ``details`` are what is printed; the other fields say the same for a
+    program (the grader's reports read them, never the wording): ``kind`` (one of
+    :data:`~course_utils.checks.diagnosis.KINDS`, None when passed), the failing ``output``'s
+    name, ``got_shape`` / ``expected_shape``, the 1-based ``case`` number, the matched
+    ``hint`` (the "Most likely" cause) and ``error`` (the type name of the exception the
+    student's code raised).
+    """
+
+    name: str
+    status: str
+    message: str
+    details: list[str] = field(default_factory=list)
+    kind: str | None = None
+    output: str | None = None
+    got_shape: tuple | None = None
+    expected_shape: tuple | None = None
+    case: int | None = None
+    hint: str | None = None
+    error: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.status == PASSED
+
+    def __str__(self) -> str:
+        lines = [f"{_ICONS[self.status]} {self.name}: {self.message}"]
+        lines += [f"   {d}" for d in self.details]
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        """The fields as plain JSON-able data."""
+        d = asdict(self)
+        for k in ("got_shape", "expected_shape"):
+            d[k] = list(d[k]) if d[k] is not None else None
+        return d
+
+    @classmethod
+    def from_problem(cls, name: str, p: Problem, case: int | None = None,
+                     details: list[str] | None = None) -> Verdict:
+        status = NOT_ATTEMPTED if p.kind == "not-implemented" else WRONG
+        return cls(name, status, p.message, list(p.hints if details is None else details),
+                   kind=p.kind, output=p.output, got_shape=p.got_shape,
+                   expected_shape=p.expected_shape, case=case, hint=p.hint, error=p.error)
+
+
+# ---------------------------------------------------------------------------------------
+# The public entry point
+# ---------------------------------------------------------------------------------------
+def check_function(
+    student_fn: Callable | None,
+    reference_fn: Callable,
+    cases: Sequence[dict[str, Any]],
+    *,
+    name: str | None = None,
+    outputs: Sequence[str] = ("output",),
+    mistakes: Iterable[Mistake] = (),
+    rtol: float = 1e-7,
+) -> Callable:
+    """Check ``student_fn`` against ``reference_fn``, print the verdict, return a function.
+
+    Args:
+        student_fn: the student's function (or whatever the name is bound to).
+        reference_fn: the correct implementation, same signature.
+        cases: keyword-argument dicts, one per random case. Use batch > 1, T > 1 and
+            non-square shapes so a transposed weight cannot pass.
+        name: the exercise's function name (defaults to ``reference_fn.__name__``).
+        outputs: names of the returned values; one name means a single array is
+            returned, several mean a tuple of that length.
+        mistakes: classic mistakes to recognise when an output is wrong.
+        rtol: largest accepted :func:`~course_utils.maths.numerics.rel_error` per output.
+
+    Returns:
+        ``student_fn`` if it passed, else ``reference_fn`` (announced in the verdict).
+
+    Raises:
+        ExerciseFailed: in grading mode (``COURSE_GRADING=1``), if it did not pass.
+    """
+    verdict = run_check(student_fn, reference_fn, cases, name=name, outputs=outputs,
+                        mistakes=mistakes, rtol=rtol)
+    return report(verdict, student_fn, reference_fn)
+
+
+def report(verdict: Verdict, student_fn, reference_fn):
+    """Print a verdict and return the function later cells should use (see above)."""
+    if _CAPTURED is not None:
+        _CAPTURED.append((verdict, reference_fn))
+        return student_fn
+    if not verdict.passed and not grading_mode():
+        verdict.details.append("Later cells use the reference implementation until this check passes.")
+    print(verdict)
+    if not verdict.passed and grading_mode():
+        raise ExerciseFailed(str(verdict))
+    if verdict.passed:
+        return student_fn
+    return reference_fn
+
+
+def run_check(student_fn, reference_fn, cases, *, name=None, outputs=("output",),
+              mistakes=(), rtol=1e-7, comparators=None, text=None) -> Verdict:
+    """Run the check and return a :class:`Verdict` without printing anything.
+
+    ``comparators``: ``{output name: Comparator}`` for outputs compared otherwise than
+    by default (see :class:`~course_utils.checks.diagnosis.Comparator`); ``text``: a
+    :class:`~course_utils.checks.diagnosis.CheckText` for other wording.
+    """
+    name = name or getattr(reference_fn, "__name__", "your function")
+    cases = list(cases)
+    text = text or _dx.DEFAULT_TEXT
+    comps = [(comparators or {}).get(o, _dx.DEFAULT_COMPARATOR) for o in outputs]
+    try:
+        verdict = _run_check(student_fn, reference_fn, cases, name, tuple(outputs),
+                             list(mistakes), rtol, comps, text)
+        note = (rename_note(student_fn, text.arguments(cases[0]) if cases else {})
+                if text.rename_notes else None)
+        if note and verdict.status == WRONG and verdict.kind != "renamed-parameters":
+            verdict.details.append(note)
+        return verdict
+    except Exception as exc:  # a bug in the checker itself must not look like the student's
+        return Verdict(name, WRONG, "the checker could not evaluate your function "
+                       f"({type(exc).__name__}: {exc}).",
+                       ["Re-run the function's cell, then this one. If it persists, ask for help."],
+                       kind="checker-error", error=type(exc).__name__)
+
+
+# ---------------------------------------------------------------------------------------
+# Implementation
+# ---------------------------------------------------------------------------------------
+def _run_check(student_fn, reference_fn, cases, name, outputs, mistakes, rtol, comps,
+               text) -> Verdict:
+    """Run the cases in order; the first that fails decides the verdict."""
+    if student_fn is None or not callable(student_fn):
+        return Verdict(name, WRONG, f"expected a function, got {_dx.describe(student_fn)}.",
+                       [f"Run the cell that defines `{name}` first."], kind="not-callable")
+    evidence = []  # (arguments, got, ref, wrong outputs) of the cases run so far
+    for i, case in enumerate(cases, start=1):
+        where, args = text.where(i, len(cases), case), text.arguments(case)
+        ref_out = reference_fn(**_copy(args))
+        student_args = _copy(args)
+        try:
+            with text.numpy_errors():
+                got = call_student(student_fn, student_args)
+        except NotImplementedError as exc:
+            return _not_implemented(name, student_fn, exc)
+        except RenamedParameters as exc:
+            return _raised(name, student_fn, exc, args, where, i)
+        except Exception as exc:
+            return Verdict.from_problem(name, text.raised(exc, args, where), i)
+        problem = text.structure(got, ref_out, outputs, where, args, comps)
+        if problem:
+            return Verdict.from_problem(name, problem, i)
+        mutated = [k for k, v in args.items() if not _unchanged(v, student_args[k])]
+        if mutated:
+            return Verdict.from_problem(name, text.mutated(mutated, where), i)
+        got_t, ref_t = _dx.as_tuple(got, len(outputs)), _dx.as_tuple(ref_out, len(outputs))
+        errors = [c.error(g, r) for g, r, c in zip(got_t, ref_t, comps)]
+        bad = [j for j, e in enumerate(errors) if not e <= rtol]
+        evidence.append((args, got_t, ref_t, bad))
+        if bad:
+            evidence += _more_evidence(student_fn, reference_fn, cases[i:], outputs, rtol,
+                                       comps, text)
+            hint = _dx.match_mistake(mistakes, evidence, comps, rtol)
+            hint = hint if hint is not None else text.fallback_hint(got_t, ref_t, bad)
+            msg, details = text.wrong(outputs, where, got_t, ref_t, errors, bad, hint, rtol)
+            return Verdict(name, WRONG, msg, details, kind="values", output=outputs[bad[0]],
+                           case=i, hint=hint)
+    return Verdict(name, PASSED, text.passed(len(cases), rtol))
+
+
+def _more_evidence(student_fn, reference_fn, cases, outputs, rtol, comps, text) -> list:
+    """``(arguments, got, ref, wrong outputs)`` for the remaining cases, for recognising a
+    mistake; a case where the student's function raises or returns a malformed value
+    gives no evidence."""
+    out = []
+    for case in cases:
+        args = text.arguments(case)
+        try:
+            ref = reference_fn(**_copy(args))
+            with text.numpy_errors():
+                got = call_student(student_fn, _copy(args))
+            if text.structure(got, ref, outputs, "", args, comps):
+                continue
+            got_t, ref_t = _dx.as_tuple(got, len(outputs)), _dx.as_tuple(ref, len(outputs))
+            bad = [j for j, (g, r, c) in enumerate(zip(got_t, ref_t, comps))
+                   if not c.error(g, r) <= rtol]
+        except Exception:
+            continue
+        out.append((args, got_t, ref_t, bad))
+    return out
+
+
+def call_student(student_fn, kwargs: dict):
+    """Call ``student_fn`` with the check's keyword arguments, forgiving renamed parameters.
+
+    If the names do not fit but the function takes the same number of positional
+    parameters, it is called positionally (the order is the exercise's). Otherwise the
+    ``TypeError`` says which names the function has and which the exercise uses.
+    """
+    try:
+        sig = inspect.signature(student_fn)
+    except (TypeError, ValueError):
+        return student_fn(**kwargs)
+    try:
+        sig.bind(**kwargs)
+    except TypeError:
+        pass
+    else:
+        return student_fn(**kwargs)
+    params = list(sig.parameters.values())
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if any(p.kind == p.VAR_POSITIONAL for p in params) or len(positional) >= len(kwargs):
+        try:
+            sig.bind(*kwargs.values())
+        except TypeError:
+            pass
+        else:
+            return student_fn(*kwargs.values())
+    theirs = ", ".join(p.name for p in params)
+    ours = ", ".join(kwargs)
+    raise RenamedParameters(f"your function's parameters are ({theirs}); the exercise calls "
+                            f"it with ({ours}). Use the names (or the order) of the template.")
+
+
+def rename_note(student_fn, case: dict) -> str | None:
+    """A note when the function's parameter names differ from the exercise's (it was then
+    called positionally), else None."""
+    try:
+        names = [p.name for p in inspect.signature(student_fn).parameters.values()
+                 if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        return None
+    ours = list(case)
+    if names[:len(ours)] == ours or not set(ours) - set(names):
+        return None
+    return (f"Note: your function's parameters are ({', '.join(names)}); the exercise calls it "
+            f"with ({', '.join(ours)}), so they were passed in that order.")
+
+
+class RenamedParameters(TypeError):
+    """The student's parameters do not fit the exercise's call."""
+
+
+def _not_implemented(name, student_fn, exc) -> Verdict:
+    return Verdict.from_problem(name, _dx.not_implemented(name, student_fn, exc))
+
+
+def _raised(name, student_fn, exc, case, where, i=None) -> Verdict:
+    if isinstance(exc, RenamedParameters):
+        return Verdict(name, WRONG, str(exc), kind="renamed-parameters", case=i,
+                       error=type(exc).__name__)
+    return Verdict.from_problem(name, _dx.raised(exc, case, where), i)
+
+
+# ---------------------------------------------------------------------------------------
+# Small utilities
+# ---------------------------------------------------------------------------------------
+_copy = _dx.copy_case
+_describe = _dx.describe
+
+
+def _unchanged(before, after) -> bool:
+    """False if an array argument (or an array in a list/tuple argument) was modified."""
+    if isinstance(before, np.ndarray):
+        return (isinstance(after, np.ndarray) and before.shape == after.shape
+                and np.array_equal(before, after, equal_nan=True))
+    if isinstance(before, (list, tuple)) and any(isinstance(v, np.ndarray) for v in before):
+        return (isinstance(after, (list, tuple)) and len(before) == len(after)
+                and all(_unchanged(b, a) for b, a in zip(before, after)))
+    return True

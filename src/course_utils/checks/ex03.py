@@ -1,0 +1,258 @@
+"""Checks for notebook 03 (coding BPTT): ``rnn_step_backward`` and ``rnn_backward``.
+
+The cases use the forward pass to make ``h_next`` (or ``h``) consistent with the inputs,
+so a tanh derivative taken from the wrong quantity gives wrong numbers. The first case
+of each list has D = H so that a transposed weight gives *values* that can be matched to
+a classic mistake; the others are non-square so a transposed weight can never pass.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..reference import nb01 as _nb01
+from ..reference import nb03 as _nb03
+from .checker import WRONG, Mistake
+from .registry import Exercise, check_functions
+
+# Lesson modules whose functions compute the answer, or part of it (the fast versions,
+# the gates): grading treats a call to one of them like a call to the reference.
+ANSWER_MODULES = ("course_utils.maths.rnn",)
+
+# (N, D, H) for the step checks, (N, T, D, H) for the sequence checks.
+STEP_SHAPES = [(3, 4, 4), (2, 3, 5), (4, 6, 3), (5, 2, 7)]
+SEQ_SHAPES = [(3, 5, 4, 4), (2, 6, 3, 5), (4, 4, 6, 3)]
+
+STEP_OUTPUTS = ("dx", "dh_prev", "dWxh", "dWhh", "db")
+SEQ_OUTPUTS = ("dx", "dh0", "dWxh", "dWhh", "db")
+
+
+def _params(rng, D, H):
+    return (rng.normal(size=(H, D)) * 0.5, rng.normal(size=(H, H)) * 0.5,
+            rng.normal(size=H) * 0.5)
+
+
+def step_cases(seed: int = 301):
+    """Keyword arguments for ``rnn_step_backward``, one dict per shape in STEP_SHAPES."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    for N, D, H in STEP_SHAPES:
+        Wxh, Whh, b = _params(rng, D, H)
+        x = rng.normal(size=(N, D))
+        h_prev = np.tanh(rng.normal(size=(N, H)))
+        h_next = _nb01.rnn_step_forward(x, h_prev, Wxh, Whh, b)
+        cases.append(dict(dh_next=rng.normal(size=(N, H)), x=x, h_prev=h_prev, h_next=h_next,
+                          Wxh=Wxh, Whh=Whh))
+    return cases
+
+
+def seq_cases(seed: int = 302):
+    """Keyword arguments for ``rnn_backward``, one dict per shape in SEQ_SHAPES."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    for N, T, D, H in SEQ_SHAPES:
+        Wxh, Whh, b = _params(rng, D, H)
+        x = rng.normal(size=(N, T, D))
+        h0 = np.tanh(rng.normal(size=(N, H)))
+        h = _nb01.rnn_forward(x, h0, Wxh, Whh, b)
+        cases.append(dict(dh=rng.normal(size=(N, T, H)), x=x, h0=h0, h=h, Wxh=Wxh, Whh=Whh))
+    return cases
+
+
+# ---------------------------------------------------------------------------------------
+# Classic mistakes in one step
+# ---------------------------------------------------------------------------------------
+def _step(da, x, h_prev, Wxh, Whh):
+    """The correct step backward given the pre-activation gradient ``da``."""
+    return da @ Wxh, da @ Whh, da.T @ x, da.T @ h_prev, da.sum(axis=0)
+
+
+def _with_da(fn_da):
+    def buggy(dh_next, x, h_prev, h_next, Wxh, Whh):
+        return _step(fn_da(dh_next, x, h_prev, h_next, Wxh, Whh), x, h_prev, Wxh, Whh)
+    return buggy
+
+
+def _replace(k, fn_out):
+    """The correct step with output number ``k`` replaced by ``fn_out(da, **case)``."""
+    def buggy(dh_next, x, h_prev, h_next, Wxh, Whh):
+        da = dh_next * (1 - h_next**2)
+        out = list(_step(da, x, h_prev, Wxh, Whh))
+        out[k] = fn_out(da, dh_next=dh_next, x=x, h_prev=h_prev, h_next=h_next, Wxh=Wxh, Whh=Whh)
+        return tuple(out)
+    return buggy
+
+
+HINT_PREACT = ("the tanh derivative is taken from the pre-activation: you used 1 − a² where "
+               "a = x Wxhᵀ + h_prev Whhᵀ (+ b). The derivative of tanh at a is 1 − tanh(a)² "
+               "= 1 − h_next²: use the step's *output*, h_next.")
+HINT_WRONG_STEP = ("the tanh derivative is taken at the wrong time step: you used "
+                   "1 − h_prev², but this step's tanh produced h_next, so its derivative is "
+                   "1 − h_next².")
+
+# A mistake is recognised by the outputs that are wrong: the checker prefers the one that
+# gets wrong exactly the student's wrong outputs (a wrong `da` changes every output), so
+# the order of this list does not matter.
+STEP_MISTAKES = [
+    Mistake("`dh_prev` uses Whh transposed: the forward pass computes h_prev @ Whh.T, so "
+            "the gradient flows back through `da @ Whh` (no .T).",
+            _replace(1, lambda da, Whh, **_: da @ Whh.T)),
+    Mistake("`dx` uses Wxh transposed: the forward pass computes x @ Wxh.T, so "
+            "dx = da @ Wxh, shape (N, H)·(H, D) = (N, D).",
+            _replace(0, lambda da, Wxh, **_: da @ Wxh.T)),
+    Mistake("`dWxh` is transposed: it must have Wxh's shape (H, D): dWxh = da.T @ x.",
+            _replace(2, lambda da, x, **_: x.T @ da)),
+    Mistake("`dWhh` is transposed: dWhh = da.T @ h_prev (row i = the unit that receives, "
+            "column j = the unit that sends), not h_prev.T @ da.",
+            _replace(3, lambda da, h_prev, **_: h_prev.T @ da)),
+    Mistake("`dWhh` uses h_next: the weight Whh multiplies h_prev in the forward pass, so "
+            "dWhh = da.T @ h_prev.",
+            _replace(3, lambda da, h_next, **_: da.T @ h_next)),
+    Mistake("`dh_prev` skips the tanh derivative: it must be (dh_next ⊙ (1 − h_next²)) @ Whh, "
+            "the same `da` that the weights get.",
+            _replace(1, lambda da, dh_next, Whh, **_: dh_next @ Whh)),
+    Mistake("`db` is averaged over the batch: gradients of a shared parameter are *summed* "
+            "over every place it is used (`da.sum(axis=0)`).",
+            _replace(4, lambda da, **_: da.mean(axis=0))),
+    Mistake("the weight gradients are averaged over the batch: they must be summed "
+            "(`da.T @ x` already sums over the batch; don't divide by N).",
+            lambda dh_next, x, h_prev, h_next, Wxh, Whh: (
+                lambda o, n: (o[0], o[1], o[2] / n, o[3] / n, o[4] / n))(
+                    _nb03.rnn_step_backward(dh_next, x, h_prev, h_next, Wxh, Whh), x.shape[0])),
+    Mistake(HINT_PREACT, _with_da(lambda dh_next, x, h_prev, h_next, Wxh, Whh:
+                                  dh_next * (1 - np.arctanh(h_next) ** 2))),
+    Mistake(HINT_PREACT, _with_da(lambda dh_next, x, h_prev, h_next, Wxh, Whh:
+                                  dh_next * (1 - (x @ Wxh.T + h_prev @ Whh.T) ** 2))),
+    Mistake(HINT_WRONG_STEP, _with_da(lambda dh_next, x, h_prev, h_next, Wxh, Whh:
+                                      dh_next * (1 - h_prev**2))),
+    Mistake("the tanh derivative is missing: multiply the incoming gradient by "
+            "1 − h_next² before it reaches the weights and the inputs.",
+            _with_da(lambda dh_next, x, h_prev, h_next, Wxh, Whh: dh_next)),
+    Mistake("the tanh derivative is 1 − h_next (the square is missing): "
+            "d tanh(a)/da = 1 − tanh(a)² = 1 − h_next².",
+            _with_da(lambda dh_next, x, h_prev, h_next, Wxh, Whh: dh_next * (1 - h_next))),
+    Mistake("you applied tanh again: tanh'(a) = 1 − h_next² uses h_next itself, "
+            "not 1 − tanh(h_next)².",
+            _with_da(lambda dh_next, x, h_prev, h_next, Wxh, Whh:
+                     dh_next * (1 - np.tanh(h_next) ** 2))),
+]
+
+
+# ---------------------------------------------------------------------------------------
+# Classic mistakes in the sequence
+# ---------------------------------------------------------------------------------------
+def _bptt(dh, x, h0, h, Wxh, Whh, *, step=_nb03.rnn_step_backward, carry=True, own_grad=True,
+          first_prev="h0", deriv_from="h_t", accumulate="sum", reverse=True, dh0="carry"):
+    """rnn_backward with switches that reproduce classic mistakes (defaults: correct)."""
+    N, T, _ = x.shape
+    dx = np.zeros_like(x)
+    dWxh, dWhh = np.zeros_like(Wxh), np.zeros_like(Whh)
+    db = np.zeros(Whh.shape[0])
+    dh_carry = np.zeros_like(h0)
+    carries = []
+    order = range(T - 1, -1, -1) if reverse else range(T)
+    for t in order:
+        if t > 0:
+            h_prev = h[:, t - 1]
+        else:
+            h_prev = {"h0": h0, "wrap": h[:, -1], "zeros": np.zeros_like(h0),
+                      "h1": h[:, 0]}[first_prev]
+        h_out = {"h_t": h[:, t], "h_prev": h_prev,
+                 "h_next_step": h[:, min(t + 1, T - 1)]}[deriv_from]
+        g = (dh[:, t] if own_grad or t == T - 1 else 0) + (dh_carry if carry else 0)
+        dx_t, new_carry, dWxh_t, dWhh_t, db_t = step(g, x[:, t], h_prev, h_out, Wxh, Whh)
+        carries.append(dh_carry)
+        dh_carry = new_carry
+        dx[:, t] = dx_t
+        if accumulate == "sum" or accumulate == "mean":
+            dWxh, dWhh, db = dWxh + dWxh_t, dWhh + dWhh_t, db + db_t
+        elif accumulate == "overwrite":
+            dWxh, dWhh, db = dWxh_t, dWhh_t, db_t
+    if accumulate == "mean":
+        dWxh, dWhh, db = dWxh / T, dWhh / T, db / T
+    if dh0 == "dh0_from_h1":
+        dh_carry = carries[-1] + dh[:, 0]  # gradient w.r.t. h_1, not h_0
+    return dx, dh_carry, dWxh, dWhh, db
+
+
+def _seq(**switches):
+    return lambda dh, x, h0, h, Wxh, Whh: _bptt(dh, x, h0, h, Wxh, Whh, **switches)
+
+
+SEQ_MISTAKES = [
+    Mistake("the gradient flowing in from the next time step is missing: at step t, "
+            "rnn_step_backward must receive dh[:, t] + dh_prev (the `dh_prev` that step t+1 "
+            "returned), not only dh[:, t].", _seq(carry=False)),
+    Mistake("the per-step gradient dh[:, t] is dropped: the total gradient at h_t is the "
+            "loss's own gradient dh[:, t] *plus* what flows back from step t+1.",
+            _seq(own_grad=False)),
+    Mistake("the loop runs forwards in time: BPTT must start at t = T−1 and go back to 0, "
+            "because the gradient at h_t needs the gradient from step t+1 first.",
+            _seq(reverse=False)),
+    Mistake("at t = 0 you used h[:, t-1], which is h[:, -1] = h_T (Python wraps negative "
+            "indices!), instead of h0: the state before the first step is the initial state.",
+            _seq(first_prev="wrap")),
+    Mistake("at t = 0 the previous state is taken as zeros instead of h0.",
+            _seq(first_prev="zeros")),
+    Mistake("at t = 0 the previous state is h[:, 0] = h_1 instead of h0.",
+            _seq(first_prev="h1")),
+    Mistake("`dh0` is the gradient with respect to h_1 (what entered the last step), not "
+            "h0: return the `dh_prev` that the step at t = 0 produces.",
+            _seq(dh0="dh0_from_h1")),
+    Mistake("the tanh derivative comes from the wrong time step: step t's tanh produced "
+            "h[:, t], so pass h[:, t] as h_next (you passed the previous state).",
+            _seq(deriv_from="h_prev")),
+    Mistake("the tanh derivative comes from the wrong time step: step t's tanh produced "
+            "h[:, t], so pass h[:, t] as h_next (you passed h[:, t+1]).",
+            _seq(deriv_from="h_next_step")),
+    Mistake("the weight and bias gradients are not summed over time: you kept only one "
+            "step's (use `dWxh += …`, not `dWxh = …`). A shared weight gets the sum of the "
+            "gradients from every step that used it.", _seq(accumulate="overwrite")),
+    Mistake("the weight and bias gradients are averaged over time: they must be summed over "
+            "every step (and the batch), not divided by T.", _seq(accumulate="mean")),
+] + [
+    Mistake("your step function has a bug that this check inherits: " + m.hint,
+            _seq(step=m.fn)) for m in STEP_MISTAKES if m.hint != HINT_WRONG_STEP
+]
+
+
+# ---------------------------------------------------------------------------------------
+# Better diagnoses for shape problems of weight gradients
+# ---------------------------------------------------------------------------------------
+def _shape_diagnosis(verdict, outputs=None):
+    """Replace the generic shape hint by one about weight/bias gradients when it fits."""
+    if verdict.status != WRONG or verdict.kind != "shape" or verdict.output is None:
+        return verdict
+    name, got, want = verdict.output, verdict.got_shape, verdict.expected_shape
+    hint = None
+    if name in ("dWxh", "dWhh") and len(got) == 2 and got == want[::-1]:
+        param = name[1:]
+        hint = (f"`{name}` is transposed: a gradient has the shape of its parameter, "
+                f"{param} is (H, {'D' if param == 'Wxh' else 'H'}); use `da.T @ "
+                f"{'x' if param == 'Wxh' else 'h_prev'}`.")
+    elif name in ("dWxh", "dWhh", "db") and len(got) > len(want):
+        hint = (f"`{name}` has extra leading axes {got[:len(got) - len(want)]}: it must be "
+                "summed over the batch (and over time): a shared parameter's gradient adds "
+                "up the contributions from every sample and step that used it.")
+    if hint:
+        shapes = [d for d in verdict.details if d.startswith("Shapes in this case")]
+        verdict.details = [f"Most likely: {hint}"] + shapes
+        verdict.hint = hint
+    return verdict
+
+
+EXERCISES = (
+    Exercise("ex03_rnn_step_backward", 3, "One RNN step, backward", 3,
+             function="rnn_step_backward", reference=_nb03.rnn_step_backward,
+             cases=step_cases, seed=301, outputs=STEP_OUTPUTS, mistakes=tuple(STEP_MISTAKES),
+             diagnose=_shape_diagnosis,
+             description="4 random cases (batch > 1, D != H in three of them), compared with "
+             "the reference.", binds="step_backward"),
+    Exercise("ex03_rnn_backward", 3, "BPTT over a sequence", 4,
+             function="rnn_backward", reference=_nb03.rnn_backward, cases=seq_cases,
+             seed=302, outputs=SEQ_OUTPUTS, mistakes=tuple(SEQ_MISTAKES),
+             diagnose=_shape_diagnosis,
+             description="3 random batches of sequences, compared with the reference.",
+             binds="seq_backward"),
+)
+check_rnn_step_backward, check_rnn_backward = check_functions(EXERCISES)

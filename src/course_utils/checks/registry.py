@@ -1,0 +1,347 @@
+"""The exercise registry: one declarative :class:`Exercise` per exercise, the single source.
+
+Each ``checks/exNN.py`` declares its entries (``EXERCISES = (Exercise(...), ...)``)
+next to its cases and mistakes, in the order the notebook shows them. From an entry come:
+
+* the ``check_<function>(student_fn, seed=None)`` that the check cell calls
+  (:func:`check_functions`);
+* the check cell's source and the nbgrader/course metadata of the check cell, of the
+  solution cell (``<id>_code``) and of a written-answer cell (:func:`sync_notebook`, which
+  ``course build`` applies to ``solutions/``; a test checks the notebooks equal it);
+* the catalogue (``course exercises``, the README table) and what ``course grade`` and
+  :func:`course_utils.checks.integrity.hidden_check` check (:func:`exercises`, :func:`find`).
+
+A new code exercise is one entry plus a solution cell (a code cell defining the function,
+its body between ``### BEGIN SOLUTION`` and ``### END SOLUTION``); ``course build`` adds
+the check cell after it and writes the metadata. A new written exercise is one entry plus
+a markdown answer cell whose metadata holds ``{"nbgrader": {"grade_id": "<id>"}}``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import checker
+from .checker import Mistake, Verdict
+
+CODE, WRITTEN = "code", "written"
+NOTEBOOKS = tuple(range(1, 9))  # the exercise modules ex01 … ex08
+SCHEMA_VERSION = 3
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One exercise of the course.
+
+    Every exercise: ``id`` (the nbgrader ``grade_id``, ``exNN_…``), ``notebook`` (NN as an
+    int), ``title``, ``points`` and ``kind`` ("code" or "written").
+
+    A code exercise also has: ``function`` (the student's function name), ``reference``
+    (the correct implementation, same signature), ``cases`` (``cases(seed)`` -> a list of
+    keyword-argument dicts) with its default ``seed``, the ``outputs``' names (one name: a
+    single value is returned), the classic ``mistakes``, ``rtol`` (the largest accepted
+    :func:`~course_utils.maths.numerics.rel_error` per output), ``description`` (the check cell's ``# Check: …``
+    comment; a newline starts another comment line) and ``binds`` (the name the check
+    cell gives the returned function).
+
+    Optional: ``comparators`` (``(output name, Comparator)`` pairs, see
+    :class:`course_utils.checks.diagnosis.Comparator`: how an output's structure is checked and
+    its error measured; default: same shape/dtype, finite, rel_error), ``text`` (a
+    :class:`course_utils.checks.diagnosis.CheckText` for other wording or cases with labels),
+    ``truth`` (what the outputs are compared with, if not the reference: ex06 compares
+    with torch), ``runner`` (turns a step function into one that returns the compared
+    outputs: ex08 trains a model with it), ``diagnose`` (refines a wrong verdict: ex03's
+    shape hints for weight gradients) and ``harness`` (the function of the exercise
+    module that ``course grade`` runs in its sandbox).
+    """
+
+    id: str
+    notebook: int
+    title: str
+    points: float
+    kind: str = CODE
+    function: str | None = None
+    reference: Callable | None = None
+    cases: Callable[..., list[dict]] | None = None
+    seed: int | None = None
+    outputs: tuple[str, ...] = ("output",)
+    mistakes: tuple[Mistake, ...] = ()
+    rtol: float = 1e-7
+    description: str = ""
+    binds: str | None = None
+    comparators: tuple[tuple[str, Any], ...] = ()
+    text: Any = None
+    truth: Callable | None = None
+    runner: Callable | None = None
+    diagnose: Callable | None = None
+    harness: str | None = None
+
+    def __post_init__(self):
+        if not self.id.startswith(f"ex{self.notebook:02d}_"):
+            raise ValueError(f"{self.id}: an exercise id starts with ex{self.notebook:02d}_")
+        if self.kind not in (CODE, WRITTEN):
+            raise ValueError(f"{self.id}: kind must be {CODE!r} or {WRITTEN!r}")
+        if self.kind == CODE:
+            missing = [k for k in ("function", "reference", "cases", "seed", "description",
+                                   "binds") if getattr(self, k) is None or getattr(self, k) == ""]
+            if missing:
+                raise ValueError(f"{self.id}: a code exercise needs {', '.join(missing)}")
+
+    # -- names --------------------------------------------------------------------------
+    @property
+    def module(self) -> str:
+        """The exercise module, ``course_utils.checks.exNN``."""
+        return f"course_utils.checks.{self.module_name}"
+
+    @property
+    def module_name(self) -> str:
+        return f"ex{self.notebook:02d}"
+
+    @property
+    def check_name(self) -> str:
+        return f"check_{self.function}"
+
+    @property
+    def answer_id(self) -> str:
+        """The solution cell's ``grade_id``."""
+        return f"{self.id}_code"
+
+    # -- checking -----------------------------------------------------------------------
+    def case_list(self, seed: int | None = None) -> list[dict]:
+        """The cases for ``seed`` (default: the entry's own, the visible cases)."""
+        return list(self.cases(self.seed if seed is None else int(seed)))
+
+    def run_check(self, student_fn, seed: int | None = None) -> Verdict:
+        """The verdict on ``student_fn`` (nothing printed)."""
+        truth = self.truth or self.reference
+        student = self.runner(student_fn) if self.runner and callable(student_fn) else student_fn
+        ref = self.runner(truth) if self.runner else truth
+        verdict = checker.run_check(student, ref, self.case_list(seed), name=self.function,
+                                    outputs=self.outputs, mistakes=self.mistakes, rtol=self.rtol,
+                                    comparators=dict(self.comparators), text=self.text)
+        return self.diagnose(verdict) if self.diagnose else verdict
+
+    def check(self, student_fn, seed: int | None = None):
+        """Print the verdict; return the function later cells use (see
+        :func:`course_utils.checks.checker.report`)."""
+        return checker.report(self.run_check(student_fn, seed), student_fn, self.reference)
+
+    # -- notebook cells -----------------------------------------------------------------
+    def check_cell_source(self) -> str:
+        """The check cell: the comment, the call, the hidden tests."""
+        first, *rest = self.description.splitlines()
+        lines = [f"# Check: {first}", *(f"# {r}" for r in rest),
+                 f"{self.binds} = {self.module_name}.{self.check_name}({self.function})",
+                 "### BEGIN HIDDEN TESTS",
+                 "from course_utils.checks import integrity",
+                 f'integrity.hidden_check("{self.module_name}", "{self.check_name}", '
+                 f"{self.function})",
+                 "### END HIDDEN TESTS"]
+        return "\n".join(lines)
+
+    def graded_metadata(self) -> dict:
+        """``{"nbgrader": …, "course": …}`` of the graded cell (check cell or written answer)."""
+        written = self.kind == WRITTEN
+        return {"nbgrader": {"grade": True, "grade_id": self.id, "locked": not written,
+                             "points": self.points, "schema_version": SCHEMA_VERSION,
+                             "solution": written, "task": False},
+                "course": {"title": self.title}}
+
+    def solution_metadata(self) -> dict:
+        """``{"nbgrader": …}`` of a code exercise's solution cell."""
+        return {"nbgrader": {"grade": False, "grade_id": self.answer_id, "locked": False,
+                             "schema_version": SCHEMA_VERSION, "solution": True,
+                             "task": False}}
+
+
+def _signature(entry: Exercise) -> str:
+    try:
+        params = ", ".join(inspect.signature(entry.reference).parameters)
+    except (TypeError, ValueError):
+        params = "…"
+    outs = entry.outputs[0] if len(entry.outputs) == 1 else f"({', '.join(entry.outputs)})"
+    return f"{entry.function}({params}) -> {outs}"
+
+
+def check_functions(entries) -> tuple[Callable, ...]:
+    """The ``check_<function>(student_fn, seed=None)`` of each code entry, in order."""
+    out = []
+    for entry in entries:
+        if entry.kind != CODE:
+            continue
+
+        def check(student_fn, seed: int | None = None, _entry=entry):
+            return _entry.check(student_fn, seed)
+
+        check.__name__ = check.__qualname__ = entry.check_name
+        check.__module__ = entry.module
+        check.__doc__ = (f"Check ``{_signature(entry)}``; ``seed``: other random cases "
+                         "(held-out checks). Prints one verdict and returns the function later "
+                         "cells use.")
+        check.exercise = entry
+        out.append(check)
+    return tuple(out)
+
+
+# ---------------------------------------------------------------------------------------
+# The whole course
+# ---------------------------------------------------------------------------------------
+def exercises(package: str = "course_utils") -> list[Exercise]:
+    """Every exercise of the course, in notebook order (notebook 01's first)."""
+    out: list[Exercise] = []
+    for n in NOTEBOOKS:
+        mod = importlib.import_module(f"{package}.checks.ex{n:02d}")
+        out += list(mod.EXERCISES)
+    return out
+
+
+def find(exercise_id: str, entries=None) -> Exercise:
+    """The entry with this id (``KeyError`` if there is none)."""
+    for e in entries if entries is not None else exercises():
+        if e.id == exercise_id:
+            return e
+    raise KeyError(exercise_id)
+
+
+def notebook_files(root: Path) -> dict[int, str]:
+    """``{NN: file name}`` of the solution notebooks in ``root/solutions``."""
+    out = {}
+    for p in sorted((Path(root) / "solutions").glob("[0-9][0-9]_*.ipynb")):
+        out.setdefault(int(p.name[:2]), p.name)
+    return out
+
+
+def catalogue(root: Path, entries=None) -> dict[str, list[dict]]:
+    """``{notebook file name: [{"id", "title", "points", "kind", "notebook"}]}`` for the
+    notebooks present in ``root/solutions`` (what ``course exercises`` and the grader use)."""
+    files = notebook_files(root)
+    cat: dict[str, list[dict]] = {}
+    for e in entries if entries is not None else exercises():
+        if e.notebook in files:
+            cat.setdefault(files[e.notebook], []).append(
+                {"id": e.id, "title": e.title, "points": e.points, "kind": e.kind,
+                 "notebook": e.notebook})
+    return cat
+
+
+# ---------------------------------------------------------------------------------------
+# Notebook cells from the registry (used by ``course build``)
+# ---------------------------------------------------------------------------------------
+def _gid(cell) -> str | None:
+    return (cell.get("metadata", {}).get("nbgrader") or {}).get("grade_id")
+
+
+def _set_metadata(cell, meta: dict) -> None:
+    cell.metadata["nbgrader"] = meta["nbgrader"]
+    if "course" in meta:
+        course = dict(cell.metadata.get("course") or {})
+        course.update(meta["course"])
+        cell.metadata["course"] = course
+
+
+def _defines(cell, function: str) -> bool:
+    return (cell.cell_type == "code" and "BEGIN SOLUTION" in cell.source
+            and f"def {function}(" in cell.source)
+
+
+def _new_check_cell(entry: Exercise):
+    import nbformat
+
+    cell = nbformat.v4.new_code_cell(entry.check_cell_source())
+    cell.id = f"{entry.id}-check"[:64]
+    _set_metadata(cell, entry.graded_metadata())
+    return cell
+
+
+def sync_notebook(nb, number: int, entries=None) -> list[str]:
+    """Make notebook ``number``'s exercise cells what the registry says; return what changed.
+
+    For each entry of the notebook: a written answer (the markdown cell with its
+    ``grade_id``) gets its metadata; a code exercise's solution cell (``<id>_code``, or,
+    for a new exercise, the code cell with a solution region defining the function) gets
+    its metadata, and the check cell after it its source and metadata (a new exercise's
+    check cell is inserted). What cannot be matched is left for :func:`problems`.
+    """
+    entries = [e for e in (entries if entries is not None else exercises())
+               if e.notebook == number]
+    changed: list[str] = []
+
+    def index(gid):
+        return next((i for i, c in enumerate(nb.cells) if _gid(c) == gid), None)
+
+    for e in entries:
+        if e.kind == WRITTEN:
+            i = index(e.id)
+            if i is not None and nb.cells[i].cell_type == "markdown":
+                before = _meta_copy(nb.cells[i])
+                _set_metadata(nb.cells[i], e.graded_metadata())
+                if _meta_copy(nb.cells[i]) != before:
+                    changed.append(f"{e.id}: metadata")
+            continue
+        i = index(e.answer_id)
+        if i is None and index(e.id) is None:  # a new exercise: adopt its solution cell
+            hits = [k for k, c in enumerate(nb.cells) if _defines(c, e.function)
+                    and not c.metadata.get("nbgrader")]
+            i = hits[0] if len(hits) == 1 else None
+        if i is None:
+            continue
+        before = _meta_copy(nb.cells[i])
+        _set_metadata(nb.cells[i], e.solution_metadata())
+        if _meta_copy(nb.cells[i]) != before:
+            changed.append(f"{e.answer_id}: metadata")
+        j = i + 1
+        nxt = nb.cells[j] if j < len(nb.cells) else None
+        if index(e.id) is None and not (nxt is not None and
+                                        (nxt.metadata.get("nbgrader") or {}).get("grade")):
+            nb.cells.insert(j, _new_check_cell(e))
+            changed.append(f"{e.id}: check cell added")
+            nxt = nb.cells[j]
+        if nxt is None or _gid(nxt) != e.id:
+            continue
+        before = (nxt.source, _meta_copy(nxt))
+        nxt.source = e.check_cell_source()
+        _set_metadata(nxt, e.graded_metadata())
+        if (nxt.source, _meta_copy(nxt)) != before:
+            changed.append(f"{e.id}: check cell")
+    return changed
+
+
+def _meta_copy(cell) -> Any:
+    import json
+
+    return json.dumps({k: cell.metadata.get(k) for k in ("nbgrader", "course")}, sort_keys=True)
+
+
+def problems(nb, number: int, entries=None) -> list[str]:
+    """What in notebook ``number`` does not fit the registry (after :func:`sync_notebook`):
+    a missing solution, check or answer cell, a check cell not right after its solution
+    cell, a graded cell that no entry describes."""
+    entries = [e for e in (entries if entries is not None else exercises())
+               if e.notebook == number]
+    where = {}
+    for i, c in enumerate(nb.cells):
+        gid = _gid(c)
+        if gid:
+            where.setdefault(gid, i)
+    out = []
+    for e in entries:
+        if e.kind == WRITTEN:
+            if e.id not in where or nb.cells[where[e.id]].cell_type != "markdown":
+                out.append(f"{e.id}: no markdown answer cell with grade_id {e.id!r}")
+            continue
+        if e.answer_id not in where:
+            out.append(f"{e.id}: no solution cell (a code cell defining `def {e.function}(` "
+                       "with a ### BEGIN SOLUTION region)")
+        elif where.get(e.id) != where[e.answer_id] + 1:
+            out.append(f"{e.id}: the check cell must come right after the solution cell "
+                       f"(cell {where[e.answer_id]})")
+    known = {e.id for e in entries} | {e.answer_id for e in entries if e.kind == CODE}
+    for gid, i in where.items():
+        if gid not in known:
+            out.append(f"cell {i}: grade_id {gid!r} is not in the exercise registry")
+    return out

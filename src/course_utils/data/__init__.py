@@ -1,0 +1,3 @@
+"""The data: synthetic sequence tasks, the offline corpus, vocabularies, streams and
+chunking.
+"""

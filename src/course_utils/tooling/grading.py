@@ -1,0 +1,300 @@
+"""Grade submitted student notebooks: ``python -m course_utils grade SUBMISSIONS…``.
+
+The verdict never comes from anything the student's code can write. For each submission
+(see :mod:`course_utils.tooling.grading_checks`):
+
+1. the student's answer cells (and cells they added) run in a sandbox process after the
+   solution's own setup cell; check cells, edited or deleted, are taken from
+   ``solutions/`` (a check cell only hands the student's function on);
+2. each check runs **in the grader's process**, calling the student's function in the
+   sandbox on the check's cases and on held-out cases (seeds drawn at grading time) and
+   comparing the plain arrays it returns with the reference;
+3. a function that is, wraps or calls a course reference earns 0 for that exercise, and
+   a submission that changes the checking code (``checker``, ``numerics``, an ``exNN``
+   module) earns 0; a copy of a reference's code is flagged for review.
+
+==================  =====================================================================
+status              when
+==================  =====================================================================
+``pass``            every case, held-out ones included, matches the reference
+``not attempted``   the function still raises ``NotImplementedError``
+``fail``            anything else, with the whole verdict as the reason (which output,
+                    how far off, the likely mistake), or: not defined, time limit in cell
+                    N, the process died, not the student's work, tampering …
+``manual``          a written (markdown) answer: answered, to be graded by hand (0 points
+                    here); a blank one is ``not attempted``
+==================  =====================================================================
+
+Points come from ``solutions/``, never from the submission. Each submission is graded in
+its own worker process (and its code in its own sandbox: scratch directory, stripped
+environment, memory / process / file-size limits, process group killed at the end); any
+failure of a worker (killed, crashed, unreadable result) gives a row with the reason, and
+the reports are always written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from . import grading_checks as gc
+from .grading_notebook import (  # noqa: F401
+    DEFAULT_CELL_TIMEOUT,
+    DEFAULT_HELDOUT,
+    DEFAULT_TIMEOUT,
+    KILL_GRACE,
+    WRITTEN_BLANK,
+    _all,
+    grade_notebook,
+)
+from .grading_reports import (  # noqa: F401
+    FAIL,
+    MANUAL,
+    NOT_ATTEMPTED,
+    PASS,
+    ExerciseResult,
+    SubmissionResult,
+    first_line,
+    format_table,
+    reason_summary,
+    to_csv,
+    to_json,
+    write_reports,
+)
+from .grading_select import (  # noqa: F401
+    ROOT,
+    GradingError,
+    discover,
+    identify,
+    load_catalogue,
+    parse_assignment,
+    select,
+    student_of,
+)
+
+
+def course_digest(root: Path = ROOT) -> str:
+    """SHA-256 over the course's code and solutions: what grading trusts not to change."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for sub in ("src", "solutions"):
+        for p in sorted((Path(root) / sub).rglob("*")):
+            if p.is_file() and p.suffix in (".py", ".ipynb") and "__pycache__" not in p.parts:
+                h.update(str(p.relative_to(root)).encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+# ---------------------------------------------------------------------------------------
+# Grading many submissions, each in its own worker process
+# ---------------------------------------------------------------------------------------
+def _failed(job: dict, reason: str, seconds: float = 0.0) -> SubmissionResult:
+    res = SubmissionResult(job["display"], job["student"], job["notebook"])
+    res.exercises = _all(job["entries"], FAIL, reason)
+    res.problem, res.seconds = reason, round(seconds, 1)
+    return res
+
+
+def _grade_isolated(job: dict, timeout: float) -> SubmissionResult:
+    """Run :func:`grade_notebook` in a worker process; any failure of it becomes a row."""
+    t0 = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="course-grade-") as tmp:
+        job_file, out_file = Path(tmp) / "job.json", Path(tmp) / "result.json"
+        job_file.write_text(json.dumps(job))
+        cmd = [sys.executable, "-m", "course_utils.tooling.grading", str(job_file), str(out_file)]
+        kw = {"start_new_session": True} if os.name == "posix" else {}
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, cwd=tmp, **kw)
+        try:
+            log, _ = proc.communicate(timeout=timeout + KILL_GRACE)
+            why = f"the grader's worker failed (exit code {proc.returncode})"
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            log, _ = proc.communicate()
+            why = f"the grader's worker was killed after {timeout + KILL_GRACE:g} s"
+        _kill_group(proc)
+        if proc.returncode == 0 and out_file.exists():
+            try:
+                return SubmissionResult.from_dict(json.loads(out_file.read_text()))
+            except Exception as exc:
+                why = f"the grader's worker wrote an unreadable result ({type(exc).__name__})"
+    tail = (log or b"").decode(errors="replace").strip().splitlines()
+    return _failed(job, why + (f": {first_line(tail[-1])}" if tail else ""),
+                   time.monotonic() - t0)
+
+
+def _kill_group(proc) -> None:
+    try:
+        if os.name == "posix":
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            proc.kill()
+    except (ProcessLookupError, PermissionError, OSError):
+        pass
+
+
+def grade(paths: list[Path], *, root: Path = ROOT, selectors: dict | None = None,
+          timeout: float = DEFAULT_TIMEOUT, cell_timeout: float = DEFAULT_CELL_TIMEOUT,
+          jobs: int = 1, isolate: bool = True, heldout: int = DEFAULT_HELDOUT,
+          seeds: list[int] | None = None, log=None, **_ignored) -> list[SubmissionResult]:
+    """Grade every submission in ``paths`` (files or folders); see the module docstring.
+
+    ``seeds``: the held-out seeds (default: ``heldout`` drawn at random for this run; the
+    reports record them, so a run can be repeated with ``--seed``)."""
+    catalogue = select(load_catalogue(root), selectors)
+    if not catalogue:
+        raise GradingError(f"no exercises: is {root / 'solutions'} there?")
+    from . import build
+
+    names = [p.name for p in build.solution_paths(root)]
+    found = discover(paths)
+    if not found:
+        raise GradingError("no notebooks found in " + ", ".join(map(str, paths)))
+    if seeds is None:
+        seeds = [100_000 + secrets.randbelow(900_000) for _ in range(heldout)]
+    digest = course_digest(root)
+    hide = [Path(root) / "solutions", Path(root) / "src", Path(root) / ".git",
+            *{(b if b is not None else p.parent).resolve() for p, b in found}]
+    common = {"root": str(root), "timeout": timeout, "cell_timeout": cell_timeout,
+              "seeds": list(seeds), "digest": digest, "hide": [str(h) for h in hide]}
+    jobs_list, results = _make_jobs(found, catalogue, names, common)
+    results.update(_run_jobs(jobs_list, root, digest, timeout, isolate, jobs, log))
+    return [results[k] for k in sorted(results)]
+
+
+def _make_jobs(found, catalogue, names, common) -> tuple[list, dict]:
+    """``([(k, job)], {k: result})``: a job per submission of a selected notebook, and a
+    result row for each file that is not one (unreadable, not a course notebook)."""
+    root = Path(common["root"])
+    jobs_list, results = [], {}
+    for k, (path, base) in enumerate(found):
+        display = str(path.relative_to(base)) if base is not None else path.name
+        try:
+            try:
+                meta = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
+            except Exception:
+                meta = {}
+            notebook = identify(path, meta if isinstance(meta, dict) else {}, names)
+            student = student_of(path, base, notebook)
+        except Exception as exc:  # never let one file stop the run
+            results[k] = SubmissionResult(display, path.stem, None, [], 0.0,
+                                          f"cannot read this file ({type(exc).__name__})")
+            continue
+        if notebook is None:
+            results[k] = SubmissionResult(display, student, None, [], 0.0,
+                                          "cannot tell which course notebook this is")
+            continue
+        if notebook not in catalogue:  # not part of the selected assignment
+            continue
+        jobs_list.append((k, {"path": str(path.resolve()), "notebook": notebook,
+                              "student": student, "display": display,
+                              "entries": catalogue[notebook], **common,
+                              "plan": gc.plan_to_dict(gc.make_plan(
+                                  str(root / "solutions" / notebook)))}))
+    return jobs_list, results
+
+
+def _run_jobs(jobs_list, root, digest, timeout, isolate, jobs, log) -> dict:
+    """``{k: result}``: every job graded (in worker processes unless ``isolate`` is
+    False), ``jobs`` at a time; once the course's files change on disk, no more."""
+    changed: list[str] = []
+
+    def run(item):
+        k, job = item
+        t0 = time.monotonic()
+        if changed:
+            return k, _failed(job, "not graded: the course's files changed on disk during "
+                              f"grading (after {changed[0]}); restore them and grade again")
+        try:
+            r = _grade_isolated(job, timeout) if isolate else _run_job(job)
+        except Exception as exc:
+            r = _failed(job, f"the grader failed on this submission: {type(exc).__name__}: "
+                        f"{first_line(str(exc))}", time.monotonic() - t0)
+        if course_digest(root) != digest:
+            changed.append(job["display"])
+            r = _failed(job, "the course's code or solutions changed on disk while this "
+                        "submission was graded: 0 points; restore them (git) and grade again",
+                        r.seconds)
+        if log:
+            log(f"graded {r.file}: {r.total:g}/{r.max_total:g} in {r.seconds:.0f} s")
+        return k, r
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        return dict(pool.map(run, jobs_list))
+
+
+def _run_job(job: dict) -> SubmissionResult:
+    if job.get("digest") and course_digest(Path(job.get("root", ROOT))) != job["digest"]:
+        return _failed(job, "not graded: the course's files changed on disk during grading")
+    return grade_notebook(Path(job["path"]), job["entries"], job["notebook"],
+                          student=job["student"], display=job["display"],
+                          root=Path(job.get("root", ROOT)), timeout=job["timeout"],
+                          cell_timeout=job["cell_timeout"], seeds=job.get("seeds", []),
+                          plan=gc.plan_from_dict(job["plan"]) if job.get("plan") else None,
+                          hide=job.get("hide", ()))
+
+
+# ---------------------------------------------------------------------------------------
+# Command line (wired into `python -m course_utils grade`)
+# ---------------------------------------------------------------------------------------
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("submissions", nargs="+", type=Path,
+                   help="submitted notebooks, or folders searched recursively")
+    p.add_argument("--only", default="",
+                   help="comma-separated exercise ids, globs (ex03_*) or notebook numbers (03)")
+    p.add_argument("--assignment", type=Path,
+                   help="file with one selector per line, optionally followed by points")
+    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+                   help=f"time limit per notebook in seconds (default {DEFAULT_TIMEOUT})")
+    p.add_argument("--cell-timeout", type=float, default=DEFAULT_CELL_TIMEOUT,
+                   help="time limit per call of a student's function in seconds "
+                   f"(default {DEFAULT_CELL_TIMEOUT})")
+    p.add_argument("--heldout", type=int, default=DEFAULT_HELDOUT,
+                   help="held-out seeds drawn per run (default 1; 0: only the visible cases)")
+    p.add_argument("--seed", type=int, action="append", dest="seeds",
+                   help="use this held-out seed (repeatable) instead of random ones")
+    p.add_argument("--jobs", "-j", type=int, default=1, help="submissions graded in parallel")
+    p.add_argument("--out", type=Path, default=Path("grades"),
+                   help="folder for grades.csv and grades.json (default ./grades)")
+    p.add_argument("--root", type=Path, default=ROOT, help=argparse.SUPPRESS)
+
+
+def run_cli(args) -> int:
+    selectors: dict[str, float | None] = {}
+    try:
+        if args.assignment:
+            selectors.update(parse_assignment(args.assignment.read_text()))
+        for s in filter(None, (x.strip() for x in args.only.split(","))):
+            selectors.setdefault(s, None)
+        results = grade(args.submissions, root=args.root, selectors=selectors,
+                        timeout=args.timeout, cell_timeout=args.cell_timeout,
+                        jobs=args.jobs, heldout=args.heldout, seeds=args.seeds,
+                        log=lambda m: print(m, file=sys.stderr, flush=True))
+    except (GradingError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(format_table(results))
+    csv_path, json_path = write_reports(results, args.out)
+    print(f"wrote {csv_path} and {json_path}")
+    return 0
+
+
+def _child_main(argv: list[str]) -> int:
+    """Worker entry point: ``python -m course_utils.tooling.grading JOB.json RESULT.json``."""
+    job = json.loads(Path(argv[0]).read_text())
+    res = _run_job(job)
+    Path(argv[1]).write_text(json.dumps(res.to_dict(), ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_child_main(sys.argv[1:]))

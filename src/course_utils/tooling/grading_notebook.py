@@ -1,0 +1,177 @@
+"""Grading one submission (``course grade``): its written answers and its code.
+
+:func:`grade_notebook` runs in a worker process of :mod:`course_utils.tooling.grading`; the
+submission's code runs in a sandbox (:class:`_Box`), each check in this process
+(:func:`course_utils.tooling.grading_checks.score_check`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from . import grading_checks as gc
+from .grading_reports import (
+    FAIL,
+    MANUAL,
+    NOT_ATTEMPTED,
+    PASS,
+    ExerciseResult,
+    SubmissionResult,
+    first_line,
+)
+from .grading_select import ROOT
+
+DEFAULT_TIMEOUT = 600          # s per notebook
+DEFAULT_CELL_TIMEOUT = 300     # s per cell and per call of a student's function
+DEFAULT_HELDOUT = 1            # held-out seeds per exercise
+KILL_GRACE = 60                # s after the notebook time limit before a worker is killed
+WRITTEN_BLANK = "YOUR ANSWER HERE"
+
+
+def _all(entries, status, reason, kind_filter=None):
+    return [ExerciseResult(e["id"], e["title"], e["points"], status, 0, reason, kind=e["kind"])
+            for e in entries if kind_filter is None or e["kind"] == kind_filter]
+
+
+def _written(entry, cells, by_id) -> ExerciseResult:
+    i = by_id.get(entry["id"])
+    if i is None:
+        return ExerciseResult(entry["id"], entry["title"], entry["points"], FAIL, 0,
+                              "answer cell missing (deleted?)", kind="written")
+    text = gc._source(cells[i]).strip()
+    if not text or text == WRITTEN_BLANK:
+        return ExerciseResult(entry["id"], entry["title"], entry["points"], NOT_ATTEMPTED, 0,
+                              "written answer left blank", kind="written")
+    return ExerciseResult(entry["id"], entry["title"], entry["points"], MANUAL, 0,
+                          "written answer: grade by hand", kind="written")
+
+
+def grade_notebook(path: Path, entries: list[dict], notebook: str, *, student: str,
+                   display: str, root: Path = ROOT, timeout: float = DEFAULT_TIMEOUT,
+                   cell_timeout: float = DEFAULT_CELL_TIMEOUT,
+                   seeds: list[int] | None = None, plan: gc.Plan | None = None,
+                   hide=(), **_ignored) -> SubmissionResult:
+    """Grade one submission in this process (its code runs in a sandbox process)."""
+    t0 = time.monotonic()
+    deadline = t0 + timeout
+    res = SubmissionResult(display, student, notebook, heldout_seeds=list(seeds or []))
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        cells = data.get("cells") if isinstance(data, dict) else None
+        if not isinstance(cells, list):
+            raise ValueError("no list of cells")
+    except Exception as exc:
+        res.problem = f"not a readable notebook: {first_line(str(exc)) or type(exc).__name__}"
+        res.exercises = _all(entries, FAIL, res.problem)
+        return res
+    by_id = {}
+    for i, c in enumerate(cells):
+        gid = gc._gid(c)
+        if gid:
+            by_id[gid] = i  # the last occurrence wins (a duplicated cell)
+    code = [e for e in entries if e["kind"] == "code"]
+    outcomes = _score_code(root, notebook, code, cells, deadline, cell_timeout, list(seeds or []),
+                           res, plan, hide) if code else {}
+    for e in entries:
+        if e["kind"] != "code":
+            res.exercises.append(_written(e, cells, by_id))
+            continue
+        o = outcomes.get(e["id"]) or gc.Outcome(FAIL, res.problem or "not checked")
+        pts = e["points"] if o.status == PASS else 0
+        res.exercises.append(ExerciseResult(e["id"], e["title"], e["points"], o.status, pts,
+                                            o.reason, review=o.flags, verdict=o.verdict))
+    res.seconds = round(time.monotonic() - t0, 1)
+    return res
+
+
+class _Box:
+    """The submission's sandbox with its cells loaded; :meth:`start` (re)starts it and sets
+    ``load`` (the cells' results, or ``{"problem": why}``)."""
+
+    def __init__(self, plan, run, deadline, cell_timeout, hide):
+        from .sandbox import CHILD, course_sources
+
+        self.plan, self.run, self.deadline, self.cell_timeout = plan, run, deadline, cell_timeout
+        self.sources, self.packages = course_sources(CHILD.parents[1])
+        self.hide, self.box, self.load = tuple(hide), None, {}
+
+    def start(self, hidden=None):
+        from .sandbox import Sandbox, SandboxError
+
+        hidden = self.hide if hidden is None else hidden
+        self.close()
+        box = self.box = Sandbox(hide=list(hidden))
+        left = self.deadline - time.monotonic()
+        try:
+            self.load = box.load(self.sources, self.packages, self.plan.forbidden, self.run,
+                                 timeout=max(1.0, left), cell_limit=self.cell_timeout)
+        except SandboxError as exc:
+            if box.hidden and "(exit code 97)" in exc.why:  # a folder could not be hidden
+                return self.start(())
+            cell = box.running_cell()
+            where_ = f" in cell {cell}" if cell is not None else ""
+            why = exc.why
+            if why.startswith("time limit: no answer"):
+                why = f"time limit reached{where_} while running the notebook's cells (an infinite loop?)"
+            elif not why.startswith("time limit"):
+                why = f"{why}{where_}"
+            self.load = {"problem": why}
+
+    def close(self):
+        if self.box is not None:
+            self.box.close()
+
+
+def _score_code(root, notebook, entries, cells, deadline, cell_timeout, seeds, res, plan=None,
+                hide=()):
+    plan = plan or gc.make_plan(str(Path(root) / "solutions" / notebook))
+    student_nb = Path(root) / "notebooks" / notebook
+    student_sources: set[str] = set()
+    if student_nb.exists():
+        student_sources = {gc._source(c).strip() for c in json.loads(student_nb.read_text())["cells"]}
+    run, where = gc.sandbox_cells(plan, cells, student_sources)
+    sb = _Box(plan, run, deadline, cell_timeout, hide)
+    try:
+        sb.start()
+        tamper = gc.tampering(sb.load.get("events", [])) if "problem" not in sb.load else []
+        if tamper:
+            res.problem = ("tampering with the course's checking code ("
+                           + ", ".join(f"`{t}` changed" for t in tamper) + "): 0 points")
+            return {e["id"]: gc.Outcome(FAIL, res.problem) for e in entries}
+        errors = {c["index"]: c for c in sb.load.get("cells", []) if c.get("status") == "error"}
+        return {e["id"]: _score_one(sb, e, cells, where, errors, seeds, res) for e in entries}
+    finally:
+        sb.close()
+
+
+def _score_one(sb: _Box, entry, cells, where, errors, seeds, res) -> gc.Outcome:
+    """Check one exercise of a loaded submission (restarting a sandbox that died)."""
+    from .sandbox import SandboxError
+
+    plan = sb.plan
+    chk = plan.checks.get(entry["id"])
+    if chk is None:
+        return gc.Outcome(FAIL, "this check cell cannot be graded automatically")
+    if sb.box.dead and "problem" not in sb.load:
+        sb.start()
+    if "problem" in sb.load:
+        res.problem = res.problem or sb.load["problem"]
+        return gc.Outcome(FAIL, sb.load["problem"])
+    left = sb.deadline - time.monotonic()
+    if left <= 1:
+        return gc.Outcome(FAIL, "not checked: the notebook time limit was reached")
+    try:
+        info = sb.box.describe([chk.arg], timeout=min(30, left))[chk.arg]
+        o = gc.score_check(sb.box, plan, chk, info, seeds=seeds,
+                           timeout=max(1.0, min(sb.cell_timeout, left)))
+    except SandboxError as exc:
+        o = gc.Outcome(FAIL, f"{exc.why} (while checking `{chk.arg}`)")
+    i = where.get(chk.id)
+    if o.status != PASS and i in errors:
+        err = errors[i]
+        o.reason += (f"\nThe answer cell (cell {i}) raised {err.get('ename')}: "
+                     f"{first_line(err.get('evalue', ''))}")
+    o.flags = gc.review_flags(plan, chk, cells, where)
+    return o
