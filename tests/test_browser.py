@@ -372,7 +372,7 @@ def test_notebook01_as_student_sees_it(open_notebook, screenshot_dir):
 def test_notebook02_model_answers_are_collapsed_until_clicked(open_notebook, screenshot_dir):
     """The self-study edition: each written answer is followed by a model answer that is
     rendered collapsed (with its maths) and opens on a click."""
-    from course_utils.tooling import build
+    from course_utils.tooling import editions
 
     name = "02_deriving_bptt.ipynb"
     stored = nbformat.read(str(STUDENT_DIR / name), as_version=4)
@@ -380,7 +380,7 @@ def test_notebook02_model_answers_are_collapsed_until_clicked(open_notebook, scr
     assert n_model == 3
     nbp = open_notebook(f"notebooks/{name}")
     details = nbp.details()
-    models = [i for i, d in enumerate(details) if d["summary"] == build.MODEL_ANSWER_SUMMARY]
+    models = [i for i, d in enumerate(details) if d["summary"] == editions.MODEL_ANSWER_SUMMARY]
     assert len(models) == n_model, details
     assert all(not details[i]["open"] and not details[i]["answerVisible"]
                and details[i]["answerChars"] > 50 for i in models), details

@@ -8,7 +8,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils.tooling import build, cli
+from course_utils.tooling import build, cli, editions
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -173,7 +173,7 @@ def test_cli_check_passes_on_the_repository(capsys):
 # The two editions: self-study (notebooks/) and assignment (for graded written answers)
 # ---------------------------------------------------------------------------------------
 def _written_answer_ids(nb):
-    return [c.metadata["nbgrader"]["grade_id"] for c in nb.cells if build.is_written_answer(c)]
+    return [c.metadata["nbgrader"]["grade_id"] for c in nb.cells if editions.is_written_answer(c)]
 
 
 def test_self_study_edition_reveals_each_model_answer_collapsed_after_its_answer_cell():
@@ -181,17 +181,17 @@ def test_self_study_edition_reveals_each_model_answer_collapsed_after_its_answer
     for path in build.solution_paths(ROOT):
         nb = build.read_notebook(path)
         answers = {c.metadata["nbgrader"]["grade_id"]: c.source.strip()
-                   for c in nb.cells if build.is_written_answer(c)}
+                   for c in nb.cells if editions.is_written_answer(c)}
         student = build.make_student(nb, path)
         for i, cell in enumerate(student.cells):
-            if not build.is_written_answer(cell):
+            if not editions.is_written_answer(cell):
                 continue
             gid = cell.metadata["nbgrader"]["grade_id"]
             assert "YOUR ANSWER HERE" in cell.source  # the student's cell is still blank
             nxt = student.cells[i + 1]
             assert nxt.cell_type == "markdown"
             assert nxt.metadata["course"]["model_answer_for"] == gid
-            assert nxt.source.startswith(f"<details><summary>{build.MODEL_ANSWER_SUMMARY}</summary>")
+            assert nxt.source.startswith(f"<details><summary>{editions.MODEL_ANSWER_SUMMARY}</summary>")
             assert nxt.source.rstrip().endswith("</details>")
             assert answers[gid] in nxt.source
             seen += 1
@@ -208,11 +208,11 @@ def test_assignment_edition_has_no_model_answers_and_no_further_exercise_hints()
         assert assignment.metadata["course"]["edition"] == "assignment"
         assert assignment.metadata["course"]["generated_from"] == f"solutions/{path.name}"
         text = build.dumps(assignment)
-        assert build.MODEL_ANSWER_SUMMARY not in text
+        assert editions.MODEL_ANSWER_SUMMARY not in text
         assert not any("model_answer_for" in c.metadata.get("course", {}) for c in assignment.cells)
         for cell in assignment.cells:
             if cell.cell_type == "markdown" and "## Further exercises" in cell.source:
-                assert build.strip_further_exercise_hints(cell.source) == cell.source
+                assert editions.strip_further_exercise_hints(cell.source) == cell.source
         # the same exercises, in the same order, as the self-study edition
         assert _written_answer_ids(assignment) == _written_answer_ids(build.make_student(nb, path))
         student_cells = [c for c in build.make_student(nb, path).cells
@@ -226,11 +226,11 @@ def test_strip_further_exercise_hints_only_touches_hints_in_that_section():
            "   Use $\\tanh'$.\n   </details>\n2. And that.\n<details>\n<summary>Hint 2</summary>\nx\n"
            "</details>\n<details><summary>Background</summary>kept</details>\n\n## References\n"
            "<details><summary>Hint</summary>not in the section</details>\n")
-    out = build.strip_further_exercise_hints(src)
+    out = editions.strip_further_exercise_hints(src)
     assert "Use $\\tanh'$" not in out and "Hint 2" not in out
     assert "1. Do this.\n2. And that.\n" in out
     assert "Because." in out and "Background" in out and "not in the section" in out
-    assert build.strip_further_exercise_hints("no such section <details><summary>Hint</summary>"
+    assert editions.strip_further_exercise_hints("no such section <details><summary>Hint</summary>"
                                               "x</details>") .endswith("x</details>")
 
 
@@ -281,7 +281,7 @@ def test_cli_assignment_option_on_the_repository(tmp_path):
                      str(tmp_path / "source")]) == 0
     assert [p.name for p in out.iterdir()] == ["02_deriving_bptt.ipynb"]
     text = (out / "02_deriving_bptt.ipynb").read_text()
-    assert build.MODEL_ANSWER_SUMMARY not in text and '"edition": "assignment"' in text
+    assert editions.MODEL_ANSWER_SUMMARY not in text and '"edition": "assignment"' in text
     assert "BEGIN SOLUTION" in (tmp_path / "source" / "02_deriving_bptt.ipynb").read_text()
     assert cli.main(["build", "--assignment", str(tmp_path / "x"), "99"]) == 1
 

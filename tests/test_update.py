@@ -22,7 +22,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils.tooling import build, update, update_plan
+from course_utils.tooling import build, editions, update, update_plan
 
 ROOT = Path(__file__).resolve().parents[1]
 NB01 = "notebooks/01_unrolling_an_rnn.ipynb"
@@ -53,7 +53,7 @@ def git(cwd: Path, *args: str) -> str:
 def generated(nb) -> str:
     """Serialise ``nb`` as the generator does, with a fresh sources hash."""
     nb = copy.deepcopy(nb)
-    nb.metadata.setdefault("course", {})["sources_sha256"] = build.sources_hash(nb)
+    nb.metadata.setdefault("course", {})["sources_sha256"] = editions.sources_hash(nb)
     return build.dumps(nb)
 
 
@@ -132,7 +132,7 @@ def test_hash_and_names_match_the_generator():
     for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
         nb = nbformat.read(str(path), as_version=4)
         raw = json.loads(path.read_text())
-        assert update.sources_hash(raw) == build.sources_hash(nb), path.name
+        assert update.sources_hash(raw) == editions.sources_hash(nb), path.name
         assert update.notebook_status(path) == build.student_status(path), path.name
     assert update.NB_NAME.pattern == build.NB_NAME.pattern
     for side in ("01_unrolling_an_rnn.updated.ipynb", "01_unrolling_an_rnn.fresh.ipynb",

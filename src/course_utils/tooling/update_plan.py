@@ -27,7 +27,7 @@ def _text(src) -> str:
 
 
 def sources_hash(nb: dict) -> str:
-    """The same SHA-256 as :func:`course_utils.tooling.build.sources_hash`, from raw notebook JSON."""
+    """The same SHA-256 as :func:`course_utils.tooling.editions.sources_hash`, from raw notebook JSON."""
     h = hashlib.sha256()
     for cell in nb.get("cells", []):
         h.update(cell.get("cell_type", "").encode() + b"\0" + _text(cell.get("source")).encode()
