@@ -15,7 +15,7 @@ import pytest
 
 from course_utils.checks import checker, registry
 from course_utils.checks.checker import Mistake
-from course_utils.tooling import build
+from course_utils.tooling import build, exercise_cells
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,9 +42,9 @@ def test_every_solution_notebook_is_what_the_registry_generates():
         nb = build.read_notebook(path)
         text = build.dumps(nb)
         number = int(path.name[:2])
-        assert registry.sync_notebook(nb, number, entries) == [], path.name
+        assert exercise_cells.sync_notebook(nb, number, entries) == [], path.name
         assert build.dumps(nb) == text, path.name
-        assert registry.problems(nb, number, entries) == [], path.name
+        assert exercise_cells.problems(nb, number, entries) == [], path.name
 
 
 def test_check_functions_are_derived_from_the_entries():
@@ -113,7 +113,7 @@ def _tiny_notebook():
 
 def test_a_new_exercise_needs_only_an_entry_and_a_solution_cell(tmp_path):
     nb = _tiny_notebook()
-    changed = registry.sync_notebook(nb, 1, [FAKE])
+    changed = exercise_cells.sync_notebook(nb, 1, [FAKE])
     assert changed == ["ex01_double_code: metadata", "ex01_double: check cell added"]
     sol, check = nb.cells[2], nb.cells[3]
     assert sol.metadata["nbgrader"] == {"grade": False, "grade_id": "ex01_double_code",
@@ -130,8 +130,8 @@ def test_a_new_exercise_needs_only_an_entry_and_a_solution_cell(tmp_path):
                                           "locked": True, "points": 2, "schema_version": 3,
                                           "solution": False, "task": False}
     assert check.metadata["course"] == {"title": "Double it"} and check.id == "ex01_double-check"
-    assert registry.problems(nb, 1, [FAKE]) == []
-    assert registry.sync_notebook(nb, 1, [FAKE]) == []  # stable: a second run changes nothing
+    assert exercise_cells.problems(nb, 1, [FAKE]) == []
+    assert exercise_cells.sync_notebook(nb, 1, [FAKE]) == []  # stable: a second run changes nothing
     # nbgrader accepts it and the student version hides the solution and the hidden tests
     path = tmp_path / "01_tiny.ipynb"
     assert build.validate_solution(nb, path) == [
@@ -143,7 +143,7 @@ def test_a_new_exercise_needs_only_an_entry_and_a_solution_cell(tmp_path):
     # the catalogue lists it
     (tmp_path / "solutions").mkdir()
     (tmp_path / "solutions" / "01_tiny.ipynb").write_text(build.dumps(nb))
-    assert registry.catalogue(tmp_path, [FAKE]) == {"01_tiny.ipynb": [
+    assert exercise_cells.catalogue(tmp_path, [FAKE]) == {"01_tiny.ipynb": [
         {"id": "ex01_double", "title": "Double it", "points": 2, "kind": "code", "notebook": 1}]}
 
 
@@ -162,7 +162,7 @@ def test_a_new_written_exercise_gets_its_metadata():
     nb = _tiny_notebook()
     nb.cells.append(nbformat.v4.new_markdown_cell("Because.", metadata={
         "nbgrader": {"grade_id": "ex01_why"}}))
-    assert registry.sync_notebook(nb, 1, [entry]) == ["ex01_why: metadata"]
+    assert exercise_cells.sync_notebook(nb, 1, [entry]) == ["ex01_why: metadata"]
     assert nb.cells[-1].metadata == {
         "nbgrader": {"grade": True, "grade_id": "ex01_why", "locked": False, "points": 1,
                      "schema_version": 3, "solution": True, "task": False},
@@ -172,16 +172,16 @@ def test_a_new_written_exercise_gets_its_metadata():
 def test_problems_name_what_does_not_fit():
     nb = _tiny_notebook()
     nb.cells[2].source = "def other(x):\n    ### BEGIN SOLUTION\n    pass\n    ### END SOLUTION"
-    assert registry.sync_notebook(nb, 1, [FAKE]) == []
-    assert registry.problems(nb, 1, [FAKE]) == [
+    assert exercise_cells.sync_notebook(nb, 1, [FAKE]) == []
+    assert exercise_cells.problems(nb, 1, [FAKE]) == [
         "ex01_double: no solution cell (a code cell defining `def double(` with a "
         "### BEGIN SOLUTION region)"]
     nb = _tiny_notebook()
-    registry.sync_notebook(nb, 1, [FAKE])
+    exercise_cells.sync_notebook(nb, 1, [FAKE])
     nb.cells.insert(3, nbformat.v4.new_code_cell("1"))
-    assert registry.problems(nb, 1, [FAKE]) == [
+    assert exercise_cells.problems(nb, 1, [FAKE]) == [
         "ex01_double: the check cell must come right after the solution cell (cell 2)"]
-    assert registry.problems(nb, 1, []) == [
+    assert exercise_cells.problems(nb, 1, []) == [
         "cell 2: grade_id 'ex01_double_code' is not in the exercise registry",
         "cell 4: grade_id 'ex01_double' is not in the exercise registry"]
 
@@ -262,6 +262,6 @@ def test_build_adds_a_new_exercises_check_cell_and_metadata(tmp_path, monkeypatc
     assert "raise NotImplementedError()" in student.cells[12].source
     assert student.cells[13].source.strip().endswith("double_fn = ex01.check_double(double)")
     assert [r.status for r in build.build(tmp_path, execute=False, log=logs.append)] == ["unchanged"]
-    cat = registry.catalogue(tmp_path)
+    cat = exercise_cells.catalogue(tmp_path)
     assert [e["id"] for e in cat[sol.name]] == ["ex01_rnn_step_forward", "ex01_rnn_forward",
                                                 "ex01_double"]

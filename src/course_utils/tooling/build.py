@@ -149,13 +149,14 @@ def apply_registry(nb, path: Path, log=print) -> list[str]:
     place; a graded cell that no entry describes is reported in the log.
     """
     from ..checks import registry
+    from . import exercise_cells
 
     number = int(path.name[:2])
     entries = registry.exercises()
-    changed = registry.sync_notebook(nb, number, entries)
+    changed = exercise_cells.sync_notebook(nb, number, entries)
     validate_solution(nb, path)
     unknown = "is not in the exercise registry"
-    found = registry.problems(nb, number, entries)
+    found = exercise_cells.problems(nb, number, entries)
     bad = [p for p in found if unknown not in p]
     if bad:
         raise NotebookError(f"{path.name}: " + "; ".join(bad))
@@ -286,9 +287,9 @@ def build(root: Path = ROOT, names: list[str] | None = None, *, execute: bool = 
 def catalogue(root: Path = ROOT) -> dict[str, list[dict]]:
     """The exercise catalogue from the registry, for the solution notebooks in ``root``:
     ``{notebook file name: [{"id", "title", "points", "kind", "notebook"}]}``."""
-    from ..checks import registry
+    from . import exercise_cells
 
-    return registry.catalogue(root)
+    return exercise_cells.catalogue(root)
 
 
 def dump_json(obj) -> str:

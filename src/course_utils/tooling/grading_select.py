@@ -29,9 +29,9 @@ class GradingError(Exception):
 def load_catalogue(root: Path = ROOT) -> dict[str, list[dict]]:
     """``{notebook file name: [entry]}`` for the notebooks in ``root/solutions``, from the
     exercise registry; each entry: id, title, points, kind, notebook."""
-    from ..checks import registry
+    from . import exercise_cells
 
-    return registry.catalogue(root)
+    return exercise_cells.catalogue(root)
 
 
 def parse_assignment(text: str) -> dict[str, float | None]:
