@@ -34,6 +34,7 @@ import torch
 from torch import nn
 
 from .history import History
+from .maths.tbptt import chunk_bounds
 from .profiling import TrainingClock
 from .updates import SGDUpdate, StepFnUpdate, TorchUpdate, clip_numpy, clip_torch  # noqa: F401
 
@@ -330,11 +331,8 @@ def accuracy(out, y) -> float:
 
 
 def _chunks(T: int, k: int | None):
-    if k is None:
-        return [(0, T)]
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
-    return [(s, min(s + k, T)) for s in range(0, T, k)]
+    """``[(start, end), …]`` of the chunks of ``k`` steps (one chunk when ``k`` is None)."""
+    return [(0, T)] if k is None else chunk_bounds(T, k)
 
 
 def _n_chunks(T: int, k: int | None) -> int:
