@@ -33,7 +33,9 @@ class RNNParams:
 
 def init_rnn_params(D: int, H: int, rng: np.random.Generator, *, scale: float | None = None,
                     dtype=np.float64) -> RNNParams:
-    """Random weights, drawn like ``torch.nn.RNN``: uniform(−k, k) with k = 1/√H.
+    """Random weights, from the distribution of ``torch.nn.RNN``'s: uniform(−k, k) with
+    k = 1/√H. One difference: torch has two biases (``bias_ih``, ``bias_hh``), each uniform,
+    so their sum is not; here the one bias ``b`` is uniform(−k, k).
 
     Args:
         D: input size; H: hidden size; rng: a numpy Generator.
