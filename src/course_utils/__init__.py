@@ -7,18 +7,20 @@ A notebook imports what it needs, e.g.::
     from course_utils.lessons import vanishing
     from course_utils.checks import ex01
 
-Layers (a module imports only from its own layer and the ones above it in this list;
-``tests/test_project.py`` checks it):
+Layers, lowest first (a module imports only from its own layer and the ones before it;
+maths, reference and the shared modules are one foundation; ``tests/test_project.py``
+checks it):
 
 maths/       the numpy/torch reference computations: RNN, LSTM, the scalar RNN of 02,
-             losses, gradient checks, relative error, Jacobians, truncated BPTT
+             losses, gradient checks, relative error, Jacobians, gradient norms,
+             truncated BPTT
+reference/   the exercises' solved functions, one module per notebook (nb01 … nb08)
 runtime, training, history, updates, profiling, plots, provenance
              shared by every lesson: seeding and threads, the one training loop, the
              History it records, the updates it calls (clipping), timers and memory
              trackers, plotting helpers, benchmark results
 data/        synthetic sequence tasks, the offline corpus, streams and chunking
-lessons/     one module per lesson for its experiments, plots and widgets (explorers)
-reference/   the exercises' solved functions, one module per notebook (nb01 … nb08)
+lessons/     each lesson's experiments, plots and widgets (explorers)
 checks/      the exercise registry, the checker and one check module per notebook
 tooling/     the command line, build, grading and its sandbox, update, progress, website;
              notebooks never import it
@@ -45,7 +47,6 @@ _MOVED = {
     'gradcheck': 'maths.gradcheck',
     'numerics': 'maths.numerics',
     'tbptt': 'maths.tbptt',
-    'jacobians': 'maths.jacobians',
     'unrolling': 'lessons.unrolling',
     'vanishing': 'lessons.vanishing',
     'truncation': 'lessons.truncation',
@@ -59,8 +60,6 @@ _MOVED = {
     'tasks': 'data.tasks',
     'text': 'data.text',
     'checker': 'checks.checker',
-    'diagnosis': 'checks.diagnosis',
-    'registry': 'checks.registry',
     'integrity': 'checks.integrity',
     'cli': 'tooling.cli',
     'build': 'tooling.build',
@@ -77,8 +76,6 @@ _MOVED = {
     'update_undo': 'tooling.update_undo',
     'progress': 'tooling.progress',
     'site': 'tooling.site',
-    'site_pages': 'tooling.site_pages',
-    'grading_notebook': 'tooling.grading_notebook',
     'exercises.ex01': 'checks.ex01',
     'exercises.ex02': 'checks.ex02',
     'exercises.ex03': 'checks.ex03',
