@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .maths.gradnorm import clip_grad_value
+
 
 def _grad_norm(model: nn.Module) -> float:
     sq = [p.grad.detach().pow(2).sum() for p in model.parameters() if p.grad is not None]
@@ -73,7 +75,7 @@ def clip_numpy(grads, clip, norm: float, clip_norm: Callable | None = None):
     if kind == "fn":
         return c(grads), None
     if kind == "value":
-        return [np.clip(g, -c, c) for g in grads], bool(any(np.any(np.abs(g) > c) for g in grads))
+        return clip_grad_value(list(grads), c), bool(any(np.any(np.abs(g) > c) for g in grads))
     return clip_norm(grads, c)[0], norm > c
 
 

@@ -25,10 +25,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..data.text import iter_chunks, make_streams
-
-# notebook 08 uses charlm.detach_state
 from ..history import History  # noqa: F401  (charlm.History: what train returns)
-from ..training import Chunk, StepFnUpdate, detach_state, fit  # noqa: F401
+from ..training import Chunk, StepFnUpdate, detach_state, fit  # noqa: F401  (08: charlm.detach_state)
 
 LN2 = math.log(2.0)
 
