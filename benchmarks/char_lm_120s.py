@@ -2,7 +2,7 @@
 
 Trains each model for ``--seconds`` of wall-clock training time (default 120; evaluation
 time excluded) on the CPU with stateful truncated BPTT and gradient-norm clipping, on the
-course corpus (``pydoc_data.topics`` of the running Python; 3.11: 465,126 characters),
+course corpus (the file course_utils.data.text.CORPUS_FILE: 465,126 characters),
 and prints the validation bits per character of the LSTM, the RNN and the n-gram models.
 
     python benchmarks/char_lm_120s.py                      # the 120 s benchmark (~5 min)
@@ -59,7 +59,7 @@ def main(argv=None):
     ap.add_argument("--no-cosine", action="store_true", help="constant learning rate")
     ap.add_argument("--orders", default="2,3,4,5,6,7,8,10", help="n-gram orders ('' for none)")
     ap.add_argument("--sweep-seq-len", default="", help="comma list: LSTM runs, one per T")
-    ap.add_argument("--corpus", default=None, help="a UTF-8 text file (default: pydoc topics)")
+    ap.add_argument("--corpus", default=None, help="a UTF-8 text file (default: the course corpus)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--clock", default="wall", choices=["wall", "cpu"],
                     help="budget in wall seconds, or in process CPU seconds (use with "

@@ -1,6 +1,9 @@
 """Tests for course_utils.data.text: corpus, vocabulary, split, stream batching for TBPTT."""
 
-import sys
+import hashlib
+import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,13 +11,56 @@ import pytest
 from course_utils.data import text
 
 
-def test_pydoc_corpus_is_deterministic_and_sized():
-    a, b = text.load_pydoc_topics(), text.load_pydoc_topics()
-    assert a == b
-    assert 300_000 < len(a) < 700_000
-    assert 80 <= len(set(a)) <= 130
-    if sys.version_info[:2] == (3, 11):
-        assert len(a) == 465_126 and len(set(a)) == 103
+def test_course_corpus_is_the_shipped_file_byte_for_byte():
+    """The corpus is the course's own file, the same on every Python: its bytes hash to a
+    fixed value (Python 3.11.7's pydoc_data.topics, joined in sorted-key order)."""
+    data = text.CORPUS_FILE.read_bytes()
+    assert hashlib.sha256(data).hexdigest() == (
+        "71f2ff5d99bdc1f9c48c5c2353ad138201c5ca1c377e0226857ef8fa89b8bcee")
+    assert text.CORPUS_SHA256 == hashlib.sha256(data).hexdigest()
+    a = text.load_course_text()
+    assert a == text.load_text() == data.decode("utf-8")
+    assert len(a) == 465_126 and len(set(a)) == 103 and "\r" not in a
+    corpus = text.load_corpus()
+    assert (len(corpus.train), len(corpus.val)) == (418_613, 46_513)
+
+
+def test_the_corpus_licence_and_source_ship_beside_it():
+    folder = text.CORPUS_FILE.parent
+    readme = (folder / "README.md").read_text(encoding="utf-8")
+    assert text.CORPUS_SHA256 in readme and "Python Software Foundation" in readme
+    assert "PYTHON SOFTWARE FOUNDATION LICENSE VERSION 2" in (
+        folder / "LICENSE-PSF.txt").read_text(encoding="utf-8")
+
+
+# What a notebook, test or benchmark must not read: the running interpreter's own files or
+# version, whose text and numbers change with each Python release.
+INTERPRETER_READS = re.compile(
+    r"pydoc_data|import pydoc\b|sys\.version|platform\.python_version|sysconfig\.get_path")
+
+
+def _code_of(path):
+    if path.suffix == ".ipynb":
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        return "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    return path.read_text(encoding="utf-8")
+
+
+def test_nothing_reads_the_interpreters_own_files_or_version():
+    """Printed numbers must not depend on the Python version: no notebook reads the
+    interpreter's files or version, and no course module, test or benchmark imports
+    pydoc_data (benchmarks may record the version in their results' provenance)."""
+    root = Path(__file__).resolve().parents[1]
+    notebooks = sorted((root / "solutions").glob("*.ipynb")) + sorted(
+        (root / "notebooks").glob("*.ipynb"))
+    assert notebooks
+    for path in notebooks:
+        found = INTERPRETER_READS.findall(_code_of(path))
+        assert not found, f"{path.name} reads {found}"
+    imports_pydoc = re.compile(r"^\s*(from|import)\s+pydoc", re.MULTILINE)
+    for folder in ("src", "tests", "benchmarks"):
+        for path in sorted((root / folder).rglob("*.py")):
+            assert not imports_pydoc.search(path.read_text(encoding="utf-8")), path
 
 
 def test_load_text_reads_utf8_file_and_normalises_newlines(tmp_path):

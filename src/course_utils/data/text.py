@@ -1,10 +1,11 @@
 """A text corpus that ships offline, a character vocabulary, and batching for truncated BPTT.
 
-The default corpus is the English reference text inside every CPython installation:
-``pydoc_data.topics.topics`` (the text ``help("if")`` and friends print). Joining its
-entries in sorted-key order gives one deterministic string. Its exact content depends on
-the Python version: on CPython 3.11 it has 465,126 characters, 103 distinct ones, from 79
-topics. Any UTF-8 text file can be used instead (:func:`load_text`).
+The default corpus ships with the course (``course_utils/data/corpus/``): the English
+reference text that ``help("if")`` and friends print, taken once from CPython 3.11.7's
+``pydoc_data.topics`` (465,126 characters, 103 distinct; Python Software Foundation
+License, see the README and licence beside the file). It is a file, not the running
+interpreter's copy, so every Python version reads the same text. Any UTF-8 text file can
+be used instead (:func:`load_text`).
 
 Batching for stateful truncated BPTT (:func:`make_streams`, :func:`iter_chunks`): the
 encoded text is cut into ``B`` equal, contiguous *streams*, laid out as the rows of a
@@ -24,25 +25,26 @@ import numpy as np
 from .tasks import batchify_stream
 
 
-def load_pydoc_topics() -> str:
-    """The Python reference topics (``pydoc_data.topics``), joined in sorted-key order.
+CORPUS_FILE = Path(__file__).resolve().parent / "corpus" / "python-3.11-reference-topics.txt"
+CORPUS_SHA256 = "71f2ff5d99bdc1f9c48c5c2353ad138201c5ca1c377e0226857ef8fa89b8bcee"
 
-    About 465k characters and about 100 distinct characters of English prose with code
-    examples. Deterministic for a given Python version (3.11: 465,126 characters).
+
+def load_course_text() -> str:
+    """The course's own corpus (:data:`CORPUS_FILE`): 465,126 characters, 103 distinct.
+
+    The same string on every Python version and operating system (UTF-8, ``\\n`` endings).
     """
-    from pydoc_data.topics import topics
-
-    return "\n\n".join(topics[k] for k in sorted(topics))
+    return CORPUS_FILE.read_bytes().decode("utf-8")
 
 
 def load_text(path: str | Path | None = None) -> str:
-    """Read a UTF-8 text file, or return :func:`load_pydoc_topics` when ``path`` is None.
+    """Read a UTF-8 text file, or return :func:`load_course_text` when ``path`` is None.
 
     Line endings are normalised to ``\\n`` so the same file gives the same string on
     every operating system.
     """
     if path is None:
-        return load_pydoc_topics()
+        return load_course_text()
     text = Path(path).read_text(encoding="utf-8")
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
@@ -103,7 +105,7 @@ class Corpus:
 
 
 def load_corpus(path: str | Path | None = None, val_frac: float = 0.1) -> Corpus:
-    """Load a corpus (default: :func:`load_pydoc_topics`), build its vocabulary, split it.
+    """Load a corpus (default: :func:`load_course_text`), build its vocabulary, split it.
 
     The vocabulary is built from the whole text, so every validation character has an id
     (a character seen only in validation still gets a probability from every model).
