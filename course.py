@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The course's launcher, needing only Python 3.11 (the standard library).
+"""The course's launcher, needing only Python 3.11 to 3.14 (the standard library).
 
     python3 course.py help     every command (the table in src/course_utils/tooling/cli.py)
 
@@ -9,8 +9,10 @@ others it first creates the environment they need, next to this file, and re-ins
 only when pyproject.toml or constraints.txt change: .venv (the student environment) for
 ``lab`` and ``progress --verify``, .venv-dev (adds the instructor and CI tools) for the
 rest. torch is installed first, from the exact pin in constraints.txt, so that nothing else
-can pull in a different (multi-GB CUDA) build. ``test`` and ``freeze`` live here, since
-they manage the environments themselves.
+can pull in a different build: on Linux from PyTorch's CPU index (PyPI's Linux torch is a
+multi-GB CUDA build; ``--cuda`` or COURSE_TORCH=cuda keeps your configured index), falling
+back to your configured index, with one line that says so, when the CPU index cannot be
+reached. ``test`` and ``freeze`` live here, since they manage the environments themselves.
 """
 
 from __future__ import annotations
@@ -26,6 +28,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 CONSTRAINTS = ROOT / "constraints.txt"
+
+# The Python versions the course is tested on (the GitHub matrix runs each; constraints.txt
+# has wheels for each). An older or newer Python is refused with one line.
+PYTHONS = ((3, 11), (3, 14))
+
+# PyTorch's index of CPU-only builds. PyPI's torch for Linux is a CUDA build (several GB with
+# its nvidia-* wheels); macOS and Windows wheels on PyPI are CPU builds already.
+CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+CPU_INDEX_PROBE_SECONDS = 5
 
 # The test command that the README documents and .ci/run calls. Every notebook runs in
 # one xdist unit (see conftest.py), so the two CPU cores each execute whole notebooks.
@@ -91,12 +102,88 @@ def _torch_pin() -> str:
     raise SystemExit("constraints.txt has no torch== pin")
 
 
+def python_problem(version: tuple[int, ...] | None = None) -> str | None:
+    """None on a Python the course is tested on; otherwise one line that says which work."""
+    version = tuple(sys.version_info if version is None else version)
+    (lo_major, lo), (hi_major, hi) = PYTHONS
+    if (lo_major, lo) <= tuple(version[:2]) <= (hi_major, hi):
+        return None
+    return (f"This course runs on Python {lo_major}.{lo} to {hi_major}.{hi}; this is Python "
+            f"{version[0]}.{version[1]}. Install one of those and run course.py with it "
+            f"(e.g. python3.12 course.py lab).")
+
+
+def wants_cuda(environ: dict[str, str] | None = None) -> bool:
+    """COURSE_TORCH=cuda (what ``--cuda`` sets): torch from the configured index."""
+    environ = os.environ if environ is None else environ
+    return environ.get("COURSE_TORCH", "").strip().lower() == "cuda"
+
+
+def torch_index(system: str | None = None, cuda: bool = False) -> str | None:
+    """Where torch should come from: PyTorch's CPU index on Linux unless ``cuda``; None
+    (the configured index, usually PyPI) on macOS and Windows, whose wheels are CPU builds."""
+    system = (system or platform.system()).lower()
+    return CPU_INDEX if system == "linux" and not cuda else None
+
+
+def torch_pip_args(pin: str, index: str | None) -> list[str]:
+    """pip's arguments (after ``pip install``) that install the torch ``pin`` from ``index``.
+
+    The CPU index is added to the configured one (whose other packages torch needs), with a
+    short time-out and one retry, so an index that answers slowly fails fast. Its wheel is
+    ``torch==X+cpu``, which satisfies the pin ``torch==X`` and sorts above PyPI's ``X``.
+    """
+    args = ["-c", str(CONSTRAINTS), pin]
+    if index:
+        args = ["--extra-index-url", index, "--timeout", "15", "--retries", "1", *args]
+    return args
+
+
+def index_reachable(url: str, seconds: float = CPU_INDEX_PROBE_SECONDS) -> str | None:
+    """None if ``url`` answers within ``seconds``; otherwise the reason, in a few words.
+    Uses the same proxy settings as pip (HTTP(S)_PROXY)."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url.rstrip("/") + "/torch/", timeout=seconds) as resp:
+            resp.read(1)
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure means: use the configured index
+        reason = getattr(exc, "reason", None) or exc
+        return f"{type(exc).__name__}: {reason}"[:120]
+
+
+def install_torch(pip: list, cuda: bool | None = None, reinstall: bool = False,
+                  log=print) -> str:
+    """Install the pinned torch with ``pip`` (a command list); returns the index used
+    ("configured" or the CPU index's URL). Falls back to the configured index, saying so in
+    one line, when the CPU index cannot be reached or its install fails. ``reinstall``
+    replaces an installed torch of the other build (after switching to or from ``--cuda``)."""
+    pin = _torch_pin()
+    index = torch_index(cuda=wants_cuda() if cuda is None else cuda)
+    pip = pip + ["--force-reinstall"] if reinstall else pip
+    if index:
+        why = index_reachable(index)
+        if why is None:
+            try:
+                _run(pip + torch_pip_args(pin, index))
+                return index
+            except subprocess.CalledProcessError as exc:
+                why = f"pip exited with {exc.returncode}"
+        log(f"PyTorch's CPU index ({index}) could not be used ({why}); installing {pin} from "
+            f"your configured index instead (on Linux, PyPI's is the larger CUDA build).")
+    _run(pip + torch_pip_args(pin, None))
+    return "configured"
+
+
 def ensure_env(dev: bool) -> Path:
     """Create (or refresh) .venv or .venv-dev and return its python executable."""
     env_dir = ROOT / (".venv-dev" if dev else ".venv")
     py = _python(env_dir)
+    cuda = wants_cuda()
     stamp_src = CONSTRAINTS.read_bytes() + (ROOT / "pyproject.toml").read_bytes()
-    stamp = hashlib.sha256(stamp_src + (b"dev" if dev else b"")).hexdigest()
+    stamp = hashlib.sha256(stamp_src + (b"dev" if dev else b"") + (b"cuda" if cuda else b"")
+                           ).hexdigest()
     stamp_file = env_dir / ".course-stamp"
     if py.exists() and stamp_file.exists() and stamp_file.read_text() == stamp:
         return py
@@ -104,7 +191,10 @@ def ensure_env(dev: bool) -> Path:
         print(f"Creating {env_dir.name} with {sys.executable} …", flush=True)
         venv.EnvBuilder(with_pip=True, clear=False).create(env_dir)
     pip = [py, "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-    _run(pip + ["-c", CONSTRAINTS, _torch_pin()])
+    build_file, build = env_dir / ".course-torch", "cuda" if cuda else "cpu"
+    switched = build_file.exists() and build_file.read_text() != build
+    install_torch(pip, cuda, reinstall=switched)
+    build_file.write_text(build)
     _run(pip + ["-c", CONSTRAINTS, "-e", f"{ROOT}[dev]" if dev else str(ROOT)])
     stamp_file.write_text(stamp)
     return py
@@ -206,6 +296,13 @@ def freeze() -> int:
 
 
 def main(argv: list[str]) -> int:
+    problem = python_problem()
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
+    if "--cuda" in argv[1:]:  # torch from the configured index (CUDA on Linux)
+        argv = [a for a in argv if a != "--cuda"]
+        os.environ["COURSE_TORCH"] = "cuda"
     cli = _cli()
     prog = "python3 course.py"
     if not argv or argv[0] in {"-h", "--help", "help"}:

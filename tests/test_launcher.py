@@ -170,3 +170,124 @@ def test_the_console_script_finds_the_course_folder(tmp_path, monkeypatch):
     (tmp_path / "c" / "notebooks").mkdir()
     monkeypatch.chdir(tmp_path / "c" / "notebooks")
     assert cli.course_root() == tmp_path / "c"
+
+
+# ---------------------------------------------------------------------------------------
+# Which Pythons, and where torch comes from
+# ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("version", [(3, 11, 7), (3, 12, 1), (3, 13, 0), (3, 14, 0)])
+def test_every_tested_python_is_accepted(course, version):
+    assert course.python_problem(version) is None
+
+
+@pytest.mark.parametrize("version", [(3, 10, 13), (3, 15, 0), (2, 7, 18)])
+def test_another_python_gets_one_line_naming_the_versions_that_work(course, version):
+    line = course.python_problem(version)
+    assert line and "\n" not in line
+    assert "3.11 to 3.14" in line and f"Python {version[0]}.{version[1]}" in line
+
+
+def test_the_launcher_stops_on_another_python_before_doing_anything(course, monkeypatch, capsys):
+    monkeypatch.setattr(course.sys, "version_info", (3, 10, 13, "final", 0))
+    monkeypatch.setattr(course, "_cli", lambda: pytest.fail("must stop before loading the CLI"))
+    assert course.main(["lab"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "Python 3.10" in err and "3.11 to 3.14" in err
+
+
+def test_the_tested_pythons_are_the_readme_s_and_the_matrix_s(course):
+    import yaml
+
+    (lo_major, lo), (hi_major, hi) = course.PYTHONS
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"Python {lo_major}.{lo} to {hi_major}.{hi}" in readme
+    wf = yaml.safe_load((ROOT / ".github" / "workflows" / "tests.yml").read_text())
+    rows = wf["jobs"]["test"]["strategy"]["matrix"]["include"]
+    tested = {str(r["python"]) for r in rows}
+    assert tested == {f"{lo_major}.{m}" for m in range(lo, hi + 1)}
+
+
+@pytest.mark.parametrize("system, cuda, cpu_index", [
+    ("Linux", False, True), ("Linux", True, False),
+    ("Darwin", False, False), ("Windows", False, False), ("Windows", True, False),
+])
+def test_pip_command_for_torch_per_platform(course, system, cuda, cpu_index):
+    """Linux takes the CPU build from PyTorch's CPU index (added to the configured index,
+    with a short time-out); macOS and Windows, and --cuda, use the configured index."""
+    pin = course._torch_pin()
+    assert pin.startswith("torch==") and "+" not in pin
+    index = course.torch_index(system, cuda=cuda)
+    args = course.torch_pip_args(pin, index)
+    assert args[-3:] == ["-c", str(course.CONSTRAINTS), pin]
+    if cpu_index:
+        assert index == "https://download.pytorch.org/whl/cpu"
+        assert args[:2] == ["--extra-index-url", index]
+        assert args[args.index("--timeout") + 1] == "15" and "--retries" in args
+        assert "--index-url" not in args  # torch's own needs still come from the configured one
+    else:
+        assert index is None and args == ["-c", str(course.CONSTRAINTS), pin]
+
+
+def test_cuda_is_asked_for_by_flag_or_environment(course, monkeypatch):
+    assert course.wants_cuda({"COURSE_TORCH": "cuda"}) and course.wants_cuda({"COURSE_TORCH": "CUDA "})
+    assert not course.wants_cuda({}) and not course.wants_cuda({"COURSE_TORCH": "cpu"})
+    seen = {}
+
+    class StopAtTheCommandLine:
+        def find(self, name):
+            seen["COURSE_TORCH"], seen["name"] = course.os.environ.get("COURSE_TORCH"), name
+            raise SystemExit(0)
+
+    monkeypatch.delenv("COURSE_TORCH", raising=False)
+    monkeypatch.setattr(course, "_cli", StopAtTheCommandLine)
+    with pytest.raises(SystemExit):
+        course.main(["lab", "--cuda"])
+    assert seen == {"COURSE_TORCH": "cuda", "name": "lab"}
+    monkeypatch.delenv("COURSE_TORCH", raising=False)
+
+
+def test_an_unreachable_cpu_index_falls_back_in_one_line(course, monkeypatch):
+    calls, lines = [], []
+    monkeypatch.setattr(course, "_run", lambda cmd, **kw: calls.append([str(c) for c in cmd]))
+    monkeypatch.setattr(course, "index_reachable", lambda url, seconds=5: "URLError: no DNS")
+    used = course.install_torch(["pip", "install"], cuda=False, log=lines.append)
+    if course.torch_index(cuda=False) is None:  # not Linux: nothing to fall back from
+        assert used == "configured" and not lines
+        return
+    assert used == "configured" and len(calls) == 1 and "--extra-index-url" not in calls[0]
+    assert len(lines) == 1 and "\n" not in lines[0] and "no DNS" in lines[0]
+    assert "configured index" in lines[0]
+
+
+def test_a_failing_cpu_index_install_falls_back_and_a_switch_reinstalls(course, monkeypatch):
+    calls, lines = [], []
+
+    def run(cmd, **kw):
+        calls.append([str(c) for c in cmd])
+        if "--extra-index-url" in calls[-1]:
+            raise course.subprocess.CalledProcessError(1, cmd)
+
+    monkeypatch.setattr(course, "_run", run)
+    monkeypatch.setattr(course, "index_reachable", lambda url, seconds=5: None)
+    monkeypatch.setattr(course.platform, "system", lambda: "Linux")
+    assert course.install_torch(["pip"], cuda=False, reinstall=True, log=lines.append) == "configured"
+    assert len(calls) == 2 and all("--force-reinstall" in c for c in calls)
+    assert len(lines) == 1 and "exited with 1" in lines[0]
+
+
+def test_the_probe_of_an_index_that_never_answers_gives_up_in_seconds(course):
+    """A server that accepts the connection and never answers (a stuck proxy) costs the
+    probe's time-out, not pip's minutes of retries; a closed port answers at once."""
+    import socket
+    import time
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        port = server.getsockname()[1]
+        t0 = time.monotonic()
+        why = course.index_reachable(f"http://127.0.0.1:{port}/whl/cpu", seconds=1)
+        assert why and time.monotonic() - t0 < 5
+    t0 = time.monotonic()
+    assert course.index_reachable(f"http://127.0.0.1:{port}/whl/cpu", seconds=1)
+    assert time.monotonic() - t0 < 5

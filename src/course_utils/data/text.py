@@ -24,7 +24,6 @@ import numpy as np
 
 from .tasks import batchify_stream
 
-
 CORPUS_FILE = Path(__file__).resolve().parent / "corpus" / "python-3.11-reference-topics.txt"
 CORPUS_SHA256 = "71f2ff5d99bdc1f9c48c5c2353ad138201c5ca1c377e0226857ef8fa89b8bcee"
 
