@@ -338,3 +338,25 @@ def test_the_course_itself_uses_only_the_layered_names():
             if pattern.search(line):
                 found.append(f"{rel}:{i}: {line.strip()[:120]}")
     assert not found, "\n".join(found)
+
+
+def _sanitize(text: str) -> str:
+    """Apply tests/nbval_sanitize.cfg the way nbval does (every section's regex, in order)."""
+    import configparser
+    import re
+
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / "tests" / "nbval_sanitize.cfg")
+    for section in cfg.sections():
+        text = re.sub(cfg[section]["regex"], cfg[section]["replace"], text)
+    return text
+
+
+def test_the_stored_output_comparison_runs_on_a_gpu_machine():
+    """The setup line says which device the notebook uses; on a GPU machine (Colab) it says
+    cuda. The sanitizer treats that like cpu, so nbval can compare the rest there."""
+    cpu, gpu = "Setup done: seed 0, device cpu.\n", "Setup done: seed 0, device cuda.\n"
+    assert cpu != gpu and _sanitize(cpu) == _sanitize(gpu)
+    assert _sanitize(cpu) != _sanitize("Setup done: seed 1, device cuda.\n")
+    assert _sanitize("<Figure size 640x480 with 2 Axes>") == _sanitize(
+        "<Figure size 700x300 with 2 Axes>")
