@@ -204,28 +204,58 @@ def write_nbgrader_source(dest: Path, root: Path = ROOT, names: list[str] | None
 # ---------------------------------------------------------------------------------------
 # Execution of solutions
 # ---------------------------------------------------------------------------------------
-def execute_notebook(nb, cwd: Path, timeout: int = 600, env_updates: dict | None = None):
-    """Execute ``nb`` in place in a fresh kernel of *this* Python (not a kernelspec lookup)."""
+def execute_notebook(nb, cwd: Path, timeout: int | None = None, env_updates: dict | None = None):
+    """Execute ``nb`` in place in a fresh kernel of *this* Python (not a kernelspec lookup).
+
+    Uses the course's headless client (:mod:`.headless`: no explorer hang). Raises
+    :class:`~.headless.ExecutionTimeout`, naming the cell, if a cell runs over ``timeout``
+    seconds (default ``headless.CELL_TIMEOUT``), and nbclient's ``CellExecutionError`` if a
+    cell raises.
+    """
     import os
 
-    from jupyter_client import KernelManager
+    from jupyter_client import AsyncKernelManager
     from jupyter_client.kernelspec import KernelSpec
-    from nbclient import NotebookClient
 
-    km = KernelManager()
+    from . import headless
+
+    timeout = timeout or headless.CELL_TIMEOUT
+    # The asynchronous manager, as nbclient's own: with a blocking one, nbclient's waits for
+    # output block its event loop, so neither the cell time-out nor the kernel-alive check
+    # can ever fire (measured: a 2 s time-out let a 30 s cell run to its end).
+    km = AsyncKernelManager()
     env = {k: v for k, v in os.environ.items() if k not in {"COURSE_GRADING", "MPLBACKEND"}}
     env.update(env_updates or {})
     km._kernel_spec = KernelSpec(
         argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         display_name="Python 3 (ipykernel)", language="python", env=env)
-    client = NotebookClient(nb, km=km, timeout=timeout, record_timing=False,
-                            resources={"metadata": {"path": str(cwd)}})
-    client.execute()
+    client = headless.notebook_client(nb, km=km, timeout=timeout, record_timing=False,
+                                      resources={"metadata": {"path": str(cwd)}})
+    try:
+        client.execute()
+    except headless.CellTimeoutError as exc:
+        raise headless.ExecutionTimeout(headless.describe_timeout(client, timeout)) from exc
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
     nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python",
                                  "name": "python3"}
     return nb
+
+
+def execute_solution(nb, path: Path, timeout: int | None = None, log=print):
+    """Execute the solution notebook ``nb`` (read from ``path``); a notebook in which a cell
+    runs over ``timeout`` s is executed once more, and a second time-out raises
+    :class:`NotebookError` naming the cell."""
+    from . import headless
+
+    for attempt in (1, 2):
+        try:
+            return execute_notebook(nb, path.parent, timeout=timeout)
+        except headless.ExecutionTimeout as exc:
+            if attempt == 2:
+                raise NotebookError(f"{path.name}: {exc}, twice in a row; run the notebook "
+                                    "in JupyterLab to see where it stops") from exc
+            log(f"{path.name}: {exc}; executing the notebook once more")
 
 
 # ---------------------------------------------------------------------------------------
@@ -254,7 +284,9 @@ def build(root: Path = ROOT, names: list[str] | None = None, *, execute: bool = 
         if execute and not check:
             t0 = time.perf_counter()
             try:
-                execute_notebook(nb, path.parent)
+                execute_solution(nb, path, log=log)
+            except NotebookError:
+                raise
             except Exception as exc:
                 raise NotebookError(f"{path.name}: execution failed: {exc}") from exc
             text = dumps(nb)

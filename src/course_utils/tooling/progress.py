@@ -166,18 +166,28 @@ def format_report(rows: list[Row], problems: list[str], *, width: int = 100) -> 
     return "\n".join(lines).lstrip("\n")
 
 
-def verify(folder: Path, *, python: str | None = None, timeout: int = 600) -> tuple[list[Row], list[str]]:
+def verify(folder: Path, *, python: str | None = None, timeout: int | None = None
+           ) -> tuple[list[Row], list[str]]:
     """Re-run every notebook of ``folder`` in grading mode on a temporary copy and read
-    the verdicts from the executed copies (needs Jupyter: the course's environment)."""
+    the verdicts from the executed copies (needs Jupyter: the course's environment).
+    A cell that runs over ``timeout`` s (default: the build's, 180) stops that notebook
+    with a problem line naming the cell."""
     rows, problems = [], []
     python = python or sys.executable
-    # The lesson's explorers (cells tagged ``explorer``) decide no verdict and are left out:
-    # a headless run of an ipywidgets panel sometimes never returns (nbclient issue #312).
-    runner = ("import sys, nbformat\nfrom nbclient import NotebookClient\n"
+    # The course's headless client (tooling/headless.py: no explorer hang). The lesson's
+    # explorers (cells tagged ``explorer``) decide no verdict, so they are left out to save
+    # time. A time-out exits 3 with one line naming the cell.
+    runner = ("import sys, nbformat\n"
+              "from course_utils.tooling import headless\n"
               "nb = nbformat.read(sys.argv[1], as_version=4)\n"
               "nb.cells = [c for c in nb.cells if 'explorer' not in c.metadata.get('tags', [])]\n"
-              "NotebookClient(nb, timeout=int(sys.argv[3]), allow_errors=True,"
-              " kernel_name='python3').execute(cwd=sys.argv[4])\n"
+              "timeout = int(sys.argv[3]) or headless.CELL_TIMEOUT\n"
+              "client = headless.notebook_client(nb, timeout=timeout, allow_errors=True,"
+              " kernel_name='python3')\n"
+              "try:\n"
+              "    client.execute(cwd=sys.argv[4])\n"
+              "except headless.CellTimeoutError:\n"
+              "    sys.exit(headless.describe_timeout(client, timeout))\n"
               "nbformat.write(nb, sys.argv[2])\n")
     env = {**os.environ, "COURSE_GRADING": "1"}
     with tempfile.TemporaryDirectory(prefix="course-progress-") as tmp:
@@ -190,7 +200,7 @@ def verify(folder: Path, *, python: str | None = None, timeout: int = 600) -> tu
                 problems.append(str(exc))
                 continue
             out = Path(tmp) / path.name
-            res = subprocess.run([python, "-c", runner, str(path), str(out), str(timeout),
+            res = subprocess.run([python, "-c", runner, str(path), str(out), str(timeout or 0),
                                   str(path.parent)], env=env, capture_output=True, text=True)
             if res.returncode != 0 or not out.exists():
                 last = (res.stderr.strip().splitlines() or ["it did not finish"])[-1]

@@ -1,0 +1,178 @@
+"""Headless runs of the notebooks with explorers: how many hang, with which executor.
+
+A run *hangs* when one of its cells waits out the per-cell time-out (nbclient either raises
+``CellTimeoutError`` or, after the wait, carries on as if nothing happened). Two executors:
+
+- ``course``: the course's (``course_utils.tooling.headless.notebook_client`` on an
+  ``AsyncKernelManager``, as ``build.execute_notebook`` uses it): nbclient's stand-in for the
+  Output widget without its echo on the shell channel;
+- ``nbclient``: nbclient's own ``NotebookClient`` as nbconvert, papermill and nbgrader use it.
+
+Two workloads:
+
+- ``notebooks`` (default): every solution notebook with an ``explorer`` cell, executed whole,
+  ``--runs`` times each;
+- ``output-widget``: the smallest notebook that shows the race: one cell prints ``--lines``
+  lines into an ``ipywidgets.Output``, executed ``--runs`` times.
+
+``--load K`` keeps K busy-loop processes running meanwhile (the hangs seen before came on a
+busy machine). Results go to ``benchmarks/results/headless_explorers.json``, one entry per
+(workload, executor, load), kept across invocations.
+
+    .venv-dev/bin/python benchmarks/headless_explorers.py --client course --runs 20 --jobs 2
+    .venv-dev/bin/python benchmarks/headless_explorers.py --workload output-widget --client nbclient --runs 40
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUTPUT_WIDGET_CELL = """import ipywidgets as w
+out = w.Output()
+display(out)
+for i in range({lines}):
+    with out:
+        print(i)
+"""
+
+
+def explorer_notebooks() -> list[Path]:
+    """The solution notebooks with at least one cell tagged ``explorer``."""
+    found = []
+    for path in sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb")):
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        if any("explorer" in c.get("metadata", {}).get("tags", []) for c in cells):
+            found.append(path)
+    return found
+
+
+def run_once(job: tuple[str, str, int, int]) -> dict:
+    """Execute one notebook (a path, or the output-widget cell) once; per-cell seconds."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellTimeoutError
+
+    from course_utils.tooling import headless
+
+    target, client_name, timeout, lines = job
+    if target == "output-widget":
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+            OUTPUT_WIDGET_CELL.format(lines=lines))])
+        cwd = ROOT
+    else:
+        nb, cwd = nbformat.read(target, as_version=4), Path(target).parent
+    seconds: dict[int, float] = {}
+    started: dict[int, float] = {}
+
+    def start(cell, cell_index, **_):
+        started[cell_index] = time.monotonic()
+
+    def done(cell, cell_index, **_):
+        seconds[cell_index] = time.monotonic() - started[cell_index]
+
+    t0, error = time.monotonic(), None
+    if client_name == "course":
+        client = headless.notebook_client(nb, timeout=timeout, kernel_name="python3",
+                                          resources={"metadata": {"path": str(cwd)}})
+        note = client.on_cell_execute
+
+        def start_and_note(cell, cell_index, **kw):
+            note(cell=cell, cell_index=cell_index, **kw)
+            start(cell, cell_index)
+
+        client.on_cell_execute = start_and_note
+    else:
+        client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                                resources={"metadata": {"path": str(cwd)}})
+        client.on_cell_execute = start
+    client.on_cell_executed = done
+    try:
+        client.execute()
+    except CellTimeoutError:
+        error = "CellTimeoutError"
+    except Exception as exc:  # noqa: BLE001 - recorded, not hidden
+        error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+    slowest = max(seconds.items(), key=lambda kv: kv[1], default=(None, 0.0))
+    hung = error == "CellTimeoutError" or slowest[1] >= timeout - 0.5
+    return {"notebook": Path(target).name if target != "output-widget" else target,
+            "seconds": round(time.monotonic() - t0, 1), "hung": hung, "error": error,
+            "slowest_cell": slowest[0], "slowest_cell_seconds": round(slowest[1], 1)}
+
+
+def _busy() -> None:
+    while True:
+        pass
+
+
+def _save(key: str, args, runs: list[dict], wall: float) -> None:
+    """Write (or update) this invocation's entry in the results file."""
+    from course_utils import provenance
+
+    path = provenance.RESULTS_DIR / "headless_explorers.json"
+    entries = json.loads(path.read_text())["results"]["entries"] if path.exists() else {}
+    entries[key] = {"workload": args.workload, "client": args.client, "load": args.load,
+                    "runs": len(runs), "planned_runs": args.runs * args.n_targets,
+                    "hangs": sum(r["hung"] for r in runs),
+                    "other_errors": sum(bool(r["error"]) and not r["hung"] for r in runs),
+                    "per_cell_timeout_s": args.timeout, "jobs": args.jobs,
+                    "lines": args.lines if args.workload == "output-widget" else None,
+                    "notebooks": sorted({r["notebook"] for r in runs}),
+                    "wall_seconds": round(wall),
+                    "load_average_1min": round(os.getloadavg()[0], 1),
+                    "median_run_seconds": sorted(r["seconds"] for r in runs)[len(runs) // 2],
+                    "hung_runs": [r for r in runs if r["hung"]]}
+    provenance.save_results("headless_explorers", {"entries": entries})
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--client", choices=["course", "nbclient"], default="course")
+    ap.add_argument("--workload", choices=["notebooks", "output-widget"], default="notebooks")
+    ap.add_argument("--runs", type=int, default=20, help="runs of each notebook")
+    ap.add_argument("--timeout", type=int, default=120, help="seconds per cell")
+    ap.add_argument("--lines", type=int, default=300, help="output-widget: lines printed")
+    ap.add_argument("--jobs", type=int, default=2, help="notebooks executed at once")
+    ap.add_argument("--load", type=int, default=0, help="busy-loop processes meanwhile")
+    ap.add_argument("--only", nargs="*", help="notebook name prefixes, e.g. 01 07")
+    args = ap.parse_args(argv)
+
+    if args.workload == "notebooks":
+        targets = [str(p) for p in explorer_notebooks()
+                   if not args.only or p.name[:2] in args.only]
+    else:
+        targets = ["output-widget"]
+    args.n_targets = len(targets)
+    jobs = [(t, args.client, args.timeout, args.lines) for _ in range(args.runs) for t in targets]
+    ctx = mp.get_context("spawn")
+    hogs = [ctx.Process(target=_busy, daemon=True) for _ in range(args.load)]
+    for h in hogs:
+        h.start()
+    t0, runs = time.monotonic(), []
+    key = f"{args.workload}/{args.client}/load{args.load}"
+    try:
+        with ProcessPoolExecutor(max_workers=args.jobs, mp_context=ctx) as pool:
+            for r in pool.map(run_once, jobs):
+                runs.append(r)
+                flag = "HUNG" if r["hung"] else ("error" if r["error"] else "ok")
+                print(f"{len(runs):4d}/{len(jobs)} {r['notebook']:40} {r['seconds']:6.1f} s "
+                      f"{flag} {r['error'] or ''}", flush=True)
+                _save(key, args, runs, time.monotonic() - t0)  # kept if stopped early
+    finally:
+        for h in hogs:
+            h.terminate()
+    hangs = sum(r["hung"] for r in runs)
+    errors = sum(bool(r["error"]) and not r["hung"] for r in runs)
+    print(f"{args.client} / {args.workload} / load {args.load}: {hangs} hangs and {errors} "
+          f"other errors in {len(runs)} runs ({time.monotonic() - t0:.0f} s)")
+    return 1 if hangs else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,86 @@
+"""The course's headless executor (course_utils.tooling.headless): no explorer hang, and a
+cell that never finishes is named, not waited for."""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from course_utils.tooling import build, headless
+
+# An Output widget that catches printed lines: what an ipywidgets.interactive explorer does
+# with its figure.
+OUTPUT_WIDGET_CELL = """import ipywidgets as w
+out = w.Output()
+display(out)
+for i in range(5):
+    with out:
+        print("line", i)
+"""
+
+
+def _notebook(*sources):
+    return nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+
+
+def _count_shell_comm_msgs(client) -> list[str]:
+    """Wrap the client's shell channel once the kernel is up; returns the list it fills
+    with the type of every message sent on it."""
+    sent: list[str] = []
+
+    def wrap(notebook, **_):
+        channel = client.kc.shell_channel
+        send = channel.send
+
+        def counting_send(msg):
+            sent.append(msg["header"]["msg_type"])
+            return send(msg)
+
+        channel.send = counting_send
+
+    client.on_notebook_start = wrap
+    return sent
+
+
+@pytest.mark.slow
+def test_the_output_widget_stand_in_never_writes_to_the_shell_channel():
+    """The root cause of the hang: nbclient's own stand-in echoes each output to the kernel
+    on the shell channel while the cell's reply is awaited there. Ours sends nothing but the
+    execute requests, and the saved widget state still holds what the widget showed."""
+    theirs = NotebookClient(_notebook(OUTPUT_WIDGET_CELL), timeout=60, kernel_name="python3")
+    sent_by_theirs = _count_shell_comm_msgs(theirs)
+    theirs.execute()
+    assert sent_by_theirs.count("comm_msg") >= 5  # the echo this module removes
+
+    nb = _notebook(OUTPUT_WIDGET_CELL)
+    ours = headless.notebook_client(nb, timeout=60, kernel_name="python3")
+    sent_by_ours = _count_shell_comm_msgs(ours)
+    ours.execute()
+    assert "execute_request" in sent_by_ours and "comm_msg" not in sent_by_ours
+    state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    outputs = [m["state"]["outputs"] for m in state.values() if m["model_name"] == "OutputModel"]
+    assert len(outputs) == 1
+    assert "".join(o["text"] for o in outputs[0]) == "".join(f"line {i}\n" for i in range(5))
+    assert nb.cells[0].outputs[0]["output_type"] == "display_data"  # the widget's view
+
+
+@pytest.mark.slow
+def test_a_cell_over_its_time_out_is_named_and_the_notebook_run_once_more(tmp_path):
+    nb = _notebook("x = 1", "import time\ntime.sleep(30)  # stuck", "print('never')")
+    path = tmp_path / "99_stuck.ipynb"
+    nbformat.write(nb, str(path))
+    lines = []
+    with pytest.raises(build.NotebookError) as err:
+        build.execute_solution(nb, path, timeout=2, log=lines.append)
+    message = str(err.value)
+    assert "99_stuck.ipynb: cell 1 ('import time') did not finish within 2 s" in message
+    assert "twice" in message and "\n" not in message
+    assert len(lines) == 1 and "once more" in lines[0] and "cell 1" in lines[0]
+
+
+def test_describe_timeout_without_a_running_cell():
+    client = headless.notebook_client(_notebook("1"))
+    assert headless.describe_timeout(client, 5) == "a cell did not finish within 5 s"
+    client.running_cell = 0
+    assert headless.describe_timeout(client, 5) == "cell 0 ('1') did not finish within 5 s"
