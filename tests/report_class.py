@@ -115,3 +115,65 @@ def make_results() -> list[SubmissionResult]:
     out.append(SubmissionResult("notes.ipynb", "notes", None, [], 0.0,
                                 "cannot tell which course notebook this is"))
     return out
+
+
+def parse_report(text: str) -> dict:
+    """What a report says, read from its HTML: ``{"mistakes": {id: (count, [students])},
+    "failures": {key: …}, "flags": {key: (count, [lines])}, "exercises": {id: {"pass",
+    "fail", "not-attempted"}}, "images": [(src, alt)], "external": [urls], "scripts": n}``."""
+    from html.parser import HTMLParser
+
+    out: dict = {"mistakes": {}, "failures": {}, "flags": {}, "exercises": {}, "images": [],
+                 "external": [], "scripts": 0, "lang": None}
+
+    class P(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.stack: list[tuple[str, str, list]] = []  # open <details>: (kind, key, items)
+            self.li_text: list[str] | None = None
+            self.li_depth = 0
+
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            if tag == "html":
+                out["lang"] = a.get("lang")
+            if tag == "script":
+                out["scripts"] += 1
+                if a.get("src"):
+                    out["external"].append(a["src"])
+            for k in ("src", "href"):
+                v = a.get(k) or ""
+                if v.startswith(("http:", "https:", "//")) or (tag == "link" and v):
+                    out["external"].append(v)
+            if tag == "img":
+                out["images"].append((a.get("src", ""), a.get("alt")))
+            if tag == "p" and "data-exercise" in a:
+                out["exercises"][a["data-exercise"]] = {
+                    k: int(a[f"data-{k}"]) for k in ("pass", "fail", "not-attempted")}
+            if tag == "details":
+                for kind, attr in (("mistakes", "data-mistake"), ("failures", "data-failure"),
+                                   ("flags", "data-flag")):
+                    if attr in a:
+                        self.stack.append((kind, a[attr], []))
+                        out[kind][a[attr]] = (int(a["data-count"]), self.stack[-1][2])
+                        break
+                else:
+                    self.stack.append(("", "", []))
+            if tag == "li" and "data-flag" in a:
+                out["flags"][a["data-flag"]] = (int(a["data-count"]), [])
+            if tag == "li" and self.stack and self.stack[-1][0]:
+                self.li_text = []
+
+        def handle_endtag(self, tag):
+            if tag == "li" and self.li_text is not None and self.stack:
+                self.stack[-1][2].append("".join(self.li_text).strip())
+                self.li_text = None
+            if tag == "details" and self.stack:
+                self.stack.pop()
+
+        def handle_data(self, data):
+            if self.li_text is not None:
+                self.li_text.append(data)
+
+    P().feed(text)
+    return out
