@@ -118,7 +118,8 @@ def make_results() -> list[SubmissionResult]:
 
 
 def parse_report(text: str) -> dict:
-    """What a report says, read from its HTML: ``{"mistakes": {id: (count, [students])},
+    """What a report says, read from its HTML (the lists of class ``students`` in its
+    collapsibles): ``{"mistakes": {id: (count, [students])},
     "failures": {key: …}, "flags": {key: (count, [lines])}, "exercises": {id: {"pass",
     "fail", "not-attempted"}}, "images": [(src, alt)], "external": [urls], "scripts": n}``."""
     from html.parser import HTMLParser
@@ -131,7 +132,7 @@ def parse_report(text: str) -> dict:
             super().__init__()
             self.stack: list[tuple[str, str, list]] = []  # open <details>: (kind, key, items)
             self.li_text: list[str] | None = None
-            self.li_depth = 0
+            self.lists: list[bool] = []  # open <ul>s: is it a list of students?
 
         def handle_starttag(self, tag, attrs):
             a = dict(attrs)
@@ -161,7 +162,9 @@ def parse_report(text: str) -> dict:
                     self.stack.append(("", "", []))
             if tag == "li" and "data-flag" in a:
                 out["flags"][a["data-flag"]] = (int(a["data-count"]), [])
-            if tag == "li" and self.stack and self.stack[-1][0]:
+            if tag == "ul":
+                self.lists.append("students" in (a.get("class") or "").split())
+            if tag == "li" and self.stack and self.stack[-1][0] and self.lists and self.lists[-1]:
                 self.li_text = []
 
         def handle_endtag(self, tag):
@@ -170,6 +173,8 @@ def parse_report(text: str) -> dict:
                 self.li_text = None
             if tag == "details" and self.stack:
                 self.stack.pop()
+            if tag == "ul" and self.lists:
+                self.lists.pop()
 
         def handle_data(self, data):
             if self.li_text is not None:

@@ -46,6 +46,7 @@ def test_the_counts_equal_the_verdicts(results, report):
     # the same mistake written differently, and a factor of 2 and of 0.5, count together
     assert expected[f"{STEP}/whh-not-transposed"] == {"ben", "cleo"}
     assert expected[f"{FWD}/constant-factor"] == {"cleo", "dan"}
+    assert "right answer times 2:" in report and "right answer times 0.5:" in report
     for gid in (STEP, FWD):
         statuses = [e.status for r in results for e in r.exercises if e.id == gid]
         assert got["exercises"][gid] == {"pass": statuses.count("pass"),

@@ -154,10 +154,11 @@ def histogram(nb: NotebookSummary) -> tuple[str, str]:
 # ---------------------------------------------------------------------------------------
 # Sections
 # ---------------------------------------------------------------------------------------
-def _student_list(names: list[str], details: list[str] | None = None) -> str:
+def _student_list(names: list[str], details: list[str] | None = None,
+                  cls: str = "students") -> str:
     items = [f"<li>{esc(n)}{(': ' + esc(d)) if d else ''}</li>"
              for n, d in zip(names, details or [""] * len(names))]
-    return f"<ul>{''.join(items)}</ul>"
+    return f'<ul class="{cls}">{"".join(items)}</ul>'
 
 
 def _exercise(ex, n_submissions: int) -> str:
@@ -181,11 +182,14 @@ def _exercise(ex, n_submissions: int) -> str:
     if ex.mistakes:
         out.append("<p>Diagnosed mistakes, the most frequent first:</p><ol>")
         for g in ex.mistakes:
+            hints = (f'<p class="hint">Hint shown: {esc(g.hint)}</p>' if len(g.hints) <= 1 else
+                     '<div class="hint"><p>Hints shown (worded with each student\'s numbers):'
+                     f"</p>{_student_list(g.hints, cls='hints')}</div>")
             out.append(
                 f'<li><details data-mistake="{esc(g.key)}" data-count="{g.count}"><summary>'
                 f"<strong>{esc(g.label)}</strong>: {_plural(g.count, 'student')}</summary><div>"
-                f'<p class="hint">Hint shown: {esc(g.hint)}</p><p class="muted">Mistake id: '
-                f"<code>{esc(g.key)}</code></p>{_student_list(g.students)}</div></details></li>")
+                f'{hints}<p class="muted">Mistake id: <code>{esc(g.key)}</code></p>'
+                f"<p>Students:</p>{_student_list(g.students)}</div></details></li>")
         out.append("</ol>")
     else:
         out.append("<p>No classic mistake was diagnosed in this exercise.</p>")
@@ -227,8 +231,8 @@ def _flags(nb: NotebookSummary) -> str:
         lines = [f"{s}{' (' + e + ')' if e else ' (whole notebook)'}: {d}" for s, e, d in flags]
         items = "".join(f"<li>{esc(x)}</li>" for x in lines)
         out.append(f'<li><details data-flag="{key}" data-count="{len(who)}"><summary>'
-                   f"{esc(title)}: {_plural(len(who), 'student')}</summary><div><ul>{items}"
-                   "</ul></div></details></li>")
+                   f"{esc(title)}: {_plural(len(who), 'student')}</summary><div>"
+                   f'<ul class="students">{items}</ul></div></details></li>')
     out.append("</ul>")
     return "\n".join(out)
 

@@ -54,8 +54,13 @@ class Group:
 
     key: str
     label: str                  # the mistake's short name, or what happened
-    hint: str = ""              # the mistake's hint (the first student's wording)
+    hints: list[str] = field(default_factory=list)  # the hints shown, each once
     students: list[str] = field(default_factory=list)
+
+    @property
+    def hint(self) -> str:
+        """The first student's hint ("" if none)."""
+        return self.hints[0] if self.hints else ""
 
     @property
     def count(self) -> int:
@@ -79,9 +84,11 @@ class ExerciseSummary:
         return sum(self.counts.values())
 
     def add(self, key: str, label: str, student: str, hint: str = "") -> None:
-        g = self._groups.setdefault(key, Group(key, label, hint))
+        g = self._groups.setdefault(key, Group(key, label))
         if student not in g.students:
             g.students.append(student)
+        if hint and hint not in g.hints:
+            g.hints.append(hint)
 
     def finish(self) -> None:
         ranked = sorted(self._groups.values(), key=lambda g: (-g.count, g.label))
