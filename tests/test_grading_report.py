@@ -115,3 +115,19 @@ def test_the_histogram_says_what_it_shows(results):
     counts = {t: nb.totals.count(t) for t in set(nb.totals)}
     for total, n in counts.items():
         assert f"{n} submission{'s' if n != 1 else ''} scored {total:g}" in alt
+
+
+def test_written_answers_and_an_empty_run():
+    from course_utils.tooling.grading_reports import ExerciseResult, SubmissionResult
+
+    r = SubmissionResult("s/02_deriving_bptt.ipynb", "s", "02_deriving_bptt.ipynb", [
+        ExerciseResult("ex02_why", "Why", 1, "manual", 0, "written answer: grade by hand",
+                       kind="written"),
+        ExerciseResult("ex02_how", "How", 2, "not attempted", 0, "written answer left blank",
+                       kind="written")])
+    html = grading_html.render([r])
+    assert "Written answer, graded by hand: 1 answered, 0 left blank, 0 missing" in html
+    assert "Written answer, graded by hand: 0 answered, 1 left blank" in html
+    assert "✎</span> manual ?/1" in html and "graded by hand" in html
+    empty = grading_html.render([])
+    assert "Class report: 0 submissions" in empty and "<table" in empty
