@@ -105,11 +105,10 @@ class Verdict:
     :data:`~course_utils.checks.diagnosis.KINDS`, None when passed), the failing ``output``'s
     name, ``got_shape`` / ``expected_shape``, the 1-based ``case`` number, the matched
     ``hint`` (the "Most likely" cause), ``error`` (the type name of the exception the
-    student's code raised), and the diagnosed mistake's identity: ``mistake_name`` (its
-    short name, see :class:`Mistake`) and ``mistake`` (``<exercise id>/<short name>``, set
-    by :meth:`course_utils.checks.registry.Exercise.run_check`). Two students whose
-    functions make the same mistake get the same ``mistake``, whatever the wording of
-    their verdicts (cases, shapes, factors).
+    student's code raised), and the diagnosed mistake: ``mistake_name`` (see
+    :class:`Mistake`) and ``mistake`` (``<exercise id>/<name>``, set by
+    :meth:`course_utils.checks.registry.Exercise.run_check`), the same for two students
+    with the same mistake, whatever the wording of their verdicts.
     """
 
     name: str
@@ -208,11 +207,10 @@ OUTPUT_METADATA_KEY = "course_verdict"  # the check cell's output metadata (cour
 
 
 def publish_mistake(verdict: Verdict) -> None:
-    """In a Jupyter kernel, add an empty output to the check cell whose metadata names the
-    diagnosed mistake (``{"course_verdict": {"name", "status", "kind", "mistake",
-    "mistake_name"}}``), so ``course progress`` can read it from the saved notebook; the
-    printed verdict is unchanged. Nothing when the check passed, when no mistake was
-    diagnosed, or outside a kernel."""
+    """In a Jupyter kernel, add an empty output whose metadata names the diagnosed mistake
+    (``course_verdict``: name, status, kind, mistake, mistake_name), for ``course progress``
+    to read from the saved notebook; the printed verdict is unchanged. Nothing when it
+    passed, when no mistake was diagnosed, or outside a kernel."""
     if verdict.passed or not verdict.mistake_name:
         return
     try:
