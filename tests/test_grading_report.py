@@ -131,3 +131,29 @@ def test_written_answers_and_an_empty_run():
     assert "✎</span> manual ?/1" in html and "graded by hand" in html
     empty = grading_html.render([])
     assert "Class report: 0 submissions" in empty and "<table" in empty
+
+
+def test_grade_writes_the_report_with_its_provenance(tmp_path, monkeypatch, results, capsys):
+    """The command's wiring, with the grading itself replaced by the in-process class."""
+    from course_utils.tooling import cli, grading
+
+    monkeypatch.setattr(grading, "grade", lambda *a, **k: results)
+    rc = cli.main(["grade", str(tmp_path), "--seed", "4242", "--jobs", "2",
+                   "--out", str(tmp_path / "grades")])
+    assert rc == 0
+    assert capsys.readouterr().out.rstrip().endswith("report.html")
+    text = (tmp_path / "grades" / "report.html").read_text()
+    assert parse_report(text)["mistakes"]
+    for shown in ("course version (git commit)", "held-out seeds</th><td>4242",
+                  "option --seed</th><td>4242", "option --jobs</th><td>2",
+                  "option --cell-timeout", "date (UTC)"):
+        assert shown in text, shown
+
+    # the grades are written even when the report cannot be
+    def broken(*a, **k):
+        raise RuntimeError("no report today")
+
+    monkeypatch.setattr(grading_html, "render", broken)
+    rc = cli.main(["grade", str(tmp_path), "--out", str(tmp_path / "again")])
+    assert rc == 0 and (tmp_path / "again" / "grades.json").exists()
+    assert "the class report failed: RuntimeError: no report today" in capsys.readouterr().err

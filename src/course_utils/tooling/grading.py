@@ -291,9 +291,14 @@ def run_cli(args) -> int:
                "--timeout": f"{args.timeout:g} s", "--cell-timeout": f"{args.cell_timeout:g} s",
                "--heldout": args.heldout, "--seed": ", ".join(map(str, args.seeds or [])) or
                "(drawn at random)", "--jobs": args.jobs}
-    run = grading_html.run_info(results, root=args.root, options=options,
-                                digest=course_digest(args.root))
-    html_path = grading_html.write_report(results, args.out, run)
+    try:  # the grades are written whatever happens to the class report
+        run = grading_html.run_info(results, root=args.root, options=options,
+                                    digest=course_digest(args.root))
+        html_path = grading_html.write_report(results, args.out, run)
+    except Exception as exc:
+        print(f"wrote {csv_path} and {json_path}; the class report failed: "
+              f"{type(exc).__name__}: {first_line(str(exc))}", file=sys.stderr)
+        return 0
     print(f"wrote {csv_path}, {json_path} and {html_path}")
     return 0
 
