@@ -135,7 +135,7 @@ def test_table_csv_and_json(graded):
     assert rows["carol"]["reason"].startswith(f"{FWD}: the output is wrong")
     assert rows["dave"][f"{STEP} status"] == "fail" and "time limit" in rows["dave"]["reason"]
     assert "not a readable notebook" in rows["judy"]["reason"]
-    # 50 MB of printing did not end up in the gradebook (19 submissions: about 37 kB)
+    # 50 MB of printing did not end up in the gradebook (20 submissions: about 37 kB)
     assert len((graded["tmp"] / "grades" / "grades.json").read_text()) < 100_000
 
 
