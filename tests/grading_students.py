@@ -3,7 +3,10 @@
 :func:`make_class` writes ``FOLDER/<student>/01_unrolling_an_rnn.ipynb`` (never committed:
 pytest runs with --nbval and would collect them) and returns ``{student: (expected
 statuses of (step, sequence), what it is)}``. The first twelve reproduce issue 14's
-folder; the others are variants of its two cheats.
+folder; the others are variants of its two cheats. With ``mistakes=True`` four more
+students make classic mistakes, for the class report: two the same mistake written
+differently, one a mistake of the sequence, and one answer fitted to the visible cases
+(it fails only the held-out ones). :data:`MISTAKES` says which verdict each should get.
 """
 
 from __future__ import annotations
@@ -37,7 +40,28 @@ def load():
     return sol, stu
 
 
-def make_class(folder: Path, nb01=None) -> dict[str, tuple[tuple[str, str], str]]:
+# The extra students' diagnosed mistakes: {student: {exercise id: mistake id}}.
+MISTAKES = {
+    "carol": {FWD: f"{FWD}/constant-factor"},
+    "quinn": {STEP: f"{STEP}/whh-not-transposed"},
+    "rupert": {STEP: f"{STEP}/whh-not-transposed", FWD: f"{FWD}/constant-factor"},
+    "sybil": {FWD: f"{FWD}/state-not-carried"},
+    "trent": {STEP: f"{STEP}/all-zeros"},  # on the held-out cases only
+}
+
+
+def _fitted_step() -> str:
+    """A step function that knows the visible cases' answers and returns zeros otherwise."""
+    from course_utils.checks import ex01
+    from course_utils.reference import nb01 as ref
+
+    table = {c["x"].tobytes(): ref.rnn_step_forward(**c).tolist() for c in ex01.step_cases()}
+    return (f"_T = {table!r}\n\ndef rnn_step_forward(x, h_prev, Wxh, Whh, b):\n"
+            "    return np.array(_T.get(x.tobytes(), np.zeros((x.shape[0], Whh.shape[0]))))\n")
+
+
+def make_class(folder: Path, nb01=None, *, mistakes: bool = False
+               ) -> dict[str, tuple[tuple[str, str], str]]:
     sol, stu = nb01 or load()
     step = _cell(sol, STEP + "_code").source
     fwd = _cell(sol, FWD + "_code").source
@@ -116,5 +140,18 @@ def make_class(folder: Path, nb01=None) -> dict[str, tuple[tuple[str, str], str]
     save("peggy", answered(step + "\n\nimport time\nwhile True:  # at the top of the cell\n"
                            "    time.sleep(0.1)\n"), ("fail", "fail"),
          "loop at the top level of an answer cell")
+    if not mistakes:
+        return out
+    save("quinn", answered(step.replace("h_prev @ Whh.T", "h_prev @ Whh"), _RIGHT_FWD),
+         ("fail", "pass"), "mistake: Whh not transposed")
+    save("rupert", answered("def rnn_step_forward(x, h_prev, Wxh, Whh, b):\n"
+                            "    return np.tanh(np.dot(x, Wxh.T) + np.dot(h_prev, Whh) + b)\n",
+                            _RIGHT_FWD.replace("hs.append(h)", "hs.append(0.5 * h)")),
+         ("fail", "fail"), "mistakes: Whh not transposed (other code), outputs halved")
+    save("sybil", answered(fwd_src=fwd.replace("rnn_step_forward(x[:, t], h_prev",
+                                               "rnn_step_forward(x[:, t], h0")),
+         ("pass", "fail"), "mistake: every step starts from h0")
+    save("trent", answered(_fitted_step(), _RIGHT_FWD), ("fail", "pass"),
+         "fitted: knows the visible cases' answers only")
     return out
 

@@ -2,8 +2,9 @@
 
 The class of sample submissions (tests/grading_students.py) reproduces issue 14's
 folder: honest, empty, wrong, loop, crash, flood, reuse, rebind, renamed parameters,
-invalid JSON, deleted checks, late output, and variants of the two cheats. It is graded
-once through the command line, two at a time.
+invalid JSON, deleted checks, late output, and variants of the two cheats, plus four
+classic mistakes for the class report. It is graded once through the command line, two at
+a time.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
-from grading_students import FWD, NAME, STEP, _cell, load, make_class
+from grading_students import FWD, MISTAKES, NAME, STEP, _cell, load, make_class
+from report_class import parse_report
 
 from course_utils.checks import ex01
 from course_utils.reference import nb01 as ref01
@@ -38,7 +40,7 @@ def nb01():
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory, nb01):
     tmp = tmp_path_factory.mktemp("grading")
-    expected = make_class(tmp / "submissions", nb01)
+    expected = make_class(tmp / "submissions", nb01, mistakes=True)
     out = io.StringIO()
     t0 = time.perf_counter()
     with contextlib.redirect_stdout(out):
@@ -133,8 +135,57 @@ def test_table_csv_and_json(graded):
     assert rows["carol"]["reason"].startswith(f"{FWD}: the output is wrong")
     assert rows["dave"][f"{STEP} status"] == "fail" and "time limit" in rows["dave"]["reason"]
     assert "not a readable notebook" in rows["judy"]["reason"]
-    # 50 MB of printing did not end up in the gradebook
-    assert len((graded["tmp"] / "grades" / "grades.json").read_text()) < 40_000
+    # 50 MB of printing did not end up in the gradebook (20 submissions: about 37 kB)
+    assert len((graded["tmp"] / "grades" / "grades.json").read_text()) < 100_000
+
+
+def test_grades_json_has_the_mistake_ids(graded):
+    for student, mistakes in MISTAKES.items():
+        for gid, want in mistakes.items():
+            e = _ex(graded, student, gid)
+            assert e["status"] == "fail", (student, e)
+            assert (e["verdict"]["mistake"], e["verdict"]["mistake_name"]) == \
+                (want, want.split("/", 1)[1]), (student, e["verdict"])
+    assert _ex(graded, "trent", STEP)["verdict"]["seed"] == SEED  # held-out cases only
+    for s in graded["json"].values():
+        for e in s["exercises"]:
+            if e["verdict"] is not None:
+                assert {"mistake", "mistake_name"} <= set(e["verdict"]), e
+            if e["status"] == "pass":
+                assert e["verdict"]["mistake"] is None
+
+
+def test_the_class_report_counts_equal_the_verdicts(graded):
+    assert "report.html" in graded["table"].splitlines()[-1]
+    got = parse_report((graded["tmp"] / "grades" / "report.html").read_text())
+    mistakes: dict[str, set] = {}
+    for student, s in graded["json"].items():
+        for e in s["exercises"]:
+            if e["status"] == "fail" and e["verdict"] and e["verdict"]["mistake"]:
+                mistakes.setdefault(e["verdict"]["mistake"], set()).add(student)
+    assert {k: (n, set(who)) for k, (n, who) in got["mistakes"].items()} == \
+        {k: (len(v), v) for k, v in mistakes.items()}
+    # the same mistake in other code, or with another factor, counts together
+    assert mistakes[f"{STEP}/whh-not-transposed"] == {"quinn", "rupert"}
+    assert mistakes[f"{FWD}/constant-factor"] == {"carol", "rupert"}
+    for gid in (STEP, FWD):
+        st = [_ex(graded, s, gid)["status"] for s in graded["json"]]
+        assert got["exercises"][gid] == {"pass": st.count("pass"), "fail": st.count("fail"),
+                                         "not-attempted": st.count("not attempted")}
+
+    def who(flag):
+        n, lines = got["flags"][flag]
+        names = {ln.split(" ", 1)[0] for ln in lines}
+        assert n == len(names), (flag, lines)
+        return names
+
+    assert who("heldout") == {"trent"}
+    assert who("timeouts") == {"dave", "peggy"}
+    assert "erin" in who("crashes")
+    assert who("reuse") == {"grace", "mallory", "olivia"}
+    assert who("tampering") == {"heidi", "niaj"}
+    assert who("unreadable") == {"judy"}
+    assert "grace" in who("review")
 
 
 # ---------------------------------------------------------------------------------------

@@ -124,3 +124,37 @@ def test_verify_reruns_in_grading_mode_on_a_copy(tmp_path):
     assert by_id["ex01_rnn_step_forward"] == "passes"
     assert by_id["ex01_rnn_forward"] != "passes"
     assert path.read_bytes() == before, "--verify must not touch the student's file"
+
+
+def test_a_failing_check_names_the_mistake_next_to_the_reason(folder):
+    """The check cell, run in a real kernel, leaves the diagnosed mistake in its outputs'
+    metadata (the printed verdict is unchanged); progress shows its short name."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(str(ROOT / "notebooks" / NB01), as_version=4)
+    setup = next(c for c in nb.cells if c.cell_type == "code")
+    code = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id")
+                == "ex01_rnn_step_forward_code")
+    check = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id")
+                 == "ex01_rnn_step_forward")
+    code.source = ("def rnn_step_forward(x, h_prev, Wxh, Whh, b):\n"
+                   "    return np.tanh(x @ Wxh.T + h_prev @ Whh + b)\n")
+    nb.cells = [setup, code, check]
+    NotebookClient(nb, timeout=120, kernel_name="python3").execute(cwd=str(folder))
+    outs = check.outputs
+    assert [o.output_type for o in outs] == ["stream", "display_data"], outs
+    assert outs[0].text.startswith("❌ rnn_step_forward: the output is wrong in case 1")
+    assert "Most likely: you used `h_prev @ Whh`" in outs[0].text
+    assert outs[1].data == {"text/plain": ""}
+    assert outs[1].metadata["course_verdict"]["mistake"] == \
+        "ex01_rnn_step_forward/whh-not-transposed"
+    for p in folder.glob("*.ipynb"):
+        p.unlink()
+    nbformat.write(nb, str(folder / NB01))
+    rows, problems = progress.collect(folder)
+    row = next(r for r in rows if r.exercise == "ex01_rnn_step_forward")
+    assert (row.status, row.mistake) == ("fails", "whh-not-transposed")
+    assert row.detail.startswith("rnn_step_forward: the output is wrong in case 1")
+    assert "fails (whh-not-transposed): rnn_step_forward: the output is" in \
+        progress.format_report(rows, problems)

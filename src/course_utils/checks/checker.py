@@ -85,10 +85,15 @@ class Mistake:
 
     ``fn`` takes the same keyword arguments as the reference and returns what the buggy
     implementation would return. If the student's output matches it, ``hint`` is shown.
+    ``name``: the mistake's short name (lower-case words joined by ``-``, such as
+    ``whh-not-transposed``), unique within its exercise and never reworded, so that the
+    grader's reports can count who made it: a verdict carries it as ``mistake_name``, and
+    ``<exercise id>/<name>`` as ``mistake``.
     """
 
     hint: str
     fn: Callable[..., Any]
+    name: str = ""
 
 
 @dataclass
@@ -99,8 +104,11 @@ class Verdict:
     program (the grader's reports read them, never the wording): ``kind`` (one of
     :data:`~course_utils.checks.diagnosis.KINDS`, None when passed), the failing ``output``'s
     name, ``got_shape`` / ``expected_shape``, the 1-based ``case`` number, the matched
-    ``hint`` (the "Most likely" cause) and ``error`` (the type name of the exception the
-    student's code raised).
+    ``hint`` (the "Most likely" cause), ``error`` (the type name of the exception the
+    student's code raised), and the diagnosed mistake: ``mistake_name`` (see
+    :class:`Mistake`) and ``mistake`` (``<exercise id>/<name>``, set by
+    :meth:`course_utils.checks.registry.Exercise.run_check`), the same for two students
+    with the same mistake, whatever the wording of their verdicts.
     """
 
     name: str
@@ -114,6 +122,8 @@ class Verdict:
     case: int | None = None
     hint: str | None = None
     error: str | None = None
+    mistake: str | None = None
+    mistake_name: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -185,11 +195,34 @@ def report(verdict: Verdict, student_fn, reference_fn):
     if not verdict.passed and not grading_mode():
         verdict.details.append("Later cells use the reference implementation until this check passes.")
     print(verdict)
+    publish_mistake(verdict)
     if not verdict.passed and grading_mode():
         raise ExerciseFailed(str(verdict))
     if verdict.passed:
         return student_fn
     return reference_fn
+
+
+OUTPUT_METADATA_KEY = "course_verdict"  # the check cell's output metadata (course progress)
+
+
+def publish_mistake(verdict: Verdict) -> None:
+    """In a Jupyter kernel, add an empty output whose metadata names the diagnosed mistake
+    (``course_verdict``: name, status, kind, mistake, mistake_name), for ``course progress``
+    to read from the saved notebook; the printed verdict is unchanged. Nothing when it
+    passed, when no mistake was diagnosed, or outside a kernel."""
+    if verdict.passed or not verdict.mistake_name:
+        return
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None or getattr(shell, "kernel", None) is None:
+        return
+    info = {k: getattr(verdict, k) for k in ("name", "status", "kind", "mistake", "mistake_name")}
+    display({"text/plain": ""}, raw=True, metadata={OUTPUT_METADATA_KEY: info})
 
 
 def run_check(student_fn, reference_fn, cases, *, name=None, outputs=("output",),
@@ -255,11 +288,12 @@ def _run_check(student_fn, reference_fn, cases, name, outputs, mistakes, rtol, c
         if bad:
             evidence += _more_evidence(student_fn, reference_fn, cases[i:], outputs, rtol,
                                        comps, text)
-            hint = _dx.match_mistake(mistakes, evidence, comps, rtol)
-            hint = hint if hint is not None else text.fallback_hint(got_t, ref_t, bad)
+            found = _dx.best_mistake(mistakes, evidence, comps, rtol)
+            short, hint = ((found.name or None, found.hint) if found is not None
+                           else text.fallback(got_t, ref_t, bad) or (None, None))
             msg, details = text.wrong(outputs, where, got_t, ref_t, errors, bad, hint, rtol)
             return Verdict(name, WRONG, msg, details, kind="values", output=outputs[bad[0]],
-                           case=i, hint=hint)
+                           case=i, hint=hint, mistake_name=short)
     return Verdict(name, PASSED, text.passed(len(cases), rtol))
 
 

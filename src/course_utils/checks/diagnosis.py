@@ -127,7 +127,15 @@ def shape_hints(got_shape, ref_shape) -> list[str]:
 # Wrong values: the classic mistakes
 # ---------------------------------------------------------------------------------------
 def match_mistake(mistakes, evidence, comparators, rtol):
-    """The hint of the classic mistake that best explains the student's outputs, or None.
+    """The hint of the classic mistake that best explains the student's outputs, or None
+    (see :func:`best_mistake`)."""
+    best = best_mistake(mistakes, evidence, comparators, rtol)
+    return best.hint if best is not None else None
+
+
+def best_mistake(mistakes, evidence, comparators, rtol):
+    """The classic mistake (a :class:`~course_utils.checks.checker.Mistake`) that best
+    explains the student's outputs, or None.
 
     ``evidence``: ``(arguments, got, ref, bad)`` for every case where the student's function
     returned well-formed outputs (``got``, ``ref``: tuples; ``bad``: the indices of the
@@ -142,7 +150,7 @@ def match_mistake(mistakes, evidence, comparators, rtol):
         score = _explains(m, evidence, comparators, rtol)
         if score is not None and (best_score is None or score < best_score):
             best, best_score = m, score
-    return best.hint if best is not None else None
+    return best
 
 
 def _explains(mistake, evidence, comparators, rtol):
@@ -168,16 +176,25 @@ def _explains(mistake, evidence, comparators, rtol):
 
 
 def generic_hint(got, ref) -> str | None:
+    """The hint of :func:`generic_diagnosis`, or None."""
+    found = generic_diagnosis(got, ref)
+    return found[1] if found else None
+
+
+def generic_diagnosis(got, ref) -> tuple[str, str] | None:
+    """``(short name, hint)`` for a wrong output that no classic mistake explains: the sign
+    flipped, all zeros, or the answer times a constant (one name whatever the factor)."""
     got, ref = np.asarray(got, dtype=float), np.asarray(ref, dtype=float)
     if rel_error(got, -ref) < MATCH_TOL:
-        return "the sign is flipped."
+        return "sign-flipped", "the sign is flipped."
     if not np.any(got) and np.any(ref):
-        return "it is all zeros: is a value computed but never stored or returned?"
+        return "all-zeros", "it is all zeros: is a value computed but never stored or returned?"
     denom = float(np.vdot(ref, ref))
     if denom > 0:
         scale = float(np.vdot(got, ref)) / denom
         if abs(scale - 1) > MATCH_TOL and rel_error(got, scale * ref) < MATCH_TOL:
-            return f"it is the right answer times {scale:.4g}: a missing or extra factor."
+            return ("constant-factor",
+                    f"it is the right answer times {scale:.4g}: a missing or extra factor.")
     return None
 
 
@@ -327,9 +344,15 @@ class CheckText:
     def raised(self, exc, case, where) -> Problem:
         return raised(exc, case, where)
 
+    def fallback(self, got, ref, bad) -> tuple[str, str] | None:
+        """``(short name, hint)`` when no classic mistake fits (default: sign, zeros, a
+        constant factor; see :func:`generic_diagnosis`), or None."""
+        return generic_diagnosis(got[bad[0]], ref[bad[0]])
+
     def fallback_hint(self, got, ref, bad) -> str | None:
-        """A hint when no classic mistake fits (default: sign, zeros, a constant factor)."""
-        return generic_hint(got[bad[0]], ref[bad[0]])
+        """The hint of :meth:`fallback`, or None."""
+        found = self.fallback(got, ref, bad)
+        return found[1] if found else None
 
     def wrong(self, outputs, where, got, ref, errors, bad, hint, rtol) -> tuple[str, list[str]]:
         """The message and details of a verdict on wrong values."""

@@ -45,26 +45,33 @@ def seq_cases(seed: int = 102):
 STEP_MISTAKES = [
     Mistake("you used `h_prev @ Whh` instead of `h_prev @ Whh.T`. Whh maps h_{t-1} to h_t, "
             "so with row vectors it is applied transposed.",
-            lambda x, h_prev, Wxh, Whh, b: np.tanh(x @ Wxh.T + h_prev @ Whh + b)),
+            lambda x, h_prev, Wxh, Whh, b: np.tanh(x @ Wxh.T + h_prev @ Whh + b),
+            name="whh-not-transposed"),
     Mistake("you used `x @ Wxh` instead of `x @ Wxh.T`. Wxh is (H, D): it maps a D-vector "
             "to an H-vector, so row vectors need its transpose.",
-            lambda x, h_prev, Wxh, Whh, b: np.tanh(x @ Wxh + h_prev @ Whh.T + b)),
+            lambda x, h_prev, Wxh, Whh, b: np.tanh(x @ Wxh + h_prev @ Whh.T + b),
+            name="wxh-not-transposed"),
     Mistake("both weight matrices are used untransposed (`x @ Wxh`, `h_prev @ Whh`).",
-            lambda x, h_prev, Wxh, Whh, b: np.tanh(x @ Wxh + h_prev @ Whh + b)),
+            lambda x, h_prev, Wxh, Whh, b: np.tanh(x @ Wxh + h_prev @ Whh + b),
+            name="both-weights-not-transposed"),
     Mistake("the bias `b` is missing.",
-            lambda x, h_prev, Wxh, Whh, b: np.tanh(x @ Wxh.T + h_prev @ Whh.T)),
+            lambda x, h_prev, Wxh, Whh, b: np.tanh(x @ Wxh.T + h_prev @ Whh.T),
+            name="bias-missing"),
     Mistake("the tanh is missing: h_next must be tanh of the pre-activation.",
-            lambda x, h_prev, Wxh, Whh, b: x @ Wxh.T + h_prev @ Whh.T + b),
+            lambda x, h_prev, Wxh, Whh, b: x @ Wxh.T + h_prev @ Whh.T + b, name="tanh-missing"),
     Mistake("the previous hidden state is ignored (no `h_prev @ Whh.T` term).",
-            lambda x, h_prev, Wxh, Whh, b: np.tanh(x @ Wxh.T + b)),
+            lambda x, h_prev, Wxh, Whh, b: np.tanh(x @ Wxh.T + b), name="h-prev-ignored"),
     Mistake("the input is ignored (no `x @ Wxh.T` term).",
-            lambda x, h_prev, Wxh, Whh, b: np.tanh(h_prev @ Whh.T + b)),
+            lambda x, h_prev, Wxh, Whh, b: np.tanh(h_prev @ Whh.T + b), name="input-ignored"),
     Mistake("you used a sigmoid instead of tanh.",
-            lambda x, h_prev, Wxh, Whh, b: 1 / (1 + np.exp(-(x @ Wxh.T + h_prev @ Whh.T + b)))),
+            lambda x, h_prev, Wxh, Whh, b: 1 / (1 + np.exp(-(x @ Wxh.T + h_prev @ Whh.T + b))),
+            name="sigmoid-not-tanh"),
     Mistake("you used ReLU instead of tanh.",
-            lambda x, h_prev, Wxh, Whh, b: np.maximum(0, x @ Wxh.T + h_prev @ Whh.T + b)),
+            lambda x, h_prev, Wxh, Whh, b: np.maximum(0, x @ Wxh.T + h_prev @ Whh.T + b),
+            name="relu-not-tanh"),
     Mistake("the bias is added after the tanh instead of inside it.",
-            lambda x, h_prev, Wxh, Whh, b: np.tanh(x @ Wxh.T + h_prev @ Whh.T) + b),
+            lambda x, h_prev, Wxh, Whh, b: np.tanh(x @ Wxh.T + h_prev @ Whh.T) + b,
+            name="bias-outside-tanh"),
 ]
 
 
@@ -97,16 +104,19 @@ def _zero_h0(x, h0, Wxh, Whh, b):
 
 SEQ_MISTAKES = [
     Mistake("every step starts from h0: the hidden state is never carried forward. "
-            "Update `h_prev` to the new state inside the loop.", _never_updated),
+            "Update `h_prev` to the new state inside the loop.", _never_updated,
+            name="state-not-carried"),
     Mistake("the outputs are shifted by one step: position t holds h_{t-1} (you stored the "
-            "state before updating it, so h0 appears and h_T is missing).", _stores_previous),
+            "state before updating it, so h0 appears and h_T is missing).", _stores_previous,
+            name="outputs-shifted"),
     Mistake("every position holds the final state: you stored a reference to one array "
-            "that kept changing, or filled all positions after the loop.", _last_step_only),
+            "that kept changing, or filled all positions after the loop.", _last_step_only,
+            name="final-state-everywhere"),
     Mistake("every step reads the first input x[:, 0]: index the input with the loop "
-            "variable, x[:, t].", _first_input_only),
+            "variable, x[:, t].", _first_input_only, name="first-input-only"),
     Mistake("time runs backwards: step t must read x[:, t] for t = 0, 1, …, T−1.",
-            _reversed_time),
-    Mistake("the given h0 is ignored (you started from zeros).", _zero_h0),
+            _reversed_time, name="time-reversed"),
+    Mistake("the given h0 is ignored (you started from zeros).", _zero_h0, name="h0-ignored"),
 ]
 
 

@@ -71,26 +71,31 @@ def _buggy(*, carry=True, deriv="h_t", prev0="h0", carry_deriv=True, reverse=Tru
 MISTAKES = [
     Mistake("only the direct term is there: each step's gradient must also receive what "
             "flows back from later steps, g_t = (h_t − y_t) + g_{t+1}·w·(1 − h_{t+1}²). "
-            "Every path from L_t to an earlier use of w is missing.", _buggy(carry=False)),
+            "Every path from L_t to an earlier use of w is missing.", _buggy(carry=False),
+            name="direct-term-only"),
     Mistake("the tanh derivative is taken from the pre-activation: 1 − a_t² with "
             "a_t = w h_{t-1} + u x_t + b. It must be 1 − tanh(a_t)² = 1 − h_t².",
-            _buggy(deriv="preact")),
+            _buggy(deriv="preact"), name="tanh-derivative-of-preactivation"),
     Mistake("the tanh derivative is taken at the wrong step: 1 − h_{t-1}² instead of "
-            "1 − h_t² (h_t is what the tanh at step t produced).", _buggy(deriv="prev")),
+            "1 − h_t² (h_t is what the tanh at step t produced).", _buggy(deriv="prev"),
+            name="tanh-derivative-wrong-step"),
     Mistake("the tanh derivative is missing: multiply by 1 − h_t² before the gradient "
-            "reaches w, u, b or h_{t-1}.", _buggy(deriv="none")),
+            "reaches w, u, b or h_{t-1}.", _buggy(deriv="none"), name="tanh-derivative-missing"),
     Mistake("the gradient passed back to h_{t-1} skips the tanh derivative: it is "
-            "g_t·(1 − h_t²)·w, not g_t·w.", _buggy(carry_deriv=False)),
+            "g_t·(1 − h_t²)·w, not g_t·w.", _buggy(carry_deriv=False),
+            name="carry-skips-tanh-derivative"),
     Mistake("dL/dw uses h_t: w multiplies h_{t-1} in the forward pass, so the immediate "
-            "derivative is (1 − h_t²)·h_{t-1}.", _buggy(dw_state="next")),
+            "derivative is (1 − h_t²)·h_{t-1}.", _buggy(dw_state="next"), name="dw-uses-h-t"),
     Mistake("the first step starts from 0 instead of h0: h_{t-1} at t = 1 is h_0.",
-            _buggy(prev0="zero")),
+            _buggy(prev0="zero"), name="first-step-from-zero"),
     Mistake("the loop runs forwards in time: the gradient at h_t needs the gradient at "
-            "h_{t+1} first, so go from t = T down to 1.", _buggy(reverse=False)),
+            "h_{t+1} first, so go from t = T down to 1.", _buggy(reverse=False),
+            name="loop-forwards"),
     Mistake("the gradients are averaged over time: a shared parameter's gradient is the "
-            "*sum* of its contributions from every step.", _buggy(mean=True)),
+            "*sum* of its contributions from every step.", _buggy(mean=True),
+            name="averaged-over-time"),
     Mistake("`dh0` is the gradient at h_1, not at h_0: pass it back through step 1 "
-            "(multiply by (1 − h_1²)·w).", _buggy(dh0="g1")),
+            "(multiply by (1 − h_1²)·w).", _buggy(dh0="g1"), name="dh0-at-h1"),
 ]
 
 

@@ -96,45 +96,52 @@ HINT_WRONG_STEP = ("the tanh derivative is taken at the wrong time step: you use
 STEP_MISTAKES = [
     Mistake("`dh_prev` uses Whh transposed: the forward pass computes h_prev @ Whh.T, so "
             "the gradient flows back through `da @ Whh` (no .T).",
-            _replace(1, lambda da, Whh, **_: da @ Whh.T)),
+            _replace(1, lambda da, Whh, **_: da @ Whh.T), name="dh-prev-whh-transposed"),
     Mistake("`dx` uses Wxh transposed: the forward pass computes x @ Wxh.T, so "
             "dx = da @ Wxh, shape (N, H)·(H, D) = (N, D).",
-            _replace(0, lambda da, Wxh, **_: da @ Wxh.T)),
+            _replace(0, lambda da, Wxh, **_: da @ Wxh.T), name="dx-wxh-transposed"),
     Mistake("`dWxh` is transposed: it must have Wxh's shape (H, D): dWxh = da.T @ x.",
-            _replace(2, lambda da, x, **_: x.T @ da)),
+            _replace(2, lambda da, x, **_: x.T @ da), name="dwxh-transposed"),
     Mistake("`dWhh` is transposed: dWhh = da.T @ h_prev (row i = the unit that receives, "
             "column j = the unit that sends), not h_prev.T @ da.",
-            _replace(3, lambda da, h_prev, **_: h_prev.T @ da)),
+            _replace(3, lambda da, h_prev, **_: h_prev.T @ da), name="dwhh-transposed"),
     Mistake("`dWhh` uses h_next: the weight Whh multiplies h_prev in the forward pass, so "
             "dWhh = da.T @ h_prev.",
-            _replace(3, lambda da, h_next, **_: da.T @ h_next)),
+            _replace(3, lambda da, h_next, **_: da.T @ h_next), name="dwhh-uses-h-next"),
     Mistake("`dh_prev` skips the tanh derivative: it must be (dh_next ⊙ (1 − h_next²)) @ Whh, "
             "the same `da` that the weights get.",
-            _replace(1, lambda da, dh_next, Whh, **_: dh_next @ Whh)),
+            _replace(1, lambda da, dh_next, Whh, **_: dh_next @ Whh),
+            name="dh-prev-skips-tanh-derivative"),
     Mistake("`db` is averaged over the batch: gradients of a shared parameter are *summed* "
             "over every place it is used (`da.sum(axis=0)`).",
-            _replace(4, lambda da, **_: da.mean(axis=0))),
+            _replace(4, lambda da, **_: da.mean(axis=0)), name="db-averaged"),
     Mistake("the weight gradients are averaged over the batch: they must be summed "
             "(`da.T @ x` already sums over the batch; don't divide by N).",
             lambda dh_next, x, h_prev, h_next, Wxh, Whh: (
                 lambda o, n: (o[0], o[1], o[2] / n, o[3] / n, o[4] / n))(
-                    _nb03.rnn_step_backward(dh_next, x, h_prev, h_next, Wxh, Whh), x.shape[0])),
+                    _nb03.rnn_step_backward(dh_next, x, h_prev, h_next, Wxh, Whh), x.shape[0]),
+            name="weight-grads-averaged"),
     Mistake(HINT_PREACT, _with_da(lambda dh_next, x, h_prev, h_next, Wxh, Whh:
-                                  dh_next * (1 - np.arctanh(h_next) ** 2))),
+                                  dh_next * (1 - np.arctanh(h_next) ** 2)),
+            name="tanh-derivative-of-preactivation"),
     Mistake(HINT_PREACT, _with_da(lambda dh_next, x, h_prev, h_next, Wxh, Whh:
-                                  dh_next * (1 - (x @ Wxh.T + h_prev @ Whh.T) ** 2))),
+                                  dh_next * (1 - (x @ Wxh.T + h_prev @ Whh.T) ** 2)),
+            name="tanh-derivative-of-preactivation"),
     Mistake(HINT_WRONG_STEP, _with_da(lambda dh_next, x, h_prev, h_next, Wxh, Whh:
-                                      dh_next * (1 - h_prev**2))),
+                                      dh_next * (1 - h_prev**2)),
+            name="tanh-derivative-wrong-step"),
     Mistake("the tanh derivative is missing: multiply the incoming gradient by "
             "1 − h_next² before it reaches the weights and the inputs.",
-            _with_da(lambda dh_next, x, h_prev, h_next, Wxh, Whh: dh_next)),
+            _with_da(lambda dh_next, x, h_prev, h_next, Wxh, Whh: dh_next),
+            name="tanh-derivative-missing"),
     Mistake("the tanh derivative is 1 − h_next (the square is missing): "
             "d tanh(a)/da = 1 − tanh(a)² = 1 − h_next².",
-            _with_da(lambda dh_next, x, h_prev, h_next, Wxh, Whh: dh_next * (1 - h_next))),
+            _with_da(lambda dh_next, x, h_prev, h_next, Wxh, Whh: dh_next * (1 - h_next)),
+            name="tanh-derivative-not-squared"),
     Mistake("you applied tanh again: tanh'(a) = 1 − h_next² uses h_next itself, "
             "not 1 − tanh(h_next)².",
             _with_da(lambda dh_next, x, h_prev, h_next, Wxh, Whh:
-                     dh_next * (1 - np.tanh(h_next) ** 2))),
+                     dh_next * (1 - np.tanh(h_next) ** 2)), name="tanh-applied-twice"),
 ]
 
 
@@ -182,37 +189,40 @@ def _seq(**switches):
 SEQ_MISTAKES = [
     Mistake("the gradient flowing in from the next time step is missing: at step t, "
             "rnn_step_backward must receive dh[:, t] + dh_prev (the `dh_prev` that step t+1 "
-            "returned), not only dh[:, t].", _seq(carry=False)),
+            "returned), not only dh[:, t].", _seq(carry=False), name="carry-missing"),
     Mistake("the per-step gradient dh[:, t] is dropped: the total gradient at h_t is the "
             "loss's own gradient dh[:, t] *plus* what flows back from step t+1.",
-            _seq(own_grad=False)),
+            _seq(own_grad=False), name="own-gradient-dropped"),
     Mistake("the loop runs forwards in time: BPTT must start at t = T−1 and go back to 0, "
             "because the gradient at h_t needs the gradient from step t+1 first.",
-            _seq(reverse=False)),
+            _seq(reverse=False), name="loop-forwards"),
     Mistake("at t = 0 you used h[:, t-1], which is h[:, -1] = h_T (Python wraps negative "
             "indices!), instead of h0: the state before the first step is the initial state.",
-            _seq(first_prev="wrap")),
+            _seq(first_prev="wrap"), name="t0-wraps-to-last-state"),
     Mistake("at t = 0 the previous state is taken as zeros instead of h0.",
-            _seq(first_prev="zeros")),
+            _seq(first_prev="zeros"), name="t0-zero-state"),
     Mistake("at t = 0 the previous state is h[:, 0] = h_1 instead of h0.",
-            _seq(first_prev="h1")),
+            _seq(first_prev="h1"), name="t0-uses-h1"),
     Mistake("`dh0` is the gradient with respect to h_1 (what entered the last step), not "
             "h0: return the `dh_prev` that the step at t = 0 produces.",
-            _seq(dh0="dh0_from_h1")),
+            _seq(dh0="dh0_from_h1"), name="dh0-at-h1"),
     Mistake("the tanh derivative comes from the wrong time step: step t's tanh produced "
             "h[:, t], so pass h[:, t] as h_next (you passed the previous state).",
-            _seq(deriv_from="h_prev")),
+            _seq(deriv_from="h_prev"), name="tanh-derivative-from-previous-state"),
     Mistake("the tanh derivative comes from the wrong time step: step t's tanh produced "
             "h[:, t], so pass h[:, t] as h_next (you passed h[:, t+1]).",
-            _seq(deriv_from="h_next_step")),
+            _seq(deriv_from="h_next_step"), name="tanh-derivative-from-next-state"),
     Mistake("the weight and bias gradients are not summed over time: you kept only one "
             "step's (use `dWxh += …`, not `dWxh = …`). A shared weight gets the sum of the "
-            "gradients from every step that used it.", _seq(accumulate="overwrite")),
+            "gradients from every step that used it.", _seq(accumulate="overwrite"),
+            name="grads-not-summed-over-time"),
     Mistake("the weight and bias gradients are averaged over time: they must be summed over "
-            "every step (and the batch), not divided by T.", _seq(accumulate="mean")),
+            "every step (and the batch), not divided by T.", _seq(accumulate="mean"),
+            name="grads-averaged-over-time"),
 ] + [
     Mistake("your step function has a bug that this check inherits: " + m.hint,
-            _seq(step=m.fn)) for m in STEP_MISTAKES if m.hint != HINT_WRONG_STEP
+            _seq(step=m.fn), name=f"step-{m.name}")
+    for m in STEP_MISTAKES if m.hint != HINT_WRONG_STEP
 ]
 
 
@@ -224,20 +234,21 @@ def _shape_diagnosis(verdict, outputs=None):
     if verdict.status != WRONG or verdict.kind != "shape" or verdict.output is None:
         return verdict
     name, got, want = verdict.output, verdict.got_shape, verdict.expected_shape
-    hint = None
+    hint = short = None
     if name in ("dWxh", "dWhh") and len(got) == 2 and got == want[::-1]:
-        param = name[1:]
+        param, short = name[1:], f"{name.lower()}-transposed"
         hint = (f"`{name}` is transposed: a gradient has the shape of its parameter, "
                 f"{param} is (H, {'D' if param == 'Wxh' else 'H'}); use `da.T @ "
                 f"{'x' if param == 'Wxh' else 'h_prev'}`.")
     elif name in ("dWxh", "dWhh", "db") and len(got) > len(want):
+        short = f"{name.lower()}-not-summed"
         hint = (f"`{name}` has extra leading axes {got[:len(got) - len(want)]}: it must be "
                 "summed over the batch (and over time): a shared parameter's gradient adds "
                 "up the contributions from every sample and step that used it.")
     if hint:
         shapes = [d for d in verdict.details if d.startswith("Shapes in this case")]
         verdict.details = [f"Most likely: {hint}"] + shapes
-        verdict.hint = hint
+        verdict.hint, verdict.mistake_name = hint, short
     return verdict
 
 

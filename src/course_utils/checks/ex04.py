@@ -65,29 +65,33 @@ STEP_MISTAKES = [
             "∂h_next[i]/∂h_prev[j], so row i is scaled by tanh' of unit i: "
             "(1 − h_next²)[:, :, None] * Whh.",
             lambda x, h_prev, Wxh, Whh, b: np.swapaxes(
-                _nb04.rnn_step_jacobian(x, h_prev, Wxh, Whh, b), 1, 2)),
+                _nb04.rnn_step_jacobian(x, h_prev, Wxh, Whh, b), 1, 2), name="transposed"),
     Mistake("the diagonal is on the wrong side: Whh · diag(1 − h²) scales the columns. tanh' "
             "belongs to the *output* unit i, so it scales row i: diag(1 − h²) · Whh "
             "(broadcast as (1 − h_next²)[:, :, None] * Whh).",
             lambda x, h_prev, Wxh, Whh, b: (1 - np.tanh(_pre(x, h_prev, Wxh, Whh, b))**2)[:, None, :]
-            * Whh),
+            * Whh, name="diag-on-wrong-side"),
     Mistake("the diag(tanh') factor is missing: you returned Whh for every example. The "
             "chain rule goes through the tanh, whose derivative is 1 − h_next².",
-            lambda x, h_prev, Wxh, Whh, b: np.broadcast_to(Whh, (x.shape[0],) + Whh.shape).copy()),
+            lambda x, h_prev, Wxh, Whh, b: np.broadcast_to(Whh, (x.shape[0],) + Whh.shape).copy(),
+            name="tanh-derivative-missing"),
     Mistake("tanh' is taken from the wrong step: you used 1 − h_prev². The derivative belongs "
             "to the tanh that *produces* h_next, so use 1 − h_next².",
-            lambda x, h_prev, Wxh, Whh, b: (1 - h_prev**2)[:, :, None] * Whh),
+            lambda x, h_prev, Wxh, Whh, b: (1 - h_prev**2)[:, :, None] * Whh,
+            name="tanh-derivative-wrong-step"),
     Mistake("you used 1 − a² with a the pre-activation. tanh'(a) = 1 − tanh(a)², i.e. "
             "1 − h_next² with h_next = tanh(a).",
-            lambda x, h_prev, Wxh, Whh, b: (1 - _pre(x, h_prev, Wxh, Whh, b)**2)[:, :, None] * Whh),
+            lambda x, h_prev, Wxh, Whh, b: (1 - _pre(x, h_prev, Wxh, Whh, b)**2)[:, :, None] * Whh,
+            name="tanh-derivative-of-preactivation"),
     Mistake("tanh' is written as 1 − h_next; it is 1 − h_next² (squared).",
             lambda x, h_prev, Wxh, Whh, b: (1 - np.tanh(_pre(x, h_prev, Wxh, Whh, b)))[:, :, None]
-            * Whh),
+            * Whh, name="tanh-derivative-not-squared"),
     Mistake("you multiplied by h_next = tanh(a) instead of its derivative 1 − h_next².",
-            lambda x, h_prev, Wxh, Whh, b: np.tanh(_pre(x, h_prev, Wxh, Whh, b))[:, :, None] * Whh),
+            lambda x, h_prev, Wxh, Whh, b: np.tanh(_pre(x, h_prev, Wxh, Whh, b))[:, :, None] * Whh,
+            name="tanh-not-derivative"),
     Mistake("you used the sigmoid's derivative h(1 − h); for tanh it is 1 − h².",
             lambda x, h_prev, Wxh, Whh, b: (lambda h: (h * (1 - h))[:, :, None] * Whh)(
-                np.tanh(_pre(x, h_prev, Wxh, Whh, b)))),
+                np.tanh(_pre(x, h_prev, Wxh, Whh, b))), name="sigmoid-derivative"),
 ]
 
 
@@ -163,28 +167,30 @@ PRODUCT_MISTAKES = [
     Mistake("the product is in the wrong order: you computed J_{k+1} ⋯ J_t. The chain rule "
             "gives ∂h_t/∂h_k = J_t J_{t−1} ⋯ J_{k+1}: the latest step's Jacobian is on the left "
             "(P = P @ J_s for s = t, t−1, …, k+1, or P = J_s @ P for s = k+1, …, t).",
-            _reversed_order),
+            _reversed_order, name="wrong-order"),
     Mistake("every factor is transposed (you multiplied the J_s.T). J_s[i, j] = ∂h_s[i]/∂h_{s−1}[j] "
-            "= (1 − h_s[i]²) Whh[i, j].", _each_transposed),
+            "= (1 − h_s[i]²) Whh[i, j].", _each_transposed, name="factors-transposed"),
     Mistake("the whole product is transposed: that is ∂h_t/∂h_k's transpose (the order of "
             "the factors and the side of the diag are both flipped). Entry [i, j] must be "
-            "∂h_t[i]/∂h_k[j].", _whole_transposed),
+            "∂h_t[i]/∂h_k[j].", _whole_transposed, name="product-transposed"),
     Mistake("the diag(1 − h²) factors are missing: you computed Whh^(t−k). Each step's "
-            "Jacobian is diag(1 − h_s²) · Whh.", _no_diag),
+            "Jacobian is diag(1 − h_s²) · Whh.", _no_diag, name="tanh-derivatives-missing"),
     Mistake("the diagonal is on the wrong side: each factor must be diag(1 − h_s²) · Whh "
-            "(rows scaled), not Whh · diag(1 − h_s²).", _diag_wrong_side),
+            "(rows scaled), not Whh · diag(1 − h_s²).", _diag_wrong_side,
+            name="diag-on-wrong-side"),
     Mistake("tanh' comes from the wrong step: J_s needs 1 − h_s², the derivative of the tanh "
             "that produced h_s. Remember h[:, s−1] holds h_s (h_0 is not stored); you used "
-            "h_{s−1}.", _tanh_from_previous),
+            "h_{s−1}.", _tanh_from_previous, name="tanh-derivative-wrong-step"),
     Mistake("tanh' comes from the wrong step: J_s needs 1 − h_s², and h_s is h[:, s−1] "
             "(h_0 is not stored); you used h[:, s], i.e. h_{s+1}: the window is shifted by one "
-            "step.", _tanh_from_next),
+            "step.", _tanh_from_next, name="tanh-derivative-off-by-one"),
     Mistake("one factor too many: ∂h_t/∂h_k has t − k factors, J_t ⋯ J_{k+1}; you also "
-            "multiplied by J_k.", _one_too_many),
+            "multiplied by J_k.", _one_too_many, name="one-factor-too-many"),
     Mistake("one factor too few: ∂h_t/∂h_k has t − k factors, J_t ⋯ J_{k+1}; you stopped at "
-            "J_{k+2}.", _one_too_few),
+            "J_{k+2}.", _one_too_few, name="one-factor-too-few"),
     Mistake("you multiplied the Jacobians element-wise (`*`); they must be chained with the "
-            "matrix product (`@`, batched over the first axis).", _elementwise),
+            "matrix product (`@`, batched over the first axis).", _elementwise,
+            name="elementwise-product"),
 ]
 
 

@@ -114,20 +114,23 @@ def _whole_dh(x, h0, Wxh, Whh, b, dh, k):
 MISTAKES = [
     Mistake("every chunk starts again from h0: the hidden state is not carried forward. "
             "Truncation cuts the *gradient*, not the state: start chunk c+1 from the last "
-            "state of chunk c.", lambda **kw: _chunked(**kw, carry="h0")),
+            "state of chunk c.", lambda **kw: _chunked(**kw, carry="h0"),
+            name="chunks-restart-from-h0"),
     Mistake("every chunk starts from a zero state: the hidden state is not carried forward "
             "(that is a *stateless* model). Start chunk c+1 from the last state of chunk c.",
-            lambda **kw: _chunked(**kw, carry="zeros")),
+            lambda **kw: _chunked(**kw, carry="zeros"), name="chunks-restart-from-zeros"),
     Mistake("the gradients add up over chunks: each output must hold *one* chunk's gradient. "
             "Reset your accumulators for every chunk (the numpy version of forgetting "
-            "`optimizer.zero_grad()`).", lambda **kw: _chunked(**kw, accumulate=True)),
+            "`optimizer.zero_grad()`).", lambda **kw: _chunked(**kw, accumulate=True),
+            name="gradients-accumulate-over-chunks"),
     Mistake("the gradient is not truncated: the gradient of later chunks' losses flows "
             "back into earlier chunks (that is full BPTT, split by chunk). Drop the `dh0` "
-            "that `rnn_backward` returns instead of passing it on.", _full_bptt_split),
+            "that `rnn_backward` returns instead of passing it on.", _full_bptt_split,
+            name="not-truncated"),
     Mistake("the state carried to the next chunk is the chunk's *first* state `h[:, 0]`; it "
-            "must be the last one, `h[:, -1]`.", _first_state_carried),
+            "must be the last one, `h[:, -1]`.", _first_state_carried, name="carries-first-state"),
     Mistake("every chunk uses the loss gradients of the first steps, `dh[:, :k]`; use the "
-            "chunk's own slice `dh[:, s:e]`.", _whole_dh),
+            "chunk's own slice `dh[:, s:e]`.", _whole_dh, name="first-steps-gradients"),
 ]
 
 

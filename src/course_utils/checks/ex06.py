@@ -153,25 +153,29 @@ def _nan_swallowed(grads, max_norm):
 MISTAKES = [
     Mistake("each array is clipped by its own norm. Clipping by the *global* norm computes "
             "one norm over all arrays together (sqrt of the sum of every squared entry) and "
-            "scales every array by the same factor, so the direction is kept.", _per_array),
+            "scales every array by the same factor, so the direction is kept.", _per_array,
+            name="per-array-norm"),
     Mistake("the gradients are rescaled even when their norm is already below max_norm. "
             "The factor is min(1, max_norm / (total_norm + 1e-6)): small gradients pass "
-            "unchanged.", _always_rescale),
+            "unchanged.", _always_rescale, name="always-rescaled"),
     Mistake("`total_norm` must be the norm *before* clipping (torch returns it so you can "
-            "log it); you returned the norm after clipping.", _returns_clipped_norm),
-    Mistake("the norm is missing its square root: you used the sum of squares.", _squared_norm),
+            "log it); you returned the norm after clipping.", _returns_clipped_norm,
+            name="norm-after-clipping"),
+    Mistake("the norm is missing its square root: you used the sum of squares.", _squared_norm,
+            name="norm-not-square-rooted"),
     Mistake("you added up the arrays' norms. The global norm is sqrt(‖g1‖² + ‖g2‖² + …), "
-            "the norm of all entries concatenated.", _sum_of_norms),
+            "the norm of all entries concatenated.", _sum_of_norms, name="sum-of-norms"),
     Mistake("you clipped every entry to [−max_norm, max_norm]: that is *value* clipping "
             "(`clip_grad_value_`), which changes the direction. Scale all arrays by one "
-            "factor instead.", _value_clip),
+            "factor instead.", _value_clip, name="value-clipping"),
     Mistake("torch divides by `total_norm + 1e-6`, not by `total_norm`; add the 1e-6 so "
-            "the numbers match exactly (it also protects against dividing by zero).", _no_eps),
+            "the numbers match exactly (it also protects against dividing by zero).", _no_eps,
+            name="no-epsilon"),
     Mistake("with a NaN norm, Python's `min(1.0, nan)` returns 1.0 and `nan > max_norm` is "
             "False, so your gradients went through as if healthy. Torch multiplies by the "
             "NaN factor, so *every* entry becomes NaN and the problem cannot go unnoticed: "
             "compute the factor with `np.minimum(1.0, …)`, which propagates NaN, and apply "
-            "it unconditionally.", _nan_swallowed),
+            "it unconditionally.", _nan_swallowed, name="nan-swallowed"),
 ]
 
 
@@ -310,9 +314,10 @@ class _Text(checker.CheckText):
                                  "by `total_norm + 1e-6`, so nothing blows up.")
         return problem
 
-    def fallback_hint(self, got, ref, bad):
+    def fallback(self, got, ref, bad):
         if 0 in bad and _same_clipped(got[0], ref[0], 1e-5):
-            return ("your clipped gradients are within 1e-5 of torch's but not within "
+            return ("factor-not-exact",
+                    "your clipped gradients are within 1e-5 of torch's but not within "
                     f"{RTOL:.0e}: does the factor use `max_norm / (total_norm + 1e-6)` "
                     "exactly as torch does?")
         return None

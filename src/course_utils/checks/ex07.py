@@ -109,25 +109,28 @@ def _step_forward_mistake(**kw):
 STEP_FORWARD_MISTAKES = [
     Mistake("the gate order is i, f, o, g (as in CS231n), but torch.nn.LSTM and this course "
             "use i, f, g, o: rows 2H:3H are the candidate g and 3H:4H the output gate o.",
-            _step_forward_mistake(order="ifog")),
+            _step_forward_mistake(order="ifog"), name="gate-order-ifog"),
     Mistake("the gate order is i, g, f, o (TensorFlow's i, j, f, o); this course uses "
-            "torch's i, f, g, o.", _step_forward_mistake(order="igfo")),
+            "torch's i, f, g, o.", _step_forward_mistake(order="igfo"), name="gate-order-igfo"),
     Mistake("the gate blocks are in the wrong order: the rows of Wx, Wh, b are, in order, "
             "i (input), f (forget), g (candidate), o (output), each H rows.",
-            _step_forward_mistake(order="fiog")),
+            _step_forward_mistake(order="fiog"), name="gate-order-wrong"),
     Mistake("the candidate g uses a sigmoid; it must be tanh (it is a value, in (−1, 1), "
-            "not a gate in (0, 1)).", _step_forward_mistake(g_act=sigmoid)),
+            "not a gate in (0, 1)).", _step_forward_mistake(g_act=sigmoid),
+            name="candidate-sigmoid"),
     Mistake("h_next uses tanh(c_prev); it must use the *new* cell state: "
-            "h_next = o ⊙ tanh(c_next).", _step_forward_mistake(c_for_h="prev")),
+            "h_next = o ⊙ tanh(c_next).", _step_forward_mistake(c_for_h="prev"),
+            name="h-uses-c-prev"),
     Mistake("the tanh on the cell state is missing: h_next = o ⊙ tanh(c_next), not o ⊙ c_next.",
-            _step_forward_mistake(tanh_c=False)),
+            _step_forward_mistake(tanh_c=False), name="cell-tanh-missing"),
     Mistake("the input and forget gates are swapped: c_next = f ⊙ c_prev + i ⊙ g.",
-            _step_forward_mistake(swap_if=True)),
+            _step_forward_mistake(swap_if=True), name="input-forget-swapped"),
     Mistake("the forget gate is missing: c_next = f ⊙ c_prev + i ⊙ g (the 1997 LSTM had no "
-            "forget gate; torch's has one).", _step_forward_mistake(c_prev_gate=False)),
+            "forget gate; torch's has one).", _step_forward_mistake(c_prev_gate=False),
+            name="forget-gate-missing"),
     Mistake("the previous hidden state is ignored (no `h_prev @ Wh.T` term in the gates' "
-            "pre-activations).", _step_forward_mistake(ignore_h=True)),
-    Mistake("the bias `b` is missing.", _step_forward_mistake(use_bias=False)),
+            "pre-activations).", _step_forward_mistake(ignore_h=True), name="h-prev-ignored"),
+    Mistake("the bias `b` is missing.", _step_forward_mistake(use_bias=False), name="bias-missing"),
 ]
 
 
@@ -162,19 +165,24 @@ def _step_backward_mistake(**kw):
 STEP_BACKWARD_MISTAKES = [
     Mistake("`dc_next` is ignored: the cell state gets gradient from the next step "
             "(through c_{t+1} = f ⊙ c_t + …) *and* from h_next; add both.",
-            _step_backward_mistake(use_dc_next=False)),
+            _step_backward_mistake(use_dc_next=False), name="dc-next-ignored"),
     Mistake("the path from h_next into c_next is missing: dc = dc_next + dh_next ⊙ o ⊙ "
-            "(1 − tanh²(c_next)).", _step_backward_mistake(h_path=False)),
+            "(1 − tanh²(c_next)).", _step_backward_mistake(h_path=False),
+            name="h-to-c-path-missing"),
     Mistake("you used tanh(c_prev) where tanh(c_next) belongs: h_next = o ⊙ tanh(c_next), so "
-            "both do and the tanh derivative use the *new* cell state.", _step_backward_mistake(tanh_of="prev")),
+            "both do and the tanh derivative use the *new* cell state.", _step_backward_mistake(tanh_of="prev"),
+            name="tanh-of-c-prev"),
     Mistake("dc_prev is missing the forget gate: c_next = f ⊙ c_prev + …, so "
-            "dc_prev = dc ⊙ f.", _step_backward_mistake(forget_in_dc_prev=False)),
+            "dc_prev = dc ⊙ f.", _step_backward_mistake(forget_in_dc_prev=False),
+            name="dc-prev-missing-forget-gate"),
     Mistake("the gate gradients are stacked in the wrong order (i, f, o, g); use torch's "
-            "i, f, g, o so they line up with the rows of Wx, Wh, b.", _step_backward_mistake(order="ifog")),
+            "i, f, g, o so they line up with the rows of Wx, Wh, b.", _step_backward_mistake(order="ifog"),
+            name="gate-order-ifog"),
     Mistake("the candidate's derivative is the sigmoid's g(1 − g); g = tanh(·), so it is "
-            "1 − g².", _step_backward_mistake(g_deriv="sigmoid")),
+            "1 − g².", _step_backward_mistake(g_deriv="sigmoid"),
+            name="candidate-derivative-sigmoid"),
     Mistake("the sigmoid derivatives of the gates are missing: dσ(a)/da = σ(a)(1 − σ(a)).",
-            _step_backward_mistake(gate_deriv=False)),
+            _step_backward_mistake(gate_deriv=False), name="sigmoid-derivatives-missing"),
 ]
 
 
@@ -212,16 +220,20 @@ def _h_twice(x, h0, c0, Wx, Wh, b):
 SEQ_FORWARD_MISTAKES = [
     Mistake("the cell state is never carried forward: every step starts from c0. Update "
             "`c_prev` inside the loop, like `h_prev`.",
-            lambda x, h0, c0, Wx, Wh, b: _fwd_loop(x, h0, c0, Wx, Wh, b, carry_c=False)),
+            lambda x, h0, c0, Wx, Wh, b: _fwd_loop(x, h0, c0, Wx, Wh, b, carry_c=False),
+            name="cell-state-not-carried"),
     Mistake("the hidden state is never carried forward: every step starts from h0.",
-            lambda x, h0, c0, Wx, Wh, b: _fwd_loop(x, h0, c0, Wx, Wh, b, carry_h=False)),
+            lambda x, h0, c0, Wx, Wh, b: _fwd_loop(x, h0, c0, Wx, Wh, b, carry_h=False),
+            name="hidden-state-not-carried"),
     Mistake("the outputs are shifted by one step: position t holds the state before step t "
-            "(h0/c0 appear and the last state is missing).", _shifted),
+            "(h0/c0 appear and the last state is missing).", _shifted, name="outputs-shifted"),
     Mistake("time runs backwards: step t must read x[:, t] for t = 0, 1, …, T−1.",
-            lambda x, h0, c0, Wx, Wh, b: _fwd_loop(x, h0, c0, Wx, Wh, b, reverse=True)),
-    Mistake("the given h0 and c0 are ignored (you started from zeros).", _zero_init),
+            lambda x, h0, c0, Wx, Wh, b: _fwd_loop(x, h0, c0, Wx, Wh, b, reverse=True),
+            name="time-reversed"),
+    Mistake("the given h0 and c0 are ignored (you started from zeros).", _zero_init,
+            name="initial-state-ignored"),
     Mistake("the second output holds the hidden states; it must hold the cell states c_t.",
-            _h_twice),
+            _h_twice, name="hidden-states-as-cell-states"),
 ]
 
 
@@ -258,17 +270,21 @@ def _backward_mistake(**kw):
 SEQ_BACKWARD_MISTAKES = [
     Mistake("the cell-state gradient is not carried from step t+1 to step t: pass the "
             "`dc_prev` returned by step t+1 as `dc_next` to step t (the additive path the "
-            "LSTM exists for).", _backward_mistake(carry_dc=False)),
+            "LSTM exists for).", _backward_mistake(carry_dc=False),
+            name="cell-gradient-not-carried"),
     Mistake("the hidden-state gradient is not carried back: the upstream gradient at step t "
-            "is dh[:, t] plus the `dh_prev` returned by step t+1.", _backward_mistake(carry_dh=False)),
+            "is dh[:, t] plus the `dh_prev` returned by step t+1.", _backward_mistake(carry_dh=False),
+            name="hidden-gradient-not-carried"),
     Mistake("`dcT` is ignored: when it is given, it is the starting value of the carried "
-            "cell-state gradient.", _backward_mistake(use_dcT=False)),
+            "cell-state gradient.", _backward_mistake(use_dcT=False), name="dct-ignored"),
     Mistake("only the carried gradient reaches h_t: add the loss's own gradient dh[:, t] at "
-            "every step.", _backward_mistake(add_dh=False)),
+            "every step.", _backward_mistake(add_dh=False), name="own-gradient-dropped"),
     Mistake("the weight gradients hold only the last step processed (t = 0): accumulate "
-            "(+=) over all time steps.", _backward_mistake(accumulate=False)),
+            "(+=) over all time steps.", _backward_mistake(accumulate=False),
+            name="weight-grads-last-step-only"),
     Mistake("step t uses the states of the wrong step: its h_prev, c_prev are h[:, t−1], "
-            "c[:, t−1] (h0, c0 at t = 0), not h[:, t], c[:, t].", _backward_mistake(prev_offset=0)),
+            "c[:, t−1] (h0, c0 at t = 0), not h[:, t], c[:, t].", _backward_mistake(prev_offset=0),
+            name="states-wrong-step"),
 ]
 
 

@@ -178,33 +178,36 @@ def _loss_after_step(model, optimizer, x, y, state, clip):
     return loss.item(), state
 
 
-def _mistake(hint, step_fn):
-    return Mistake(hint, _runner(step_fn))
+def _mistake(hint, step_fn, name):
+    return Mistake(hint, _runner(step_fn), name=name)
 
 
 STEP_MISTAKES = [
     _mistake("the gradient is not clipped: call `torch.nn.utils.clip_grad_norm_(model."
              "parameters(), clip)` after `loss.backward()` and before `optimizer.step()` "
-             "(clipping before backward or after step has no effect).", _no_clip),
+             "(clipping before backward or after step has no effect).", _no_clip,
+             name="not-clipped"),
     _mistake("you clipped each gradient entry (`clip_grad_value_`) instead of the global "
              "norm (`clip_grad_norm_`): value clipping changes the gradient's direction.",
-             _clip_value),
+             _clip_value, name="value-clipping"),
     _mistake("the gradients are never zeroed, so each step adds this chunk's gradient to "
              "all previous ones. Call `optimizer.zero_grad()` before `loss.backward()`.",
-             _no_zero_grad),
+             _no_zero_grad, name="grads-never-zeroed"),
     _mistake("`optimizer.zero_grad()` runs between `backward()` and `step()`, so the step "
              "sees zero gradients. Zero them *before* `loss.backward()`.",
-             _zero_grad_before_step),
+             _zero_grad_before_step, name="zero-grad-before-step"),
     _mistake("the state is not carried: every chunk starts from a zero state (you passed "
              "None to the model, or returned the state you were given). Pass the model's "
              "new state on to the next chunk, detached.",
-             _state_not_carried),
+             _state_not_carried, name="state-not-carried"),
     _mistake("the loss is summed over the B·T characters instead of averaged: use the "
-             "mean cross-entropy (the default of `F.cross_entropy`).", _sum_loss),
+             "mean cross-entropy (the default of `F.cross_entropy`).", _sum_loss,
+             name="loss-summed"),
     _mistake("the returned loss is in bits; return the mean cross-entropy in nats "
-             "(`loss.item()`), the training loop converts it.", _loss_in_bits),
+             "(`loss.item()`), the training loop converts it.", _loss_in_bits, name="loss-in-bits"),
     _mistake("the returned loss was computed after `optimizer.step()`; return the loss of "
-             "the forward pass that produced the gradient.", _loss_after_step),
+             "the forward pass that produced the gradient.", _loss_after_step,
+             name="loss-after-step"),
 ]
 
 

@@ -116,14 +116,18 @@ class Exercise:
         return list(self.cases(self.seed if seed is None else int(seed)))
 
     def run_check(self, student_fn, seed: int | None = None) -> Verdict:
-        """The verdict on ``student_fn`` (nothing printed)."""
+        """The verdict on ``student_fn`` (nothing printed); a diagnosed mistake's
+        ``mistake`` is ``<exercise id>/<short name>``."""
         truth = self.truth or self.reference
         student = self.runner(student_fn) if self.runner and callable(student_fn) else student_fn
         ref = self.runner(truth) if self.runner else truth
         verdict = checker.run_check(student, ref, self.case_list(seed), name=self.function,
                                     outputs=self.outputs, mistakes=self.mistakes, rtol=self.rtol,
                                     comparators=dict(self.comparators), text=self.text)
-        return self.diagnose(verdict) if self.diagnose else verdict
+        verdict = self.diagnose(verdict) if self.diagnose else verdict
+        if verdict.mistake_name:
+            verdict.mistake = f"{self.id}/{verdict.mistake_name}"
+        return verdict
 
     def check(self, student_fn, seed: int | None = None):
         """Print the verdict; return the function later cells use (see

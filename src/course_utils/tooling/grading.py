@@ -264,7 +264,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="use this held-out seed (repeatable) instead of random ones")
     p.add_argument("--jobs", "-j", type=int, default=1, help="submissions graded in parallel")
     p.add_argument("--out", type=Path, default=Path("grades"),
-                   help="folder for grades.csv and grades.json (default ./grades)")
+                   help="folder for grades.csv, grades.json and the class report "
+                   "report.html (default ./grades)")
     p.add_argument("--root", type=Path, default=ROOT, help=argparse.SUPPRESS)
 
 
@@ -284,7 +285,21 @@ def run_cli(args) -> int:
         return 2
     print(format_table(results))
     csv_path, json_path = write_reports(results, args.out)
-    print(f"wrote {csv_path} and {json_path}")
+    from . import grading_html
+
+    options = {"--only": args.only or "(all)", "--assignment": args.assignment or "(none)",
+               "--timeout": f"{args.timeout:g} s", "--cell-timeout": f"{args.cell_timeout:g} s",
+               "--heldout": args.heldout, "--seed": ", ".join(map(str, args.seeds or [])) or
+               "(drawn at random)", "--jobs": args.jobs}
+    try:  # the grades are written whatever happens to the class report
+        run = grading_html.run_info(results, root=args.root, options=options,
+                                    digest=course_digest(args.root))
+        html_path = grading_html.write_report(results, args.out, run)
+    except Exception as exc:
+        print(f"wrote {csv_path} and {json_path}; the class report failed: "
+              f"{type(exc).__name__}: {first_line(str(exc))}", file=sys.stderr)
+        return 0
+    print(f"wrote {csv_path}, {json_path} and {html_path}")
     return 0
 
 

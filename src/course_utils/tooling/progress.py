@@ -3,7 +3,10 @@
 For every exercise of every notebook in ``notebooks/`` it says, from the outputs of the
 student's latest run that Jupyter saved in the file, whether the exercise **passes**,
 **fails** (with the check's one-line reason), was **edited but not run** since, or is
-**untouched**; a written answer is **answered** or untouched. Nothing is executed and
+**untouched**; a written answer is **answered** or untouched. A failing check whose
+verdict diagnosed a classic mistake also left, in its saved outputs, an empty output whose
+metadata names it (``course_verdict``); the mistake's short name is shown next to the
+reason (``fails (whh-not-transposed): …``). Nothing is executed and
 nothing is sent anywhere: it only reads the ``.ipynb`` files, so it takes a fraction of a
 second. ``--verify`` re-runs the notebooks in grading mode (a fresh kernel per notebook on
 a temporary copy; the student's files are not touched) and reports those verdicts instead.
@@ -28,6 +31,7 @@ from pathlib import Path
 
 ICONS = {"✅": "passes", "❌": "fails", "⏳": "untouched"}
 UNANSWERED = "YOUR ANSWER HERE"
+VERDICT_KEY = "course_verdict"  # checker.OUTPUT_METADATA_KEY (this module is stdlib-only)
 MARK = {"passes": "✅", "fails": "❌", "untouched": "·", "edited, not run": "✎",
         "answered": "✎", "error": "!"}
 
@@ -46,6 +50,7 @@ class Row:
     kind: str  # "code" or "written"
     status: str  # passes | fails | untouched | edited, not run | answered
     detail: str = ""
+    mistake: str = ""  # the diagnosed mistake's short name (a failing check), or ""
 
 
 def _text(cell: dict) -> str:
@@ -75,6 +80,18 @@ def _verdict(output: str) -> tuple[str, str] | None:
         if line.startswith("ExerciseFailed:"):
             return "fails", line.split(":", 1)[1].strip()
     return None
+
+
+def _mistake(cell: dict) -> str:
+    """The short name of the mistake the check's verdict diagnosed, from the metadata of the
+    output the check cell added (``course_verdict``), or ""."""
+    for out in reversed(cell.get("outputs", []) or []):
+        meta = out.get("metadata") if isinstance(out, dict) else None
+        info = meta.get(VERDICT_KEY) if isinstance(meta, dict) else None
+        name = info.get("mistake_name") if isinstance(info, dict) else None
+        if isinstance(name, str) and name:
+            return name
+    return ""
 
 
 def _nbgrader(cell: dict) -> dict:
@@ -123,8 +140,9 @@ def read_notebook(path: Path) -> list[Row]:
         elif verdict[0] == "untouched" and edited:
             rows.append(Row(name, gid, title, "code", "edited, not run"))
         else:
-            rows.append(Row(name, gid, title, "code", verdict[0],
-                            verdict[1] if verdict[0] == "fails" else ""))
+            fails = verdict[0] == "fails"
+            rows.append(Row(name, gid, title, "code", verdict[0], verdict[1] if fails else "",
+                            _mistake(cell) if fails else ""))
     if not rows:
         raise NotACourseNotebook(f"{Path(path).name}: no exercises of this course in it")
     return rows
@@ -152,7 +170,8 @@ def format_report(rows: list[Row], problems: list[str], *, width: int = 100) -> 
             current = r.notebook
             lines.append(f"\n{current}")
         detail = f": {r.detail}" if r.detail else ""
-        line = f"  {MARK.get(r.status, '?')} {r.exercise:30} {r.status}{detail}"
+        mistake = f" ({r.mistake})" if r.mistake else ""
+        line = f"  {MARK.get(r.status, '?')} {r.exercise:30} {r.status}{mistake}{detail}"
         lines.append(line if len(line) <= width else line[: width - 1] + "…")
     for p in problems:
         lines.append(f"\n! {p}")
