@@ -57,9 +57,10 @@ _DEUTERANOPE = np.array([[0.29275, 0.70725, 0.0], [0.29275, 0.70725, 0.0],
                          [-0.02234, 0.02234, 1.0]])
 _PROTANOPE = np.array([[0.11238, 0.88762, 0.0], [0.11238, 0.88762, 0.0],
                        [0.00401, -0.00401, 1.0]])
+_TRICHROMAT = np.eye(3)
 
 
-def _lab(color, seen_by=np.eye(3)):
+def _lab(color, seen_by=_TRICHROMAT):
     """CIELAB of ``color`` (D65) as a viewer with the matrix ``seen_by`` sees it."""
     c = np.asarray(matplotlib.colors.to_rgb(color), float)
     linear = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
@@ -81,7 +82,7 @@ def test_course_colours_stay_apart_for_colour_blind_readers():
     # within a ΔE of 9 for a deuteranope or a protanope
     default = matplotlib.rcParamsDefault["axes.prop_cycle"].by_key()["color"][:4]
     assert min(_closest_pair(default, _DEUTERANOPE), _closest_pair(default, _PROTANOPE)) < 9
-    for seen_by in (np.eye(3), _DEUTERANOPE, _PROTANOPE):
+    for seen_by in (_TRICHROMAT, _DEUTERANOPE, _PROTANOPE):
         assert _closest_pair(plots.COLORS, seen_by) > 15
 
 
