@@ -8,6 +8,10 @@
   replaced by what they showed (:func:`widget_outputs`).
 * :func:`readme_course_map` (the home page, from the README) and :func:`exercises_page`
   (the exercise catalogue).
+* :func:`figures_without_alt`: the figure cells of a notebook that lack a text
+  alternative. Every figure cell carries one in its metadata, ``mystnb: {image: {alt: …}}``
+  (:func:`image_alt`), which MyST-NB writes into the page's ``<img alt=…>``: what the
+  figure shows (its axes, its point), for readers who cannot see it.
 
 Nothing here writes a file; :func:`rewrite_link` (and so what calls it) looks in the
 repository for the file a link names.
