@@ -558,3 +558,83 @@ class StaticSiteServer:
                 return resp.status
         except urllib.error.HTTPError as exc:
             return exc.code
+
+
+# ---------------------------------------------------------------------------------------
+# Accessibility: axe-core, injected into a page
+# ---------------------------------------------------------------------------------------
+# axe-core comes from the npm registry, at the exact version .ci/system-deps pins, installed
+# by that script into build/axe-core/ (ignored by git); $COURSE_AXE may name another
+# axe.min.js. Nothing is fetched while the tests run.
+AXE_DEFAULT_PATH = (Path(__file__).resolve().parents[1] / "build" / "axe-core" / "node_modules"
+                    / "axe-core" / "axe.min.js")
+# WCAG 2.0 and 2.1, levels A and AA
+AXE_WCAG_TAGS = ("wcag2a", "wcag2aa", "wcag21a", "wcag21aa")
+AXE_FAILING_IMPACTS = ("serious", "critical")
+
+JS_AXE_RUN = """async (tags) => {
+  const r = await axe.run(document, {runOnly: {type: 'tag', values: tags},
+                                     resultTypes: ['violations']});
+  return {version: axe.version, violations: r.violations.map(v => ({
+    id: v.id, impact: v.impact, help: v.help, tags: v.tags,
+    nodes: v.nodes.map(n => ({target: n.target.map(String).join(' '), impact: n.impact,
+                              html: n.html.slice(0, 300),
+                              summary: n.failureSummary || ''}))}))};
+}"""
+
+
+def find_axe() -> Path | None:
+    """axe-core's ``axe.min.js``: ``$COURSE_AXE`` or the copy .ci/system-deps installs."""
+    env = os.environ.get("COURSE_AXE")
+    path = Path(env) if env else AXE_DEFAULT_PATH
+    return path if path.is_file() else None
+
+
+def require_axe() -> str:
+    """The source of ``axe.min.js`` for a browser test, or skip it (fail it when
+    ``COURSE_REQUIRE_BROWSER=1``, as CI sets)."""
+    import pytest
+
+    path = find_axe()
+    if path is None:
+        msg = (f"the accessibility check needs axe-core at {AXE_DEFAULT_PATH} "
+               "(run .ci/system-deps, or set COURSE_AXE=/path/to/axe.min.js)")
+        if os.environ.get("COURSE_REQUIRE_BROWSER", "") not in ("", "0"):
+            pytest.fail(msg + " (COURSE_REQUIRE_BROWSER is set)", pytrace=False)
+        pytest.skip(msg)
+    return path.read_text(encoding="utf-8")
+
+
+def run_axe(page, axe_source: str, tags: tuple[str, ...] = AXE_WCAG_TAGS) -> dict:
+    """Run axe-core's rules with ``tags`` (default WCAG 2.0/2.1 A and AA) on the document
+    open in the Playwright ``page``; inject axe first if the page lacks it.
+
+    Returns ``{"version": axe's version, "violations": [...]}``, one entry per rule that
+    failed: ``id``, ``impact`` (minor/moderate/serious/critical), ``help``, ``tags`` and
+    ``nodes`` (``target``: a CSS selector, ``impact``, ``html``: the element's start,
+    ``summary``: how to fix it).
+    """
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.add_script_tag(content=axe_source)
+    return page.evaluate(JS_AXE_RUN, list(tags))
+
+
+def axe_counts(violations: list[dict],
+               impacts: tuple[str, ...] = AXE_FAILING_IMPACTS) -> dict[str, int]:
+    """``{rule id: number of elements}`` over the violations whose impact is in ``impacts``."""
+    out: dict[str, int] = {}
+    for v in violations:
+        n = sum(1 for node in v["nodes"] if (node.get("impact") or v["impact"]) in impacts)
+        if n:
+            out[v["id"]] = out.get(v["id"], 0) + n
+    return out
+
+
+def axe_report(violations: list[dict],
+               impacts: tuple[str, ...] = AXE_FAILING_IMPACTS) -> str:
+    """The violations whose impact is in ``impacts``, one line per element (for a failure
+    message)."""
+    return "\n".join(f"{v['id']} ({node.get('impact') or v['impact']}): {node['target']}: "
+                     f"{v['help']}; {node['html'][:120]}"
+                     for v in violations for node in v["nodes"]
+                     if (node.get("impact") or v["impact"]) in impacts)

@@ -51,6 +51,60 @@ def test_draw_unrolled_rnn_draws_one_box_per_node():
     assert not any("L_" in t.get_text() for t in ax2.texts)
 
 
+
+# Colour vision deficiency simulation (Viénot, Brettel & Mollon 1999), on linear RGB
+_DEUTERANOPE = np.array([[0.29275, 0.70725, 0.0], [0.29275, 0.70725, 0.0],
+                         [-0.02234, 0.02234, 1.0]])
+_PROTANOPE = np.array([[0.11238, 0.88762, 0.0], [0.11238, 0.88762, 0.0],
+                       [0.00401, -0.00401, 1.0]])
+_TRICHROMAT = np.eye(3)
+
+
+def _lab(color, seen_by=_TRICHROMAT):
+    """CIELAB of ``color`` (D65) as a viewer with the matrix ``seen_by`` sees it."""
+    c = np.asarray(matplotlib.colors.to_rgb(color), float)
+    linear = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    xyz_m = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722],
+                      [0.0193, 0.1192, 0.9505]])
+    t = xyz_m @ np.clip(seen_by @ linear, 0, 1) / (xyz_m @ np.ones(3))
+    f = np.where(t > (6 / 29) ** 3, np.cbrt(t), t / (3 * (6 / 29) ** 2) + 4 / 29)
+    return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+
+
+def _closest_pair(colors, seen_by) -> float:
+    """The smallest colour difference (CIE76 ΔE) between two of ``colors``."""
+    lab = [_lab(c, seen_by) for c in colors]
+    return min(float(np.linalg.norm(a - b)) for i, a in enumerate(lab) for b in lab[i + 1:])
+
+
+def test_course_colours_stay_apart_for_colour_blind_readers():
+    # matplotlib's default cycle does not: its green and red, or orange and green, come
+    # within a ΔE of 9 for a deuteranope or a protanope
+    default = matplotlib.rcParamsDefault["axes.prop_cycle"].by_key()["color"][:4]
+    assert min(_closest_pair(default, _DEUTERANOPE), _closest_pair(default, _PROTANOPE)) < 9
+    for seen_by in (_TRICHROMAT, _DEUTERANOPE, _PROTANOPE):
+        assert _closest_pair(plots.COLORS, seen_by) > 15
+
+
+def test_course_style_tells_lines_apart_without_their_colour():
+    import matplotlib.pyplot as plt
+
+    style = plots.course_style()
+    cycle = list(style["axes.prop_cycle"])
+    assert [c["color"] for c in cycle] == list(plots.COLORS)
+    styles = [str(c["linestyle"]) for c in cycle]
+    assert len(set(styles)) == len(styles) == len(plots.COLORS)  # one line style per colour
+    assert set(plots.COLORS) <= set(plots.OKABE_ITO.values())
+    with matplotlib.rc_context():
+        course_utils.setup(seed=0, verbose=False)  # applies the style
+        assert list(matplotlib.rcParams["axes.prop_cycle"]) == cycle
+        fig, ax = plt.subplots()
+        lines = [ax.plot([0, 1], [i, i])[0] for i in range(4)]
+        assert len({str(ln.get_linestyle()) for ln in lines}) == 4
+        assert lines[0].get_color() == plots.OKABE_ITO["blue"]
+        plt.close(fig)
+
+
 def test_thread_count_is_capped_by_cpus_and_omp_num_threads(monkeypatch):
     from course_utils.runtime import thread_count
 

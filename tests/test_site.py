@@ -357,3 +357,90 @@ def test_pages_workflow_builds_with_the_site_command_and_deploys():
 def test_site_and_its_environment_are_ignored():
     ignored = (ROOT / ".gitignore").read_text().splitlines()
     assert "/site/" in ignored and ".venv-site/" in ignored
+
+
+# ---------------------------------------------------------------------------------------
+# Accessibility: text alternatives of figures, accessible names of toggles
+# ---------------------------------------------------------------------------------------
+def _figure_cell(cell_id="fig", alt=None):
+    cell = v4.new_code_cell("plt.plot(x); plt.show()", id=cell_id, execution_count=5,
+                            outputs=[nbformat.from_dict({
+                                "output_type": "display_data", "metadata": {},
+                                "data": {"image/png": "iVBORw0KGgo=",
+                                         "text/plain": "<Figure size 640x480 with 1 Axes>"}})])
+    if alt is not None:
+        cell.metadata["mystnb"] = {"image": {"alt": alt}}
+    return cell
+
+
+def test_figures_without_alt_finds_a_figure_cell_with_no_text_alternative():
+    nb = _tiny_notebook()  # its explorer cell shows a figure (through its widget view)
+    nb.cells.append(_figure_cell())
+    assert site_pages.figures_without_alt(nb) == ["cell 3 (id explorer)", "cell 5 (id fig)"]
+    nb.cells[3].metadata["mystnb"] = {"image": {"alt": "The explorer's default figure."}}
+    nb.cells[5].metadata["mystnb"] = {"image": {"alt": "   "}}  # blank is no text
+    assert site_pages.figures_without_alt(nb) == ["cell 5 (id fig)"]
+    nb.cells[5].metadata["mystnb"]["image"]["alt"] = "A line of x against its index."
+    assert site_pages.figures_without_alt(nb) == []
+    # the progress bar (text only) and cells without an image need none
+    assert site_pages.figure_images(nb.cells[4], site_pages._widget_state(nb)) == 0
+    assert site_pages.figure_images(nb.cells[0]) == 0
+
+
+def test_every_figure_of_the_solutions_has_a_text_alternative():
+    """Every code cell whose page shows an image (a stored figure, or the figure a stored
+    widget view showed) carries its text alternative in the cell metadata MyST-NB reads
+    (``mystnb: {image: {alt: …}}``), so the site's <img alt> says what it shows."""
+    missing, short = [], []
+    for path in build.solution_paths(ROOT):
+        nb = build.read_notebook(path)
+        missing += [f"{path.name}: {m}" for m in site_pages.figures_without_alt(nb)]
+        short += [f"{path.name} cell {c.id}" for c in nb.cells
+                  if site_pages.image_alt(c) and len(site_pages.image_alt(c)) < 40]
+    assert not missing, ("figure cells without a text alternative (cell metadata "
+                         "mystnb.image.alt, saying what the figure shows):\n  "
+                         + "\n  ".join(missing))
+    assert not short, f"a text alternative this short cannot say what a figure shows: {short}"
+
+
+def test_the_student_notebooks_keep_the_text_alternatives():
+    for path in build.solution_paths(ROOT):
+        nb = build.read_notebook(path)
+        alts = {c.id: site_pages.image_alt(c) for c in nb.cells if site_pages.image_alt(c)}
+        student = build.read_notebook(ROOT / "notebooks" / path.name)
+        kept = {c.id: site_pages.image_alt(c) for c in student.cells if c.id in alts}
+        assert kept == alts, path.name
+
+
+def test_a_figure_cell_of_a_solution_keeps_its_alt_and_gets_the_toggle():
+    nb = _tiny_notebook()
+    nb.cells[1].metadata["mystnb"] = {"image": {"alt": "What the figure shows."}}
+    page = site_pages.prepare_notebook(nb, "99_tiny.ipynb", root=ROOT)
+    meta = page.cells[1].metadata["mystnb"]
+    assert meta["image"] == {"alt": "What the figure shows."}
+    assert meta["code_prompt_show"] == site_pages.SOLUTION_SHOW
+
+
+def test_a_written_solution_toggle_is_named_by_its_visible_text():
+    page = site_pages.prepare_notebook(_tiny_notebook(), "99_tiny.ipynb", root=ROOT)
+    md = next(c.source for c in page.cells if c.id == "sol-md")
+    assert "<summary>\n" in md and "aria-label" not in md
+
+
+def test_accessible_html_drops_the_labels_that_hide_visible_text():
+    page = ('<details class="admonition hide above-input">\n'
+            '<summary aria-label="Toggle hidden content">\n'
+            '<p class="collapsed admonition-title">Show a solution</p>\n</summary>\n'
+            '<button class="btn search-button-field search-button__button pst-js-only" '
+            'title="Search" aria-label="Search" data-bs-toggle="tooltip">\n'
+            '<span class="search-button__default-text">Search</span> <kbd>Ctrl</kbd>+<kbd>K'
+            '</kbd></button>\n'
+            '<button class="btn btn-sm" aria-label="Toggle primary sidebar">'
+            '<i class="fa-solid fa-bars"></i></button>')
+    out = site.accessible_html(page)
+    assert "<summary>\n" in out and 'aria-label="Toggle hidden content"' not in out
+    assert ('<button class="btn search-button-field search-button__button pst-js-only" '
+            'title="Search" data-bs-toggle="tooltip">') in out
+    # a button with no visible text keeps its label
+    assert 'aria-label="Toggle primary sidebar"' in out
+    assert site.accessible_html(out) == out

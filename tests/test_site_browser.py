@@ -13,12 +13,18 @@ Chromium, driven by Playwright, then checks that
 * a glossary link from a notebook lands on its entry;
 * search finds "truncation";
 * an exercise solution is hidden behind "Show a solution" until clicked, and hides again;
-* nothing is requested from any other host (the site works offline).
+* nothing is requested from any other host (the site works offline);
+* accessibility: axe-core (``browser_helpers.run_axe``: WCAG 2.0/2.1 A and AA rules) finds
+  no violation of impact "serious" or "critical" on any page; every figure's ``alt`` is
+  its notebook cell's text alternative (never a file name); every rendered equation
+  carries MathML for screen readers; every toggle (solutions, answers, hints) is reached
+  with Tab, shows a focus ring, and opens and closes with Enter.
 
 Screenshots go to ``<pytest tmp>/site-screenshots`` and, with ``COURSE_ARTIFACTS`` set,
 to ``artifacts/screenshots/``. Needs what tests/test_browser.py needs (Playwright and a
-system Chromium) plus the dev extra's Sphinx packages; without them the tests are
-skipped, unless ``COURSE_REQUIRE_BROWSER=1`` (CI) makes that a failure.
+system Chromium) plus the dev extra's Sphinx packages, and axe-core (installed by
+.ci/system-deps) for the accessibility check; without them the tests are skipped, unless
+``COURSE_REQUIRE_BROWSER=1`` (CI) makes that a failure.
 """
 
 from __future__ import annotations
@@ -29,7 +35,17 @@ from pathlib import Path
 from urllib.parse import urldefrag, urlsplit
 
 import pytest
-from browser_helpers import StaticSiteServer, keep_screenshot, require_chromium, running_browser
+from browser_helpers import (
+    AXE_FAILING_IMPACTS,
+    StaticSiteServer,
+    axe_counts,
+    axe_report,
+    keep_screenshot,
+    require_axe,
+    require_chromium,
+    run_axe,
+    running_browser,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -48,6 +64,7 @@ JS_PAGE = """() => {
     rawWidget: article.innerText.includes('interactive(children')
                || article.innerText.includes('Error displaying widget'),
     figures: imgs.length,
+    alts: imgs.map(i => i.getAttribute('alt')),
     loadedFigures: imgs.filter(i => i.complete && i.naturalWidth > 0).length,
     links,
     courseLinks: course ? Array.from(course.querySelectorAll('a')).map(
@@ -75,6 +92,19 @@ JS_MATH = """() => {
     rawDelimiters: /\\\\\\(|\\\\\\[|\\$\\$/.test(article.innerText),
     errors: document.querySelectorAll('.MathJax .merror, .MathJax_Error').length
             + (article.innerText.includes('Math Processing Error') ? 1 : 0),
+    // what a screen reader reads: the MathML that MathJax's AssistiveMML puts next to the
+    // rendering (which is hidden from assistive technology)
+    withMathML: maths.filter(m => {
+      const mml = m.querySelector('.MJX_Assistive_MathML math');
+      return mml && mml.textContent.trim().length > 0;
+    }).length,
+    visualHidden: maths.filter(m => {
+      const r = m.querySelector('.MathJax, .MathJax_Display');
+      const v = r && (r.matches('.MathJax') ? r : r.querySelector('.MathJax'));
+      return v && (v.getAttribute('role') === 'presentation'
+                   || v.getAttribute('aria-hidden') === 'true'
+                   || (v.querySelector('[aria-hidden="true"]') !== null));
+    }).length,
   };
 }"""
 
@@ -128,6 +158,12 @@ def server(built_site):
 def browser(chromium):
     with running_browser(chromium) as b:
         yield b
+
+
+@pytest.fixture(scope="module")
+def axe_source(chromium):
+    """axe-core's script (skip, or fail under COURSE_REQUIRE_BROWSER=1, if it is missing)."""
+    return require_axe()
 
 
 @pytest.fixture(scope="module")
@@ -215,6 +251,11 @@ def test_every_notebook_page_renders_with_its_figures(visited, screenshot_dir, c
         assert not data["rawWidget"], f"{path.name}: a widget shows as raw text"
         assert data["figures"] == expected, (path.name, data["figures"], expected)
         assert data["loadedFigures"] == expected, f"{path.name}: a figure did not load"
+        # every figure's alt is its cell's text alternative (not a file name)
+        alts = {site_pages.image_alt(c) for c in nb.cells if site_pages.figure_images(c)}
+        assert set(data["alts"]) == alts - {""}, (path.name, data["alts"])
+        assert not any(re.search(r"\.(png|jpe?g|svg)\b|_images/", a or "")
+                       for a in data["alts"]), (path.name, data["alts"])
         links = {a["cls"]: a for a in data["courseLinks"]}
         assert links["course-colab"]["href"] == site_pages.colab_url(path.name)
         assert links["course-binder"]["href"] == site_pages.binder_url(path.name)
@@ -237,6 +278,8 @@ def test_equations_are_typeset_with_the_shipped_mathjax(page, server, screenshot
     assert math["n"] > 10 and math["rendered"] == math["n"], math
     assert not math["rawDelimiters"], "raw \\( \\[ or $$ left in the page"
     assert math["errors"] == 0, math
+    assert math["withMathML"] == math["n"], f"an equation without MathML for screen readers: {math}"
+    assert math["visualHidden"] == math["n"], f"a rendering not hidden from screen readers: {math}"
     page.locator(".math.notranslate").first.scroll_into_view_if_needed()
     _shot(page, screenshot_dir / "site-math.png")
     mathjax = [(p, code) for p, code in server.requests if "/_static/mathjax/" in p]
@@ -320,6 +363,96 @@ def test_solution_toggle_hides_and_shows(page, server, rel, selector, secret):
     page.wait_for_timeout(200)
     state = page.evaluate(JS_TOGGLE, selector)
     assert not state["open"] and not state["visible"], state
+
+
+def _site_pages() -> list[str]:
+    return (["index.html", "glossary.html", "exercises.html", "search.html", "genindex.html"]
+            + [f"notebooks/{p.stem}.html" for p in _solution_notebooks()])
+
+
+def test_axe_finds_no_serious_accessibility_violation(context, server, axe_source):
+    """WCAG 2.0/2.1 A and AA rules of axe-core on every page, once its scripts (MathJax
+    included) have run: no violation of impact serious or critical."""
+    pg = context.new_page()
+    failing, counts = {}, {}
+    for rel in _site_pages():
+        pg.goto(server.url(rel), wait_until="load")
+        if pg.locator(".math.notranslate").count():
+            pg.wait_for_function(JS_MATH_DONE, timeout=30_000, polling=200)
+        result = run_axe(pg, axe_source)
+        all_impacts = axe_counts(result["violations"],
+                                 ("minor", "moderate", "serious", "critical"))
+        if all_impacts:
+            counts[rel] = all_impacts
+        if axe_counts(result["violations"]):
+            failing[rel] = axe_report(result["violations"])
+    pg.close()
+    print(f"axe-core {result['version']}: violations of any impact per page: {counts or 'none'}")
+    assert not failing, (f"axe-core found violations of impact {'/'.join(AXE_FAILING_IMPACTS)}:\n"
+                         + "\n".join(f"{rel}:\n{text}" for rel, text in failing.items()))
+
+
+JS_MARK_TOGGLES = """() => {
+  const s = Array.from(document.querySelectorAll('article details > summary'));
+  s.forEach((e, i) => { e.dataset.courseToggle = String(i); });
+  return s.map(e => e.innerText.trim().split('\\n')[0]);
+}"""
+
+JS_FOCUSED = """() => {
+  const e = document.activeElement;
+  if (!e || e === document.body) return {body: true};
+  const cs = getComputedStyle(e);
+  const ring = (cs.outlineStyle !== 'none' && parseFloat(cs.outlineWidth) >= 2)
+               || (cs.boxShadow && cs.boxShadow !== 'none');
+  const toggle = e.dataset ? e.dataset.courseToggle : undefined;
+  return {body: false, toggle: toggle === undefined ? null : Number(toggle), ring,
+          open: toggle === undefined ? null : e.parentElement.open};
+}"""
+
+
+@pytest.mark.parametrize("stem", ["01_unrolling_an_rnn", "02_deriving_bptt",
+                                  "06_gradient_clipping"])
+def test_every_toggle_works_with_the_keyboard(page, server, stem, screenshot_dir):
+    """Tab from the top of the page reaches every toggle (code solutions, written
+    solutions, review answers, hints); the focused toggle shows a focus ring; Enter opens it
+    and Enter closes it again."""
+    page.goto(server.url(f"notebooks/{stem}.html"), wait_until="load")
+    names = page.evaluate(JS_MARK_TOGGLES)
+    assert names, f"{stem}: no toggle on the page"
+    reached, no_ring, not_toggled = set(), [], []
+    shot = False
+    for _ in range(2000):
+        page.keyboard.press("Tab")
+        f = page.evaluate(JS_FOCUSED)
+        if f["body"] and reached:
+            break
+        if f.get("toggle") is None or f["toggle"] in reached:
+            continue
+        i = f["toggle"]
+        reached.add(i)
+        if not f["ring"]:
+            no_ring.append(names[i])
+        was_open = f["open"]
+        page.keyboard.press("Enter")
+        opened = page.evaluate(JS_FOCUSED)
+        if not shot and not was_open:
+            _shot(page, screenshot_dir / f"site-keyboard-{stem}.png")
+            shot = True
+        page.keyboard.press("Enter")
+        closed = page.evaluate(JS_FOCUSED)
+        if not (opened["toggle"] == i and opened["open"] != was_open
+                and closed["toggle"] == i and closed["open"] == was_open):
+            not_toggled.append(names[i])
+        if len(reached) == len(names):
+            break
+    missed = [names[i] for i in range(len(names)) if i not in reached]
+    assert not missed, f"{stem}: toggles Tab never reached: {missed}"
+    assert not no_ring, f"{stem}: toggles with no visible focus: {no_ring}"
+    assert not not_toggled, f"{stem}: toggles Enter did not open and close: {not_toggled}"
+    # the kinds of toggle: solutions (code and written), review answers, hints
+    assert {"Show a solution", "Show answer"} <= set(names), names
+    if stem == "02_deriving_bptt":
+        assert "Hint" in names, names
 
 
 def test_nothing_was_requested_from_another_host(visited, foreign_requests):

@@ -1,6 +1,45 @@
-"""Shared plotting helpers (matplotlib). Each returns the ``Axes`` it drew on."""
+"""Shared plotting helpers (matplotlib). Each returns the ``Axes`` it drew on.
+
+:func:`use_course_style` (called by ``course_utils.setup``) makes every figure readable
+by colour-blind readers: the default colour cycle is the Okabe–Ito palette, and each
+colour comes with its own line style, so lines differ by more than their colour.
+"""
 
 from __future__ import annotations
+
+# Okabe & Ito (2008), "Color Universal Design": distinguishable with every common colour
+# vision deficiency. Ordered so that "C0".."C3" keep the hue family of matplotlib's default
+# (blue, orange, green, red), as code and prose that name "C3" or "the red line" expect.
+OKABE_ITO = {
+    "blue": "#0072B2",
+    "orange": "#E69F00",
+    "bluish green": "#009E73",
+    "vermillion": "#D55E00",
+    "reddish purple": "#CC79A7",
+    "sky blue": "#56B4E9",
+    "black": "#000000",
+    "yellow": "#F0E442",
+}
+# the cycle: the palette without yellow (too light on white for a line)
+COLORS = tuple(c for name, c in OKABE_ITO.items() if name != "yellow")
+# one line style per colour, so that a line is told apart without its colour
+LINESTYLES = ("-", "--", ":", "-.", (0, (5, 1.5, 1, 1.5, 1, 1.5)), (0, (10, 3)), (0, (1, 3)))
+
+
+def course_style() -> dict:
+    """The course's matplotlib settings (an ``rcParams`` dict): the colour-blind-safe
+    colours of :data:`COLORS` cycled together with the line styles of :data:`LINESTYLES`."""
+    from cycler import cycler
+
+    return {"axes.prop_cycle": cycler(color=list(COLORS)) + cycler(linestyle=list(LINESTYLES)),
+            "image.cmap": "viridis"}
+
+
+def use_course_style() -> None:
+    """Apply :func:`course_style` to matplotlib's ``rcParams`` (every later figure)."""
+    import matplotlib
+
+    matplotlib.rcParams.update(course_style())
 
 
 def _box(ax, xy, text, color, w=0.8, h=0.5):
@@ -32,7 +71,7 @@ def draw_unrolled_rnn(T: int = 4, ax=None, *, show_loss: bool = True):
 
     if ax is None:
         _, ax = plt.subplots(figsize=(2.2 * (T + 1), 4.2 if show_loss else 3.2))
-    blue, red, grey = "#1f77b4", "#d62728", "#555555"
+    blue, red, grey = OKABE_ITO["blue"], OKABE_ITO["vermillion"], "#555555"
     dx = 2.0
     _box(ax, (0, 1.5), "$h_0$", "#eeeeee")
     for t in range(1, T + 1):

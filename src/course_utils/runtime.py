@@ -22,7 +22,8 @@ def thread_count(threads: int = DEFAULT_THREADS) -> int:
 
 def setup(seed: int = 0, *, threads: int = DEFAULT_THREADS, precision: int = 4,
           verbose: bool = True):
-    """Seed Python, numpy and torch; set print options and the torch thread count.
+    """Seed Python, numpy and torch; set print options and the torch thread count; use
+    the course's colour-blind-safe figure style (:func:`course_utils.plots.use_course_style`).
 
     Returns the torch device to use: ``cuda`` when a GPU is present, else ``cpu``.
     Every notebook calls this once in its setup cell, so printed numbers are the same
@@ -45,6 +46,9 @@ def setup(seed: int = 0, *, threads: int = DEFAULT_THREADS, precision: int = 4,
     np.set_printoptions(precision=precision, suppress=True, linewidth=100)
     torch.set_printoptions(precision=precision, sci_mode=False, linewidth=100)
     torch.set_num_threads(thread_count(threads))
+    from .plots import use_course_style
+
+    use_course_style()  # colour-blind-safe colours, each with its own line style
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if verbose:
         print(f"Setup done: seed {seed}, device {device.type}.")

@@ -15,6 +15,12 @@ nothing is executed (MyST-NB renders the *stored* outputs and figures). The piec
 * :func:`build_site` runs Sphinx on the staged folder and then :func:`check_links` over
   the result: every internal link and image must reach a file of the site, and every
   ``#anchor`` an id on the target page.
+* :func:`accessible_html` (applied to every page by :func:`build_site`) gives the toggles
+  that MyST-NB writes and the theme's search button the accessible name a reader sees:
+  both carry an ``aria-label`` that differs from their visible text (WCAG 2.5.3, "label in
+  name"; axe-core's ``label-content-name-mismatch``). Figures get their text alternatives
+  from the notebooks' cell metadata (``mystnb.image.alt``, see
+  :func:`course_utils.tooling.site_pages.image_alt`).
 
 Sphinx, MyST-NB, sphinx-book-theme and jupyter-server-mathjax come with the instructor
 extra (``pip install -e .[dev]``).
@@ -23,6 +29,7 @@ extra (``pip install -e .[dev]``).
 from __future__ import annotations
 
 import posixpath
+import re
 import shutil
 import subprocess
 import sys
@@ -74,6 +81,9 @@ mathjax2_config = {{
     "SVG": {{"font": "STIX-Web"}},
     "showMathMenu": False,
     "messageStyle": "none",
+    # a screen reader reads each equation from the hidden MathML that MathJax's
+    # AssistiveMML extension (part of the combined configuration) puts next to it
+    "menuSettings": {{"assistiveMML": True}},
 }}
 
 html_theme = "sphinx_book_theme"
@@ -107,6 +117,10 @@ details.course-solution > summary > p.admonition-title { display: list-item; mar
 details.course-solution:not([open]) { padding-bottom: 0; }
 details.course-solution[open] > summary > p.collapsed,
 details.course-solution:not([open]) > summary > p.expanded { display: none; }
+/* keyboard users see where they are: every toggle (and link or button) shows a ring
+   when it has the keyboard focus */
+details > summary:focus-visible, a:focus-visible, button:focus-visible {
+  outline: 3px solid var(--pst-color-primary, #0a58ca); outline-offset: 2px; }
 /* MathJax's hidden MathML for screen readers names TeX web fonts that MathJax from
    jupyter-server-mathjax does not ship (it has STIX-Web): keep it from requesting them */
 .MJX_Assistive_MathML, .MJX_Assistive_MathML * { font-family: inherit !important; }
@@ -169,6 +183,42 @@ def stage(dest: Path, *, root: Path = ROOT, with_solutions: bool = True) -> list
     (dest / "_static" / "course.css").write_text(COURSE_CSS, encoding="utf-8")
     shutil.copytree(mathjax_dir(), dest / "_static" / "mathjax", dirs_exist_ok=True)
     return names
+
+
+# ---------------------------------------------------------------------------------------
+# Accessibility of the built pages
+# ---------------------------------------------------------------------------------------
+# MyST-NB's "Show a solution" toggle of a hidden code cell is announced as "Toggle hidden
+# content" (its aria-label), and the theme's search button, which reads "Search Ctrl+K", as
+# "Search": a speech user who says what they see would miss both. Without the aria-label
+# the name is the visible text.
+_ARIA_LABEL_MISMATCHES = (
+    re.compile(r'(<summary) aria-label="Toggle hidden content"(>)'),
+    re.compile(r'(<button class="[^"]*\bsearch-button__button\b[^"]*"[^>]*?) aria-label="Search"'
+               r'([^>]*>)'),
+)
+
+
+def accessible_html(text: str) -> str:
+    """One built page's HTML with the ``aria-label``s that hide visible text removed."""
+    for pattern in _ARIA_LABEL_MISMATCHES:
+        text = pattern.sub(r"\1\2", text)
+    return text
+
+
+def make_accessible(site: Path) -> int:
+    """Apply :func:`accessible_html` to every page of the built ``site``; return how many
+    pages changed."""
+    changed = 0
+    for page in Path(site).rglob("*.html"):
+        if page.relative_to(site).parts[0] == "_static":
+            continue
+        text = page.read_text(encoding="utf-8")
+        new = accessible_html(text)
+        if new != text:
+            page.write_text(new, encoding="utf-8")
+            changed += 1
+    return changed
 
 
 # ---------------------------------------------------------------------------------------
@@ -260,6 +310,7 @@ def build_site(out: Path | None = None, *, root: Path = ROOT, with_solutions: bo
             log(line.replace(str(src), "<site source>"))
         if proc.returncode != 0:
             raise RuntimeError(f"sphinx failed (exit {proc.returncode})")
+    make_accessible(out)
     problems = check_links(out)
     if problems:
         raise RuntimeError("broken links in the site:\n  " + "\n  ".join(problems))

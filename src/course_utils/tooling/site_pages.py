@@ -8,6 +8,10 @@
   replaced by what they showed (:func:`widget_outputs`).
 * :func:`readme_course_map` (the home page, from the README) and :func:`exercises_page`
   (the exercise catalogue).
+* :func:`figures_without_alt`: the figure cells of a notebook that lack a text
+  alternative. Every figure cell carries one in its metadata, ``mystnb: {image: {alt: …}}``
+  (:func:`image_alt`), which MyST-NB writes into the page's ``<img alt=…>``: what the
+  figure shows (its axes, its point), for readers who cannot see it.
 
 Nothing here writes a file; :func:`rewrite_link` (and so what calls it) looks in the
 repository for the file a link names.
@@ -214,12 +218,12 @@ def prepare_notebook(nb, name: str, *, with_solutions: bool = True, root: Path =
         elif _is_solution(cell) and cell.cell_type == "code":
             tags = cell.metadata.setdefault("tags", [])
             tags += [t for t in ("hide-input", SOLUTION_TAG) if t not in tags]
-            cell.metadata["mystnb"] = {"code_prompt_show": SOLUTION_SHOW,
-                                       "code_prompt_hide": SOLUTION_HIDE}
+            cell.metadata.setdefault("mystnb", {}).update(code_prompt_show=SOLUTION_SHOW,
+                                                          code_prompt_hide=SOLUTION_HIDE)
         elif _is_solution(cell) and cell.cell_type == "markdown":
             cell.source = (
                 f'<details class="admonition hide {SOLUTION_TAG}">\n'
-                '<summary aria-label="Toggle the solution">\n'
+                '<summary>\n'
                 f'<p class="collapsed admonition-title">{SOLUTION_SHOW}</p>\n'
                 f'<p class="expanded admonition-title">{SOLUTION_HIDE}</p>\n'
                 '</summary>\n\n' + cell.source.strip() + "\n\n</details>")
@@ -240,6 +244,35 @@ def prepare_notebook(nb, name: str, *, with_solutions: bool = True, root: Path =
     nb.cells = cells
     nb.metadata.pop("widgets", None)  # no widget manager from a CDN on a static page
     return nb
+
+
+def figure_images(cell, state: dict | None = None) -> int:
+    """How many images code cell ``cell`` shows on its page: the images among its stored
+    outputs and among what its stored widget views showed (``state``: the notebook's
+    widget state, see :func:`widget_outputs`)."""
+    if cell.get("cell_type") != "code":
+        return 0
+    n = 0
+    for out in cell.get("outputs", []):
+        data = out.get("data", {})
+        shown = widget_outputs(out, state or {}) if WIDGET_MIME in data else [out]
+        n += sum(1 for o in shown for mime in o.get("data", {}) if mime.startswith("image/"))
+    return n
+
+
+def image_alt(cell) -> str:
+    """The text alternative of a figure cell's images: its metadata ``mystnb.image.alt``
+    (the key MyST-NB reads; the site's ``<img alt=…>``), or "" if it has none."""
+    alt = ((cell.get("metadata", {}).get("mystnb") or {}).get("image") or {}).get("alt")
+    return alt.strip() if isinstance(alt, str) else ""
+
+
+def figures_without_alt(nb) -> list[str]:
+    """The figure cells of notebook ``nb`` (cells whose page shows an image) that have no
+    text alternative: ``["cell 12 (id c012-…)", …]``; empty when every figure has one."""
+    state = _widget_state(nb)
+    return [f"cell {i} (id {cell.get('id', '?')})" for i, cell in enumerate(nb.cells)
+            if figure_images(cell, state) and not image_alt(cell)]
 
 
 # ---------------------------------------------------------------------------------------
