@@ -327,7 +327,7 @@ def test_the_loss_reference_equals_torch_and_finite_differences():
         lt.backward()
         assert abs(loss - lt.item()) <= 1e-12 * abs(loss)
         assert np.abs(d - s.grad.numpy()).max() <= 1e-12
-        num = numerical_gradient(lambda: nb03.temporal_softmax_loss(**case)[0], case["scores"])
+        num = numerical_gradient(lambda c=case: nb03.temporal_softmax_loss(**c)[0], case["scores"])
         assert np.abs(num - d).max() < 1e-7 * np.abs(d).max()
 
 
