@@ -344,11 +344,14 @@ def rename_note(student_fn, case: dict) -> str | None:
         params = inspect.signature(student_fn).parameters.values()
     except (TypeError, ValueError):
         return None
+    params = list(params)
     names = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     ours = list(case)
     if names[:len(ours)] == ours:
         return None
-    return (f"Note: your function's parameters are ({', '.join(names)}); the exercise calls it "
+    stars = {inspect.Parameter.VAR_POSITIONAL: "*", inspect.Parameter.VAR_KEYWORD: "**"}
+    theirs = ", ".join(stars.get(p.kind, "") + p.name for p in params)
+    return (f"Note: your function's parameters are ({theirs}); the exercise calls it "
             f"with ({', '.join(ours)}), so they were passed in that order.")
 
 
