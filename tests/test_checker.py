@@ -183,6 +183,14 @@ def test_renamed_parameters_are_called_positionally_or_explained():
     v = verdict(swapped)
     assert not v.passed and "your function's parameters are (b, c)" in str(v)
 
+    def star_args(*args):  # called positionally: the note shows the parameters as written
+        return ref_pair(args[1].T, args[0].T)
+
+    v = verdict(star_args)
+    assert not v.passed and v.details[-1] == ("Note: your function's parameters are (*args); the "
+                                              "exercise calls it with (a, b), so they were "
+                                              "passed in that order.")
+
     def too_few(a):
         return ref_pair(a, a)
 
@@ -380,3 +388,26 @@ def test_a_comparator_decides_an_outputs_structure_and_error():
     # the default comparator would have rejected the right NaN answer
     v = run_check(_ratio, _ratio, NAN_CASES, outputs=("prod", "ratio"))
     assert v.kind == "non-finite" and v.case == 2
+
+
+def test_the_rename_note_describes_the_call_the_check_made():
+    """A function called with keywords gets no note (ex08's harness `run(**case)` got "your
+    function's parameters are ()" with the harness's names); one called positionally gets
+    its own parameters and the check's names."""
+    def harness(**case):
+        raise ValueError("wrong")
+
+    assert checker.call_plan(harness, CASES[0]) == checker.KEYWORDS
+    assert checker.rename_note(harness, CASES[0]) is None
+    v = verdict(harness)
+    assert v.status == checker.WRONG and not [d for d in v.details if d.startswith("Note:")]
+
+    def renamed(x, y):
+        raise ValueError("wrong")
+
+    assert checker.call_plan(renamed, CASES[0]) == checker.POSITIONAL
+    v = verdict(renamed)
+    assert v.details[-1] == ("Note: your function's parameters are (x, y); the exercise calls it "
+                             "with (a, b), so they were passed in that order.")
+    assert checker.rename_note(lambda a, b: None, CASES[0]) is None
+    assert checker.rename_note(max, CASES[0]) is None  # no signature to read

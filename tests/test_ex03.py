@@ -242,3 +242,127 @@ def test_mistakes_are_distinct_from_the_reference():
             except ValueError:  # a transposed weight in a non-square case
                 continue
             assert any(o.shape != r.shape or not np.allclose(o, r) for o, r in zip(out, ref)), m.hint
+
+
+# ---- the read-out's loss: softmax cross-entropy over time ---------------------------------
+def _rows(targets):
+    N, T = targets.shape
+    return np.arange(N)[:, None], np.arange(T)[None, :]
+
+
+def _loss_logsumexp(scores, targets):
+    """Correct, written otherwise: log-sum-exp, a loop over positions for the gradient."""
+    N, T, V = scores.shape
+    m = scores.max(axis=2)
+    lse = m + np.log(np.exp(scores - m[..., None]).sum(axis=2))          # (N, T)
+    n, t = _rows(targets)
+    loss = np.mean(lse - scores[n, t, targets])
+    d = np.exp(scores - lse[..., None])
+    for i in range(N):
+        for j in range(T):
+            d[i, j, targets[i, j]] -= 1
+    return loss, d / (N * T)
+
+
+def _student_loss(*, stable=True, axis=2, divide="NT", grad_divide=True, one_hot=True):
+    """temporal_softmax_loss as a student would write it, with one of the classic slips."""
+    def temporal_softmax_loss(scores, targets):
+        N, T, V = scores.shape
+        z = scores - np.max(scores, axis=axis, keepdims=True) if stable else scores
+        p = np.exp(z)
+        p = p / np.sum(p, axis=axis, keepdims=True)
+        n, t = _rows(targets)
+        total = -np.sum(np.log(p[n, t, targets]))
+        count = {"NT": N * T, "N": N, "none": 1}[divide]
+        dscores = p.copy()
+        if one_hot:
+            dscores[n, t, targets] -= 1
+        return total / count, dscores / count if grad_divide else dscores
+    return temporal_softmax_loss
+
+
+def _student_log_softmax_no_max(scores, targets):
+    """Log-softmax without the max: log(sum exp) = inf; finite dscores, infinite loss."""
+    N, T, V = scores.shape
+    log_p = scores - np.log(np.exp(scores).sum(axis=-1, keepdims=True))
+    n, t = _rows(targets)
+    d = np.exp(log_p)
+    d[n, t, targets] -= 1
+    return -log_p[n, t, targets].mean(), d / (N * T)
+
+
+def _hint(start):
+    return next(m.hint for m in ex03.LOSS_MISTAKES if m.hint.startswith(start))
+
+
+HELD_OUT_LOSS_MISTAKES = {
+    "no max-subtraction (NaN)": (_student_loss(stable=False), _hint("exp of a large score")),
+    "no max-subtraction (log-softmax, inf)": (_student_log_softmax_no_max,
+                                              _hint("exp of a large score")),
+    "sum, not mean": (_student_loss(divide="none"), _hint("the loss is summed")),
+    "mean over N only": (_student_loss(divide="N"), _hint("you divided by N only")),
+    "gradient not divided": (_student_loss(grad_divide=False), _hint("`dscores` is not divided")),
+    "softmax over time": (_student_loss(axis=1), _hint("the softmax is taken over the time")),
+    "softmax over the batch": (_student_loss(axis=0), _hint("the softmax is taken over the batch")),
+    "no one-hot subtracted": (_student_loss(one_hot=False), _hint("`dscores` lacks")),
+}
+
+
+def test_the_loss_reference_and_other_correct_versions_pass(capsys):
+    for fn in (nb03.temporal_softmax_loss, _loss_logsumexp, _student_loss(), ex03._loss_mistake()):
+        returned, out = _verdict(ex03.check_temporal_softmax_loss, fn, capsys)
+        assert returned is fn and "✅ temporal_softmax_loss: passed" in out, out
+
+
+def test_the_loss_reference_equals_torch_and_finite_differences():
+    import torch
+
+    from course_utils.maths.gradcheck import numerical_gradient
+
+    for case in ex03.loss_cases(7):
+        loss, d = nb03.temporal_softmax_loss(**case)
+        s = torch.tensor(case["scores"], requires_grad=True)
+        lt = torch.nn.functional.cross_entropy(s.reshape(-1, s.shape[-1]),
+                                               torch.from_numpy(case["targets"]).reshape(-1))
+        lt.backward()
+        assert abs(loss - lt.item()) <= 1e-12 * abs(loss)
+        assert np.abs(d - s.grad.numpy()).max() <= 1e-12
+        num = numerical_gradient(lambda c=case: nb03.temporal_softmax_loss(**c)[0], case["scores"])
+        assert np.abs(num - d).max() < 1e-7 * np.abs(d).max()
+
+
+@pytest.mark.parametrize("name", list(HELD_OUT_LOSS_MISTAKES))
+def test_held_out_loss_mistakes_are_named(name, capsys):
+    fn, hint = HELD_OUT_LOSS_MISTAKES[name]
+    v = ex03.EXERCISES[2].run_check(fn)
+    assert v.status == checker.WRONG and v.hint == hint, str(v)
+    returned, out = _verdict(ex03.check_temporal_softmax_loss, fn, capsys)
+    assert returned is nb03.temporal_softmax_loss and hint in out
+    assert "RuntimeWarning" not in out
+
+
+def test_every_declared_loss_mistake_has_a_held_out_student_version():
+    named = {hint for _, hint in HELD_OUT_LOSS_MISTAKES.values()}
+    assert named == {m.hint for m in ex03.LOSS_MISTAKES}
+
+
+def test_loss_cases_tell_the_axes_apart_and_overflow_at_the_end():
+    cases = ex03.loss_cases()
+    for c in cases:
+        N, T, V = c["scores"].shape
+        assert len({N, T, V}) == 3 and N > 1 and T > 1 and c["targets"].shape == (N, T)
+        assert c["targets"].dtype.kind == "i" and c["targets"].max() < V
+    big = [np.abs(c["scores"]).max() > 709.8 for c in cases]
+    assert big == [False] * (len(cases) - 1) + [True]
+    with np.errstate(all="ignore"):
+        assert not np.all(np.isfinite(np.exp(cases[-1]["scores"])))
+
+
+def test_an_overflow_in_a_case_with_small_scores_is_not_called_a_missing_max(capsys):
+    def log_of_zero(scores, targets):
+        loss, d = nb03.temporal_softmax_loss(scores, targets)
+        return loss + np.log(0.0), d
+
+    with np.errstate(divide="ignore"):
+        v = ex03.EXERCISES[2].run_check(log_of_zero)
+    assert v.kind == "non-finite" and v.hint is None and v.case == 1

@@ -51,3 +51,68 @@ def test_the_file_says_how_it_was_measured():
     assert set(rec["results"]["by_threads"]) == {"1", "2"}
     assert rec["results"]["setup"]["load_average_1min_at_start"] is not None
     assert "benchmarks/rnn_bptt_speed.py" in _text("c033-42e88724")
+
+
+# ---- issue 21: the review answers and the sampling text say what the notebook computed ----
+def _outputs(cell_id: str) -> str:
+    import nbformat
+
+    nb = nbformat.read(str(NOTEBOOK), as_version=4)
+    cell = next(c for c in nb.cells if c.get("id") == cell_id)
+    return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+
+
+def test_review_question_1_quotes_the_per_step_errors_and_the_worst_entry():
+    import re
+
+    per_step = [float(v) for v in re.findall(r"relative error (\d\.\d\d)", _outputs("c017-3a912670"))]
+    assert len(per_step) == 6 and per_step[-1] == 0.0 and min(per_step[:-1]) > 0.4
+    text = _text("c034-8352dc19")
+    assert (f"step 6 had relative error 0.00, steps 1 to 5 between {min(per_step[:-1]):.2f} "
+            f"and {max(per_step[:-1]):.2f}") in text
+    assert "about flat" in text and max(per_step[:-1]) / min(per_step[:-1]) < 1.6
+    worst_x = re.search(r"^\s+x\s+TOO LARGE\s+\((\d+), (\d+), (\d+)\)", _outputs("c015-43d36b8f"),
+                        re.M)
+    step = int(worst_x.group(2)) + 1  # 0-based time index
+    assert f"the worst entry of `dx` was at step {step}, not at the first step" in text
+    assert step != 1
+
+
+def test_the_unit_roundoffs_in_the_text_are_the_printed_ones():
+    import numpy as np
+
+    out = _outputs("c012-0216450f")
+    u64, u32 = np.finfo(np.float64).eps / 2, np.finfo(np.float32).eps / 2
+    assert f"float64 {u64:.2e}, float32 {u32:.2e}" in out
+    assert u64 == 2.0**-53 and u32 == 2.0**-24
+    for cid in ("c011-b0f0704d", "c034-8352dc19"):
+        text = _text(cid)
+        assert f"u = 2^{{-24}} \\approx {u32 * 1e8:.1f} \\cdot 10^{{-8}}" in text
+        assert f"2^{{-23}} \\approx {2 * u32 * 1e7:.1f} \\cdot 10^{{-7}}" in text
+        assert "10^{-7}$)" not in text.replace(" ", "")  # the old "u ≈ 1e-7 for float32"
+
+
+def test_the_one_step_control_is_described_by_what_it_sums():
+    import re
+
+    src = _text("c025-2ac2c4e2")
+    assert re.search(r"def train_char_model\(.*\bT=32\b", src)
+    text = _text("c027-02d97287")
+    assert "sums these 32 one-step gradients" in text and "TBPTT($k_1 = 32$, $k_2 = 1$)" in text
+    assert "k_2 = 1$)" not in _text("c034-8352dc19")
+
+
+def test_the_samples_say_what_the_text_says():
+    import re
+
+    out = _outputs("c027-e6c8d0f2")
+    blocks = re.split(r"^--- temperature ", out, flags=re.M)[1:]
+    assert [b.split(":")[0] for b in blocks] == ["0.5", "1.0"]
+    known = [tuple(map(int, re.match(r"[\d.]+: (\d+) of (\d+) words", b).groups())) for b in blocks]
+    cold, warm = (b.split("---\n", 1)[1] for b in blocks)
+    assert cold.count(" the ") >= 5 > warm.count(" the ")          # "the" over and over
+    assert " " * 5 in cold                                         # runs of spaces
+    assert known[0][0] / known[0][1] > known[1][0] / known[1][1]   # more invented words
+    assert warm.count("\n") > cold.count("\n")                     # line breaks
+    gaps = [float(g) for g in re.findall(r"closest draw to a boundary (\S+) ---", out)]
+    assert min(gaps) > 1e-6  # the draws are robust to rounding (the cell asserts > 1e-9)

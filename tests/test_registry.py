@@ -27,7 +27,7 @@ def _graded_ids(nb):
 
 def test_the_registry_holds_every_exercise_in_notebook_order():
     entries = registry.exercises()
-    assert len(entries) == 18 and sum(e.kind == registry.CODE for e in entries) == 14
+    assert len(entries) == 19 and sum(e.kind == registry.CODE for e in entries) == 15
     assert len({e.id for e in entries}) == len(entries)
     in_notebooks = []
     for path in build.solution_paths(ROOT):
@@ -233,7 +233,10 @@ def test_every_mistake_is_named_whatever_the_order_of_the_list(exercise_id):
         entry = dataclasses.replace(e, mistakes=tuple(order))
         for m in e.mistakes:
             v = entry.run_check(m.fn)
-            assert v.kind == "values" and v.hint == m.hint, (m.hint, v.hint)
+            # an overflow (ex03's loss without the max-subtraction) is a NaN output, named
+            # before any value is compared
+            kind = "non-finite" if "overflows" in m.hint else "values"
+            assert v.kind == kind and v.hint == m.hint, (m.hint, v.hint)
 
 
 def test_build_adds_a_new_exercises_check_cell_and_metadata(tmp_path, monkeypatch):
@@ -265,3 +268,59 @@ def test_build_adds_a_new_exercises_check_cell_and_metadata(tmp_path, monkeypatc
     cat = exercise_cells.catalogue(tmp_path)
     assert [e["id"] for e in cat[sol.name]] == ["ex01_rnn_step_forward", "ex01_rnn_forward",
                                                 "ex01_double"]
+
+
+# ---- the renamed-parameter note describes the student's function and the real call -------
+def _answer(params, body):
+    """A function with exactly these positional ``params`` that returns ``body(*args)``."""
+    names = ", ".join(params)
+    scope = {"body": body}
+    exec(f"def answer({names}):\n    return body({names})\n", scope)
+    return scope["answer"]
+
+
+def _raise_value_error(*args):
+    raise ValueError("a bug in the student's code")
+
+
+def _wrong_values(entry):
+    """A wrong implementation with the exercise's parameters: a declared mistake, or (for
+    an exercise whose check runs a harness around the student's function) a wrong step."""
+    if entry.runner is not None:
+        from course_utils.checks import ex08
+        return {"ex08_tbptt_train_step": ex08._no_clip}[entry.id]
+    return entry.mistakes[0].fn
+
+
+CODE_ENTRIES = [e for e in registry.exercises() if e.kind == registry.CODE]
+
+
+@pytest.mark.parametrize("exercise_id", [e.id for e in CODE_ENTRIES])
+def test_a_failing_verdict_notes_only_a_real_rename(exercise_id):
+    """Issue 21: ex08's verdicts said "your function's parameters are (); the exercise calls
+    it with (cell, V, H, B, T, n_chunks, clip, seed)": the harness's, not the student's.
+    On failing answers of every exercise: with the template's names there is no note; with
+    renamed parameters, a note (where the check gives one) names the student's own
+    parameters and the call the check made."""
+    entry = registry.find(exercise_id)
+    case = entry.case_list()[0]
+    called = list(entry.text.arguments(case) if entry.text else case)
+    params = [p for p in inspect.signature(entry.reference).parameters if p in called]
+    for body in (_raise_value_error, _wrong_values(entry)):
+        for names in (params, [f"my_{p}" for p in params]):
+            v = entry.run_check(_answer(names, body))
+            assert v.status == checker.WRONG, (names, str(v))
+            notes = [d for d in v.details if d.startswith("Note:")]
+            renamed = names != params
+            if not renamed or entry.runner is not None:
+                # the harness (ex08) calls the step positionally itself: nothing was renamed
+                assert notes == [], str(v)
+                assert "your function's parameters are ()" not in str(v)
+                continue
+            if entry.text is not None and not entry.text.rename_notes:
+                assert notes == [], str(v)
+                continue
+            assert notes == [f"Note: your function's parameters are ({', '.join(names)}); the "
+                             f"exercise calls it with ({', '.join(called)}), so they were "
+                             "passed in that order."], str(v)
+            assert called == params  # the check calls it with the template's names

@@ -326,16 +326,29 @@ def call_student(student_fn, kwargs: dict):
     parameters, it is called positionally (the order is the exercise's). Otherwise the
     ``TypeError`` says which names the function has and which the exercise uses.
     """
+    if call_plan(student_fn, kwargs) == POSITIONAL:
+        return student_fn(*kwargs.values())
+    return student_fn(**kwargs)
+
+
+KEYWORDS, POSITIONAL = "keywords", "positional"
+
+
+def call_plan(student_fn, kwargs: dict) -> str:
+    """How :func:`call_student` calls ``student_fn`` with ``kwargs``: :data:`KEYWORDS`
+    (the names fit, or the signature cannot be read) or :data:`POSITIONAL` (other names,
+    same number of parameters); raises :class:`RenamedParameters` when neither fits.
+    The one place this is decided, so a verdict's note describes the call that was made."""
     try:
         sig = inspect.signature(student_fn)
     except (TypeError, ValueError):
-        return student_fn(**kwargs)
+        return KEYWORDS
     try:
         sig.bind(**kwargs)
     except TypeError:
         pass
     else:
-        return student_fn(**kwargs)
+        return KEYWORDS
     params = list(sig.parameters.values())
     positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     if any(p.kind == p.VAR_POSITIONAL for p in params) or len(positional) >= len(kwargs):
@@ -344,7 +357,7 @@ def call_student(student_fn, kwargs: dict):
         except TypeError:
             pass
         else:
-            return student_fn(*kwargs.values())
+            return POSITIONAL
     theirs = ", ".join(p.name for p in params)
     ours = ", ".join(kwargs)
     raise RenamedParameters(f"your function's parameters are ({theirs}); the exercise calls "
@@ -352,17 +365,27 @@ def call_student(student_fn, kwargs: dict):
 
 
 def rename_note(student_fn, case: dict) -> str | None:
-    """A note when the function's parameter names differ from the exercise's (it was then
-    called positionally), else None."""
+    """A note when the check called ``student_fn`` (the function it calls itself, with the
+    keyword arguments ``case``) positionally because its parameter names differ, else None.
+
+    The note names ``student_fn``'s own parameters and the names of the call the check
+    made. A function the check calls with keywords (its names fit; or it is a harness
+    such as ex08's runner, which calls the student's step itself) gets no note.
+    """
     try:
-        names = [p.name for p in inspect.signature(student_fn).parameters.values()
-                 if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        if call_plan(student_fn, case) != POSITIONAL:
+            return None
+        params = inspect.signature(student_fn).parameters.values()
     except (TypeError, ValueError):
         return None
+    params = list(params)
+    names = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     ours = list(case)
-    if names[:len(ours)] == ours or not set(ours) - set(names):
+    if names[:len(ours)] == ours:
         return None
-    return (f"Note: your function's parameters are ({', '.join(names)}); the exercise calls it "
+    stars = {inspect.Parameter.VAR_POSITIONAL: "*", inspect.Parameter.VAR_KEYWORD: "**"}
+    theirs = ", ".join(stars.get(p.kind, "") + p.name for p in params)
+    return (f"Note: your function's parameters are ({theirs}); the exercise calls it "
             f"with ({', '.join(ours)}), so they were passed in that order.")
 
 

@@ -1,9 +1,13 @@
-"""Checks for notebook 03 (coding BPTT): ``rnn_step_backward`` and ``rnn_backward``.
+"""Checks for notebook 03 (coding BPTT): ``rnn_step_backward``, ``rnn_backward`` and
+``temporal_softmax_loss``.
 
 The cases use the forward pass to make ``h_next`` (or ``h``) consistent with the inputs,
 so a tanh derivative taken from the wrong quantity gives wrong numbers. The first case
 of each list has D = H so that a transposed weight gives *values* that can be matched to
 a classic mistake; the others are non-square so a transposed weight can never pass.
+The loss's cases have N, T and V all different (a softmax over the wrong axis gives
+wrong values, never a shape error), and the last one has scores around 1000, where a
+softmax without the max-subtraction overflows.
 """
 
 from __future__ import annotations
@@ -13,11 +17,12 @@ import numpy as np
 from ..reference import nb01 as _nb01
 from ..reference import nb03 as _nb03
 from .checker import WRONG, Mistake
+from .diagnosis import NAN_HINT, CheckText
 from .registry import Exercise, check_functions
 
 # Lesson modules whose functions compute the answer, or part of it (the fast versions,
 # the gates): grading treats a call to one of them like a call to the reference.
-ANSWER_MODULES = ("course_utils.maths.rnn",)
+ANSWER_MODULES = ("course_utils.maths.rnn", "course_utils.maths.losses")
 
 # (N, D, H) for the step checks, (N, T, D, H) for the sequence checks.
 STEP_SHAPES = [(3, 4, 4), (2, 3, 5), (4, 6, 3), (5, 2, 7)]
@@ -252,6 +257,93 @@ def _shape_diagnosis(verdict, outputs=None):
     return verdict
 
 
+# ---------------------------------------------------------------------------------------
+# The read-out's loss: softmax cross-entropy over time
+# ---------------------------------------------------------------------------------------
+LOSS_SHAPES = [(3, 5, 7), (2, 6, 4), (4, 3, 9), (2, 4, 6)]  # (N, T, V); the last: large
+LOSS_OUTPUTS = ("loss", "dscores")
+LARGE_SHIFT = 1000.0  # exp(1000) overflows float64 (its largest value is about e^709.8)
+
+
+def loss_cases(seed: int = 303):
+    """Keyword arguments for ``temporal_softmax_loss``, one dict per shape in LOSS_SHAPES;
+    the last case's scores are shifted by ``LARGE_SHIFT`` (same softmax, same answer)."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    for i, (N, T, V) in enumerate(LOSS_SHAPES):
+        scores = rng.normal(size=(N, T, V)) * 2.0
+        if i == len(LOSS_SHAPES) - 1:
+            scores = scores + LARGE_SHIFT
+        cases.append(dict(scores=scores, targets=rng.integers(0, V, size=(N, T))))
+    return cases
+
+
+def _loss_variant(scores, targets, *, axis=-1, stable=True, divide="NT", grad_divide=True,
+                  one_hot=True):
+    """temporal_softmax_loss with switches that reproduce classic mistakes (defaults:
+    correct). ``axis``: the softmax's axis; ``divide``: "NT", "N" or "none"."""
+    N, T, V = scores.shape
+    z = scores - scores.max(axis=axis, keepdims=True) if stable else scores
+    with np.errstate(all="ignore"):
+        e = np.exp(z)
+        p = e / e.sum(axis=axis, keepdims=True)
+        onehot = np.eye(V)[targets]                                  # (N, T, V)
+        loss_sum = -np.log((p * onehot).sum(axis=-1)).sum()
+    scale = {"NT": N * T, "N": N, "none": 1}[divide]
+    dscores = p - onehot if one_hot else p.copy()
+    return float(loss_sum / scale), dscores / scale if grad_divide else dscores
+
+
+def _loss_mistake(**switches):
+    return lambda scores, targets: _loss_variant(scores, targets, **switches)
+
+
+HINT_OVERFLOW = ("exp of a large score overflows: with scores around 1000, np.exp gives inf "
+                 "and inf/inf = NaN. Subtract each row's maximum before the exponential "
+                 "(scores − scores.max(axis=-1, keepdims=True)): the softmax does not change, "
+                 "and the largest exponential is exp(0) = 1.")
+
+LOSS_MISTAKES = [
+    Mistake(HINT_OVERFLOW, _loss_mistake(stable=False)),
+    Mistake("the loss is summed over the N·T positions instead of averaged: divide the loss "
+            "and its gradient by N·T.", _loss_mistake(divide="none")),
+    Mistake("you divided by N only (the batch; CS231n's temporal softmax loss does that): "
+            "this course's loss is the mean over all N·T positions, so divide the loss and "
+            "its gradient by N·T.", _loss_mistake(divide="N")),
+    Mistake("`dscores` is not divided by N·T: the loss is a mean over the N·T positions, so "
+            "every position's gradient (p − onehot) carries the factor 1/(N·T) too.",
+            _loss_mistake(grad_divide=False)),
+    Mistake("the softmax is taken over the time axis (axis=1): each position's probabilities "
+            "are over the V classes, the last axis (axis=-1, keepdims=True in the max and "
+            "the sum).", _loss_mistake(axis=1)),
+    Mistake("the softmax is taken over the batch axis (axis=0): each position's probabilities "
+            "are over the V classes, the last axis (axis=-1, keepdims=True in the max and "
+            "the sum).", _loss_mistake(axis=0)),
+    Mistake("`dscores` lacks the − onehot(target): the gradient of −log p_y with respect to "
+            "the score s_j is p_j − [j = y], so subtract 1 at each position's target class.",
+            _loss_mistake(one_hot=False)),
+]
+
+
+class _LossText(CheckText):
+    """NaN or inf is a malformed output, which ends the check before values are compared
+    (so before mistakes are matched): in a case whose scores overflow ``np.exp`` (the
+    last one), it is named as the missing max-subtraction."""
+
+    def numpy_errors(self):
+        return np.errstate(all="ignore")  # the verdict explains an overflow; no warnings
+
+    def structure(self, got, ref, outputs, where, case, comparators):
+        problem = super().structure(got, ref, outputs, where, case, comparators)
+        if problem is None or problem.kind != "non-finite":
+            return problem
+        if np.max(np.abs(case["scores"])) > np.log(np.finfo(np.float64).max):
+            problem.hint = HINT_OVERFLOW
+            problem.hints = [f"Most likely: {HINT_OVERFLOW}"] + [
+                h for h in problem.hints if h not in NAN_HINT]
+        return problem
+
+
 EXERCISES = (
     Exercise("ex03_rnn_step_backward", 3, "One RNN step, backward", 3,
              function="rnn_step_backward", reference=_nb03.rnn_step_backward,
@@ -265,5 +357,12 @@ EXERCISES = (
              diagnose=_shape_diagnosis,
              description="3 random batches of sequences, compared with the reference.",
              binds="seq_backward"),
+    Exercise("ex03_temporal_softmax_loss", 3, "The read-out's loss over time, forward and "
+             "backward", 3, function="temporal_softmax_loss",
+             reference=_nb03.temporal_softmax_loss, cases=loss_cases, seed=303,
+             outputs=LOSS_OUTPUTS, mistakes=tuple(LOSS_MISTAKES), text=_LossText(),
+             description="4 random cases (N, T, V all different; the last with scores around "
+             "1000), compared with the reference.", binds="softmax_loss"),
 )
-check_rnn_step_backward, check_rnn_backward = check_functions(EXERCISES)
+check_rnn_step_backward, check_rnn_backward, check_temporal_softmax_loss = \
+    check_functions(EXERCISES)

@@ -1,6 +1,7 @@
 """Reference solutions of notebook 03's exercises: the backward pass of one RNN step,
 then backpropagation through time over a sequence (for :mod:`course_utils.reference.nb01`'s
-forward pass)."""
+forward pass), and the read-out's loss: softmax cross-entropy over time, forward and
+backward."""
 
 from __future__ import annotations
 
@@ -56,3 +57,28 @@ def rnn_backward(dh, x, h0, h, Wxh, Whh):
         dWhh += dWhh_t
         db += db_t
     return dx, dh_carry, dWxh, dWhh, db
+
+
+def temporal_softmax_loss(scores, targets):
+    """Softmax cross-entropy at every time step, and its gradient (the read-out's loss).
+
+    Args:
+        scores: (N, T, V) unnormalised scores (logits) over V classes at each step.
+        targets: (N, T) integer class ids in [0, V).
+
+    Returns:
+        loss: float, the **mean** of ``−log softmax(scores[n, t])[targets[n, t]]`` over
+            all N·T positions; dscores (N, T, V), its gradient with respect to
+            ``scores``: ``(softmax(scores) − onehot(targets)) / (N·T)``. The softmax is
+            taken over the last axis, after subtracting each row's maximum (exp of a
+            large score would overflow; the softmax does not change).
+    """
+    N, T, V = scores.shape
+    shifted = scores - scores.max(axis=-1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    picked = np.take_along_axis(log_p, targets[..., None], axis=-1)[..., 0]   # (N, T)
+    loss = -picked.mean()
+    dscores = np.exp(log_p)
+    np.put_along_axis(dscores, targets[..., None], np.take_along_axis(
+        dscores, targets[..., None], axis=-1) - 1.0, axis=-1)
+    return float(loss), dscores / (N * T)
