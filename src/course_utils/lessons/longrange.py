@@ -321,7 +321,8 @@ def _storage(model, x, y) -> dict:
         without[j] = np.mean((h_ab @ w + b0 - y64) ** 2)
         A = np.column_stack([np.ones(N), hT[:, j]])
         alone[j] = np.mean((A @ np.linalg.lstsq(A, y64, rcond=None)[0] - y64) ** 2)
-    corr = np.array([np.corrcoef(cT[:, j], y64)[0, 1] for j in range(H)])
+    with np.errstate(invalid="ignore", divide="ignore"):   # a constant c_T gives nan
+        corr = np.array([np.corrcoef(cT[:, j], y64)[0, 1] for j in range(H)])
     return dict(mse=float(np.mean((y_hat.detach().numpy() - y64) ** 2)), n=n, dy_dx=dy_dx,
                 dc_dx=dc_dx, corr=corr, f_after=f_after, direct_kept=kept, eff_decay=eff,
                 mse_without=without, mse_alone=alone)
