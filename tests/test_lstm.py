@@ -309,7 +309,7 @@ def test_cell_step_jacobians_match_autograd():
     cs = [c0] + [c_np[:, t] for t in range(T)]
     for t in range(1, T + 1):                      # K[:, t-1] = ∂c_t/∂c_{t-1}
         for n in range(N):
-            def c_t_of(c_prev):
+            def c_t_of(c_prev, t=t, n=n):
                 if t == 1:
                     h_prev = torch.from_numpy(hs[0][n:n + 1])
                 else:   # h_{t-1} = o_{t-1} tanh(c_{t-1}), o_{t-1} from x_{t-1}, h_{t-2}
