@@ -214,3 +214,42 @@ def test_cases_are_batched_non_square_and_cover_dcT():
     seq = ex07.seq_backward_cases()
     assert all(c["x"].shape[1] > 1 for c in seq)
     assert "dcT" not in seq[0] and all("dcT" in c for c in seq[1:])
+
+
+def _backward_carrying_in_place(dh, x, h0, c0, Wx, Wh, b, dcT=None, *, into="dcT"):
+    """Right values, but it writes into its inputs: the carried dc into ``dcT`` itself
+    (slice assignment), or the carried dh into ``dh`` (``dh[:, t] += …``)."""
+    h, c = nb07.lstm_forward(x, h0, c0, Wx, Wh, b)
+    T = x.shape[1]
+    dx, dWx, dWh, db = np.zeros_like(x), 0 * Wx, 0 * Wh, 0 * b
+    dh_c = np.zeros_like(h0)
+    dc_c = dcT if dcT is not None else np.zeros_like(c0)   # no copy: an alias of dcT
+    for t in range(T - 1, -1, -1):
+        hp, cp = (h[:, t - 1], c[:, t - 1]) if t else (h0, c0)
+        if into == "dh":
+            dh[:, t] += dh_c
+            up = dh[:, t]
+        else:
+            up = dh[:, t] + dh_c
+        dx[:, t], dh_c, dc_new, a1, a2, a3 = nb07.lstm_step_backward(up, dc_c, x[:, t], hp, cp,
+                                                                     Wx, Wh, b)
+        if into == "dcT":
+            dc_c[...] = dc_new
+        else:
+            dc_c = dc_new
+        dWx, dWh, db = dWx + a1, dWh + a2, db + a3
+    return dx, dh_c, dc_c.copy(), dWx, dWh, db
+
+
+@pytest.mark.parametrize("into", ["dcT", "dh"])
+def test_an_input_changed_in_place_is_named(into, capsys):
+    """The notebook says that lstm_backward must leave dcT (and dh) unchanged; the check
+    says so when a function with otherwise right values modifies one of them."""
+    def fn(dh, x, h0, c0, Wx, Wh, b, dcT=None):
+        return _backward_carrying_in_place(dh, x, h0, c0, Wx, Wh, b, dcT, into=into)
+
+    v = checker.run_check(fn, nb07.lstm_backward, ex07.seq_backward_cases(),
+                          outputs=("dx", "dh0", "dc0", "dWx", "dWh", "db"))
+    assert v.kind == "mutated" and f"`{into}`" in v.message, v
+    returned, out = _verdict(ex07.check_lstm_backward, fn, capsys)
+    assert returned is nb07.lstm_backward and f"modifies its input `{into}` in place" in out, out

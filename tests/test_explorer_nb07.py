@@ -175,3 +175,40 @@ def test_redraw_is_well_under_a_second_of_cpu():
         best = min(best, time.process_time() - c0)
         plt.close("all")
     assert best < 1.0
+
+
+def test_explorer_y_limits_fit_the_curves():
+    ax_j = memory.plot_explorer()[1]
+    lo, hi = ax_j.get_ylim()
+    ys = np.concatenate([ax_j.lines[0].get_ydata(), ax_j.lines[1].get_ydata()])
+    assert lo <= ys.min() and ys.max() <= hi
+    assert ys.max() - ys.min() > 0.4 * (hi - lo)    # the data fill much of the height
+    assert memory.log_limits([-1.2, 0.86]) == (-2.0, 2.0)
+    assert memory.log_limits([-np.inf, -300.0, 0.0]) == (-30.0, 1.0)   # floor; -inf ignored
+    plt.close("all")
+
+
+def test_draw_cell_paths_has_both_kinds_of_path():
+    ax = memory.draw_cell_paths()
+    texts = " ".join(t.get_text() for t in ax.texts)
+    for label in ("$c_{k}$", "$c_{k+1}$", "$h_{k}$", "gates", "$W_h$", "f_{k+1}"):
+        assert label in texts, label
+    arrows = [t.arrow_patch for t in ax.texts if getattr(t, "arrow_patch", None) is not None]
+    colors = {tuple(np.round(a.get_edgecolor(), 3)) for a in arrows}
+    assert len(arrows) >= 10 and len(colors) >= 3          # direct, mixed and input arrows
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any("direct path" in t for t in legend) and any("mixed path" in t for t in legend)
+    plt.close("all")
+
+
+def test_plot_gradient_paths_draws_every_curve():
+    lags = np.arange(5)[::-1]
+    h = {"RNN": np.ones(5), "LSTM a": np.ones(5) * 2}
+    c = {"LSTM a": (np.ones(5) * 3, np.ones(5) * 4), "LSTM b": (np.ones(5) * 5, np.ones(5) * 6)}
+    ax_h, ax_c = memory.plot_gradient_paths(lags, h, c, title="t")
+    assert [ln.get_ydata()[0] for ln in ax_h.lines] == [1, 2]
+    assert [ln.get_ydata()[0] for ln in ax_c.lines] == [3, 4, 5, 6]
+    assert len(ax_c.get_legend().get_texts()) == 4
+    for ax in (ax_h, ax_c):
+        assert ax.get_xlabel() and ax.get_ylabel() and ax.get_title()
+    plt.close("all")

@@ -133,3 +133,46 @@ def test_train_adding_stops_at_the_first_evaluation_below_stop_below():
     assert stopped.steps == full.steps[:len(stopped.steps)]
     assert stopped.eval_mse == full.eval_mse[:len(stopped.eval_mse)]
     assert stopped.final_mse < 0.05 and all(m >= 0.05 for m in stopped.eval_mse[:-1])
+
+
+def test_marked_positions_and_single_trace_mse():
+    x, y = longrange.adding_problem(300, 20, np.random.default_rng(1), dtype=np.float64)
+    pos = longrange.marked_positions(x)
+    assert pos.shape == (300, 2) and np.all(pos[:, 0] < pos[:, 1])
+    np.testing.assert_allclose(x[np.arange(300)[:, None], pos, 0].sum(axis=1), y)
+    assert longrange.single_trace_mse(x, y, 1.0) < 1e-20         # f = 1 keeps the sum exactly
+    m = [longrange.single_trace_mse(x, y, f) for f in (0.99, 0.9, 0.7)]
+    assert m[0] < m[1] < m[2] < longrange.BASELINE_MSE + 0.03
+
+
+def test_storage_analysis_of_a_cell_with_a_constant_forget_gate():
+    """A hand-built LSTM whose unit 0 writes the marked values (input gate open only at a
+    marker) and keeps them with a constant forget gate f = σ(2): its effective decay per
+    step must be f, what the direct path keeps ∏ f, and no path through h exists."""
+    import torch
+
+    H = 3
+    model = longrange.make_model("lstm", H, seed=0)
+    f = 1 / (1 + np.exp(-2.0))
+    with torch.no_grad():
+        rec = model.rec
+        for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
+            getattr(rec, name).zero_()
+        rec.weight_ih_l0[0, 1] = 20.0       # input gate of unit 0 opens at a marker ...
+        rec.bias_ih_l0[0] = -10.0           # ... and is closed elsewhere
+        rec.bias_ih_l0[H:2 * H] = 2.0       # constant forget gates σ(2)
+        rec.weight_ih_l0[2 * H, 0] = 0.01   # candidate g = tanh(0.01 value): nearly linear
+        rec.bias_ih_l0[3 * H:] = 10.0       # output gates open
+        model.out.weight.zero_()
+        model.out.weight[0, 0] = 1.0
+    x, y = longrange.adding_problem(200, 20, np.random.default_rng(2), dtype=np.float32)
+    st = longrange.storage_analysis(model, x, y)
+    np.testing.assert_allclose(st["eff_decay"][0], f, rtol=1e-4)
+    np.testing.assert_allclose(st["f_after"][0], f, rtol=1e-6)
+    n2 = st["n"][:, 1]
+    np.testing.assert_allclose(st["direct_kept"][0], np.mean(f ** n2), rtol=1e-6)
+    assert st["dc_dx"].shape == (200, 2, H) and st["dy_dx"].shape == (200, 2)
+    assert st["corr"].shape == st["mse_without"].shape == st["mse_alone"].shape == (H,)
+    # only unit 0 is read: removing another unit changes nothing
+    np.testing.assert_allclose(st["mse_without"][1:], st["mse"], rtol=1e-9)
+    assert st["mse_without"][0] > st["mse"]

@@ -230,3 +230,95 @@ def test_chrono_init_of_torch_lstm_sets_the_effective_biases(dtype):
     torch.testing.assert_close(m2.bias_ih_l0.detach()[:2 * H], m.bias_ih_l0.detach()[:2 * H])
     with pytest.raises(ValueError):
         lstm.chrono_init(torch.nn.LSTM(D, H, bias=False), T_max, np.random.default_rng(0))
+
+
+# ---------------------------------------------------------------------------------------
+# The path decomposition of ∂L/∂c_k
+# ---------------------------------------------------------------------------------------
+def _torch_step(x_t, h, c, Wx, Wh, b, detach_h=False):
+    """One LSTM step in torch from the equations; ``detach_h`` cuts every path through h."""
+    H = h.shape[1]
+    a = x_t @ Wx.T + (h.detach() if detach_h else h) @ Wh.T + b
+    i, f, g, o = (torch.sigmoid(a[:, :H]), torch.sigmoid(a[:, H:2 * H]),
+                  torch.tanh(a[:, 2 * H:3 * H]), torch.sigmoid(a[:, 3 * H:]))
+    c = f * c + i * g
+    return o * torch.tanh(c), c
+
+
+def test_forget_products():
+    f = np.random.default_rng(0).uniform(0.1, 1.0, size=(2, 5, 3))
+    P = lstm.forget_products(f)
+    assert P.shape == (2, 6, 3)
+    np.testing.assert_array_equal(P[:, 5], 1.0)
+    for k in range(6):
+        np.testing.assert_allclose(P[:, k], np.prod(f[:, k:], axis=1), rtol=1e-14)
+
+
+@pytest.mark.parametrize("scale", [1.0, 3.0])
+def test_direct_cell_gradients_equal_autograd_with_the_paths_through_h_cut(scale):
+    """Autograd with h detached where it enters the gates keeps exactly the direct path
+    (and the end's c_T → h_T); that is what direct_cell_gradients computes."""
+    N, T, D, H = 3, 8, 2, 4
+    rng = np.random.default_rng(2)
+    p = lstm.init_lstm_params(D, H, rng, forget_bias=1.0)
+    Wx, Wh, b = p.Wx * scale, p.Wh * scale, p.b
+    x, h0, c0 = rng.normal(size=(N, T, D)), rng.normal(size=(N, H)), rng.normal(size=(N, H))
+    dhT = rng.normal(size=(N, H))
+    _, dc = lstm.lstm_state_gradients(x, h0, c0, Wx, Wh, b, dhT)
+    direct = lstm.direct_cell_gradients(x, h0, c0, Wx, Wh, b, dc[:, T])
+    assert direct.shape == (N, T + 1, H)
+
+    tW = [torch.from_numpy(a) for a in (Wx, Wh, b)]
+    h, c = torch.from_numpy(h0), torch.tensor(c0, requires_grad=True)
+    cs = [c]
+    for t in range(T):
+        h, c = _torch_step(torch.from_numpy(x[:, t]), h, c, *tW, detach_h=True)
+        c.retain_grad()
+        cs.append(c)
+    (h * torch.from_numpy(dhT)).sum().backward()
+    for k in range(T + 1):
+        assert rel_error(direct[:, k], cs[k].grad.numpy()) < 1e-12
+    # the mixed paths are not negligible here, so the total differs from the direct part
+    assert rel_error(dc[:, 0], direct[:, 0]) > 1e-3
+
+
+def test_without_recurrent_weights_the_total_is_the_direct_path():
+    N, T, D, H = 2, 30, 2, 5
+    rng = np.random.default_rng(3)
+    p = lstm.init_lstm_params(D, H, rng, forget_bias=2.0)
+    x = rng.uniform(0, 1, size=(N, T, D))
+    z = np.zeros((N, H))
+    dhT = rng.normal(size=(N, H))
+    Wh0 = np.zeros_like(p.Wh)
+    _, dc = lstm.lstm_state_gradients(x, z, z, p.Wx, Wh0, p.b, dhT)
+    direct = lstm.direct_cell_gradients(x, z, z, p.Wx, Wh0, p.b, dc[:, T])
+    assert rel_error(dc, direct) < 1e-13
+
+
+def test_cell_step_jacobians_match_autograd():
+    N, T, D, H = 2, 5, 3, 4
+    rng = np.random.default_rng(4)
+    p = lstm.init_lstm_params(D, H, rng, forget_bias=1.0)
+    Wx, Wh, b = p.Wx * 3, p.Wh * 3, p.b
+    x, h0, c0 = rng.normal(size=(N, T, D)), rng.normal(size=(N, H)), rng.normal(size=(N, H))
+    K, f = lstm.cell_step_jacobians(x, h0, c0, Wx, Wh, b)
+    assert K.shape == (N, T, H, H) and f.shape == (N, T, H)
+    h_np, c_np = nb07.lstm_forward(x, h0, c0, Wx, Wh, b)
+    tW = [torch.from_numpy(a) for a in (Wx, Wh, b)]
+    hs = [h0] + [h_np[:, t] for t in range(T)]
+    cs = [c0] + [c_np[:, t] for t in range(T)]
+    for t in range(1, T + 1):                      # K[:, t-1] = ∂c_t/∂c_{t-1}
+        for n in range(N):
+            def c_t_of(c_prev, t=t, n=n):
+                if t == 1:
+                    h_prev = torch.from_numpy(hs[0][n:n + 1])
+                else:   # h_{t-1} = o_{t-1} tanh(c_{t-1}), o_{t-1} from x_{t-1}, h_{t-2}
+                    a = (torch.from_numpy(x[n:n + 1, t - 2]) @ tW[0].T
+                         + torch.from_numpy(hs[t - 2][n:n + 1]) @ tW[1].T + tW[2])
+                    h_prev = torch.sigmoid(a[:, 3 * H:]) * torch.tanh(c_prev)
+                _, c_new = _torch_step(torch.from_numpy(x[n:n + 1, t - 1]), h_prev, c_prev, *tW)
+                return c_new[0]
+            J = torch.autograd.functional.jacobian(c_t_of, torch.from_numpy(cs[t - 1][n:n + 1]))
+            np.testing.assert_allclose(K[n, t - 1], J[:, 0, :].numpy(), rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(K[:, 0], np.einsum("nj,jk->njk", f[:, 0], np.eye(H)))
+    assert np.abs(K[:, 1:] - np.einsum("ntj,jk->ntjk", f[:, 1:], np.eye(H))).max() > 1e-2

@@ -125,7 +125,7 @@ def test_chrono_quotes_equal_the_results_file(chrono, rows, folder):
         f"{_and_list([r['steps'] for r in stop])} steps",
         f"at most {cpu_max:.1f} s of CPU per run",
         "did not get below 0.01 in\n6000 steps for any seed (0 of 3, "
-        f"{min(ctrl_cpu):.0f} to {max(ctrl_cpu):.0f} s of\nCPU each)",
+        f"{min(ctrl_cpu):.1f} to {max(ctrl_cpu):.1f} s of\nCPU each, the results file's `cpu_s`)",
         f"ended at MSE {_and_list([r['final_mse'] for r in fixed], '{:.4f}')}:\n"
         f"{sum(r['final_mse'] < 0.01 for r in fixed)} of 3 below 0.01",
         f"where $b_f = 3$ solved {rows[(100, 'LSTM, forget bias 3')]['solved']} of 3",

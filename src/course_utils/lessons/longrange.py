@@ -228,3 +228,139 @@ def summarise_runs(runs: list) -> list:
                         solved=sum(bool(r["solved"]) for r in rs), runs=len(rs),
                         cpu_s=float(np.mean([r["cpu_s"] for r in rs]))))
     return out
+
+
+def marked_positions(x):
+    """x: (N, T, 2) adding-problem inputs -> (N, 2) the two marked steps, in order."""
+    marks = np.asarray(x)[:, :, 1] == 1
+    return np.array([np.flatnonzero(m)[:2] for m in marks])
+
+
+def single_trace_mse(x, y, f: float) -> float:
+    """Best MSE of a read-out ``a + b·z`` (a, b by least squares) of a single cell that
+    stores both marked values and then only decays: ``z = X₁ f^{n₁} + X₂ f^{n₂}``, with
+    ``n`` the steps from a marked step to the end. x: (N, T, 2), y: (N,)."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    pos = marked_positions(x)
+    rows = np.arange(len(y))[:, None]
+    n = x.shape[1] - 1 - pos
+    z = (x[rows, pos, 0] * float(f) ** n).sum(axis=1)
+    A = np.column_stack([np.ones_like(z), z])
+    coef = np.linalg.lstsq(A, y, rcond=None)[0]
+    return float(np.mean((A @ coef - y) ** 2))
+
+
+def storage_analysis(model, x, y) -> dict:
+    """How a trained :func:`make_model` LSTM holds the sum, measured on x: (N, T, 2), y: (N,).
+
+    Returns a dict of arrays (H units, float64):
+
+    * ``mse``: the model's MSE; ``n``: (N, 2) steps from each marked step to the end;
+    * ``dy_dx``: (N, 2) ``∂ŷ/∂X`` for the two marked values (1 for a perfect adder);
+    * ``dc_dx``: (N, 2, H) ``∂c_T/∂X`` per unit (torch autograd, float64, every path);
+    * ``corr``: (H,) correlation of ``c_T`` with the target;
+    * ``f_after``: (H,) mean forget gate after the second marked step;
+    * ``direct_kept``: (H,) mean of ``∏ f`` from the second marked step to the end: what the
+      direct path alone keeps of a value written there;
+    * ``eff_decay``: (H,) the per-step factor r of a least-squares fit
+      ``|∂c_T/∂X| ∝ r^n`` over both markers and all sequences: how a stored value fades
+      through every path (a unit whose memory were its forget gate alone would give
+      r ≈ its f);
+    * ``mse_without``: (H,) the model's MSE with that unit's ``h_T`` replaced by its mean
+      (the read-out no longer sees it);
+    * ``mse_alone``: (H,) MSE of a least-squares read-out ``a + b·h_T`` of that unit alone.
+
+    Runs torch on one thread (these are small; about 1 s of CPU for 1000 sequences of 50).
+    """
+    from ..runtime import torch_threads
+
+    with torch_threads(1):
+        return _storage(model, x, y)
+
+
+def _storage(model, x, y) -> dict:
+    import copy
+
+    import torch
+
+    x64 = np.asarray(x, dtype=np.float64)
+    y64 = np.asarray(y, dtype=np.float64)
+    N, T, _ = x64.shape
+    m = copy.deepcopy(model).double()
+    pos = marked_positions(x64)
+    rows = np.arange(N)[:, None]
+    xt = torch.tensor(x64, requires_grad=True)
+    out, (_, c_n) = m.rec(xt)
+    y_hat = m.out(out[:, -1]).squeeze(-1)
+    H = c_n.shape[-1]
+
+    def sensitivity(scalar):
+        g, = torch.autograd.grad(scalar, xt, retain_graph=True)
+        return g.numpy()[:, :, 0][rows, pos]                          # (N, 2)
+
+    dy_dx = sensitivity(y_hat.sum())
+    dc_dx = np.stack([sensitivity(c_n[0, :, j].sum()) for j in range(H)], axis=2)
+    trace = lstm_gate_trace(model, x64)
+    cT, hT, f = trace["c"][:, -1], trace["h"][:, -1], trace["f"]
+    after = np.arange(T)[None, :] > pos[:, 1:2]                       # (N, T)
+    f_after = (f * after[..., None]).sum(axis=(0, 1)) / after.sum()
+    kept = np.exp((np.log(f) * after[..., None]).sum(axis=1)).mean(axis=0)
+    n = T - 1 - pos
+    eff = np.empty(H)
+    for j in range(H):
+        s = np.abs(dc_dx[:, :, j]).ravel()
+        ok = s > 0
+        A = np.column_stack([np.ones(ok.sum()), n.ravel()[ok]])
+        eff[j] = np.exp(np.linalg.lstsq(A, np.log(s[ok]), rcond=None)[0][1])
+    w = m.out.weight.detach().numpy()[0]
+    b0 = float(m.out.bias.detach()[0])
+    without, alone = np.empty(H), np.empty(H)
+    for j in range(H):
+        h_ab = hT.copy()
+        h_ab[:, j] = hT[:, j].mean()
+        without[j] = np.mean((h_ab @ w + b0 - y64) ** 2)
+        A = np.column_stack([np.ones(N), hT[:, j]])
+        alone[j] = np.mean((A @ np.linalg.lstsq(A, y64, rcond=None)[0] - y64) ** 2)
+    with np.errstate(invalid="ignore", divide="ignore"):   # a constant c_T gives nan
+        corr = np.array([np.corrcoef(cT[:, j], y64)[0, 1] for j in range(H)])
+    return dict(mse=float(np.mean((y_hat.detach().numpy() - y64) ** 2)), n=n, dy_dx=dy_dx,
+                dc_dx=dc_dx, corr=corr, f_after=f_after, direct_kept=kept, eff_decay=eff,
+                mse_without=without, mse_alone=alone)
+
+
+def plot_storage(st: dict, units, *, f_ref: float):
+    """Figure of :func:`storage_analysis`'s result ``st``. Left: the model's ``∂ŷ/∂X`` for
+    each marked value against the steps n to the end, next to ``f_ref^n`` (what the direct
+    path of a cell with forget gate ``f_ref`` keeps). Right: for the given ``units``, the
+    mean forget gate after the second marker next to the effective decay per step through
+    every path. Returns the two Axes."""
+    import matplotlib.pyplot as plt
+
+    fig, (ax_s, ax_u) = plt.subplots(1, 2, figsize=(12, 3.9))
+    for k, (marker, color) in enumerate([("first", "C0"), ("second", "C1")]):
+        ax_s.plot(st["n"][:, k], st["dy_dx"][:, k], "o", ms=2.5, alpha=0.35, color=color,
+                  label=f"model's ∂ŷ/∂X, {marker} marked value")
+    n = np.arange(0, int(st["n"].max()) + 1)
+    ax_s.plot(n, f_ref ** n, "k--", lw=1.5, label=f"direct path alone: {f_ref:.2f}ⁿ")
+    ax_s.axhline(1.0, color="grey", lw=0.8)
+    ax_s.set_xlabel("n: steps from the marked step to the read-out")
+    ax_s.set_ylabel("sensitivity / fraction kept")
+    ax_s.set_title("What reaches the read-out from a marked value", fontsize=10)
+    ax_s.legend(fontsize=8, loc="lower left")
+    ax_s.set_ylim(0, max(1.6, float(np.quantile(st["dy_dx"], 0.99)) + 0.1))
+    units = list(units)
+    pos = np.arange(len(units))
+    ax_u.bar(pos - 0.2, st["f_after"][units], 0.4, color="C3",
+             label="mean forget gate f after the 2nd marker (direct path, per step)")
+    ax_u.bar(pos + 0.2, st["eff_decay"][units], 0.4, color="C0",
+             label="effective decay per step, every path (fit of |∂c_T/∂X|)")
+    ax_u.axhline(1.0, color="grey", lw=0.8)
+    ax_u.set_xticks(pos, [str(u) for u in units])
+    ax_u.set_xlabel("unit (those whose c_T follows the target)")
+    ax_u.set_ylabel("factor per step")
+    lo = min(st["f_after"][units].min(), st["eff_decay"][units].min())
+    ax_u.set_ylim(max(0.0, lo - 0.03), max(1.1, st["eff_decay"][units].max() + 0.03))
+    ax_u.set_title("How fast each storing unit's memory fades", fontsize=10)
+    ax_u.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    return ax_s, ax_u

@@ -118,10 +118,7 @@ def _experiment(forget_bias, init, T_max, T, H, N, seed) -> MemoryExperiment:
         x.reshape(N * T, 2), h_prev.reshape(N * T, H), *p.as_tuple())))
     gates = {k: v.reshape(N, T, H) for k, v in gates.items()}
     # direct path from c_k to c_T: diag(f_{k+1} ⊙ ... ⊙ f_T); its 2-norm is the largest entry
-    log_f = np.log(gates["f"])
-    suffix = np.concatenate([np.cumsum(log_f[:, ::-1], axis=1)[:, ::-1], np.zeros((N, 1, H))],
-                            axis=1)                                      # (N, T + 1, H)
-    direct = np.exp(suffix.max(axis=2))
+    direct = lstm.forget_products(gates["f"]).max(axis=2)
     settings = dict(forget_bias=float(forget_bias), init=init, T_max=float(T_max), T=T)
     return MemoryExperiment(settings, p.b[f_rows].copy(), gates, jac_norms, direct)
 
@@ -160,19 +157,29 @@ def plot_explorer(axes=None, **settings):
 
     lags = ex.lags
     with np.errstate(divide="ignore"):  # an underflow to 0 is drawn off the axes
-        ax_j.plot(lags, np.log10(ex.jac_norms.mean(axis=0)), color="C0", lw=2,
-                  label="‖∂c_T/∂c_k‖₂, every path")
-        ax_j.plot(lags, np.log10(ex.direct_norms.mean(axis=0)), color="C3", ls="--",
-                  label="direct path only, max over units of ∏ fₜ")
+        every, direct = np.log10(ex.jac_norms.mean(axis=0)), np.log10(ex.direct_norms.mean(axis=0))
+    ax_j.plot(lags, every, color="C0", lw=2, label="‖∂c_T/∂c_k‖₂, every path (direct + mixed)")
+    ax_j.plot(lags, direct, color="C3", ls="--", label="direct path only, max over units of ∏ fₜ")
     ax_j.axhline(0.0, color="grey", lw=0.8)
-    ax_j.set_ylim(-20, 2)
+    ax_j.set_ylim(*log_limits(every, direct))
     ax_j.set_xlim(0, ex.T)
     ax_j.set_xlabel("lag T − k (steps back)")
     ax_j.set_ylabel("log10 of the mean ‖∂c_T/∂c_k‖₂")
     ax_j.set_title(f"Cell-state gradient flow, T = {ex.T}", fontsize=10)
-    ax_j.legend(fontsize=8, loc="lower left")
+    ax_j.legend(fontsize=8, loc="best")
     ax_j.grid(True, which="major", alpha=0.3)
     return axes
+
+
+def log_limits(*curves, floor=-30.0, margin=0.5):
+    """y-limits for curves of log10 values: from just below the lowest finite value (but
+    not below ``floor``) to just above the highest (and above 0), so the data fill the
+    height. Returns (low, high)."""
+    vals = np.concatenate([np.asarray(c, dtype=float).ravel() for c in curves])
+    vals = vals[np.isfinite(vals)]
+    lo = max(np.floor(vals.min() - margin), floor) if vals.size else floor
+    hi = max(np.ceil(vals.max() + margin), margin) if vals.size else 1.0
+    return float(lo), float(hi)
 
 
 def memory_explorer():
@@ -205,3 +212,96 @@ def memory_explorer():
         T=widgets.IntSlider(value=d["T"], min=10, max=300, step=10, description="length T",
                             continuous_update=False, **kw),
     )
+
+
+# ---------------------------------------------------------------------------------------
+# Section 2's diagram and section 9's figure: the paths of the cell state's gradient
+# ---------------------------------------------------------------------------------------
+DIRECT_COLOR, MIXED_COLOR = "C3", "C0"
+
+
+def draw_cell_paths(ax=None):
+    """Draw two LSTM steps, k → k+1 → k+2, with the two kinds of path from ``c_k`` onward:
+    the **direct** path ``c_k → c_{k+1} → c_{k+2}`` (red; each arrow multiplies by ``f``)
+    and a **mixed** path ``c_k → h_k → gates_{k+1} → c_{k+1}`` (blue; it meets ``W_h`` and
+    the gates' derivatives). Drawn with matplotlib only. Returns the Axes."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9.5, 3.6))
+    box = dict(boxstyle="round,pad=0.35", fc="white", ec="k", lw=1.2)
+    gate_box = dict(boxstyle="round,pad=0.35", fc="#f3f3f3", ec="0.4", lw=1)
+    cols = {"k": 0.0, "k+1": 3.2, "k+2": 6.4}
+    y_c, y_g, y_h = 2.3, 1.15, 0.0
+
+    def arrow(xy_from, xy_to, color, lw=2.0, ls="-", rad=0.0):
+        ax.annotate("", xy=xy_to, xytext=xy_from,
+                    arrowprops=dict(arrowstyle="-|>", color=color, lw=lw, ls=ls,
+                                    shrinkA=18, shrinkB=20, mutation_scale=14,
+                                    connectionstyle=f"arc3,rad={rad}"))
+
+    for step, x in cols.items():
+        ax.text(x, y_c, f"$c_{{{step}}}$", ha="center", va="center", fontsize=13, bbox=box)
+        ax.text(x, y_h, f"$h_{{{step}}}$", ha="center", va="center", fontsize=13, bbox=box)
+    for prev, step in (("k", "k+1"), ("k+1", "k+2")):
+        xg = cols[prev] + 1.6
+        ax.text(xg, y_g, f"gates $i, f, g, o$\nof step ${step}$", ha="center", va="center",
+                fontsize=9, bbox=gate_box)
+        ax.text(xg, y_h - 0.05, f"$x_{{{step}}}$", ha="center", va="center", fontsize=10,
+                color="0.45")
+        arrow((xg, y_h + 0.15), (xg, y_g - 0.1), "0.6", lw=1.0)                 # x → gates
+        # direct path: c → c, multiplied by f
+        arrow((cols[prev], y_c), (cols[step], y_c), DIRECT_COLOR, lw=3.0)
+        ax.text((cols[prev] + cols[step]) / 2, y_c + 0.28, f"$\\times f_{{{step}}}$",
+                ha="center", fontsize=11, color=DIRECT_COLOR)
+        # mixed path: c → h (same step) → gates of the next step → c
+        arrow((cols[prev], y_c), (cols[prev], y_h), MIXED_COLOR, rad=0.0)
+        arrow((cols[prev], y_h), (xg, y_g), MIXED_COLOR)
+        arrow((xg, y_g), (cols[step], y_c), MIXED_COLOR)
+    ax.text(cols["k"] - 0.15, (y_c + y_h) / 2, "$o \\odot \\tanh$", ha="right", va="center",
+            fontsize=10, color=MIXED_COLOR)
+    ax.text(cols["k"] + 0.75, 0.42, "$W_h$", fontsize=10, color=MIXED_COLOR)
+    ax.text(cols["k+2"] + 1.0, y_c, "$\\cdots \\to c_T$", ha="left", va="center", fontsize=13,
+            color=DIRECT_COLOR)
+    ax.plot([], [], color=DIRECT_COLOR, lw=3,
+            label="direct path c → c: Jacobian diag(f) per step, no weights")
+    ax.plot([], [], color=MIXED_COLOR, lw=2,
+            label="mixed path c → h → gates → c: meets W_h and the gates' derivatives")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=1, fontsize=9, frameon=False)
+    ax.set_xlim(-1.0, 8.4)
+    ax.set_ylim(-0.45, 2.8)
+    ax.set_axis_off()
+    ax.set_title("Two LSTM steps and the paths from $c_k$ towards $c_T$", fontsize=11)
+    return ax
+
+
+def plot_gradient_paths(lags, h_norms: dict, cell_paths: dict, *, title=""):
+    """Section 9's figure. Left: mean ``‖∂L/∂h_k‖`` against the lag for each model
+    (``h_norms``: name → (T + 1,)). Right: for each LSTM (``cell_paths``: name →
+    ``(total, direct)``, each (T + 1,)), the mean ``‖∂L/∂c_k‖`` through every path (solid)
+    and through the direct path alone (dashed, same colour). ``lags``: (T + 1,), the lag
+    of each entry. Returns the two Axes."""
+    import matplotlib.pyplot as plt
+
+    fig, (ax_h, ax_c) = plt.subplots(1, 2, figsize=(12, 4.2))
+    styles = ["k-", "C0--", "C1-", "C2-"]
+    for (name, norms), style in zip(h_norms.items(), styles):
+        ax_h.semilogy(lags, norms, style, label=name)
+    ax_h.set_xlabel("lag T − k (steps back from the loss)")
+    ax_h.set_ylabel(r"mean $\|\partial L_T / \partial h_k\|$ (log scale)")
+    ax_h.set_title("Hidden state: RNN vs LSTM", fontsize=10)
+    ax_h.legend(fontsize=8)
+    for (name, (total, direct)), color in zip(cell_paths.items(), ["C0", "C1", "C2"]):
+        ax_c.semilogy(lags, total, "-", color=color, lw=2, label=f"{name}: every path")
+        ax_c.semilogy(lags, direct, ":", color=color, lw=2, label=f"{name}: direct path only")
+    ax_c.set_xlabel("lag T − k (steps back from the loss)")
+    ax_c.set_ylabel(r"mean $\|\partial L_T / \partial c_k\|$ (log scale)")
+    ax_c.set_title("LSTM cell state: every path vs the direct path", fontsize=10)
+    ax_c.legend(fontsize=7, ncol=1)
+    for ax in (ax_h, ax_c):
+        ax.set_xlim(0, lags.max())
+        ax.grid(True, which="major", alpha=0.3)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return ax_h, ax_c

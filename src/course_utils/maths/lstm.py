@@ -253,3 +253,105 @@ def chrono_init(target, T_max: float, rng: np.random.Generator) -> np.ndarray:
         target.bias_ih_l0[gate_slice("i", H)] = -bf_t
         target.bias_hh_l0[: 2 * H] = 0.0
     return b_f
+
+
+# ---------------------------------------------------------------------------------------
+# The cell state's gradient, path by path
+# ---------------------------------------------------------------------------------------
+def forget_products(f):
+    """Products of forget gates, the diagonal of the direct path's Jacobian.
+
+    Args:
+        f: (N, T, H) forget gates ``f_1 … f_T``.
+
+    Returns:
+        P: (N, T + 1, H) with ``P[:, k] = ∏_{t=k+1}^{T} f_t`` for k = 0 … T
+        (``P[:, T] = 1``, the empty product), so that the direct path from ``c_k`` to
+        ``c_T`` has Jacobian ``diag(P[n, k])``.
+    """
+    f = np.asarray(f, dtype=np.float64)
+    N, _, H = f.shape
+    suffix = np.cumprod(f[:, ::-1], axis=1)[:, ::-1]
+    return np.concatenate([suffix, np.ones((N, 1, H))], axis=1)
+
+
+def forget_gates(x, h0, c0, Wx, Wh, b):
+    """The forget gates of the forward pass: (N, T, H), ``f_1 … f_T`` (x: (N, T, D),
+    h0, c0: (N, H), weights as in :func:`init_lstm_params`)."""
+    from ..reference import nb07
+
+    x = np.asarray(x, dtype=np.float64)
+    N, T, D = x.shape
+    H = h0.shape[1]
+    h, _ = nb07.lstm_forward(x, h0, c0, Wx, Wh, b)
+    h_prev = np.concatenate([np.asarray(h0, dtype=np.float64)[:, None], h[:, :-1]], axis=1)
+    f = nb07.lstm_gates(x.reshape(N * T, D), h_prev.reshape(N * T, H), Wx, Wh, b)[1]
+    return f.reshape(N, T, H)
+
+
+def direct_cell_gradients(x, h0, c0, Wx, Wh, b, dc_T):
+    """The share of ``∂L/∂c_k`` that travels the direct path ``c_k → c_{k+1} → … → c_T``.
+
+    The gradient of a loss at the end with respect to an earlier cell state is a sum over
+    paths. The direct path multiplies by the forget gates only; every other path leaves the
+    cell state at some step through ``h`` (``c_t → h_t → gates_{t+1} → c_{t+1}``, a *mixed*
+    path) and meets ``W_h`` and the gates' derivatives there. This returns the direct
+    path's term alone,
+
+        ``direct[:, k] = dc_T ⊙ ∏_{t=k+1}^{T} f_t``,
+
+    so that ``∂L/∂c_k − direct[:, k]`` is what all mixed paths together carry.
+
+    Args:
+        x: (N, T, D), h0, c0: (N, H), Wx: (4H, D), Wh: (4H, H), b: (4H,): the sequence
+            and weights of the forward pass.
+        dc_T: (N, H) the total gradient ``∂L/∂c_T`` (e.g. ``dc[:, T]`` of
+            :func:`lstm_state_gradients`).
+
+    Returns:
+        direct: (N, T + 1, H), ``direct[:, T] = dc_T``.
+    """
+    P = forget_products(forget_gates(x, h0, c0, Wx, Wh, b))
+    return np.asarray(dc_T, dtype=np.float64)[:, None, :] * P
+
+
+def cell_step_jacobians(x, h0, c0, Wx, Wh, b):
+    """One-step Jacobians of the cell state through every path, ``K_t = ∂c_t/∂c_{t−1}``.
+
+    ``c_{t−1}`` reaches ``c_t`` directly (factor ``diag(f_t)``) and through
+    ``h_{t−1} = o_{t−1} ⊙ tanh(c_{t−1})``, which feeds the gates of step t (the mixed
+    path; ``o_{t−1}`` does not depend on ``c_{t−1}``). So
+
+        ``K_t = diag(f_t) + M_t``,  ``M_t = (∂c_t/∂h_{t−1}) diag(o_{t−1} ⊙ (1 − tanh² c_{t−1}))``,
+
+    with ``∂c_t/∂h_{t−1} = diag(c_{t−1} f(1−f)) W_f + diag(g i(1−i)) W_i + diag(i(1−g²)) W_g``
+    (``W_i, W_f, W_g`` the row blocks of ``Wh``). At t = 1, ``h_0`` is given, not computed
+    from ``c_0``, so ``M_1 = 0``.
+
+    Args:
+        x: (N, T, D), h0, c0: (N, H), Wx: (4H, D), Wh: (4H, H), b: (4H,).
+
+    Returns:
+        K: (N, T, H, H) with ``K[:, t − 1] = ∂c_t/∂c_{t−1}`` (rows: units of c_t);
+        f: (N, T, H) the forget gates, so that ``K − diag(f)`` is the mixed part ``M``.
+    """
+    from ..reference import nb07
+
+    x = np.asarray(x, dtype=np.float64)
+    h0, c0 = (np.asarray(a, dtype=np.float64) for a in (h0, c0))
+    N, T, D = x.shape
+    H = h0.shape[1]
+    h, c = nb07.lstm_forward(x, h0, c0, Wx, Wh, b)
+    h_prev = np.concatenate([h0[:, None], h[:, :-1]], axis=1)          # h_{t-1}
+    c_prev = np.concatenate([c0[:, None], c[:, :-1]], axis=1)          # c_{t-1}
+    i, f, g, o = (a.reshape(N, T, H) for a in nb07.lstm_gates(
+        x.reshape(N * T, D), h_prev.reshape(N * T, H), Wx, Wh, b))
+    Wi, Wf, Wg = (Wh[gate_slice(k, H)] for k in "ifg")
+    dc_dh = ((c_prev * f * (1 - f))[..., None] * Wf + (g * i * (1 - i))[..., None] * Wi
+             + (i * (1 - g**2))[..., None] * Wg)                         # (N, T, H, H)
+    # ∂h_{t-1}/∂c_{t-1} = o_{t-1} (1 − tanh² c_{t-1}) for t ≥ 2; zero at t = 1
+    dh_dc = np.zeros((N, T, H))
+    dh_dc[:, 1:] = o[:, :-1] * (1 - np.tanh(c_prev[:, 1:]) ** 2)
+    K = dc_dh * dh_dc[:, :, None, :]
+    K[..., np.arange(H), np.arange(H)] += f
+    return K, f
