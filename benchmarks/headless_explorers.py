@@ -29,8 +29,10 @@ import argparse
 import json
 import multiprocessing as mp
 import os
+import subprocess
+import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -106,6 +108,20 @@ def run_once(job: tuple[str, str, int, int]) -> dict:
             "slowest_cell": slowest[0], "slowest_cell_seconds": round(slowest[1], 1)}
 
 
+def run_in_subprocess(job: tuple[str, str, int, int]) -> dict:
+    """:func:`run_once` in a fresh Python process (one bad run cannot take the others down)."""
+    target, client_name, timeout, lines = job
+    proc = subprocess.run([sys.executable, __file__, "--one", target, client_name, str(timeout),
+                           str(lines)], capture_output=True, text=True)
+    out = proc.stdout.strip().splitlines()
+    if proc.returncode == 0 and out:
+        return json.loads(out[-1])
+    return {"notebook": Path(target).name, "seconds": None, "hung": False,
+            "error": f"the run's process exited with {proc.returncode}: "
+                     f"{(proc.stderr.strip().splitlines() or [''])[-1][:200]}",
+            "slowest_cell": None, "slowest_cell_seconds": None}
+
+
 def _busy() -> None:
     while True:
         pass
@@ -126,7 +142,7 @@ def _save(key: str, args, runs: list[dict], wall: float) -> None:
                     "notebooks": sorted({r["notebook"] for r in runs}),
                     "wall_seconds": round(wall),
                     "load_average_1min": round(os.getloadavg()[0], 1),
-                    "median_run_seconds": sorted(r["seconds"] for r in runs)[len(runs) // 2],
+                    "median_run_seconds": sorted(r["seconds"] or 0 for r in runs)[len(runs) // 2],
                     "hung_runs": [r for r in runs if r["hung"]]}
     provenance.save_results("headless_explorers", {"entries": entries})
 
@@ -157,11 +173,11 @@ def main(argv=None) -> int:
     t0, runs = time.monotonic(), []
     key = f"{args.workload}/{args.client}/load{args.load}"
     try:
-        with ProcessPoolExecutor(max_workers=args.jobs, mp_context=ctx) as pool:
-            for r in pool.map(run_once, jobs):
+        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            for r in pool.map(run_in_subprocess, jobs):
                 runs.append(r)
                 flag = "HUNG" if r["hung"] else ("error" if r["error"] else "ok")
-                print(f"{len(runs):4d}/{len(jobs)} {r['notebook']:40} {r['seconds']:6.1f} s "
+                print(f"{len(runs):4d}/{len(jobs)} {r['notebook']:40} {r['seconds'] or 0:6.1f} s "
                       f"{flag} {r['error'] or ''}", flush=True)
                 _save(key, args, runs, time.monotonic() - t0)  # kept if stopped early
     finally:
@@ -175,4 +191,8 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--one"]:  # one run, in its own process (run_in_subprocess)
+        target, client_name, timeout, lines = sys.argv[2:6]
+        print(json.dumps(run_once((target, client_name, int(timeout), int(lines)))))
+        raise SystemExit(0)
     raise SystemExit(main())
