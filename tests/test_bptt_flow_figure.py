@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
 import re
 
+import matplotlib.pyplot as plt
 import pytest
 
 from course_utils.lessons import unrolling
