@@ -58,3 +58,50 @@ def test_bias_sweep_number_in_the_text_equals_the_results_file():
     assert f"for $L = 8$, $k = 9$ reaches {mean:.2f} on average" in _text("c032-9c4d2e67")
     assert res["setup"]["updates"] == 300 and len(res["setup"]["seeds"]) == 3
     assert "three lags and three seeds" in _text("c032-bf3dcb35")
+
+
+def _python_blocks(cell_id: str) -> list[str]:
+    import re
+
+    return re.findall(r"```python\n(.*?)```", provenance.cell_text(NOTEBOOK, cell_id), flags=re.S)
+
+
+@pytest.mark.parametrize("T, k1, k2", [(24, 2, 6), (23, 3, 8), (11, 1, 5), (13, 4, 4), (5, 3, 9)])
+def test_the_k1_k2_sketch_in_the_text_runs_and_equals_tbptt_torch(T, k1, k2):
+    """Section 5.3's code sketch, executed as printed: its accumulated gradients equal the
+    sum of :func:`tbptt.tbptt_torch`'s per-update gradients (windows that would start
+    before step 0 included: no negative index)."""
+    (sketch,) = _python_blocks("c022-290b491e")
+    rng = np.random.default_rng(T + k1 + k2)
+    N, D, H = 3, 2, 4
+    W = [torch.tensor(rng.normal(size=s) * 0.5, requires_grad=True) for s in ((H, D), (H, H), (H,))]
+    x, h0, dh = (torch.tensor(rng.normal(size=s)) for s in ((N, T, D), (N, H), (N, T, H)))
+
+    def step(x_t, h):
+        return tbptt.torch_rnn_step(x_t, h, *W)
+
+    def loss_at(h, t):
+        return (h * dh[:, t]).sum()
+
+    grads, h_last = tbptt.tbptt_torch(step, W, x, h0, loss_at, k1=k1, k2=k2)
+    namespace = dict(torch=torch, x=x, h0=h0, step=step, loss_at=loss_at, k1=k1, k2=k2, T=T)
+    exec(sketch, namespace)  # noqa: S102 - the notebook's own sketch
+    for i, w in enumerate(W):
+        expected = sum(g[i] for g in grads)
+        assert torch.allclose(w.grad, expected, rtol=1e-10, atol=1e-12), i
+    assert torch.allclose(namespace["states"][-1], h_last)
+
+
+def test_checkpointing_memory_growth_in_the_text_is_what_the_measurement_gives():
+    """§7's prose quotes how checkpointed memory grows from T = 100 to 1600; memory does
+    not depend on the machine's load, so it is recomputed here."""
+    text = _text("c028-049256d0")
+    growth = {}
+    for backend in ("numpy", "torch"):
+        rows = truncation_experiments.compare_memory_time([100, 1600], backend=backend, k=50,
+                                                          methods=("checkpointed",))
+        mem = {r["T"]: r["peak_bytes"] for r in rows}
+        growth[backend] = mem[1600] / mem[100]
+    # torch's saved bytes are exact; numpy's tracemalloc peak varies by a few kB (quoted rounded)
+    assert (f"{growth['torch']:.2f} times the bytes saved for backward in torch and about "
+            f"{growth['numpy']:.0f} times the numpy peak") in text

@@ -171,3 +171,75 @@ def memory_explorer():
                                         description="input scale", continuous_update=False,
                                         style=style),
     )
+
+
+# ---------------------------------------------------------------------------------------
+# The backward flow of BPTT, drawn (notebook 01, section 2)
+# ---------------------------------------------------------------------------------------
+FORWARD, BACKWARD = "forward", "backward"
+
+
+def _flow_arrow(ax, start, end, kind, color, label=None, label_xy=None, ls="-"):
+    """One arrow of :func:`draw_bptt_flow`; its ``gid`` says which pass it belongs to."""
+    ann = ax.annotate("", xy=end, xytext=start,
+                      arrowprops=dict(arrowstyle="-|>", color=color, lw=1.8, ls=ls,
+                                      shrinkA=0, shrinkB=0))
+    ann.set_gid(kind)
+    if label:
+        ax.text(*label_xy, label, color=color, fontsize=10, ha="center", va="center",
+                bbox=dict(fc="white", ec="none", pad=0.4))
+    return ann
+
+
+def draw_bptt_flow(T: int = 3, ax=None):
+    """Draw the dependencies BPTT follows: the forward pass, and the backward flow of g_t.
+
+    Forward (solid): ``x_t → h_t``, ``h_{t-1} → h_t`` and ``h_t → L_t`` for t = 1 … T.
+    Backward (dashed, orange): ``L_t → h_t`` (the local gradient ∂L_t/∂h_t), ``h_t → h_{t-1}``
+    (``W_hhᵀ δ_t`` carried back through the step, ending at h_0) and, from every step, ``h_t`` → the one
+    box of shared weights (the term ``δ_t h_{t-1}ᵀ`` that step t adds to dL/dW_hh). So there
+    are 3T forward and 3T backward arrows; each arrow's ``gid`` is ``"forward"`` or
+    ``"backward"``. Returns the Axes.
+    """
+    import matplotlib.pyplot as plt
+
+    from ..plots import _box
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(2.4 * (T + 1) + 0.6, 6.0))
+    black, orange = "#333333", "#e66100"
+    dx, y_x, y_h, y_L, y_W = 2.4, 0.0, 1.7, 3.4, -1.7
+    _box(ax, (0, y_h), "$h_0$", "#eeeeee")
+    for t in range(1, T + 1):
+        x = t * dx
+        _box(ax, (x, y_x), f"$x_{t}$", "#dbe9f6")
+        _box(ax, (x, y_h), f"$h_{t}$", "#fde0dd")
+        _box(ax, (x, y_L), f"$L_{t}$", "#e5f5e0", w=0.7, h=0.45)
+        # forward: solid
+        _flow_arrow(ax, (x, y_x + 0.3), (x, y_h - 0.3), FORWARD, black)
+        _flow_arrow(ax, (x - dx + 0.45, y_h + 0.12), (x - 0.45, y_h + 0.12), FORWARD, black)
+        _flow_arrow(ax, (x - 0.15, y_h + 0.3), (x - 0.15, y_L - 0.27), FORWARD, black)
+        # backward: dashed
+        _flow_arrow(ax, (x + 0.15, y_L - 0.27), (x + 0.15, y_h + 0.3), BACKWARD, orange, ls="--",
+                    label=rf"$\partial L_{t}/\partial h_{t}$", label_xy=(x + 0.72, (y_h + y_L) / 2))
+        _flow_arrow(ax, (x - 0.45, y_h - 0.14), (x - dx + 0.45, y_h - 0.14), BACKWARD, orange,
+                    ls="--", label=rf"$W_{{hh}}^\top\delta_{t}$", label_xy=(x - dx / 2, y_h - 0.45))
+        ax.text(x - 0.55, y_h + 0.55, f"$g_{t}$", color=orange, fontsize=12, ha="center",
+                va="center", fontweight="bold")
+        _flow_arrow(ax, (x + 0.42, y_h - 0.25), (x + 0.62, y_W + 0.35), BACKWARD, orange, ls="--",
+                    label=rf"$\delta_{t}\,h_{{{t - 1}}}^\top$", label_xy=(x + 0.95, y_x - 0.75))
+    left, right = -0.5, T * dx + 1.3
+    _box(ax, ((left + right) / 2, y_W), "the shared $W_{xh}, W_{hh}, b$: every step adds one term,  "
+         r"$dL/dW_{hh} = \sum_t \delta_t\, h_{t-1}^\top$", "#fff2cc", w=right - left, h=0.6)
+    ax.text(-0.6, y_L + 0.95, "solid: the forward pass.   dashed orange: the backward pass (BPTT),",
+            fontsize=10.5, ha="left", va="center")
+    ax.text(-0.6, y_L + 0.55, r"$g_t = dL/dh_t = \partial L_t/\partial h_t + W_{hh}^\top\delta_{t+1}$,"
+            r"   $\delta_t = (1 - h_t^2) \odot g_t$", fontsize=10.5, ha="left", va="center",
+            color=orange)
+    ax.set_xlim(-0.8, T * dx + 1.5)
+    ax.set_ylim(y_W - 0.6, y_L + 1.25)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title(f"BPTT over T = {T} steps: the gradient flows back through every step "
+                 "into the same weights")
+    return ax
