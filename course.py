@@ -38,7 +38,7 @@ PYTHONS = ((3, 11), (3, 14))
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 CPU_INDEX_PROBE_SECONDS = 5
 
-# The test command that the README documents and .ci/run calls. Every notebook runs in
+# The test command that INSTRUCTORS.md documents and .ci/run calls. Every notebook runs in
 # one xdist unit (see conftest.py), so the two CPU cores each execute whole notebooks.
 PYTEST_ARGS = [
     "-n", "2", "--dist", "loadfile",
@@ -256,7 +256,7 @@ def blas_kernel(py: Path, env: dict[str, str]) -> str:
 
 
 def run_tests(rest: list[str], env: dict[str, str]) -> int:
-    """The README's test command: the main pass, then the portability passes."""
+    """The guide's test command: the main pass, then the portability passes."""
     fast, only_portability, nbval = "--fast" in rest, "--portability" in rest, "--no-nbval" not in rest
     rest = [a for a in rest if a not in {"--fast", "--portability", "--no-nbval"}]
     py = ensure_env(dev=True)

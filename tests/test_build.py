@@ -286,7 +286,8 @@ def test_cli_assignment_option_on_the_repository(tmp_path):
     assert cli.main(["build", "--assignment", str(tmp_path / "x"), "99"]) == 1
 
 
-def test_the_readme_exercise_table_is_the_generated_one():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert cli.readme_table(readme) == cli.markdown_table(build.catalogue()), (
-        "README.md's exercise table is stale: run `python3 course.py exercises --readme`")
+def test_the_guide_s_exercise_table_is_the_generated_one():
+    guide = (ROOT / cli.TABLE_FILE).read_text(encoding="utf-8")
+    assert cli.TABLE_FILE == "INSTRUCTORS.md"
+    assert cli.readme_table(guide) == cli.markdown_table(build.catalogue()), (
+        "INSTRUCTORS.md's exercise table is stale: run `python3 course.py exercises --readme`")

@@ -305,7 +305,7 @@ def test_pip_line_detector():
 
 
 # ---------------------------------------------------------------------------------------
-# README links (badges) point at notebooks that exist
+# README and guide links (badges, Binder, Colab) point at notebooks that exist
 # ---------------------------------------------------------------------------------------
 BINDER_LINK = re.compile(r"https://mybinder\.org/v2/gh/([\w.-]+/[\w.-]+)/[\w.-]+"
                          r"(?:\?urlpath=(?:lab/tree|tree|doc/tree)/([^\s)\"']+))?")
@@ -313,8 +313,9 @@ COLAB_LINK = re.compile(r"https://colab\.research\.google\.com/github/([\w.-]+/[
                         r"[\w.-]+/([^\s)\"']+)")
 
 
-def test_readme_binder_and_colab_links_point_at_existing_notebooks():
-    readme = (ROOT / "README.md").read_text()
+@pytest.mark.parametrize("doc", ["README.md", "INSTRUCTORS.md"])
+def test_readme_binder_and_colab_links_point_at_existing_notebooks(doc):
+    readme = (ROOT / doc).read_text()
     repo = REPO_URL.removeprefix("https://github.com/")
     for m in BINDER_LINK.finditer(readme):
         assert m.group(1) == repo, f"Binder link to another repository: {m.group(0)}"

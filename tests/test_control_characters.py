@@ -60,7 +60,7 @@ def test_the_files_are_found():
     names = {p.relative_to(ROOT).as_posix() for p in NOTEBOOKS + MARKDOWN}
     assert "solutions/06_gradient_clipping.ipynb" in names
     assert "notebooks/06_gradient_clipping.ipynb" in names
-    assert {"README.md", "GLOSSARY.md", "CONTRIBUTING.md"} <= names
+    assert {"README.md", "INSTRUCTORS.md", "GLOSSARY.md", "CONTRIBUTING.md"} <= names
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.relative_to(ROOT).as_posix())

@@ -470,15 +470,15 @@ def test_written_answers_are_left_for_manual_grading():
     assert "manual ?/1" in grading.format_table([r])
 
 
-def test_the_readme_quotes_the_throughput_benchmark():
-    """The numbers in the README's throughput paragraph are the results file's."""
+def test_the_guide_quotes_the_throughput_benchmark():
+    """The numbers in the throughput paragraph of INSTRUCTORS.md are the results file's."""
     import re
 
     from course_utils import provenance
 
     rec = provenance.load_results("grading_throughput")
     res = rec["results"]
-    text = " ".join((ROOT / "README.md").read_text().split())
+    text = " ".join((ROOT / "INSTRUCTORS.md").read_text().split())
     for nb in ("01", "03", "08"):
         r = res["notebooks"][nb]
         assert re.search(rf"notebook {nb}, {r['per_minute']} (submissions )?per minute "

@@ -5,7 +5,10 @@
   Further-exercise hints) into a release version whose cells are exactly our assignment
   edition (the self-study edition in ``notebooks/`` only adds the model answers);
 * nbgrader's ``Validator`` (the class: ``nbgrader validate`` always exits 0) passes every
-  solution notebook executed in grading mode, and fails the unanswered release version.
+  solution notebook executed in grading mode, and fails the unanswered release version;
+* the whole route of the instructors' guide, through ``nbgrader autograde``, with
+  ``course_utils.tooling.nbgrader_hidden`` in its configuration: an unmodified submission
+  gets no "checksum has changed" warning, an edited check cell gets one.
 """
 
 from __future__ import annotations
@@ -67,6 +70,26 @@ def test_generate_assignment_matches_our_generator(release, path):
             assert meta.get("locked") and meta.get("checksum")
 
 
+def test_nbgrader_hidden_replaces_only_overwrite_cells():
+    from nbgrader.converters.autograde import Autograde
+    from nbgrader.preprocessors import OverwriteCells
+    from traitlets.config import Config
+
+    from course_utils.tooling import nbgrader_hidden
+
+    c = Config()
+    nbgrader_hidden.configure(c)
+    default = Autograde.class_traits()["sanitize_preprocessors"].default()
+    ours = c.Autograde.sanitize_preprocessors
+    assert OverwriteCells in default and OverwriteCells not in ours
+    assert [nbgrader_hidden.OverwriteCellsQuietForHiddenTests if p is OverwriteCells else p
+            for p in default] == ours
+    cell = nbformat.v4.new_code_cell("check(f)\n### BEGIN HIDDEN TESTS\nsecret(f)\n"
+                                     "### END HIDDEN TESTS")
+    assert nbgrader_hidden.released_source(cell) == "check(f)"
+    assert "secret" in cell.source  # the cell itself is left as it was
+
+
 def _validator():
     from nbgrader.validator import Validator
     from traitlets.config import Config
@@ -109,10 +132,10 @@ def test_validator_fails_the_unanswered_release(release, monkeypatch):
 
 
 # ---------------------------------------------------------------------------------------
-# The whole route, as the README gives it: one assignment per week, nbgrader_config.py,
+# The whole route, as INSTRUCTORS.md gives it: one assignment per week, nbgrader_config.py,
 # generate -> release -> (a student fetches and submits) -> collect -> autograde -> export
 # ---------------------------------------------------------------------------------------
-# The README's config, except the time limit per cell: 300 s there (training cells of later
+# The guide's config, except the time limit per cell: 300 s there (training cells of later
 # weeks), 60 s here, where only week 01 (every cell under 10 s) is autograded. In two of
 # five full-suite runs one cell waited out the limit (a headless ipywidgets panel that never
 # returned, nbclient issue #312; the test still passed): 60 s keeps that from costing CI
@@ -121,7 +144,10 @@ NBGRADER_CONFIG = """c = get_config()
 c.CourseDirectory.course_id = "bptt"
 c.Exchange.root = {exchange!r}
 c.Execute.timeout = 60
+from course_utils.tooling.nbgrader_hidden import configure
+configure(c)  # no false "checksum has changed" for the hidden tests nbgrader puts back
 """
+CHECKSUM_WARNING = "Attribute 'checksum' for cell "
 
 
 def _nbgrader(args, cwd, env):
@@ -129,6 +155,27 @@ def _nbgrader(args, cwd, env):
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0 and "[ERROR]" not in proc.stderr, (args, proc.stderr[-3000:])
     return proc
+
+
+def _edited_check_cells(course: Path, assignment: str, name: str) -> list[str]:
+    """The grade ids of the locked check cells, over every submission of ``assignment``,
+    whose source is neither the source folder's nor the release's."""
+    def check_cells(path):
+        nb = nbformat.read(str(path), as_version=4)
+        return {c.metadata["nbgrader"]["grade_id"]: c.source for c in nb.cells
+                if (c.metadata.get("nbgrader") or {}).get("grade")
+                and (c.metadata.get("nbgrader") or {}).get("locked")}
+
+    source = check_cells(course / "source" / assignment / name)
+    release = check_cells(course / "release" / assignment / name)
+    edited = []
+    for sub in sorted((course / "submitted").glob(f"*/{assignment}/{name}")):
+        nb = nbformat.read(str(sub), as_version=4)
+        for c in nb.cells:
+            gid = (c.metadata.get("nbgrader") or {}).get("grade_id")
+            if gid in source and c.source not in (source[gid], release[gid]):
+                edited.append(gid)
+    return edited
 
 
 @pytest.mark.slow
@@ -141,7 +188,8 @@ def test_nbgrader_route_end_to_end(tmp_path):
     for d in (course, exchange, home):
         d.mkdir()
     (course / "nbgrader_config.py").write_text(NBGRADER_CONFIG.format(exchange=str(exchange)))
-    for p in SOLUTIONS:  # one assignment per week: source/week01/01_….ipynb, …
+    nbsource = build.write_nbgrader_source(course / "nbsource", ROOT, log=lambda m: None)
+    for p in nbsource:  # one assignment per week: source/week01/01_….ipynb, …
         week = course / "source" / f"week{p.name[:2]}"
         week.mkdir(parents=True)
         shutil.copy(p, week / p.name)
@@ -163,12 +211,24 @@ def test_nbgrader_route_end_to_end(tmp_path):
         d = course / "submitted" / s / "week01"
         d.mkdir(parents=True)
         shutil.copy(tmp_path / "class" / s / NAME, d / NAME)
-    _nbgrader(["autograde", "week01", "--force"], course, env)
+    victor = nbformat.read(str(course / "release" / "week01" / NAME), as_version=4)
+    check = next(c for c in victor.cells
+                 if (c.metadata.get("nbgrader") or {}).get("grade_id") == "ex01_rnn_forward")
+    check.source += "\nprint('my own check')"  # an edited check cell, nothing answered
+    (course / "submitted" / "victor" / "week01").mkdir(parents=True)
+    nbformat.write(victor, str(course / "submitted" / "victor" / "week01" / NAME))
+    graded = _nbgrader(["autograde", "week01", "--force"], course, env).stderr
+    # nbgrader warns once per check cell whose text is neither the release's nor the
+    # source's: the edited ones (carol's faked check, …), never an unmodified cell
+    warned = sorted(line.split(CHECKSUM_WARNING)[1].split()[0]
+                    for line in graded.splitlines() if CHECKSUM_WARNING in line)
+    assert warned == sorted(_edited_check_cells(course, "week01", NAME)), graded[-3000:]
+    assert "ex01_rnn_forward" in warned  # victor's edited check cell is reported
     _nbgrader(["export"], course, env)
     import csv
 
     rows = {r["student_id"]: r for r in csv.DictReader((course / "grades.csv").open())
             if r["assignment"] == "week01"}
     scores = {s: float(r["score"]) for s, r in rows.items()}
-    assert scores == {"alice": 5.0, "grace": 0.0, "heidi": 0.0, "niaj": 0.0,
+    assert scores == {"alice": 5.0, "grace": 0.0, "heidi": 0.0, "niaj": 0.0, "victor": 0.0,
                       collected[0]: 0.0}, (scores, {s: cls[s][1] for s in scores if s in cls})

@@ -37,6 +37,8 @@ NB = "01_unrolling_an_rnn.ipynb"
     # the README's course map
     ("notebooks/03_coding_bptt.ipynb", "README.md", "index.html", "notebooks/03_coding_bptt.html"),
     ("GLOSSARY.md", "README.md", "index.html", "glossary.html"),
+    ("INSTRUCTORS.md#threat-model", "README.md", "index.html", "instructors.html#threat-model"),
+    ("README.md", "INSTRUCTORS.md", "instructors.html", "index.html"),
     # a repository file the site does not show -> GitHub
     ("CONTRIBUTING.md", "README.md", "index.html", f"{site_pages.GITHUB_URL}/blob/main/CONTRIBUTING.md"),
     ("../src/course_utils", "solutions/01_x.ipynb", "notebooks/01_x.html",
@@ -228,7 +230,8 @@ def test_real_notebooks_prepare_without_solutions_leaking():
 def test_home_page_is_the_readme_course_map():
     text = site_pages.readme_course_map((ROOT / "README.md").read_text())
     assert text.startswith("# Backpropagation through time, hands on")
-    assert "## The notebooks" in text and "## Run the tests" not in text
+    assert "## The notebooks" in text and "## Updating the course" not in text
+    assert "(instructors.html)" in site_pages.rewrite_links(text, "README.md", "index.html", ROOT)
     assert "colab-badge.svg" not in text and "badge_logo.svg" not in text  # offline
     for path in build.solution_paths(ROOT):
         assert f"(notebooks/{path.name})" in text
@@ -269,7 +272,10 @@ def test_stage_writes_an_offline_sphinx_project(tmp_path):
     assert set(re.findall(r"https?://[^\s\"']+", conf)) == {site_pages.GITHUB_URL}
     index = (tmp_path / "index.md").read_text()
     assert all(f"notebooks/{n[:-6]}" in index for n in names)
-    assert "glossary" in index and "exercises" in index
+    assert "glossary" in index and "exercises" in index and "\ninstructors\n" in index
+    guide = (tmp_path / "instructors.md").read_text()
+    assert guide.startswith("# The instructors' guide") and "](index.html)" in guide
+    assert (tmp_path / "glossary.md").read_text().startswith("# ")
 
 
 # ---------------------------------------------------------------------------------------

@@ -218,7 +218,8 @@ def page(request, context, screenshot_dir):
 @pytest.fixture(scope="module")
 def visited(context, server):
     """Every top-level page of the site, opened once: what it shows and links to."""
-    pages = ["index.html", "glossary.html", "exercises.html", "search.html", "genindex.html"]
+    pages = ["index.html", "glossary.html", "exercises.html", "instructors.html", "search.html",
+             "genindex.html"]
     pages += [f"notebooks/{p.stem}.html" for p in _solution_notebooks()]
     pg = context.new_page()
     errors: list[str] = []
@@ -366,7 +367,8 @@ def test_solution_toggle_hides_and_shows(page, server, rel, selector, secret):
 
 
 def _site_pages() -> list[str]:
-    return (["index.html", "glossary.html", "exercises.html", "search.html", "genindex.html"]
+    return (["index.html", "glossary.html", "exercises.html", "instructors.html", "search.html",
+             "genindex.html"]
             + [f"notebooks/{p.stem}.html" for p in _solution_notebooks()])
 
 

@@ -8,7 +8,7 @@ next to its cases and mistakes, in the order the notebook shows them. From an en
 * the check cell's source and the nbgrader/course metadata of the check cell, of the
   solution cell (``<id>_code``) and of a written-answer cell (:func:`sync_notebook`, which
   ``course build`` applies to ``solutions/``; a test checks the notebooks equal it);
-* the catalogue (``course exercises``, the README table) and what ``course grade`` and
+* the catalogue (``course exercises``, the table in INSTRUCTORS.md) and what ``course grade`` and
   :func:`course_utils.checks.integrity.hidden_check` check (:func:`exercises`, :func:`find`).
 
 A new code exercise is one entry plus a solution cell (a code cell defining the function,

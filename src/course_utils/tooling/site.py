@@ -7,7 +7,8 @@ The book is made with Sphinx + MyST-NB + sphinx-book-theme from what the reposit
 nothing is executed (MyST-NB renders the *stored* outputs and figures). The pieces:
 
 * :func:`stage` writes a Sphinx source folder: ``index.md`` (the README's course map),
-  ``glossary.md`` (GLOSSARY.md), ``exercises.md`` (the exercise catalogue of
+  ``glossary.md`` (GLOSSARY.md), ``instructors.md`` (INSTRUCTORS.md, the instructors'
+  guide), ``exercises.md`` (the exercise catalogue of
   :func:`course_utils.tooling.build.catalogue`), ``notebooks/NN_name.ipynb`` (the solution
   notebooks as their pages show them, made by :mod:`course_utils.tooling.site_pages`), the
   student notebooks for download (``student/NN_name.ipynb``), MathJax 2 from the
@@ -41,6 +42,7 @@ from urllib.parse import unquote, urlsplit
 
 from .site_pages import (
     GITHUB_URL,
+    PAGES,
     ROOT,
     exercises_page,
     prepare_notebook,
@@ -141,6 +143,7 @@ INDEX_TOCTREE = """
 
 glossary
 exercises
+instructors
 ```
 """
 
@@ -174,9 +177,11 @@ def stage(dest: Path, *, root: Path = ROOT, with_solutions: bool = True) -> list
     toc = "\n".join(f"notebooks/{n[:-6]}" for n in names)
     index = readme + INDEX_TOCTREE.format(notebooks=toc)
     (dest / "index.md").write_text(index, encoding="utf-8")
-    glossary = rewrite_links((root / "GLOSSARY.md").read_text(encoding="utf-8"), "GLOSSARY.md",
-                             "glossary.html", root)
-    (dest / "glossary.md").write_text(glossary, encoding="utf-8")
+    for source, page in PAGES.items():
+        if source == "README.md":
+            continue
+        text = rewrite_links((root / source).read_text(encoding="utf-8"), source, page, root)
+        (dest / page.replace(".html", ".md")).write_text(text, encoding="utf-8")
     (dest / "exercises.md").write_text(exercises_page(build.catalogue(root)), encoding="utf-8")
     (dest / "conf.py").write_text(CONF_PY.format(mathjax_config=MATHJAX_CONFIG,
                                                  github_url=GITHUB_URL), encoding="utf-8")

@@ -7,7 +7,8 @@
   pages (:func:`rewrite_links`), and stored widget views, which need a live kernel,
   replaced by what they showed (:func:`widget_outputs`).
 * :func:`readme_course_map` (the home page, from the README) and :func:`exercises_page`
-  (the exercise catalogue).
+  (the exercise catalogue); GLOSSARY.md and INSTRUCTORS.md (the instructors' guide) are
+  pages as they are (:data:`PAGES`).
 * :func:`figures_without_alt`: the figure cells of a notebook that lack a text
   alternative. Every figure cell carries one in its metadata, ``mystnb: {image: {alt: …}}``
   (:func:`image_alt`), which MyST-NB writes into the page's ``<img alt=…>``: what the
@@ -36,6 +37,9 @@ SOLUTION_HIDE = "Hide the solution"
 SOLUTION_TAG = "course-solution"  # a cell tag; MyST-NB makes it the class tag_course-solution
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE_MIME = "application/vnd.jupyter.widget-state+json"
+# The repository's markdown files that are pages of the site, and their pages.
+PAGES = {"README.md": "index.html", "GLOSSARY.md": "glossary.html",
+         "INSTRUCTORS.md": "instructors.html"}
 
 
 def colab_url(name: str) -> str:
@@ -55,11 +59,12 @@ def site_path(repo_path: str) -> str | None:
     """The page of the site that shows repository file ``repo_path``, or None.
 
     'solutions/NN_x.ipynb' and 'notebooks/NN_x.ipynb' -> 'notebooks/NN_x.html';
-    'GLOSSARY.md' -> 'glossary.html'; 'README.md' -> 'index.html'.
+    'GLOSSARY.md' -> 'glossary.html'; 'INSTRUCTORS.md' -> 'instructors.html';
+    'README.md' -> 'index.html'.
     """
     if re.fullmatch(r"(notebooks|solutions)/\d\d_[a-z0-9_]+\.ipynb", repo_path):
         return "notebooks/" + posixpath.basename(repo_path)[:-6] + ".html"
-    return {"GLOSSARY.md": "glossary.html", "README.md": "index.html"}.get(repo_path)
+    return PAGES.get(repo_path)
 
 
 def rewrite_link(target: str, source: str, page: str, root: Path = ROOT) -> str:

@@ -37,7 +37,7 @@ def git(root: Path, *args: str, check: bool = True, text: bool = True, shielded=
         proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=text,
                               stdin=subprocess.DEVNULL, **kw)
     except FileNotFoundError:
-        raise UpdateError("git is not installed; see the README (For students: updating the "
+        raise UpdateError("git is not installed; see the README (Updating the "
                           "course) for the download route.") from None
     if check and proc.returncode != 0:
         err = proc.stderr if text else proc.stderr.decode(errors="replace")
