@@ -10,16 +10,22 @@ Every model trains for ``--seconds`` (default 120) of training time on the CPU w
 stateful truncated BPTT, clipping and Adam with a cosine-decayed learning rate
 (evaluations excluded). The time is counted on ``--clock``: ``wall`` (``time.perf_counter``)
 or ``cpu`` (``time.process_time``, the process's CPU seconds; use it with ``--threads 1``
-on a shared machine, where a CPU second of one thread is about a wall second of an idle
-core). The runs recorded here used ``--threads 1 --clock cpu``.
+on a shared machine, so that each model is charged for its own work only; a loaded core
+still does less per CPU second than an idle one). The default is ``cpu``; the runs
+recorded here used ``--threads 1 --clock cpu``.
 
 Stages (each writes one part, ``benchmarks/results/char_lm_120s_parts/<part>/char_lm_120s.json``,
-with its command, date, machine and load; run at most two at once on a 2-core machine)::
+with its command, date, machine and load; run at most two at once on a 2-core machine).
+The record notebook 08 quotes was made with these (``--seconds 40``: the machine was
+overloaded and 120 s per run did not fit the time available; leave it out for the
+default)::
 
-    python benchmarks/char_lm_120s.py select --configs base,drop0.4,tied --part select-a
-    python benchmarks/char_lm_120s.py ngram --part ngram
-    python benchmarks/char_lm_120s.py test --config tied --models lstm --seeds 0,1,2 --part test-lstm
-    python benchmarks/char_lm_120s.py test --config tied --models rnn,rnn:same --seeds 0,1,2 --part test-rnn
+    python benchmarks/char_lm_120s.py ngram --orders 7,8,10,12 --part ngram
+    python benchmarks/char_lm_120s.py select --configs base,tied,T25 --seconds 40 --part screen-a
+    python benchmarks/char_lm_120s.py select --configs drop0.4,out0.4,2layer --seconds 40 --part screen-b
+    python benchmarks/char_lm_120s.py test --config out0.4 --models lstm --seeds 0,1,2 --seconds 40 --reuse --part test-lstm
+    python benchmarks/char_lm_120s.py test --config out0.4 --models rnn --seeds 0,1 --seconds 40 --part test-rnn
+    python benchmarks/char_lm_120s.py test --config out0.4 --models rnn --seeds 2 --seconds 40 --part test-rnn-2
     python benchmarks/char_lm_120s.py summarise
 
 * ``select``: the LSTM (seed 0) in each named configuration (``CONFIGS``: the remedies
@@ -51,6 +57,7 @@ import os
 import platform
 import statistics
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -97,14 +104,22 @@ def _load():
     return round(os.getloadavg()[0], 2)
 
 
-def run_model(cell, cfg, seed, args, train, val, test=None, hidden=None):
-    """Train one model for the budget; score it on validation (and test) text."""
+def build(cell, cfg, V, hidden):
+    return charlm.CharLM(V, hidden, num_layers=cfg["num_layers"], cell=cell,
+                         dropout=cfg["dropout"], dropout_where=cfg["dropout_where"],
+                         layer_dropout=cfg["layer_dropout"], tie_weights=cfg["tie_weights"])
+
+
+def run_model(cell, cfg, seed, args, train, val, test=None, hidden=None, save=None):
+    """Train one model for the budget; score it on validation (and test) text.
+
+    ``save``: a path to keep the trained weights at (outside the repository), so that the
+    ``test`` stage can score the selection's own run on the test text (``--reuse``)
+    instead of training it again."""
     V = args.V
     hidden = hidden or cfg["hidden"]
     torch.manual_seed(seed)
-    model = charlm.CharLM(V, hidden, num_layers=cfg["num_layers"], cell=cell,
-                          dropout=cfg["dropout"], dropout_where=cfg["dropout_where"],
-                          layer_dropout=cfg["layer_dropout"], tie_weights=cfg["tie_weights"])
+    model = build(cell, cfg, V, hidden)
     lr = args.rnn_lr if cell == "rnn" else args.lr
     h = charlm.train(model, train, val, batch_size=args.batch, seq_len=cfg["seq_len"], lr=lr,
                      clip=args.clip, time_budget_s=args.seconds, eval_every=0, progress=False,
@@ -119,10 +134,34 @@ def run_model(cell, cfg, seed, args, train, val, test=None, hidden=None):
          "train_bpc_dropout_off": round(charlm.evaluate_bpc(model, train[:len(val)]), 4)}
     if test is not None:
         r["test_bpc"] = round(charlm.evaluate_bpc(model, test, np.concatenate([train, val])), 4)
+    if save:
+        save.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(model.state_dict(), save)
     print(f"  {h.name:24s} val {r['val_bpc']:.3f}"
           + (f"  test {r['test_bpc']:.3f}" if test is not None else "")
           + f"  train {r['train_bpc_dropout_off']:.3f}  |  {r['steps']} steps, "
           f"{r['epochs']} passes, {r['cpu_seconds']:.0f} CPU s, load {_load()}", flush=True)
+    return r
+
+
+def score_selection_run(args, cfg, kept, train, val, test):
+    """The selection's seed-0 LSTM of this configuration, read back and scored on the test
+    text (its training record is the selection part's; its validation bpc is recomputed
+    and must agree)."""
+    sel = [json.loads(p.read_text())["results"] for p in PARTS.glob(f"*/{STEM}.json")]
+    rec = [r["runs"][args.config] for r in sel if r["stage"] == "select" and args.config in r["runs"]]
+    assert len(rec) == 1, f"{len(rec)} selection runs of {args.config}"
+    assert rec[0]["seconds"] == args.seconds or rec[0]["cpu_seconds"] >= args.seconds, \
+        "the selection's run had another budget: train seed 0 again (no --reuse)"
+    r = {k: v for k, v in rec[0].items() if k not in BASE or k == "hidden"}
+    model = build("lstm", cfg, args.V, cfg["hidden"])
+    model.load_state_dict(torch.load(kept))
+    val_bpc = charlm.evaluate_bpc(model, val, train)
+    assert abs(val_bpc - r["val_bpc"]) < 1e-3, (val_bpc, r["val_bpc"])
+    r["test_bpc"] = round(charlm.evaluate_bpc(model, test, np.concatenate([train, val])), 4)
+    r["reused_selection_run"] = True
+    print(f"  lstm seed 0 (the selection's run): val {r['val_bpc']:.3f}  test {r['test_bpc']:.3f}",
+          flush=True)
     return r
 
 
@@ -135,17 +174,19 @@ def save_part(part: str, stage: str, results: dict, load_start: float):
 
 def summarise():
     parts = {p.parent.name: json.loads(p.read_text()) for p in sorted(PARTS.glob(f"*/{STEM}.json"))}
-    sel, ng, tests = {}, None, {}
+    sel, sel_settings, ng, tests = {}, set(), None, {}
     for rec in parts.values():
         res = rec["results"]
         if res["stage"] == "select":
             sel.update(res["runs"])
+            sel_settings.add(json.dumps(res["settings"], sort_keys=True))
         elif res["stage"] == "ngram":
             ng = res
         elif res["stage"] == "test":
             for key, runs in res["runs"].items():
                 tests.setdefault(key, {"config": res["config"], "settings": res["settings"],
                                        "runs": []})["runs"].extend(runs)
+    assert len(sel_settings) == 1, "the selection's runs used different settings"
     chosen = min(sel, key=lambda k: sel[k]["val_bpc"])
     for key, t in tests.items():
         assert t["config"] == chosen, f"test runs of {key} used {t['config']}, not {chosen}"
@@ -158,7 +199,7 @@ def summarise():
     summary = {
         "split": ng["split"] if ng else None,
         "selection": {"rule": "lowest validation bpc of the LSTM, seed 0", "chosen": chosen,
-                      "runs": sel},
+                      "settings": json.loads(sel_settings.pop()), "runs": sel},
         "ngram": ng and {k: ng[k] for k in ("val_bpc", "best", "best_test_bpc", "heldout_bpc")},
         "test": tests,
         "parts": {name: {"stage": rec["results"]["stage"], "command": rec["command"],
@@ -193,8 +234,14 @@ def main(argv=None):
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--rnn-lr", type=float, default=1e-3, help="learning rate of the plain RNN")
     ap.add_argument("--clip", type=float, default=1.0)
+    ap.add_argument("--keep", default="/tmp/char_lm_120s_models",
+                    help="select: where to keep the trained LSTMs (outside the repository)")
+    ap.add_argument("--reuse", action="store_true",
+                    help="test: score the selection's seed-0 LSTM of --config (kept in "
+                         "--keep) instead of training seed 0 again")
     args = ap.parse_args(argv)
     if args.stage == "summarise":
+        torch.set_num_threads(args.threads)  # the record's machine line: as the parts ran
         return summarise()
     if not args.part:
         ap.error("give --part")
@@ -238,9 +285,11 @@ def main(argv=None):
         for name in args.configs.split(","):
             cfg = config(name)
             print(f"{name}: {cfg}", flush=True)
-            runs[name] = {**cfg, **run_model("lstm", cfg, 0, args, train, val)}
-        save_part(args.part, "select", {"split": split, "settings": settings, "runs": runs},
-                  load_start)
+            runs[name] = {**cfg, **run_model("lstm", cfg, 0, args, train, val,
+                                             save=Path(args.keep) / f"{name}.pt")}
+            # written after every run, so a stopped stage keeps what it measured
+            save_part(args.part, "select", {"split": split, "settings": settings,
+                                            "runs": runs}, load_start)
         return
 
     cfg = config(args.config)
@@ -255,7 +304,13 @@ def main(argv=None):
                   if h == "same" else int(h) if h else cfg["hidden"])
         key = cell if h == "" else f"{cell} same size"
         print(f"{key} ({args.config}, {hidden} units): {cfg}", flush=True)
-        runs[key] = [run_model(cell, cfg, s, args, train, val, test, hidden) for s in seeds]
+        runs[key] = []
+        for seed in seeds:
+            kept = Path(args.keep) / f"{args.config}.pt"
+            if args.reuse and (cell, h, seed) == ("lstm", "", 0) and kept.exists():
+                runs[key].append(score_selection_run(args, cfg, kept, train, val, test))
+            else:
+                runs[key].append(run_model(cell, cfg, seed, args, train, val, test, hidden))
     save_part(args.part, "test", {"split": split, "settings": settings, "config": args.config,
                                   "runs": runs}, load_start)
 
