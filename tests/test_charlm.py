@@ -167,7 +167,7 @@ def test_history_counts_every_step():
 @pytest.mark.parametrize("cell", ["lstm", "rnn"])
 @pytest.mark.parametrize("kw", [dict(), dict(tie_weights=True), dict(num_layers=2),
                                 dict(tie_weights=True, num_layers=2, emb_dim=5)])
-def test_param_count_formula_matches_the_model(cell, kw):
+def test_param_count_formula_matches_tied_and_stacked_models(cell, kw):
     m = charlm.CharLM(13, 7, cell=cell, **kw)
     kw.pop("emb_dim", None)  # tied weights: the embedding is H wide whatever emb_dim says
     assert charlm.n_params(m) == charlm.param_count(13, 7, cell, **kw)
