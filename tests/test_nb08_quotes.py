@@ -63,6 +63,7 @@ def test_the_results_file_is_the_run_the_notebook_describes(record, cells, corpu
     split = res["split"]
     assert split["train"] == len(corpus.train) and split["val"] + split["test"] == len(corpus.val)
     intro = _norm(_source(cells, "c032c-bench-intro"))
+    assert f"python benchmarks/{record['command']}" in intro
     for part in res["parts"].values():  # every stage's command is shown
         assert f"python benchmarks/{part['command']}" in intro, part["command"]
         assert part["torch_threads"] == 1
