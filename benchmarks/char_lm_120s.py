@@ -1,153 +1,318 @@
-"""Benchmark: a character LSTM vs a plain RNN vs n-gram baselines, in a fixed time budget.
+"""Benchmark: a character LSTM vs a plain RNN vs Kneser–Ney n-grams, 120 s of training each.
 
-Trains each model for ``--seconds`` of wall-clock training time (default 120; evaluation
-time excluded) on the CPU with stateful truncated BPTT and gradient-norm clipping, on the
-course corpus (the file course_utils.data.text.CORPUS_FILE: 465,126 characters),
-and prints the validation bits per character of the LSTM, the RNN and the n-gram models.
+The corpus (the course's character corpus; 465,126 characters, 103 distinct) is split
+three ways, contiguously (``text.train_val_test_split``): the first 90% is the training
+text (the same as notebook 08's), the next 5% the **validation** text, the last 5% the
+**test** text. Settings are chosen on the validation text only; the test text is read once,
+by the ``test`` stage, for the configuration the selection chose.
 
-    python benchmarks/char_lm_120s.py                      # the 120 s benchmark (~5 min)
-    python benchmarks/char_lm_120s.py --seq-len 100 --dropout 0   # the notebook's models
-    python benchmarks/char_lm_120s.py --seconds 20 --models lstm
-    python benchmarks/char_lm_120s.py --sweep-seq-len 10,25,50,100,200 --seconds 30 --models ""
-    python benchmarks/char_lm_120s.py --threads 1 --clock cpu   # on a busy machine
-    python benchmarks/char_lm_120s.py --threads 1 --clock cpu --models lstm,rnn,rnn:519
+Every model trains for ``--seconds`` (default 120) of training time on the CPU with
+stateful truncated BPTT, clipping and Adam with a cosine-decayed learning rate
+(evaluations excluded). The time is counted on ``--clock``: ``wall`` (``time.perf_counter``)
+or ``cpu`` (``time.process_time``, the process's CPU seconds; use it with ``--threads 1``
+on a shared machine, so that each model is charged for its own work only; a loaded core
+still does less per CPU second than an idle one). The default is ``cpu``; the runs
+recorded here used ``--threads 1 --clock cpu``.
 
-Defaults (the best configuration measured): one 256-unit layer, dropout 0.2, batch 64,
-T = 10, Adam 3e-3 (RNN 1e-3) with a cosine decay over the budget, clip 1.0.
+Stages (each writes one part, ``benchmarks/results/char_lm_120s_parts/<part>/char_lm_120s.json``,
+with its command, date, machine and load; run at most two at once on a 2-core machine).
+The record notebook 08 quotes was made with these (``--seconds 40``: the machine was
+overloaded and 120 s per run did not fit the time available; leave it out for the
+default)::
 
-Wall-clock budgets make the numbers depend on the machine and its load: the script also
-prints CPU seconds, steps and characters seen, so runs on different machines can be
-compared. The results, with the command, machine and package versions, go to
-``benchmarks/results/char_lm_120s.json`` (``course_utils.provenance``); notebook 08 quotes
-that file, and ``tests/test_nb08_quotes.py`` checks the quotes.
+    python benchmarks/char_lm_120s.py ngram --orders 7,8,10,12 --part ngram
+    python benchmarks/char_lm_120s.py select --configs base,tied,T25 --seconds 40 --part screen-a
+    python benchmarks/char_lm_120s.py select --configs drop0.4,out0.4,2layer --seconds 40 --part screen-b
+    python benchmarks/char_lm_120s.py test --config out0.4 --models lstm --seeds 0,1,2 --seconds 40 --reuse --part test-lstm
+    python benchmarks/char_lm_120s.py test --config out0.4 --models rnn --seeds 0,1 --seconds 40 --part test-rnn
+    python benchmarks/char_lm_120s.py test --config out0.4 --models rnn --seeds 2 --seconds 40 --part test-rnn-2
+    python benchmarks/char_lm_120s.py summarise
 
-A model is ``cell`` or ``cell:H`` (``rnn:519``: a plain RNN with 519 units, which has as
-many parameters as the 256-unit LSTM). For each model the file records the validation
-bpc, the steps, characters and seconds, the parameter count, the last training bpc (with
-dropout active, as trained) and the bpc on the first ``len(validation)`` characters of the
-training text measured like the validation text (dropout off), so the two are comparable.
+* ``select``: the LSTM (seed 0) in each named configuration (``CONFIGS``: the remedies
+  tried: dropout rate and placement, weight tying, truncation length T, a second layer),
+  scored on the validation text (and on training text, measured the same way, for the
+  overfitting gap).
+* ``ngram``: Kneser–Ney n-grams of several orders on the validation text; the best order
+  there is then scored on the test text. (Orders 7, 8 and 10 are also scored on
+  validation + test together, notebook 08's held-out 10%, for the notebook's own table;
+  no choice uses those numbers.)
+* ``test``: one configuration, several seeds, several cells (``rnn:same`` is a plain RNN
+  with as many parameters as the LSTM of that configuration), scored on validation *and*
+  test text.
+* ``summarise``: reads the parts and writes ``benchmarks/results/char_lm_120s.json``
+  (what notebook 08 quotes, checked by ``tests/test_nb08_quotes.py``): the selection table
+  and the configuration it chose (lowest validation bpc), the n-gram table, and per model
+  the test bpc of each seed with their mean and spread (sample standard deviation, min, max).
+
+Budgets on a clock make the numbers depend on the machine and its load: each run also
+records its updates and characters read, and each part the load average when it started
+and ended.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
+import statistics
 import time
+from pathlib import Path
 
+import numpy as np
 import torch
 
 from course_utils import provenance
 from course_utils.data import text
 from course_utils.lessons import charlm, ngram
 
+STEM = "char_lm_120s"
+PARTS = provenance.RESULTS_DIR / f"{STEM}_parts"
+VAL_FRAC = TEST_FRAC = 0.05
+
+# The LSTM configurations the selection compares (the remedies for the overfitting gap).
+# Every one: batch 64, Adam 3e-3 (the RNN: 1e-3) with cosine decay, clip 1.0, 256 units.
+BASE = dict(hidden=256, num_layers=1, dropout=0.2, dropout_where="io", layer_dropout=0.0,
+            tie_weights=False, seq_len=10)
+CONFIGS = {
+    "base": {},                                    # the configuration recorded before
+    "drop0.4": dict(dropout=0.4),                  # more dropout, same places
+    "out0.4": dict(dropout=0.4, dropout_where="output"),  # dropout before the read-out only
+    "tied": dict(tie_weights=True),                # embedding = read-out matrix (E = H)
+    "T25": dict(seq_len=25),                       # a longer truncation length
+    "2layer": dict(num_layers=2, layer_dropout=0.2),  # a second layer, dropout between
+    "tied-drop0.4": dict(tie_weights=True, dropout=0.4),
+    "tied-out0.4": dict(tie_weights=True, dropout=0.4, dropout_where="output"),
+    "drop0.3": dict(dropout=0.3),
+    "tied-drop0.3": dict(tie_weights=True, dropout=0.3),
+}
+
+
+def config(name: str) -> dict:
+    return {**BASE, **CONFIGS[name]}
+
+
+def load_splits(path=None):
+    corpus = text.load_corpus(path)
+    ids = corpus.vocab.encode(corpus.text)
+    train, val, test = text.train_val_test_split(ids, VAL_FRAC, TEST_FRAC)
+    assert np.array_equal(train, corpus.train)  # notebook 08's training text
+    return corpus, train, val, test
+
+
+def _load():
+    return round(os.getloadavg()[0], 2)
+
+
+def build(cell, cfg, V, hidden):
+    return charlm.CharLM(V, hidden, num_layers=cfg["num_layers"], cell=cell,
+                         dropout=cfg["dropout"], dropout_where=cfg["dropout_where"],
+                         layer_dropout=cfg["layer_dropout"], tie_weights=cfg["tie_weights"])
+
+
+def run_model(cell, cfg, seed, args, train, val, test=None, hidden=None, save=None):
+    """Train one model for the budget; score it on validation (and test) text.
+
+    ``save``: a path to keep the trained weights at (outside the repository), so that the
+    ``test`` stage can score the selection's own run on the test text (``--reuse``)
+    instead of training it again."""
+    V = args.V
+    hidden = hidden or cfg["hidden"]
+    torch.manual_seed(seed)
+    model = build(cell, cfg, V, hidden)
+    lr = args.rnn_lr if cell == "rnn" else args.lr
+    h = charlm.train(model, train, val, batch_size=args.batch, seq_len=cfg["seq_len"], lr=lr,
+                     clip=args.clip, time_budget_s=args.seconds, eval_every=0, progress=False,
+                     cosine=True, seed=seed, name=f"{cell} H={hidden} seed {seed}",
+                     clock=args.clock)
+    r = {"cell": cell, "hidden": hidden, "params": charlm.n_params(model), "seed": seed,
+         "lr": lr, "steps": h.n_steps, "chars_seen": h.chars_seen,
+         "epochs": round(h.chars_seen / len(train), 2),
+         "seconds": round(h.seconds, 1), "cpu_seconds": round(h.cpu_seconds, 1),
+         "val_bpc": round(h.final_val_bpc, 4),
+         "train_bpc_as_trained": round(h.train_bpc[-1], 4),
+         "train_bpc_dropout_off": round(charlm.evaluate_bpc(model, train[:len(val)]), 4)}
+    if test is not None:
+        r["test_bpc"] = round(charlm.evaluate_bpc(model, test, np.concatenate([train, val])), 4)
+    if save:
+        save.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(model.state_dict(), save)
+    print(f"  {h.name:24s} val {r['val_bpc']:.3f}"
+          + (f"  test {r['test_bpc']:.3f}" if test is not None else "")
+          + f"  train {r['train_bpc_dropout_off']:.3f}  |  {r['steps']} steps, "
+          f"{r['epochs']} passes, {r['cpu_seconds']:.0f} CPU s, load {_load()}", flush=True)
+    return r
+
+
+def score_selection_run(args, cfg, kept, train, val, test):
+    """The selection's seed-0 LSTM of this configuration, read back and scored on the test
+    text (its training record is the selection part's; its validation bpc is recomputed
+    and must agree)."""
+    sel = [json.loads(p.read_text())["results"] for p in PARTS.glob(f"*/{STEM}.json")]
+    rec = [r["runs"][args.config] for r in sel if r["stage"] == "select" and args.config in r["runs"]]
+    assert len(rec) == 1, f"{len(rec)} selection runs of {args.config}"
+    assert rec[0]["seconds"] == args.seconds or rec[0]["cpu_seconds"] >= args.seconds, \
+        "the selection's run had another budget: train seed 0 again (no --reuse)"
+    r = {k: v for k, v in rec[0].items() if k not in BASE or k == "hidden"}
+    model = build("lstm", cfg, args.V, cfg["hidden"])
+    model.load_state_dict(torch.load(kept))
+    val_bpc = charlm.evaluate_bpc(model, val, train)
+    assert abs(val_bpc - r["val_bpc"]) < 1e-3, (val_bpc, r["val_bpc"])
+    r["test_bpc"] = round(charlm.evaluate_bpc(model, test, np.concatenate([train, val])), 4)
+    r["reused_selection_run"] = True
+    print(f"  lstm seed 0 (the selection's run): val {r['val_bpc']:.3f}  test {r['test_bpc']:.3f}",
+          flush=True)
+    return r
+
+
+def save_part(part: str, stage: str, results: dict, load_start: float):
+    results = {"stage": stage, "load_average_start": load_start, "load_average_end": _load(),
+               **results}
+    path = provenance.save_results(STEM, results, directory=PARTS / part)
+    print(f"wrote {path}")
+
+
+def summarise():
+    parts = {p.parent.name: json.loads(p.read_text()) for p in sorted(PARTS.glob(f"*/{STEM}.json"))}
+    sel, sel_settings, ng, tests = {}, set(), None, {}
+    for rec in parts.values():
+        res = rec["results"]
+        if res["stage"] == "select":
+            sel.update(res["runs"])
+            sel_settings.add(json.dumps(res["settings"], sort_keys=True))
+        elif res["stage"] == "ngram":
+            ng = res
+        elif res["stage"] == "test":
+            for key, runs in res["runs"].items():
+                tests.setdefault(key, {"config": res["config"], "settings": res["settings"],
+                                       "runs": []})["runs"].extend(runs)
+    assert len(sel_settings) == 1, "the selection's runs used different settings"
+    chosen = min(sel, key=lambda k: sel[k]["val_bpc"])
+    for key, t in tests.items():
+        assert t["config"] == chosen, f"test runs of {key} used {t['config']}, not {chosen}"
+        t["runs"].sort(key=lambda r: r["seed"])
+        for m in ("val_bpc", "test_bpc", "train_bpc_dropout_off", "steps", "epochs"):
+            xs = [r[m] for r in t["runs"]]
+            t[m] = {"mean": round(statistics.mean(xs), 4),
+                    "sd": round(statistics.stdev(xs), 4) if len(xs) > 1 else None,
+                    "min": min(xs), "max": max(xs)}
+    summary = {
+        "split": ng["split"] if ng else None,
+        "selection": {"rule": "lowest validation bpc of the LSTM, seed 0", "chosen": chosen,
+                      "settings": json.loads(sel_settings.pop()), "runs": sel},
+        "ngram": ng and {k: ng[k] for k in ("val_bpc", "best", "best_test_bpc", "heldout_bpc")},
+        "test": tests,
+        "parts": {name: {"stage": rec["results"]["stage"], "command": rec["command"],
+                         "date": rec["date"], "cpu": rec["machine"]["cpu"],
+                         "torch_threads": rec["machine"]["torch_threads"],
+                         "load_average_start": rec["results"]["load_average_start"],
+                         "load_average_end": rec["results"]["load_average_end"]}
+                  for name, rec in parts.items()},
+    }
+    path = provenance.save_results(STEM, summary)
+    print(json.dumps({k: summary[k] for k in ("selection", "ngram")}, indent=1))
+    for key, t in tests.items():
+        print(f"{key}: test {t['test_bpc']}")
+    print(f"wrote {path}")
+
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seconds", type=float, default=120.0, help="training time per model")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("stage", choices=["select", "ngram", "test", "summarise"])
+    ap.add_argument("--part", help="name of this part's results folder")
+    ap.add_argument("--configs", default="base", help="select: comma list of CONFIGS names")
+    ap.add_argument("--config", default="base", help="test: the configuration to test")
     ap.add_argument("--models", default="lstm,rnn",
-                    help="comma list of cell or cell:H (H overrides --hidden)")
-    ap.add_argument("--hidden", type=int, default=256)
-    ap.add_argument("--layers", type=int, default=1)
-    ap.add_argument("--dropout", type=float, default=0.2)
+                    help="test: comma list of lstm, rnn, gru, rnn:same (as many parameters "
+                         "as the LSTM), or cell:H")
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--orders", default="5,6,7,8,10,12", help="ngram: the orders")
+    ap.add_argument("--seconds", type=float, default=120.0, help="training time per model")
+    ap.add_argument("--clock", default="cpu", choices=["wall", "cpu"])
+    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--seq-len", type=int, default=10, help="truncation length T")
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--rnn-lr", type=float, default=1e-3, help="learning rate of the plain RNN")
     ap.add_argument("--clip", type=float, default=1.0)
-    ap.add_argument("--no-cosine", action="store_true", help="constant learning rate")
-    ap.add_argument("--orders", default="2,3,4,5,6,7,8,10", help="n-gram orders ('' for none)")
-    ap.add_argument("--sweep-seq-len", default="", help="comma list: LSTM runs, one per T")
-    ap.add_argument("--corpus", default=None, help="a UTF-8 text file (default: the course corpus)")
-    ap.add_argument("--device", default="cpu")
-    ap.add_argument("--clock", default="wall", choices=["wall", "cpu"],
-                    help="budget in wall seconds, or in process CPU seconds (use with "
-                         "--threads 1 on a busy machine: CPU s ≈ wall s of an idle one)")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--keep", default="/tmp/char_lm_120s_models",
+                    help="select: where to keep the trained LSTMs (outside the repository)")
+    ap.add_argument("--reuse", action="store_true",
+                    help="test: score the selection's seed-0 LSTM of --config (kept in "
+                         "--keep) instead of training seed 0 again")
     args = ap.parse_args(argv)
+    if args.stage == "summarise":
+        torch.set_num_threads(args.threads)  # the record's machine line: as the parts ran
+        return summarise()
+    if not args.part:
+        ap.error("give --part")
 
     torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
-    corpus = text.load_corpus(args.corpus)
-    V = len(corpus.vocab)
-    print(f"Python {platform.python_version()}, torch {torch.__version__}, "
-          f"{args.threads} threads of {os.cpu_count()} CPUs, load average "
-          f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}")
-    print(f"corpus: {corpus.summary()}")
+    load_start = _load()
+    corpus, train, val, test = load_splits()
+    args.V = V = len(corpus.vocab)
+    print(f"Python {platform.python_version()}, torch {torch.__version__}, {args.threads} "
+          f"threads of {os.cpu_count()} CPUs, load average {load_start}")
+    print(f"train {len(train):,}, validation {len(val):,}, test {len(test):,} characters")
+    split = {"train": len(train), "val": len(val), "test": len(test), "vocab": V}
+    settings = {k: getattr(args, k) for k in ("seconds", "clock", "threads", "batch", "lr",
+                                              "rnn_lr", "clip")}
 
-    rows = []
-    if args.orders:
+    if args.stage == "ngram":
         t0 = time.perf_counter()
         orders = [int(o) for o in args.orders.split(",")]
-        rows = ngram.baseline_table(corpus.train, corpus.val, V, orders=orders)
-        print(f"\nbaselines ({time.perf_counter() - t0:.1f} s):")
-        for name, b in rows:
-            print(f"  {name:24s} {b:.3f} bpc")
+        val_bpc, heldout_bpc = {}, {}
+        heldout = np.concatenate([val, test])  # notebook 08's validation text (the last 10%)
+        for n in orders:
+            model = ngram.KneserNey(n, V).fit(train)
+            val_bpc[n] = round(model.bpc(val, history=train), 4)
+            print(f"  {n}-gram (Kneser–Ney): validation {val_bpc[n]:.3f} bpc", flush=True)
+            if n in (7, 8, 10):  # quoted by notebook 08 next to its own table; no choice
+                heldout_bpc[n] = round(model.bpc(heldout, history=train), 4)
+            del model
+        best = min(val_bpc, key=val_bpc.get)
+        history = np.concatenate([train, val])
+        best_test = round(ngram.KneserNey(best, V).fit(train).bpc(test, history=history), 4)
+        print(f"best on validation: {best}-gram; test {best_test:.3f} bpc "
+              f"({time.perf_counter() - t0:.0f} s)")
+        save_part(args.part, "ngram", {"split": split, "val_bpc": {str(n): b for n, b in val_bpc.items()},
+                                       "best": best, "best_test_bpc": best_test,
+                                       "heldout_bpc": {str(n): b for n, b in heldout_bpc.items()}},
+                  load_start)
+        return
 
-    train_slice = corpus.train[:len(corpus.val)]
+    if args.stage == "select":
+        runs = {}
+        for name in args.configs.split(","):
+            cfg = config(name)
+            print(f"{name}: {cfg}", flush=True)
+            runs[name] = {**cfg, **run_model("lstm", cfg, 0, args, train, val,
+                                             save=Path(args.keep) / f"{name}.pt")}
+            # written after every run, so a stopped stage keeps what it measured
+            save_part(args.part, "select", {"split": split, "settings": settings,
+                                            "runs": runs}, load_start)
+        return
 
-    def run(cell, seq_len, lr, hidden):
-        torch.manual_seed(args.seed)
-        model = charlm.CharLM(V, hidden, num_layers=args.layers, cell=cell,
-                              dropout=args.dropout).to(device)
-        h = charlm.train(model, corpus.train, corpus.val, batch_size=args.batch,
-                         seq_len=seq_len, lr=lr, clip=args.clip, time_budget_s=args.seconds,
-                         eval_every=0, progress=False, cosine=not args.no_cosine,
-                         seed=args.seed, name=f"{cell} H={hidden} T={seq_len}",
-                         clock=args.clock)
-        train_eval = charlm.evaluate_bpc(model, train_slice, device=device)
-        last_train = h.train_bpc[-1] if h.train_bpc else float("nan")
-        print(f"  {h.name:20s} val {h.final_val_bpc:.3f} bpc  |  {h.seconds:.0f} s {args.clock}, "
-              f"{h.cpu_seconds:.0f} s CPU, {h.n_steps} steps, {h.chars_seen / 1e6:.2f} M chars, "
-              f"last train bpc {last_train:.3f} (as trained), {train_eval:.3f} (dropout off)",
-              flush=True)
-        return {"cell": cell, "hidden": hidden, "params": charlm.n_params(model),
-                "seq_len": seq_len, "dropout": args.dropout, "lr": lr,
-                "steps": h.n_steps, "chars_seen": h.chars_seen,
-                "seconds": round(h.seconds, 1), "cpu_seconds": round(h.cpu_seconds, 1),
-                "clock": args.clock, "val_bpc": round(h.final_val_bpc, 4),
-                "train_bpc_as_trained": round(last_train, 4),
-                "train_bpc_dropout_off": round(train_eval, 4)}
-
-    results = {}
-    if args.models:
-        print(f"\nmodels: {args.hidden} units x {args.layers} layer(s), dropout {args.dropout}, "
-              f"batch {args.batch}, "
-              f"T = {args.seq_len}, Adam lr {args.lr} (RNN {args.rnn_lr}), clip {args.clip}, "
-              f"{'constant' if args.no_cosine else 'cosine-decayed'} lr, {args.seconds:.0f} s "
-              f"({args.clock} clock) each")
-        for spec in args.models.split(","):
-            cell, _, hidden = spec.partition(":")
-            hidden = int(hidden) if hidden else args.hidden
-            key = cell if hidden == args.hidden else f"{cell} H={hidden}"
-            results[key] = run(cell, args.seq_len, args.rnn_lr if cell == "rnn" else args.lr,
-                               hidden)
-    if args.sweep_seq_len:
-        print(f"\ntruncation sweep (LSTM, {args.seconds:.0f} s each):")
-        for T in (int(t) for t in args.sweep_seq_len.split(",")):
-            results[f"lstm T={T}"] = run("lstm", T, args.lr, args.hidden)
-
-    if rows and results:
-        best_name, best = min(rows, key=lambda r: r[1])
-        print(f"\nbest n-gram: {best_name} at {best:.3f} bpc")
-        for k, r in results.items():
-            d = r["val_bpc"] - best
-            print(f"  {k:14s} {r['val_bpc']:.3f} bpc ({'+' if d >= 0 else ''}{d:.3f} vs best n-gram)")
-
-    settings = {k: getattr(args, k) for k in ("seconds", "threads", "clock", "hidden", "layers",
-                                              "dropout", "batch", "seq_len", "lr", "rnn_lr",
-                                              "clip", "seed")}
-    settings["cosine"] = not args.no_cosine
-    path = provenance.save_results("char_lm_120s", {
-        "settings": settings,
-        "corpus": {"characters": len(corpus.train) + len(corpus.val), "vocab": V,
-                   "train": len(corpus.train), "val": len(corpus.val),
-                   "custom": args.corpus is not None},
-        "ngram_bpc": {name: round(b, 4) for name, b in rows},
-        "models": results,
-    })
-    print(f"\nwrote {path}")
+    cfg = config(args.config)
+    seeds = [int(s) for s in args.seeds.split(",")]
+    n_lstm = charlm.param_count(V, cfg["hidden"], "lstm", cfg["num_layers"],
+                                tie_weights=cfg["tie_weights"])
+    runs = {}
+    for spec in args.models.split(","):
+        cell, _, h = spec.partition(":")
+        hidden = (charlm.equal_param_hidden(V, n_lstm, cell, num_layers=cfg["num_layers"],
+                                            tie_weights=cfg["tie_weights"])
+                  if h == "same" else int(h) if h else cfg["hidden"])
+        key = cell if h == "" else f"{cell} same size"
+        print(f"{key} ({args.config}, {hidden} units): {cfg}", flush=True)
+        runs[key] = []
+        for seed in seeds:
+            kept = Path(args.keep) / f"{args.config}.pt"
+            if args.reuse and (cell, h, seed) == ("lstm", "", 0) and kept.exists():
+                runs[key].append(score_selection_run(args, cfg, kept, train, val, test))
+            else:
+                runs[key].append(run_model(cell, cfg, seed, args, train, val, test, hidden))
+    save_part(args.part, "test", {"split": split, "settings": settings, "config": args.config,
+                                  "runs": runs}, load_start)
 
 
 if __name__ == "__main__":

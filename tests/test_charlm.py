@@ -162,3 +162,43 @@ def test_history_counts_every_step():
     h = charlm.train(m, ids[:800], ids[800:], batch_size=4, seq_len=10, max_steps=None,
                      time_budget_s=0.2, eval_every=0, progress=False, clock="cpu")
     assert h.clock == "cpu" and h.seconds >= 0.2 and h.n_steps > 0
+
+
+@pytest.mark.parametrize("cell", ["lstm", "rnn"])
+@pytest.mark.parametrize("kw", [dict(), dict(tie_weights=True), dict(num_layers=2),
+                                dict(tie_weights=True, num_layers=2, emb_dim=5)])
+def test_param_count_formula_matches_tied_and_stacked_models(cell, kw):
+    m = charlm.CharLM(13, 7, cell=cell, **kw)
+    kw.pop("emb_dim", None)  # tied weights: the embedding is H wide whatever emb_dim says
+    assert charlm.n_params(m) == charlm.param_count(13, 7, cell, **kw)
+
+
+def test_tied_weights_share_one_matrix():
+    torch.manual_seed(0)
+    m = charlm.CharLM(9, 6, tie_weights=True)
+    assert m.head.weight is m.embed.weight and m.embed.weight.shape == (9, 6)
+    logits, _ = m(torch.randint(0, 9, (2, 3)))
+    logits.sum().backward()
+    # the one matrix collects the gradient of both uses: embedding rows and read-out
+    assert m.embed.weight.grad is not None and m.embed.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("where,in_drop,out_drop", [("io", True, True), ("input", True, False),
+                                                    ("output", False, True)])
+def test_dropout_placement(where, in_drop, out_drop):
+    torch.manual_seed(0)
+    m = charlm.CharLM(9, 6, dropout=0.5, dropout_where=where).train()
+    seen = []
+    m.rnn.register_forward_hook(lambda mod, inp, out: seen.append((inp[0], out[0])))
+    m.head.register_forward_hook(lambda mod, inp, out: seen.append(inp[0]))
+    m(torch.randint(0, 9, (4, 5)))
+    (rnn_in, rnn_out), head_in = seen
+    emb = m.embed.weight[0]  # any row: dropout zeroes entries of the embedded input
+    assert ((rnn_in == 0).any().item()) == in_drop and emb.abs().min() > 0
+    assert (not torch.equal(head_in, rnn_out)) == out_drop
+    # in eval mode every placement is the identity
+    m.eval()
+    x = torch.randint(0, 9, (2, 3))
+    torch.testing.assert_close(m(x)[0], m.head(m.rnn(m.embed(x))[0]))
+    with pytest.raises(ValueError):
+        charlm.CharLM(9, 6, dropout_where="between")

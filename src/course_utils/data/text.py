@@ -89,6 +89,23 @@ def train_val_split(ids: np.ndarray, val_frac: float = 0.1) -> tuple[np.ndarray,
     return ids[:n_train], ids[n_train:]
 
 
+def train_val_test_split(ids: np.ndarray, val_frac: float = 0.05, test_frac: float = 0.05
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Split ``ids: (n,)`` into three contiguous pieces: train, validation, test.
+
+    Train is the first ``1 - val_frac - test_frac``, validation the next ``val_frac``,
+    test the last ``test_frac`` (no shuffling). Choose settings on the validation text and
+    report once on the test text. The boundaries are rounded as in :func:`train_val_split`,
+    so with ``val_frac + test_frac = f`` the training text is exactly
+    ``train_val_split(ids, f)``'s, and validation + test is its held-out text.
+    """
+    if not (0 < val_frac and 0 < test_frac and val_frac + test_frac < 1):
+        raise ValueError("val_frac and test_frac must be positive, with a sum below 1")
+    n_train = int(round(len(ids) * (1 - val_frac - test_frac)))
+    n_trainval = int(round(len(ids) * (1 - test_frac)))
+    return ids[:n_train], ids[n_train:n_trainval], ids[n_trainval:]
+
+
 @dataclass
 class Corpus:
     """Everything a notebook needs about a corpus: text, vocabulary, encoded splits."""

@@ -39,27 +39,46 @@ class CharLM(nn.Module):
         hidden: H, units per recurrent layer.
         num_layers: stacked recurrent layers.
         cell: 'lstm', 'rnn' (tanh) or 'gru'.
-        emb_dim: size of the character embedding (defaults to ``min(64, V)``).
-        dropout: dropout probability on the recurrent layer's input and output (0: none;
-            active only in ``model.train()`` mode).
+        emb_dim: size of the character embedding (defaults to ``min(64, V)``; with
+            ``tie_weights`` it is ``hidden``).
+        dropout: dropout probability on the recurrent layers' input (the embedding) and
+            output (before the read-out); 0: none; active only in ``model.train()`` mode.
+        dropout_where: where that dropout acts: ``"io"`` (input and output, the default),
+            ``"output"`` (before the read-out only) or ``"input"`` (the embedding only).
+        layer_dropout: dropout between stacked recurrent layers (``num_layers > 1``).
+        tie_weights: share one ``(V, H)`` matrix between the embedding and the read-out
+            (Press & Wolf 2017; Inan et al. 2017): the embedding has ``hidden`` columns.
 
     ``forward(x, state=None)``: ``x: (B, T)`` int64 → ``(logits (B, T, V), new_state)``.
     """
 
     def __init__(self, vocab_size: int, hidden: int = 256, num_layers: int = 1,
-                 cell: str = "lstm", emb_dim: int | None = None, dropout: float = 0.0):
+                 cell: str = "lstm", emb_dim: int | None = None, dropout: float = 0.0,
+                 dropout_where: str = "io", layer_dropout: float = 0.0,
+                 tie_weights: bool = False):
         super().__init__()
         cls = {"lstm": nn.LSTM, "rnn": nn.RNN, "gru": nn.GRU}[cell]
+        if dropout_where not in ("io", "input", "output"):
+            raise ValueError(f"dropout_where must be 'io', 'input' or 'output', not {dropout_where!r}")
         self.cell, self.vocab_size, self.hidden = cell, vocab_size, hidden
-        emb_dim = emb_dim or min(64, vocab_size)
+        emb_dim = hidden if tie_weights else (emb_dim or min(64, vocab_size))
         self.embed = nn.Embedding(vocab_size, emb_dim)
-        self.rnn = cls(emb_dim, hidden, num_layers=num_layers, batch_first=True)
+        self.rnn = cls(emb_dim, hidden, num_layers=num_layers, batch_first=True,
+                       dropout=layer_dropout if num_layers > 1 else 0.0)
         self.head = nn.Linear(hidden, vocab_size)
+        if tie_weights:
+            self.head.weight = self.embed.weight  # one (V, H) parameter, used twice
         self.drop = nn.Dropout(dropout)
+        self.dropout_where = dropout_where
 
     def forward(self, x: torch.Tensor, state=None):
-        out, state = self.rnn(self.drop(self.embed(x)), state)
-        return self.head(self.drop(out)), state
+        e = self.embed(x)
+        if self.dropout_where != "output":
+            e = self.drop(e)
+        out, state = self.rnn(e, state)
+        if self.dropout_where != "input":
+            out = self.drop(out)
+        return self.head(out), state
 
 
 def n_params(model: nn.Module) -> int:
@@ -71,18 +90,20 @@ _GATES = {"lstm": 4, "rnn": 1, "gru": 3}
 
 
 def param_count(vocab_size: int, hidden: int, cell: str = "lstm", num_layers: int = 1,
-                emb_dim: int | None = None) -> int:
-    """Parameters of ``CharLM(vocab_size, hidden, num_layers, cell, emb_dim)``, by formula.
+                emb_dim: int | None = None, tie_weights: bool = False) -> int:
+    """Parameters of ``CharLM(vocab_size, hidden, num_layers, cell, emb_dim, tie_weights=…)``,
+    by formula.
 
     Embedding ``V·E``; each layer ``k·(H·in + H·H + 2H)`` with ``k`` = 4 (LSTM), 3 (GRU)
     or 1 (RNN) blocks, two bias vectors as in PyTorch, ``in`` = E for the first layer and H
-    after; read-out ``H·V + V``.
+    after; read-out ``H·V + V``. Tied weights: ``E = H`` and the read-out adds only its
+    bias ``V`` (its ``(V, H)`` matrix is the embedding's).
     """
-    E = emb_dim or min(64, vocab_size)
+    E = hidden if tie_weights else (emb_dim or min(64, vocab_size))
     k = _GATES[cell]
     rec = sum(k * (hidden * (E if i == 0 else hidden) + hidden * hidden + 2 * hidden)
               for i in range(num_layers))
-    return vocab_size * E + rec + hidden * vocab_size + vocab_size
+    return vocab_size * E + rec + (0 if tie_weights else hidden * vocab_size) + vocab_size
 
 
 def equal_param_hidden(vocab_size: int, target: int, cell: str = "rnn", **kw) -> int:
