@@ -304,24 +304,24 @@ HINT_OVERFLOW = ("exp of a large score overflows: with scores around 1000, np.ex
                  "and the largest exponential is exp(0) = 1.")
 
 LOSS_MISTAKES = [
-    Mistake(HINT_OVERFLOW, _loss_mistake(stable=False)),
+    Mistake(HINT_OVERFLOW, _loss_mistake(stable=False), name="no-max-subtraction"),
     Mistake("the loss is summed over the N·T positions instead of averaged: divide the loss "
-            "and its gradient by N·T.", _loss_mistake(divide="none")),
+            "and its gradient by N·T.", _loss_mistake(divide="none"), name="summed-not-averaged"),
     Mistake("you divided by N only (the batch; CS231n's temporal softmax loss does that): "
             "this course's loss is the mean over all N·T positions, so divide the loss and "
-            "its gradient by N·T.", _loss_mistake(divide="N")),
+            "its gradient by N·T.", _loss_mistake(divide="N"), name="divided-by-n-only"),
     Mistake("`dscores` is not divided by N·T: the loss is a mean over the N·T positions, so "
             "every position's gradient (p − onehot) carries the factor 1/(N·T) too.",
-            _loss_mistake(grad_divide=False)),
+            _loss_mistake(grad_divide=False), name="dscores-not-averaged"),
     Mistake("the softmax is taken over the time axis (axis=1): each position's probabilities "
             "are over the V classes, the last axis (axis=-1, keepdims=True in the max and "
-            "the sum).", _loss_mistake(axis=1)),
+            "the sum).", _loss_mistake(axis=1), name="softmax-over-time"),
     Mistake("the softmax is taken over the batch axis (axis=0): each position's probabilities "
             "are over the V classes, the last axis (axis=-1, keepdims=True in the max and "
-            "the sum).", _loss_mistake(axis=0)),
+            "the sum).", _loss_mistake(axis=0), name="softmax-over-batch"),
     Mistake("`dscores` lacks the − onehot(target): the gradient of −log p_y with respect to "
             "the score s_j is p_j − [j = y], so subtract 1 at each position's target class.",
-            _loss_mistake(one_hot=False)),
+            _loss_mistake(one_hot=False), name="no-onehot-subtracted"),
 ]
 
 
