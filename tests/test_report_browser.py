@@ -10,7 +10,9 @@ Debian's Chromium, driven by Playwright, then checks that
   the focus, then Enter;
 * sorting works: clicking a column header's button reorders the rows (by the total,
   ascending, then descending again by Enter on the focused button), and ``aria-sort``
-  says so.
+  says so;
+* axe-core (``browser_helpers.run_axe``: WCAG 2.0/2.1 A and AA rules) finds no serious or
+  critical violation, with every collapsible closed and with every one open.
 
 A screenshot goes to ``<pytest tmp>/report-screenshots`` and, with ``COURSE_ARTIFACTS``
 set, to ``artifacts/screenshots/``. Needs Playwright and a system Chromium, like
@@ -21,7 +23,15 @@ tests/test_browser.py; without them the test is skipped, unless
 from __future__ import annotations
 
 import pytest
-from browser_helpers import keep_screenshot, require_chromium, running_browser
+from browser_helpers import (
+    axe_counts,
+    axe_report,
+    keep_screenshot,
+    require_axe,
+    require_chromium,
+    run_axe,
+    running_browser,
+)
 from report_class import make_results, parse_report
 
 from course_utils.tooling import grading_html
@@ -69,6 +79,9 @@ def test_the_report_renders_opens_and_sorts(report_file, tmp_path_factory):
         n = state["details"]
         assert n == report_file.read_text().count("<details") and n > 10, state
         assert len(expected["mistakes"]) >= 4
+        axe_source = require_axe()
+        closed = run_axe(page, axe_source)["violations"]
+        assert not axe_counts(closed), axe_report(closed)
 
         # Every collapsible, from the keyboard: Tab to its summary, Enter.
         page.locator("body").focus()
@@ -83,6 +96,8 @@ def test_the_report_renders_opens_and_sorts(report_file, tmp_path_factory):
             if opened == n:
                 break
         assert opened == n and page.evaluate(JS_STATE)["open"] == n, (opened, n)
+        all_open = run_axe(page, axe_source)["violations"]
+        assert not axe_counts(all_open), axe_report(all_open)
         page.screenshot(path=str(shots / "report-open.png"), full_page=True)
         keep_screenshot(shots / "report-open.png")
 
