@@ -93,16 +93,21 @@ def run_once(job: tuple[str, str, int, int]) -> dict:
     else:
         client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                                 resources={"metadata": {"path": str(cwd)}})
-        client.on_cell_execute = start
+
+        def start_and_note(cell, cell_index, **kw):
+            client.running_cell = cell_index
+            start(cell, cell_index)
+
+        client.on_cell_execute = start_and_note
     client.on_cell_executed = done
     try:
         client.execute()
     except CellTimeoutError:
-        error = "CellTimeoutError"
+        error = f"CellTimeoutError in cell {client.running_cell}"
     except Exception as exc:  # noqa: BLE001 - recorded, not hidden
         error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
     slowest = max(seconds.items(), key=lambda kv: kv[1], default=(None, 0.0))
-    hung = error == "CellTimeoutError" or slowest[1] >= timeout - 0.5
+    hung = (error or "").startswith("CellTimeoutError") or slowest[1] >= timeout - 0.5
     return {"notebook": Path(target).name if target != "output-widget" else target,
             "seconds": round(time.monotonic() - t0, 1), "hung": hung, "error": error,
             "slowest_cell": slowest[0], "slowest_cell_seconds": round(slowest[1], 1)}
