@@ -246,37 +246,47 @@ def _gone(pid: int) -> bool:
 
 def test_the_sandbox_sees_no_course_and_no_instructor(tmp_path):
     """Run code in a sandbox: course_utils is not importable, solutions/ is hidden where
-    the machine allows it, the environment is stripped, limits are set, and a detached
+    the machine allows it (and nothing outside the scratch folder is writable, no other
+    process is visible), the environment is stripped, limits are set, and a detached
     child is killed with the sandbox."""
     os.environ["INSTRUCTOR_SECRET"] = "x"
     try:
         box = sandbox.Sandbox(hide=[ROOT / "solutions", ROOT / "src"])
     finally:
         del os.environ["INSTRUCTOR_SECRET"]
-    marker = tmp_path / "child.pid"
+    outside = tmp_path / "written-from-the-sandbox"
     src = ("import os, sys, resource, subprocess\n"
            "def probe():\n"
            "    try:\n        import course_utils.reference.nb01 as r\n        imp = repr(r.rnn_forward)\n"
            "    except Exception as e:\n        imp = type(e).__name__\n"
            f"    sols = os.listdir({str(ROOT / 'solutions')!r})\n"
            "    p = subprocess.Popen(['sleep', '300'], start_new_session=True)\n"
-           f"    open({str(marker)!r}, 'w').write(str(p.pid))\n"
+           "    try:\n"
+           f"        open({str(outside)!r}, 'w').write('x')\n"
+           "    except OSError:\n        pass\n"
+           "    others = os.path.exists(f'/proc/{os.getppid()}') and os.getppid() > 1\n"
            "    return [imp, len(sols), 'INSTRUCTOR_SECRET' in os.environ,\n"
-           "            resource.getrlimit(resource.RLIMIT_AS)[0], os.getcwd()]\n")
+           "            resource.getrlimit(resource.RLIMIT_AS)[0], os.getcwd(), p.pid,\n"
+           "            len([d for d in os.listdir('/proc') if d.isdigit()])]\n")
     try:
         box.load(*sandbox.course_sources(), {"course_utils.reference.nb01": ["rnn_forward"]},
                  [{"index": 0, "source": src, "kind": "answer"}], timeout=60)
         info = box.describe(["probe"])["probe"]
-        imp, n_sol, secret, mem, cwd = box.proxy("probe", info, timeout=30)()
+        imp, n_sol, secret, mem, cwd, pid, n_proc = box.proxy("probe", info, timeout=30)()
     finally:
         box.close()
     assert imp == "<course reference course_utils.reference.nb01.rnn_forward>"
     assert n_sol == (0 if sandbox.can_hide() else len(os.listdir(ROOT / "solutions")))
     assert secret is False and mem == sandbox.MEMORY_LIMIT
     assert cwd.startswith(str(box.scratch))
-    pid = int(marker.read_text())
-    time.sleep(0.5)
-    assert _gone(pid)
+    assert box.isolated == sandbox.can_hide()
+    if box.isolated:  # its own PID namespace: the sandbox's few processes only
+        assert not outside.exists() and n_proc < 10
+        time.sleep(0.5)
+        assert sandbox.marked_processes(box.token) == []
+    else:
+        time.sleep(0.5)
+        assert _gone(pid)
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
@@ -296,7 +306,7 @@ def test_the_reaper_kills_a_detached_grandchild_without_reading_environments(tmp
            "    return os.getpid()\n"
            "def crash():\n"
            "    os.kill(os.getpid(), 9)\n")
-    box = sandbox.Sandbox()
+    box = sandbox.Sandbox(isolate=False)  # the reaper alone (the fallback)
     try:
         box.load(*sandbox.course_sources(), {}, [{"index": 0, "source": src, "kind": "answer"}],
                  timeout=60)
@@ -312,6 +322,18 @@ def test_the_reaper_kills_a_detached_grandchild_without_reading_environments(tmp
     assert _gone(pid)
 
 
+@pytest.mark.skipif(not sandbox.can_hide(), reason="needs Linux user namespaces")
+def test_a_death_by_signal_is_named_in_the_namespaces_too():
+    src = "import os\ndef crash():\n    os.kill(os.getpid(), 9)\n"
+    with sandbox.Sandbox() as box:
+        assert box.isolated
+        box.load(*sandbox.course_sources(), {}, [{"index": 0, "source": src, "kind": "answer"}],
+                 timeout=60)
+        info = box.describe(["crash"])
+        with pytest.raises(sandbox.SandboxError, match=r"died \(SIGKILL"):
+            box.proxy("crash", info["crash"], timeout=30)()
+
+
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
 def test_code_that_kills_the_reaper_dies_with_it():
     src = ("import os, signal\n"
@@ -320,7 +342,7 @@ def test_code_that_kills_the_reaper_dies_with_it():
            "    open('pid', 'w').write(str(me))\n"
            "    os.kill(os.getppid(), signal.SIGKILL)\n"
            "    import time; time.sleep(30)\n")
-    box = sandbox.Sandbox()
+    box = sandbox.Sandbox(isolate=False)  # in its own namespaces it sees no reaper
     try:
         box.load(*sandbox.course_sources(), {}, [{"index": 0, "source": src, "kind": "answer"}],
                  timeout=60)

@@ -2,7 +2,9 @@
 
 :class:`Sandbox` starts one child process per submission, in a scratch directory of its
 own, with a stripped environment, memory / process / file-size limits and its own process
-group. On POSIX its parent is a small reaper (:mod:`course_utils.tooling._sandbox_reaper`) that
+group; where Linux user namespaces allow it (:func:`can_hide`), also in namespaces of its
+own (``HIDE_PREFIX``): it sees no other process, cannot write outside its scratch folder,
+and cannot undo the mounts that hide folders. On POSIX its parent is a small reaper (:mod:`course_utils.tooling._sandbox_reaper`) that
 kills, at the end, every process the code started, even one that left the group. :meth:`Sandbox.load` runs the cells;
 :meth:`Sandbox.proxy` returns a local function that calls the student's function in the
 child on the arguments the check chooses and hands back plain values, so the checks in
@@ -60,11 +62,32 @@ def course_sources(package_dir: Path | None = None) -> tuple[dict, list]:
     return sources, packages
 
 
-# A private mount namespace where the given folders are empty and read-only (Linux user
-# namespaces, util-linux `unshare`); without it the folders stay visible (see README).
-HIDE_PREFIX = ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c",
-               'while [ "$1" != "--" ]; do mount -t tmpfs -o ro,size=4k none "$1" || exit 97; '
-               'shift; done; shift; exec "$@"', "sh"]
+# The sandbox's namespaces (Linux user namespaces, util-linux `unshare` and `mount`): a PID
+# namespace of its own (it sees no other process, not the grader nor its worker), a private
+# /dev/shm, every mount read-only except its scratch folder (``$1``), the given folders
+# (``$2 …``) hidden under empty read-only tmpfs; then a further user and mount namespace, in
+# which every mount above is *locked*: the code, root there, can neither unmount nor remount
+# any of them (the kernel refuses: mounts inherited from a more privileged namespace).
+# The shell stays the namespace's first process (PID 1 ignores signals sent from inside):
+# the code's death by signal N comes back as exit code 128 + N (see Sandbox.exit_code).
+_NS_SCRIPT = r"""
+scratch=$1; shift
+mount --bind "$scratch" "$scratch" || exit 97
+mount -t tmpfs -o size=64m,nosuid,nodev none /dev/shm 2>/dev/null
+for mp in $(awk '{print $5}' /proc/self/mountinfo); do
+  case "$mp" in
+    /proc|/proc/*|/sys|/sys/*|/dev|/dev/pts|/dev/pts/*|/dev/shm|"$scratch") continue ;;
+    *\\*) continue ;;
+  esac
+  mount -o remount,bind,ro "$mp" 2>/dev/null
+done
+while [ "$1" != "--" ]; do mount -t tmpfs -o ro,size=4k none "$1" || exit 97; shift; done
+shift
+unshare --user --map-root-user --mount "$@"
+exit $?
+"""
+HIDE_PREFIX = ["unshare", "--user", "--map-root-user", "--mount", "--pid", "--fork",
+               "--kill-child", "--mount-proc", "sh", "-c", _NS_SCRIPT, "sh"]
 
 
 @functools.cache
@@ -73,8 +96,11 @@ def can_hide() -> bool:
     if os.name != "posix" or not shutil.which("unshare"):
         return False
     with tempfile.TemporaryDirectory() as d:
+        (Path(d) / "scratch").mkdir()
+        (Path(d) / "hidden").mkdir()
         try:
-            r = subprocess.run([*HIDE_PREFIX, d, "--", "true"], capture_output=True, timeout=20)
+            r = subprocess.run([*HIDE_PREFIX, f"{d}/scratch", f"{d}/hidden", "--", "true"],
+                               capture_output=True, timeout=20)
         except (OSError, subprocess.TimeoutExpired):
             return False
     return r.returncode == 0
@@ -96,7 +122,10 @@ def hideable(paths, scratch: Path) -> list[Path]:
 class Sandbox:
     """One child process running one submission's code."""
 
-    def __init__(self, *, memory: int = MEMORY_LIMIT, threads: int = 1, hide: list | None = None):
+    def __init__(self, *, memory: int = MEMORY_LIMIT, threads: int = 1, hide: list | None = None,
+                 isolate: bool = True):
+        """``hide``: folders to hide; ``isolate``: run the code in its own namespaces (see
+        ``HIDE_PREFIX``) where the machine allows it; ``self.isolated`` says whether it is."""
         self.scratch = Path(tempfile.mkdtemp(prefix="course-sandbox-"))
         self.token = secrets.token_hex(16)
         env = {k: os.environ[k] for k in KEEP_ENV if k in os.environ}
@@ -115,9 +144,11 @@ class Sandbox:
         shutil.copyfile(CHILD, script)
         cmd = [sys.executable, "-I", str(script), str(r_to_child), str(w_from_child),
                str(self.scratch / "progress")]
-        self.hidden = [str(h) for h in hideable(hide or [], self.scratch)] if can_hide() else []
-        if self.hidden:
-            cmd = [*HIDE_PREFIX, *self.hidden, "--", *cmd]
+        self.isolated = can_hide() and isolate
+        self.hidden = ([str(h) for h in hideable(hide or [], self.scratch)]
+                       if self.isolated else [])
+        if self.isolated:
+            cmd = [*HIDE_PREFIX, str(self.scratch), *self.hidden, "--", *cmd]
         self.status_file = self.scratch / "status"
         stdin = subprocess.DEVNULL
         if os.name == "posix":  # the reaper starts cmd under the limits (see its docstring)
@@ -199,7 +230,8 @@ class Sandbox:
         while True:
             try:
                 kind, value = self.status_file.read_text().split()
-                return -int(value) if kind == "signal" else int(value)
+                code = -int(value) if kind == "signal" else int(value)
+                return 128 - code if self.isolated and code > 128 else code
             except (OSError, ValueError):
                 pass
             if time.monotonic() > deadline:
