@@ -211,6 +211,31 @@ def test_a_special_cased_answer_fails_the_held_out_cases(tmp_path, nb01):
     assert r.exercises[0].status == "pass"  # the visible check alone is fooled
 
 
+@pytest.mark.parametrize("stopper, why", [
+    ("import os\nos._exit(3)\n", "exited (exit code 3)"),
+    ("while True:\n    pass\n", "ran longer than 5 s"),
+])
+def test_partial_credit_survives_a_crash(tmp_path, nb01, stopper, why):
+    """A cell that kills the process or never ends, between the two answers: the step,
+    answered before it, is graded; the sequence, after it, is not, and says which cell
+    stopped it."""
+    sol, _ = nb01
+    nb = nbformat.from_dict(json.loads(json.dumps(sol)))
+    at = nb.cells.index(_cell(nb, STEP)) + 1
+    nb.cells.insert(at, nbformat.v4.new_code_cell(stopper))
+    path = tmp_path / NAME
+    nbformat.write(nb, str(path))
+    entries = grading.load_catalogue(ROOT)[NAME]
+    r = grading.grade_notebook(path, entries, NAME, student="s", display="s", seeds=[SEED],
+                               timeout=90, cell_timeout=5)
+    step, fwd = r.exercises
+    assert (step.status, step.points) == ("pass", 2), step
+    assert fwd.status == "fail" and fwd.points == 0
+    assert f"cell {at} stopped the notebook" in fwd.reason and why in fwd.reason, fwd.reason
+    assert r.problem.startswith(("the process running the code", "time limit: cell"))
+    assert f"cell {at}" in r.problem and "the exercises before it were graded" in r.problem
+
+
 def test_a_failing_worker_becomes_a_row(tmp_path):
     entries = grading.load_catalogue(ROOT)[NAME]
     job = {"path": str(tmp_path / "x.ipynb"), "notebook": NAME, "student": "s", "display": "s",
