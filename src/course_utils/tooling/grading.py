@@ -313,13 +313,22 @@ def run_cli(args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(format_table(results))
+    from . import sandbox
+
+    if sandbox.view() != "bwrap":
+        print(sandbox.BWRAP_MISSING, file=sys.stderr)
     csv_path, json_path = write_reports(results, args.out)
     from . import grading_html
 
     options = {"--only": args.only or "(all)", "--assignment": args.assignment or "(none)",
                "--timeout": f"{args.timeout:g} s", "--cell-timeout": f"{args.cell_timeout:g} s",
                "--heldout": args.heldout, "--seed": ", ".join(map(str, args.seeds or [])) or
-               "(drawn at random)", "--jobs": args.jobs}
+               "(drawn at random)", "--jobs": args.jobs,
+               "sandbox": {"bwrap": "bubblewrap: an allow-list view of the disk",
+                           "namespaces": "Linux namespaces: the disk read-only, the course "
+                           "hidden; " + sandbox.BWRAP_MISSING,
+                           "none": "a process with limits only: " + sandbox.BWRAP_MISSING,
+                           }[sandbox.view()]}
     try:  # the grades are written whatever happens to the class report
         run = grading_html.run_info(results, root=args.root, options=options,
                                     digest=course_digest(args.root))

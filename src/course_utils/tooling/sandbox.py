@@ -2,9 +2,11 @@
 
 :class:`Sandbox` starts one child process per submission, in a scratch directory of its
 own, with a stripped environment, memory / process / file-size limits and its own process
-group; where Linux user namespaces allow it (:func:`can_hide`), also in namespaces of its
-own (``HIDE_PREFIX``): it sees no other process, cannot write outside its scratch folder,
-and cannot undo the mounts that hide folders. On POSIX its parent is a small reaper (:mod:`course_utils.tooling._sandbox_reaper`) that
+group. Where bubblewrap runs (:func:`can_bwrap`) the code sees an allow-list view of the
+disk (:func:`bwrap_view`: ``/usr``, the Python installation, its scratch folder); else,
+where Linux user namespaces allow it (:func:`can_hide`), namespaces of its own
+(``HIDE_PREFIX``): the disk read-only but the scratch folder, some folders hidden. Either
+way it sees no other process and cannot undo its mounts (:func:`view` says which). On POSIX its parent is a small reaper (:mod:`course_utils.tooling._sandbox_reaper`) that
 kills, at the end, every process the code started, even one that left the group. :meth:`Sandbox.load` runs the cells;
 :meth:`Sandbox.proxy` returns a local function that calls the student's function in the
 child on the arguments the check chooses and hands back plain values, so the checks in
@@ -110,6 +112,58 @@ HIDE_PREFIX = ["unshare", "--user", "--map-root-user", "--mount", "--pid", "--fo
                "--kill-child", "--mount-proc", "sh", "-c", _NS_SCRIPT, "sh"]
 
 
+def bwrap_view(scratch: Path) -> list[str]:
+    """The bubblewrap command that gives the code an allow-list view of the disk: the
+    system's ``/usr`` and this Python installation, read-only; its scratch folder; fresh
+    /tmp, /proc and /dev; nothing else (not the course tree, not the home folder, not
+    another clone: the course package comes from the grader over the pipe). New user, PID,
+    network, IPC and UTS namespaces and no capabilities, so no mount can be undone."""
+    cmd = [shutil.which("bwrap") or "bwrap", "--unshare-all", "--unshare-user",
+           "--die-with-parent", "--cap-drop", "ALL", "--ro-bind", "/usr", "/usr"]
+    for top in ("/bin", "/lib", "/lib64", "/sbin"):
+        p = Path(top)
+        if p.is_symlink():
+            cmd += ["--symlink", os.readlink(p), top]
+        elif p.is_dir():
+            cmd += ["--ro-bind", top, top]
+    done = set()
+    for where in (sys.base_prefix, sys.base_exec_prefix, sys.prefix, sys.exec_prefix):
+        if where in done or Path(where) == Path("/usr") or Path("/usr") in Path(where).parents:
+            continue
+        done.add(where)
+        cmd += ["--ro-bind", os.path.realpath(where), where]
+    for extra in ("/etc/ld.so.cache", "/etc/localtime", "/etc/fonts", "/sys/devices/system/cpu"):
+        cmd += ["--ro-bind-try", extra, extra]
+    return cmd + ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+                  "--bind", str(scratch), str(scratch), "--chdir", str(scratch / "work")]
+
+
+@functools.cache
+def can_bwrap() -> bool:
+    """Whether bubblewrap can run Python in :func:`bwrap_view` here (probed once);
+    ``COURSE_NO_BWRAP=1`` in the environment says no (to try the fallback)."""
+    if os.name != "posix" or not shutil.which("bwrap") or os.environ.get("COURSE_NO_BWRAP"):
+        return False
+    with tempfile.TemporaryDirectory() as d:
+        (Path(d) / "work").mkdir()
+        try:
+            r = subprocess.run([*bwrap_view(Path(d)), sys.executable, "-I", "-c",
+                                "import numpy"], capture_output=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+    return r.returncode == 0
+
+
+BWRAP_MISSING = ("warning: bubblewrap (bwrap) is missing or does not run here: the "
+                 "sandbox sees the whole disk but the hidden folders (install bubblewrap)")
+
+
+def view() -> str:
+    """What the sandbox sees on this machine: ``"bwrap"`` (an allow-list),
+    ``"namespaces"`` (the disk read-only, some folders hidden) or ``"none"``."""
+    return "bwrap" if can_bwrap() else "namespaces" if can_hide() else "none"
+
+
 @functools.cache
 def can_hide() -> bool:
     """Whether folders can be hidden from the sandbox on this machine (probed once)."""
@@ -144,8 +198,9 @@ class Sandbox:
 
     def __init__(self, *, memory: int = MEMORY_LIMIT, threads: int = 1, hide: list | None = None,
                  isolate: bool = True):
-        """``hide``: folders to hide; ``isolate``: run the code in its own namespaces (see
-        ``HIDE_PREFIX``) where the machine allows it; ``self.isolated`` says whether it is."""
+        """``hide``: folders to hide; ``isolate``: run the code in bubblewrap's allow-list
+        view (:func:`bwrap_view`), or else in namespaces of its own (``HIDE_PREFIX``), where
+        the machine allows it; ``self.view`` says which (:func:`view`)."""
         self.scratch = Path(tempfile.mkdtemp(prefix="course-sandbox-"))
         self.token = secrets.token_hex(16)
         env = {k: os.environ[k] for k in KEEP_ENV if k in os.environ}
@@ -164,10 +219,13 @@ class Sandbox:
         shutil.copyfile(CHILD, script)
         cmd = [sys.executable, "-I", str(script), str(r_to_child), str(w_from_child),
                str(self.scratch / "progress")]
-        self.isolated = can_hide() and isolate
+        self.view = view() if isolate else "none"
+        self.isolated = self.view != "none"
         self.hidden = ([str(h) for h in hideable(hide or [], self.scratch)]
-                       if self.isolated else [])
-        if self.isolated:
+                       if self.view == "namespaces" else [])
+        if self.view == "bwrap":  # nothing outside the allow-list: nothing to hide
+            cmd = [*bwrap_view(self.scratch), *cmd]
+        elif self.view == "namespaces":
             cmd = [*HIDE_PREFIX, str(self.scratch), *self.hidden, "--", *cmd]
         self.status_file = self.scratch / "status"
         stdin = subprocess.DEVNULL
@@ -199,6 +257,8 @@ class Sandbox:
         except SandboxError:
             raise
         except (OSError, EOFError, ValueError, KeyError, TypeError) as exc:
+            if isinstance(exc, EOFError):  # let the wrapper (bwrap, unshare) report the end
+                self.exit_code(wait=2.0)
             self.kill()
             self.dead = self._death(f"{type(exc).__name__}: {exc}")
             raise SandboxError(self.dead) from None
