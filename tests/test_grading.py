@@ -26,7 +26,7 @@ from report_class import parse_report
 
 from course_utils.checks import ex01
 from course_utils.reference import nb01 as ref01
-from course_utils.tooling import build, cli, grading, grading_checks, sandbox
+from course_utils.tooling import build, cli, grading, grading_checks, sandbox, sandbox_view
 
 ROOT = Path(__file__).resolve().parents[1]
 CELL_TIMEOUT, TIMEOUT = 20, 90
@@ -303,10 +303,10 @@ def test_the_sandbox_sees_no_course_and_no_instructor(tmp_path):
     finally:
         box.close()
     assert imp == "<course reference course_utils.reference.nb01.rnn_forward>"
-    assert n_sol == (0 if sandbox.view() != "none" else len(os.listdir(ROOT / "solutions")))
+    assert n_sol == (0 if sandbox_view.view() != "none" else len(os.listdir(ROOT / "solutions")))
     assert secret is False and mem == sandbox.MEMORY_LIMIT
     assert cwd.startswith(str(box.scratch))
-    assert box.view == sandbox.view() and box.isolated == (box.view != "none")
+    assert box.view == sandbox_view.view() and box.isolated == (box.view != "none")
     if box.isolated:  # its own PID namespace: the sandbox's few processes only
         assert not outside.exists() and n_proc < 10
         time.sleep(0.5)
@@ -352,7 +352,7 @@ def test_the_reaper_kills_a_detached_grandchild_without_reading_environments(tmp
 def test_the_bwrap_view_is_an_allow_list(tmp_path):
     """Read-only: /usr, the Python installation and a few system files; writable: the
     scratch folder; never the course tree or the home folder as a whole."""
-    cmd = sandbox.bwrap_view(tmp_path)
+    cmd = sandbox_view.bwrap_view(tmp_path)
     binds = [(cmd[i], cmd[i + 1], cmd[i + 2]) for i, a in enumerate(cmd)
              if a in ("--ro-bind", "--ro-bind-try", "--bind")]
     allowed = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix,
@@ -365,10 +365,10 @@ def test_the_bwrap_view_is_an_allow_list(tmp_path):
                                                      "/sbin")), src
         assert src not in (str(ROOT), str(ROOT / "src"), str(Path.home()), "/")
     assert "--unshare-user" in cmd and cmd[cmd.index("--cap-drop") + 1] == "ALL"
-    assert "\n" not in sandbox.BWRAP_MISSING
+    assert "\n" not in sandbox_view.BWRAP_MISSING
 
 
-@pytest.mark.skipif(not sandbox.can_hide(), reason="needs Linux user namespaces")
+@pytest.mark.skipif(not sandbox_view.can_hide(), reason="needs Linux user namespaces")
 def test_a_death_by_signal_is_named_in_the_namespaces_too():
     src = "import os\ndef crash():\n    os.kill(os.getpid(), 9)\n"
     with sandbox.Sandbox() as box:

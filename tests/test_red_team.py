@@ -10,20 +10,19 @@ the day it is stopped the mark must go (and the threat model be updated).
 from __future__ import annotations
 
 import copy
-import os
 from pathlib import Path
 
 import nbformat
 import pytest
 from grading_students import FWD, NAME, STEP, _cell, load
 
-from course_utils.tooling import grading, sandbox
+from course_utils.tooling import grading, sandbox_view
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 4242
 pytestmark = pytest.mark.slow
 
-needs_namespaces = pytest.mark.skipif(not sandbox.can_hide(),
+needs_namespaces = pytest.mark.skipif(not sandbox_view.can_hide(),
                                       reason="needs Linux user namespaces (unshare)")
 
 
@@ -274,7 +273,7 @@ for _f in sys.meta_path:
     assert _earned(r) == [], r
 
 
-@pytest.mark.xfail(not sandbox.can_bwrap(), strict=True,
+@pytest.mark.xfail(not sandbox_view.can_bwrap(), strict=True,
                    reason="without bubblewrap's allow-list view of the disk the sandbox "
                    "reads every folder but the hidden ones: another copy of the course (a "
                    "clone, a backup) gives the answers")

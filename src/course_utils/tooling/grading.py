@@ -313,10 +313,10 @@ def run_cli(args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(format_table(results))
-    from . import sandbox
+    from . import sandbox_view
 
-    if sandbox.view() != "bwrap":
-        print(sandbox.BWRAP_MISSING, file=sys.stderr)
+    if sandbox_view.view() != "bwrap":
+        print(sandbox_view.BWRAP_MISSING, file=sys.stderr)
     csv_path, json_path = write_reports(results, args.out)
     from . import grading_html
 
@@ -326,9 +326,9 @@ def run_cli(args) -> int:
                "(drawn at random)", "--jobs": args.jobs,
                "sandbox": {"bwrap": "bubblewrap: an allow-list view of the disk",
                            "namespaces": "Linux namespaces: the disk read-only, the course "
-                           "hidden; " + sandbox.BWRAP_MISSING,
-                           "none": "a process with limits only: " + sandbox.BWRAP_MISSING,
-                           }[sandbox.view()]}
+                           "hidden; " + sandbox_view.BWRAP_MISSING,
+                           "none": "a process with limits only: " + sandbox_view.BWRAP_MISSING,
+                           }[sandbox_view.view()]}
     try:  # the grades are written whatever happens to the class report
         run = grading_html.run_info(results, root=args.root, options=options,
                                     digest=course_digest(args.root))

@@ -91,7 +91,8 @@ class _Box:
     ``load`` (the cells' results, or ``{"problem": why}``)."""
 
     def __init__(self, plan, run, deadline, cell_timeout, hide):
-        from .sandbox import CHILD, course_sources, without_references
+        from .sandbox import CHILD, course_sources
+        from .sandbox_view import without_references
 
         self.plan, self.run, self.deadline, self.cell_timeout = plan, run, deadline, cell_timeout
         sources, self.packages = course_sources(CHILD.parents[1])
