@@ -17,6 +17,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from unittest import mock
 
 import nbformat
 import numpy as np
@@ -365,6 +366,12 @@ def test_the_bwrap_view_is_an_allow_list(tmp_path):
                                                      "/sbin")), src
         assert src not in (str(ROOT), str(ROOT / "src"), str(Path.home()), "/")
     assert "--unshare-user" in cmd and cmd[cmd.index("--cap-drop") + 1] == "ALL"
+    # A copy of course_utils installed into the Python installation is hidden.
+    installed = Path(sys.prefix) / "lib" / "site-packages" / "course_utils"
+    fake = Path(os.path.realpath(sys.prefix)) / "lib" / "site-packages" / "course_utils"
+    with mock.patch.object(sandbox_view, "__file__", str(fake / "tooling" / "sandbox_view.py")):
+        cmd = sandbox_view.bwrap_view(tmp_path)
+    assert cmd[cmd.index(str(installed)) - 1] == "--tmpfs"
     assert "\n" not in sandbox_view.BWRAP_MISSING
 
 

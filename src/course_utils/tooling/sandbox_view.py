@@ -68,7 +68,9 @@ HIDE_PREFIX = ["unshare", "--user", "--map-root-user", "--mount", "--pid", "--fo
 
 def bwrap_view(scratch: Path) -> list[str]:
     """The bubblewrap command that gives the code an allow-list view of the disk: the
-    system's ``/usr`` and this Python installation, read-only; its scratch folder; fresh
+    system's ``/usr`` and this Python installation, read-only (but an installed copy of
+    ``course_utils`` in them, hidden: the sandbox gets the course from the grader, without
+    the references' code); its scratch folder; fresh
     /tmp, /proc and /dev; nothing else (not the course tree, not the home folder, not
     another clone: the course package comes from the grader over the pipe). New user, PID,
     network, IPC and UTS namespaces and no capabilities, so no mount can be undone."""
@@ -81,11 +83,20 @@ def bwrap_view(scratch: Path) -> list[str]:
         elif p.is_dir():
             cmd += ["--ro-bind", top, top]
     done = set()
+    package = Path(__file__).resolve().parents[1]  # course_utils/, installed or not
+    hide = []
     for where in (sys.base_prefix, sys.base_exec_prefix, sys.prefix, sys.exec_prefix):
         if where in done or Path(where) == Path("/usr") or Path("/usr") in Path(where).parents:
             continue
         done.add(where)
-        cmd += ["--ro-bind", os.path.realpath(where), where]
+        real = Path(os.path.realpath(where))
+        cmd += ["--ro-bind", str(real), where]
+        if real in package.parents:  # a copy installed into Python: not its references
+            hide.append(str(Path(where) / package.relative_to(real)))
+    if Path("/usr") in package.parents:
+        hide.append(str(package))
+    for h in hide:
+        cmd += ["--tmpfs", h, "--remount-ro", h]
     for extra in ("/etc/ld.so.cache", "/etc/localtime", "/etc/fonts", "/sys/devices/system/cpu"):
         cmd += ["--ro-bind-try", extra, extra]
     return cmd + ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
