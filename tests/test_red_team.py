@@ -293,14 +293,16 @@ for _dp, _dn, _fn in os.walk({str(tmp_path / "backup")!r}):
     assert _earned(r) == [], r
 
 
+# A course function that computes the step: torch's, from another lesson.
+_SHIPPED_STEP = ("from course_utils.maths.tbptt import torch_rnn_step\n\n"
+                 "def {name}(x, h_prev, Wxh, Whh, b):\n"
+                 "    t = [torch.as_tensor(a) for a in (x, h_prev, Wxh, Whh, b)]\n"
+                 "    return torch_rnn_step(*t).numpy()\n")
+
+
 def test_a_shipped_function_named_in_the_answer_is_flagged(tmp_path, nb01):
-    """A course function that computes the step (torch's, from another lesson)."""
     nb = copy.deepcopy(nb01[1])
-    _cell(nb, STEP + "_code").source = (
-        "from course_utils.maths.tbptt import torch_rnn_step\n\n"
-        "def rnn_step_forward(x, h_prev, Wxh, Whh, b):\n"
-        "    t = [torch.as_tensor(a) for a in (x, h_prev, Wxh, Whh, b)]\n"
-        "    return torch_rnn_step(*t).numpy()\n")
+    _cell(nb, STEP + "_code").source = _SHIPPED_STEP.format(name="rnn_step_forward")
     _save(tmp_path, "yan", nb)
     r = _grade(tmp_path)["yan"]
     assert _zero_or_flagged(r) == [], r
@@ -332,11 +334,8 @@ def test_review_flags_read_the_cells_the_student_added(tmp_path, nb01):
     copy of the reference, one from a shipped function."""
     ref = (ROOT / "src" / "course_utils" / "reference" / "nb01.py").read_text()
     fwd = ref[ref.index("def rnn_forward"):].replace("rnn_step_forward(", "_step(")
-    nb = _added(nb01[1], "from course_utils.maths.tbptt import torch_rnn_step\n\n"
-                "def _step(x, h_prev, Wxh, Whh, b):\n"
-                "    t = [torch.as_tensor(a) for a in (x, h_prev, Wxh, Whh, b)]\n"
-                "    return torch_rnn_step(*t).numpy()\n\n"
-                "rnn_step_forward = _step\n\n" + fwd)
+    nb = _added(nb01[1], _SHIPPED_STEP.format(name="_step") + "\nrnn_step_forward = _step\n\n"
+                + fwd)
     _save(tmp_path, "amos", nb)
     r = _grade(tmp_path)["amos"]
     assert _zero_or_flagged(r) == [], r
