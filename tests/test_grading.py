@@ -14,8 +14,10 @@ import csv
 import io
 import json
 import os
+import sys
 import time
 from pathlib import Path
+from unittest import mock
 
 import nbformat
 import numpy as np
@@ -25,7 +27,7 @@ from report_class import parse_report
 
 from course_utils.checks import ex01
 from course_utils.reference import nb01 as ref01
-from course_utils.tooling import build, cli, grading, grading_checks, sandbox
+from course_utils.tooling import build, cli, grading, grading_checks, sandbox, sandbox_view
 
 ROOT = Path(__file__).resolve().parents[1]
 CELL_TIMEOUT, TIMEOUT = 20, 90
@@ -211,6 +213,31 @@ def test_a_special_cased_answer_fails_the_held_out_cases(tmp_path, nb01):
     assert r.exercises[0].status == "pass"  # the visible check alone is fooled
 
 
+@pytest.mark.parametrize("stopper, why", [
+    ("import os\nos._exit(3)\n", "exited (exit code 3)"),
+    ("while True:\n    pass\n", "ran longer than 20 s"),
+])
+def test_partial_credit_survives_a_crash(tmp_path, nb01, stopper, why):
+    """A cell that kills the process or never ends, between the two answers: the step,
+    answered before it, is graded; the sequence, after it, is not, and says which cell
+    stopped it."""
+    sol, _ = nb01
+    nb = nbformat.from_dict(json.loads(json.dumps(sol)))
+    at = nb.cells.index(_cell(nb, STEP)) + 1
+    nb.cells.insert(at, nbformat.v4.new_code_cell(stopper))
+    path = tmp_path / NAME
+    nbformat.write(nb, str(path))
+    entries = grading.load_catalogue(ROOT)[NAME]
+    r = grading.grade_notebook(path, entries, NAME, student="s", display="s", seeds=[SEED],
+                               timeout=120, cell_timeout=20)
+    step, fwd = r.exercises
+    assert (step.status, step.points) == ("pass", 2), step
+    assert fwd.status == "fail" and fwd.points == 0
+    assert f"cell {at} stopped the notebook" in fwd.reason and why in fwd.reason, fwd.reason
+    assert r.problem.startswith(("the process running the code", "time limit: cell"))
+    assert f"cell {at}" in r.problem and "the exercises before it were graded" in r.problem
+
+
 def test_a_failing_worker_becomes_a_row(tmp_path):
     entries = grading.load_catalogue(ROOT)[NAME]
     job = {"path": str(tmp_path / "x.ipynb"), "notebook": NAME, "student": "s", "display": "s",
@@ -246,37 +273,48 @@ def _gone(pid: int) -> bool:
 
 def test_the_sandbox_sees_no_course_and_no_instructor(tmp_path):
     """Run code in a sandbox: course_utils is not importable, solutions/ is hidden where
-    the machine allows it, the environment is stripped, limits are set, and a detached
+    the machine allows it (and nothing outside the scratch folder is writable, no other
+    process is visible), the environment is stripped, limits are set, and a detached
     child is killed with the sandbox."""
     os.environ["INSTRUCTOR_SECRET"] = "x"
     try:
         box = sandbox.Sandbox(hide=[ROOT / "solutions", ROOT / "src"])
     finally:
         del os.environ["INSTRUCTOR_SECRET"]
-    marker = tmp_path / "child.pid"
+    outside = tmp_path / "written-from-the-sandbox"
     src = ("import os, sys, resource, subprocess\n"
            "def probe():\n"
            "    try:\n        import course_utils.reference.nb01 as r\n        imp = repr(r.rnn_forward)\n"
            "    except Exception as e:\n        imp = type(e).__name__\n"
-           f"    sols = os.listdir({str(ROOT / 'solutions')!r})\n"
+           f"    d = {str(ROOT / 'solutions')!r}\n"
+           "    sols = os.listdir(d) if os.path.isdir(d) else []\n"
            "    p = subprocess.Popen(['sleep', '300'], start_new_session=True)\n"
-           f"    open({str(marker)!r}, 'w').write(str(p.pid))\n"
+           "    try:\n"
+           f"        open({str(outside)!r}, 'w').write('x')\n"
+           "    except OSError:\n        pass\n"
+           "    others = os.path.exists(f'/proc/{os.getppid()}') and os.getppid() > 1\n"
            "    return [imp, len(sols), 'INSTRUCTOR_SECRET' in os.environ,\n"
-           "            resource.getrlimit(resource.RLIMIT_AS)[0], os.getcwd()]\n")
+           "            resource.getrlimit(resource.RLIMIT_AS)[0], os.getcwd(), p.pid,\n"
+           "            len([d for d in os.listdir('/proc') if d.isdigit()])]\n")
     try:
         box.load(*sandbox.course_sources(), {"course_utils.reference.nb01": ["rnn_forward"]},
                  [{"index": 0, "source": src, "kind": "answer"}], timeout=60)
         info = box.describe(["probe"])["probe"]
-        imp, n_sol, secret, mem, cwd = box.proxy("probe", info, timeout=30)()
+        imp, n_sol, secret, mem, cwd, pid, n_proc = box.proxy("probe", info, timeout=30)()
     finally:
         box.close()
     assert imp == "<course reference course_utils.reference.nb01.rnn_forward>"
-    assert n_sol == (0 if sandbox.can_hide() else len(os.listdir(ROOT / "solutions")))
+    assert n_sol == (0 if sandbox_view.view() != "none" else len(os.listdir(ROOT / "solutions")))
     assert secret is False and mem == sandbox.MEMORY_LIMIT
     assert cwd.startswith(str(box.scratch))
-    pid = int(marker.read_text())
-    time.sleep(0.5)
-    assert _gone(pid)
+    assert box.view == sandbox_view.view() and box.isolated == (box.view != "none")
+    if box.isolated:  # its own PID namespace: the sandbox's few processes only
+        assert not outside.exists() and n_proc < 10
+        time.sleep(0.5)
+        assert sandbox.marked_processes(box.token) == []
+    else:
+        time.sleep(0.5)
+        assert _gone(pid)
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
@@ -296,7 +334,7 @@ def test_the_reaper_kills_a_detached_grandchild_without_reading_environments(tmp
            "    return os.getpid()\n"
            "def crash():\n"
            "    os.kill(os.getpid(), 9)\n")
-    box = sandbox.Sandbox()
+    box = sandbox.Sandbox(isolate=False)  # the reaper alone (the fallback)
     try:
         box.load(*sandbox.course_sources(), {}, [{"index": 0, "source": src, "kind": "answer"}],
                  timeout=60)
@@ -312,6 +350,43 @@ def test_the_reaper_kills_a_detached_grandchild_without_reading_environments(tmp
     assert _gone(pid)
 
 
+def test_the_bwrap_view_is_an_allow_list(tmp_path):
+    """Read-only: /usr, the Python installation and a few system files; writable: the
+    scratch folder; never the course tree or the home folder as a whole."""
+    cmd = sandbox_view.bwrap_view(tmp_path)
+    binds = [(cmd[i], cmd[i + 1], cmd[i + 2]) for i, a in enumerate(cmd)
+             if a in ("--ro-bind", "--ro-bind-try", "--bind")]
+    allowed = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix,
+                                              sys.base_exec_prefix)}
+    for kind, src, _dest in binds:
+        if kind == "--bind":
+            assert src == str(tmp_path)
+        else:
+            assert src in allowed or src.startswith(("/usr", "/etc/", "/sys/", "/bin", "/lib",
+                                                     "/sbin")), src
+        assert src not in (str(ROOT), str(ROOT / "src"), str(Path.home()), "/")
+    assert "--unshare-user" in cmd and cmd[cmd.index("--cap-drop") + 1] == "ALL"
+    # A copy of course_utils installed into the Python installation is hidden.
+    installed = Path(sys.prefix) / "lib" / "site-packages" / "course_utils"
+    fake = Path(os.path.realpath(sys.prefix)) / "lib" / "site-packages" / "course_utils"
+    with mock.patch.object(sandbox_view, "__file__", str(fake / "tooling" / "sandbox_view.py")):
+        cmd = sandbox_view.bwrap_view(tmp_path)
+    assert cmd[cmd.index(str(installed)) - 1] == "--tmpfs"
+    assert "\n" not in sandbox_view.BWRAP_MISSING
+
+
+@pytest.mark.skipif(not sandbox_view.can_hide(), reason="needs Linux user namespaces")
+def test_a_death_by_signal_is_named_in_the_namespaces_too():
+    src = "import os\ndef crash():\n    os.kill(os.getpid(), 9)\n"
+    with sandbox.Sandbox() as box:
+        assert box.isolated
+        box.load(*sandbox.course_sources(), {}, [{"index": 0, "source": src, "kind": "answer"}],
+                 timeout=60)
+        info = box.describe(["crash"])
+        with pytest.raises(sandbox.SandboxError, match=r"died \(SIGKILL"):
+            box.proxy("crash", info["crash"], timeout=30)()
+
+
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
 def test_code_that_kills_the_reaper_dies_with_it():
     src = ("import os, signal\n"
@@ -320,7 +395,7 @@ def test_code_that_kills_the_reaper_dies_with_it():
            "    open('pid', 'w').write(str(me))\n"
            "    os.kill(os.getppid(), signal.SIGKILL)\n"
            "    import time; time.sleep(30)\n")
-    box = sandbox.Sandbox()
+    box = sandbox.Sandbox(isolate=False)  # in its own namespaces it sees no reaper
     try:
         box.load(*sandbox.course_sources(), {}, [{"index": 0, "source": src, "kind": "answer"}],
                  timeout=60)

@@ -291,7 +291,7 @@ def run_load(msg: dict, ns: dict) -> dict:
     sys.meta_path.insert(0, CourseFinder(msg["sources"], msg["packages"], msg["forbidden"]))
     ns.update({"__name__": "__main__", "get_ipython": lambda: _Shell()})
     results, names = [], {}
-    for cell in msg["cells"]:
+    for pos, cell in enumerate(msg["cells"]):
         label = f"<cell {cell['index']}>"
         if cell["kind"] == "bind":  # a check cell: `target = exNN.check_x(arg)`
             if cell["arg"] in ns:
@@ -300,7 +300,7 @@ def run_load(msg: dict, ns: dict) -> dict:
         if PROGRESS:
             try:
                 with open(PROGRESS[0], "w") as f:
-                    f.write(str(cell["index"]))
+                    f.write(f"{cell['index']} {pos}")  # the cell, its place in the list
             except OSError:
                 pass
         src = _transform(cell["source"])

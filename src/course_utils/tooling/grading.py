@@ -27,7 +27,11 @@ status              when
 
 Points come from ``solutions/``, never from the submission. Each submission is graded in
 its own worker process (and its code in its own sandbox: scratch directory, stripped
-environment, memory / process / file-size limits, process group killed at the end); any
+environment, memory / process / file-size limits, process group killed at the end; where
+Linux user namespaces allow it, also a PID namespace of its own and a read-only view of
+the disk but for its scratch folder, see :mod:`course_utils.tooling.sandbox`). The job goes
+to the worker over a pipe and its result comes back over one, checked against the job:
+nothing a sandbox can reach holds another submission's job, points, seeds or result. Any
 failure of a worker (killed, crashed, unreadable result) gives a row with the reason, and
 the reports are always written.
 """
@@ -105,31 +109,56 @@ def _failed(job: dict, reason: str, seconds: float = 0.0) -> SubmissionResult:
 
 
 def _grade_isolated(job: dict, timeout: float) -> SubmissionResult:
-    """Run :func:`grade_notebook` in a worker process; any failure of it becomes a row."""
+    """Run :func:`grade_notebook` in a worker process; any failure of it becomes a row.
+
+    The job goes to the worker on its standard input and the result comes back on its
+    standard output: neither is ever a file, so no submission's code can read or rewrite
+    another's job (its points, paths, held-out seeds, solutions) or result. The result is
+    checked against the job (:func:`_validated`): points come from the grader's entries."""
     t0 = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="course-grade-") as tmp:
-        job_file, out_file = Path(tmp) / "job.json", Path(tmp) / "result.json"
-        job_file.write_text(json.dumps(job))
-        cmd = [sys.executable, "-m", "course_utils.tooling.grading", str(job_file), str(out_file)]
+    with tempfile.TemporaryDirectory(prefix="course-grade-") as tmp:  # an empty cwd
+        os.chmod(tmp, 0o700)
+        cmd = [sys.executable, "-m", "course_utils.tooling.grading", "--worker"]
         kw = {"start_new_session": True} if os.name == "posix" else {}
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, cwd=tmp, **kw)
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                stdin=subprocess.PIPE, cwd=tmp, **kw)
         try:
-            log, _ = proc.communicate(timeout=timeout + KILL_GRACE)
+            out, log = proc.communicate(json.dumps(job).encode(), timeout=timeout + KILL_GRACE)
             why = f"the grader's worker failed (exit code {proc.returncode})"
         except subprocess.TimeoutExpired:
             _kill_group(proc)
-            log, _ = proc.communicate()
+            out, log = proc.communicate()
             why = f"the grader's worker was killed after {timeout + KILL_GRACE:g} s"
         _kill_group(proc)
-        if proc.returncode == 0 and out_file.exists():
-            try:
-                return SubmissionResult.from_dict(json.loads(out_file.read_text()))
-            except Exception as exc:
-                why = f"the grader's worker wrote an unreadable result ({type(exc).__name__})"
+    if proc.returncode == 0 and out:
+        try:
+            return _validated(job, json.loads(out.decode()))
+        except Exception as exc:
+            why = f"the grader's worker wrote an unreadable result ({type(exc).__name__})"
     tail = (log or b"").decode(errors="replace").strip().splitlines()
     return _failed(job, why + (f": {first_line(tail[-1])}" if tail else ""),
                    time.monotonic() - t0)
+
+
+_STATUSES = (PASS, FAIL, NOT_ATTEMPTED, MANUAL)
+
+
+def _validated(job: dict, data: dict) -> SubmissionResult:
+    """The worker's result, held to the job: the same exercises in the same order, their
+    titles, kinds and points from the grader's entries (read from ``solutions/``), a known
+    status, and points only for a pass; the file, student and notebook from the job."""
+    res = SubmissionResult.from_dict(data)
+    entries = job["entries"]
+    if [e.id for e in res.exercises] != [e["id"] for e in entries]:
+        raise ValueError("the result's exercises are not the job's")
+    for e, want in zip(res.exercises, entries):
+        if e.status not in _STATUSES:
+            raise ValueError(f"unknown status {e.status!r}")
+        e.title, e.kind, e.max_points = want["title"], want["kind"], want["points"]
+        e.points = want["points"] if e.status == PASS and want["kind"] == "code" else 0
+    res.file, res.student, res.notebook = job["display"], job["student"], job["notebook"]
+    res.heldout_seeds = list(job.get("seeds", []))
+    return res
 
 
 def _kill_group(proc) -> None:
@@ -284,13 +313,22 @@ def run_cli(args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(format_table(results))
+    from . import sandbox_view
+
+    if sandbox_view.view() != "bwrap":
+        print(sandbox_view.BWRAP_MISSING, file=sys.stderr)
     csv_path, json_path = write_reports(results, args.out)
     from . import grading_html
 
     options = {"--only": args.only or "(all)", "--assignment": args.assignment or "(none)",
                "--timeout": f"{args.timeout:g} s", "--cell-timeout": f"{args.cell_timeout:g} s",
                "--heldout": args.heldout, "--seed": ", ".join(map(str, args.seeds or [])) or
-               "(drawn at random)", "--jobs": args.jobs}
+               "(drawn at random)", "--jobs": args.jobs,
+               "sandbox": {"bwrap": "bubblewrap: an allow-list view of the disk",
+                           "namespaces": "Linux namespaces: the disk read-only, the course "
+                           "hidden; " + sandbox_view.BWRAP_MISSING,
+                           "none": "a process with limits only: " + sandbox_view.BWRAP_MISSING,
+                           }[sandbox_view.view()]}
     try:  # the grades are written whatever happens to the class report
         run = grading_html.run_info(results, root=args.root, options=options,
                                     digest=course_digest(args.root))
@@ -304,10 +342,18 @@ def run_cli(args) -> int:
 
 
 def _child_main(argv: list[str]) -> int:
-    """Worker entry point: ``python -m course_utils.tooling.grading JOB.json RESULT.json``."""
-    job = json.loads(Path(argv[0]).read_text())
+    """Worker entry point: ``python -m course_utils.tooling.grading --worker``, the job
+    as JSON on standard input, the result as JSON on standard output (anything else the
+    worker prints goes to standard error)."""
+    if argv != ["--worker"]:
+        print("usage: python -m course_utils.tooling.grading --worker < JOB", file=sys.stderr)
+        return 2
+    job = json.loads(sys.stdin.read())
+    result_fd = os.dup(1)
+    os.dup2(2, 1)  # prints (verdicts, warnings) go to the log, not into the result
     res = _run_job(job)
-    Path(argv[1]).write_text(json.dumps(res.to_dict(), ensure_ascii=False))
+    with os.fdopen(result_fd, "w", encoding="utf-8") as f:
+        f.write(json.dumps(res.to_dict(), ensure_ascii=False))
     return 0
 
 

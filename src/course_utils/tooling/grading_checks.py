@@ -363,19 +363,21 @@ def score_check(box: sandbox.Sandbox, plan: Plan, chk: Check, info: dict, *, see
                    verdict=fields)
 
 
-def review_flags(plan: Plan, chk: Check, cells: list, where: dict) -> list[str]:
-    """Reasons to look at this exercise by hand (never points by themselves)."""
+def review_flags(plan: Plan, chk: Check, cells: list, where: dict, added=()) -> list[str]:
+    """Reasons to look at this exercise by hand (never points by themselves): from its
+    answer cell and from every cell the student added (``added``: their indices)."""
     i = where.get(chk.id)
-    if i is None:
-        return []
-    src = _source(cells[i])
     flags = []
-    node = _function_node(src, chk.arg)
     shape = plan.reference_shapes.get(chk.id)
-    if node is not None and shape is not None and normalised(node) == shape:
-        flags.append(f"`{chk.arg}` is a copy of the course's reference `{chk.reference}` "
-                     "(same code once names, comments and docstring are normalised)")
-    hits = sorted(set(SUSPICIOUS.findall(src)))
-    if hits:
-        flags.append(f"the answer cell uses {', '.join(f'`{h}`' for h in hits)}: look at how")
+    own = [(i, "the answer cell")] if i is not None else []
+    for j, label in own + [(j, f"cell {j} (added)") for j in added if j != i]:
+        src = _source(cells[j])
+        node = _function_node(src, chk.arg)
+        if node is not None and shape is not None and normalised(node) == shape:
+            flags.append(f"`{chk.arg}` in {label} is a copy of the course's reference "
+                         f"`{chk.reference}` (same code once names, comments and docstring "
+                         "are normalised)")
+        hits = sorted(set(SUSPICIOUS.findall(src)))
+        if hits:
+            flags.append(f"{label} uses {', '.join(f'`{h}`' for h in hits)}: look at how")
     return flags

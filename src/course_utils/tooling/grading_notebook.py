@@ -92,10 +92,14 @@ class _Box:
 
     def __init__(self, plan, run, deadline, cell_timeout, hide):
         from .sandbox import CHILD, course_sources
+        from .sandbox_view import without_references
 
         self.plan, self.run, self.deadline, self.cell_timeout = plan, run, deadline, cell_timeout
-        self.sources, self.packages = course_sources(CHILD.parents[1])
+        sources, self.packages = course_sources(CHILD.parents[1])
+        self.sources = without_references(sources, plan.forbidden)
         self.hide, self.box, self.load = tuple(hide), None, {}
+        self.stopped: tuple[int, str] | None = None  # (cell, why): the cell that stopped the rest
+        self.ran = {c["index"] for c in run if c.get("kind") != "bind"}
 
     def start(self, hidden=None):
         from .sandbox import Sandbox, SandboxError
@@ -110,13 +114,21 @@ class _Box:
         except SandboxError as exc:
             if box.hidden and "(exit code 97)" in exc.why:  # a folder could not be hidden
                 return self.start(())
-            cell = box.running_cell()
+            cell, pos = box.running_cell(), box.running_position()
             where_ = f" in cell {cell}" if cell is not None else ""
             why = exc.why
             if why.startswith("time limit: no answer"):
                 why = f"time limit reached{where_} while running the notebook's cells (an infinite loop?)"
             elif not why.startswith("time limit"):
                 why = f"{why}{where_}"
+            if (self.stopped is None and pos is not None and 0 < pos < len(self.run)
+                    and self.run[pos].get("kind") != "setup"
+                    and self.run[pos].get("index") == cell):
+                # Partial credit: run again the cells before the one that stopped the rest.
+                self.stopped = (cell, why)
+                self.run = [c for j, c in enumerate(self.run) if j < pos or c.get("index") == -1]
+                self.ran = {c["index"] for c in self.run if c.get("kind") != "bind"}
+                return self.start(hidden)
             self.load = {"problem": why}
 
     def close(self):
@@ -135,6 +147,9 @@ def _score_code(root, notebook, entries, cells, deadline, cell_timeout, seeds, r
     sb = _Box(plan, run, deadline, cell_timeout, hide)
     try:
         sb.start()
+        if sb.stopped and "problem" not in sb.load:
+            res.problem = (f"{sb.stopped[1]}: the cells after it did not run; the exercises "
+                           "before it were graded")
         tamper = gc.tampering(sb.load.get("events", [])) if "problem" not in sb.load else []
         if tamper:
             res.problem = ("tampering with the course's checking code ("
@@ -159,6 +174,11 @@ def _score_one(sb: _Box, entry, cells, where, errors, seeds, res) -> gc.Outcome:
     if "problem" in sb.load:
         res.problem = res.problem or sb.load["problem"]
         return gc.Outcome(FAIL, sb.load["problem"])
+    i = where.get(chk.id)
+    if sb.stopped and i is not None and i not in sb.ran:
+        cell, why = sb.stopped
+        return gc.Outcome(FAIL, f"not checked: cell {cell} stopped the notebook before this "
+                          f"exercise's cell {i} ran ({why})")
     left = sb.deadline - time.monotonic()
     if left <= 1:
         return gc.Outcome(FAIL, "not checked: the notebook time limit was reached")
@@ -168,10 +188,10 @@ def _score_one(sb: _Box, entry, cells, where, errors, seeds, res) -> gc.Outcome:
                            timeout=max(1.0, min(sb.cell_timeout, left)))
     except SandboxError as exc:
         o = gc.Outcome(FAIL, f"{exc.why} (while checking `{chk.arg}`)")
-    i = where.get(chk.id)
     if o.status != PASS and i in errors:
         err = errors[i]
         o.reason += (f"\nThe answer cell (cell {i}) raised {err.get('ename')}: "
                      f"{first_line(err.get('evalue', ''))}")
-    o.flags = gc.review_flags(plan, chk, cells, where)
+    o.flags = gc.review_flags(plan, chk, cells, where,
+                              added=[c["index"] for c in sb.run if c.get("kind") == "added"])
     return o

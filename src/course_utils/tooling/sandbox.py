@@ -2,7 +2,11 @@
 
 :class:`Sandbox` starts one child process per submission, in a scratch directory of its
 own, with a stripped environment, memory / process / file-size limits and its own process
-group. On POSIX its parent is a small reaper (:mod:`course_utils.tooling._sandbox_reaper`) that
+group. Where bubblewrap runs (:func:`can_bwrap`) the code sees an allow-list view of the
+disk (:func:`bwrap_view`: ``/usr``, the Python installation, its scratch folder); else,
+where Linux user namespaces allow it (:func:`can_hide`), namespaces of its own
+(``HIDE_PREFIX``): the disk read-only but the scratch folder, some folders hidden. Either
+way it sees no other process and cannot undo its mounts (:func:`view` says which). On POSIX its parent is a small reaper (:mod:`course_utils.tooling._sandbox_reaper`) that
 kills, at the end, every process the code started, even one that left the group. :meth:`Sandbox.load` runs the cells;
 :meth:`Sandbox.proxy` returns a local function that calls the student's function in the
 child on the arguments the check chooses and hands back plain values, so the checks in
@@ -11,7 +15,6 @@ child on the arguments the check chooses and hands back plain values, so the che
 
 from __future__ import annotations
 
-import functools
 import inspect
 import os
 import secrets
@@ -26,6 +29,7 @@ import traceback
 from pathlib import Path
 
 from . import _sandbox_child as child
+from .sandbox_view import HIDE_PREFIX, bwrap_view, hideable, view
 
 CHILD = Path(child.__file__).resolve()
 REAPER = CHILD.with_name("_sandbox_reaper.py")
@@ -60,43 +64,14 @@ def course_sources(package_dir: Path | None = None) -> tuple[dict, list]:
     return sources, packages
 
 
-# A private mount namespace where the given folders are empty and read-only (Linux user
-# namespaces, util-linux `unshare`); without it the folders stay visible (see README).
-HIDE_PREFIX = ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c",
-               'while [ "$1" != "--" ]; do mount -t tmpfs -o ro,size=4k none "$1" || exit 97; '
-               'shift; done; shift; exec "$@"', "sh"]
-
-
-@functools.cache
-def can_hide() -> bool:
-    """Whether folders can be hidden from the sandbox on this machine (probed once)."""
-    if os.name != "posix" or not shutil.which("unshare"):
-        return False
-    with tempfile.TemporaryDirectory() as d:
-        try:
-            r = subprocess.run([*HIDE_PREFIX, d, "--", "true"], capture_output=True, timeout=20)
-        except (OSError, subprocess.TimeoutExpired):
-            return False
-    return r.returncode == 0
-
-
-def hideable(paths, scratch: Path) -> list[Path]:
-    """The existing folders among ``paths`` that can be hidden without hiding Python
-    itself or the sandbox's scratch folder."""
-    keep = [Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), scratch.resolve(),
-            Path(sys.executable).resolve().parent]
-    out = []
-    for p in paths:
-        p = Path(p).resolve()
-        if p.is_dir() and not any(k == p or p in k.parents for k in keep) and p not in out:
-            out.append(p)
-    return out
-
-
 class Sandbox:
     """One child process running one submission's code."""
 
-    def __init__(self, *, memory: int = MEMORY_LIMIT, threads: int = 1, hide: list | None = None):
+    def __init__(self, *, memory: int = MEMORY_LIMIT, threads: int = 1, hide: list | None = None,
+                 isolate: bool = True):
+        """``hide``: folders to hide; ``isolate``: run the code in bubblewrap's allow-list
+        view (:func:`bwrap_view`), or else in namespaces of its own (``HIDE_PREFIX``), where
+        the machine allows it; ``self.view`` says which (:func:`view`)."""
         self.scratch = Path(tempfile.mkdtemp(prefix="course-sandbox-"))
         self.token = secrets.token_hex(16)
         env = {k: os.environ[k] for k in KEEP_ENV if k in os.environ}
@@ -115,9 +90,14 @@ class Sandbox:
         shutil.copyfile(CHILD, script)
         cmd = [sys.executable, "-I", str(script), str(r_to_child), str(w_from_child),
                str(self.scratch / "progress")]
-        self.hidden = [str(h) for h in hideable(hide or [], self.scratch)] if can_hide() else []
-        if self.hidden:
-            cmd = [*HIDE_PREFIX, *self.hidden, "--", *cmd]
+        self.view = view() if isolate else "none"
+        self.isolated = self.view != "none"
+        self.hidden = ([str(h) for h in hideable(hide or [], self.scratch)]
+                       if self.view == "namespaces" else [])
+        if self.view == "bwrap":  # nothing outside the allow-list: nothing to hide
+            cmd = [*bwrap_view(self.scratch), *cmd]
+        elif self.view == "namespaces":
+            cmd = [*HIDE_PREFIX, str(self.scratch), *self.hidden, "--", *cmd]
         self.status_file = self.scratch / "status"
         stdin = subprocess.DEVNULL
         if os.name == "posix":  # the reaper starts cmd under the limits (see its docstring)
@@ -148,6 +128,8 @@ class Sandbox:
         except SandboxError:
             raise
         except (OSError, EOFError, ValueError, KeyError, TypeError) as exc:
+            if isinstance(exc, EOFError):  # let the wrapper (bwrap, unshare) report the end
+                self.exit_code(wait=2.0)
             self.kill()
             self.dead = self._death(f"{type(exc).__name__}: {exc}")
             raise SandboxError(self.dead) from None
@@ -199,7 +181,8 @@ class Sandbox:
         while True:
             try:
                 kind, value = self.status_file.read_text().split()
-                return -int(value) if kind == "signal" else int(value)
+                code = -int(value) if kind == "signal" else int(value)
+                return 128 - code if self.isolated and code > 128 else code
             except (OSError, ValueError):
                 pass
             if time.monotonic() > deadline:
@@ -225,12 +208,19 @@ class Sandbox:
                                  cell_limit=cell_limit)
         return header
 
+    def _progress(self, which: int) -> int | None:
+        try:
+            return int((self.scratch / "progress").read_text().split()[which])
+        except (OSError, ValueError, IndexError):
+            return None
+
     def running_cell(self) -> int | None:
         """The index of the cell the child was running last (from its progress file)."""
-        try:
-            return int((self.scratch / "progress").read_text().strip())
-        except (OSError, ValueError):
-            return None
+        return self._progress(0)
+
+    def running_position(self) -> int | None:
+        """Where that cell is in the list of cells :meth:`load` was given."""
+        return self._progress(1)
 
     def describe(self, names: list[str], *, timeout: float = 30) -> dict:
         header, _ = self.request({"op": "describe", "names": names}, timeout=timeout)
