@@ -19,7 +19,7 @@ reference (or a lesson function that computes the same thing) fails.
 
 This is weaker than ``course grade``, which runs the student's code in a separate
 process: code in the same kernel can still patch the import system or this module
-before the hidden test runs (see the README's threat model).
+before the hidden test runs (see INSTRUCTORS.md, "Threat model").
 """
 
 from __future__ import annotations
