@@ -177,6 +177,8 @@ def main(argv=None) -> int:
         h.start()
     t0, runs = time.monotonic(), []
     key = f"{args.workload}/{args.client}/load{args.load}"
+    if args.only:
+        key += "/only" + "-".join(args.only)
     try:
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
             for r in pool.map(run_in_subprocess, jobs):

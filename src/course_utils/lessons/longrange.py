@@ -337,9 +337,10 @@ def plot_storage(st: dict, units, *, f_ref: float):
     import matplotlib.pyplot as plt
 
     fig, (ax_s, ax_u) = plt.subplots(1, 2, figsize=(12, 3.9))
-    for k, (marker, color) in enumerate([("first", "C0"), ("second", "C1")]):
-        ax_s.plot(st["n"][:, k], st["dy_dx"][:, k], "o", ms=2.5, alpha=0.35, color=color,
-                  label=f"model's ∂ŷ/∂X, {marker} marked value")
+    # marker shapes as well as colours, so the two are told apart without colour
+    for k, (which, color, shape) in enumerate([("first", "C0", "o"), ("second", "C1", "^")]):
+        ax_s.plot(st["n"][:, k], st["dy_dx"][:, k], shape, ms=2.5, alpha=0.35, color=color,
+                  label=f"model's ∂ŷ/∂X, {which} marked value")
     n = np.arange(0, int(st["n"].max()) + 1)
     ax_s.plot(n, f_ref ** n, "k--", lw=1.5, label=f"direct path alone: {f_ref:.2f}ⁿ")
     ax_s.axhline(1.0, color="grey", lw=0.8)
@@ -350,7 +351,7 @@ def plot_storage(st: dict, units, *, f_ref: float):
     ax_s.set_ylim(0, max(1.6, float(np.quantile(st["dy_dx"], 0.99)) + 0.1))
     units = list(units)
     pos = np.arange(len(units))
-    ax_u.bar(pos - 0.2, st["f_after"][units], 0.4, color="C3",
+    ax_u.bar(pos - 0.2, st["f_after"][units], 0.4, color="C3", hatch="//", edgecolor="white",
              label="mean forget gate f after the 2nd marker (direct path, per step)")
     ax_u.bar(pos + 0.2, st["eff_decay"][units], 0.4, color="C0",
              label="effective decay per step, every path (fit of |∂c_T/∂X|)")

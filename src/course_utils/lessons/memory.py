@@ -284,16 +284,21 @@ def plot_gradient_paths(lags, h_norms: dict, cell_paths: dict, *, title=""):
     import matplotlib.pyplot as plt
 
     fig, (ax_h, ax_c) = plt.subplots(1, 2, figsize=(12, 4.2))
-    styles = ["k-", "C0--", "C1-", "C2-"]
+    styles = ["k-", "C0--", "C1-.", "C2:"]  # a line style each, not only a colour
     for (name, norms), style in zip(h_norms.items(), styles):
         ax_h.semilogy(lags, norms, style, label=name)
     ax_h.set_xlabel("lag T − k (steps back from the loss)")
     ax_h.set_ylabel(r"mean $\|\partial L_T / \partial h_k\|$ (log scale)")
     ax_h.set_title("Hidden state: RNN vs LSTM", fontsize=10)
     ax_h.legend(fontsize=8)
-    for (name, (total, direct)), color in zip(cell_paths.items(), ["C0", "C1", "C2"]):
-        ax_c.semilogy(lags, total, "-", color=color, lw=2, label=f"{name}: every path")
-        ax_c.semilogy(lags, direct, ":", color=color, lw=2, label=f"{name}: direct path only")
+    # b_f by colour and marker shape; every path solid, the direct path dotted
+    for (name, (total, direct)), color, shape in zip(cell_paths.items(), ["C0", "C1", "C2"],
+                                                     ["o", "s", "^"]):
+        every = max(1, len(lags) // 8)
+        ax_c.semilogy(lags, total, "-", color=color, lw=2, marker=shape, markevery=every,
+                      ms=5, label=f"{name}: every path")
+        ax_c.semilogy(lags, direct, ":", color=color, lw=2, marker=shape, markevery=every,
+                      ms=5, mfc="white", label=f"{name}: direct path only")
     ax_c.set_xlabel("lag T − k (steps back from the loss)")
     ax_c.set_ylabel(r"mean $\|\partial L_T / \partial c_k\|$ (log scale)")
     ax_c.set_title("LSTM cell state: every path vs the direct path", fontsize=10)

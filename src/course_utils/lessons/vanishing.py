@@ -93,14 +93,18 @@ def plot_lag_curves(experiments: dict, ax=None, *, title="Gradient norm vs lag",
                     show_bounds: bool = False, linestyles: dict | None = None):
     """Plot ``‖∂h_T/∂h_{T−ℓ}‖`` (batch mean) against ℓ for each labelled
     :class:`LagExperiment`; optionally dashed bound lines ``(γσ_max)^ℓ`` in the same colour.
-    ``linestyles`` maps labels to matplotlib line styles. Returns the Axes."""
+    ``linestyles`` maps labels to matplotlib line styles (default: the course's cycle,
+    :data:`course_utils.plots.LINESTYLES`, so curves differ by more than colour). Returns
+    the Axes."""
     import matplotlib.pyplot as plt
+
+    from ..plots import LINESTYLES
 
     if ax is None:
         _, ax = plt.subplots(figsize=(7.5, 4.2))
     for i, (label, ex) in enumerate(experiments.items()):
         color = f"C{i}"
-        ls = (linestyles or {}).get(label, "-")
+        ls = (linestyles or {}).get(label, LINESTYLES[i % len(LINESTYLES)])
         ax.semilogy(ex.lags, 10.0 ** ex.mean_log_norms, color=color, ls=ls, label=label)
         if show_bounds:
             ax.semilogy(ex.lags, ex.bound ** ex.lags.astype(float), color=color, ls="--", lw=1,
