@@ -77,6 +77,9 @@ def test_student_environment_has_no_instructor_tools():
 def test_ci_runs_the_guide_s_test_command():
     guide = (ROOT / "INSTRUCTORS.md").read_text()
     assert "## Running the tests\n\n```bash\npython3 course.py test\n```" in guide
+    # the README gives the same command, and .ci/run says it runs the README's command
+    assert "```bash\npython3 course.py test\n```" in (ROOT / "README.md").read_text()
+    assert "README's test command" in (ROOT / ".ci" / "run").read_text()
     assert "course.py test" in (ROOT / ".ci" / "run").read_text()
     assert "set -e" in (ROOT / ".ci" / "run").read_text()
 
