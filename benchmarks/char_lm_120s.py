@@ -16,16 +16,16 @@ recorded here used ``--threads 1 --clock cpu``.
 
 Stages (each writes one part, ``benchmarks/results/char_lm_120s_parts/<part>/char_lm_120s.json``,
 with its command, date, machine and load; run at most two at once on a 2-core machine).
-The record notebook 08 quotes was made with these (``--seconds 40``: the machine was
-overloaded and 120 s per run did not fit the time available; leave it out for the
-default)::
+The record notebook 08 quotes was made with these (two stages at a time on a 2-core
+machine; ``--keep`` puts the selection's weights outside the repository)::
 
     python benchmarks/char_lm_120s.py ngram --orders 7,8,10,12 --part ngram
-    python benchmarks/char_lm_120s.py select --configs base,tied,T25 --seconds 40 --part screen-a
-    python benchmarks/char_lm_120s.py select --configs drop0.4,out0.4,2layer --seconds 40 --part screen-b
-    python benchmarks/char_lm_120s.py test --config out0.4 --models lstm --seeds 0,1,2 --seconds 40 --reuse --part test-lstm
-    python benchmarks/char_lm_120s.py test --config out0.4 --models rnn --seeds 0,1 --seconds 40 --part test-rnn
-    python benchmarks/char_lm_120s.py test --config out0.4 --models rnn --seeds 2 --seconds 40 --part test-rnn-2
+    python benchmarks/char_lm_120s.py select --configs base,tied,T25 --part screen-a --keep /work/scratch/models
+    python benchmarks/char_lm_120s.py select --configs drop0.4,out0.4,2layer --part screen-b --keep /work/scratch/models
+    python benchmarks/char_lm_120s.py test --config out0.4 --models lstm --seeds 0,1,2 --reuse --part test-lstm --keep /work/scratch/models
+    python benchmarks/char_lm_120s.py test --config out0.4 --models rnn --seeds 0,1,2 --part test-rnn --keep /work/scratch/models
+    python benchmarks/char_lm_120s.py test --config out0.4 --models rnn:same --seeds 0,1 --part test-rnn-same-a --keep /work/scratch/models
+    python benchmarks/char_lm_120s.py test --config out0.4 --models rnn:same --seeds 2 --part test-rnn-same-b --keep /work/scratch/models
     python benchmarks/char_lm_120s.py summarise
 
 * ``select``: the LSTM (seed 0) in each named configuration (``CONFIGS``: the remedies
