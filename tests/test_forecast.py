@@ -97,3 +97,45 @@ def test_a_briefly_trained_lstm_beats_seasonal_naive_on_a_synthetic_series():
     naive = fc.errors(fc.seasonal_naive(y, 192), y[192:])["rmse"]
     assert lstm < 0.5 * naive
     assert f.history.final_loss(10) < 0.5 * float(np.mean(f.history.losses[:10]))
+
+
+def test_notebook_05_quotes_the_seed_sweep_and_its_own_numbers_as_computed():
+    """§10's prose quotes benchmarks/co2_forecast_seeds.py's results file and numbers the
+    notebook prints; they must equal the file and a recomputation."""
+    from course_utils import provenance
+    from course_utils.data import series
+
+    nb = provenance.ROOT / "solutions" / "05_truncated_bptt.ipynb"
+    res = provenance.load_results("co2_forecast_seeds")["results"]
+    test = res["test"]
+    lstm, best_base = test["lstm_rmse"], test["baseline_rmse"]["last value + last year's change"]
+    end = provenance.cell_text(nb, "c037-co2-end", squash_spaces=True)
+    assert (f"test RMSE ranged from {min(lstm):.2f} to {max(lstm):.2f} ppm, each below the "
+            f"{best_base:.2f} ppm") in end
+    assert max(lstm) < best_base and max(res["validation"]["lstm_rmse"]) < (
+        res["validation"]["baseline_rmse"]["last value + last year's change"])
+    assert res["setup"]["seeds"] == [0, 1, 2, 3, 4]
+    assert {k: res["setup"][k] for k in ("hidden", "k", "n_streams", "epochs", "lr")} == dict(
+        hidden=32, k=24, n_streams=1, epochs=60, lr=1e-2)
+
+    co2 = series.load_co2_monthly()
+    y, n = co2.values, fc.month_index(co2.months, "1996-01")
+    rise_train = fc.mean_yearly_rise(y[:n])
+    rise_test = float(np.mean(y[n:] - y[n - 12:-12]))
+    drift_err = fc.seasonal_naive_drift(y, n) - y[n:]
+    worst = int(np.argmax(np.abs(drift_err)))
+    concl = provenance.cell_text(nb, "c037-co2-conclusion", squash_spaces=True)
+    assert f"mean rise ({rise_train:.2f} ppm)" in concl
+    assert f"rose faster ({rise_test:.2f} ppm a year on average)" in concl
+    assert str(co2.months[n + worst]) == "1998-09" and f"{drift_err[worst]:.1f}" == "-2.5"
+    jump = y[n + worst] - y[n + worst - 12]
+    assert f"−2.5 ppm in September 1998, is a month that stood {jump:.2f} ppm above September 1997" in concl
+    base = {k: fc.errors(f, y[n:]) for k, f in fc.baseline_forecasts(y, n).items()}
+    assert base["seasonal naive + drift"]["rmse"] < 0.5 * base["seasonal naive"]["rmse"]  # halves
+
+
+def test_month_index():
+    months = np.arange(np.datetime64("2000-01"), np.datetime64("2000-05"))
+    assert fc.month_index(months, "2000-03") == 2
+    with pytest.raises(ValueError, match="not in the series"):
+        fc.month_index(months, "2001-01")

@@ -230,3 +230,25 @@ def plot_forecasts(years, truth, forecasts: dict, axes=None):
     ax.legend(fontsize=8)
     ax.figure.tight_layout()
     return axes
+
+
+def month_index(months, month: str) -> int:
+    """Position of ``month`` (``"YYYY-MM"``) in ``months: (M,) datetime64[M]``."""
+    hits = np.flatnonzero(np.asarray(months) == np.datetime64(month, "M"))
+    if hits.size != 1:
+        raise ValueError(f"month {month} is not in the series")
+    return int(hits[0])
+
+
+def format_seed_sweep(results: dict) -> str:
+    """``benchmarks/co2_forecast_seeds.py``'s results as text: for the validation and the
+    test stretch, the LSTM's RMSE per seed and its range, and the baselines' RMSE."""
+    lines = []
+    for part in ("validation", "test"):
+        r = results[part]
+        lstm = r["lstm_rmse"]
+        base = ", ".join(f"{name} {v:.2f}" for name, v in r["baseline_rmse"].items())
+        lines.append(f"{part} ({r['months']}): LSTM RMSE over seeds "
+                     + " ".join(f"{v:.2f}" for v in lstm)
+                     + f" (range {min(lstm):.2f}-{max(lstm):.2f}); baselines: {base}")
+    return "\n".join(lines)
