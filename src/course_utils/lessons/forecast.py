@@ -126,11 +126,6 @@ class Forecaster:
         return y[start - 1:-1] + d_next[start - 2:]
 
 
-def mse_loss(out, y):
-    """Mean squared error of ``out`` against ``y`` (tensors of one shape, e.g. ``(N, T, 1)``)."""
-    return ((out - y) ** 2).mean()
-
-
 def train_forecaster(y_train, *, hidden: int = 32, k: int = 24, n_streams: int = 1,
                      epochs: int = 60, lr: float = 1e-2, clip: float = 1.0, seed: int = 0,
                      progress: bool = False) -> Forecaster:
@@ -157,9 +152,9 @@ def train_forecaster(y_train, *, hidden: int = 32, k: int = 24, n_streams: int =
         torch.manual_seed(seed)
         model = training.SequenceModel(1, hidden, 1, cell="lstm").double()
         opt = torch.optim.Adam(model.parameters(), lr=lr)
-        hist = training.train_tbptt(model, [(x, t)], loss_fn=mse_loss, optimizer=opt, k=k,
-                                    clip=clip, epochs=epochs, progress=progress,
-                                    desc="LSTM on CO2 changes")
+        hist = training.train_tbptt(model, [(x, t)], loss_fn=torch.nn.functional.mse_loss,
+                                    optimizer=opt, k=k, clip=clip, epochs=epochs,
+                                    progress=progress, desc="LSTM on CO2 changes")
     hist.result = model
     return Forecaster(model, mean, std, hist)
 
