@@ -345,22 +345,37 @@ def score_check(box: sandbox.Sandbox, plan: Plan, chk: Check, info: dict, *, see
         if used:
             return Outcome(FAIL, f"not your work: `{name}` uses the course's reference "
                            f"{', '.join(f'`{u}`' for u in used)}; 0 points for this exercise.")
+        zero, flags = behaviour_verdict(chk, name, events)
+        if zero:
+            return Outcome(FAIL, zero, flags)
         if box.dead:
             return Outcome(FAIL, f"{box.dead} (while checking `{name}`)")
         if verdict is None or not verdict.passed:
             break
     if verdict is None:
-        return Outcome(FAIL, "the check gave no verdict")
+        return Outcome(FAIL, "the check gave no verdict", flags)
     fields = dict(verdict.to_dict(), seed=seed)
     if verdict.passed:
         return Outcome(PASS, f"{verdict.message} Held-out cases (seeds {', '.join(map(str, seeds))}) "
-                       "passed too." if seeds else verdict.message, verdict=fields)
+                       "passed too." if seeds else verdict.message, flags, verdict=fields)
     text = verdict_text(verdict)
     if seed is not None:
         text = (f"passed its own cases but not the held-out ones (seed {seed}): "
                 + text)
     return Outcome(NOT_ATTEMPTED if verdict.status == checker.NOT_ATTEMPTED else FAIL, text,
-                   verdict=fields)
+                   flags, verdict=fields)
+
+
+def behaviour_verdict(chk: Check, name: str, events: list) -> tuple[str | None, list[str]]:
+    """What ran underneath the student's function (recorded in the sandbox, see
+    :mod:`course_utils.checks.behaviour`), judged by the exercise's registry entry: a
+    course function outside its ``helpers`` earns 0, a library outside its
+    ``libraries`` is flagged."""
+    from ..checks import behaviour, registry
+
+    entry = registry.find(chk.id)
+    return behaviour.judge(events, function=name, libraries=entry.libraries or (),
+                           helpers=entry.helper_names)
 
 
 def review_flags(plan: Plan, chk: Check, cells: list, where: dict, added=()) -> list[str]:
