@@ -252,3 +252,24 @@ def test_the_recorder_costs_little_on_a_numpy_check(capsys):
     with capsys.disabled():
         print(f"\n{e.id}: check {plain * 1e3:.1f} ms plain, {recorded * 1e3:.1f} ms recorded")
     assert e.run_check(rec.wrap(fn)).passed
+
+
+def test_review_flags_read_every_cell_that_defines_the_function():
+    """A copy of a reference written in another exercise's answer cell (it redefines the
+    function, and the last definition is the one checked) is flagged, with that cell."""
+    import inspect as _inspect
+    import json
+
+    from course_utils.reference import nb03
+    from course_utils.tooling import grading_checks as gc
+
+    path = ROOT / "solutions" / "03_coding_bptt.ipynb"
+    plan = gc.make_plan(str(path))
+    cells = json.loads(path.read_text())["cells"]
+    _, where = gc.sandbox_cells(plan, cells, set())
+    j = where["ex03_temporal_softmax_loss"]
+    cells[j]["source"] = gc._source(cells[j]) + "\n\n" + _inspect.getsource(nb03.rnn_backward)
+    chk = plan.checks["ex03_rnn_backward"]
+    flags = gc.review_flags(plan, chk, cells, where)
+    assert any("the answer cell of ex03_temporal_softmax_loss is a copy" in f for f in flags), flags
+    assert not gc.review_flags(plan, plan.checks["ex03_rnn_step_backward"], cells, where)

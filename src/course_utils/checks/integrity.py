@@ -147,6 +147,11 @@ def hidden_check(exercises: str, check: str, fn, seeds=HELDOUT_SEEDS) -> None:
         if zero:
             raise NotOwnWork(zero)
         if not verdict.passed:
+            _print_flags(flags)
             raise AssertionError(f"held-out check (seed {seed}): {verdict}")
+    _print_flags(flags)
+
+
+def _print_flags(flags) -> None:
     for flag in flags:
         print(f"Flagged for review: {flag}.", file=sys.stderr)

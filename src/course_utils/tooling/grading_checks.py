@@ -380,11 +380,14 @@ def behaviour_verdict(chk: Check, name: str, events: list) -> tuple[str | None, 
 
 def review_flags(plan: Plan, chk: Check, cells: list, where: dict, added=()) -> list[str]:
     """Reasons to look at this exercise by hand (never points by themselves): from its
-    answer cell and from every cell the student added (``added``: their indices)."""
+    answer cell, from another exercise's answer cell that defines its function too, and
+    from every cell the student added (``added``: their indices)."""
     i = where.get(chk.id)
     flags = []
     shape = plan.reference_shapes.get(chk.id)
     own = [(i, "the answer cell")] if i is not None else []
+    own += [(j, f"the answer cell of {cid}") for cid, j in sorted(where.items())
+            if j != i and _function_node(_source(cells[j]), chk.arg) is not None]
     for j, label in own + [(j, f"cell {j} (added)") for j in added if j != i]:
         src = _source(cells[j])
         node = _function_node(src, chk.arg)
