@@ -273,3 +273,32 @@ def test_review_flags_read_every_cell_that_defines_the_function():
     flags = gc.review_flags(plan, chk, cells, where)
     assert any("the answer cell of ex03_temporal_softmax_loss is a copy" in f for f in flags), flags
     assert not gc.review_flags(plan, plan.checks["ex03_rnn_step_backward"], cells, where)
+
+
+def test_the_import_system_calling_the_course_s_finder_is_not_a_use():
+    """An import inside the answer (torch imports lazily) asks every finder on
+    ``sys.meta_path``, the course's own (``course_utils._MovedModules``) among them."""
+    assert any(type(f).__module__ == "course_utils" for f in sys.meta_path)
+    ns = _student("def f(a):\n    try:\n        import no_such_module_for_the_recorder\n"
+                  "    except ImportError:\n        pass\n    return a\n")
+    rec, _ = _record(ns["f"], 1)
+    assert rec.events() == []
+
+
+def test_an_allowed_library_may_use_what_it_depends_on_but_not_hand_work_to_another():
+    assert "typing_extensions" in behaviour.dependencies(frozenset({"torch"}))
+    dep = {"kind": "library", "what": "typing_extensions", "module": "typing_extensions",
+           "via": "torch"}
+    assert behaviour.judge([dep], function="f", libraries=("torch",)) == (None, [])
+    _, flags = behaviour.judge([dict(dep, via="")], function="f", libraries=("torch",))
+    assert flags and "typing_extensions" in flags[0]  # the student's own call of it
+    import torch
+
+    # numpy's Python code calls torch: numpy does not depend on torch, so it is flagged
+    ns = _student("def f(x):\n    return np.apply_along_axis(torch.as_tensor, 1, x)\n",
+                  torch=torch)
+    rec, _ = _record(ns["f"], np.ones((2, 3)))
+    assert {"kind": "library", "what": "torch", "module": "torch.as_tensor", "via": "numpy"} \
+        in rec.events()
+    _, flags = behaviour.judge(rec.events(), function="f", libraries=("numpy",))
+    assert len(flags) == 1 and "(torch) ran inside `f`" in flags[0]

@@ -11,7 +11,10 @@ records
   recorded (an allowed helper may use other course code);
 * every **library** whose code runs (a Python frame of the library, or a C function of
   it, such as ``torch.as_tensor``): the top-level package and the first module seen,
-  such as ``torch`` (``torch.nn.modules.rnn``); the standard library is not recorded;
+  such as ``torch`` (``torch.nn.modules.rnn``); the standard library is not recorded,
+  nor what runs while the import system imports (other packages' import finders, the
+  body of a module imported lazily); course code the import system calls (the course's
+  import finder) and a course module's own body are not a use either;
 * **tampering** with the recorder: a call of ``sys.setprofile`` and its kin, or of the
   ``gc`` functions that find objects, or the hook gone at the end of the call.
 
@@ -55,7 +58,8 @@ def _genuine() -> bool:
     return all(type(f) is type(len) and getattr(f, "__self__", None) is sys
                and f.__name__ == n for f, n in ((_setprofile, "setprofile"),
                                                 (_getprofile, "getprofile")))
-_COURSE, _LIBRARY, _OTHER = 0, 1, 2
+_COURSE, _LIBRARY, _OTHER, _IMPORT, _STUDENT = 0, 1, 2, 3, 4
+IMPORT_SYSTEM = ("importlib._bootstrap", "importlib._bootstrap_external")
 FRESH = "_course_fresh_"  # the prefix of integrity.fresh_modules' copies
 
 
@@ -85,6 +89,10 @@ def module_of_file(filename: str, package_dir: str) -> str | None:
     return ".".join([COURSE, *parts])
 
 
+class _Local(threading.local):
+    importing = None  # the import system's outermost frame while it imports (this thread)
+
+
 class Recorder:
     """Records what runs underneath the functions it wraps (see the module docstring).
 
@@ -100,10 +108,12 @@ class Recorder:
         self.package_dir = package_dir
         self.course: dict[str, None] = {}     # course functions entered, in order
         self.libraries: dict[str, str] = {}  # top-level package -> first module seen
+        self.via: dict[tuple, str] = {}      # (package, calling package or "") -> module
         self.tamper: dict[str, None] = {}
         self._kinds: dict[int, tuple] = {}   # id(code) -> (kind, name, code)
         self._active = 0
         self._lock = threading.Lock()
+        self._local = _Local()
 
     # -- classification ----------------------------------------------------------------
     def _classify(self, frame) -> tuple:
@@ -111,7 +121,7 @@ class Recorder:
         hit = self._kinds.get(id(code))
         if hit is not None:
             return hit
-        if frame.f_globals is _OWN or code.co_name == "<module>":  # the recorder; imports
+        if frame.f_globals is _OWN:  # the recorder itself
             hit = self._kinds[id(code)] = (_OTHER, None, code)
             return hit
         module = self.known.get(id(code))
@@ -122,14 +132,18 @@ class Recorder:
         if module is None and (name == COURSE or name.startswith((COURSE + ".", FRESH))):
             module = normal_name(name)
         qualname = getattr(code, "co_qualname", code.co_name)
-        if module is not None:
-            hit = (_COURSE, f"{module}.{qualname}", code)
+        if module is not None:  # a course module's own body (an import) is not a use
+            hit = (_COURSE, None if code.co_name == "<module>" else f"{module}.{qualname}", code)
         elif name and name.split(".")[0] not in STDLIB:
             hit = (_LIBRARY, name, code)
+        elif name in IMPORT_SYSTEM:  # it calls the course's import finder: not a use
+            hit = (_IMPORT, None, code)
         elif (name.split(".")[0], code.co_name) in TAMPER:
             hit = (_OTHER, f"{name}.{code.co_name}", code)
-        else:
+        elif name.split(".")[0] in STDLIB and name != "__main__":
             hit = (_OTHER, None, code)
+        else:  # a notebook's code (``__main__``)
+            hit = (_STUDENT, None, code)
         self._kinds[id(code)] = hit
         return hit
 
@@ -146,30 +160,73 @@ class Recorder:
                 mod = type(owner).__module__
         return (mod if isinstance(mod, str) else ""), getattr(fn, "__name__", "?")
 
+    def _library(self, top: str, where: str, caller) -> None:
+        """Record library ``top`` (code in ``where``) called from frame ``caller``: by whom,
+        past the standard library's frames: "" (the student's code or the course's) or
+        another library's top-level package (a dependency's use is judged by that)."""
+        kind, name, _ = self._classify(caller) if caller is not None else (_OTHER, None, None)
+        if kind == _LIBRARY and name.split(".")[0] == top:
+            return  # inside the library: the common case, cheap
+        via, frame = "", caller
+        for _ in range(50):
+            if frame is None:
+                break
+            kind, name, _ = self._classify(frame)
+            if kind == _LIBRARY:
+                via = name.split(".")[0]
+                break
+            if kind != _OTHER:
+                break
+            frame = frame.f_back
+        if via == top:
+            return
+        self.libraries.setdefault(top, where)
+        self.via.setdefault((top, via), where)
+
+    def _from_student(self, frame) -> bool:
+        """Whether ``frame``, or the standard library's code it is in, was called by the
+        student's code (a library's or the course's own use of ``sys._getframe`` is not
+        tampering)."""
+        for _ in range(50):
+            if frame is None:
+                return False
+            kind = self._classify(frame)[0]
+            if kind != _OTHER:
+                return kind == _STUDENT
+            frame = frame.f_back
+        return False
+
     # -- the hook ----------------------------------------------------------------------
     def _hook(self, frame, event, arg):
+        local = self._local
         if event == "call":
             kind, name, _ = self._classify(frame)
             if kind == _COURSE:
                 back = frame.f_back
-                if back is None or self._classify(back)[0] != _COURSE:
+                if name is not None and (back is None or self._classify(back)[0]
+                                         not in (_COURSE, _IMPORT)):
                     self.course.setdefault(name, None)
             elif kind == _LIBRARY:
-                top = name.split(".")[0]
-                if top not in self.libraries:
-                    self.libraries[top] = name
-            elif name is not None:
+                if local.importing is None:
+                    self._library(name.split(".")[0], name, frame.f_back)
+            elif kind == _IMPORT:
+                if local.importing is None:
+                    local.importing = frame
+            elif name is not None and self._from_student(frame.f_back):
                 self.tamper.setdefault(name, None)
+        elif event == "return":
+            if frame is local.importing:
+                local.importing = None
         elif event == "c_call":
-            if frame.f_code is _EXIT:  # the recorder's own calls, switching itself off
+            if frame.f_code is _EXIT or local.importing is not None:  # its own calls; imports
                 return
             mod, fname = self._c_function(arg)
             top = mod.split(".")[0]
             if top in STDLIB:
-                if (top, fname) in TAMPER:
+                if (top, fname) in TAMPER and self._from_student(frame):
                     self.tamper.setdefault(f"{top}.{fname}", None)
-            elif top and top != COURSE and top not in self.libraries:
-                self.libraries[top] = f"{mod}.{fname}"
+            elif top and top != COURSE:
+                self._library(top, f"{mod}.{fname}", frame)
 
     def wrap(self, fn):
         """``fn``, recorded while it runs (same signature; not its attributes)."""
@@ -207,12 +264,14 @@ class Recorder:
     def events(self) -> list[dict]:
         """The record as plain events (``kind``: "course", "library" or "recorder")."""
         return ([{"kind": "course", "what": c} for c in self.course]
-                + [{"kind": "library", "what": t, "module": m} for t, m in self.libraries.items()]
+                + [{"kind": "library", "what": t, "module": m, "via": v}
+                   for (t, v), m in self.via.items()]
                 + [{"kind": "recorder", "what": t} for t in self.tamper])
 
     def clear(self) -> None:
         self.course.clear()
         self.libraries.clear()
+        self.via.clear()
         self.tamper.clear()
 
 
@@ -240,10 +299,48 @@ def judge(events: list, *, function: str, libraries, helpers=()) -> tuple[str | 
     allowed = set(libraries)
     flags, seen = [], set()
     for e in events:
-        top = e.get("what")
-        if e.get("kind") == "library" and top not in allowed and top not in seen:
-            seen.add(top)
-            asks = " or ".join(sorted(allowed)) or "the standard library only"
-            flags.append(f"`{e.get('module') or top}` ({top}) ran inside `{function}`; this "
-                         f"exercise asks for {asks}")
+        top, via = e.get("what"), e.get("via") or ""
+        if e.get("kind") != "library" or top in allowed or top in seen:
+            continue
+        if via and top in dependencies(frozenset(allowed)):
+            continue  # an allowed library using what it depends on (torch: typing_extensions)
+        seen.add(top)
+        asks = " or ".join(sorted(allowed)) or "the standard library only"
+        flags.append(f"`{e.get('module') or top}` ({top}) ran inside `{function}`; this "
+                     f"exercise asks for {asks}")
     return None, flags
+
+
+@functools.lru_cache(maxsize=16)
+def dependencies(tops: frozenset) -> frozenset:
+    """The top-level packages that the installed distributions of ``tops`` require,
+    transitively (optional extras not counted), from the packages' metadata."""
+    import re
+    from importlib import metadata
+
+    def norm(dist: str) -> str:
+        return re.sub(r"[-_.]+", "-", dist).lower()
+
+    installed = metadata.packages_distributions()  # top-level package -> distributions
+    by_dist: dict[str, set] = {}
+    for top, dists in installed.items():
+        for d in dists:
+            by_dist.setdefault(norm(d), set()).add(top)
+    todo = {norm(d) for top in tops for d in installed.get(top, [])}
+    seen: set[str] = set()
+    while todo:
+        dist = todo.pop()
+        if dist in seen:
+            continue
+        seen.add(dist)
+        try:
+            reqs = metadata.requires(dist) or []
+        except metadata.PackageNotFoundError:
+            continue
+        for req in reqs:
+            if "extra ==" in req.replace("extra==", "extra =="):
+                continue
+            m = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", req)
+            if m:
+                todo.add(norm(m.group(1)))
+    return frozenset(t for d in seen for t in by_dist.get(d, ())) - set(tops)

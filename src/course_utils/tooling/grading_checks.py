@@ -37,7 +37,8 @@ MIN_COPY_STATEMENTS = 4  # shorter references are written the same way by honest
 UTILITY = {"course_utils", "course_utils.maths.numerics", "course_utils.runtime", "course_utils.plots"}
 SUSPICIOUS = re.compile(r"__import__|importlib|sys\.modules|__globals__|__code__|\bgc\.|"
                         r"\bopen\(|\bexec\(|\beval\(|subprocess|os\.system|ctypes|"
-                        r"\binspect\.|course_utils|site-packages")
+                        r"\binspect\.|course_utils|site-packages|\bf_back\b|\btb_frame\b|"
+                        r"\bf_locals\b|setprofile|getprofile|settrace")
 
 
 @dataclass
