@@ -11,6 +11,7 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
+from grading_students import TORCH_RNN
 
 from course_utils.checks import behaviour, registry
 
@@ -84,16 +85,7 @@ def test_a_course_method_called_back_by_a_library_is_recorded():
 def test_torch_in_a_numpy_exercise_is_flagged_with_the_module():
     import torch
 
-    ns = _student("def f(x, h0, Wxh, Whh, b):\n"
-                  "    H, D = Wxh.shape\n"
-                  "    m = torch.nn.RNN(D, H, batch_first=True).double()\n"
-                  "    with torch.no_grad():\n"
-                  "        m.weight_ih_l0[:] = torch.as_tensor(Wxh)\n"
-                  "        m.weight_hh_l0[:] = torch.as_tensor(Whh)\n"
-                  "        m.bias_ih_l0[:] = torch.as_tensor(b)\n"
-                  "        m.bias_hh_l0.zero_()\n"
-                  "        out, _ = m(torch.as_tensor(x), torch.as_tensor(h0)[None])\n"
-                  "    return out.numpy()\n", torch=torch)
+    ns = _student(TORCH_RNN.format(name="f"), torch=torch)
     rec, _ = _record(ns["f"], **ARGS)
     why, flags = behaviour.judge(rec.events(), function="rnn_forward", libraries=("numpy",))
     assert why is None and len(flags) == 1

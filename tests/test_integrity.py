@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from grading_students import TORCH_RNN
 
 from course_utils.checks import ex01, integrity
 from course_utils.maths import lstm, rnn
@@ -94,17 +95,7 @@ def test_a_course_function_that_computes_the_answer_is_refused(check, src, what)
 
 
 def test_a_library_the_exercise_does_not_allow_is_printed_for_review(capsys):
-    fn = _notebook_function(
-        "def rnn_forward(x, h0, Wxh, Whh, b):\n"
-        "    H, D = Wxh.shape\n"
-        "    m = torch.nn.RNN(D, H, batch_first=True).double()\n"
-        "    with torch.no_grad():\n"
-        "        m.weight_ih_l0[:] = torch.as_tensor(Wxh)\n"
-        "        m.weight_hh_l0[:] = torch.as_tensor(Whh)\n"
-        "        m.bias_ih_l0[:] = torch.as_tensor(b)\n"
-        "        m.bias_hh_l0.zero_()\n"
-        "        out, _ = m(torch.as_tensor(x), torch.as_tensor(h0)[None])\n"
-        "    return out.numpy()\n", "rnn_forward")
+    fn = _notebook_function(TORCH_RNN.format(name="rnn_forward"), "rnn_forward")
     integrity.hidden_check("ex01", "check_rnn_forward", fn)  # passes: a flag takes no points
     err = capsys.readouterr().err
     assert "Flagged for review:" in err and "(torch) ran inside `rnn_forward`" in err

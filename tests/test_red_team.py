@@ -14,7 +14,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from grading_students import FWD, NAME, STEP, _cell, load
+from grading_students import FWD, NAME, STEP, TORCH_RNN, _cell, load
 
 from course_utils.tooling import grading, sandbox_view
 
@@ -308,16 +308,7 @@ def test_a_shipped_function_named_in_the_answer_is_flagged(tmp_path, nb01):
     assert _zero_or_flagged(r) == [], r
 
 
-_TORCH_RNN = ("def {name}(x, h0, Wxh, Whh, b):\n"
-              "    H, D = Wxh.shape\n"
-              "    m = torch.nn.RNN(D, H, batch_first=True).double()\n"
-              "    with torch.no_grad():\n"
-              "        m.weight_ih_l0[:] = torch.as_tensor(Wxh)\n"
-              "        m.weight_hh_l0[:] = torch.as_tensor(Whh)\n"
-              "        m.bias_ih_l0[:] = torch.as_tensor(b)\n"
-              "        m.bias_hh_l0.zero_()\n"
-              "        out, _ = m(torch.as_tensor(x), torch.as_tensor(h0)[None])\n"
-              "    return out.numpy()\n")
+_TORCH_RNN = TORCH_RNN
 
 
 def test_a_library_the_exercise_does_not_allow_is_flagged(tmp_path, nb01):

@@ -14,13 +14,17 @@ records
   such as ``torch`` (``torch.nn.modules.rnn``); the standard library is not recorded,
   nor what runs while the import system imports (other packages' import finders, the
   body of a module imported lazily); course code the import system calls (the course's
-  import finder) and a course module's own body are not a use either;
-* **tampering** with the recorder: a call of ``sys.setprofile`` and its kin, or of the
-  ``gc`` functions that find objects, or the hook gone at the end of the call.
+  import finder) and a course module's own body are not a use either. Each library is
+  recorded with who called it: the student's (or the course's) code, or another library;
+* **tampering** with the recorder, by the student's code: a call of ``sys.setprofile``
+  and its kin, ``sys._getframe`` or the ``gc`` functions that find objects, or the hook
+  gone at the end of the call.
 
 :func:`judge` turns a record into a verdict for one exercise (registry entry fields
 ``libraries`` and ``helpers``): a course function outside the exercise's helpers earns
-0 with the reason; a library outside its allowed libraries is flagged for review.
+0 with the reason, and so does tampering; a library outside its allowed libraries is
+flagged for review, unless an allowed library called it and depends on it (torch calls
+``typing_extensions``; :func:`dependencies` reads the installed packages' metadata).
 
 This module imports only the standard library and nothing of the course, so the grading
 sandbox (``course grade``) can load it from its source before any of the student's code
@@ -28,8 +32,9 @@ runs, and :mod:`course_utils.checks.integrity` (nbgrader's hidden tests) can use
 the student's kernel.
 
 Cost: the hook runs on every Python call and return and every call of a C function while
-the student's function runs (about 0.3 µs each); numpy's ufuncs and operators make no
-call events, so a numpy answer barely slows down (see ``tests/test_behaviour.py``).
+the student's function runs (not while the reference or the checking code runs); numpy's
+ufuncs and operators make no such events. ``tests/test_behaviour.py`` prints the time of
+a check with and without it.
 """
 
 from __future__ import annotations
@@ -104,7 +109,7 @@ class Recorder:
     """
 
     def __init__(self, known: dict | None = None, package_dir: str | None = None):
-        self.known = known or {}
+        self.known = known if known is not None else {}
         self.package_dir = package_dir
         self.course: dict[str, None] = {}     # course functions entered, in order
         self.libraries: dict[str, str] = {}  # top-level package -> first module seen
