@@ -412,6 +412,6 @@ def test_review_flags_read_the_cells_the_student_added(tmp_path, nb01):
                 + fwd)
     _save(tmp_path, "amos", nb)
     r = _grade(tmp_path)["amos"]
-    assert _zero_or_flagged(r) == [], r
+    assert _earned(r) == [], r  # the shipped torch step runs underneath both: 0
     fwd_flags = next(e.review for e in r.exercises if e.id == FWD)
     assert any("(added)" in f for f in fwd_flags), fwd_flags
