@@ -26,6 +26,20 @@ _RIGHT_FWD = ("def rnn_forward(x, h0, Wxh, Whh, b):\n    h, hs = h0, []\n"
               "    return np.stack(hs, axis=1)\n")
 
 
+# A numpy exercise's forward pass done by torch.nn.RNN (a library the exercise does not
+# allow): ``TORCH_RNN.format(name="rnn_forward")``.
+TORCH_RNN = ("def {name}(x, h0, Wxh, Whh, b):\n"
+             "    H, D = Wxh.shape\n"
+             "    m = torch.nn.RNN(D, H, batch_first=True).double()\n"
+             "    with torch.no_grad():\n"
+             "        m.weight_ih_l0[:] = torch.as_tensor(Wxh)\n"
+             "        m.weight_hh_l0[:] = torch.as_tensor(Whh)\n"
+             "        m.bias_ih_l0[:] = torch.as_tensor(b)\n"
+             "        m.bias_hh_l0.zero_()\n"
+             "        out, _ = m(torch.as_tensor(x), torch.as_tensor(h0)[None])\n"
+             "    return out.numpy()\n")
+
+
 def _gid(cell):
     return (cell.metadata.get("nbgrader") or {}).get("grade_id")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from grading_students import TORCH_RNN
 
 from course_utils.checks import ex01, integrity
 from course_utils.maths import lstm, rnn
@@ -60,3 +61,49 @@ def test_a_replaced_check_changes_nothing(monkeypatch):
 
     with pytest.raises(AssertionError, match="held-out check"):
         integrity.hidden_check("ex01", "check_rnn_forward", wrong)
+
+
+# ---------------------------------------------------------------------------------------
+# Behaviour (issue 22 item 3): what runs underneath the function, recorded in the kernel
+# ---------------------------------------------------------------------------------------
+def _notebook_function(src: str, name: str):
+    """A function defined as a notebook cell defines it (module ``__main__``), with the
+    names notebook 01's setup cell imports."""
+    import torch
+
+    from course_utils.lessons import unrolling
+
+    ns = {"__name__": "__main__", "np": np, "torch": torch, "rnn": rnn, "unrolling": unrolling}
+    exec(compile(src, "<cell>", "exec"), ns)
+    return ns[name]
+
+
+@pytest.mark.parametrize("check, src, what", [
+    ("check_rnn_forward", "def rnn_forward(x, h0, Wxh, Whh, b):\n"
+     "    return unrolling.jacobians.forward(x, h0, Wxh, Whh, b)\n",
+     "course_utils.maths.jacobians.forward"),
+    ("check_rnn_step_forward", "from course_utils.maths import tbptt as _t\n"
+     "def rnn_step_forward(x, h_prev, Wxh, Whh, b):\n"
+     "    t = [torch.as_tensor(a) for a in (x, h_prev, Wxh, Whh, b)]\n"
+     "    return _t.torch_rnn_step(*t).numpy()\n", "course_utils.maths.tbptt.torch_rnn_step"),
+])
+def test_a_course_function_that_computes_the_answer_is_refused(check, src, what):
+    fn = _notebook_function(src, check.removeprefix("check_"))
+    with pytest.raises(integrity.NotOwnWork, match="not your work") as info:
+        integrity.hidden_check("ex01", check, fn)
+    assert f"`{what}` ran inside" in str(info.value)
+
+
+def test_a_library_the_exercise_does_not_allow_is_printed_for_review(capsys):
+    fn = _notebook_function(TORCH_RNN.format(name="rnn_forward"), "rnn_forward")
+    integrity.hidden_check("ex01", "check_rnn_forward", fn)  # passes: a flag takes no points
+    err = capsys.readouterr().err
+    assert "Flagged for review:" in err and "(torch) ran inside `rnn_forward`" in err
+
+
+def test_an_honest_notebook_function_prints_nothing(capsys):
+    fn = _notebook_function("def rnn_step_forward(x, h_prev, Wxh, Whh, b):\n"
+                            "    return np.tanh(x @ Wxh.T + h_prev @ Whh.T + b)\n",
+                            "rnn_step_forward")
+    integrity.hidden_check("ex01", "check_rnn_step_forward", fn)
+    assert capsys.readouterr().err == ""

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from grading_students import FWD, NAME, STEP, _cell, load
+from grading_students import FWD, NAME, STEP, TORCH_RNN, _cell, load
 
 from course_utils.tooling import grading, sandbox_view
 
@@ -308,25 +308,99 @@ def test_a_shipped_function_named_in_the_answer_is_flagged(tmp_path, nb01):
     assert _zero_or_flagged(r) == [], r
 
 
-@pytest.mark.xfail(strict=True, reason="reuse is detected by a list and by the text, not "
-                   "by behaviour (issue 22 item 3): a library the exercise does not allow "
-                   "(torch.nn.RNN in a numpy exercise) is neither refused nor flagged")
+_TORCH_RNN = TORCH_RNN
+
+
 def test_a_library_the_exercise_does_not_allow_is_flagged(tmp_path, nb01):
     nb = copy.deepcopy(nb01[1])
-    _cell(nb, FWD + "_code").source = (
-        "def rnn_forward(x, h0, Wxh, Whh, b):\n"
-        "    H, D = Wxh.shape\n"
-        "    m = torch.nn.RNN(D, H, batch_first=True).double()\n"
-        "    with torch.no_grad():\n"
-        "        m.weight_ih_l0[:] = torch.as_tensor(Wxh)\n"
-        "        m.weight_hh_l0[:] = torch.as_tensor(Whh)\n"
-        "        m.bias_ih_l0[:] = torch.as_tensor(b)\n"
-        "        m.bias_hh_l0.zero_()\n"
-        "        out, _ = m(torch.as_tensor(x), torch.as_tensor(h0)[None])\n"
-        "    return out.numpy()\n")
+    _cell(nb, FWD + "_code").source = _TORCH_RNN.format(name="rnn_forward")
     _save(tmp_path, "zed", nb)
     r = _grade(tmp_path)["zed"]
     assert _zero_or_flagged(r) == [], r
+    flags = next(e.review for e in r.exercises if e.id == FWD)
+    assert any("torch.nn.modules" in f and "this exercise asks for numpy" in f
+               for f in flags), flags
+
+
+# ---------------------------------------------------------------------------------------
+# Reuse detected by behaviour (issue 22 item 3): what runs underneath the student's
+# function while the check calls it, whatever the cell and whatever the text.
+# ---------------------------------------------------------------------------------------
+# notebook 01's setup cell imports `unrolling`, whose `jacobians.forward` is the forward
+# pass of another lesson (not a reference; nothing in the text names the course)
+_SETUP_FORWARD = ("def rnn_step_forward(x, h_prev, Wxh, Whh, b):\n"
+                  "    return unrolling.jacobians.forward(x[:, None], h_prev, Wxh, Whh, b)[:, 0]\n")
+_SETUP_SEQ = ("def rnn_forward(x, h0, Wxh, Whh, b):\n"
+              "    return unrolling.jacobians.forward(x, h0, Wxh, Whh, b)\n")
+_IMPORTED_SEQ = ("from course_utils.maths.jacobians import forward as _fw\n\n"
+                 "def rnn_forward(x, h0, Wxh, Whh, b):\n"
+                 "    return _fw(x, h0, Wxh, Whh, b)\n")
+_ADDED_HELPER = "import torch\n\n" + _TORCH_RNN.format(name="_fast")
+_CALLS_HELPER = ("def rnn_forward(x, h0, Wxh, Whh, b):\n"
+                 "    return _fast(x, h0, Wxh, Whh, b)\n")
+
+
+@pytest.fixture(scope="module")
+def by_behaviour(tmp_path_factory, nb01):
+    sol, stu = nb01
+    folder = tmp_path_factory.mktemp("behaviour")
+
+    def answered(step=None, fwd=None, added=None):
+        nb = copy.deepcopy(stu)
+        for gid, src in ((STEP, step), (FWD, fwd)):
+            if src is not None:
+                _cell(nb, gid + "_code").source = src
+        return _added(nb, added) if added else nb
+
+    right_step, right_fwd = (_cell(sol, g + "_code").source for g in (STEP, FWD))
+    _save(folder, "sam", answered(_SETUP_FORWARD, _SETUP_SEQ))
+    _save(folder, "ida", answered(right_step, _IMPORTED_SEQ))
+    _save(folder, "ada", answered(right_step, _CALLS_HELPER, added=_ADDED_HELPER))
+    _save(folder, "hal", answered(right_step, right_fwd))
+    return _grade(folder, jobs=2)
+
+
+def _exercise(r, gid):
+    return next(e for e in r.exercises if e.id == gid)
+
+
+def test_a_course_function_the_setup_cell_imports_earns_nothing(by_behaviour):
+    r = by_behaviour["sam"]
+    assert _earned(r) == [], r
+    for gid in (STEP, FWD):
+        e = _exercise(r, gid)
+        assert e.reason.startswith("not your work") and \
+            "`course_utils.maths.jacobians.forward`" in e.reason, e
+
+
+def test_a_course_function_off_the_reference_list_earns_nothing(by_behaviour):
+    r = by_behaviour["ida"]
+    assert (_exercise(r, STEP).points, _exercise(r, FWD).points) == (2, 0), r
+    assert "`course_utils.maths.jacobians.forward` ran inside `rnn_forward`" in \
+        _exercise(r, FWD).reason
+
+
+def test_a_library_used_in_an_added_cell_is_flagged(by_behaviour):
+    r = by_behaviour["ada"]
+    assert [x for x in _zero_or_flagged(r) if x[0] == FWD] == [], r
+    flags = _exercise(r, FWD).review
+    assert any("(torch) ran inside `rnn_forward`; this exercise asks for numpy" in f
+               for f in flags), flags
+    assert not _exercise(r, STEP).review
+
+
+def test_an_honest_answer_earns_full_marks_and_no_flag(by_behaviour):
+    r = by_behaviour["hal"]
+    assert r.total == r.max_total == 5, r
+    assert [e.review for e in r.exercises] == [[], []], r
+
+
+def test_a_shipped_torch_step_earns_nothing(tmp_path, nb01):
+    nb = copy.deepcopy(nb01[1])
+    _cell(nb, STEP + "_code").source = _SHIPPED_STEP.format(name="rnn_step_forward")
+    _save(tmp_path, "yul", nb)
+    e = _exercise(_grade(tmp_path)["yul"], STEP)
+    assert e.points == 0 and "`course_utils.maths.tbptt.torch_rnn_step`" in e.reason, e
 
 
 def test_review_flags_read_the_cells_the_student_added(tmp_path, nb01):
@@ -338,6 +412,6 @@ def test_review_flags_read_the_cells_the_student_added(tmp_path, nb01):
                 + fwd)
     _save(tmp_path, "amos", nb)
     r = _grade(tmp_path)["amos"]
-    assert _zero_or_flagged(r) == [], r
+    assert _earned(r) == [], r  # the shipped torch step runs underneath both: 0
     fwd_flags = next(e.review for e in r.exercises if e.id == FWD)
     assert any("(added)" in f for f in fwd_flags), fwd_flags

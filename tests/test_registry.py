@@ -98,7 +98,7 @@ def _cases(seed: int = 9901):
 FAKE = registry.Exercise(
     "ex01_double", 1, "Double it", 2, function="double", reference=_double, cases=_cases,
     seed=9901, outputs=("y",), description="2 random cases.", binds="double_fn",
-    mistakes=(Mistake("you tripled it.", lambda x: 3 * x),))
+    libraries=("numpy",), mistakes=(Mistake("you tripled it.", lambda x: 3 * x),))
 
 
 def _tiny_notebook():

@@ -125,11 +125,13 @@ EXERCISES = (
              function="rnn_step_forward", reference=_nb01.rnn_step_forward,
              cases=step_cases, seed=101, outputs=("h_next",), mistakes=tuple(STEP_MISTAKES),
              description="compares with the reference on 4 random cases (non-square shapes, "
-             "batch > 1).", binds="step_forward"),
+             "batch > 1).", binds="step_forward",
+             libraries=("numpy",)),
     Exercise("ex01_rnn_forward", 1, "A whole sequence, forward", 3,
              function="rnn_forward", reference=_nb01.rnn_forward, cases=seq_cases, seed=102,
              outputs=("h",), mistakes=tuple(SEQ_MISTAKES),
              description="compares with the reference on 3 random batches of sequences.",
-             binds="seq_forward"),
+             binds="seq_forward",
+             libraries=("numpy",)),
 )
 check_rnn_step_forward, check_rnn_forward = check_functions(EXERCISES)

@@ -105,7 +105,8 @@ EXERCISES = (
              reference=reference, cases=cases, seed=201, outputs=OUTPUTS,
              mistakes=tuple(MISTAKES), rtol=1e-9,
              description="4 random sequences (T = 3 to 11), against the reference, relative "
-             "error < 1e-9.", binds="scalar_grads"),
+             "error < 1e-9.", binds="scalar_grads",
+             libraries=("numpy",)),
     Exercise("ex02_which_state", 2, "Which hidden state where", 1, kind=WRITTEN),
     Exercise("ex02_vanishing_bound", 2, "A bound on the path products", 1, kind=WRITTEN),
 )

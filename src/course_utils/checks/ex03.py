@@ -350,19 +350,22 @@ EXERCISES = (
              cases=step_cases, seed=301, outputs=STEP_OUTPUTS, mistakes=tuple(STEP_MISTAKES),
              diagnose=_shape_diagnosis,
              description="4 random cases (batch > 1, D != H in three of them), compared with "
-             "the reference.", binds="step_backward"),
+             "the reference.", binds="step_backward",
+             libraries=("numpy",)),
     Exercise("ex03_rnn_backward", 3, "BPTT over a sequence", 4,
              function="rnn_backward", reference=_nb03.rnn_backward, cases=seq_cases,
              seed=302, outputs=SEQ_OUTPUTS, mistakes=tuple(SEQ_MISTAKES),
              diagnose=_shape_diagnosis,
              description="3 random batches of sequences, compared with the reference.",
-             binds="seq_backward"),
+             binds="seq_backward",
+             libraries=("numpy",)),
     Exercise("ex03_temporal_softmax_loss", 3, "The read-out's loss over time, forward and "
              "backward", 3, function="temporal_softmax_loss",
              reference=_nb03.temporal_softmax_loss, cases=loss_cases, seed=303,
              outputs=LOSS_OUTPUTS, mistakes=tuple(LOSS_MISTAKES), text=_LossText(),
              description="4 random cases (N, T, V all different; the last with scores around "
-             "1000), compared with the reference.", binds="softmax_loss"),
+             "1000), compared with the reference.", binds="softmax_loss",
+             libraries=("numpy",)),
 )
 check_rnn_step_backward, check_rnn_backward, check_temporal_softmax_loss = \
     check_functions(EXERCISES)

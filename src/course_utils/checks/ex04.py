@@ -199,12 +199,14 @@ EXERCISES = (
              function="rnn_step_jacobian", reference=_nb04.rnn_step_jacobian,
              cases=step_cases, seed=401, outputs=("J",), mistakes=tuple(STEP_MISTAKES),
              description="compares with the reference on 3 random cases (batch > 1, D != H, "
-             "random Whh).", binds="step_jacobian_fn"),
+             "random Whh).", binds="step_jacobian_fn",
+             libraries=("numpy",)),
     Exercise("ex04_jacobian_product", 4, "The Jacobian product over a window", 3,
              function="jacobian_product", reference=_nb04.jacobian_product,
              cases=product_cases, seed=402, outputs=("P",), mistakes=tuple(PRODUCT_MISTAKES),
              description="4 random windows (t, k), including k = 0, t = T and a single factor.",
-             binds="product_fn"),
+             binds="product_fn",
+             libraries=("numpy",)),
     Exercise("ex04_spectral_radius_vs_norm", 4, "Spectral radius or largest singular value?",
              1, kind=WRITTEN),
 )

@@ -139,6 +139,7 @@ EXERCISES = (
              function="truncated_bptt", reference=_nb05.truncated_bptt, cases=cases, seed=501,
              outputs=OUTPUTS, mistakes=tuple(MISTAKES),
              description="4 random cases (batch > 1, T not a multiple of k, D != H) against "
-             "the reference.", binds="tbptt_fn"),
+             "the reference.", binds="tbptt_fn",
+             libraries=("numpy",), helpers=(_nb01.rnn_forward, _nb03.rnn_backward)),
 )
 (check_truncated_bptt,) = check_functions(EXERCISES)

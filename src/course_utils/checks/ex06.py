@@ -351,6 +351,7 @@ EXERCISES = (
              truth=torch_clip, comparators=(("clipped", _Clipped()), ("total_norm", _Total())),
              text=_Text(),
              description="compares with torch.nn.utils.clip_grad_norm_ on 8 cases (edge cases "
-             "included).", binds="clip_norm"),
+             "included).", binds="clip_norm",
+             libraries=("numpy",)),
 )
 (check_clip_grad_norm,) = check_functions(EXERCISES)

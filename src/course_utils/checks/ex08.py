@@ -218,6 +218,7 @@ EXERCISES = (
              rtol=1e-9, runner=_runner, harness=SANDBOX_HARNESS,
              description="trains small float64 LSTMs and RNNs (seeded) for 3-4 chunks with your "
              "step and\nwith the reference, and compares the losses, the final weights and the "
-             "final state.", binds="train_step"),
+             "final state.", binds="train_step",
+             libraries=("torch",), helpers=(charlm.detach_state, charlm.CharLM.forward)),
 )
 (check_tbptt_train_step,) = check_functions(EXERCISES)

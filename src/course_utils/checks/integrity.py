@@ -15,7 +15,11 @@ references, loaded from their files (so a replaced ``exNN.check_…``, ``ex01 = 
 a patched ``grading_mode`` has no effect), it refuses a function that is, wraps or keeps
 a course function, and while the check runs every function of the reference's module and
 of the exercise's ``ANSWER_MODULES`` is replaced by a tripwire, so a function that calls the
-reference (or a lesson function that computes the same thing) fails.
+reference (or a lesson function that computes the same thing) fails. While the check calls
+the function, :class:`course_utils.checks.behaviour.Recorder` records what runs underneath:
+any other course function (not among the exercise's ``helpers``) fails it too, and a
+library the exercise does not allow is printed to standard error as a line
+``Flagged for review: …`` (nbgrader has no review flags; its formgrader shows the output).
 
 This is weaker than ``course grade``, which runs the student's code in a separate
 process: code in the same kernel can still patch the import system or this module
@@ -123,15 +127,31 @@ def hidden_check(exercises: str, check: str, fn, seeds=HELDOUT_SEEDS) -> None:
     why = reused(fn)
     if why:
         raise NotOwnWork(f"not your work: {why}.")
-    ex, checker = fresh_modules(f"checks.{exercises}", "checks.checker")
+    ex, checker, behaviour = fresh_modules(f"checks.{exercises}", "checks.checker",
+                                           "checks.behaviour")
     refs = [e.reference for e in ex.EXERCISES if e.kind == "code"]
     allowed = set(getattr(ex, "ALLOWED_HELPERS", ()))
     modules = {_live(r.__module__) for r in refs} | set(getattr(ex, "ANSWER_MODULES", ()))
+    entry = next(e for e in ex.EXERCISES if e.kind == "code" and e.check_name == check)
+    recorder = behaviour.Recorder(package_dir=str(PACKAGE_DIR))
     for seed in seeds:
         with checker.capture() as found, _tripwires(modules, allowed):
-            getattr(ex, check)(fn, seed=seed)
+            getattr(ex, check)(recorder.wrap(fn), seed=seed)
         verdict = found[0][0]
         if not verdict.passed:
             if verdict.error == NotOwnWork.__name__:
                 raise NotOwnWork(f"not your work: {verdict.message}")
+        zero, flags = behaviour.judge(recorder.events(), function=entry.function,
+                                      libraries=entry.libraries or (),
+                                      helpers=entry.helper_names)
+        if zero:
+            raise NotOwnWork(zero)
+        if not verdict.passed:
+            _print_flags(flags)
             raise AssertionError(f"held-out check (seed {seed}): {verdict}")
+    _print_flags(flags)
+
+
+def _print_flags(flags) -> None:
+    for flag in flags:
+        print(f"Flagged for review: {flag}.", file=sys.stderr)

@@ -79,6 +79,8 @@ class Exercise:
     runner: Callable | None = None
     diagnose: Callable | None = None
     harness: str | None = None
+    libraries: tuple[str, ...] | None = None
+    helpers: tuple[Callable, ...] = ()
 
     def __post_init__(self):
         if not self.id.startswith(f"ex{self.notebook:02d}_"):
@@ -87,7 +89,7 @@ class Exercise:
             raise ValueError(f"{self.id}: kind must be {CODE!r} or {WRITTEN!r}")
         if self.kind == CODE:
             missing = [k for k in ("function", "reference", "cases", "seed", "description",
-                                   "binds") if getattr(self, k) is None or getattr(self, k) == ""]
+                                   "binds", "libraries") if getattr(self, k) is None or getattr(self, k) == ""]
             if missing:
                 raise ValueError(f"{self.id}: a code exercise needs {', '.join(missing)}")
 
@@ -104,6 +106,11 @@ class Exercise:
     @property
     def check_name(self) -> str:
         return f"check_{self.function}"
+
+    @property
+    def helper_names(self) -> tuple[str, ...]:
+        """The ``helpers`` as ``module.qualname`` (what the behaviour recorder names)."""
+        return tuple(f"{h.__module__}.{h.__qualname__}" for h in self.helpers)
 
     @property
     def answer_id(self) -> str:

@@ -166,6 +166,21 @@ def read_message(fd: int) -> bytes:
 # Course modules, rebuilt from their sources with the references replaced
 # ---------------------------------------------------------------------------------------
 EVENTS: list[dict] = []
+# The behaviour recorder (course_utils.checks.behaviour, loaded from its source before any
+# of the student's code runs) and {id(code object): course module} of the course's code.
+BEHAVIOUR: list = []
+COURSE_CODE: dict = {}
+_KEEP: list = []
+BEHAVIOUR_MODULE = "course_utils.checks.behaviour"
+
+
+def load_behaviour(sources: dict) -> None:
+    """Load the recorder privately (not in ``sys.modules``) from the source sent."""
+    if BEHAVIOUR or BEHAVIOUR_MODULE not in sources:
+        return
+    mod = types.ModuleType("_course_behaviour")
+    exec(compile(sources[BEHAVIOUR_MODULE], "<course behaviour>", "exec"), mod.__dict__)
+    BEHAVIOUR.append(mod)
 
 
 class ReferenceUsed(BaseException):
@@ -231,6 +246,10 @@ class CourseFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         name = module.__name__
         module.__file__ = f"<course {name}>"
         code = compile(self.sources[name], module.__file__, "exec")
+        if BEHAVIOUR:  # the recorder knows the course's code by its code objects
+            for c in BEHAVIOUR[0].code_objects(code):
+                COURSE_CODE[id(c)] = name
+                _KEEP.append(c)
         exec(code, module.__dict__)
         for attr in self.forbidden.get(name, []):
             module.__dict__[attr] = Reference(f"{name}.{attr}")
@@ -288,6 +307,7 @@ PROGRESS: list = []  # [path of the file naming the cell being run]
 
 
 def run_load(msg: dict, ns: dict) -> dict:
+    load_behaviour(msg["sources"])
     sys.meta_path.insert(0, CourseFinder(msg["sources"], msg["packages"], msg["forbidden"]))
     ns.update({"__name__": "__main__", "get_ipython": lambda: _Shell()})
     results, names = [], {}
@@ -361,6 +381,9 @@ def run_call(header: dict, blobs: list, ns: dict, harnesses: dict) -> tuple[dict
     before += [(("k", k) + p, v.copy()) for k, a in kwargs.items() for p, v in _leaves(a)]
     out_blobs: list = []
     EVENTS.clear()
+    recorder = BEHAVIOUR[0].Recorder(known=COURSE_CODE) if BEHAVIOUR and callable(fn) else None
+    if recorder is not None:  # what runs underneath the student's function, and only that
+        fn = recorder.wrap(fn)
     try:
         if header.get("harness"):
             mod, func = header["harness"]
@@ -380,6 +403,7 @@ def run_call(header: dict, blobs: list, ns: dict, harnesses: dict) -> tuple[dict
         if not (old.shape == cur.shape and np.array_equal(old, cur, equal_nan=True)):
             mutated.append([list(path), encode(cur.copy(), out_blobs)])
     reply["mutated"] = mutated
+    reply["behaviour"] = recorder.events() if recorder is not None else []
     return reply, out_blobs
 
 

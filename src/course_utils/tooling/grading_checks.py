@@ -37,7 +37,8 @@ MIN_COPY_STATEMENTS = 4  # shorter references are written the same way by honest
 UTILITY = {"course_utils", "course_utils.maths.numerics", "course_utils.runtime", "course_utils.plots"}
 SUSPICIOUS = re.compile(r"__import__|importlib|sys\.modules|__globals__|__code__|\bgc\.|"
                         r"\bopen\(|\bexec\(|\beval\(|subprocess|os\.system|ctypes|"
-                        r"\binspect\.|course_utils|site-packages")
+                        r"\binspect\.|course_utils|site-packages|\bf_back\b|\btb_frame\b|"
+                        r"\bf_locals\b|setprofile|getprofile|settrace")
 
 
 @dataclass
@@ -345,31 +346,49 @@ def score_check(box: sandbox.Sandbox, plan: Plan, chk: Check, info: dict, *, see
         if used:
             return Outcome(FAIL, f"not your work: `{name}` uses the course's reference "
                            f"{', '.join(f'`{u}`' for u in used)}; 0 points for this exercise.")
+        zero, flags = behaviour_verdict(chk, name, events)
+        if zero:
+            return Outcome(FAIL, zero, flags)
         if box.dead:
             return Outcome(FAIL, f"{box.dead} (while checking `{name}`)")
         if verdict is None or not verdict.passed:
             break
     if verdict is None:
-        return Outcome(FAIL, "the check gave no verdict")
+        return Outcome(FAIL, "the check gave no verdict", flags)
     fields = dict(verdict.to_dict(), seed=seed)
     if verdict.passed:
         return Outcome(PASS, f"{verdict.message} Held-out cases (seeds {', '.join(map(str, seeds))}) "
-                       "passed too." if seeds else verdict.message, verdict=fields)
+                       "passed too." if seeds else verdict.message, flags, verdict=fields)
     text = verdict_text(verdict)
     if seed is not None:
         text = (f"passed its own cases but not the held-out ones (seed {seed}): "
                 + text)
     return Outcome(NOT_ATTEMPTED if verdict.status == checker.NOT_ATTEMPTED else FAIL, text,
-                   verdict=fields)
+                   flags, verdict=fields)
+
+
+def behaviour_verdict(chk: Check, name: str, events: list) -> tuple[str | None, list[str]]:
+    """What ran underneath the student's function (recorded in the sandbox, see
+    :mod:`course_utils.checks.behaviour`), judged by the exercise's registry entry: a
+    course function outside its ``helpers`` earns 0, a library outside its
+    ``libraries`` is flagged."""
+    from ..checks import behaviour, registry
+
+    entry = registry.find(chk.id)
+    return behaviour.judge(events, function=name, libraries=entry.libraries or (),
+                           helpers=entry.helper_names)
 
 
 def review_flags(plan: Plan, chk: Check, cells: list, where: dict, added=()) -> list[str]:
     """Reasons to look at this exercise by hand (never points by themselves): from its
-    answer cell and from every cell the student added (``added``: their indices)."""
+    answer cell, from another exercise's answer cell that defines its function too, and
+    from every cell the student added (``added``: their indices)."""
     i = where.get(chk.id)
     flags = []
     shape = plan.reference_shapes.get(chk.id)
     own = [(i, "the answer cell")] if i is not None else []
+    own += [(j, f"the answer cell of {cid}") for cid, j in sorted(where.items())
+            if j != i and _function_node(_source(cells[j]), chk.arg) is not None]
     for j, label in own + [(j, f"cell {j} (added)") for j in added if j != i]:
         src = _source(cells[j])
         node = _function_node(src, chk.arg)

@@ -192,6 +192,7 @@ def _score_one(sb: _Box, entry, cells, where, errors, seeds, res) -> gc.Outcome:
         err = errors[i]
         o.reason += (f"\nThe answer cell (cell {i}) raised {err.get('ename')}: "
                      f"{first_line(err.get('evalue', ''))}")
-    o.flags = gc.review_flags(plan, chk, cells, where,
-                              added=[c["index"] for c in sb.run if c.get("kind") == "added"])
+    o.flags = [*o.flags, *gc.review_flags(plan, chk, cells, where,
+                                          added=[c["index"] for c in sb.run
+                                                 if c.get("kind") == "added"])]
     return o

@@ -242,6 +242,7 @@ class Sandbox:
             reply, out = box.request(head, blobs, timeout=timeout)
             if log is not None:
                 log.extend(reply.get("events", []))
+                log.extend(reply.get("behaviour", []))
             for path, value in reply.get("mutated", []):
                 target = args[path[1]] if path[0] == "a" else kwargs[path[1]]
                 for i in path[2:-1]:
