@@ -336,7 +336,7 @@ def test_no_grading_or_checking_code_parses_the_printed_wording():
     assert len(files) >= 14, files
     for f in files:
         text = f.read_text(encoding="utf-8")
-        for icon in checker._ICONS.values():
+        for icon in checker.ICONS.values():
             assert icon not in text, f"{f.name} mentions {icon}"
         assert "import re\n" not in text or f.name.startswith("grading"), f.name
         assert "in verdict.message" not in text and "in v.message" not in text, f.name

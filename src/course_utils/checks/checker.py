@@ -35,13 +35,12 @@ from typing import Any
 import numpy as np
 
 from ..maths.numerics import rel_error  # noqa: F401  (re-exported)
+from ..status import ICONS, NOT_ATTEMPTED, PASSED, WRONG
 from . import diagnosis as _dx
 from .diagnosis import KINDS, CheckText, Comparator, Problem  # noqa: F401  (re-exported)
 
 GRADING_ENV = "COURSE_GRADING"
 
-PASSED, NOT_ATTEMPTED, WRONG = "passed", "not attempted", "wrong"
-_ICONS = {PASSED: "✅", NOT_ATTEMPTED: "⏳", WRONG: "❌"}
 
 
 class ExerciseFailed(AssertionError):
@@ -130,7 +129,7 @@ class Verdict:
         return self.status == PASSED
 
     def __str__(self) -> str:
-        lines = [f"{_ICONS[self.status]} {self.name}: {self.message}"]
+        lines = [f"{ICONS[self.status]} {self.name}: {self.message}"]
         lines += [f"   {d}" for d in self.details]
         return "\n".join(lines)
 

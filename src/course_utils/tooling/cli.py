@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.machinery
 import importlib.util
 import subprocess
 import sys
@@ -109,17 +110,24 @@ def course_root(start: Path | None = None) -> Path | None:
     return None
 
 
+BARE = "course_bare"  # the package's name when course.py loaded this file by path
+
+
 def _sibling(name: str):
-    """A module of this package, also when this file was loaded by path (by course.py)."""
+    """A module of this package, also when this file was loaded by path (by course.py,
+    before the course's environment exists). Then the package's folder and ``tooling/``
+    are registered as the bare packages ``course_bare`` and ``course_bare.tooling`` (their
+    ``__init__`` not run: it needs numpy), so that the modules the student commands need
+    (standard library only) import each other by relative imports, as in the package."""
     if __package__:
         return importlib.import_module(f".{name}", __package__)
-    key = f"course_{name}"
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, Path(__file__).with_name(f"{name}.py"))
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[key] = mod  # dataclasses look their module up here
-        spec.loader.exec_module(mod)
-    return sys.modules[key]
+    if BARE not in sys.modules:
+        folder = Path(__file__).resolve().parent
+        for key, path in ((BARE, folder.parent), (f"{BARE}.tooling", folder)):
+            spec = importlib.machinery.ModuleSpec(key, None, is_package=True)
+            spec.submodule_search_locations = [str(path)]
+            sys.modules[key] = importlib.util.module_from_spec(spec)
+    return importlib.import_module(f"{BARE}.tooling.{name}")
 
 
 def _cmd_build(args) -> int:

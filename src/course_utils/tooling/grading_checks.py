@@ -29,9 +29,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..checks import checker
+from ..status import NOT_ATTEMPTED, PASSED, WRONG
 from . import sandbox
 
-PASS, FAIL, NOT_ATTEMPTED = "pass", "fail", "not attempted"
 GUARDED = ("course_utils.checks.checker", "course_utils.maths.numerics", "course_utils.checks")
 MIN_COPY_STATEMENTS = 4  # shorter references are written the same way by honest students
 UTILITY = {"course_utils", "course_utils.maths.numerics", "course_utils.runtime", "course_utils.plots"}
@@ -320,14 +320,14 @@ def score_check(box: sandbox.Sandbox, plan: Plan, chk: Check, info: dict, *, see
     name = chk.arg
     kind = info.get("kind")
     if kind == "missing":
-        return Outcome(FAIL, f"`{name}` is not defined: was the function renamed, or its "
+        return Outcome(WRONG, f"`{name}` is not defined: was the function renamed, or its "
                        "cell deleted or left with an error?")
     if kind == "reference" or info.get("wraps"):
         what = info.get("what") or info.get("wraps")
-        return Outcome(FAIL, f"not your work: `{name}` is the course's reference `{what}` "
+        return Outcome(WRONG, f"not your work: `{name}` is the course's reference `{what}` "
                        "(or wraps it); 0 points for this exercise.")
     if kind != "function":
-        return Outcome(FAIL, f"`{name}` is not a function (it is a {info.get('type')}).")
+        return Outcome(WRONG, f"`{name}` is not a function (it is a {info.get('type')}).")
     events: list = []
     proxy = box.proxy(name, info, timeout=timeout, log=events)
     if chk.harness:
@@ -343,23 +343,23 @@ def score_check(box: sandbox.Sandbox, plan: Plan, chk: Check, info: dict, *, see
         verdict = found[0][0] if found else None
         used = _reference_events(events)
         if used:
-            return Outcome(FAIL, f"not your work: `{name}` uses the course's reference "
+            return Outcome(WRONG, f"not your work: `{name}` uses the course's reference "
                            f"{', '.join(f'`{u}`' for u in used)}; 0 points for this exercise.")
         if box.dead:
-            return Outcome(FAIL, f"{box.dead} (while checking `{name}`)")
+            return Outcome(WRONG, f"{box.dead} (while checking `{name}`)")
         if verdict is None or not verdict.passed:
             break
     if verdict is None:
-        return Outcome(FAIL, "the check gave no verdict")
+        return Outcome(WRONG, "the check gave no verdict")
     fields = dict(verdict.to_dict(), seed=seed)
     if verdict.passed:
-        return Outcome(PASS, f"{verdict.message} Held-out cases (seeds {', '.join(map(str, seeds))}) "
+        return Outcome(PASSED, f"{verdict.message} Held-out cases (seeds {', '.join(map(str, seeds))}) "
                        "passed too." if seeds else verdict.message, verdict=fields)
     text = verdict_text(verdict)
     if seed is not None:
         text = (f"passed its own cases but not the held-out ones (seed {seed}): "
                 + text)
-    return Outcome(NOT_ATTEMPTED if verdict.status == checker.NOT_ATTEMPTED else FAIL, text,
+    return Outcome(NOT_ATTEMPTED if verdict.status == NOT_ATTEMPTED else WRONG, text,
                    verdict=fields)
 
 

@@ -11,16 +11,9 @@ import json
 import time
 from pathlib import Path
 
+from ..status import MANUAL, NOT_ATTEMPTED, PASSED, WRONG
 from . import grading_checks as gc
-from .grading_reports import (
-    FAIL,
-    MANUAL,
-    NOT_ATTEMPTED,
-    PASS,
-    ExerciseResult,
-    SubmissionResult,
-    first_line,
-)
+from .grading_reports import ExerciseResult, SubmissionResult, first_line
 from .grading_select import ROOT
 
 DEFAULT_TIMEOUT = 600          # s per notebook
@@ -38,7 +31,7 @@ def _all(entries, status, reason, kind_filter=None):
 def _written(entry, cells, by_id) -> ExerciseResult:
     i = by_id.get(entry["id"])
     if i is None:
-        return ExerciseResult(entry["id"], entry["title"], entry["points"], FAIL, 0,
+        return ExerciseResult(entry["id"], entry["title"], entry["points"], WRONG, 0,
                               "answer cell missing (deleted?)", kind="written")
     text = gc._source(cells[i]).strip()
     if not text or text == WRITTEN_BLANK:
@@ -64,7 +57,7 @@ def grade_notebook(path: Path, entries: list[dict], notebook: str, *, student: s
             raise ValueError("no list of cells")
     except Exception as exc:
         res.problem = f"not a readable notebook: {first_line(str(exc)) or type(exc).__name__}"
-        res.exercises = _all(entries, FAIL, res.problem)
+        res.exercises = _all(entries, WRONG, res.problem)
         return res
     by_id = {}
     for i, c in enumerate(cells):
@@ -78,8 +71,8 @@ def grade_notebook(path: Path, entries: list[dict], notebook: str, *, student: s
         if e["kind"] != "code":
             res.exercises.append(_written(e, cells, by_id))
             continue
-        o = outcomes.get(e["id"]) or gc.Outcome(FAIL, res.problem or "not checked")
-        pts = e["points"] if o.status == PASS else 0
+        o = outcomes.get(e["id"]) or gc.Outcome(WRONG, res.problem or "not checked")
+        pts = e["points"] if o.status == PASSED else 0
         res.exercises.append(ExerciseResult(e["id"], e["title"], e["points"], o.status, pts,
                                             o.reason, review=o.flags, verdict=o.verdict))
     res.seconds = round(time.monotonic() - t0, 1)
@@ -154,7 +147,7 @@ def _score_code(root, notebook, entries, cells, deadline, cell_timeout, seeds, r
         if tamper:
             res.problem = ("tampering with the course's checking code ("
                            + ", ".join(f"`{t}` changed" for t in tamper) + "): 0 points")
-            return {e["id"]: gc.Outcome(FAIL, res.problem) for e in entries}
+            return {e["id"]: gc.Outcome(WRONG, res.problem) for e in entries}
         errors = {c["index"]: c for c in sb.load.get("cells", []) if c.get("status") == "error"}
         return {e["id"]: _score_one(sb, e, cells, where, errors, seeds, res) for e in entries}
     finally:
@@ -168,27 +161,27 @@ def _score_one(sb: _Box, entry, cells, where, errors, seeds, res) -> gc.Outcome:
     plan = sb.plan
     chk = plan.checks.get(entry["id"])
     if chk is None:
-        return gc.Outcome(FAIL, "this check cell cannot be graded automatically")
+        return gc.Outcome(WRONG, "this check cell cannot be graded automatically")
     if sb.box.dead and "problem" not in sb.load:
         sb.start()
     if "problem" in sb.load:
         res.problem = res.problem or sb.load["problem"]
-        return gc.Outcome(FAIL, sb.load["problem"])
+        return gc.Outcome(WRONG, sb.load["problem"])
     i = where.get(chk.id)
     if sb.stopped and i is not None and i not in sb.ran:
         cell, why = sb.stopped
-        return gc.Outcome(FAIL, f"not checked: cell {cell} stopped the notebook before this "
+        return gc.Outcome(WRONG, f"not checked: cell {cell} stopped the notebook before this "
                           f"exercise's cell {i} ran ({why})")
     left = sb.deadline - time.monotonic()
     if left <= 1:
-        return gc.Outcome(FAIL, "not checked: the notebook time limit was reached")
+        return gc.Outcome(WRONG, "not checked: the notebook time limit was reached")
     try:
         info = sb.box.describe([chk.arg], timeout=min(30, left))[chk.arg]
         o = gc.score_check(sb.box, plan, chk, info, seeds=seeds,
                            timeout=max(1.0, min(sb.cell_timeout, left)))
     except SandboxError as exc:
-        o = gc.Outcome(FAIL, f"{exc.why} (while checking `{chk.arg}`)")
-    if o.status != PASS and i in errors:
+        o = gc.Outcome(WRONG, f"{exc.why} (while checking `{chk.arg}`)")
+    if o.status != PASSED and i in errors:
         err = errors[i]
         o.reason += (f"\nThe answer cell (cell {i}) raised {err.get('ename')}: "
                      f"{first_line(err.get('evalue', ''))}")

@@ -29,11 +29,18 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-ICONS = {"✅": "passes", "❌": "fails", "⏳": "untouched"}
+from ..status import ICONS, NOT_ATTEMPTED, PASSED, WRONG
+
 UNANSWERED = "YOUR ANSWER HERE"
 VERDICT_KEY = "course_verdict"  # checker.OUTPUT_METADATA_KEY (this module is stdlib-only)
-MARK = {"passes": "✅", "fails": "❌", "untouched": "·", "edited, not run": "✎",
-        "answered": "✎", "error": "!"}
+# A row's status is the course's (course_utils.status), or one of two only a saved
+# notebook can tell: a solution edited since its check last ran, a written answer.
+EDITED, ANSWERED = "edited, not run", "answered"
+# How the report says each status, and its mark.
+SAYS = {PASSED: "passes", WRONG: "fails", NOT_ATTEMPTED: "untouched", EDITED: EDITED,
+        ANSWERED: ANSWERED}
+MARK = {PASSED: ICONS[PASSED], WRONG: ICONS[WRONG], NOT_ATTEMPTED: "·", EDITED: "✎",
+        ANSWERED: "✎"}
 
 
 class NotACourseNotebook(ValueError):
@@ -48,9 +55,14 @@ class Row:
     exercise: str
     title: str
     kind: str  # "code" or "written"
-    status: str  # passes | fails | untouched | edited, not run | answered
+    status: str  # PASSED | WRONG | NOT_ATTEMPTED (course_utils.status) | EDITED | ANSWERED
     detail: str = ""
     mistake: str = ""  # the diagnosed mistake's short name (a failing check), or ""
+
+    @property
+    def says(self) -> str:
+        """The status as the report says it ("passes", "fails", "untouched", …)."""
+        return SAYS[self.status]
 
 
 def _text(cell: dict) -> str:
@@ -74,11 +86,11 @@ def _verdict(output: str) -> tuple[str, str] | None:
     """The last verdict line a check printed: (status, reason), or None."""
     for line in reversed(output.splitlines()):
         line = line.strip()
-        for icon, status in ICONS.items():
+        for status, icon in ICONS.items():
             if line.startswith(icon):
                 return status, line[len(icon):].strip()
         if line.startswith("ExerciseFailed:"):
-            return "fails", line.split(":", 1)[1].strip()
+            return WRONG, line.split(":", 1)[1].strip()
     return None
 
 
@@ -129,18 +141,18 @@ def read_notebook(path: Path) -> list[Row]:
         if cell.get("cell_type") == "markdown":
             answered = _text(cell).strip() not in {"", UNANSWERED}
             rows.append(Row(name, gid, title, "written",
-                            "answered" if answered else "untouched"))
+                            ANSWERED if answered else NOT_ATTEMPTED))
             continue
         verdict = _verdict(_output_text(cell))
         solution = code_cells.get(f"{gid}_code")
         edited = solution is not None and "raise NotImplementedError()" not in _text(solution)
         if verdict is None:
-            status = "edited, not run" if edited else "untouched"
+            status = EDITED if edited else NOT_ATTEMPTED
             rows.append(Row(name, gid, title, "code", status))
-        elif verdict[0] == "untouched" and edited:
-            rows.append(Row(name, gid, title, "code", "edited, not run"))
+        elif verdict[0] == NOT_ATTEMPTED and edited:
+            rows.append(Row(name, gid, title, "code", EDITED))
         else:
-            fails = verdict[0] == "fails"
+            fails = verdict[0] == WRONG
             rows.append(Row(name, gid, title, "code", verdict[0], verdict[1] if fails else "",
                             _mistake(cell) if fails else ""))
     if not rows:
@@ -171,16 +183,16 @@ def format_report(rows: list[Row], problems: list[str], *, width: int = 100) -> 
             lines.append(f"\n{current}")
         detail = f": {r.detail}" if r.detail else ""
         mistake = f" ({r.mistake})" if r.mistake else ""
-        line = f"  {MARK.get(r.status, '?')} {r.exercise:30} {r.status}{mistake}{detail}"
+        line = f"  {MARK[r.status]} {r.exercise:30} {r.says}{mistake}{detail}"
         lines.append(line if len(line) <= width else line[: width - 1] + "…")
     for p in problems:
         lines.append(f"\n! {p}")
     code = [r for r in rows if r.kind == "code"]
-    done = sum(r.status == "passes" for r in code)
-    failing = sum(r.status == "fails" for r in code)
+    done = sum(r.status == PASSED for r in code)
+    failing = sum(r.status == WRONG for r in code)
     written = [r for r in rows if r.kind == "written"]
     lines.append(f"\n{done} of {len(code)} code exercises pass, {failing} fail; "
-                 f"{sum(r.status == 'answered' for r in written)} of {len(written)} written "
+                 f"{sum(r.status == ANSWERED for r in written)} of {len(written)} written "
                  f"answers written (compare them with the model answers).")
     return "\n".join(lines).lstrip("\n")
 
