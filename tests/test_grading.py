@@ -27,7 +27,17 @@ from report_class import parse_report
 
 from course_utils.checks import ex01
 from course_utils.reference import nb01 as ref01
-from course_utils.tooling import build, cli, grading, grading_checks, sandbox, sandbox_view
+from course_utils.tooling import (
+    build,
+    cli,
+    grading,
+    grading_checks,
+    grading_notebook,
+    grading_reports,
+    grading_select,
+    sandbox,
+    sandbox_view,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 CELL_TIMEOUT, TIMEOUT = 20, 90
@@ -203,12 +213,12 @@ def test_a_special_cased_answer_fails_the_held_out_cases(tmp_path, nb01):
         "    return np.array(_T.get(x.tobytes(), np.zeros((x.shape[0], Whh.shape[0]))))\n")
     path = tmp_path / NAME
     nbformat.write(nb, str(path))
-    entries = [e for e in grading.load_catalogue(ROOT)[NAME] if e["id"] == STEP]
-    r = grading.grade_notebook(path, entries, NAME, student="s", display="s", seeds=[SEED],
+    entries = [e for e in grading_select.load_catalogue(ROOT)[NAME] if e["id"] == STEP]
+    r = grading_notebook.grade_notebook(path, entries, NAME, student="s", display="s", seeds=[SEED],
                                timeout=60, cell_timeout=CELL_TIMEOUT)
     e = r.exercises[0]
     assert e.status == "wrong" and "not the held-out ones (seed 4242)" in e.reason, e
-    r = grading.grade_notebook(path, entries, NAME, student="s", display="s", seeds=[],
+    r = grading_notebook.grade_notebook(path, entries, NAME, student="s", display="s", seeds=[],
                                timeout=60, cell_timeout=CELL_TIMEOUT)
     assert r.exercises[0].status == "passed"  # the visible check alone is fooled
 
@@ -227,8 +237,8 @@ def test_partial_credit_survives_a_crash(tmp_path, nb01, stopper, why):
     nb.cells.insert(at, nbformat.v4.new_code_cell(stopper))
     path = tmp_path / NAME
     nbformat.write(nb, str(path))
-    entries = grading.load_catalogue(ROOT)[NAME]
-    r = grading.grade_notebook(path, entries, NAME, student="s", display="s", seeds=[SEED],
+    entries = grading_select.load_catalogue(ROOT)[NAME]
+    r = grading_notebook.grade_notebook(path, entries, NAME, student="s", display="s", seeds=[SEED],
                                timeout=120, cell_timeout=20)
     step, fwd = r.exercises
     assert (step.status, step.points) == ("passed", 2), step
@@ -239,7 +249,7 @@ def test_partial_credit_survives_a_crash(tmp_path, nb01, stopper, why):
 
 
 def test_a_failing_worker_becomes_a_row(tmp_path):
-    entries = grading.load_catalogue(ROOT)[NAME]
+    entries = grading_select.load_catalogue(ROOT)[NAME]
     job = {"path": str(tmp_path / "x.ipynb"), "notebook": NAME, "student": "s", "display": "s",
            "root": str(tmp_path / "no-course"), "entries": entries, "timeout": 30,
            "cell_timeout": 10, "seeds": []}
@@ -259,7 +269,7 @@ def test_an_exception_in_a_job_does_not_abort_the_run(tmp_path, nb01, monkeypatc
     monkeypatch.setattr(grading, "_grade_isolated", boom)
     res = grading.grade([tmp_path], seeds=[])
     assert res[0].total == 0 and "JSONDecodeError" in res[0].problem
-    assert "JSONDecodeError" in grading.to_csv(res)
+    assert "JSONDecodeError" in grading_reports.to_csv(res)
 
 
 def _gone(pid: int) -> bool:
@@ -427,7 +437,7 @@ def test_values_travel_without_pickles():
 def test_plan_of_every_notebook_keeps_what_the_answer_keys_use():
     for path in build.solution_paths(ROOT):
         plan = grading_checks.make_plan(str(path))
-        entries = [e for e in grading.load_catalogue(ROOT)[path.name] if e["kind"] == "code"]
+        entries = [e for e in grading_select.load_catalogue(ROOT)[path.name] if e["kind"] == "code"]
         assert set(plan.checks) == {e["id"] for e in entries}, path.name
         for chk in plan.checks.values():
             mod, name = chk.reference.rsplit(".", 1)
@@ -446,9 +456,9 @@ def test_plan_of_every_notebook_keeps_what_the_answer_keys_use():
 
 @pytest.mark.slow
 def test_every_answer_key_earns_full_marks_with_held_out_cases(tmp_path):
-    cat = grading.load_catalogue(ROOT)
+    cat = grading_select.load_catalogue(ROOT)
     for name, entries in cat.items():
-        r = grading.grade_notebook(ROOT / "solutions" / name, entries, name, student="key",
+        r = grading_notebook.grade_notebook(ROOT / "solutions" / name, entries, name, student="key",
                                    display=name, seeds=[11, 987654])
         assert r.total == r.max_total, (name, [(e.id, e.reason) for e in r.exercises])
         assert not [e.review for e in r.exercises if e.review], name
@@ -470,33 +480,33 @@ def test_a_changed_course_file_stops_grading(tmp_path, nb01, monkeypatch):
 # Assignments (subsets), identification
 # ---------------------------------------------------------------------------------------
 def test_parse_assignment_and_select():
-    sel = grading.parse_assignment("# week 1\nex01_rnn_forward 5\n\nex01_rnn_step_*  # all steps\n")
+    sel = grading_select.parse_assignment("# week 1\nex01_rnn_forward 5\n\nex01_rnn_step_*  # all steps\n")
     assert sel == {"ex01_rnn_forward": 5.0, "ex01_rnn_step_*": None}
     cat = {NAME: [{"id": STEP, "points": 2}, {"id": FWD, "points": 3}],
            "03_coding_bptt.ipynb": [{"id": "ex03_x", "points": 4}]}
-    picked = grading.select(cat, sel)
+    picked = grading_select.select(cat, sel)
     assert picked == {NAME: [{"id": STEP, "points": 2}, {"id": FWD, "points": 5.0}]}
-    assert grading.select(cat, {"03": None}) == {"03_coding_bptt.ipynb": [{"id": "ex03_x", "points": 4}]}
-    assert grading.select(cat, {}) == cat
-    with pytest.raises(grading.GradingError, match="matches no exercise"):
-        grading.select(cat, {"ex01_typo": None})
-    with pytest.raises(grading.GradingError):
-        grading.parse_assignment("ex01_rnn_forward five\n")
+    assert grading_select.select(cat, {"03": None}) == {"03_coding_bptt.ipynb": [{"id": "ex03_x", "points": 4}]}
+    assert grading_select.select(cat, {}) == cat
+    with pytest.raises(grading_select.GradingError, match="matches no exercise"):
+        grading_select.select(cat, {"ex01_typo": None})
+    with pytest.raises(grading_select.GradingError):
+        grading_select.parse_assignment("ex01_rnn_forward five\n")
 
 
 def test_identify_and_student_names(tmp_path):
     names = [NAME, "03_coding_bptt.ipynb"]
     gen = {"course": {"generated_from": "solutions/03_coding_bptt.ipynb"}}
-    assert grading.identify(Path("anything.ipynb"), gen, names) == "03_coding_bptt.ipynb"
-    assert grading.identify(Path("alice_01_unrolling_an_rnn.ipynb"), {}, names) == NAME
-    assert grading.identify(Path("03-alice.ipynb"), {}, names) == "03_coding_bptt.ipynb"
-    assert grading.identify(Path("homework.ipynb"), {}, names) is None
+    assert grading_select.identify(Path("anything.ipynb"), gen, names) == "03_coding_bptt.ipynb"
+    assert grading_select.identify(Path("alice_01_unrolling_an_rnn.ipynb"), {}, names) == NAME
+    assert grading_select.identify(Path("03-alice.ipynb"), {}, names) == "03_coding_bptt.ipynb"
+    assert grading_select.identify(Path("homework.ipynb"), {}, names) is None
     # metadata.course that is not a dict (it crashed the whole run)
-    assert grading.identify(Path("x_01_unrolling_an_rnn.ipynb"), {"course": "x"}, names) == NAME
-    assert grading.identify(Path("y.ipynb"), ["not", "a", "dict"], names) is None
+    assert grading_select.identify(Path("x_01_unrolling_an_rnn.ipynb"), {"course": "x"}, names) == NAME
+    assert grading_select.identify(Path("y.ipynb"), ["not", "a", "dict"], names) is None
     base = tmp_path / "submitted"
-    assert grading.student_of(base / "alice" / "ps1" / NAME, base, NAME) == "alice"
-    assert grading.student_of(tmp_path / "bob_01_unrolling_an_rnn.ipynb", None, NAME) == "bob"
+    assert grading_select.student_of(base / "alice" / "ps1" / NAME, base, NAME) == "alice"
+    assert grading_select.student_of(tmp_path / "bob_01_unrolling_an_rnn.ipynb", None, NAME) == "bob"
 
 
 def test_discover_skips_side_files_and_checkpoints(tmp_path):
@@ -504,10 +514,10 @@ def test_discover_skips_side_files_and_checkpoints(tmp_path):
                 "a/.ipynb_checkpoints/01_x-checkpoint.ipynb", "b/01_x.ipynb"]:
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text("{}")
-    found = grading.discover([tmp_path])
+    found = grading_select.discover([tmp_path])
     assert [p.relative_to(tmp_path).as_posix() for p, _ in found] == ["a/01_x.ipynb", "b/01_x.ipynb"]
-    with pytest.raises(grading.GradingError):
-        grading.discover([tmp_path / "missing"])
+    with pytest.raises(grading_select.GradingError):
+        grading_select.discover([tmp_path / "missing"])
 
 
 def test_unreadable_and_unknown_submissions(tmp_path):
@@ -519,7 +529,7 @@ def test_unreadable_and_unknown_submissions(tmp_path):
     bad = by_file["01_unrolling_an_rnn.ipynb"]
     assert {e.status for e in bad.exercises} == {"wrong"} and "not a readable notebook" in bad.problem
     assert by_file["homework.ipynb"].problem.startswith("cannot tell")
-    assert "homework.ipynb" in grading.format_table(res)
+    assert "homework.ipynb" in grading_reports.format_table(res)
 
 
 def test_written_answers_are_left_for_manual_grading():
@@ -539,10 +549,10 @@ def test_written_answers_are_left_for_manual_grading():
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "02_x.ipynb"
         nbformat.write(nb, str(path))
-        r = grading.grade_notebook(path, entries, "02_x.ipynb", student="s", display="s")
+        r = grading_notebook.grade_notebook(path, entries, "02_x.ipynb", student="s", display="s")
     assert [(e.status, e.points) for e in r.exercises] == [("manual", 0), ("not attempted", 0)]
     assert r.max_total == 0  # written answers are not in the automatic maximum
-    assert "manual ?/1" in grading.format_table([r])
+    assert "manual ?/1" in grading_reports.format_table([r])
 
 
 def test_the_guide_quotes_the_throughput_benchmark():

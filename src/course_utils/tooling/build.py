@@ -40,6 +40,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..provenance import ROOT
 from .editions import (
     NotebookError,
     dumps,
@@ -49,7 +50,6 @@ from .editions import (
     without_hints,
 )
 
-ROOT = Path(__file__).resolve().parents[3]
 NB_NAME = re.compile(r"^\d\d_[a-z0-9_]+\.ipynb$")
 SOLUTION_MARK = "BEGIN SOLUTION"
 HIDDEN_MARK = "BEGIN HIDDEN TESTS"

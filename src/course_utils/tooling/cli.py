@@ -158,15 +158,16 @@ def _cmd_build(args) -> int:
 
 
 def _cmd_exercises(args) -> int:
-    from . import build, grading
+    from . import build, grading_select
 
     try:
         cat = build.catalogue()
-        selectors = grading.parse_assignment(args.assignment.read_text()) if args.assignment else {}
+        selectors = (grading_select.parse_assignment(args.assignment.read_text())
+                     if args.assignment else {})
         for s in filter(None, (x.strip() for x in args.only.split(","))):
             selectors.setdefault(s, None)
-        cat = grading.select(cat, selectors)
-    except (build.NotebookError, grading.GradingError, OSError) as exc:
+        cat = grading_select.select(cat, selectors)
+    except (build.NotebookError, grading_select.GradingError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if args.json:
@@ -176,7 +177,7 @@ def _cmd_exercises(args) -> int:
         print(markdown_table(cat))
         return 0
     if args.readme:
-        from .build import ROOT
+        from ..provenance import ROOT
 
         changed = write_readme_table(ROOT / TABLE_FILE, markdown_table(cat))
         print(f"{TABLE_FILE}: exercise table " + ("rewritten" if changed else "already up to date"))
@@ -234,12 +235,6 @@ def _cmd_site(args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0
-
-
-def _cmd_grade(args) -> int:
-    from . import grading
-
-    return grading.run_cli(args)
 
 
 def _cmd_grade(args) -> int:

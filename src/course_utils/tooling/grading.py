@@ -52,26 +52,21 @@ from pathlib import Path
 
 from ..status import PASSED, STATUSES, WRONG
 from . import grading_checks as gc
-from .grading_notebook import (  # noqa: F401
+from .grading_notebook import (
     DEFAULT_CELL_TIMEOUT,
     DEFAULT_HELDOUT,
     DEFAULT_TIMEOUT,
     KILL_GRACE,
-    WRITTEN_BLANK,
     _all,
     grade_notebook,
 )
-from .grading_reports import (  # noqa: F401
-    ExerciseResult,
+from .grading_reports import (
     SubmissionResult,
     first_line,
     format_table,
-    reason_summary,
-    to_csv,
-    to_json,
     write_reports,
 )
-from .grading_select import (  # noqa: F401
+from .grading_select import (
     ROOT,
     GradingError,
     discover,

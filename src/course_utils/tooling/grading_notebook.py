@@ -11,10 +11,10 @@ import json
 import time
 from pathlib import Path
 
+from ..provenance import ROOT
 from ..status import MANUAL, NOT_ATTEMPTED, PASSED, WRONG
 from . import grading_checks as gc
 from .grading_reports import ExerciseResult, SubmissionResult, first_line
-from .grading_select import ROOT
 
 DEFAULT_TIMEOUT = 600          # s per notebook
 DEFAULT_CELL_TIMEOUT = 300     # s per cell and per call of a student's function

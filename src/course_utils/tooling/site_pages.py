@@ -27,7 +27,7 @@ import re
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-ROOT = Path(__file__).resolve().parents[3]
+from ..provenance import ROOT
 
 # The repository the README's badges point to (forks: replace it there and here).
 GITHUB_REPO = "bptt-course/bptt-course"
