@@ -420,3 +420,13 @@ def test_the_stored_output_comparison_runs_on_a_gpu_machine():
     assert _sanitize(cpu) != _sanitize("Setup done: seed 1, device cuda.\n")
     assert _sanitize("<Figure size 640x480 with 2 Axes>") == _sanitize(
         "<Figure size 700x300 with 2 Axes>")
+
+
+def test_one_helper_reads_a_cell_s_grade_id():
+    """What a cell is (its grade_id, check, solution or written answer) is read in one
+    place, ``tooling/exercise_cells``; every other module asks it."""
+    readers = sorted(p.name for p in _PKG.rglob("*.py")
+                     if p.name != "exercise_cells.py"
+                     and re.search(r"""get\(\s*["']grade_id["']|\[\s*["']grade_id["']\s*\]""",
+                                   p.read_text(encoding="utf-8")))
+    assert not readers, f"modules reading a cell's grade_id themselves: {readers}"

@@ -31,6 +31,7 @@ from pathlib import Path
 from ..checks import checker
 from ..status import NOT_ATTEMPTED, PASSED, WRONG
 from . import sandbox
+from .exercise_cells import SOLUTION, grade_id, role, source
 
 GUARDED = ("course_utils.checks.checker", "course_utils.maths.numerics", "course_utils.checks")
 MIN_COPY_STATEMENTS = 4  # shorter references are written the same way by honest students
@@ -63,20 +64,6 @@ class Plan:
     solution_sources: set[str]
     forbidden: dict[str, list[str]]
     reference_shapes: dict[str, str] = field(default_factory=dict)  # check id -> normalised
-
-
-def _gid(cell) -> str | None:
-    meta = cell.get("metadata") if isinstance(cell, dict) else None
-    nbg = meta.get("nbgrader") if isinstance(meta, dict) else None
-    gid = nbg.get("grade_id") if isinstance(nbg, dict) else None
-    return gid if isinstance(gid, str) else None
-
-
-def _source(cell) -> str:
-    src = cell.get("source", "") if isinstance(cell, dict) else ""
-    if isinstance(src, list):
-        src = "".join(s for s in src if isinstance(s, str))
-    return src if isinstance(src, str) else ""
 
 
 def _module_aliases(setup_sources: list[str]) -> dict[str, str]:
@@ -155,7 +142,7 @@ def _allowed_calls(cells, answer_ids, aliases) -> set[tuple[str, str]]:
     helpers, allowed to students too)."""
     allowed = set()
     for c in cells:
-        if c.cell_type == "code" and _gid(c) in answer_ids:
+        if c.cell_type == "code" and grade_id(c) in answer_ids:
             for node in ast.walk(ast.parse(c.source)):
                 if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
                         and node.value.id in aliases):
@@ -169,8 +156,8 @@ def _checks(cells, number: int, answer_ids) -> dict[str, Check]:
 
     where = {}
     for i, c in enumerate(cells):
-        if _gid(c):
-            where.setdefault(_gid(c), i)
+        if grade_id(c):
+            where.setdefault(grade_id(c), i)
     checks = {}
     for e in registry.exercises():
         if e.notebook == number and e.kind == registry.CODE and e.id in where:
@@ -229,10 +216,9 @@ def make_plan(solution_path: str) -> Plan:
     nb = nbformat.read(solution_path, as_version=4)
     cells = nb.cells
     setup = [(i, c.source) for i, c in enumerate(cells)
-             if c.cell_type == "code" and not _gid(c) and "course_utils.setup(" in c.source]
+             if c.cell_type == "code" and not grade_id(c) and "course_utils.setup(" in c.source]
     aliases = _module_aliases([s for _, s in setup])
-    answer_ids = {_gid(c) for c in cells if c.cell_type == "code" and _gid(c)
-                  and (c.metadata.get("nbgrader") or {}).get("solution")}
+    answer_ids = {grade_id(c) for c in cells if role(c) == SOLUTION and grade_id(c)}
     allowed = _allowed_calls(cells, answer_ids, aliases)
     checks = _checks(cells, int(Path(solution_path).name[:2]), answer_ids)
     harness = {(c.module, c.harness) for c in checks.values() if c.harness}
@@ -276,7 +262,7 @@ def sandbox_cells(plan: Plan, cells: list, student_sources: set[str]) -> tuple[l
     for i, cell in enumerate(cells):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
-        gid, src = _gid(cell), _source(cell)
+        gid, src = grade_id(cell), source(cell)
         if gid in by_answer:
             chk = by_answer[gid]
             out.append({"index": i, "source": src, "kind": "answer"})
@@ -371,7 +357,7 @@ def review_flags(plan: Plan, chk: Check, cells: list, where: dict, added=()) -> 
     shape = plan.reference_shapes.get(chk.id)
     own = [(i, "the answer cell")] if i is not None else []
     for j, label in own + [(j, f"cell {j} (added)") for j in added if j != i]:
-        src = _source(cells[j])
+        src = source(cells[j])
         node = _function_node(src, chk.arg)
         if node is not None and shape is not None and normalised(node) == shape:
             flags.append(f"`{chk.arg}` in {label} is a copy of the course's reference "

@@ -14,6 +14,7 @@ from pathlib import Path
 from ..provenance import ROOT
 from ..status import MANUAL, NOT_ATTEMPTED, PASSED, WRONG
 from . import grading_checks as gc
+from .exercise_cells import grade_id, source
 from .grading_reports import ExerciseResult, SubmissionResult, first_line
 
 DEFAULT_TIMEOUT = 600          # s per notebook
@@ -33,7 +34,7 @@ def _written(entry, cells, by_id) -> ExerciseResult:
     if i is None:
         return ExerciseResult(entry["id"], entry["title"], entry["points"], WRONG, 0,
                               "answer cell missing (deleted?)", kind="written")
-    text = gc._source(cells[i]).strip()
+    text = source(cells[i]).strip()
     if not text or text == WRITTEN_BLANK:
         return ExerciseResult(entry["id"], entry["title"], entry["points"], NOT_ATTEMPTED, 0,
                               "written answer left blank", kind="written")
@@ -61,7 +62,7 @@ def grade_notebook(path: Path, entries: list[dict], notebook: str, *, student: s
         return res
     by_id = {}
     for i, c in enumerate(cells):
-        gid = gc._gid(c)
+        gid = grade_id(c)
         if gid:
             by_id[gid] = i  # the last occurrence wins (a duplicated cell)
     code = [e for e in entries if e["kind"] == "code"]
@@ -135,7 +136,7 @@ def _score_code(root, notebook, entries, cells, deadline, cell_timeout, seeds, r
     student_nb = Path(root) / "notebooks" / notebook
     student_sources: set[str] = set()
     if student_nb.exists():
-        student_sources = {gc._source(c).strip() for c in json.loads(student_nb.read_text())["cells"]}
+        student_sources = {source(c).strip() for c in json.loads(student_nb.read_text())["cells"]}
     run, where = gc.sandbox_cells(plan, cells, student_sources)
     sb = _Box(plan, run, deadline, cell_timeout, hide)
     try:

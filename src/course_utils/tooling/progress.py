@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..status import ICONS, NOT_ATTEMPTED, PASSED, WRONG
+from .exercise_cells import CHECK, SOLUTION, WRITTEN_ANSWER, grade_id, role, source
 
 UNANSWERED = "YOUR ANSWER HERE"
 VERDICT_KEY = "course_verdict"  # checker.OUTPUT_METADATA_KEY (this module is stdlib-only)
@@ -65,18 +66,13 @@ class Row:
         return SAYS[self.status]
 
 
-def _text(cell: dict) -> str:
-    src = cell.get("source", "")
-    return "".join(src) if isinstance(src, list) else str(src)
-
-
 def _output_text(cell: dict) -> str:
     parts = []
     for out in cell.get("outputs", []) or []:
         if not isinstance(out, dict):
             continue
         if out.get("output_type") == "stream":
-            parts.append(_text({"source": out.get("text", "")}))
+            parts.append(source({"source": out.get("text", "")}))
         elif out.get("output_type") == "error":
             parts.append(f"{out.get('ename', 'Error')}: {out.get('evalue', '')}")
     return "".join(parts)
@@ -106,12 +102,6 @@ def _mistake(cell: dict) -> str:
     return ""
 
 
-def _nbgrader(cell: dict) -> dict:
-    meta = cell.get("metadata", {})
-    nbg = meta.get("nbgrader", {}) if isinstance(meta, dict) else {}
-    return nbg if isinstance(nbg, dict) else {}
-
-
 def _title(cell: dict, fallback: str) -> str:
     course = cell.get("metadata", {}).get("course", {})
     return course.get("title", fallback) if isinstance(course, dict) else fallback
@@ -127,25 +117,21 @@ def read_notebook(path: Path) -> list[Row]:
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
         raise NotACourseNotebook(f"{Path(path).name}: not a readable notebook ({exc})") from None
     name = Path(path).stem
-    code_cells = {_nbgrader(c).get("grade_id"): c for c in cells
-                  if isinstance(c, dict) and _nbgrader(c).get("solution")}
+    code_cells = {grade_id(c): c for c in cells if role(c) == SOLUTION}
     rows = []
     for cell in cells:
-        if not isinstance(cell, dict):
-            continue
-        nbg = _nbgrader(cell)
-        gid = nbg.get("grade_id")
-        if not nbg.get("grade") or not isinstance(gid, str):
+        gid, kind = grade_id(cell), role(cell)
+        if kind not in (CHECK, WRITTEN_ANSWER) or gid is None:
             continue
         title = _title(cell, gid)
-        if cell.get("cell_type") == "markdown":
-            answered = _text(cell).strip() not in {"", UNANSWERED}
+        if kind == WRITTEN_ANSWER:
+            answered = source(cell).strip() not in {"", UNANSWERED}
             rows.append(Row(name, gid, title, "written",
                             ANSWERED if answered else NOT_ATTEMPTED))
             continue
         verdict = _verdict(_output_text(cell))
         solution = code_cells.get(f"{gid}_code")
-        edited = solution is not None and "raise NotImplementedError()" not in _text(solution)
+        edited = solution is not None and "raise NotImplementedError()" not in source(solution)
         if verdict is None:
             status = EDITED if edited else NOT_ATTEMPTED
             rows.append(Row(name, gid, title, "code", status))
