@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -88,11 +89,12 @@ def nbgrader_grade(class_dir: Path, work: Path, cell_timeout: float) -> dict:
                PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     env.pop("COURSE_GRADING", None)
 
-    def nbgrader(*args):
+    def nbgrader(*args, may_fail=False):
         proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
                               capture_output=True, text=True)
-        if proc.returncode != 0:
+        if proc.returncode != 0 and not may_fail:
             raise SystemExit(f"nbgrader {args[0]}: {proc.stderr[-2000:]}")
+        return proc
 
     nbgrader("generate_assignment", "week01", "--force")
     students = sorted(d.name for d in class_dir.iterdir() if (d / sol.name).is_file())
@@ -101,14 +103,19 @@ def nbgrader_grade(class_dir: Path, work: Path, cell_timeout: float) -> dict:
         d.mkdir(parents=True)
         shutil.copy(class_dir / s / sol.name, d / sol.name)
     cpu0, t0 = _children_cpu(), time.perf_counter()
-    nbgrader("autograde", "week01", "--force")
+    # autograde exits 1 when it cannot process a submission (the class has unreadable ones);
+    # it grades the others, and says which it could not
+    proc = nbgrader("autograde", "week01", "--force", may_fail=True)
     wall, cpu = time.perf_counter() - t0, _children_cpu() - cpu0
+    failed = sorted(set(re.findall(r"error processing assignment 'week01' for student '([^']+)'",
+                                   proc.stderr)))
     nbgrader("export")
     scores = {r["student_id"]: float(r["score"]) for r in csv.DictReader(
         (course / "grades.csv").open()) if r["assignment"] == "week01"}
     return {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "submissions": len(students),
             "per_minute": round(60 * len(students) / wall, 1),
-            "cpu_s_per_submission": round(cpu / len(students), 2), "scores": scores}
+            "cpu_s_per_submission": round(cpu / len(students), 2), "scores": scores,
+            "not_processed": failed}
 
 
 def main() -> None:
