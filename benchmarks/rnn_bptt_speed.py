@@ -39,7 +39,7 @@ def measure(threads: int, repeats: int, min_time: float) -> list[dict]:
     """One row per size: best wall and its CPU time (ms) of naive, fast and torch."""
     import torch
 
-    from course_utils.maths.rnn import time_bptt
+    from course_utils.lessons.bptt_timing import time_bptt
 
     torch.set_num_threads(threads)
     rows = []

@@ -97,32 +97,32 @@ def make_class(folder: Path, nb01=None, *, mistakes: bool = False
             nbformat.write(nb, str(path))
         out[student] = (expected, what)
 
-    ok, na = ("pass", "pass"), ("not attempted", "not attempted")
+    ok, na = ("passed", "passed"), ("not attempted", "not attempted")
     save("alice", copy.deepcopy(sol), ok, "honest: the solution notebook")
     save("bob", copy.deepcopy(stu), na, "empty: the student notebook as generated")
     nb = answered(fwd_src=fwd.replace("h[:, t] = h_prev", "h[:, t] = 2 * h_prev"))
     _cell(nb, FWD).source = 'print("✅ rnn_forward: passed")'
-    save("carol", nb, ("pass", "fail"), "wrong sequence, check cell faked")
+    save("carol", nb, ("passed", "wrong"), "wrong sequence, check cell faked")
     save("dave", answered(step.replace("h_next = np.tanh", "while True:\n        pass\n    h_next = np.tanh"),
-                          _RIGHT_FWD), ("fail", "pass"), "loop: the step never returns")
+                          _RIGHT_FWD), ("wrong", "passed"), "loop: the step never returns")
     save("erin", answered(step.replace("h_next = np.tanh", "import os\n    os._exit(1)\n    h_next = np.tanh")),
-         ("fail", "fail"), "crash: the step kills its process (the sequence calls it)")
+         ("wrong", "wrong"), "crash: the step kills its process (the sequence calls it)")
     save("frank", answered(step + "\n\nfor _ in range(50):\n    print('x' * 1_000_000)\n"), ok,
          "flood: prints 50 MB")
     save("grace", answered("from course_utils.reference import nb01 as _r\n"
                            "rnn_step_forward = _r.rnn_step_forward\n",
-                           "rnn_forward = _r.rnn_forward\n"), ("fail", "fail"),
+                           "rnn_forward = _r.rnn_forward\n"), ("wrong", "wrong"),
          "reuse: binds the shipped references")
     save("heidi", answered(step.replace("np.tanh", "np.sin"),
                            fwd.replace("h[:, t] = h_prev", "h[:, t] = -h_prev") +
                            "\nimport course_utils.checks.ex01 as E\n"
                            "E.check_rnn_forward = lambda f: (print('✅ rnn_forward: passed'), f)[1]\n"
                            "E.check_rnn_step_forward = E.check_rnn_forward\n"),
-         ("fail", "fail"), "rebind: wrong functions, replaces the checks")
+         ("wrong", "wrong"), "rebind: wrong functions, replaces the checks")
     nb = answered(step.replace("h_prev", "prev_h"), fwd.replace("h0", "h_init"))
     nb.metadata["course"] = "not a dict"
     save("ivan", nb, ok, "renamed parameters (and corrupt metadata)")
-    save("judy", '{"cells": [{"cell_type": "code", "source": "x = 1",', ("fail", "fail"),
+    save("judy", '{"cells": [{"cell_type": "code", "source": "x = 1",', ("wrong", "wrong"),
          "invalid JSON")
     nb = answered()
     nb.cells = [c for c in nb.cells if _gid(c) not in (STEP, FWD) and "course_utils.setup(" not in c.source]
@@ -135,7 +135,7 @@ def make_class(folder: Path, nb01=None, *, mistakes: bool = False
                              "import course_utils.reference.nb01 as ref\n\n"
                              "def rnn_forward(x, h0, Wxh, Whh, b):\n"
                              "    return ref.rnn_forward(x, h0, Wxh, Whh, b)\n"),
-         ("fail", "fail"), "reuse: a reference imported by name, and a wrapper")
+         ("wrong", "wrong"), "reuse: a reference imported by name, and a wrapper")
     save("niaj", answered(step.replace("np.tanh", "np.sin"),
                           fwd.replace("h[:, t] = h_prev", "h[:, t] = -h_prev") +
                           "\nclass Fake:\n    def __getattr__(self, name):\n"
@@ -144,28 +144,28 @@ def make_class(folder: Path, nb01=None, *, mistakes: bool = False
                           "import course_utils.checks.checker as C\nC.grading_mode = lambda: False\n"
                           "get_ipython().events.register('post_execute', "
                           "lambda: print('✅ passed'))\n"),
-         ("fail", "fail"), "rebind: `ex01 = Fake()`, grading_mode patched, post_execute hook")
+         ("wrong", "wrong"), "rebind: `ex01 = Fake()`, grading_mode patched, post_execute hook")
     save("olivia", answered(step, "import functools\n\n"
                             "@functools.wraps(rnn.rnn_forward_fast)\n"
                             "def rnn_forward(x, h0, Wxh, Whh, b):\n"
                             "    return np.asarray(_keep(x, h0, Wxh, Whh, b))\n\n"
-                            "_keep = rnn.rnn_forward_fast\n"), ("pass", "fail"),
+                            "_keep = rnn.rnn_forward_fast\n"), ("passed", "wrong"),
          "reuse: another shipped function behind a decorator")
     save("peggy", answered(step + "\n\nimport time\nwhile True:  # at the top of the cell\n"
-                           "    time.sleep(0.1)\n"), ("fail", "fail"),
+                           "    time.sleep(0.1)\n"), ("wrong", "wrong"),
          "loop at the top level of an answer cell")
     if not mistakes:
         return out
     save("quinn", answered(step.replace("h_prev @ Whh.T", "h_prev @ Whh"), _RIGHT_FWD),
-         ("fail", "pass"), "mistake: Whh not transposed")
+         ("wrong", "passed"), "mistake: Whh not transposed")
     save("rupert", answered("def rnn_step_forward(x, h_prev, Wxh, Whh, b):\n"
                             "    return np.tanh(np.dot(x, Wxh.T) + np.dot(h_prev, Whh) + b)\n",
                             _RIGHT_FWD.replace("hs.append(h)", "hs.append(0.5 * h)")),
-         ("fail", "fail"), "mistakes: Whh not transposed (other code), outputs halved")
+         ("wrong", "wrong"), "mistakes: Whh not transposed (other code), outputs halved")
     save("sybil", answered(fwd_src=fwd.replace("rnn_step_forward(x[:, t], h_prev",
                                                "rnn_step_forward(x[:, t], h0")),
-         ("pass", "fail"), "mistake: every step starts from h0")
-    save("trent", answered(_fitted_step(), _RIGHT_FWD), ("fail", "pass"),
+         ("passed", "wrong"), "mistake: every step starts from h0")
+    save("trent", answered(_fitted_step(), _RIGHT_FWD), ("wrong", "passed"),
          "fitted: knows the visible cases' answers only")
     return out
 

@@ -11,13 +11,8 @@ import numpy as np
 
 from course_utils.checks import registry
 from course_utils.reference import nb01
-from course_utils.tooling.grading_reports import (
-    FAIL,
-    NOT_ATTEMPTED,
-    PASS,
-    ExerciseResult,
-    SubmissionResult,
-)
+from course_utils.status import NOT_ATTEMPTED, PASSED, WRONG
+from course_utils.tooling.grading_reports import ExerciseResult, SubmissionResult
 
 NAME = "01_unrolling_an_rnn.ipynb"
 STEP, FWD = "ex01_rnn_step_forward", "ex01_rnn_forward"
@@ -89,16 +84,16 @@ SEED = 4242
 
 def _result(entry, how, student) -> ExerciseResult:
     if isinstance(how, str):
-        return ExerciseResult(entry.id, entry.title, entry.points, FAIL, 0, how)
+        return ExerciseResult(entry.id, entry.title, entry.points, WRONG, 0, how)
     v = entry.run_check(how)
     seed = None
     if v.passed:
         held = entry.run_check(how, seed=SEED)
         if not held.passed:
             v, seed = held, SEED
-    status = PASS if v.passed else NOT_ATTEMPTED if v.status == "not attempted" else FAIL
+    status = PASSED if v.passed else NOT_ATTEMPTED if v.status == NOT_ATTEMPTED else WRONG
     return ExerciseResult(entry.id, entry.title, entry.points, status,
-                          entry.points if status == PASS else 0, v.message,
+                          entry.points if status == PASSED else 0, v.message,
                           verdict=dict(v.to_dict(), seed=seed))
 
 

@@ -6,7 +6,16 @@ import numpy as np
 import pytest
 
 from course_utils.checks import checker
-from course_utils.checks.checker import Mistake, check_function, run_check
+from course_utils.checks.checker import Mistake, report, run_check
+
+
+def check_function(student_fn, reference_fn, cases, *, name=None, outputs=("output",),
+                   mistakes=(), rtol=1e-7):
+    """Check ``student_fn`` against ``reference_fn``, print the verdict and return the
+    function later cells should use (what a registry entry's check function does)."""
+    verdict = run_check(student_fn, reference_fn, cases, name=name, outputs=outputs,
+                        mistakes=mistakes, rtol=rtol)
+    return report(verdict, student_fn, reference_fn)
 
 
 def ref_pair(a, b):
@@ -336,7 +345,7 @@ def test_no_grading_or_checking_code_parses_the_printed_wording():
     assert len(files) >= 14, files
     for f in files:
         text = f.read_text(encoding="utf-8")
-        for icon in checker._ICONS.values():
+        for icon in checker.ICONS.values():
             assert icon not in text, f"{f.name} mentions {icon}"
         assert "import re\n" not in text or f.name.startswith("grading"), f.name
         assert "in verdict.message" not in text and "in v.message" not in text, f.name

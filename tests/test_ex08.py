@@ -92,11 +92,25 @@ def test_grading_mode_raises(monkeypatch, capsys):
     ex08.check_tbptt_train_step(nb08.tbptt_train_step)  # a correct one does not raise
 
 
+def _retain_graph(model, optimizer, x, y, state, clip):
+    loss, state = ex08._loss(model, x, y, state)
+    optimizer.zero_grad()
+    loss.backward(retain_graph=True)
+    torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+    optimizer.step()
+    return loss.item(), state
+
+
+def _returns_old_state(model, optimizer, x, y, state, clip):
+    loss, _ = nb08.tbptt_train_step(model, optimizer, x, y, state, clip)
+    return loss, state
+
+
 def test_retain_graph_instead_of_detach_is_explained(capsys):
-    _, out = _verdict(capsys, ex08._retain_graph)
+    _, out = _verdict(capsys, _retain_graph)
     assert "❌" in out and "retain_graph" in out and "detach" in out
 
 
 def test_returning_the_given_state_is_named(capsys):
-    _, out = _verdict(capsys, ex08._returns_old_state)
+    _, out = _verdict(capsys, _returns_old_state)
     assert "❌" in out and "state it returned is None" in out

@@ -27,7 +27,17 @@ from report_class import parse_report
 
 from course_utils.checks import ex01
 from course_utils.reference import nb01 as ref01
-from course_utils.tooling import build, cli, grading, grading_checks, sandbox, sandbox_view
+from course_utils.tooling import (
+    build,
+    cli,
+    grading,
+    grading_checks,
+    grading_notebook,
+    grading_reports,
+    grading_select,
+    sandbox,
+    sandbox_view,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 CELL_TIMEOUT, TIMEOUT = 20, 90
@@ -69,7 +79,7 @@ def test_every_submission_gets_the_expected_statuses(graded):
         got = tuple(_ex(graded, student, gid)["status"] for gid in (STEP, FWD))
         assert got == expected, (student, what, graded["json"][student])
         s = graded["json"][student]
-        assert s["total"] == sum(p for st, p in zip(got, (2, 3)) if st == "pass")
+        assert s["total"] == sum(p for st, p in zip(got, (2, 3)) if st == "passed")
         assert s["heldout_seeds"] == [SEED]
         assert "killed" not in s["problem"], s
 
@@ -135,7 +145,7 @@ def test_table_csv_and_json(graded):
     rows = {r["student"]: r for r in csv.DictReader(io.StringIO(graded["csv"]))}
     assert rows["alice"]["total"] == "5" and rows["alice"]["reason"] == ""
     assert rows["carol"]["reason"].startswith(f"{FWD}: the output is wrong")
-    assert rows["dave"][f"{STEP} status"] == "fail" and "time limit" in rows["dave"]["reason"]
+    assert rows["dave"][f"{STEP} status"] == "wrong" and "time limit" in rows["dave"]["reason"]
     assert "not a readable notebook" in rows["judy"]["reason"]
     # 50 MB of printing did not end up in the gradebook (20 submissions: about 37 kB)
     assert len((graded["tmp"] / "grades" / "grades.json").read_text()) < 100_000
@@ -145,7 +155,7 @@ def test_grades_json_has_the_mistake_ids(graded):
     for student, mistakes in MISTAKES.items():
         for gid, want in mistakes.items():
             e = _ex(graded, student, gid)
-            assert e["status"] == "fail", (student, e)
+            assert e["status"] == "wrong", (student, e)
             assert (e["verdict"]["mistake"], e["verdict"]["mistake_name"]) == \
                 (want, want.split("/", 1)[1]), (student, e["verdict"])
     assert _ex(graded, "trent", STEP)["verdict"]["seed"] == SEED  # held-out cases only
@@ -153,7 +163,7 @@ def test_grades_json_has_the_mistake_ids(graded):
         for e in s["exercises"]:
             if e["verdict"] is not None:
                 assert {"mistake", "mistake_name"} <= set(e["verdict"]), e
-            if e["status"] == "pass":
+            if e["status"] == "passed":
                 assert e["verdict"]["mistake"] is None
 
 
@@ -163,7 +173,7 @@ def test_the_class_report_counts_equal_the_verdicts(graded):
     mistakes: dict[str, set] = {}
     for student, s in graded["json"].items():
         for e in s["exercises"]:
-            if e["status"] == "fail" and e["verdict"] and e["verdict"]["mistake"]:
+            if e["status"] == "wrong" and e["verdict"] and e["verdict"]["mistake"]:
                 mistakes.setdefault(e["verdict"]["mistake"], set()).add(student)
     assert {k: (n, set(who)) for k, (n, who) in got["mistakes"].items()} == \
         {k: (len(v), v) for k, v in mistakes.items()}
@@ -172,7 +182,7 @@ def test_the_class_report_counts_equal_the_verdicts(graded):
     assert mistakes[f"{FWD}/constant-factor"] == {"carol", "rupert"}
     for gid in (STEP, FWD):
         st = [_ex(graded, s, gid)["status"] for s in graded["json"]]
-        assert got["exercises"][gid] == {"pass": st.count("pass"), "fail": st.count("fail"),
+        assert got["exercises"][gid] == {"pass": st.count("passed"), "fail": st.count("wrong"),
                                          "not-attempted": st.count("not attempted")}
 
     def who(flag):
@@ -203,14 +213,14 @@ def test_a_special_cased_answer_fails_the_held_out_cases(tmp_path, nb01):
         "    return np.array(_T.get(x.tobytes(), np.zeros((x.shape[0], Whh.shape[0]))))\n")
     path = tmp_path / NAME
     nbformat.write(nb, str(path))
-    entries = [e for e in grading.load_catalogue(ROOT)[NAME] if e["id"] == STEP]
-    r = grading.grade_notebook(path, entries, NAME, student="s", display="s", seeds=[SEED],
+    entries = [e for e in grading_select.load_catalogue(ROOT)[NAME] if e["id"] == STEP]
+    r = grading_notebook.grade_notebook(path, entries, NAME, student="s", display="s", seeds=[SEED],
                                timeout=60, cell_timeout=CELL_TIMEOUT)
     e = r.exercises[0]
-    assert e.status == "fail" and "not the held-out ones (seed 4242)" in e.reason, e
-    r = grading.grade_notebook(path, entries, NAME, student="s", display="s", seeds=[],
+    assert e.status == "wrong" and "not the held-out ones (seed 4242)" in e.reason, e
+    r = grading_notebook.grade_notebook(path, entries, NAME, student="s", display="s", seeds=[],
                                timeout=60, cell_timeout=CELL_TIMEOUT)
-    assert r.exercises[0].status == "pass"  # the visible check alone is fooled
+    assert r.exercises[0].status == "passed"  # the visible check alone is fooled
 
 
 @pytest.mark.parametrize("stopper, why", [
@@ -227,25 +237,25 @@ def test_partial_credit_survives_a_crash(tmp_path, nb01, stopper, why):
     nb.cells.insert(at, nbformat.v4.new_code_cell(stopper))
     path = tmp_path / NAME
     nbformat.write(nb, str(path))
-    entries = grading.load_catalogue(ROOT)[NAME]
-    r = grading.grade_notebook(path, entries, NAME, student="s", display="s", seeds=[SEED],
+    entries = grading_select.load_catalogue(ROOT)[NAME]
+    r = grading_notebook.grade_notebook(path, entries, NAME, student="s", display="s", seeds=[SEED],
                                timeout=120, cell_timeout=20)
     step, fwd = r.exercises
-    assert (step.status, step.points) == ("pass", 2), step
-    assert fwd.status == "fail" and fwd.points == 0
+    assert (step.status, step.points) == ("passed", 2), step
+    assert fwd.status == "wrong" and fwd.points == 0
     assert f"cell {at} stopped the notebook" in fwd.reason and why in fwd.reason, fwd.reason
     assert r.problem.startswith(("the process running the code", "time limit: cell"))
     assert f"cell {at}" in r.problem and "the exercises before it were graded" in r.problem
 
 
 def test_a_failing_worker_becomes_a_row(tmp_path):
-    entries = grading.load_catalogue(ROOT)[NAME]
+    entries = grading_select.load_catalogue(ROOT)[NAME]
     job = {"path": str(tmp_path / "x.ipynb"), "notebook": NAME, "student": "s", "display": "s",
            "root": str(tmp_path / "no-course"), "entries": entries, "timeout": 30,
            "cell_timeout": 10, "seeds": []}
     (tmp_path / "x.ipynb").write_text(json.dumps({"cells": [], "metadata": {}}))
     r = grading._grade_isolated(job, timeout=30)
-    assert [e.status for e in r.exercises] == ["fail", "fail"]
+    assert [e.status for e in r.exercises] == ["wrong", "wrong"]
     assert r.problem.startswith("the grader's worker failed (exit code 1)"), r.problem
 
 
@@ -259,7 +269,7 @@ def test_an_exception_in_a_job_does_not_abort_the_run(tmp_path, nb01, monkeypatc
     monkeypatch.setattr(grading, "_grade_isolated", boom)
     res = grading.grade([tmp_path], seeds=[])
     assert res[0].total == 0 and "JSONDecodeError" in res[0].problem
-    assert "JSONDecodeError" in grading.to_csv(res)
+    assert "JSONDecodeError" in grading_reports.to_csv(res)
 
 
 def _gone(pid: int) -> bool:
@@ -427,7 +437,7 @@ def test_values_travel_without_pickles():
 def test_plan_of_every_notebook_keeps_what_the_answer_keys_use():
     for path in build.solution_paths(ROOT):
         plan = grading_checks.make_plan(str(path))
-        entries = [e for e in grading.load_catalogue(ROOT)[path.name] if e["kind"] == "code"]
+        entries = [e for e in grading_select.load_catalogue(ROOT)[path.name] if e["kind"] == "code"]
         assert set(plan.checks) == {e["id"] for e in entries}, path.name
         for chk in plan.checks.values():
             mod, name = chk.reference.rsplit(".", 1)
@@ -438,7 +448,7 @@ def test_plan_of_every_notebook_keeps_what_the_answer_keys_use():
     assert "rnn_forward_fast" in plan.forbidden["course_utils.maths.rnn"]  # an ANSWER_MODULE
     plan = grading_checks.make_plan(str(ROOT / "solutions" / "07_lstm.ipynb"))
     assert "sigmoid" not in plan.forbidden["course_utils.maths.lstm"]
-    assert "lstm_state_gradients" in plan.forbidden["course_utils.maths.lstm"]
+    assert "lstm_state_gradients" in plan.forbidden["course_utils.lessons.cell_flow"]
     assert "lstm_step_forward" in plan.forbidden["course_utils.reference.nb07"]
     d = grading_checks.plan_to_dict(plan)
     assert grading_checks.plan_from_dict(json.loads(json.dumps(d))) == plan
@@ -446,9 +456,9 @@ def test_plan_of_every_notebook_keeps_what_the_answer_keys_use():
 
 @pytest.mark.slow
 def test_every_answer_key_earns_full_marks_with_held_out_cases(tmp_path):
-    cat = grading.load_catalogue(ROOT)
+    cat = grading_select.load_catalogue(ROOT)
     for name, entries in cat.items():
-        r = grading.grade_notebook(ROOT / "solutions" / name, entries, name, student="key",
+        r = grading_notebook.grade_notebook(ROOT / "solutions" / name, entries, name, student="key",
                                    display=name, seeds=[11, 987654])
         assert r.total == r.max_total, (name, [(e.id, e.reason) for e in r.exercises])
         assert not [e.review for e in r.exercises if e.review], name
@@ -470,33 +480,33 @@ def test_a_changed_course_file_stops_grading(tmp_path, nb01, monkeypatch):
 # Assignments (subsets), identification
 # ---------------------------------------------------------------------------------------
 def test_parse_assignment_and_select():
-    sel = grading.parse_assignment("# week 1\nex01_rnn_forward 5\n\nex01_rnn_step_*  # all steps\n")
+    sel = grading_select.parse_assignment("# week 1\nex01_rnn_forward 5\n\nex01_rnn_step_*  # all steps\n")
     assert sel == {"ex01_rnn_forward": 5.0, "ex01_rnn_step_*": None}
     cat = {NAME: [{"id": STEP, "points": 2}, {"id": FWD, "points": 3}],
            "03_coding_bptt.ipynb": [{"id": "ex03_x", "points": 4}]}
-    picked = grading.select(cat, sel)
+    picked = grading_select.select(cat, sel)
     assert picked == {NAME: [{"id": STEP, "points": 2}, {"id": FWD, "points": 5.0}]}
-    assert grading.select(cat, {"03": None}) == {"03_coding_bptt.ipynb": [{"id": "ex03_x", "points": 4}]}
-    assert grading.select(cat, {}) == cat
-    with pytest.raises(grading.GradingError, match="matches no exercise"):
-        grading.select(cat, {"ex01_typo": None})
-    with pytest.raises(grading.GradingError):
-        grading.parse_assignment("ex01_rnn_forward five\n")
+    assert grading_select.select(cat, {"03": None}) == {"03_coding_bptt.ipynb": [{"id": "ex03_x", "points": 4}]}
+    assert grading_select.select(cat, {}) == cat
+    with pytest.raises(grading_select.GradingError, match="matches no exercise"):
+        grading_select.select(cat, {"ex01_typo": None})
+    with pytest.raises(grading_select.GradingError):
+        grading_select.parse_assignment("ex01_rnn_forward five\n")
 
 
 def test_identify_and_student_names(tmp_path):
     names = [NAME, "03_coding_bptt.ipynb"]
     gen = {"course": {"generated_from": "solutions/03_coding_bptt.ipynb"}}
-    assert grading.identify(Path("anything.ipynb"), gen, names) == "03_coding_bptt.ipynb"
-    assert grading.identify(Path("alice_01_unrolling_an_rnn.ipynb"), {}, names) == NAME
-    assert grading.identify(Path("03-alice.ipynb"), {}, names) == "03_coding_bptt.ipynb"
-    assert grading.identify(Path("homework.ipynb"), {}, names) is None
+    assert grading_select.identify(Path("anything.ipynb"), gen, names) == "03_coding_bptt.ipynb"
+    assert grading_select.identify(Path("alice_01_unrolling_an_rnn.ipynb"), {}, names) == NAME
+    assert grading_select.identify(Path("03-alice.ipynb"), {}, names) == "03_coding_bptt.ipynb"
+    assert grading_select.identify(Path("homework.ipynb"), {}, names) is None
     # metadata.course that is not a dict (it crashed the whole run)
-    assert grading.identify(Path("x_01_unrolling_an_rnn.ipynb"), {"course": "x"}, names) == NAME
-    assert grading.identify(Path("y.ipynb"), ["not", "a", "dict"], names) is None
+    assert grading_select.identify(Path("x_01_unrolling_an_rnn.ipynb"), {"course": "x"}, names) == NAME
+    assert grading_select.identify(Path("y.ipynb"), ["not", "a", "dict"], names) is None
     base = tmp_path / "submitted"
-    assert grading.student_of(base / "alice" / "ps1" / NAME, base, NAME) == "alice"
-    assert grading.student_of(tmp_path / "bob_01_unrolling_an_rnn.ipynb", None, NAME) == "bob"
+    assert grading_select.student_of(base / "alice" / "ps1" / NAME, base, NAME) == "alice"
+    assert grading_select.student_of(tmp_path / "bob_01_unrolling_an_rnn.ipynb", None, NAME) == "bob"
 
 
 def test_discover_skips_side_files_and_checkpoints(tmp_path):
@@ -504,10 +514,10 @@ def test_discover_skips_side_files_and_checkpoints(tmp_path):
                 "a/.ipynb_checkpoints/01_x-checkpoint.ipynb", "b/01_x.ipynb"]:
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text("{}")
-    found = grading.discover([tmp_path])
+    found = grading_select.discover([tmp_path])
     assert [p.relative_to(tmp_path).as_posix() for p, _ in found] == ["a/01_x.ipynb", "b/01_x.ipynb"]
-    with pytest.raises(grading.GradingError):
-        grading.discover([tmp_path / "missing"])
+    with pytest.raises(grading_select.GradingError):
+        grading_select.discover([tmp_path / "missing"])
 
 
 def test_unreadable_and_unknown_submissions(tmp_path):
@@ -517,9 +527,9 @@ def test_unreadable_and_unknown_submissions(tmp_path):
     res = grading.grade([tmp_path / "s"], timeout=30, cell_timeout=10, isolate=False)
     by_file = {r.file: r for r in res}
     bad = by_file["01_unrolling_an_rnn.ipynb"]
-    assert {e.status for e in bad.exercises} == {"fail"} and "not a readable notebook" in bad.problem
+    assert {e.status for e in bad.exercises} == {"wrong"} and "not a readable notebook" in bad.problem
     assert by_file["homework.ipynb"].problem.startswith("cannot tell")
-    assert "homework.ipynb" in grading.format_table(res)
+    assert "homework.ipynb" in grading_reports.format_table(res)
 
 
 def test_written_answers_are_left_for_manual_grading():
@@ -539,10 +549,10 @@ def test_written_answers_are_left_for_manual_grading():
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "02_x.ipynb"
         nbformat.write(nb, str(path))
-        r = grading.grade_notebook(path, entries, "02_x.ipynb", student="s", display="s")
+        r = grading_notebook.grade_notebook(path, entries, "02_x.ipynb", student="s", display="s")
     assert [(e.status, e.points) for e in r.exercises] == [("manual", 0), ("not attempted", 0)]
     assert r.max_total == 0  # written answers are not in the automatic maximum
-    assert "manual ?/1" in grading.format_table([r])
+    assert "manual ?/1" in grading_reports.format_table([r])
 
 
 def test_the_guide_quotes_the_throughput_benchmark():

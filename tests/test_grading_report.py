@@ -33,7 +33,7 @@ def _expected_mistakes(results) -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
     for r in results:
         for e in r.exercises:
-            if e.status == "fail" and e.verdict and e.verdict.get("mistake"):
+            if e.status == "wrong" and e.verdict and e.verdict.get("mistake"):
                 out.setdefault(e.verdict["mistake"], set()).add(r.student)
     return out
 
@@ -49,8 +49,8 @@ def test_the_counts_equal_the_verdicts(results, report):
     assert "right answer times 2:" in report and "right answer times 0.5:" in report
     for gid in (STEP, FWD):
         statuses = [e.status for r in results for e in r.exercises if e.id == gid]
-        assert got["exercises"][gid] == {"pass": statuses.count("pass"),
-                                         "fail": statuses.count("fail"),
+        assert got["exercises"][gid] == {"pass": statuses.count("passed"),
+                                         "fail": statuses.count("wrong"),
                                          "not-attempted": statuses.count("not attempted")}
 
 

@@ -54,12 +54,12 @@ def test_reads_pass_fail_untouched_and_the_reason(folder):
     rows, problems = progress.collect(folder)
     assert problems == []
     by_id = {r.exercise: r for r in rows}
-    assert by_id["ex01_rnn_step_forward"].status == "passes"
-    assert by_id["ex01_rnn_forward"].status == "fails"
+    assert by_id["ex01_rnn_step_forward"].status == "passed"
+    assert by_id["ex01_rnn_forward"].status == "wrong"
     assert "shape (2, 5, 3)" in by_id["ex01_rnn_forward"].detail
-    assert by_id["ex03_rnn_backward"].status == "untouched"
+    assert by_id["ex03_rnn_backward"].status == "not attempted"
     assert by_id["ex02_cost_of_paths"].kind == "written"
-    assert by_id["ex02_cost_of_paths"].status == "untouched"
+    assert by_id["ex02_cost_of_paths"].status == "not attempted"
     report = progress.format_report(rows, problems)
     assert "1 of" in report and "1 fail" in report
     assert report.index("01_unrolling_an_rnn") < report.index("08_char_language_model")
@@ -121,8 +121,8 @@ def test_verify_reruns_in_grading_mode_on_a_copy(tmp_path):
     rows, problems = progress.verify(tmp_path)
     assert problems == []
     by_id = {r.exercise: r.status for r in rows}
-    assert by_id["ex01_rnn_step_forward"] == "passes"
-    assert by_id["ex01_rnn_forward"] != "passes"
+    assert by_id["ex01_rnn_step_forward"] == "passed"
+    assert by_id["ex01_rnn_forward"] != "passed"
     assert path.read_bytes() == before, "--verify must not touch the student's file"
 
 
@@ -154,7 +154,7 @@ def test_a_failing_check_names_the_mistake_next_to_the_reason(folder):
     nbformat.write(nb, str(folder / NB01))
     rows, problems = progress.collect(folder)
     row = next(r for r in rows if r.exercise == "ex01_rnn_step_forward")
-    assert (row.status, row.mistake) == ("fails", "whh-not-transposed")
+    assert (row.status, row.mistake) == ("wrong", "whh-not-transposed")
     assert row.detail.startswith("rnn_step_forward: the output is wrong in case 1")
     assert "fails (whh-not-transposed): rnn_step_forward: the output is" in \
         progress.format_report(rows, problems)

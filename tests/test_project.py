@@ -231,19 +231,23 @@ def test_a_notebook_imports_only_the_references_of_earlier_notebooks():
     assert seen >= 3  # notebooks 03, 04 and 05 build on earlier references
 
 
-# The layers, lowest first: a module may import from its own rank and the ranks below.
-# The folders of course_utils are the layers; its top-level modules are "shared". The
-# maths, the solved exercises (reference) and the shared modules are one foundation: the
-# fast RNN builds on the solved step functions, which use the maths.
-LAYERS = ("maths", "reference", "shared", "data", "lessons", "checks", "tooling")
-RANK = {"maths": 0, "reference": 0, "shared": 0, "data": 1, "lessons": 2, "checks": 3,
-        "tooling": 4}
+# The floors, lowest first: a module may import from its own floor and the floors below,
+# never from one above. The folders of course_utils are floors; its top-level modules are
+# two: the small shared primitives ("base": setup, thread control, timers, the record of a
+# run, figure style, provenance) at the bottom, and the training loop with its updates
+# ("training"), which builds on the maths, one floor above the solved exercises.
+FLOORS = ("base", "maths", "reference", "training", "data", "lessons", "checks", "tooling")
+RANK = {floor: rank for rank, floor in enumerate(FLOORS)}
+BASE = {"runtime", "plots", "profiling", "history", "provenance", "status"}
+TRAINING = {"training", "updates"}
 
 
 def _layer_of(module: str) -> str:
-    """'course_utils.maths.rnn' -> 'maths'; a top-level module -> 'shared'."""
+    """'course_utils.maths.rnn' -> 'maths'; a top-level module -> 'base' or 'training'."""
     parts = module.split(".")
-    return parts[1] if len(parts) > 2 else "shared"
+    if len(parts) > 2:
+        return parts[1]
+    return "training" if parts[1] in TRAINING else "base"
 
 
 def _imports(path: Path, module: str) -> set[str]:
@@ -274,23 +278,76 @@ _MODULES = {".".join(["course_utils", *p.relative_to(_PKG).with_suffix("").parts
 
 def test_the_folder_tree_shows_the_layers_and_imports_respect_them():
     top = {p.stem for p in _PKG.glob("*.py")} - {"__init__", "__main__"}
-    assert top <= {"runtime", "training", "history", "updates", "profiling", "plots",
-                   "provenance"}, (
+    assert top <= BASE | TRAINING, (
         f"a module at the top of course_utils that is not shared: {sorted(top)}")
-    assert {p.name for p in _PKG.iterdir() if (p / "__init__.py").is_file()} == set(LAYERS) - {
-        "shared"}
+    assert {p.name for p in _PKG.iterdir() if (p / "__init__.py").is_file()} == set(FLOORS) - {
+        "base", "training"}
     problems = []
+    for module, dep in _edges():
+        mine, theirs = _layer_of(module), _layer_of(dep)
+        if RANK[theirs] > RANK[mine]:
+            problems.append(f"{module} ({mine}) imports {dep} ({theirs})")
+    assert not problems, "\n".join(problems)
+
+
+def _edges() -> list[tuple[str, str]]:
+    """Every import of one course_utils module by another, anywhere in the module (also
+    inside functions), but the package's own ``__init__`` (the flat names of old versions)
+    and ``__main__``."""
+    edges = []
     for module, path in sorted(_MODULES.items()):
         if module in {"course_utils", "course_utils.__main__"}:
             continue
-        mine = _layer_of(module)
         for dep in sorted(_imports(path, module)):
-            if dep == "course_utils" or dep not in _MODULES:
-                continue
-            theirs = _layer_of(dep)
-            if RANK[theirs] > RANK[mine]:
-                problems.append(f"{module} ({mine}) imports {dep} ({theirs})")
-    assert not problems, "\n".join(problems)
+            if dep in _MODULES and dep != "course_utils" and dep != module:
+                edges.append((module, dep))
+    return edges
+
+
+def _cycle(edges) -> list[str]:
+    """One cycle of the directed graph ``edges`` (as its modules, first repeated at the
+    end), or [] if it has none. A depth-first search that meets a module still on its path."""
+    graph: dict[str, list[str]] = {}
+    for a, b in edges:
+        graph.setdefault(a, []).append(b)
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node):
+        state[node] = 1
+        path.append(node)
+        for nxt in graph.get(node, ()):
+            if state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt]
+            if nxt not in state:
+                found = visit(nxt)
+                if found:
+                    return found
+        path.pop()
+        state[node] = 2
+        return []
+
+    for node in sorted(graph):
+        if node not in state:
+            found = visit(node)
+            if found:
+                return found
+    return []
+
+
+def test_the_cycle_finder_finds_a_planted_cycle():
+    assert _cycle([("a", "b"), ("b", "c"), ("c", "a"), ("c", "d")]) == ["a", "b", "c", "a"]
+    assert _cycle([("a", "b"), ("a", "c"), ("b", "c")]) == []
+    planted = [*_edges(), ("course_utils.reference.nb07", "course_utils.maths.lstm"),
+               ("course_utils.maths.lstm", "course_utils.reference.nb07")]
+    assert _cycle(planted)
+
+
+def test_the_import_graph_has_no_cycle():
+    """No module imports (at the top or inside a function) a module that imports it back,
+    directly or through others."""
+    cycle = _cycle(_edges())
+    assert not cycle, "import cycle: " + " -> ".join(cycle)
 
 
 def test_no_notebook_imports_the_tooling():
@@ -363,3 +420,13 @@ def test_the_stored_output_comparison_runs_on_a_gpu_machine():
     assert _sanitize(cpu) != _sanitize("Setup done: seed 1, device cuda.\n")
     assert _sanitize("<Figure size 640x480 with 2 Axes>") == _sanitize(
         "<Figure size 700x300 with 2 Axes>")
+
+
+def test_one_helper_reads_a_cell_s_grade_id():
+    """What a cell is (its grade_id, check, solution or written answer) is read in one
+    place, ``tooling/exercise_cells``; every other module asks it."""
+    readers = sorted(p.name for p in _PKG.rglob("*.py")
+                     if p.name != "exercise_cells.py"
+                     and re.search(r"""get\(\s*["']grade_id["']|\[\s*["']grade_id["']\s*\]""",
+                                   p.read_text(encoding="utf-8")))
+    assert not readers, f"modules reading a cell's grade_id themselves: {readers}"

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from course_utils.lessons import bptt_timing
 from course_utils.maths import rnn
 from course_utils.maths.gradcheck import grad_check
 from course_utils.maths.numerics import rel_error
@@ -131,7 +132,7 @@ def test_affine_forward_backward():
 
 
 def test_time_bptt_reports_three_positive_timings():
-    r = rnn.time_bptt(2, 3, 4, 5, repeats=2)
+    r = bptt_timing.time_bptt(2, 3, 4, 5, repeats=2)
     assert set(r) == {"naive", "fast", "torch"}
     for wall, cpu in r.values():
         assert 0 < wall < 10 and 0 <= cpu < 10
@@ -183,7 +184,7 @@ def test_input_jacobian_norms_match_finite_differences():
 
 
 def test_format_bptt_timings_table():
-    from course_utils.maths.rnn import format_bptt_timings
+    from course_utils.lessons.bptt_timing import format_bptt_timings
 
     rows = [{"N": 32, "T": 64, "D": 128, "H": 128, "naive_ms": 15.14, "fast_ms": 13.7,
              "torch_ms": 27.1},

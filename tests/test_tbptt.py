@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from course_utils import profiling, runtime
-from course_utils.lessons import truncation, truncation_experiments
+from course_utils.lessons import tbptt_numpy, truncation, truncation_experiments
 from course_utils.maths import rnn, tbptt
 from course_utils.maths.numerics import rel_error
 from course_utils.reference import nb01, nb03, nb05
@@ -77,15 +77,15 @@ def test_truncated_gradient_is_exact_gradient_with_frozen_incoming_state(case):
 
 def test_k1k2_with_k1_equal_k2_equals_chunks(case):
     a = nb05.truncated_bptt(**case, k=4)
-    b = tbptt.tbptt_k1k2_numpy(**case, k1=4, k2=4)
+    b = tbptt_numpy.tbptt_k1k2_numpy(**case, k1=4, k2=4)
     assert all(rel_error(u, v) < 1e-14 for u, v in zip(a, b))
     with pytest.raises(ValueError):
-        tbptt.tbptt_k1k2_numpy(**case, k1=4, k2=2)
+        tbptt_numpy.tbptt_k1k2_numpy(**case, k1=4, k2=2)
 
 
 def test_k1k2_one_update_at_end_with_k2_T_is_full(case):
     (_, _, dWxh, dWhh, db), _ = _full(case)
-    gx, gh, gb, _ = tbptt.tbptt_k1k2_numpy(**case, k1=T, k2=T)
+    gx, gh, gb, _ = tbptt_numpy.tbptt_k1k2_numpy(**case, k1=T, k2=T)
     assert rel_error(gh[0], dWhh) < 1e-12
 
 
@@ -93,7 +93,7 @@ def test_k1k2_one_update_at_end_with_k2_T_is_full(case):
 def test_torch_matches_numpy(case, k1, k2):
     W, step, x, h0, loss_at = _torch(case)
     grads, h_last = tbptt.tbptt_torch(step, W, x, h0, loss_at, k1, k2)
-    ref = tbptt.tbptt_k1k2_numpy(**case, k1=k1, k2=k2)
+    ref = tbptt_numpy.tbptt_k1k2_numpy(**case, k1=k1, k2=k2)
     for i in range(3):
         assert rel_error(torch.stack([g[i] for g in grads]), ref[i]) < 1e-10
     assert rel_error(h_last, ref[3]) < 1e-12
@@ -109,7 +109,7 @@ def test_torch_on_update_called(case):
 @pytest.mark.parametrize("seg", [1, 3, 4, T])
 def test_checkpointed_equals_full(case, seg):
     (_, _, dWxh, dWhh, db), _ = _full(case)
-    got = tbptt.checkpointed_bptt_numpy(**case, segment=seg)
+    got = tbptt_numpy.checkpointed_bptt_numpy(**case, segment=seg)
     assert all(rel_error(a, b) < 1e-12 for a, b in zip(got, (dWxh, dWhh, db)))
     W, step, x, h0, loss_at = _torch(case)
     tbptt.bptt_checkpointed_torch(step, x, h0, loss_at, seg).backward()
@@ -123,7 +123,7 @@ def test_contributions_sum_to_gradient_and_randomized_is_unbiased(case):
     dl[:, -1] = c["dh"][:, -1]
     h = nb01.rnn_forward(c["x"], c["h0"], c["Wxh"], c["Whh"], c["b"])
     full = nb03.rnn_backward(dl, c["x"], c["h0"], h, c["Wxh"], c["Whh"])[3]
-    contrib = tbptt.contributions_by_lag(c["x"], c["h0"], c["Wxh"], c["Whh"], c["b"], c["dh"][:, -1])
+    contrib = tbptt_numpy.contributions_by_lag(c["x"], c["h0"], c["Wxh"], c["Whh"], c["b"], c["dh"][:, -1])
     assert contrib.shape == (T, H, H)
     assert rel_error(contrib.sum(0), full) < 1e-12
     surv = 0.7 ** np.arange(T)

@@ -99,9 +99,10 @@ def course(tmp_path):
     write(author, NB02, generated(nb2))
     write(author, "src/course_utils/maths/rnn.py", "def f():\n    return 1\n")
     for name in ("update.py", "update_plan.py", "update_io.py", "update_undo.py", "cli.py",
-                 "progress.py"):
+                 "progress.py", "exercise_cells.py"):
         write(author, f"src/course_utils/tooling/{name}",
               (ROOT / "src/course_utils/tooling" / name).read_text())
+    write(author, "src/course_utils/status.py", (ROOT / "src/course_utils/status.py").read_text())
     write(author, "course.py", (ROOT / "course.py").read_text())
     write(author, "README.md", "# course\n")
     git(author, "add", "-A")
@@ -557,10 +558,11 @@ import importlib.util, signal, sys, time
 from pathlib import Path
 signal.signal(signal.SIGINT, signal.default_int_handler)  # even if the test runner ignores it
 root, ready = Path(sys.argv[1]), Path(sys.argv[2])
-spec = importlib.util.spec_from_file_location("course_update", root / "src/course_utils/tooling/update.py")
-mod = importlib.util.module_from_spec(spec)
-sys.modules[spec.name] = mod
-spec.loader.exec_module(mod)
+spec = importlib.util.spec_from_file_location("course_cli", root / "src/course_utils/tooling/cli.py")
+cli = importlib.util.module_from_spec(spec)
+sys.modules[spec.name] = cli
+spec.loader.exec_module(cli)
+mod = cli._sibling("update")  # as course.py loads it
 real = mod.update
 
 def pause(i, action):

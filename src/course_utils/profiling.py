@@ -1,7 +1,7 @@
 """Measuring code: time (wall and CPU) and memory, for numpy and for torch's autograd.
 
 * :func:`best_times`: wall and CPU seconds of the best of several rounds (the one way
-  the course times code: :func:`course_utils.maths.rnn.time_bptt` and notebook 05 use it).
+  the course times code: :func:`course_utils.lessons.bptt_timing.time_bptt` and notebook 05 use it).
 * :class:`TrainingClock`: the training time of a run (wall or CPU, without evaluations).
 * :func:`measure_numpy`: peak bytes numpy allocates during a call (tracemalloc) and time.
 * :class:`SavedTensorTracker`, :func:`measure_torch`: bytes of the tensors autograd saves

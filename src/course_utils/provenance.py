@@ -18,7 +18,7 @@ import platform
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[2]  # the course folder (the one definition)
 RESULTS_DIR = ROOT / "benchmarks" / "results"
 REQUIRED_KEYS = ("script", "command", "date", "machine", "versions", "results")
 

@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 from .history import History
-from .maths.tbptt import chunk_bounds
+from .maths.tbptt import chunk_bounds, detach_state  # noqa: F401  (training.detach_state)
 from .profiling import TrainingClock
 from .updates import SGDUpdate, StepFnUpdate, TorchUpdate, clip_numpy, clip_torch  # noqa: F401
 
@@ -203,19 +203,6 @@ def tbptt_chunks(batches, k: int | None, *, epochs: int = 1, stateful: bool = Fa
         if history is not None:
             done = history.losses[start:]
             history.epoch_losses.append(float(np.mean(done)) if done else float("nan"))
-
-
-def detach_state(h):
-    """Detach a hidden state from the graph: a tensor, ``None``, or a tuple/list of them.
-
-    This is the whole of "truncation" in PyTorch: the returned tensors have the same
-    values but no history, so the next backward pass stops here.
-    """
-    if h is None:
-        return None
-    if isinstance(h, torch.Tensor):
-        return h.detach()
-    return type(h)(detach_state(v) for v in h)
 
 
 class SequenceModel(nn.Module):

@@ -11,7 +11,7 @@ It never lets a student's mistake escape as a traceback: wrong types, shapes, dt
 NaNs, ``None``, tuples of the wrong length, exceptions raised inside the student's code
 and in-place modification of the inputs are all turned into a sentence.
 
-:func:`check_function` returns the function later cells should use: the student's if
+:func:`report` prints the verdict and returns the function later cells should use: the student's if
 it passed, otherwise the reference (and it says so), so a notebook runs top to bottom
 with every exercise unanswered. With the environment variable ``COURSE_GRADING=1`` a
 check that does not pass raises :class:`ExerciseFailed` instead, so an autograder
@@ -28,20 +28,19 @@ from __future__ import annotations
 import contextlib
 import inspect
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ..maths.numerics import rel_error  # noqa: F401  (re-exported)
+from ..status import ICONS, NOT_ATTEMPTED, PASSED, WRONG
 from . import diagnosis as _dx
 from .diagnosis import KINDS, CheckText, Comparator, Problem  # noqa: F401  (re-exported)
 
 GRADING_ENV = "COURSE_GRADING"
 
-PASSED, NOT_ATTEMPTED, WRONG = "passed", "not attempted", "wrong"
-_ICONS = {PASSED: "✅", NOT_ATTEMPTED: "⏳", WRONG: "❌"}
 
 
 class ExerciseFailed(AssertionError):
@@ -54,11 +53,6 @@ def grading_mode() -> bool:
     if os.environ.get("NBGRADER_EXECUTION", "").strip().lower() == "autograde":
         return True
     return os.environ.get(GRADING_ENV, "").strip().lower() not in {"", "0", "false", "no"}
-
-
-def seed_args(seed: int | None) -> tuple:
-    """``()`` for a check's own cases, ``(seed,)`` for other ones (held-out checks)."""
-    return () if seed is None else (int(seed),)
 
 
 _CAPTURED: list | None = None
@@ -130,7 +124,7 @@ class Verdict:
         return self.status == PASSED
 
     def __str__(self) -> str:
-        lines = [f"{_ICONS[self.status]} {self.name}: {self.message}"]
+        lines = [f"{ICONS[self.status]} {self.name}: {self.message}"]
         lines += [f"   {d}" for d in self.details]
         return "\n".join(lines)
 
@@ -151,44 +145,12 @@ class Verdict:
 
 
 # ---------------------------------------------------------------------------------------
-# The public entry point
+# The public entry point (what a registry entry's check function calls after run_check)
 # ---------------------------------------------------------------------------------------
-def check_function(
-    student_fn: Callable | None,
-    reference_fn: Callable,
-    cases: Sequence[dict[str, Any]],
-    *,
-    name: str | None = None,
-    outputs: Sequence[str] = ("output",),
-    mistakes: Iterable[Mistake] = (),
-    rtol: float = 1e-7,
-) -> Callable:
-    """Check ``student_fn`` against ``reference_fn``, print the verdict, return a function.
-
-    Args:
-        student_fn: the student's function (or whatever the name is bound to).
-        reference_fn: the correct implementation, same signature.
-        cases: keyword-argument dicts, one per random case. Use batch > 1, T > 1 and
-            non-square shapes so a transposed weight cannot pass.
-        name: the exercise's function name (defaults to ``reference_fn.__name__``).
-        outputs: names of the returned values; one name means a single array is
-            returned, several mean a tuple of that length.
-        mistakes: classic mistakes to recognise when an output is wrong.
-        rtol: largest accepted :func:`~course_utils.maths.numerics.rel_error` per output.
-
-    Returns:
-        ``student_fn`` if it passed, else ``reference_fn`` (announced in the verdict).
-
-    Raises:
-        ExerciseFailed: in grading mode (``COURSE_GRADING=1``), if it did not pass.
-    """
-    verdict = run_check(student_fn, reference_fn, cases, name=name, outputs=outputs,
-                        mistakes=mistakes, rtol=rtol)
-    return report(verdict, student_fn, reference_fn)
-
-
 def report(verdict: Verdict, student_fn, reference_fn):
-    """Print a verdict and return the function later cells should use (see above)."""
+    """Print a verdict and return the function later cells should use: ``student_fn`` if
+    it passed, else ``reference_fn`` (announced in the verdict); in grading mode
+    (``COURSE_GRADING=1``) a verdict that did not pass raises :class:`ExerciseFailed`."""
     if _CAPTURED is not None:
         _CAPTURED.append((verdict, reference_fn))
         return student_fn

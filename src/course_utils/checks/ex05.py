@@ -20,7 +20,8 @@ from .registry import Exercise, check_functions
 
 # Lesson modules whose functions compute the answer, or part of it (the fast versions,
 # the gates): grading treats a call to one of them like a call to the reference.
-ANSWER_MODULES = ("course_utils.maths.tbptt", "course_utils.maths.rnn")
+ANSWER_MODULES = ("course_utils.maths.tbptt", "course_utils.lessons.tbptt_numpy",
+                  "course_utils.maths.rnn")
 
 # (N, T, D, H, k): batch > 1, T > k, k not dividing T (a shorter last chunk), D != H.
 SHAPES = [(3, 10, 4, 5, 4), (2, 12, 3, 6, 3), (4, 7, 5, 3, 2), (2, 9, 2, 4, 9)]

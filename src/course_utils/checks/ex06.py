@@ -21,7 +21,7 @@ import numpy as np
 from ..maths.gradnorm import TORCH_EPS, global_norm
 from ..reference.nb06 import clip_grad_norm as _reference
 from . import checker
-from .checker import Mistake, Verdict
+from .checker import Mistake
 from .registry import Exercise, check_functions
 
 # Lesson modules whose functions compute the answer, or part of it (the fast versions,
@@ -182,12 +182,6 @@ MISTAKES = [
 # ---------------------------------------------------------------------------------------
 # Comparison: NaN-aware, list-valued outputs (per-output comparators)
 # ---------------------------------------------------------------------------------------
-def _copy_grads(grads):
-    if isinstance(grads, np.ndarray):
-        return grads.copy()
-    return type(grads)(g.copy() for g in grads)
-
-
 def _numbers_error(a, b) -> float:
     """The relative error of the finite entries (norm-relative); inf unless the NaN/inf
     patterns (and the infinities) are equal."""
@@ -216,11 +210,6 @@ def _clipped_error(got, ref) -> float:
     if len(got) != len(ref):
         return float("inf")
     return max((_numbers_error(g, r) for g, r in zip(got, ref)), default=0.0)
-
-
-def _same_numbers(a, b, rtol=RTOL) -> bool:
-    """Equal NaN/inf pattern and finite entries within ``rtol`` (norm-relative)."""
-    return _numbers_error(a, b) <= rtol
 
 
 def _same_total(a, b, rtol=RTOL) -> bool:
@@ -334,14 +323,6 @@ class _Text(checker.CheckText):
         return (f"passed ({n} cases, including all-zero gradients, NaN and inf norms, "
                 f"max_norm = 0 and a single array; same numbers as "
                 f"torch.nn.utils.clip_grad_norm_ to {rtol:.0e}).")
-
-
-def run_clip_check(student_fn, cases=None) -> Verdict:
-    """Run the check and return the verdict (nothing printed)."""
-    entry = EXERCISES[0]
-    return checker.run_check(student_fn, torch_clip, clip_cases() if cases is None else cases,
-                             name=NAME, outputs=entry.outputs, mistakes=entry.mistakes,
-                             rtol=RTOL, comparators=dict(entry.comparators), text=entry.text)
 
 
 EXERCISES = (

@@ -17,7 +17,7 @@ from .registry import Exercise, check_functions
 
 # Lesson modules whose functions compute the answer, or part of it (the fast versions,
 # the gates): grading treats a call to one of them like a call to the reference.
-ANSWER_MODULES = ("course_utils.maths.lstm",)
+ANSWER_MODULES = ("course_utils.maths.lstm", "course_utils.lessons.cell_flow")
 
 # (N, D, H). The first case has D == H so transposed weights give wrong numbers (which we
 # diagnose) rather than a shape error; the others are non-square.

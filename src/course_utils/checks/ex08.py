@@ -140,20 +140,6 @@ def _state_not_carried(model, optimizer, x, y, state, clip):
     return _nb08.tbptt_train_step(model, optimizer, x, y, None, clip)
 
 
-def _returns_old_state(model, optimizer, x, y, state, clip):
-    loss, _ = _nb08.tbptt_train_step(model, optimizer, x, y, state, clip)
-    return loss, state
-
-
-def _retain_graph(model, optimizer, x, y, state, clip):
-    loss, state = _loss(model, x, y, state)
-    optimizer.zero_grad()
-    loss.backward(retain_graph=True)
-    torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-    optimizer.step()
-    return loss.item(), state
-
-
 def _sum_loss(model, optimizer, x, y, state, clip):
     logits, state = model(x, charlm.detach_state(state))
     loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum")

@@ -12,7 +12,7 @@ biases are either one constant ``b_f`` or drawn by chrono initialisation with ho
   the direct path alone, ``max_j ∏_{t=k+1}^{T} f_{t,j}`` (the Jacobian ``diag(∏ f_t)``).
 
 The Jacobians come from the course's LSTM backward pass
-(:func:`course_utils.maths.lstm.lstm_state_gradients` with ``dcT`` the rows of an identity).
+(:func:`course_utils.lessons.cell_flow.lstm_state_gradients` with ``dcT`` the rows of an identity).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import numpy as np
 from .. import runtime
 from ..maths import lstm
 from ..reference import nb07 as _nb07
-from . import longrange
+from . import cell_flow, longrange
 
 EXPLORER_DEFAULTS = dict(forget_bias=3.0, init="constant", T_max=100, T=100)
 INITS = ("constant", "chrono")
@@ -48,7 +48,7 @@ def cell_state_jacobians(x, h0, c0, Wx, Wh, b):
     # Row (n, j) of the replicated batch carries e_j^T ∂c_T/∂(.) for sequence n.
     rep = (np.repeat(a, H, axis=0) for a in (x, h0, c0))
     eye = np.tile(np.eye(H), (N, 1))
-    _, dc = lstm.lstm_state_gradients(*rep, Wx, Wh, b, np.zeros((N * H, H)), dcT=eye)
+    _, dc = cell_flow.lstm_state_gradients(*rep, Wx, Wh, b, np.zeros((N * H, H)), dcT=eye)
     return dc.reshape(N, H, T + 1, H).transpose(0, 2, 1, 3)
 
 

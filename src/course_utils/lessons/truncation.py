@@ -10,7 +10,7 @@ The gradient of L with respect to all RNN weights θ = (Wxh, Whh, b) is a sum of
 per *path*: the loss at step t reaching the use of θ at step k ≤ t, through the Jacobians
 of steps k+1 … t. TBPTT(k1, k2) keeps a term iff step k lies inside the backward window of
 the update that injects L_t (:func:`kept_mask`). The truncated gradient itself is computed
-by :func:`tbptt.tbptt_k1k2_numpy`, the full one by :func:`reference.nb03.rnn_backward`.
+by :func:`tbptt_numpy.tbptt_k1k2_numpy`, the full one by :func:`reference.nb03.rnn_backward`.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import numpy as np
 from ..maths import tbptt
 from ..reference import nb01 as _nb01
 from ..reference import nb03 as _nb03
+from . import tbptt_numpy
 
 EXPLORER_DEFAULTS = dict(k1=4, k2=8, lag=6)
 EXPLORER_T = 24
@@ -162,7 +163,7 @@ def explorer_experiment(k1=4, k2=8, lag=6, *, T=EXPLORER_T, seed=0) -> Truncatio
     p = delayed_copy_problem(T, lag, seed=seed)
     args = (p["x"], p["h0"], p["Wxh"], p["Whh"], p["b"])
     _, _, gx, gh, gb = _nb03.rnn_backward(p["dh"], p["x"], p["h0"], p["h"], p["Wxh"], p["Whh"])
-    tx, th, tb, _ = tbptt.tbptt_k1k2_numpy(*args, p["dh"], k1, k2)
+    tx, th, tb, _ = tbptt_numpy.tbptt_k1k2_numpy(*args, p["dh"], k1, k2)
     flat = lambda a, c, d: np.concatenate([a.ravel(), c.ravel(), d])  # noqa: E731
     return TruncationExperiment(k1, k2, lag, path_contributions(*args, p["dh"]),
                                 kept_mask(T, k1, k2), flat(gx, gh, gb),

@@ -23,6 +23,7 @@ from ..maths.tbptt import METHODS
 from ..reference import nb01 as _nb01
 from ..reference import nb03 as _nb03
 from ..runtime import torch_threads
+from . import tbptt_numpy
 
 
 def _problem(T, N, D, H, seed, dtype=np.float64):
@@ -44,7 +45,7 @@ def numpy_pass(method: str, x, h0, Wxh, Whh, b, dh, k: int):
         h = _nb01.rnn_forward(x, h0, Wxh, Whh, b)
         return _nb03.rnn_backward(dh, x, h0, h, Wxh, Whh)[2:]
     if method == "checkpointed":
-        return tbptt.checkpointed_bptt_numpy(x, h0, Wxh, Whh, b, dh, tbptt.sqrt_segment(x.shape[1]))
+        return tbptt_numpy.checkpointed_bptt_numpy(x, h0, Wxh, Whh, b, dh, tbptt.sqrt_segment(x.shape[1]))
     if method == "truncated":
         total = [np.zeros_like(Wxh), np.zeros_like(Whh), np.zeros_like(b)]
         h_prev = h0

@@ -1,13 +1,13 @@
 """Reference solution of notebook 08's exercise: one step of stateful truncated BPTT for a
 character language model (see :mod:`course_utils.lessons.charlm`; the detach is
-:func:`course_utils.training.detach_state`, which ``charlm`` shows as ``charlm.detach_state``)."""
+:func:`course_utils.maths.tbptt.detach_state`, which ``charlm`` shows as ``charlm.detach_state``)."""
 
 from __future__ import annotations
 
 import torch
 from torch.nn import functional as F
 
-from ..training import detach_state
+from ..maths.tbptt import detach_state
 
 
 def tbptt_train_step(model, optimizer, x, y, state, clip):

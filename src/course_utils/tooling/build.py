@@ -40,6 +40,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..provenance import ROOT
 from .editions import (
     NotebookError,
     dumps,
@@ -48,8 +49,8 @@ from .editions import (
     student_status,
     without_hints,
 )
+from .exercise_cells import grade_id
 
-ROOT = Path(__file__).resolve().parents[3]
 NB_NAME = re.compile(r"^\d\d_[a-z0-9_]+\.ipynb$")
 SOLUTION_MARK = "BEGIN SOLUTION"
 HIDDEN_MARK = "BEGIN HIDDEN TESTS"
@@ -124,7 +125,7 @@ def validate_solution(nb, path: Path) -> list[dict]:
             MetadataValidator().validate_cell(cell)
         except ValidationError as exc:
             raise NotebookError(f"{_cell_label(path, i, cell)}: bad nbgrader metadata: {exc}") from exc
-        gid = meta.get("grade_id")
+        gid = grade_id(cell)
         if gid in seen:
             raise NotebookError(f"{_cell_label(path, i, cell)}: grade_id {gid!r} already used "
                                 f"by cell {seen[gid]}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.machinery
 import importlib.util
 import subprocess
 import sys
@@ -109,17 +110,24 @@ def course_root(start: Path | None = None) -> Path | None:
     return None
 
 
+BARE = "course_bare"  # the package's name when course.py loaded this file by path
+
+
 def _sibling(name: str):
-    """A module of this package, also when this file was loaded by path (by course.py)."""
+    """A module of this package, also when this file was loaded by path (by course.py,
+    before the course's environment exists). Then the package's folder and ``tooling/``
+    are registered as the bare packages ``course_bare`` and ``course_bare.tooling`` (their
+    ``__init__`` not run: it needs numpy), so that the modules the student commands need
+    (standard library only) import each other by relative imports, as in the package."""
     if __package__:
         return importlib.import_module(f".{name}", __package__)
-    key = f"course_{name}"
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, Path(__file__).with_name(f"{name}.py"))
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[key] = mod  # dataclasses look their module up here
-        spec.loader.exec_module(mod)
-    return sys.modules[key]
+    if BARE not in sys.modules:
+        folder = Path(__file__).resolve().parent
+        for key, path in ((BARE, folder.parent), (f"{BARE}.tooling", folder)):
+            spec = importlib.machinery.ModuleSpec(key, None, is_package=True)
+            spec.submodule_search_locations = [str(path)]
+            sys.modules[key] = importlib.util.module_from_spec(spec)
+    return importlib.import_module(f"{BARE}.tooling.{name}")
 
 
 def _cmd_build(args) -> int:
@@ -150,15 +158,16 @@ def _cmd_build(args) -> int:
 
 
 def _cmd_exercises(args) -> int:
-    from . import build, grading
+    from . import build, grading_select
 
     try:
         cat = build.catalogue()
-        selectors = grading.parse_assignment(args.assignment.read_text()) if args.assignment else {}
+        selectors = (grading_select.parse_assignment(args.assignment.read_text())
+                     if args.assignment else {})
         for s in filter(None, (x.strip() for x in args.only.split(","))):
             selectors.setdefault(s, None)
-        cat = grading.select(cat, selectors)
-    except (build.NotebookError, grading.GradingError, OSError) as exc:
+        cat = grading_select.select(cat, selectors)
+    except (build.NotebookError, grading_select.GradingError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if args.json:
@@ -168,7 +177,7 @@ def _cmd_exercises(args) -> int:
         print(markdown_table(cat))
         return 0
     if args.readme:
-        from .build import ROOT
+        from ..provenance import ROOT
 
         changed = write_readme_table(ROOT / TABLE_FILE, markdown_table(cat))
         print(f"{TABLE_FILE}: exercise table " + ("rewritten" if changed else "already up to date"))
@@ -226,12 +235,6 @@ def _cmd_site(args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0
-
-
-def _cmd_grade(args) -> int:
-    from . import grading
-
-    return grading.run_cli(args)
 
 
 def _cmd_grade(args) -> int:

@@ -19,6 +19,8 @@ import hashlib
 import re
 from pathlib import Path
 
+from .exercise_cells import WRITTEN_ANSWER, grade_id, role
+
 
 class NotebookError(Exception):
     """A malformed solution notebook; the message names the file and the cell."""
@@ -47,19 +49,18 @@ HINT_BLOCK = re.compile(r"[ \t]*<details>\s*<summary>\s*Hint\b.*?</details>[ \t]
 
 def is_written_answer(cell) -> bool:
     """A markdown cell whose whole text is a graded model answer (nbgrader solution + grade)."""
-    meta = cell.metadata.get("nbgrader") or {}
-    return cell.cell_type == "markdown" and bool(meta.get("solution")) and bool(meta.get("grade"))
+    return role(cell) == WRITTEN_ANSWER
 
 
 def model_answer_cell(answer_cell):
     """The collapsed ``<details>`` cell the self-study edition puts after a written answer."""
     import nbformat
 
-    grade_id = answer_cell.metadata["nbgrader"]["grade_id"]
+    gid = grade_id(answer_cell)
     text = (f"<details><summary>{MODEL_ANSWER_SUMMARY}</summary>\n\n"
             f"{answer_cell.source.strip()}\n\n</details>")
-    cell = nbformat.v4.new_markdown_cell(text, metadata={"course": {"model_answer_for": grade_id}})
-    cell.id = f"{answer_cell.id}-model"[:64] if answer_cell.get("id") else f"{grade_id}-model"[:64]
+    cell = nbformat.v4.new_markdown_cell(text, metadata={"course": {"model_answer_for": gid}})
+    cell.id = f"{answer_cell.id}-model"[:64] if answer_cell.get("id") else f"{gid}-model"[:64]
     return cell
 
 
@@ -107,13 +108,12 @@ def make_student(nb, path: Path, edition: str = "self-study"):
         raise ValueError(f"edition must be one of {EDITIONS}, not {edition!r}")
     student = _nbgrader_release(nb, path)
     if edition == "self-study":
-        answers = {c.metadata["nbgrader"]["grade_id"]: c for c in nb.cells if is_written_answer(c)}
+        answers = {grade_id(c): c for c in nb.cells if is_written_answer(c)}
         cells = []
         for cell in student.cells:
             cells.append(cell)
-            gid = (cell.metadata.get("nbgrader") or {}).get("grade_id")
-            if is_written_answer(cell) and gid in answers:
-                cells.append(model_answer_cell(answers[gid]))
+            if is_written_answer(cell) and grade_id(cell) in answers:
+                cells.append(model_answer_cell(answers[grade_id(cell)]))
         student.cells = cells
     else:
         for cell in student.cells:

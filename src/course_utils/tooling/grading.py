@@ -14,11 +14,11 @@ The verdict never comes from anything the student's code can write. For each sub
    module) earns 0; a copy of a reference's code is flagged for review.
 
 ==================  =====================================================================
-status              when
+status              when (the words of :mod:`course_utils.status`)
 ==================  =====================================================================
-``pass``            every case, held-out ones included, matches the reference
+``passed``          every case, held-out ones included, matches the reference
 ``not attempted``   the function still raises ``NotImplementedError``
-``fail``            anything else, with the whole verdict as the reason (which output,
+``wrong``           anything else, with the whole verdict as the reason (which output,
                     how far off, the likely mistake), or: not defined, time limit in cell
                     N, the process died, not the student's work, tampering …
 ``manual``          a written (markdown) answer: answered, to be graded by hand (0 points
@@ -50,31 +50,23 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from ..status import PASSED, STATUSES, WRONG
 from . import grading_checks as gc
-from .grading_notebook import (  # noqa: F401
+from .grading_notebook import (
     DEFAULT_CELL_TIMEOUT,
     DEFAULT_HELDOUT,
     DEFAULT_TIMEOUT,
     KILL_GRACE,
-    WRITTEN_BLANK,
     _all,
     grade_notebook,
 )
-from .grading_reports import (  # noqa: F401
-    FAIL,
-    MANUAL,
-    NOT_ATTEMPTED,
-    PASS,
-    ExerciseResult,
+from .grading_reports import (
     SubmissionResult,
     first_line,
     format_table,
-    reason_summary,
-    to_csv,
-    to_json,
     write_reports,
 )
-from .grading_select import (  # noqa: F401
+from .grading_select import (
     ROOT,
     GradingError,
     discover,
@@ -103,7 +95,7 @@ def course_digest(root: Path = ROOT) -> str:
 # ---------------------------------------------------------------------------------------
 def _failed(job: dict, reason: str, seconds: float = 0.0) -> SubmissionResult:
     res = SubmissionResult(job["display"], job["student"], job["notebook"])
-    res.exercises = _all(job["entries"], FAIL, reason)
+    res.exercises = _all(job["entries"], WRONG, reason)
     res.problem, res.seconds = reason, round(seconds, 1)
     return res
 
@@ -140,9 +132,6 @@ def _grade_isolated(job: dict, timeout: float) -> SubmissionResult:
                    time.monotonic() - t0)
 
 
-_STATUSES = (PASS, FAIL, NOT_ATTEMPTED, MANUAL)
-
-
 def _validated(job: dict, data: dict) -> SubmissionResult:
     """The worker's result, held to the job: the same exercises in the same order, their
     titles, kinds and points from the grader's entries (read from ``solutions/``), a known
@@ -152,10 +141,10 @@ def _validated(job: dict, data: dict) -> SubmissionResult:
     if [e.id for e in res.exercises] != [e["id"] for e in entries]:
         raise ValueError("the result's exercises are not the job's")
     for e, want in zip(res.exercises, entries):
-        if e.status not in _STATUSES:
+        if e.status not in STATUSES:
             raise ValueError(f"unknown status {e.status!r}")
         e.title, e.kind, e.max_points = want["title"], want["kind"], want["points"]
-        e.points = want["points"] if e.status == PASS and want["kind"] == "code" else 0
+        e.points = want["points"] if e.status == PASSED and want["kind"] == "code" else 0
     res.file, res.student, res.notebook = job["display"], job["student"], job["notebook"]
     res.heldout_seeds = list(job.get("seeds", []))
     return res

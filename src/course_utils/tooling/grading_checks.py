@@ -29,9 +29,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..checks import checker
+from ..status import NOT_ATTEMPTED, PASSED, WRONG
 from . import sandbox
+from .exercise_cells import SOLUTION, grade_id, role, source
 
-PASS, FAIL, NOT_ATTEMPTED = "pass", "fail", "not attempted"
 GUARDED = ("course_utils.checks.checker", "course_utils.maths.numerics", "course_utils.checks")
 MIN_COPY_STATEMENTS = 4  # shorter references are written the same way by honest students
 UTILITY = {"course_utils", "course_utils.maths.numerics", "course_utils.runtime", "course_utils.plots"}
@@ -64,20 +65,6 @@ class Plan:
     solution_sources: set[str]
     forbidden: dict[str, list[str]]
     reference_shapes: dict[str, str] = field(default_factory=dict)  # check id -> normalised
-
-
-def _gid(cell) -> str | None:
-    meta = cell.get("metadata") if isinstance(cell, dict) else None
-    nbg = meta.get("nbgrader") if isinstance(meta, dict) else None
-    gid = nbg.get("grade_id") if isinstance(nbg, dict) else None
-    return gid if isinstance(gid, str) else None
-
-
-def _source(cell) -> str:
-    src = cell.get("source", "") if isinstance(cell, dict) else ""
-    if isinstance(src, list):
-        src = "".join(s for s in src if isinstance(s, str))
-    return src if isinstance(src, str) else ""
 
 
 def _module_aliases(setup_sources: list[str]) -> dict[str, str]:
@@ -156,7 +143,7 @@ def _allowed_calls(cells, answer_ids, aliases) -> set[tuple[str, str]]:
     helpers, allowed to students too)."""
     allowed = set()
     for c in cells:
-        if c.cell_type == "code" and _gid(c) in answer_ids:
+        if c.cell_type == "code" and grade_id(c) in answer_ids:
             for node in ast.walk(ast.parse(c.source)):
                 if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
                         and node.value.id in aliases):
@@ -170,8 +157,8 @@ def _checks(cells, number: int, answer_ids) -> dict[str, Check]:
 
     where = {}
     for i, c in enumerate(cells):
-        if _gid(c):
-            where.setdefault(_gid(c), i)
+        if grade_id(c):
+            where.setdefault(grade_id(c), i)
     checks = {}
     for e in registry.exercises():
         if e.notebook == number and e.kind == registry.CODE and e.id in where:
@@ -230,10 +217,9 @@ def make_plan(solution_path: str) -> Plan:
     nb = nbformat.read(solution_path, as_version=4)
     cells = nb.cells
     setup = [(i, c.source) for i, c in enumerate(cells)
-             if c.cell_type == "code" and not _gid(c) and "course_utils.setup(" in c.source]
+             if c.cell_type == "code" and not grade_id(c) and "course_utils.setup(" in c.source]
     aliases = _module_aliases([s for _, s in setup])
-    answer_ids = {_gid(c) for c in cells if c.cell_type == "code" and _gid(c)
-                  and (c.metadata.get("nbgrader") or {}).get("solution")}
+    answer_ids = {grade_id(c) for c in cells if role(c) == SOLUTION and grade_id(c)}
     allowed = _allowed_calls(cells, answer_ids, aliases)
     checks = _checks(cells, int(Path(solution_path).name[:2]), answer_ids)
     harness = {(c.module, c.harness) for c in checks.values() if c.harness}
@@ -277,7 +263,7 @@ def sandbox_cells(plan: Plan, cells: list, student_sources: set[str]) -> tuple[l
     for i, cell in enumerate(cells):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
-        gid, src = _gid(cell), _source(cell)
+        gid, src = grade_id(cell), source(cell)
         if gid in by_answer:
             chk = by_answer[gid]
             out.append({"index": i, "source": src, "kind": "answer"})
@@ -321,14 +307,14 @@ def score_check(box: sandbox.Sandbox, plan: Plan, chk: Check, info: dict, *, see
     name = chk.arg
     kind = info.get("kind")
     if kind == "missing":
-        return Outcome(FAIL, f"`{name}` is not defined: was the function renamed, or its "
+        return Outcome(WRONG, f"`{name}` is not defined: was the function renamed, or its "
                        "cell deleted or left with an error?")
     if kind == "reference" or info.get("wraps"):
         what = info.get("what") or info.get("wraps")
-        return Outcome(FAIL, f"not your work: `{name}` is the course's reference `{what}` "
+        return Outcome(WRONG, f"not your work: `{name}` is the course's reference `{what}` "
                        "(or wraps it); 0 points for this exercise.")
     if kind != "function":
-        return Outcome(FAIL, f"`{name}` is not a function (it is a {info.get('type')}).")
+        return Outcome(WRONG, f"`{name}` is not a function (it is a {info.get('type')}).")
     events: list = []
     proxy = box.proxy(name, info, timeout=timeout, log=events)
     if chk.harness:
@@ -344,26 +330,26 @@ def score_check(box: sandbox.Sandbox, plan: Plan, chk: Check, info: dict, *, see
         verdict = found[0][0] if found else None
         used = _reference_events(events)
         if used:
-            return Outcome(FAIL, f"not your work: `{name}` uses the course's reference "
+            return Outcome(WRONG, f"not your work: `{name}` uses the course's reference "
                            f"{', '.join(f'`{u}`' for u in used)}; 0 points for this exercise.")
         zero, flags = behaviour_verdict(chk, name, events)
         if zero:
-            return Outcome(FAIL, zero, flags)
+            return Outcome(WRONG, zero, flags)
         if box.dead:
-            return Outcome(FAIL, f"{box.dead} (while checking `{name}`)")
+            return Outcome(WRONG, f"{box.dead} (while checking `{name}`)")
         if verdict is None or not verdict.passed:
             break
     if verdict is None:
-        return Outcome(FAIL, "the check gave no verdict", flags)
+        return Outcome(WRONG, "the check gave no verdict", flags)
     fields = dict(verdict.to_dict(), seed=seed)
     if verdict.passed:
-        return Outcome(PASS, f"{verdict.message} Held-out cases (seeds {', '.join(map(str, seeds))}) "
+        return Outcome(PASSED, f"{verdict.message} Held-out cases (seeds {', '.join(map(str, seeds))}) "
                        "passed too." if seeds else verdict.message, flags, verdict=fields)
     text = verdict_text(verdict)
     if seed is not None:
         text = (f"passed its own cases but not the held-out ones (seed {seed}): "
                 + text)
-    return Outcome(NOT_ATTEMPTED if verdict.status == checker.NOT_ATTEMPTED else FAIL, text,
+    return Outcome(NOT_ATTEMPTED if verdict.status == NOT_ATTEMPTED else WRONG, text,
                    flags, verdict=fields)
 
 
@@ -388,9 +374,9 @@ def review_flags(plan: Plan, chk: Check, cells: list, where: dict, added=()) -> 
     shape = plan.reference_shapes.get(chk.id)
     own = [(i, "the answer cell")] if i is not None else []
     own += [(j, f"the answer cell of {cid}") for cid, j in sorted(where.items())
-            if j != i and _function_node(_source(cells[j]), chk.arg) is not None]
+            if j != i and _function_node(source(cells[j]), chk.arg) is not None]
     for j, label in own + [(j, f"cell {j} (added)") for j in added if j != i]:
-        src = _source(cells[j])
+        src = source(cells[j])
         node = _function_node(src, chk.arg)
         if node is not None and shape is not None and normalised(node) == shape:
             flags.append(f"`{chk.arg}` in {label} is a copy of the course's reference "

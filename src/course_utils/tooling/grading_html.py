@@ -20,15 +20,16 @@ import io
 import subprocess
 from pathlib import Path
 
-from .grading_reports import FAIL, MANUAL, NOT_ATTEMPTED, PASS, SubmissionResult
+from ..status import MANUAL, NOT_ATTEMPTED, PASSED, WRONG
+from .grading_reports import SubmissionResult
 from .grading_summary import NotebookSummary, class_summary, status_counts, students_in
 
 # Okabe & Ito (2008): blue #0072B2, vermillion #D55E00, orange #E69F00; tints for cells.
-STATUS_STYLE = {PASS: ("✓", "pass", "#cfe6f5"), FAIL: ("✗", "fail", "#f8d5bd"),
+STATUS_STYLE = {PASSED: ("✓", "pass", "#cfe6f5"), WRONG: ("✗", "fail", "#f8d5bd"),
                 NOT_ATTEMPTED: ("–", "not attempted", "#e6e6e6"),
                 MANUAL: ("✎", "manual", "#fbecc5")}
 BAR_COLOUR = "#0072B2"
-_SORT_RANK = {PASS: 3, MANUAL: 2, FAIL: 1, NOT_ATTEMPTED: 0}
+_SORT_RANK = {PASSED: 3, MANUAL: 2, WRONG: 1, NOT_ATTEMPTED: 0}
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;color:#1a1a1a;
@@ -167,12 +168,12 @@ def _exercise(ex, n_submissions: int) -> str:
            f"</code>, {_pts(ex.max_points)} points)</span></h4>"]
     if ex.kind == "written":
         out.append(f"<p>Written answer, graded by hand: {c[MANUAL]} answered, "
-                   f"{c[NOT_ATTEMPTED]} left blank, {c[FAIL]} missing.</p>")
+                   f"{c[NOT_ATTEMPTED]} left blank, {c[WRONG]} missing.</p>")
         return "\n".join(out)
-    rate = 100 * c[PASS] / ex.graded if ex.graded else 0
-    out.append(f'<p data-exercise="{esc(ex.id)}" data-pass="{c[PASS]}" data-fail="{c[FAIL]}" '
-               f'data-not-attempted="{c[NOT_ATTEMPTED]}">Passed: <strong>{c[PASS]} of '
-               f"{ex.graded}</strong> ({rate:.0f}%). Failed: {c[FAIL]}. Not attempted: "
+    rate = 100 * c[PASSED] / ex.graded if ex.graded else 0
+    out.append(f'<p data-exercise="{esc(ex.id)}" data-pass="{c[PASSED]}" data-fail="{c[WRONG]}" '
+               f'data-not-attempted="{c[NOT_ATTEMPTED]}">Passed: <strong>{c[PASSED]} of '
+               f"{ex.graded}</strong> ({rate:.0f}%). Failed: {c[WRONG]}. Not attempted: "
                f"{c[NOT_ATTEMPTED]}.</p>")
     rows = "".join(f'<tr><td class="num">{_pts(p)}</td><td class="num">{n}</td></tr>'
                    for p, n in sorted(ex.points.items()))
@@ -211,9 +212,9 @@ def _overview(nb: NotebookSummary) -> str:
         top = ex.mistakes[0] if ex.mistakes else None
         mistake = (f"{esc(top.label)} ({_plural(top.count, 'student')})" if top else
                    "written answer" if ex.kind == "written" else "none diagnosed")
-        passed = f"{c[PASS]} of {ex.graded}" if ex.kind != "written" else "graded by hand"
+        passed = f"{c[PASSED]} of {ex.graded}" if ex.kind != "written" else "graded by hand"
         rows.append(f'<tr><th scope="row"><a href="#{esc(ex.id)}">{esc(ex.title)}</a></th>'
-                    f'<td class="num">{passed}</td><td class="num">{c[FAIL]}</td>'
+                    f'<td class="num">{passed}</td><td class="num">{c[WRONG]}</td>'
                     f'<td class="num">{c[NOT_ATTEMPTED]}</td><td>{mistake}</td></tr>')
     head = "".join(f'<th scope="col">{h}</th>' for h in (
         "exercise", "passed", "failed", "not attempted", "most frequent mistake"))

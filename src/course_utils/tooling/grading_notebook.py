@@ -11,17 +11,11 @@ import json
 import time
 from pathlib import Path
 
+from ..provenance import ROOT
+from ..status import MANUAL, NOT_ATTEMPTED, PASSED, WRONG
 from . import grading_checks as gc
-from .grading_reports import (
-    FAIL,
-    MANUAL,
-    NOT_ATTEMPTED,
-    PASS,
-    ExerciseResult,
-    SubmissionResult,
-    first_line,
-)
-from .grading_select import ROOT
+from .exercise_cells import grade_id, source
+from .grading_reports import ExerciseResult, SubmissionResult, first_line
 
 DEFAULT_TIMEOUT = 600          # s per notebook
 DEFAULT_CELL_TIMEOUT = 300     # s per cell and per call of a student's function
@@ -38,9 +32,9 @@ def _all(entries, status, reason, kind_filter=None):
 def _written(entry, cells, by_id) -> ExerciseResult:
     i = by_id.get(entry["id"])
     if i is None:
-        return ExerciseResult(entry["id"], entry["title"], entry["points"], FAIL, 0,
+        return ExerciseResult(entry["id"], entry["title"], entry["points"], WRONG, 0,
                               "answer cell missing (deleted?)", kind="written")
-    text = gc._source(cells[i]).strip()
+    text = source(cells[i]).strip()
     if not text or text == WRITTEN_BLANK:
         return ExerciseResult(entry["id"], entry["title"], entry["points"], NOT_ATTEMPTED, 0,
                               "written answer left blank", kind="written")
@@ -64,11 +58,11 @@ def grade_notebook(path: Path, entries: list[dict], notebook: str, *, student: s
             raise ValueError("no list of cells")
     except Exception as exc:
         res.problem = f"not a readable notebook: {first_line(str(exc)) or type(exc).__name__}"
-        res.exercises = _all(entries, FAIL, res.problem)
+        res.exercises = _all(entries, WRONG, res.problem)
         return res
     by_id = {}
     for i, c in enumerate(cells):
-        gid = gc._gid(c)
+        gid = grade_id(c)
         if gid:
             by_id[gid] = i  # the last occurrence wins (a duplicated cell)
     code = [e for e in entries if e["kind"] == "code"]
@@ -78,8 +72,8 @@ def grade_notebook(path: Path, entries: list[dict], notebook: str, *, student: s
         if e["kind"] != "code":
             res.exercises.append(_written(e, cells, by_id))
             continue
-        o = outcomes.get(e["id"]) or gc.Outcome(FAIL, res.problem or "not checked")
-        pts = e["points"] if o.status == PASS else 0
+        o = outcomes.get(e["id"]) or gc.Outcome(WRONG, res.problem or "not checked")
+        pts = e["points"] if o.status == PASSED else 0
         res.exercises.append(ExerciseResult(e["id"], e["title"], e["points"], o.status, pts,
                                             o.reason, review=o.flags, verdict=o.verdict))
     res.seconds = round(time.monotonic() - t0, 1)
@@ -142,7 +136,7 @@ def _score_code(root, notebook, entries, cells, deadline, cell_timeout, seeds, r
     student_nb = Path(root) / "notebooks" / notebook
     student_sources: set[str] = set()
     if student_nb.exists():
-        student_sources = {gc._source(c).strip() for c in json.loads(student_nb.read_text())["cells"]}
+        student_sources = {source(c).strip() for c in json.loads(student_nb.read_text())["cells"]}
     run, where = gc.sandbox_cells(plan, cells, student_sources)
     sb = _Box(plan, run, deadline, cell_timeout, hide)
     try:
@@ -154,7 +148,7 @@ def _score_code(root, notebook, entries, cells, deadline, cell_timeout, seeds, r
         if tamper:
             res.problem = ("tampering with the course's checking code ("
                            + ", ".join(f"`{t}` changed" for t in tamper) + "): 0 points")
-            return {e["id"]: gc.Outcome(FAIL, res.problem) for e in entries}
+            return {e["id"]: gc.Outcome(WRONG, res.problem) for e in entries}
         errors = {c["index"]: c for c in sb.load.get("cells", []) if c.get("status") == "error"}
         return {e["id"]: _score_one(sb, e, cells, where, errors, seeds, res) for e in entries}
     finally:
@@ -168,27 +162,27 @@ def _score_one(sb: _Box, entry, cells, where, errors, seeds, res) -> gc.Outcome:
     plan = sb.plan
     chk = plan.checks.get(entry["id"])
     if chk is None:
-        return gc.Outcome(FAIL, "this check cell cannot be graded automatically")
+        return gc.Outcome(WRONG, "this check cell cannot be graded automatically")
     if sb.box.dead and "problem" not in sb.load:
         sb.start()
     if "problem" in sb.load:
         res.problem = res.problem or sb.load["problem"]
-        return gc.Outcome(FAIL, sb.load["problem"])
+        return gc.Outcome(WRONG, sb.load["problem"])
     i = where.get(chk.id)
     if sb.stopped and i is not None and i not in sb.ran:
         cell, why = sb.stopped
-        return gc.Outcome(FAIL, f"not checked: cell {cell} stopped the notebook before this "
+        return gc.Outcome(WRONG, f"not checked: cell {cell} stopped the notebook before this "
                           f"exercise's cell {i} ran ({why})")
     left = sb.deadline - time.monotonic()
     if left <= 1:
-        return gc.Outcome(FAIL, "not checked: the notebook time limit was reached")
+        return gc.Outcome(WRONG, "not checked: the notebook time limit was reached")
     try:
         info = sb.box.describe([chk.arg], timeout=min(30, left))[chk.arg]
         o = gc.score_check(sb.box, plan, chk, info, seeds=seeds,
                            timeout=max(1.0, min(sb.cell_timeout, left)))
     except SandboxError as exc:
-        o = gc.Outcome(FAIL, f"{exc.why} (while checking `{chk.arg}`)")
-    if o.status != PASS and i in errors:
+        o = gc.Outcome(WRONG, f"{exc.why} (while checking `{chk.arg}`)")
+    if o.status != PASSED and i in errors:
         err = errors[i]
         o.reason += (f"\nThe answer cell (cell {i}) raised {err.get('ename')}: "
                      f"{first_line(err.get('evalue', ''))}")

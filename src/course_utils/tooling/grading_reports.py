@@ -8,7 +8,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-PASS, FAIL, NOT_ATTEMPTED, MANUAL = "pass", "fail", "not attempted", "manual"
+from ..status import MANUAL, NOT_ATTEMPTED, PASSED, WRONG
 
 
 @dataclass
@@ -77,13 +77,13 @@ def reason_summary(r: SubmissionResult) -> str:
     from the verdict's fields, or the grader's own first line (time limit, not your work …)."""
     parts = [r.problem] if r.problem else []
     for e in r.exercises:
-        if e.status not in (FAIL, NOT_ATTEMPTED) or not e.reason or e.reason == r.problem:
+        if e.status not in (WRONG, NOT_ATTEMPTED) or not e.reason or e.reason == r.problem:
             continue
         parts.append(f"{e.id}: {verdict_line(e.verdict) if e.verdict else first_line(e.reason)}")
     return " | ".join(parts)
 
 
-_SHORT = {PASS: "pass", FAIL: "FAIL", NOT_ATTEMPTED: "-", MANUAL: "manual"}
+_SHORT = {PASSED: "pass", WRONG: "FAIL", NOT_ATTEMPTED: "-", MANUAL: "manual"}
 
 
 def _fmt_pts(x: float) -> str:
@@ -132,7 +132,7 @@ def format_table(results: list[SubmissionResult]) -> str:
         if r.problem:
             notes.append(f"{r.file}: {r.problem}")
         for e in r.exercises:
-            if e.status == FAIL and e.reason and e.reason != r.problem:
+            if e.status == WRONG and e.reason and e.reason != r.problem:
                 lines = [ln for ln in e.reason.splitlines() if ln.strip()]
                 notes.append(f"{r.file}: {e.id}: {lines[0] if lines else ''}")
                 notes += [f"    {ln.strip()}" for ln in lines[1:]]

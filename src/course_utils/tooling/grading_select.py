@@ -19,7 +19,7 @@ import fnmatch
 import re
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[3]
+from ..provenance import ROOT
 
 
 class GradingError(Exception):
@@ -139,7 +139,3 @@ def student_of(path: Path, base: Path | None, notebook: str | None) -> str:
         stem = stem.replace(Path(notebook).stem, "")
     stem = stem.strip("_-. ")
     return stem or path.stem
-
-
-def _display_name(path: Path, base: Path | None) -> str:
-    return str(path.relative_to(base)) if base is not None else path.name

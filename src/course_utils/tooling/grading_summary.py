@@ -15,7 +15,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from .grading_reports import FAIL, MANUAL, NOT_ATTEMPTED, PASS, SubmissionResult, first_line
+from ..status import MANUAL, STATUSES, WRONG
+from .grading_reports import SubmissionResult, first_line
 
 # What happened when no check gave a verdict, from the grader's own reason (first line).
 TIMEOUT, CRASH, REUSE, TAMPERING, UNREADABLE, OTHER = (
@@ -175,7 +176,7 @@ def _add_submission(nb: NotebookSummary, r: SubmissionResult, who: str) -> None:
         if e.status != MANUAL:
             ex.points[e.points] += 1
         nb.review += [(who, e.id, flag) for flag in e.review]
-        if e.status != FAIL:
+        if e.status != WRONG:
             continue
         v = e.verdict
         if v is not None:  # a check decided: its structured verdict
@@ -199,4 +200,4 @@ def _add_submission(nb: NotebookSummary, r: SubmissionResult, who: str) -> None:
 
 def status_counts(ex: ExerciseSummary) -> dict[str, int]:
     """Submissions per status (pass, fail, not attempted, manual), zeros included."""
-    return {s: ex.counts.get(s, 0) for s in (PASS, FAIL, NOT_ATTEMPTED, MANUAL)}
+    return {s: ex.counts.get(s, 0) for s in STATUSES}

@@ -27,6 +27,8 @@ from nbgrader import utils
 from nbgrader.api import MissingEntry
 from nbgrader.preprocessors import ClearHiddenTests, OverwriteCells
 
+from .exercise_cells import grade_id
+
 
 def released_source(cell) -> str:
     """The source of ``cell`` as ``generate_assignment`` releases it: hidden tests removed."""
@@ -40,10 +42,10 @@ class OverwriteCellsQuietForHiddenTests(OverwriteCells):
 
     def preprocess_cell(self, cell, resources, cell_index):
         self._as_released = False
-        grade_id = (cell.metadata.get("nbgrader") or {}).get("grade_id")
-        if grade_id is not None:
+        gid = grade_id(cell)
+        if gid is not None:
             try:
-                recorded = self.gradebook.find_source_cell(grade_id, self.notebook_id,
+                recorded = self.gradebook.find_source_cell(gid, self.notebook_id,
                                                            self.assignment_id)
             except MissingEntry:
                 recorded = None

@@ -29,11 +29,19 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-ICONS = {"✅": "passes", "❌": "fails", "⏳": "untouched"}
+from ..status import ICONS, NOT_ATTEMPTED, PASSED, WRONG
+from .exercise_cells import CHECK, SOLUTION, WRITTEN_ANSWER, grade_id, role, source
+
 UNANSWERED = "YOUR ANSWER HERE"
 VERDICT_KEY = "course_verdict"  # checker.OUTPUT_METADATA_KEY (this module is stdlib-only)
-MARK = {"passes": "✅", "fails": "❌", "untouched": "·", "edited, not run": "✎",
-        "answered": "✎", "error": "!"}
+# A row's status is the course's (course_utils.status), or one of two only a saved
+# notebook can tell: a solution edited since its check last ran, a written answer.
+EDITED, ANSWERED = "edited, not run", "answered"
+# How the report says each status, and its mark.
+SAYS = {PASSED: "passes", WRONG: "fails", NOT_ATTEMPTED: "untouched", EDITED: EDITED,
+        ANSWERED: ANSWERED}
+MARK = {PASSED: ICONS[PASSED], WRONG: ICONS[WRONG], NOT_ATTEMPTED: "·", EDITED: "✎",
+        ANSWERED: "✎"}
 
 
 class NotACourseNotebook(ValueError):
@@ -48,14 +56,14 @@ class Row:
     exercise: str
     title: str
     kind: str  # "code" or "written"
-    status: str  # passes | fails | untouched | edited, not run | answered
+    status: str  # PASSED | WRONG | NOT_ATTEMPTED (course_utils.status) | EDITED | ANSWERED
     detail: str = ""
     mistake: str = ""  # the diagnosed mistake's short name (a failing check), or ""
 
-
-def _text(cell: dict) -> str:
-    src = cell.get("source", "")
-    return "".join(src) if isinstance(src, list) else str(src)
+    @property
+    def says(self) -> str:
+        """The status as the report says it ("passes", "fails", "untouched", …)."""
+        return SAYS[self.status]
 
 
 def _output_text(cell: dict) -> str:
@@ -64,7 +72,7 @@ def _output_text(cell: dict) -> str:
         if not isinstance(out, dict):
             continue
         if out.get("output_type") == "stream":
-            parts.append(_text({"source": out.get("text", "")}))
+            parts.append(source({"source": out.get("text", "")}))
         elif out.get("output_type") == "error":
             parts.append(f"{out.get('ename', 'Error')}: {out.get('evalue', '')}")
     return "".join(parts)
@@ -74,11 +82,11 @@ def _verdict(output: str) -> tuple[str, str] | None:
     """The last verdict line a check printed: (status, reason), or None."""
     for line in reversed(output.splitlines()):
         line = line.strip()
-        for icon, status in ICONS.items():
+        for status, icon in ICONS.items():
             if line.startswith(icon):
                 return status, line[len(icon):].strip()
         if line.startswith("ExerciseFailed:"):
-            return "fails", line.split(":", 1)[1].strip()
+            return WRONG, line.split(":", 1)[1].strip()
     return None
 
 
@@ -92,12 +100,6 @@ def _mistake(cell: dict) -> str:
         if isinstance(name, str) and name:
             return name
     return ""
-
-
-def _nbgrader(cell: dict) -> dict:
-    meta = cell.get("metadata", {})
-    nbg = meta.get("nbgrader", {}) if isinstance(meta, dict) else {}
-    return nbg if isinstance(nbg, dict) else {}
 
 
 def _title(cell: dict, fallback: str) -> str:
@@ -115,32 +117,28 @@ def read_notebook(path: Path) -> list[Row]:
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
         raise NotACourseNotebook(f"{Path(path).name}: not a readable notebook ({exc})") from None
     name = Path(path).stem
-    code_cells = {_nbgrader(c).get("grade_id"): c for c in cells
-                  if isinstance(c, dict) and _nbgrader(c).get("solution")}
+    code_cells = {grade_id(c): c for c in cells if role(c) == SOLUTION}
     rows = []
     for cell in cells:
-        if not isinstance(cell, dict):
-            continue
-        nbg = _nbgrader(cell)
-        gid = nbg.get("grade_id")
-        if not nbg.get("grade") or not isinstance(gid, str):
+        gid, kind = grade_id(cell), role(cell)
+        if kind not in (CHECK, WRITTEN_ANSWER) or gid is None:
             continue
         title = _title(cell, gid)
-        if cell.get("cell_type") == "markdown":
-            answered = _text(cell).strip() not in {"", UNANSWERED}
+        if kind == WRITTEN_ANSWER:
+            answered = source(cell).strip() not in {"", UNANSWERED}
             rows.append(Row(name, gid, title, "written",
-                            "answered" if answered else "untouched"))
+                            ANSWERED if answered else NOT_ATTEMPTED))
             continue
         verdict = _verdict(_output_text(cell))
         solution = code_cells.get(f"{gid}_code")
-        edited = solution is not None and "raise NotImplementedError()" not in _text(solution)
+        edited = solution is not None and "raise NotImplementedError()" not in source(solution)
         if verdict is None:
-            status = "edited, not run" if edited else "untouched"
+            status = EDITED if edited else NOT_ATTEMPTED
             rows.append(Row(name, gid, title, "code", status))
-        elif verdict[0] == "untouched" and edited:
-            rows.append(Row(name, gid, title, "code", "edited, not run"))
+        elif verdict[0] == NOT_ATTEMPTED and edited:
+            rows.append(Row(name, gid, title, "code", EDITED))
         else:
-            fails = verdict[0] == "fails"
+            fails = verdict[0] == WRONG
             rows.append(Row(name, gid, title, "code", verdict[0], verdict[1] if fails else "",
                             _mistake(cell) if fails else ""))
     if not rows:
@@ -171,16 +169,16 @@ def format_report(rows: list[Row], problems: list[str], *, width: int = 100) -> 
             lines.append(f"\n{current}")
         detail = f": {r.detail}" if r.detail else ""
         mistake = f" ({r.mistake})" if r.mistake else ""
-        line = f"  {MARK.get(r.status, '?')} {r.exercise:30} {r.status}{mistake}{detail}"
+        line = f"  {MARK[r.status]} {r.exercise:30} {r.says}{mistake}{detail}"
         lines.append(line if len(line) <= width else line[: width - 1] + "…")
     for p in problems:
         lines.append(f"\n! {p}")
     code = [r for r in rows if r.kind == "code"]
-    done = sum(r.status == "passes" for r in code)
-    failing = sum(r.status == "fails" for r in code)
+    done = sum(r.status == PASSED for r in code)
+    failing = sum(r.status == WRONG for r in code)
     written = [r for r in rows if r.kind == "written"]
     lines.append(f"\n{done} of {len(code)} code exercises pass, {failing} fail; "
-                 f"{sum(r.status == 'answered' for r in written)} of {len(written)} written "
+                 f"{sum(r.status == ANSWERED for r in written)} of {len(written)} written "
                  f"answers written (compare them with the model answers).")
     return "\n".join(lines).lstrip("\n")
 

@@ -27,7 +27,8 @@ import re
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-ROOT = Path(__file__).resolve().parents[3]
+from ..provenance import ROOT
+from .exercise_cells import nbgrader
 
 # The repository the README's badges point to (forks: replace it there and here).
 GITHUB_REPO = "bptt-course/bptt-course"
@@ -155,7 +156,7 @@ def widget_outputs(output: dict, state: dict) -> list[dict]:
 
 
 def _is_solution(cell) -> bool:
-    return bool(cell.get("metadata", {}).get("nbgrader", {}).get("solution"))
+    return bool(nbgrader(cell).get("solution"))
 
 
 def _student_cell(cell):

@@ -1,9 +1,10 @@
 """Update a student's copy of the course without losing their work; get fresh notebooks.
 
-Standard library only: ``course.py`` loads this file directly (before any environment
-exists), so it must not import numpy or anything from ``course_utils``; it loads its
-siblings ``update_plan.py`` (the pure plan), ``update_io.py`` (git, files, the Jupyter
-check) and ``update_undo.py`` (backup, marker, rollback) by path for the same reason.
+Standard library only: ``course.py`` runs it before any environment exists (through
+``cli._sibling``, which imports it without the package's ``__init__``), so it must not
+import numpy or anything else from ``course_utils``; its siblings are ``update_plan.py``
+(the pure plan), ``update_io.py`` (git, files, the Jupyter check) and ``update_undo.py``
+(backup, marker, rollback).
 
 ``python3 course.py update [--force]``
     Fetches the course's upstream branch and fast-forwards to it, as one transaction:
@@ -44,29 +45,16 @@ build and tests, which only look at ``NN_snake_case.ipynb``, ignore them.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import os
 import signal
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import update_io as _io
+from . import update_plan as _plan
+from . import update_undo as _undo
 
-def _sibling(name: str):
-    if __package__:  # imported as course_utils.tooling.update
-        return importlib.import_module(f"{__package__}.{name}")
-    spec = importlib.util.spec_from_file_location(f"course_{name}",
-                                                  Path(__file__).with_name(f"{name}.py"))
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses look their module up here
-    spec.loader.exec_module(mod)
-    return mod
-
-
-_plan = _sibling("update_plan")
-_io = _sibling("update_io")
-_undo = _sibling("update_undo")
 NB_NAME, sources_hash, content_status = _plan.NB_NAME, _plan.sources_hash, _plan.content_status
 BACKUP_DIR, MARKER = _undo.BACKUP_DIR, _undo.MARKER
 _rollback = _undo.rollback

@@ -17,14 +17,10 @@ import datetime as _dt
 import json
 import os
 import signal
-import sys
 from pathlib import Path
 
-if __package__:
-    from . import update_io as _io
-    from . import update_plan as _plan
-else:  # loaded by path from update.py, which loaded these two first
-    _io, _plan = sys.modules["course_update_io"], sys.modules["course_update_plan"]
+from . import update_io as _io
+from . import update_plan as _plan
 
 BACKUP_DIR = "course-backup"  # inside .git/, so never committed and never in `git status`
 MARKER = "course-update-in-progress.json"  # inside .git/ while an update is being applied
