@@ -32,6 +32,7 @@ from ..checks import checker
 from ..status import NOT_ATTEMPTED, PASSED, WRONG
 from . import sandbox
 from .exercise_cells import SOLUTION, grade_id, role, source
+from .grading_reports import ExerciseResult
 
 GUARDED = ("course_utils.checks.checker", "course_utils.maths.numerics", "course_utils.checks")
 MIN_COPY_STATEMENTS = 4  # shorter references are written the same way by honest students
@@ -280,14 +281,6 @@ def sandbox_cells(plan: Plan, cells: list, student_sources: set[str]) -> tuple[l
     return out, where
 
 
-@dataclass
-class Outcome:
-    status: str
-    reason: str = ""
-    flags: list[str] = field(default_factory=list)
-    verdict: dict | None = None  # the check's Verdict.to_dict() (+ "seed": held-out seed)
-
-
 def verdict_text(v) -> str:
     return "\n".join([v.message, *v.details])
 
@@ -301,20 +294,22 @@ def tampering(events: list) -> list[str]:
                    if e.get("kind") == "set" and e.get("what", "").startswith(GUARDED)})
 
 
-def score_check(box: sandbox.Sandbox, plan: Plan, chk: Check, info: dict, *, seeds,
-                timeout: float) -> Outcome:
-    """Run one check (its own cases, then each held-out seed) on the sandboxed function."""
+def score_check(box: sandbox.Sandbox, entry: dict, chk: Check, info: dict, *, seeds,
+                timeout: float) -> ExerciseResult:
+    """Run one check (its own cases, then each held-out seed) on the sandboxed function;
+    ``entry``: the job's entry of the exercise (its id, title, points, kind)."""
+    result = functools.partial(ExerciseResult.of, entry)
     name = chk.arg
     kind = info.get("kind")
     if kind == "missing":
-        return Outcome(WRONG, f"`{name}` is not defined: was the function renamed, or its "
+        return result(WRONG, f"`{name}` is not defined: was the function renamed, or its "
                        "cell deleted or left with an error?")
     if kind == "reference" or info.get("wraps"):
         what = info.get("what") or info.get("wraps")
-        return Outcome(WRONG, f"not your work: `{name}` is the course's reference `{what}` "
+        return result(WRONG, f"not your work: `{name}` is the course's reference `{what}` "
                        "(or wraps it); 0 points for this exercise.")
     if kind != "function":
-        return Outcome(WRONG, f"`{name}` is not a function (it is a {info.get('type')}).")
+        return result(WRONG, f"`{name}` is not a function (it is a {info.get('type')}).")
     events: list = []
     proxy = box.proxy(name, info, timeout=timeout, log=events)
     if chk.harness:
@@ -330,27 +325,27 @@ def score_check(box: sandbox.Sandbox, plan: Plan, chk: Check, info: dict, *, see
         verdict = found[0][0] if found else None
         used = _reference_events(events)
         if used:
-            return Outcome(WRONG, f"not your work: `{name}` uses the course's reference "
+            return result(WRONG, f"not your work: `{name}` uses the course's reference "
                            f"{', '.join(f'`{u}`' for u in used)}; 0 points for this exercise.")
         zero, flags = behaviour_verdict(chk, name, events)
         if zero:
-            return Outcome(WRONG, zero, flags)
+            return result(WRONG, zero, flags)
         if box.dead:
-            return Outcome(WRONG, f"{box.dead} (while checking `{name}`)")
+            return result(WRONG, f"{box.dead} (while checking `{name}`)")
         if verdict is None or not verdict.passed:
             break
     if verdict is None:
-        return Outcome(WRONG, "the check gave no verdict", flags)
+        return result(WRONG, "the check gave no verdict", flags)
     fields = dict(verdict.to_dict(), seed=seed)
     if verdict.passed:
-        return Outcome(PASSED, f"{verdict.message} Held-out cases (seeds {', '.join(map(str, seeds))}) "
+        return result(PASSED, f"{verdict.message} Held-out cases (seeds {', '.join(map(str, seeds))}) "
                        "passed too." if seeds else verdict.message, flags, verdict=fields)
     text = verdict_text(verdict)
     if seed is not None:
         text = (f"passed its own cases but not the held-out ones (seed {seed}): "
                 + text)
-    return Outcome(NOT_ATTEMPTED if verdict.status == NOT_ATTEMPTED else WRONG, text,
-                   flags, verdict=fields)
+    return result(NOT_ATTEMPTED if verdict.status == NOT_ATTEMPTED else WRONG, text,
+                  flags, verdict=fields)
 
 
 def behaviour_verdict(chk: Check, name: str, events: list) -> tuple[str | None, list[str]]:

@@ -24,22 +24,18 @@ KILL_GRACE = 60                # s after the notebook time limit before a worker
 WRITTEN_BLANK = "YOUR ANSWER HERE"
 
 
-def _all(entries, status, reason, kind_filter=None):
-    return [ExerciseResult(e["id"], e["title"], e["points"], status, 0, reason, kind=e["kind"])
-            for e in entries if kind_filter is None or e["kind"] == kind_filter]
+def _all(entries, status, reason):
+    return [ExerciseResult.of(e, status, reason) for e in entries]
 
 
 def _written(entry, cells, by_id) -> ExerciseResult:
     i = by_id.get(entry["id"])
     if i is None:
-        return ExerciseResult(entry["id"], entry["title"], entry["points"], WRONG, 0,
-                              "answer cell missing (deleted?)", kind="written")
+        return ExerciseResult.of(entry, WRONG, "answer cell missing (deleted?)")
     text = source(cells[i]).strip()
     if not text or text == WRITTEN_BLANK:
-        return ExerciseResult(entry["id"], entry["title"], entry["points"], NOT_ATTEMPTED, 0,
-                              "written answer left blank", kind="written")
-    return ExerciseResult(entry["id"], entry["title"], entry["points"], MANUAL, 0,
-                          "written answer: grade by hand", kind="written")
+        return ExerciseResult.of(entry, NOT_ATTEMPTED, "written answer left blank")
+    return ExerciseResult.of(entry, MANUAL, "written answer: grade by hand")
 
 
 def grade_notebook(path: Path, entries: list[dict], notebook: str, *, student: str,
@@ -66,16 +62,14 @@ def grade_notebook(path: Path, entries: list[dict], notebook: str, *, student: s
         if gid:
             by_id[gid] = i  # the last occurrence wins (a duplicated cell)
     code = [e for e in entries if e["kind"] == "code"]
-    outcomes = _score_code(root, notebook, code, cells, deadline, cell_timeout, list(seeds or []),
+    scored = _score_code(root, notebook, code, cells, deadline, cell_timeout, list(seeds or []),
                            res, plan, hide) if code else {}
     for e in entries:
         if e["kind"] != "code":
             res.exercises.append(_written(e, cells, by_id))
             continue
-        o = outcomes.get(e["id"]) or gc.Outcome(WRONG, res.problem or "not checked")
-        pts = e["points"] if o.status == PASSED else 0
-        res.exercises.append(ExerciseResult(e["id"], e["title"], e["points"], o.status, pts,
-                                            o.reason, review=o.flags, verdict=o.verdict))
+        res.exercises.append(scored.get(e["id"])
+                             or ExerciseResult.of(e, WRONG, res.problem or "not checked"))
     res.seconds = round(time.monotonic() - t0, 1)
     return res
 
@@ -148,45 +142,45 @@ def _score_code(root, notebook, entries, cells, deadline, cell_timeout, seeds, r
         if tamper:
             res.problem = ("tampering with the course's checking code ("
                            + ", ".join(f"`{t}` changed" for t in tamper) + "): 0 points")
-            return {e["id"]: gc.Outcome(WRONG, res.problem) for e in entries}
+            return {e["id"]: ExerciseResult.of(e, WRONG, res.problem) for e in entries}
         errors = {c["index"]: c for c in sb.load.get("cells", []) if c.get("status") == "error"}
         return {e["id"]: _score_one(sb, e, cells, where, errors, seeds, res) for e in entries}
     finally:
         sb.close()
 
 
-def _score_one(sb: _Box, entry, cells, where, errors, seeds, res) -> gc.Outcome:
+def _score_one(sb: _Box, entry, cells, where, errors, seeds, res) -> ExerciseResult:
     """Check one exercise of a loaded submission (restarting a sandbox that died)."""
     from .sandbox import SandboxError
 
     plan = sb.plan
     chk = plan.checks.get(entry["id"])
     if chk is None:
-        return gc.Outcome(WRONG, "this check cell cannot be graded automatically")
+        return ExerciseResult.of(entry, WRONG, "this check cell cannot be graded automatically")
     if sb.box.dead and "problem" not in sb.load:
         sb.start()
     if "problem" in sb.load:
         res.problem = res.problem or sb.load["problem"]
-        return gc.Outcome(WRONG, sb.load["problem"])
+        return ExerciseResult.of(entry, WRONG, sb.load["problem"])
     i = where.get(chk.id)
     if sb.stopped and i is not None and i not in sb.ran:
         cell, why = sb.stopped
-        return gc.Outcome(WRONG, f"not checked: cell {cell} stopped the notebook before this "
+        return ExerciseResult.of(entry, WRONG, f"not checked: cell {cell} stopped the notebook before this "
                           f"exercise's cell {i} ran ({why})")
     left = sb.deadline - time.monotonic()
     if left <= 1:
-        return gc.Outcome(WRONG, "not checked: the notebook time limit was reached")
+        return ExerciseResult.of(entry, WRONG, "not checked: the notebook time limit was reached")
     try:
         info = sb.box.describe([chk.arg], timeout=min(30, left))[chk.arg]
-        o = gc.score_check(sb.box, plan, chk, info, seeds=seeds,
+        o = gc.score_check(sb.box, entry, chk, info, seeds=seeds,
                            timeout=max(1.0, min(sb.cell_timeout, left)))
     except SandboxError as exc:
-        o = gc.Outcome(WRONG, f"{exc.why} (while checking `{chk.arg}`)")
+        o = ExerciseResult.of(entry, WRONG, f"{exc.why} (while checking `{chk.arg}`)")
     if o.status != PASSED and i in errors:
         err = errors[i]
         o.reason += (f"\nThe answer cell (cell {i}) raised {err.get('ename')}: "
                      f"{first_line(err.get('evalue', ''))}")
-    o.flags = [*o.flags, *gc.review_flags(plan, chk, cells, where,
+    o.review = [*o.review, *gc.review_flags(plan, chk, cells, where,
                                           added=[c["index"] for c in sb.run
                                                  if c.get("kind") == "added"])]
     return o
