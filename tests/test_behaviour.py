@@ -260,7 +260,7 @@ def test_review_flags_read_every_cell_that_defines_the_function():
     cells = json.loads(path.read_text())["cells"]
     _, where = gc.sandbox_cells(plan, cells, set())
     j = where["ex03_temporal_softmax_loss"]
-    cells[j]["source"] = gc._source(cells[j]) + "\n\n" + _inspect.getsource(nb03.rnn_backward)
+    cells[j]["source"] = gc.source(cells[j]) + "\n\n" + _inspect.getsource(nb03.rnn_backward)
     chk = plan.checks["ex03_rnn_backward"]
     flags = gc.review_flags(plan, chk, cells, where)
     assert any("the answer cell of ex03_temporal_softmax_loss is a copy" in f for f in flags), flags

@@ -254,11 +254,11 @@ def _score_one(sb: _Box, entry, cells, where, errors, seeds, res) -> ExerciseRes
     if left <= 1:
         return ExerciseResult.of(entry, WRONG, "not checked: the notebook time limit was reached")
     try:
-        info = sb.box.describe([chk.arg], timeout=min(30, left))[chk.arg]
+        info = sb.box.describe([chk.function], timeout=min(30, left))[chk.function]
         o = gc.score_check(sb.box, entry, chk, info, seeds=seeds,
                            timeout=max(1.0, min(sb.cell_timeout, left)))
     except SandboxError as exc:
-        o = ExerciseResult.of(entry, WRONG, f"{exc.why} (while checking `{chk.arg}`)")
+        o = ExerciseResult.of(entry, WRONG, f"{exc.why} (while checking `{chk.function}`)")
     if o.status != PASSED and i in errors:
         err = errors[i]
         o.reason += (f"\nThe answer cell (cell {i}) raised {err.get('ename')}: "
