@@ -302,11 +302,11 @@ def score_check(box: sandbox.Sandbox, entry: dict, chk: Check, info: dict, *, se
     kind = info.get("kind")
     if kind == "missing":
         return result(WRONG, f"`{name}` is not defined: was the function renamed, or its "
-                       "cell deleted or left with an error?")
+                      "cell deleted or left with an error?")
     if kind == "reference" or info.get("wraps"):
         what = info.get("what") or info.get("wraps")
         return result(WRONG, f"not your work: `{name}` is the course's reference `{what}` "
-                       "(or wraps it); 0 points for this exercise.")
+                      "(or wraps it); 0 points for this exercise.")
     if kind != "function":
         return result(WRONG, f"`{name}` is not a function (it is a {info.get('type')}).")
     events: list = []
@@ -319,7 +319,7 @@ def score_check(box: sandbox.Sandbox, entry: dict, chk: Check, info: dict, *, se
         used = _reference_events(events)
         if used:
             return result(WRONG, f"not your work: `{name}` uses the course's reference "
-                           f"{', '.join(f'`{u}`' for u in used)}; 0 points for this exercise.")
+                          f"{', '.join(f'`{u}`' for u in used)}; 0 points for this exercise.")
         zero, flags = behaviour_verdict(exercise, name, events)
         if zero:
             return result(WRONG, zero, flags)
@@ -330,7 +330,7 @@ def score_check(box: sandbox.Sandbox, entry: dict, chk: Check, info: dict, *, se
     fields = dict(verdict.to_dict(), seed=seed)
     if verdict.passed:
         return result(PASSED, f"{verdict.message} Held-out cases (seeds {', '.join(map(str, seeds))}) "
-                       "passed too." if seeds else verdict.message, flags, verdict=fields)
+                      "passed too." if seeds else verdict.message, flags, verdict=fields)
     text = verdict_text(verdict)
     if seed is not None:
         text = (f"passed its own cases but not the held-out ones (seed {seed}): "

@@ -248,22 +248,21 @@ def _score_one(sb: _Box, entry, cells, where, errors, seeds, res) -> ExerciseRes
     i = where.get(chk.id)
     if sb.stopped and i is not None and i not in sb.ran:
         cell, why = sb.stopped
-        return ExerciseResult.of(entry, WRONG, f"not checked: cell {cell} stopped the notebook before this "
-                          f"exercise's cell {i} ran ({why})")
+        return ExerciseResult.of(entry, WRONG, f"not checked: cell {cell} stopped the notebook "
+                                 f"before this exercise's cell {i} ran ({why})")
     left = sb.deadline - time.monotonic()
     if left <= 1:
         return ExerciseResult.of(entry, WRONG, "not checked: the notebook time limit was reached")
     try:
         info = sb.box.describe([chk.function], timeout=min(30, left))[chk.function]
-        o = gc.score_check(sb.box, entry, chk, info, seeds=seeds,
+        r = gc.score_check(sb.box, entry, chk, info, seeds=seeds,
                            timeout=max(1.0, min(sb.cell_timeout, left)))
     except SandboxError as exc:
-        o = ExerciseResult.of(entry, WRONG, f"{exc.why} (while checking `{chk.function}`)")
-    if o.status != PASSED and i in errors:
+        r = ExerciseResult.of(entry, WRONG, f"{exc.why} (while checking `{chk.function}`)")
+    if r.status != PASSED and i in errors:
         err = errors[i]
-        o.reason += (f"\nThe answer cell (cell {i}) raised {err.get('ename')}: "
+        r.reason += (f"\nThe answer cell (cell {i}) raised {err.get('ename')}: "
                      f"{first_line(err.get('evalue', ''))}")
-    o.review = [*o.review, *gc.review_flags(plan, chk, cells, where,
-                                          added=[c["index"] for c in sb.run
-                                                 if c.get("kind") == "added"])]
-    return o
+    added = [c["index"] for c in sb.run if c.get("kind") == "added"]
+    r.review = [*r.review, *gc.review_flags(plan, chk, cells, where, added=added)]
+    return r
