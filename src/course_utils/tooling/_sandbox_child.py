@@ -313,9 +313,9 @@ def run_load(msg: dict, ns: dict) -> dict:
     results, names = [], {}
     for pos, cell in enumerate(msg["cells"]):
         label = f"<cell {cell['index']}>"
-        if cell["kind"] == "bind":  # a check cell: `target = exNN.check_x(arg)`
-            if cell["arg"] in ns:
-                ns[cell["target"]] = ns[cell["arg"]]
+        if cell["kind"] == "bind":  # a check cell: `binds = exNN.check_x(function)`
+            if cell["function"] in ns:
+                ns[cell["binds"]] = ns[cell["function"]]
             continue
         if PROGRESS:
             try:

@@ -1,10 +1,12 @@
 """Scoring a submission's code where the student's code cannot reach the verdict.
 
-For each solution notebook a :class:`Plan` is made from ``solutions/`` alone: its setup
-cell, its answer cells, what each check cell calls (``name = exNN.check_x(fn)``), the
-reference each check compares with, and the course functions that are therefore off
-limits (the references' modules and the checking code, minus what the answer key itself
-uses). :func:`score_code` then
+For each solution notebook a :class:`Plan` is made from ``solutions/`` and the exercise
+registry: its setup cell, its answer cells, where each registered exercise's check cell
+is (a :class:`Check`: the entry's ``id``, ``function`` and ``binds``; the rest, such as
+its reference, is the entry's, ``registry.find(id)``), and the course functions that are
+therefore off limits (the references' modules and the checking code, minus what the
+answer key itself uses). The grader sends the plan to its worker as JSON (a worker is
+another process); the worker finds each entry in the registry by its id. Grading then
 
 1. starts a :class:`~course_utils.tooling.sandbox.Sandbox` and runs in it the solution's setup
    cell, the submission's answer cells and any cells the student added, in the
@@ -28,10 +30,11 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..checks import checker
+from ..checks import registry
 from ..status import NOT_ATTEMPTED, PASSED, WRONG
 from . import sandbox
 from .exercise_cells import SOLUTION, grade_id, role, source
+from .grading_reports import ExerciseResult
 
 GUARDED = ("course_utils.checks.checker", "course_utils.maths.numerics", "course_utils.checks")
 MIN_COPY_STATEMENTS = 4  # shorter references are written the same way by honest students
@@ -44,15 +47,19 @@ SUSPICIOUS = re.compile(r"__import__|importlib|sys\.modules|__globals__|__code__
 
 @dataclass
 class Check:
+    """Where a code exercise's check cell is in the solution notebook, with the registry
+    entry's own ``id``, ``function`` (the student's function the check is given) and
+    ``binds`` (the name the check cell assigns); all else is the entry's (:attr:`entry`)."""
+
     id: str
     cell: int            # index in the solution notebook
-    module: str          # course_utils.checks.exNN
-    func: str            # check_…
-    arg: str             # the student's function the check is given
-    target: str | None   # the name the check cell assigns
-    answer_id: str | None = None
-    reference: str = ""
-    harness: str | None = None
+    function: str
+    binds: str | None
+    answer_id: str | None = None  # the answer cell's grade_id, if the solution has it
+
+    @property
+    def entry(self) -> registry.Exercise:
+        return registry.find(self.id)
 
 
 @dataclass
@@ -151,32 +158,24 @@ def _allowed_calls(cells, answer_ids, aliases) -> set[tuple[str, str]]:
     return allowed
 
 
-def _checks(cells, number: int, answer_ids) -> dict[str, Check]:
-    """What each registered code exercise of notebook ``number`` checks, from the registry."""
-    from ..checks import registry
-
+def _checks(cells, course, number: int, answer_ids) -> dict[str, Check]:
+    """Where each registered code exercise of notebook ``number`` is checked."""
     where = {}
     for i, c in enumerate(cells):
         if grade_id(c):
             where.setdefault(grade_id(c), i)
-    checks = {}
-    for e in registry.exercises():
-        if e.notebook == number and e.kind == registry.CODE and e.id in where:
-            checks[e.id] = Check(e.id, where[e.id], e.module, e.check_name, e.function, e.binds,
-                                 e.answer_id if e.answer_id in answer_ids else None,
-                                 f"{e.reference.__module__}.{e.reference.__name__}", e.harness)
-    return checks
+    return {e.id: Check(e.id, where[e.id], e.function, e.binds,
+                        e.answer_id if e.answer_id in answer_ids else None)
+            for e in course if e.notebook == number and e.kind == registry.CODE and e.id in where}
 
 
-def _forbidden_modules(checks, allowed) -> set[str]:
+def _forbidden_modules(checks, course, allowed) -> set[str]:
     """The references' modules, the lesson modules that compute an answer, the modules a
     reference uses (but those the answer key uses and plain utilities) and the checking
     code."""
-    from ..checks import registry
-
     used = {m for m, _ in allowed}
     mods = {"course_utils.checks.checker"}
-    for e in registry.exercises():
+    for e in course:
         mods.add(e.module)
         if e.id not in checks:
             continue
@@ -194,11 +193,9 @@ def _forbidden_modules(checks, allowed) -> set[str]:
 def _reference_shapes(checks) -> dict[str, str]:
     """``{exercise id: normalised code of its reference}`` for references long enough that
     an honest answer is unlikely to be written the same way."""
-    from ..checks import registry
-
     shapes = {}
     for chk in checks.values():
-        ref = registry.find(chk.id).reference
+        ref = chk.entry.reference
         try:
             node = ast.parse(inspect.getsource(ref).lstrip()).body[0]
             if isinstance(node, ast.FunctionDef) and _statements(node) >= MIN_COPY_STATEMENTS:
@@ -221,10 +218,11 @@ def make_plan(solution_path: str) -> Plan:
     aliases = _module_aliases([s for _, s in setup])
     answer_ids = {grade_id(c) for c in cells if role(c) == SOLUTION and grade_id(c)}
     allowed = _allowed_calls(cells, answer_ids, aliases)
-    checks = _checks(cells, int(Path(solution_path).name[:2]), answer_ids)
-    harness = {(c.module, c.harness) for c in checks.values() if c.harness}
+    course = registry.exercises()
+    checks = _checks(cells, course, int(Path(solution_path).name[:2]), answer_ids)
+    harness = {(c.entry.module, c.entry.harness) for c in checks.values() if c.entry.harness}
     forbidden = {}
-    for name in sorted(_forbidden_modules(checks, allowed)):
+    for name in sorted(_forbidden_modules(checks, course, allowed)):
         mod = importlib.import_module(name)
         forbidden[name] = sorted(
             k for k, v in vars(mod).items()
@@ -236,7 +234,8 @@ def make_plan(solution_path: str) -> Plan:
 
 
 def plan_to_dict(plan: Plan) -> dict:
-    """A JSON-able copy of a plan (a worker process gets it instead of making its own)."""
+    """A JSON-able copy of a plan (a worker process gets it instead of making its own;
+    its checks name their exercises by the registry's ids and field names)."""
     d = asdict(plan)
     d["answer_ids"], d["solution_cell_ids"] = sorted(plan.answer_ids), sorted(plan.solution_cell_ids)
     d["solution_sources"] = sorted(plan.solution_sources)
@@ -268,24 +267,17 @@ def sandbox_cells(plan: Plan, cells: list, student_sources: set[str]) -> tuple[l
             chk = by_answer[gid]
             out.append({"index": i, "source": src, "kind": "answer"})
             where[chk.id] = i
-            if chk.target:
-                out.append({"index": i, "kind": "bind", "target": chk.target, "arg": chk.arg})
+            if chk.binds:
+                out.append({"index": i, "kind": "bind", "binds": chk.binds,
+                            "function": chk.function})
             bound.add(chk.id)
         elif gid is None and cell.get("id") not in plan.solution_cell_ids \
                 and src.strip() not in plan.solution_sources and src.strip() not in student_sources:
             out.append({"index": i, "source": src, "kind": "added"})
     for chk in plan.checks.values():
-        if chk.id not in bound and chk.target:
-            out.append({"index": -1, "kind": "bind", "target": chk.target, "arg": chk.arg})
+        if chk.id not in bound and chk.binds:
+            out.append({"index": -1, "kind": "bind", "binds": chk.binds, "function": chk.function})
     return out, where
-
-
-@dataclass
-class Outcome:
-    status: str
-    reason: str = ""
-    flags: list[str] = field(default_factory=list)
-    verdict: dict | None = None  # the check's Verdict.to_dict() (+ "seed": held-out seed)
 
 
 def verdict_text(v) -> str:
@@ -301,66 +293,60 @@ def tampering(events: list) -> list[str]:
                    if e.get("kind") == "set" and e.get("what", "").startswith(GUARDED)})
 
 
-def score_check(box: sandbox.Sandbox, plan: Plan, chk: Check, info: dict, *, seeds,
-                timeout: float) -> Outcome:
-    """Run one check (its own cases, then each held-out seed) on the sandboxed function."""
-    name = chk.arg
+def score_check(box: sandbox.Sandbox, entry: dict, chk: Check, info: dict, *, seeds,
+                timeout: float) -> ExerciseResult:
+    """Run one check (its own cases, then each held-out seed) on the sandboxed function;
+    ``entry``: the job's entry of the exercise (its id, title, points, kind)."""
+    result = functools.partial(ExerciseResult.of, entry)
+    name, exercise = chk.function, chk.entry
     kind = info.get("kind")
     if kind == "missing":
-        return Outcome(WRONG, f"`{name}` is not defined: was the function renamed, or its "
-                       "cell deleted or left with an error?")
+        return result(WRONG, f"`{name}` is not defined: was the function renamed, or its "
+                      "cell deleted or left with an error?")
     if kind == "reference" or info.get("wraps"):
         what = info.get("what") or info.get("wraps")
-        return Outcome(WRONG, f"not your work: `{name}` is the course's reference `{what}` "
-                       "(or wraps it); 0 points for this exercise.")
+        return result(WRONG, f"not your work: `{name}` is the course's reference `{what}` "
+                      "(or wraps it); 0 points for this exercise.")
     if kind != "function":
-        return Outcome(WRONG, f"`{name}` is not a function (it is a {info.get('type')}).")
+        return result(WRONG, f"`{name}` is not a function (it is a {info.get('type')}).")
     events: list = []
     proxy = box.proxy(name, info, timeout=timeout, log=events)
-    if chk.harness:
+    if exercise.harness:
         proxy.sandbox_harness = box.proxy(
-            name, info, timeout=timeout, log=events, harness=[chk.module, chk.harness])
-    mod = importlib.import_module(chk.module)
-    check = getattr(mod, chk.func)
-    runs = [None, *seeds]
-    verdict = None
-    for seed in runs:
-        with checker.capture() as found:
-            check(proxy) if seed is None else check(proxy, seed=seed)
-        verdict = found[0][0] if found else None
+            name, info, timeout=timeout, log=events, harness=[exercise.module, exercise.harness])
+    for seed in [None, *seeds]:
+        verdict = exercise.run_check(proxy, seed)
         used = _reference_events(events)
         if used:
-            return Outcome(WRONG, f"not your work: `{name}` uses the course's reference "
-                           f"{', '.join(f'`{u}`' for u in used)}; 0 points for this exercise.")
-        zero, flags = behaviour_verdict(chk, name, events)
+            return result(WRONG, f"not your work: `{name}` uses the course's reference "
+                          f"{', '.join(f'`{u}`' for u in used)}; 0 points for this exercise.")
+        zero, flags = behaviour_verdict(exercise, name, events)
         if zero:
-            return Outcome(WRONG, zero, flags)
+            return result(WRONG, zero, flags)
         if box.dead:
-            return Outcome(WRONG, f"{box.dead} (while checking `{name}`)")
-        if verdict is None or not verdict.passed:
+            return result(WRONG, f"{box.dead} (while checking `{name}`)")
+        if not verdict.passed:
             break
-    if verdict is None:
-        return Outcome(WRONG, "the check gave no verdict", flags)
     fields = dict(verdict.to_dict(), seed=seed)
     if verdict.passed:
-        return Outcome(PASSED, f"{verdict.message} Held-out cases (seeds {', '.join(map(str, seeds))}) "
-                       "passed too." if seeds else verdict.message, flags, verdict=fields)
+        return result(PASSED, f"{verdict.message} Held-out cases (seeds {', '.join(map(str, seeds))}) "
+                      "passed too." if seeds else verdict.message, flags, verdict=fields)
     text = verdict_text(verdict)
     if seed is not None:
         text = (f"passed its own cases but not the held-out ones (seed {seed}): "
                 + text)
-    return Outcome(NOT_ATTEMPTED if verdict.status == NOT_ATTEMPTED else WRONG, text,
-                   flags, verdict=fields)
+    return result(NOT_ATTEMPTED if verdict.status == NOT_ATTEMPTED else WRONG, text,
+                  flags, verdict=fields)
 
 
-def behaviour_verdict(chk: Check, name: str, events: list) -> tuple[str | None, list[str]]:
+def behaviour_verdict(entry: registry.Exercise, name: str,
+                      events: list) -> tuple[str | None, list[str]]:
     """What ran underneath the student's function (recorded in the sandbox, see
     :mod:`course_utils.checks.behaviour`), judged by the exercise's registry entry: a
     course function outside its ``helpers`` earns 0, a library outside its
     ``libraries`` is flagged."""
-    from ..checks import behaviour, registry
+    from ..checks import behaviour
 
-    entry = registry.find(chk.id)
     return behaviour.judge(events, function=name, libraries=entry.libraries or (),
                            helpers=entry.helper_names)
 
@@ -374,13 +360,14 @@ def review_flags(plan: Plan, chk: Check, cells: list, where: dict, added=()) -> 
     shape = plan.reference_shapes.get(chk.id)
     own = [(i, "the answer cell")] if i is not None else []
     own += [(j, f"the answer cell of {cid}") for cid, j in sorted(where.items())
-            if j != i and _function_node(source(cells[j]), chk.arg) is not None]
+            if j != i and _function_node(source(cells[j]), chk.function) is not None]
     for j, label in own + [(j, f"cell {j} (added)") for j in added if j != i]:
         src = source(cells[j])
-        node = _function_node(src, chk.arg)
+        node = _function_node(src, chk.function)
         if node is not None and shape is not None and normalised(node) == shape:
-            flags.append(f"`{chk.arg}` in {label} is a copy of the course's reference "
-                         f"`{chk.reference}` (same code once names, comments and docstring "
+            ref = chk.entry.reference
+            flags.append(f"`{chk.function}` in {label} is a copy of the course's reference "
+                         f"`{ref.__module__}.{ref.__name__}` (same code once names, comments and docstring "
                          "are normalised)")
         hits = sorted(set(SUSPICIOUS.findall(src)))
         if hits:

@@ -1,14 +1,33 @@
 """Grading one submission (``course grade``): its written answers and its code.
 
-:func:`grade_notebook` runs in a worker process of :mod:`course_utils.tooling.grading`; the
-submission's code runs in a sandbox (:class:`_Box`), each check in this process
-(:func:`course_utils.tooling.grading_checks.score_check`).
+:func:`grade_notebook` runs in a worker process of :mod:`course_utils.tooling.grading`. It
+runs these stages in order, each a function of the submission's :class:`Grading`; an
+exercise a stage has scored is left alone by the later ones (so a problem found early,
+such as tampering, stands):
+
+===================  ====================================================================
+stage                what it does
+===================  ====================================================================
+``read_cells``       reads the notebook's cells; an unreadable file stops here, all 0
+``plan_cells``       the cells to run (:func:`~course_utils.tooling.grading_checks.sandbox_cells`):
+                     the solution's setup, the student's answers and added cells
+``load_sandbox``     runs them in a sandbox (:class:`_Box`), again without the cell that
+                     stopped the rest (partial credit)
+``refuse_tampering`` a change to the checking code: every code exercise 0
+``check_code``       each check, in this process, on the sandboxed functions
+                     (:func:`~course_utils.tooling.grading_checks.score_check`)
+``close_sandbox``    ends the sandbox
+``read_written``     each written answer: blank, or to grade by hand
+``collect``          the results in the job's order (an exercise no stage scored: 0), and
+                     the time taken
+===================  ====================================================================
 """
 
 from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..provenance import ROOT
@@ -24,22 +43,121 @@ KILL_GRACE = 60                # s after the notebook time limit before a worker
 WRITTEN_BLANK = "YOUR ANSWER HERE"
 
 
-def _all(entries, status, reason, kind_filter=None):
-    return [ExerciseResult(e["id"], e["title"], e["points"], status, 0, reason, kind=e["kind"])
-            for e in entries if kind_filter is None or e["kind"] == kind_filter]
+def _all(entries, status, reason):
+    return [ExerciseResult.of(e, status, reason) for e in entries]
 
 
-def _written(entry, cells, by_id) -> ExerciseResult:
-    i = by_id.get(entry["id"])
-    if i is None:
-        return ExerciseResult(entry["id"], entry["title"], entry["points"], WRONG, 0,
-                              "answer cell missing (deleted?)", kind="written")
-    text = source(cells[i]).strip()
-    if not text or text == WRITTEN_BLANK:
-        return ExerciseResult(entry["id"], entry["title"], entry["points"], NOT_ATTEMPTED, 0,
-                              "written answer left blank", kind="written")
-    return ExerciseResult(entry["id"], entry["title"], entry["points"], MANUAL, 0,
-                          "written answer: grade by hand", kind="written")
+@dataclass
+class Grading:
+    """One submission being graded: the job (``entries``: id, title, points, kind of each
+    exercise, in order), what the stages found, and ``scored``: ``{id: ExerciseResult}``."""
+
+    path: Path
+    entries: list[dict]
+    result: SubmissionResult
+    root: Path
+    t0: float
+    deadline: float
+    cell_timeout: float
+    seeds: list[int]
+    hide: tuple
+    plan: gc.Plan | None = None
+    cells: list = field(default_factory=list)
+    by_id: dict[str, int] = field(default_factory=dict)  # grade_id -> its (last) cell
+    run: list[dict] = field(default_factory=list)        # the cells the sandbox runs
+    where: dict[str, int] = field(default_factory=dict)  # id -> its answer cell
+    box: _Box | None = None
+    scored: dict[str, ExerciseResult] = field(default_factory=dict)
+    stop: bool = False  # no later stage runs (the result is complete)
+
+    @property
+    def code(self) -> list[dict]:
+        return [e for e in self.entries if e["kind"] == "code" and e["id"] not in self.scored]
+
+
+def read_cells(g: Grading) -> None:
+    try:
+        data = json.loads(Path(g.path).read_text(encoding="utf-8"))
+        cells = data.get("cells") if isinstance(data, dict) else None
+        if not isinstance(cells, list):
+            raise ValueError("no list of cells")
+    except Exception as exc:
+        g.result.problem = f"not a readable notebook: {first_line(str(exc)) or type(exc).__name__}"
+        g.result.exercises, g.stop = _all(g.entries, WRONG, g.result.problem), True
+        return
+    g.cells = cells
+    for i, c in enumerate(cells):
+        gid = grade_id(c)
+        if gid:
+            g.by_id[gid] = i  # the last occurrence wins (a duplicated cell)
+
+
+def plan_cells(g: Grading) -> None:
+    if not g.code:
+        return
+    g.plan = g.plan or gc.make_plan(str(Path(g.root) / "solutions" / g.result.notebook))
+    student_nb = Path(g.root) / "notebooks" / g.result.notebook
+    student_sources: set[str] = set()
+    if student_nb.exists():
+        student_sources = {source(c).strip() for c in json.loads(student_nb.read_text())["cells"]}
+    g.run, g.where = gc.sandbox_cells(g.plan, g.cells, student_sources)
+
+
+def load_sandbox(g: Grading) -> None:
+    if not g.code:
+        return
+    g.box = _Box(g.plan, g.run, g.deadline, g.cell_timeout, g.hide)
+    g.box.start()
+    if g.box.stopped and "problem" not in g.box.load:
+        g.result.problem = (f"{g.box.stopped[1]}: the cells after it did not run; the "
+                            "exercises before it were graded")
+
+
+def refuse_tampering(g: Grading) -> None:
+    if g.box is None or "problem" in g.box.load:
+        return
+    tamper = gc.tampering(g.box.load.get("events", []))
+    if tamper:
+        g.result.problem = ("tampering with the course's checking code ("
+                            + ", ".join(f"`{t}` changed" for t in tamper) + "): 0 points")
+        g.scored.update({e["id"]: ExerciseResult.of(e, WRONG, g.result.problem) for e in g.code})
+
+
+def check_code(g: Grading) -> None:
+    if g.box is None:
+        return
+    errors = {c["index"]: c for c in g.box.load.get("cells", []) if c.get("status") == "error"}
+    for e in g.code:
+        g.scored[e["id"]] = _score_one(g.box, e, g.cells, g.where, errors, g.seeds, g.result)
+
+
+def close_sandbox(g: Grading) -> None:
+    if g.box is not None:
+        g.box.close()
+
+
+def read_written(g: Grading) -> None:
+    for e in g.entries:
+        if e["kind"] == "code" or e["id"] in g.scored:
+            continue
+        i = g.by_id.get(e["id"])
+        text = source(g.cells[i]).strip() if i is not None else None
+        g.scored[e["id"]] = (
+            ExerciseResult.of(e, WRONG, "answer cell missing (deleted?)") if text is None else
+            ExerciseResult.of(e, NOT_ATTEMPTED, "written answer left blank")
+            if not text or text == WRITTEN_BLANK else
+            ExerciseResult.of(e, MANUAL, "written answer: grade by hand"))
+
+
+def collect(g: Grading) -> None:
+    g.result.exercises = [g.scored.get(e["id"]) or
+                          ExerciseResult.of(e, WRONG, g.result.problem or "not checked")
+                          for e in g.entries]
+    g.result.seconds = round(time.monotonic() - g.t0, 1)
+
+
+STAGES = (read_cells, plan_cells, load_sandbox, refuse_tampering, check_code, close_sandbox,
+          read_written, collect)
 
 
 def grade_notebook(path: Path, entries: list[dict], notebook: str, *, student: str,
@@ -47,37 +165,20 @@ def grade_notebook(path: Path, entries: list[dict], notebook: str, *, student: s
                    cell_timeout: float = DEFAULT_CELL_TIMEOUT,
                    seeds: list[int] | None = None, plan: gc.Plan | None = None,
                    hide=(), **_ignored) -> SubmissionResult:
-    """Grade one submission in this process (its code runs in a sandbox process)."""
+    """Grade one submission in this process (its code runs in a sandbox process): the
+    :data:`STAGES` in order."""
     t0 = time.monotonic()
-    deadline = t0 + timeout
-    res = SubmissionResult(display, student, notebook, heldout_seeds=list(seeds or []))
+    g = Grading(Path(path), entries,
+                SubmissionResult(display, student, notebook, heldout_seeds=list(seeds or [])),
+                Path(root), t0, t0 + timeout, cell_timeout, list(seeds or []), tuple(hide), plan)
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        cells = data.get("cells") if isinstance(data, dict) else None
-        if not isinstance(cells, list):
-            raise ValueError("no list of cells")
-    except Exception as exc:
-        res.problem = f"not a readable notebook: {first_line(str(exc)) or type(exc).__name__}"
-        res.exercises = _all(entries, WRONG, res.problem)
-        return res
-    by_id = {}
-    for i, c in enumerate(cells):
-        gid = grade_id(c)
-        if gid:
-            by_id[gid] = i  # the last occurrence wins (a duplicated cell)
-    code = [e for e in entries if e["kind"] == "code"]
-    outcomes = _score_code(root, notebook, code, cells, deadline, cell_timeout, list(seeds or []),
-                           res, plan, hide) if code else {}
-    for e in entries:
-        if e["kind"] != "code":
-            res.exercises.append(_written(e, cells, by_id))
-            continue
-        o = outcomes.get(e["id"]) or gc.Outcome(WRONG, res.problem or "not checked")
-        pts = e["points"] if o.status == PASSED else 0
-        res.exercises.append(ExerciseResult(e["id"], e["title"], e["points"], o.status, pts,
-                                            o.reason, review=o.flags, verdict=o.verdict))
-    res.seconds = round(time.monotonic() - t0, 1)
-    return res
+        for stage in STAGES:
+            stage(g)
+            if g.stop:
+                break
+    finally:
+        close_sandbox(g)
+    return g.result
 
 
 class _Box:
@@ -128,65 +229,40 @@ class _Box:
     def close(self):
         if self.box is not None:
             self.box.close()
+            self.box = None
 
 
-def _score_code(root, notebook, entries, cells, deadline, cell_timeout, seeds, res, plan=None,
-                hide=()):
-    plan = plan or gc.make_plan(str(Path(root) / "solutions" / notebook))
-    student_nb = Path(root) / "notebooks" / notebook
-    student_sources: set[str] = set()
-    if student_nb.exists():
-        student_sources = {source(c).strip() for c in json.loads(student_nb.read_text())["cells"]}
-    run, where = gc.sandbox_cells(plan, cells, student_sources)
-    sb = _Box(plan, run, deadline, cell_timeout, hide)
-    try:
-        sb.start()
-        if sb.stopped and "problem" not in sb.load:
-            res.problem = (f"{sb.stopped[1]}: the cells after it did not run; the exercises "
-                           "before it were graded")
-        tamper = gc.tampering(sb.load.get("events", [])) if "problem" not in sb.load else []
-        if tamper:
-            res.problem = ("tampering with the course's checking code ("
-                           + ", ".join(f"`{t}` changed" for t in tamper) + "): 0 points")
-            return {e["id"]: gc.Outcome(WRONG, res.problem) for e in entries}
-        errors = {c["index"]: c for c in sb.load.get("cells", []) if c.get("status") == "error"}
-        return {e["id"]: _score_one(sb, e, cells, where, errors, seeds, res) for e in entries}
-    finally:
-        sb.close()
-
-
-def _score_one(sb: _Box, entry, cells, where, errors, seeds, res) -> gc.Outcome:
+def _score_one(sb: _Box, entry, cells, where, errors, seeds, res) -> ExerciseResult:
     """Check one exercise of a loaded submission (restarting a sandbox that died)."""
     from .sandbox import SandboxError
 
     plan = sb.plan
     chk = plan.checks.get(entry["id"])
     if chk is None:
-        return gc.Outcome(WRONG, "this check cell cannot be graded automatically")
+        return ExerciseResult.of(entry, WRONG, "this check cell cannot be graded automatically")
     if sb.box.dead and "problem" not in sb.load:
         sb.start()
     if "problem" in sb.load:
         res.problem = res.problem or sb.load["problem"]
-        return gc.Outcome(WRONG, sb.load["problem"])
+        return ExerciseResult.of(entry, WRONG, sb.load["problem"])
     i = where.get(chk.id)
     if sb.stopped and i is not None and i not in sb.ran:
         cell, why = sb.stopped
-        return gc.Outcome(WRONG, f"not checked: cell {cell} stopped the notebook before this "
-                          f"exercise's cell {i} ran ({why})")
+        return ExerciseResult.of(entry, WRONG, f"not checked: cell {cell} stopped the notebook "
+                                 f"before this exercise's cell {i} ran ({why})")
     left = sb.deadline - time.monotonic()
     if left <= 1:
-        return gc.Outcome(WRONG, "not checked: the notebook time limit was reached")
+        return ExerciseResult.of(entry, WRONG, "not checked: the notebook time limit was reached")
     try:
-        info = sb.box.describe([chk.arg], timeout=min(30, left))[chk.arg]
-        o = gc.score_check(sb.box, plan, chk, info, seeds=seeds,
+        info = sb.box.describe([chk.function], timeout=min(30, left))[chk.function]
+        r = gc.score_check(sb.box, entry, chk, info, seeds=seeds,
                            timeout=max(1.0, min(sb.cell_timeout, left)))
     except SandboxError as exc:
-        o = gc.Outcome(WRONG, f"{exc.why} (while checking `{chk.arg}`)")
-    if o.status != PASSED and i in errors:
+        r = ExerciseResult.of(entry, WRONG, f"{exc.why} (while checking `{chk.function}`)")
+    if r.status != PASSED and i in errors:
         err = errors[i]
-        o.reason += (f"\nThe answer cell (cell {i}) raised {err.get('ename')}: "
+        r.reason += (f"\nThe answer cell (cell {i}) raised {err.get('ename')}: "
                      f"{first_line(err.get('evalue', ''))}")
-    o.flags = [*o.flags, *gc.review_flags(plan, chk, cells, where,
-                                          added=[c["index"] for c in sb.run
-                                                 if c.get("kind") == "added"])]
-    return o
+    added = [c["index"] for c in sb.run if c.get("kind") == "added"]
+    r.review = [*r.review, *gc.review_flags(plan, chk, cells, where, added=added)]
+    return r

@@ -13,6 +13,8 @@ from ..status import MANUAL, NOT_ATTEMPTED, PASSED, WRONG
 
 @dataclass
 class ExerciseResult:
+    """One exercise's result, from the check that scored it to the reports."""
+
     id: str
     title: str
     max_points: float
@@ -24,6 +26,15 @@ class ExerciseResult:
     # the check's verdict, machine-readable (status, kind, output, case, shapes, hint,
     # message, seed: the held-out seed it failed on); None when no check ran
     verdict: dict | None = None
+
+    @classmethod
+    def of(cls, entry: dict, status: str, reason: str = "", review=(),
+           verdict: dict | None = None) -> ExerciseResult:
+        """The result of the job's ``entry`` (id, title, points, kind): its points if it
+        passed (a code exercise), else 0."""
+        points = entry["points"] if status == PASSED and entry["kind"] == "code" else 0
+        return cls(entry["id"], entry["title"], entry["points"], status, points, reason,
+                   kind=entry["kind"], review=list(review), verdict=verdict)
 
 
 @dataclass
