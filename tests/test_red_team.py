@@ -308,12 +308,9 @@ def test_a_shipped_function_named_in_the_answer_is_flagged(tmp_path, nb01):
     assert _zero_or_flagged(r) == [], r
 
 
-_TORCH_RNN = TORCH_RNN
-
-
 def test_a_library_the_exercise_does_not_allow_is_flagged(tmp_path, nb01):
     nb = copy.deepcopy(nb01[1])
-    _cell(nb, FWD + "_code").source = _TORCH_RNN.format(name="rnn_forward")
+    _cell(nb, FWD + "_code").source = TORCH_RNN.format(name="rnn_forward")
     _save(tmp_path, "zed", nb)
     r = _grade(tmp_path)["zed"]
     assert _zero_or_flagged(r) == [], r
@@ -335,7 +332,7 @@ _SETUP_SEQ = ("def rnn_forward(x, h0, Wxh, Whh, b):\n"
 _IMPORTED_SEQ = ("from course_utils.maths.jacobians import forward as _fw\n\n"
                  "def rnn_forward(x, h0, Wxh, Whh, b):\n"
                  "    return _fw(x, h0, Wxh, Whh, b)\n")
-_ADDED_HELPER = "import torch\n\n" + _TORCH_RNN.format(name="_fast")
+_ADDED_HELPER = "import torch\n\n" + TORCH_RNN.format(name="_fast")
 _CALLS_HELPER = ("def rnn_forward(x, h0, Wxh, Whh, b):\n"
                  "    return _fast(x, h0, Wxh, Whh, b)\n")
 
