@@ -1,4 +1,4 @@
-"""Notebook 01's drawing of the backward flow (``unrolling.draw_bptt_flow``)."""
+"""Notebook 02's drawing of the backward flow (``unrolling.draw_bptt_flow``)."""
 
 from __future__ import annotations
 

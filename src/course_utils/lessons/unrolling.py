@@ -174,7 +174,7 @@ def memory_explorer():
 
 
 # ---------------------------------------------------------------------------------------
-# The backward flow of BPTT, drawn (notebook 01, section 2)
+# The backward flow of BPTT, drawn (notebook 02, section 7)
 # ---------------------------------------------------------------------------------------
 FORWARD, BACKWARD = "forward", "backward"
 
