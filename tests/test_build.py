@@ -142,8 +142,8 @@ def _unbalanced(nb):
 
 
 @pytest.mark.parametrize("mutate, message", [
-    (_strip_solution_meta, "cell 9 (code: 'def rnn_step_forward(x, h_prev, Wxh, Whh, b):'): has a solution region"),
-    (_duplicate_id, "cell 13 "),
+    (_strip_solution_meta, "cell 7 (code: 'def rnn_step_forward(x, h_prev, Wxh, Whh, b):'): has a solution region"),
+    (_duplicate_id, "cell 11 "),
     (_unbalanced, "unbalanced"),
 ])
 def test_malformed_notebook_error_names_file_and_cell(tmp_path, mutate, message):

@@ -114,7 +114,7 @@ def test_failures_name_what_happened(graded):
     assert "exited (exit code 1)" in _ex(graded, "erin", STEP)["reason"]
     assert graded["json"]["judy"]["problem"].startswith("not a readable notebook")
     peggy = graded["json"]["peggy"]
-    assert peggy["problem"].startswith(f"time limit: cell 9 ran longer than {CELL_TIMEOUT} s"), peggy
+    assert peggy["problem"].startswith(f"time limit: cell 7 ran longer than {CELL_TIMEOUT} s"), peggy
     assert peggy["seconds"] < TIMEOUT
     assert "not attempted yet" in _ex(graded, "bob", STEP)["reason"]
 
