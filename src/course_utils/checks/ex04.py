@@ -61,14 +61,14 @@ def _pre(x, h_prev, Wxh, Whh, b):
 
 
 STEP_MISTAKES = [
-    Mistake("the Jacobian is transposed: you built Whh.T · diag(1 − h²). Entry [i, j] must be "
-            "∂h_next[i]/∂h_prev[j], so row i is scaled by tanh' of unit i: "
-            "(1 − h_next²)[:, :, None] * Whh.",
+    Mistake("the Jacobian is transposed: you built Whhᵀ · diag(1 − h²). Entry [i, j] must be "
+            "∂h_next[i]/∂h_prev[j]: row i belongs to output unit i and is scaled by its tanh', "
+            "and Whh enters as it is, not transposed.",
             lambda x, h_prev, Wxh, Whh, b: np.swapaxes(
                 _nb04.rnn_step_jacobian(x, h_prev, Wxh, Whh, b), 1, 2), name="transposed"),
-    Mistake("the diagonal is on the wrong side: Whh · diag(1 − h²) scales the columns. tanh' "
-            "belongs to the *output* unit i, so it scales row i: diag(1 − h²) · Whh "
-            "(broadcast as (1 − h_next²)[:, :, None] * Whh).",
+    Mistake("the diagonal is on the wrong side: you scaled column j of Whh by unit j's tanh' "
+            "(Whh · diag(1 − h²)). tanh' belongs to the *output* unit i, so it scales row i, "
+            "a diagonal on the left.",
             lambda x, h_prev, Wxh, Whh, b: (1 - np.tanh(_pre(x, h_prev, Wxh, Whh, b))**2)[:, None, :]
             * Whh, name="diag-on-wrong-side"),
     Mistake("the diag(tanh') factor is missing: you returned Whh for every example. The "
