@@ -164,7 +164,7 @@ def test_no_code_name_is_written_as_maths():
 
 def test_adam_is_explained_with_its_reference():
     text = _text("c024-a0bd01f3")
-    assert "**Adam**" in text and "(Kingma and Ba, 2015)" in text
+    assert "[**Adam**](../GLOSSARY.md#adam)" in text and "(Kingma and Ba, 2015)" in text
     assert "Kingma, J. Ba" in _text("c034-references")
 
 
@@ -182,3 +182,17 @@ def test_benchmark_detail_is_in_going_deeper_after_further_exercises():
         assert deeper < ids.index(cid) < ids.index("c034-references"), cid
     assert "## Further exercises" in _text("c034-8352dc19")
     assert "[Going deeper](#going-deeper)" in _text("c030-b-fast-gain")
+
+
+def test_every_assert_in_a_lesson_cell_has_a_message():
+    import ast
+
+    for c in _cells():
+        if c.cell_type != "code":
+            continue
+        src = "\n".join(line[:len(line) - len(line.lstrip())] + "pass"
+                        if line.lstrip().startswith(("%", "!")) else line
+                        for line in c.source.splitlines())  # IPython magics
+        for node in ast.walk(ast.parse(src)):
+            if isinstance(node, ast.Assert):
+                assert node.msg is not None, (c.get("id"), ast.unparse(node.test))
