@@ -165,8 +165,8 @@ def _elementwise(h, Whh, t, k):
 
 PRODUCT_MISTAKES = [
     Mistake("the product is in the wrong order: you computed J_{k+1} ⋯ J_t. The chain rule "
-            "gives ∂h_t/∂h_k = J_t J_{t−1} ⋯ J_{k+1}: the latest step's Jacobian is on the left "
-            "(P = P @ J_s for s = t, t−1, …, k+1, or P = J_s @ P for s = k+1, …, t).",
+            "gives ∂h_t/∂h_k = J_t J_{t−1} ⋯ J_{k+1}: the latest step's Jacobian stands on the "
+            "left, so a factor added for an earlier step goes on the right.",
             _reversed_order, name="wrong-order"),
     Mistake("every factor is transposed (you multiplied the J_s.T). J_s[i, j] = ∂h_s[i]/∂h_{s−1}[j] "
             "= (1 − h_s[i]²) Whh[i, j].", _each_transposed, name="factors-transposed"),
