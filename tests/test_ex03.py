@@ -366,3 +366,42 @@ def test_an_overflow_in_a_case_with_small_scores_is_not_called_a_missing_max(cap
     with np.errstate(divide="ignore"):
         v = ex03.EXERCISES[2].run_check(log_of_zero)
     assert v.kind == "non-finite" and v.hint is None and v.case == 1
+
+
+# ---- issue 31: a weight gradient whose product does not fit says what is wrong ---------
+def _step_dwxh_no_transpose(dh_next, x, h_prev, h_next, Wxh, Whh):
+    da = dh_next * (1 - h_next**2)
+    dWxh = da @ x
+    return da @ Wxh, da @ Whh, dWxh, da.T @ h_prev, da.sum(axis=0)
+
+
+def _step_dwhh_no_transpose(dh_next, x, h_prev, h_next, Wxh, Whh):
+    da = dh_next * (1 - h_next**2)
+    dWhh = da @ h_prev
+    return da @ Wxh, da @ Whh, da.T @ x, dWhh, da.sum(axis=0)
+
+
+@pytest.mark.parametrize("fn, param", [(_step_dwxh_no_transpose, "Wxh"),
+                                       (_step_dwhh_no_transpose, "Whh")])
+def test_a_weight_gradient_product_that_raises_is_named_precisely(fn, param, capsys):
+    returned, out = _verdict(ex03.check_rnn_step_backward, fn, capsys)
+    assert returned is nb03.rnn_step_backward and "raised ValueError" in out
+    assert ex03.weight_product_hint(param) in out
+    assert "needs a transpose" not in out        # the weight is not what needs it
+    assert "da.T" not in out and ".T @" not in out  # and no code is dictated
+
+
+def test_a_transposed_input_weight_is_still_named_as_such(capsys):
+    def step(dh_next, x, h_prev, h_next, Wxh, Whh):
+        da = dh_next * (1 - h_next**2)
+        dx = da @ Wxh.T
+        return dx, da @ Whh, da.T @ x, da.T @ h_prev, da.sum(axis=0)
+    out = _verdict(ex03.check_rnn_step_backward, step, capsys)[1]
+    assert "`dx` uses Wxh transposed" in out and "Whh itself" not in out
+
+
+def test_no_step_mistake_text_dictates_a_line_of_code():
+    import re
+
+    for m in ex03.STEP_MISTAKES + ex03.SEQ_MISTAKES[:11]:
+        assert not re.search(r"da\.T @|da @ W|@ Whh|\+= |\.sum\(axis", m.hint), m.hint

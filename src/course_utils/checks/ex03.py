@@ -99,29 +99,33 @@ HINT_WRONG_STEP = ("the tanh derivative is taken at the wrong time step: you use
 # gets wrong exactly the student's wrong outputs (a wrong `da` changes every output), so
 # the order of this list does not matter.
 STEP_MISTAKES = [
-    Mistake("`dh_prev` uses Whh transposed: the forward pass computes h_prev @ Whh.T, so "
-            "the gradient flows back through `da @ Whh` (no .T).",
+    Mistake("`dh_prev` uses Whh transposed: the forward pass multiplies h_prev by Whhᵀ, so "
+            "the way back multiplies `da` by Whh itself, not by its transpose.",
             _replace(1, lambda da, Whh, **_: da @ Whh.T), name="dh-prev-whh-transposed"),
-    Mistake("`dx` uses Wxh transposed: the forward pass computes x @ Wxh.T, so "
-            "dx = da @ Wxh, shape (N, H)·(H, D) = (N, D).",
+    Mistake("`dx` uses Wxh transposed: the forward pass multiplies x by Wxhᵀ, so the way "
+            "back multiplies `da` by Wxh itself; check the shapes, (N, H)·(H, D) = (N, D).",
             _replace(0, lambda da, Wxh, **_: da @ Wxh.T), name="dx-wxh-transposed"),
-    Mistake("`dWxh` is transposed: it must have Wxh's shape (H, D): dWxh = da.T @ x.",
+    Mistake("`dWxh` is transposed: it must have Wxh's shape (H, D), row i for the unit that "
+            "receives, column j for the input that sends. Your product is its transpose "
+            "((AB)ᵀ = BᵀAᵀ).",
             _replace(2, lambda da, x, **_: x.T @ da), name="dwxh-transposed"),
-    Mistake("`dWhh` is transposed: dWhh = da.T @ h_prev (row i = the unit that receives, "
-            "column j = the unit that sends), not h_prev.T @ da.",
+    Mistake("`dWhh` is transposed: row i belongs to the unit that receives (its `da`), "
+            "column j to the unit of h_prev that sends. Your product is its transpose "
+            "((AB)ᵀ = BᵀAᵀ).",
             _replace(3, lambda da, h_prev, **_: h_prev.T @ da), name="dwhh-transposed"),
     Mistake("`dWhh` uses h_next: the weight Whh multiplies h_prev in the forward pass, so "
-            "dWhh = da.T @ h_prev.",
+            "its gradient pairs `da` with h_prev, not with the step's output.",
             _replace(3, lambda da, h_next, **_: da.T @ h_next), name="dwhh-uses-h-next"),
-    Mistake("`dh_prev` skips the tanh derivative: it must be (dh_next ⊙ (1 − h_next²)) @ Whh, "
-            "the same `da` that the weights get.",
+    Mistake("`dh_prev` skips the tanh derivative: the path from h_prev to h_next goes "
+            "through the tanh too, so `dh_prev` starts from the same `da` that the weights "
+            "get, not from dh_next.",
             _replace(1, lambda da, dh_next, Whh, **_: dh_next @ Whh),
             name="dh-prev-skips-tanh-derivative"),
     Mistake("`db` is averaged over the batch: gradients of a shared parameter are *summed* "
-            "over every place it is used (`da.sum(axis=0)`).",
+            "over every place it is used, not averaged.",
             _replace(4, lambda da, **_: da.mean(axis=0)), name="db-averaged"),
-    Mistake("the weight gradients are averaged over the batch: they must be summed "
-            "(`da.T @ x` already sums over the batch; don't divide by N).",
+    Mistake("the weight gradients are averaged over the batch: they must be summed (a "
+            "product over the batch axis already adds up the N samples; don't divide by N).",
             lambda dh_next, x, h_prev, h_next, Wxh, Whh: (
                 lambda o, n: (o[0], o[1], o[2] / n, o[3] / n, o[4] / n))(
                     _nb03.rnn_step_backward(dh_next, x, h_prev, h_next, Wxh, Whh), x.shape[0]),
@@ -192,9 +196,10 @@ def _seq(**switches):
 
 
 SEQ_MISTAKES = [
-    Mistake("the gradient flowing in from the next time step is missing: at step t, "
-            "rnn_step_backward must receive dh[:, t] + dh_prev (the `dh_prev` that step t+1 "
-            "returned), not only dh[:, t].", _seq(carry=False), name="carry-missing"),
+    Mistake("the gradient flowing in from the next time step is missing: h_t is also used "
+            "by step t+1, so step t's backward must receive dh[:, t] plus the gradient that "
+            "step t+1's backward returned, not dh[:, t] alone.", _seq(carry=False),
+            name="carry-missing"),
     Mistake("the per-step gradient dh[:, t] is dropped: the total gradient at h_t is the "
             "loss's own gradient dh[:, t] *plus* what flows back from step t+1.",
             _seq(own_grad=False), name="own-gradient-dropped"),
@@ -218,8 +223,8 @@ SEQ_MISTAKES = [
             "h[:, t], so pass h[:, t] as h_next (you passed h[:, t+1]).",
             _seq(deriv_from="h_next_step"), name="tanh-derivative-from-next-state"),
     Mistake("the weight and bias gradients are not summed over time: you kept only one "
-            "step's (use `dWxh += …`, not `dWxh = …`). A shared weight gets the sum of the "
-            "gradients from every step that used it.", _seq(accumulate="overwrite"),
+            "step's. A shared weight gets the sum of the gradients from every step that used "
+            "it.", _seq(accumulate="overwrite"),
             name="grads-not-summed-over-time"),
     Mistake("the weight and bias gradients are averaged over time: they must be summed over "
             "every step (and the batch), not divided by T.", _seq(accumulate="mean"),
@@ -243,8 +248,9 @@ def _shape_diagnosis(verdict, outputs=None):
     if name in ("dWxh", "dWhh") and len(got) == 2 and got == want[::-1]:
         param, short = name[1:], f"{name.lower()}-transposed"
         hint = (f"`{name}` is transposed: a gradient has the shape of its parameter, "
-                f"{param} is (H, {'D' if param == 'Wxh' else 'H'}); use `da.T @ "
-                f"{'x' if param == 'Wxh' else 'h_prev'}`.")
+                f"{param} is (H, {'D' if param == 'Wxh' else 'H'}): row i for the unit that "
+                f"receives (its `da`), column j for the "
+                f"{'input' if param == 'Wxh' else 'unit of h_prev'} that sends.")
     elif name in ("dWxh", "dWhh", "db") and len(got) > len(want):
         short = f"{name.lower()}-not-summed"
         hint = (f"`{name}` has extra leading axes {got[:len(got) - len(want)]}: it must be "
@@ -255,6 +261,42 @@ def _shape_diagnosis(verdict, outputs=None):
         verdict.details = [f"Most likely: {hint}"] + shapes
         verdict.hint, verdict.mistake_name = hint, short
     return verdict
+
+
+# ---------------------------------------------------------------------------------------
+# A matrix product of a weight gradient whose shapes do not fit
+# ---------------------------------------------------------------------------------------
+_GENERIC_SHAPES = "check which weight needs a transpose"
+
+
+def weight_product_hint(param: str) -> str:
+    """What is wrong in a weight gradient's product that raised a shape error (no code)."""
+    cols, sender = ("D", "input") if param == "Wxh" else ("H", "unit of h_prev")
+    return (f"`d{param}` has {param}'s shape (H, {cols}): entry [i, j] adds up, over the N "
+            f"samples of the batch, the `da` of receiving unit i times the {sender} j that "
+            "sends. A matrix product adds up over its inner axis, so both factors must have "
+            f"the batch axis N there, (H, N)·(N, {cols}); in your product the axes that meet "
+            "are not both N.")
+
+
+class _StepText(CheckText):
+    """A shape error raised in the line that computes ``dWxh`` or ``dWhh`` is named as a
+    product that does not sum over the batch (not as a weight that needs a transpose: the
+    operand to transpose is ``da``)."""
+
+    def raised(self, exc, case, where):
+        from .diagnosis import student_location
+
+        problem = super().raised(exc, case, where)
+        loc = student_location(exc) or ""
+        line = loc.split(": ", 1)[-1]
+        for param in ("Wxh", "Whh"):
+            if (f"d{param}" in line and "@" in line
+                    and any(_GENERIC_SHAPES in h for h in problem.hints)):
+                problem.hints = [weight_product_hint(param) if _GENERIC_SHAPES in h else h
+                                 for h in problem.hints]
+                break
+        return problem
 
 
 # ---------------------------------------------------------------------------------------
@@ -348,14 +390,14 @@ EXERCISES = (
     Exercise("ex03_rnn_step_backward", 3, "One RNN step, backward", 3,
              function="rnn_step_backward", reference=_nb03.rnn_step_backward,
              cases=step_cases, seed=301, outputs=STEP_OUTPUTS, mistakes=tuple(STEP_MISTAKES),
-             diagnose=_shape_diagnosis,
+             diagnose=_shape_diagnosis, text=_StepText(),
              description="4 random cases (batch > 1, D != H in three of them), compared with "
              "the reference.", binds="step_backward",
              libraries=("numpy",)),
     Exercise("ex03_rnn_backward", 3, "BPTT over a sequence", 4,
              function="rnn_backward", reference=_nb03.rnn_backward, cases=seq_cases,
              seed=302, outputs=SEQ_OUTPUTS, mistakes=tuple(SEQ_MISTAKES),
-             diagnose=_shape_diagnosis,
+             diagnose=_shape_diagnosis, text=_StepText(),
              description="3 random batches of sequences, compared with the reference.",
              binds="seq_backward",
              libraries=("numpy",)),

@@ -61,14 +61,14 @@ def _pre(x, h_prev, Wxh, Whh, b):
 
 
 STEP_MISTAKES = [
-    Mistake("the Jacobian is transposed: you built Whh.T · diag(1 − h²). Entry [i, j] must be "
-            "∂h_next[i]/∂h_prev[j], so row i is scaled by tanh' of unit i: "
-            "(1 − h_next²)[:, :, None] * Whh.",
+    Mistake("the Jacobian is transposed: you built Whhᵀ · diag(1 − h²). Entry [i, j] must be "
+            "∂h_next[i]/∂h_prev[j]: row i belongs to output unit i and is scaled by its tanh', "
+            "and Whh enters as it is, not transposed.",
             lambda x, h_prev, Wxh, Whh, b: np.swapaxes(
                 _nb04.rnn_step_jacobian(x, h_prev, Wxh, Whh, b), 1, 2), name="transposed"),
-    Mistake("the diagonal is on the wrong side: Whh · diag(1 − h²) scales the columns. tanh' "
-            "belongs to the *output* unit i, so it scales row i: diag(1 − h²) · Whh "
-            "(broadcast as (1 − h_next²)[:, :, None] * Whh).",
+    Mistake("the diagonal is on the wrong side: you scaled column j of Whh by unit j's tanh' "
+            "(Whh · diag(1 − h²)). tanh' belongs to the *output* unit i, so it scales row i, "
+            "a diagonal on the left.",
             lambda x, h_prev, Wxh, Whh, b: (1 - np.tanh(_pre(x, h_prev, Wxh, Whh, b))**2)[:, None, :]
             * Whh, name="diag-on-wrong-side"),
     Mistake("the diag(tanh') factor is missing: you returned Whh for every example. The "
@@ -165,8 +165,8 @@ def _elementwise(h, Whh, t, k):
 
 PRODUCT_MISTAKES = [
     Mistake("the product is in the wrong order: you computed J_{k+1} ⋯ J_t. The chain rule "
-            "gives ∂h_t/∂h_k = J_t J_{t−1} ⋯ J_{k+1}: the latest step's Jacobian is on the left "
-            "(P = P @ J_s for s = t, t−1, …, k+1, or P = J_s @ P for s = k+1, …, t).",
+            "gives ∂h_t/∂h_k = J_t J_{t−1} ⋯ J_{k+1}: the latest step's Jacobian stands on the "
+            "left, so a factor added for an earlier step goes on the right.",
             _reversed_order, name="wrong-order"),
     Mistake("every factor is transposed (you multiplied the J_s.T). J_s[i, j] = ∂h_s[i]/∂h_{s−1}[j] "
             "= (1 − h_s[i]²) Whh[i, j].", _each_transposed, name="factors-transposed"),
