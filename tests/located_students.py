@@ -117,7 +117,7 @@ def _tbptt(x, h0, Wxh, Whh, b, dh, k, *, start):
     gx, gh, gb = [], [], []
     for s in range(0, T, k):
         e = min(s + k, T)
-        h_in = {"carried": h_prev, "h0": h0, "zeros": np.zeros_like(h0)}[start]
+        h_in = {"h0": h0, "zeros": np.zeros_like(h0)}.get(start, h_prev)
         h = full[:, s:e] if start == "one-pass" else nb01.rnn_forward(x[:, s:e], h_in, Wxh, Whh, b)
         if start == "one-pass":
             h_in = h0

@@ -241,9 +241,18 @@ class _Prober:
         self.text = entry.text or _dx.DEFAULT_TEXT
         self.comps = [dict(entry.comparators).get(o, _dx.DEFAULT_COMPARATOR)
                       for o in entry.outputs]
+        self._last = None
 
     def outputs(self, case):
-        """``(got, ref)`` as tuples, or None."""
+        """``(got, ref)`` as tuples, or None (the last case's are kept: several probes
+        look at the failing case)."""
+        if self._last is not None and self._last[0] is case:
+            return self._last[1]
+        found = self._outputs(case)
+        self._last = (case, found)
+        return found
+
+    def _outputs(self, case):
         args = self.text.arguments(case)
         try:
             with np.errstate(all="ignore"):
@@ -292,10 +301,12 @@ def locate(entry, spec, student_fn, verdict, seed=None) -> str | None:
     base = pr.wrong(case)
     if not base:
         return None
-    found = [f(pr, spec, case, base) for f in (_relations, _vanishing, _length, _slices)]
-    if not any(found):
-        found.append(_together(pr, spec, case, base))
-    sentences = [s for group in found for s in group][:MAX_SENTENCES]
+    sentences: list[str] = []
+    for probe in (_relations, _vanishing, _length, _slices):  # most telling first
+        sentences += probe(pr, spec, case, base)
+        if len(sentences) >= MAX_SENTENCES:
+            break
+    sentences = (sentences or _together(pr, spec, case, base))[:MAX_SENTENCES]
     return " ".join(sentences) if sentences else None
 
 
@@ -438,7 +449,7 @@ def _length(pr, spec, case, base) -> list[str]:
             return []
         for k in w:
             first.setdefault(k, n)
-        if w and len(first) == len(base):
+        if w and (len(first) == len(base) or spec.count):  # a count probe trains: stop early
             break
     if not first:
         return []
