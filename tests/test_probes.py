@@ -69,7 +69,8 @@ def test_a_wrong_step_function_is_named_and_the_loop_cleared():
     v = registry.find("ex03_rnn_backward").run_check(ns["rnn_backward"])
     text = str(v)
     assert "your `rnn_step_backward`, which `rnn_backward` calls, is wrong on the inputs " \
-           "`rnn_backward` passes it (it fails its own check too" in text, text
+           "`rnn_backward` passes it; its own check says: output `db` is wrong in case 1 of 4" \
+           in text, text
     assert "passes: fix `rnn_step_backward`; the rest of `rnn_backward` is right." in text
     assert v.mistake == "ex03_rnn_backward/step-db-averaged", v.mistake
 
@@ -89,8 +90,8 @@ def test_a_wrong_step_and_a_wrong_loop_are_both_reported():
     v = registry.find("ex01_rnn_forward").run_check(ns["rnn_forward"])
     text = str(v)
     assert "your `rnn_step_forward`, which `rnn_forward` calls, is wrong" in text, text
-    assert "fails its own check too" in text
-    assert "is still wrong" in text and "fix `rnn_step_forward` first, then this function" in text
+    assert "its own check says: the output is wrong in case 1 of 4" in text
+    assert "is still wrong" in text and "fix `rnn_step_forward` first, then `rnn_forward`." in text
     assert v.mistake == "ex01_rnn_forward/own-step-function-wrong"
 
 

@@ -207,17 +207,17 @@ def _blame(entry, student_fn, verdict, seed, blamed):
     own = used.run_check(fn)
     swapped = with_globals(student_fn, **{n: u.reference for n, _, u in blamed})
     rest = _recheck(entry, swapped, seed, ())
-    said = (f"it fails its own check too ({own.message.rstrip('.')})" if not own.passed
-            else "although it passes its own check's cases")
+    said = (f"; its own check says: {own.message}" if not own.passed
+            else ", although it passes its own check's cases.")
     hint = (f"your `{name}`, which `{entry.function}` calls, is wrong on the inputs "
-            f"`{entry.function}` passes it ({said}).")
+            f"`{entry.function}` passes it{said}")
     if rest.passed:
         hint += (f" With the reference `{used.function}` in its place, `{entry.function}` "
                  f"passes: fix `{name}`; the rest of `{entry.function}` is right.")
     else:
         hint += (f" With the reference `{used.function}` in its place, `{entry.function}` "
                  f"is still wrong ({rest.message.rstrip('.')}): fix `{name}` first, then "
-                 "this function.")
+                 f"`{entry.function}`.")
     verdict.details = [d for d in verdict.details if not d.startswith("Most likely: ")]
     verdict.details.insert(0, f"Most likely: {hint}")
     verdict.hint = hint
