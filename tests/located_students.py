@@ -243,3 +243,13 @@ STUDENTS = [
     ("ex07_lstm_backward", "dc carry dropped", lstm_backward_dc_dropped),
     ("ex07_lstm_backward", "h[:, -1] at t = 0", lstm_backward_wraps_at_t0),
 ]
+
+
+def step_hard_coded_batch(x, h_prev, Wxh, Whh, b):
+    """Right whenever the batch has 3 rows or fewer (a hard-coded slice)."""
+    h = np.tanh(x @ Wxh.T + h_prev @ Whh.T + b)
+    h[3:] = 0.0
+    return h
+
+
+STUDENTS.append(("ex01_rnn_step_forward", "hard-coded batch of 3", step_hard_coded_batch))

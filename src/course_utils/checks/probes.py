@@ -9,6 +9,7 @@ verdict, in a sentence or two a student can act on:
   ("correct for T = 1, wrong from T = 2: look at what carries from one step to the next");
 * which time steps' slices of an output are wrong (the last right and earlier ones wrong
   points to the backward carry; only the first wrong points to the initial state);
+* whether the outputs are right for some of the check's shapes and wrong for others;
 * whether every output becomes right when an initial state (``h0``, ``c0``, ``dcT``), an
   input or the upstream gradient at the earlier steps is zero, when a square weight is
   made symmetric (a transpose), when the batch has one row, or under another setting
@@ -57,7 +58,8 @@ class Probes:
     ``(words, transform, advice)`` other cases to try (:func:`setting`,
     :func:`equal_gate_blocks`): ``transform(case)`` returns the changed case (or None),
     the words say what it changed, the advice what to look at; ``uses``: ids of the exercises whose functions this one calls (its step
-    functions), re-checked on the inputs this one passes them.
+    functions), re-checked on the inputs this one passes them; ``shapes``: compare the
+    check's cases (of different shapes) with each other.
     """
 
     time: tuple[tuple[str, int], ...] = ()
@@ -71,6 +73,7 @@ class Probes:
     batch: tuple[str, ...] = ()
     settings: tuple[tuple[str, Any, str], ...] = ()  # (words, transform, advice)
     uses: tuple[str, ...] = ()
+    shapes: bool = True
 
 
 # ---------------------------------------------------------------------------------------
@@ -206,7 +209,7 @@ def _blame(entry, student_fn, verdict, seed, blamed):
     name, fn, used = blamed[0]
     own = used.run_check(fn)
     swapped = with_globals(student_fn, **{n: u.reference for n, _, u in blamed})
-    rest = _recheck(entry, swapped, seed, ())
+    rest = _recheck(entry, swapped, seed, entry.mistakes)
     said = (f"; its own check says: {own.message}" if not own.passed
             else ", although it passes its own check's cases.")
     hint = (f"your `{name}`, which `{entry.function}` calls, is wrong on the inputs "
@@ -215,9 +218,9 @@ def _blame(entry, student_fn, verdict, seed, blamed):
         hint += (f" With the reference `{used.function}` in its place, `{entry.function}` "
                  f"passes: fix `{name}`; the rest of `{entry.function}` is right.")
     else:
+        why = f": {rest.hint}" if rest.hint else f" ({rest.message.rstrip('.')})."
         hint += (f" With the reference `{used.function}` in its place, `{entry.function}` "
-                 f"is still wrong ({rest.message.rstrip('.')}): fix `{name}` first, then "
-                 f"`{entry.function}`.")
+                 f"is still wrong{why} Fix `{name}` first, then `{entry.function}`.")
     verdict.details = [d for d in verdict.details if not d.startswith("Most likely: ")]
     verdict.details.insert(0, f"Most likely: {hint}")
     verdict.hint = hint
@@ -302,7 +305,8 @@ def locate(entry, spec, student_fn, verdict, seed=None) -> str | None:
     if not base:
         return None
     sentences: list[str] = []
-    for probe in (_relations, _vanishing, _length, _slices):  # most telling first
+    pr.cases = cases
+    for probe in (_relations, _vanishing, _shapes, _length, _slices):  # most telling first
         sentences += probe(pr, spec, case, base)
         if len(sentences) >= MAX_SENTENCES:
             break
@@ -347,8 +351,8 @@ def _vanishing(pr, spec, case, base) -> list[str]:
         n = max((case[k].shape[0] for k in rows), default=1)
         if n > 1 and _all_right(pr, dict(case, **rows), base):
             out.append(f"With one row in the batch (N = 1 instead of {n}) every output is "
-                       "right: look at what mixes the rows (a sum or mean over the wrong "
-                       "axis, a division by N).")
+                       "right: look at what depends on the number of rows (a sum or mean "
+                       "over the wrong axis, a division by N, a size written as a number).")
     for words, transform, advice in spec.settings:
         try:
             changed = transform(case)
@@ -373,6 +377,28 @@ def _relations(pr, spec, case, base) -> list[str]:
             out.append(f"`{pr.entry.outputs[k]}` is the transpose of the right answer: check "
                        "the order of the factors in its product against its shape.")
     return out
+
+
+def _shape_of(case) -> str:
+    return ", ".join(f"{k} {tuple(v.shape)}" for k, v in case.items()
+                     if isinstance(v, np.ndarray))
+
+
+def _shapes(pr, spec, case, base) -> list[str]:
+    """Whether the outputs are right for some of the check's shapes and wrong for others."""
+    if not spec.shapes:
+        return []
+    right, wrong = [], []
+    for other in pr.cases:
+        w = pr.wrong(other)
+        if w is None:
+            return []
+        (wrong if w else right).append(other)
+    if not right or not wrong:
+        return []
+    return [f"Right for the shapes {_shape_of(right[0])}; wrong for {_shape_of(wrong[0])}: "
+            "look at the axes and sizes that differ between them (a hard-coded size, an "
+            "axis taken for another)."]
 
 
 def _together(pr, spec, case, base) -> list[str]:
