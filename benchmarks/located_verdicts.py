@@ -67,9 +67,9 @@ def classify(verdict) -> str:
 
 
 def measure(exercises=EXERCISES) -> dict:
-    from course_utils.checks import probes, registry
-
     import torch
+
+    from course_utils.checks import probes, registry
 
     torch.set_num_threads(1)  # CPU seconds without the thread pool's spinning (ex08 trains)
     rows, slowest = [], 0.0

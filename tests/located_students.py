@@ -211,7 +211,7 @@ def lstm_step_backward_df_uses_c_next(dh_next, dc_next, x, h_prev, c_prev, Wx, W
 def lstm_step_forward_forget_on_input(x, h_prev, c_prev, Wx, Wh, b):
     H = h_prev.shape[1]
     a = x @ Wx.T + h_prev @ Wh.T + b
-    i, f = sigmoid(a[:, :H]), sigmoid(a[:, H:2 * H])
+    _i, f = sigmoid(a[:, :H]), sigmoid(a[:, H:2 * H])
     g, o = np.tanh(a[:, 2 * H:3 * H]), sigmoid(a[:, 3 * H:])
     c_next = f * c_prev + f * g
     return o * np.tanh(c_next), c_next

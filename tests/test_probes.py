@@ -6,10 +6,10 @@ import sys
 import textwrap
 from pathlib import Path
 
+import located_students as students
 import numpy as np
 import pytest
 
-import located_students as students
 from course_utils.checks import probes, registry
 from course_utils.reference import nb01, nb03
 
