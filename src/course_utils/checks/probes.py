@@ -77,15 +77,31 @@ class Probes:
 # ---------------------------------------------------------------------------------------
 # The entry point (called by Exercise.run_check)
 # ---------------------------------------------------------------------------------------
-def refine(entry, student_fn, verdict, seed=None):
+def refine(entry, student_fn, verdict, seed=None, *, find=None):
     """``verdict`` with a step function blamed only when it is wrong (see
-    :mod:`course_utils.checks.callees`)
-    and, when no mistake is named, with a located note. Never raises."""
+    :mod:`course_utils.checks.callees`; ``find``: the registry's entry by id, for the
+    exercises in ``Probes.uses``) and, when no mistake is named, with a located note.
+    Never raises: a probe must never turn a verdict into a crash."""
     spec = getattr(entry, "probes", None)
     if spec is None or verdict.passed or verdict.kind != "values":
         return verdict
+    if find is not None and spec.uses:
+        try:
+            verdict = _callees.blame_callees(entry, spec, student_fn, verdict, seed, find)
+        except Exception:
+            pass
+    if verdict.hint is None and verdict.mistake_name is None:
+        try:
+            note = locate(entry, spec, student_fn, verdict, seed)
+        except Exception:
+            note = None
+        if note:
+            verdict.located = note
+            verdict.details.insert(0, LOCATED + note)
+    return verdict
     try:
-        verdict = _callees.blame_callees(entry, spec, student_fn, verdict, seed)
+        if find is not None:
+            verdict = _callees.blame_callees(entry, spec, student_fn, verdict, seed, find)
         if verdict.hint is None and verdict.mistake_name is None:
             note = locate(entry, spec, student_fn, verdict, seed)
             if note:

@@ -134,7 +134,7 @@ class Exercise:
                                     outputs=self.outputs, mistakes=self.mistakes, rtol=self.rtol,
                                     comparators=dict(self.comparators), text=self.text)
         verdict = self.diagnose(verdict) if self.diagnose else verdict
-        verdict = _probes.refine(self, student_fn, verdict, seed)
+        verdict = _probes.refine(self, student_fn, verdict, seed, find=find)
         if verdict.mistake_name:
             verdict.mistake = f"{self.id}/{verdict.mistake_name}"
         return verdict
