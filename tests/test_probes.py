@@ -213,3 +213,13 @@ def test_located_verdicts_floor():
 def test_the_located_note_is_a_verdict_field():
     v = _bare("ex01_rnn_forward").run_check(students.forward_h0_twice)
     assert v.to_dict()["located"] == v.located and v.located
+
+
+def test_the_step_is_found_under_the_behaviour_recorder():
+    # nbgrader's hidden tests check the student's function wrapped by the recorder
+    from course_utils.checks import behaviour
+
+    ns = _notebook(CORRECT_STEP_BACKWARD + BACKWARD_LOOP.replace("{H_PREV}", "h[:, t]"))
+    wrapped = behaviour.Recorder().wrap(ns["rnn_backward"])
+    v = registry.find("ex03_rnn_backward").run_check(wrapped)
+    assert "the bug is in `rnn_backward` itself" in str(v) and "inherits" not in str(v)

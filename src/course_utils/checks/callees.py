@@ -21,6 +21,7 @@ verdict stands as it is.
 from __future__ import annotations
 
 import copy
+import inspect
 import types
 from typing import Any
 
@@ -92,17 +93,19 @@ def blame_callees(entry, spec, student_fn, verdict, seed, find):
     """The verdict, refined as the module says; ``find``: the registry's entry by id."""
     if not spec.uses:
         return verdict
+    # the student's own function, under a wrapper such as the behaviour recorder's
+    own = inspect.unwrap(student_fn)
     found = []
     for uid in spec.uses:
         used = find(uid)
-        found += [(name, fn, used) for name, fn in callees(student_fn, used)]
+        found += [(name, fn, used) for name, fn in callees(own, used)]
     if not found:
         return verdict  # nothing to re-check: the verdict stands as it is
     cases = entry.case_list(seed)
     blamed = []
     for name, fn, used in found:
         seen: list = []
-        probe = with_globals(student_fn, **{name: _recording(fn, used, seen)})
+        probe = with_globals(own, **{name: _recording(fn, used, seen)})
         for case in cases:
             if seen:
                 break
@@ -114,16 +117,18 @@ def blame_callees(entry, spec, student_fn, verdict, seed, find):
         if seen:
             blamed.append((name, fn, used))
     if blamed:
-        return _blame(entry, student_fn, verdict, seed, blamed)
+        return _blame(entry, own, verdict, seed, blamed)
     # Every step it calls is right on the inputs it passes them: the bug is its own.
     inherited = verdict.mistake_name and verdict.mistake_name.startswith("step-")
     if inherited:
         mistakes = tuple(m for m in entry.mistakes if not m.name.startswith("step-"))
         verdict = _recheck(entry, student_fn, seed, mistakes)
-    names = ", ".join(f"`{n}`" for n, _, _ in found)
-    verdict.details.append(f"Your {names} gives the right values on the inputs "
-                           f"`{entry.function}` passes it: the bug is in `{entry.function}` "
-                           "itself.")
+    names = [f"`{n}`" for n, _, _ in found]
+    said = (f"Your {names[0]} gives" if len(names) == 1 else
+            f"Your {', '.join(names[:-1])} and {names[-1]} give")
+    verdict.details.append(f"{said} the right values on the inputs `{entry.function}` passes "
+                           f"{'it' if len(names) == 1 else 'them'}: the bug is in "
+                           f"`{entry.function}` itself.")
     return verdict
 
 
