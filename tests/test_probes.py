@@ -223,3 +223,14 @@ def test_the_step_is_found_under_the_behaviour_recorder():
     wrapped = behaviour.Recorder().wrap(ns["rnn_backward"])
     v = registry.find("ex03_rnn_backward").run_check(wrapped)
     assert "the bug is in `rnn_backward` itself" in str(v) and "inherits" not in str(v)
+
+
+def test_probes_print_nothing_of_the_students(capsys):
+    def rnn_forward(x, h0, Wxh, Whh, b):
+        print("shape", x.shape)
+        return students.forward_h0_twice(x, h0, Wxh, Whh, b)
+
+    v = _bare("ex01_rnn_forward").run_check(rnn_forward)
+    assert v.located
+    # the check's own run prints once per case it ran (here the first fails); probes, never
+    assert capsys.readouterr().out.count("shape") == 3

@@ -20,9 +20,12 @@ verdict stands as it is.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import inspect
+import io
 import types
+import warnings
 from typing import Any
 
 import numpy as np
@@ -51,6 +54,17 @@ def callees(student_fn, used) -> list[tuple[str, Any]]:
         if name in names and callable(fn) and fn is not used.reference:
             out.append((name, fn))
     return out
+
+
+@contextlib.contextmanager
+def quiet():
+    """Run a probe without its prints, warnings or numpy floating-point messages: the
+    check's own run already showed them once."""
+    sink = io.StringIO()
+    with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink), \
+            warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        yield
 
 
 def with_globals(student_fn, **replace_names):
@@ -110,7 +124,7 @@ def blame_callees(entry, spec, student_fn, verdict, seed, find):
             if seen:
                 break
             try:
-                with np.errstate(all="ignore"):
+                with quiet():
                     checker.call_student(probe, _dx.copy_case(case))
             except Exception:
                 continue
@@ -133,15 +147,18 @@ def blame_callees(entry, spec, student_fn, verdict, seed, find):
 
 
 def _recheck(entry, student_fn, seed, mistakes):
-    v = checker.run_check(student_fn, entry.truth or entry.reference, entry.case_list(seed),
-                          name=entry.function, outputs=entry.outputs, mistakes=mistakes,
-                          rtol=entry.rtol, comparators=dict(entry.comparators), text=entry.text)
+    with quiet():
+        v = checker.run_check(student_fn, entry.truth or entry.reference, entry.case_list(seed),
+                              name=entry.function, outputs=entry.outputs,
+                              mistakes=mistakes, rtol=entry.rtol,
+                              comparators=dict(entry.comparators), text=entry.text)
     return entry.diagnose(v) if entry.diagnose else v
 
 
 def _blame(entry, student_fn, verdict, seed, blamed):
     name, fn, used = blamed[0]
-    own = used.run_check(fn)
+    with quiet():
+        own = used.run_check(fn)
     swapped = with_globals(student_fn, **{n: u.reference for n, _, u in blamed})
     rest = _recheck(entry, swapped, seed, entry.mistakes)
     said = (f"; its own check says: {own.message}" if not own.passed
