@@ -189,11 +189,13 @@ def locate(entry, spec, student_fn, verdict, seed=None) -> str | None:
         return None
     sentences: list[str] = []
     pr.cases = cases
-    for probe in (_relations, _vanishing, _shapes, _length, _slices):  # most telling first
+    for probe in (_relations, _vanishing, _length, _slices):  # most telling first
         sentences += probe(pr, spec, case, base)
         if len(sentences) >= MAX_SENTENCES:
             break
-    sentences = (sentences or _together(pr, spec, case, base))[:MAX_SENTENCES]
+    for fallback in (_shapes, _together):  # when the probes above show nothing
+        sentences = sentences or fallback(pr, spec, case, base)
+    sentences = sentences[:MAX_SENTENCES]
     return " ".join(sentences) if sentences else None
 
 
