@@ -234,3 +234,13 @@ def test_probes_print_nothing_of_the_students(capsys):
     assert v.located
     # the check's own run prints once per case it ran (here the first fails); probes, never
     assert capsys.readouterr().out.count("shape") == 3
+
+
+def test_a_step_right_for_some_shapes_only_is_located_by_the_shapes():
+    def rnn_step_forward(x, h_prev, Wxh, Whh, b):
+        h = np.tanh(x @ Wxh.T + h_prev @ Whh.T + b)
+        return h + 0.01 * (x.shape[1] != h_prev.shape[1])  # off unless D = H
+
+    v = _bare("ex01_rnn_step_forward").run_check(rnn_step_forward)
+    assert v.located.startswith("Right for the shapes x (3, 5), h_prev (3, 5)"), str(v)
+    assert "wrong for x (2, 3), h_prev (2, 4)" in v.located
