@@ -102,7 +102,8 @@ class Verdict:
     student's code raised), and the diagnosed mistake: ``mistake_name`` (see
     :class:`Mistake`) and ``mistake`` (``<exercise id>/<name>``, set by
     :meth:`course_utils.checks.registry.Exercise.run_check`), the same for two students
-    with the same mistake, whatever the wording of their verdicts.
+    with the same mistake, whatever the wording of their verdicts; ``located``: where the
+    probes of :mod:`course_utils.checks.probes` place a bug no mistake names (or None).
     """
 
     name: str
@@ -118,6 +119,7 @@ class Verdict:
     error: str | None = None
     mistake: str | None = None
     mistake_name: str | None = None
+    located: str | None = None
 
     @property
     def passed(self) -> bool:

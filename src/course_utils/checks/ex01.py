@@ -6,6 +6,7 @@ import numpy as np
 
 from ..reference import nb01 as _nb01
 from .checker import Mistake
+from .probes import Probes, scaled
 from .registry import Exercise, check_functions
 
 # Lesson modules whose functions compute the answer, or part of it (the fast versions,
@@ -120,18 +121,27 @@ SEQ_MISTAKES = [
 ]
 
 
+# A probe: tiny weights, where tanh(a) = a to within the check's tolerance.
+_SMALL = scaled(("Wxh", "Whh", "b"), 1e-5, "weights 10⁻⁵ times smaller (where tanh(a) ≈ a)",
+                "look at the nonlinearity")
+
 EXERCISES = (
     Exercise("ex01_rnn_step_forward", 1, "One RNN step, forward", 2,
              function="rnn_step_forward", reference=_nb01.rnn_step_forward,
              cases=step_cases, seed=101, outputs=("h_next",), mistakes=tuple(STEP_MISTAKES),
              description="compares with the reference on 4 random cases (non-square shapes, "
              "batch > 1).", binds="step_forward",
-             libraries=("numpy",)),
+             libraries=("numpy",),
+             probes=Probes(zero=("h_prev", "x", "b"), square=("Whh", "Wxh"),
+                           batch=("x", "h_prev"), settings=(_SMALL,))),
     Exercise("ex01_rnn_forward", 1, "A whole sequence, forward", 3,
              function="rnn_forward", reference=_nb01.rnn_forward, cases=seq_cases, seed=102,
              outputs=("h",), mistakes=tuple(SEQ_MISTAKES),
              description="compares with the reference on 3 random batches of sequences.",
              binds="seq_forward",
-             libraries=("numpy",)),
+             libraries=("numpy",),
+             probes=Probes(time=(("x", 1),), out_time=(("h", 1),), zero=("h0", "b"),
+                           square=("Whh", "Wxh"), batch=("x", "h0"), settings=(_SMALL,),
+                           uses=("ex01_rnn_step_forward",))),
 )
 check_rnn_step_forward, check_rnn_forward = check_functions(EXERCISES)

@@ -18,6 +18,7 @@ from ..reference import nb01 as _nb01
 from ..reference import nb03 as _nb03
 from .checker import WRONG, Mistake
 from .diagnosis import NAN_HINT, CheckText
+from .probes import Probes
 from .registry import Exercise, check_functions
 
 # Lesson modules whose functions compute the answer, or part of it (the fast versions,
@@ -393,14 +394,20 @@ EXERCISES = (
              diagnose=_shape_diagnosis, text=_StepText(),
              description="4 random cases (batch > 1, D != H in three of them), compared with "
              "the reference.", binds="step_backward",
-             libraries=("numpy",)),
+             libraries=("numpy",),
+             probes=Probes(zero=("h_prev", "x", "h_next"), square=("Whh", "Wxh"),
+                           batch=("dh_next", "x", "h_prev", "h_next"))),
     Exercise("ex03_rnn_backward", 3, "BPTT over a sequence", 4,
              function="rnn_backward", reference=_nb03.rnn_backward, cases=seq_cases,
              seed=302, outputs=SEQ_OUTPUTS, mistakes=tuple(SEQ_MISTAKES),
              diagnose=_shape_diagnosis, text=_StepText(),
              description="3 random batches of sequences, compared with the reference.",
              binds="seq_backward",
-             libraries=("numpy",)),
+             libraries=("numpy",),
+             probes=Probes(time=(("dh", 1), ("x", 1), ("h", 1)), out_time=(("dx", 1),),
+                           backward=True, zero=("h0",), upstream=(("dh", 1),),
+                           square=("Whh", "Wxh"), batch=("dh", "x", "h0", "h"),
+                           uses=("ex03_rnn_step_backward",))),
     Exercise("ex03_temporal_softmax_loss", 3, "The read-out's loss over time, forward and "
              "backward", 3, function="temporal_softmax_loss",
              reference=_nb03.temporal_softmax_loss, cases=loss_cases, seed=303,

@@ -16,6 +16,7 @@ from ..reference import nb01 as _nb01
 from ..reference import nb03 as _nb03
 from ..reference import nb05 as _nb05
 from .checker import Mistake
+from .probes import Probes
 from .registry import Exercise, check_functions
 
 # Lesson modules whose functions compute the answer, or part of it (the fast versions,
@@ -141,6 +142,8 @@ EXERCISES = (
              outputs=OUTPUTS, mistakes=tuple(MISTAKES),
              description="4 random cases (batch > 1, T not a multiple of k, D != H) against "
              "the reference.", binds="tbptt_fn",
-             libraries=("numpy",), helpers=(_nb01.rnn_forward, _nb03.rnn_backward)),
+             libraries=("numpy",), helpers=(_nb01.rnn_forward, _nb03.rnn_backward),
+             probes=Probes(time=(("x", 1), ("dh", 1)), chunk="k", zero=("h0",),
+                           square=("Whh",), batch=("x", "h0", "dh"))),
 )
 (check_truncated_bptt,) = check_functions(EXERCISES)

@@ -13,6 +13,7 @@ import numpy as np
 from ..maths.lstm import sigmoid
 from ..reference import nb07 as _nb07
 from .checker import Mistake
+from .probes import Probes, equal_gate_blocks, scaled
 from .registry import Exercise, check_functions
 
 # Lesson modules whose functions compute the answer, or part of it (the fast versions,
@@ -291,6 +292,11 @@ SEQ_BACKWARD_MISTAKES = [
 # ---------------------------------------------------------------------------------------
 # The checks
 # ---------------------------------------------------------------------------------------
+_GATES = equal_gate_blocks("Wx", "Wh", "b")  # a probe: the gate order cannot matter
+# A probe: tiny weights and cell state, where tanh(c) = c to within the check's tolerance.
+_SMALL = scaled(("Wx", "Wh", "b", "c_prev"), 1e-5, "the weights and `c_prev` 10⁻⁵ times "
+                "smaller (where tanh(c) ≈ c)", "look at the nonlinearities")
+
 EXERCISES = (
     Exercise("ex07_lstm_step_forward", 7, "One LSTM step, forward", 2,
              function="lstm_step_forward", reference=_nb07.lstm_step_forward,
@@ -298,12 +304,17 @@ EXERCISES = (
              mistakes=tuple(STEP_FORWARD_MISTAKES),
              description="4 random cases (batch > 1, D != H); it recognises wrong gate orders "
              "and more.", binds="step_forward",
-             libraries=("numpy",), helpers=(sigmoid,)),
+             libraries=("numpy",), helpers=(sigmoid,),
+             probes=Probes(zero=("h_prev", "c_prev", "x"), batch=("x", "h_prev", "c_prev"),
+                           settings=(_GATES, _SMALL))),
     Exercise("ex07_lstm_forward", 7, "A whole sequence, forward", 2,
              function="lstm_forward", reference=_nb07.lstm_forward, cases=seq_forward_cases,
              seed=703, outputs=("h", "c"), mistakes=tuple(SEQ_FORWARD_MISTAKES),
              description="3 random batches of sequences.", binds="seq_forward",
-             libraries=("numpy",), helpers=(sigmoid,)),
+             libraries=("numpy",), helpers=(sigmoid,),
+             probes=Probes(time=(("x", 1),), out_time=(("h", 1), ("c", 1)), zero=("h0", "c0"),
+                           batch=("x", "h0", "c0"), settings=(_GATES,),
+                           uses=("ex07_lstm_step_forward",))),
     Exercise("ex07_lstm_step_backward", 7, "One LSTM step, backward", 3,
              function="lstm_step_backward", reference=_nb07.lstm_step_backward,
              cases=step_backward_cases, seed=702,
@@ -311,7 +322,10 @@ EXERCISES = (
              mistakes=tuple(STEP_BACKWARD_MISTAKES),
              description="4 random cases with random dh_next and dc_next.",
              binds="step_backward",
-             libraries=("numpy",), helpers=(sigmoid,)),
+             libraries=("numpy",), helpers=(sigmoid,),
+             probes=Probes(zero=("dh_next", "dc_next", "c_prev", "h_prev", "x"),
+                           batch=("dh_next", "dc_next", "x", "h_prev", "c_prev"),
+                           settings=(_GATES,))),
     Exercise("ex07_lstm_backward", 7, "BPTT for the LSTM", 3,
              function="lstm_backward", reference=_nb07.lstm_backward,
              cases=seq_backward_cases, seed=704,
@@ -319,7 +333,11 @@ EXERCISES = (
              mistakes=tuple(SEQ_BACKWARD_MISTAKES),
              description="3 random cases; the first without dcT, the others with one.",
              binds="seq_backward",
-             libraries=("numpy",), helpers=(sigmoid,)),
+             libraries=("numpy",), helpers=(sigmoid,),
+             probes=Probes(time=(("dh", 1), ("x", 1)), out_time=(("dx", 1),), backward=True,
+                           zero=("h0", "c0", "dcT"), upstream=(("dh", 1),),
+                           batch=("dh", "x", "h0", "c0", "dcT"), settings=(_GATES,),
+                           uses=("ex07_lstm_forward", "ex07_lstm_step_backward"))),
 )
 (check_lstm_step_forward, check_lstm_forward, check_lstm_step_backward,
  check_lstm_backward) = check_functions(EXERCISES)

@@ -19,6 +19,7 @@ from torch.nn import functional as F
 from ..lessons import charlm
 from ..reference import nb08 as _nb08
 from .checker import Mistake
+from .probes import Probes, setting
 from .registry import Exercise, check_functions
 
 # Lesson modules whose functions compute the answer, or part of it (the fast versions,
@@ -205,6 +206,9 @@ EXERCISES = (
              description="trains small float64 LSTMs and RNNs (seeded) for 3-4 chunks with your "
              "step and\nwith the reference, and compares the losses, the final weights and the "
              "final state.", binds="train_step",
-             libraries=("torch",), helpers=(charlm.detach_state, charlm.CharLM.forward)),
+             libraries=("torch",), helpers=(charlm.detach_state, charlm.CharLM.forward),
+             probes=Probes(count="n_chunks", out_time=(("losses", 0),), shapes=False,
+                           settings=(setting("clip", 1e9, "clipping switched off (clip = 1e9)",
+                                             "look at the clipping"),))),
 )
 (check_tbptt_train_step,) = check_functions(EXERCISES)

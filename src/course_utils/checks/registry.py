@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import checker
+from . import probes as _probes
 from .checker import Mistake, Verdict
 
 CODE, WRITTEN = "code", "written"
@@ -81,6 +82,7 @@ class Exercise:
     harness: str | None = None
     libraries: tuple[str, ...] | None = None
     helpers: tuple[Callable, ...] = ()
+    probes: Any = None
 
     def __post_init__(self):
         if not self.id.startswith(f"ex{self.notebook:02d}_"):
@@ -132,6 +134,7 @@ class Exercise:
                                     outputs=self.outputs, mistakes=self.mistakes, rtol=self.rtol,
                                     comparators=dict(self.comparators), text=self.text)
         verdict = self.diagnose(verdict) if self.diagnose else verdict
+        verdict = _probes.refine(self, student_fn, verdict, seed, find=find)
         if verdict.mistake_name:
             verdict.mistake = f"{self.id}/{verdict.mistake_name}"
         return verdict
