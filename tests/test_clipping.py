@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -251,3 +253,67 @@ def test_real_training_diverges_without_clipping_and_converges_with_it(capsys):
 
 def test_percentile_threshold_ignores_nonfinite():
     assert C.percentile_threshold([1.0, 2.0, 3.0, np.inf, np.nan], 50) == 2.0
+
+
+def test_first_spike():
+    assert C.first_spike([1.0, 1.2, 0.9, 30.0, 1.0], factor=20) == 3
+    assert C.first_spike([1.0, 1.2, 0.9, 19.0, 1.0], factor=20) is None
+    assert C.first_spike([1.0, 25.0], factor=20) == 1
+
+
+def test_latch_batches():
+    x, y = next(C.latch_batches(seed=3, N=64, T=20, noise=0.1))
+    assert x.shape == y.shape == (64, 20, 1)
+    s = y[:, 0, 0]
+    assert set(np.unique(s)) == {-1.0, 1.0}
+    assert np.all(y == s[:, None, None])  # the target is the first sign at every step
+    assert np.all(np.sign(x[:, 0, 0]) == s)  # noise 0.1 cannot flip a ±1 pulse
+    assert np.abs(x[:, 1:]).max() < 1.0
+
+
+def test_hessian_lambda_max_matches_the_full_hessian():
+    from course_utils.maths.gradnorm import flatten
+
+    p = C.init_regression_rnn(D=1, H=3, O=1, seed=1, whh_scale=1.2)
+    batch = next(C.latch_batches(0, N=4, T=6))
+    theta = np.concatenate([q.ravel() for q in p])
+
+    def grad(th):
+        parts = np.split(th, np.cumsum([q.size for q in p])[:-1])
+        return flatten(C.regression_loss_and_grads([a.reshape(q.shape) for a, q in zip(parts, p)],
+                                                   batch)[1])
+
+    hess = np.array([(grad(theta + 1e-5 * e) - grad(theta - 1e-5 * e)) / 2e-5
+                     for e in np.eye(theta.size)])
+    exact = np.linalg.eigvalsh((hess + hess.T) / 2).max()
+    lam = C.hessian_lambda_max(p, C.regression_loss_and_grads, batch, iters=40)
+    assert abs(lam - exact) < 1e-6 * abs(exact)
+    # the read-out block is a lower bound of the whole Hessian's largest eigenvalue
+    assert C.readout_curvature(p, batch[0]) <= lam + 1e-9
+
+
+def test_sharpness_along_run_replays_train_sgd():
+    p0 = C.init_regression_rnn(D=1, H=8, O=1, seed=0, whh_scale=0.8)
+    s = C.sharpness_along_run(p0, C.regression_loss_and_grads, C.latch_batches(1, N=8, T=10),
+                              lr=0.1, steps=12, every=5, iters=10)
+    assert list(s["step"]) == [0, 5, 10]
+    run = C.train_sgd(p0, C.regression_loss_and_grads, C.latch_batches(1, N=8, T=10), lr=0.1,
+                      steps=10, verbose=False)
+    batch = next(itertools.islice(C.latch_batches(1, N=8, T=10), 10, None))
+    lam = C.hessian_lambda_max(run.params, C.regression_loss_and_grads, batch, iters=10)
+    assert abs(s["lr_lambda"][2] - 0.1 * lam) < 1e-12 * lam
+
+
+def test_latch_run_meets_a_cliff_and_clipping_above_the_typical_norm_rescues_it():
+    """Notebook 06's section 3: stable on the smooth part, one cliff, a rare clip."""
+    p0 = C.init_regression_rnn(D=1, H=32, O=1, seed=0, whh_scale=0.8)
+    plain = C.train_sgd(p0, C.regression_loss_and_grads, C.latch_batches(100), lr=0.15,
+                        steps=600, verbose=False)
+    norms = np.array(plain.grad_norm)
+    k = C.first_spike(norms, 20)
+    assert plain.diverged and k is not None and k > 100
+    assert np.median(norms[:k]) < 1.0 and np.mean(norms[:k] > 3) < 0.05
+    clipped = C.train_sgd(p0, C.regression_loss_and_grads, C.latch_batches(100), lr=0.15,
+                          steps=600, max_norm=3.0, verbose=False)
+    assert not clipped.diverged and clipped.final_loss() < 0.01
+    assert 0 < np.mean(clipped.clipped) < 0.05

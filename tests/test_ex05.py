@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from course_utils.checks import checker, ex05
-from course_utils.reference import nb01, nb05
+from course_utils.reference import nb01, nb03, nb05
 
 
 def _verdict(fn):
@@ -62,6 +62,57 @@ def test_each_mistake_is_named(mistake):
     v = _verdict(lambda **kw: mistake.fn(**kw))
     assert v.status == checker.WRONG
     assert mistake.hint in str(v)
+
+
+# The classic bugs, written as a student would write them (not with the catalogue's code).
+def state_not_carried(x, h0, Wxh, Whh, b, dh, k):
+    """Each chunk starts from h0: the state is never carried to the next chunk."""
+    gx, gh, gb = [], [], []
+    for s in range(0, x.shape[1], k):
+        e = min(s + k, x.shape[1])
+        h = nb01.rnn_forward(x[:, s:e], h0, Wxh, Whh, b)
+        _, _, dWxh, dWhh, db = nb03.rnn_backward(dh[:, s:e], x[:, s:e], h0, h, Wxh, Whh)
+        gx.append(dWxh), gh.append(dWhh), gb.append(db)
+    return np.stack(gx), np.stack(gh), np.stack(gb), h[:, -1]
+
+
+def state_reset_to_zeros(x, h0, Wxh, Whh, b, dh, k):
+    """The state is reset to zeros at every chunk, the first one included."""
+    gx, gh, gb = [], [], []
+    for s in range(0, x.shape[1], k):
+        e = min(s + k, x.shape[1])
+        h_prev = np.zeros_like(h0)
+        h = nb01.rnn_forward(x[:, s:e], h_prev, Wxh, Whh, b)
+        _, _, dWxh, dWhh, db = nb03.rnn_backward(dh[:, s:e], x[:, s:e], h_prev, h, Wxh, Whh)
+        gx.append(dWxh), gh.append(dWhh), gb.append(db)
+    return np.stack(gx), np.stack(gh), np.stack(gb), h[:, -1]
+
+
+def one_forward_then_h0_everywhere(x, h0, Wxh, Whh, b, dh, k):
+    """One full forward pass, then h0 used as every chunk's previous state in the backward."""
+    h = nb01.rnn_forward(x, h0, Wxh, Whh, b)
+    gx, gh, gb = [], [], []
+    for s in range(0, x.shape[1], k):
+        e = min(s + k, x.shape[1])
+        _, _, dWxh, dWhh, db = nb03.rnn_backward(dh[:, s:e], x[:, s:e], h0, h[:, s:e], Wxh, Whh)
+        gx.append(dWxh), gh.append(dWhh), gb.append(db)
+    return np.stack(gx), np.stack(gh), np.stack(gb), h[:, -1]
+
+
+@pytest.mark.parametrize("wrong, name, words", [
+    (state_not_carried, "chunks-restart-from-h0", "every chunk starts again from h0"),
+    (state_reset_to_zeros, "chunks-restart-from-zeros", "every chunk starts from a zero state"),
+    (one_forward_then_h0_everywhere, "backward-uses-h0-for-every-chunk",
+     "every chunk's backward pass is given `h0`"),
+])
+def test_classic_bugs_are_named_with_their_fix(wrong, name, words):
+    v = _verdict(wrong)
+    assert v.status == checker.WRONG
+    [mistake] = [m for m in ex05.MISTAKES if m.name == name]
+    assert mistake.hint in str(v) and words in str(v)
+    assert "last state of chunk c" in mistake.hint  # the fix, in the exercise's words
+    others = [m.hint for m in ex05.MISTAKES if m.name != name]
+    assert not any(h in str(v) for h in others)
 
 
 def test_missing_last_chunk_is_a_shape_error():

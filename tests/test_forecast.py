@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 
 from course_utils.lessons import forecast as fc
 
@@ -87,15 +88,19 @@ def test_forecast_uses_only_the_past():
     assert f.forecast(y, 96)[15] != f.forecast(y2, 96)[15]  # month 111 starts from y[110]
 
 
-def test_a_briefly_trained_lstm_beats_seasonal_naive_on_a_synthetic_series():
+@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+def test_a_briefly_trained_model_beats_seasonal_naive_on_a_synthetic_series(cell):
     """A noisy seasonal series with a trend: seasonal naive is off by a year's rise (1.2);
-    the LSTM, trained with TBPTT for 40 passes, forecasts the next month to within the
-    noise. An untrained or broken model (no state, wrong scaling) does not."""
+    the tanh RNN (notebook 05's model) or an LSTM, trained with TBPTT for 40 passes,
+    forecasts the next month to within the noise. An untrained or broken model (no state,
+    wrong scaling) does not."""
     y = _noisy_seasonal(240)
-    f = fc.train_forecaster(y[:192], hidden=16, k=24, epochs=40)
-    lstm = fc.errors(f.forecast(y, 192), y[192:])["rmse"]
+    f = fc.train_forecaster(y[:192], hidden=16, k=24, epochs=40, cell=cell,
+                            lr=1e-2 if cell == "lstm" else 3e-3)
+    assert isinstance(f.model.rnn, torch.nn.RNN if cell == "rnn" else torch.nn.LSTM)
+    model = fc.errors(f.forecast(y, 192), y[192:])["rmse"]
     naive = fc.errors(fc.seasonal_naive(y, 192), y[192:])["rmse"]
-    assert lstm < 0.5 * naive
+    assert model < 0.5 * naive
     assert f.history.final_loss(10) < 0.5 * float(np.mean(f.history.losses[:10]))
 
 
@@ -108,15 +113,22 @@ def test_notebook_05_quotes_the_seed_sweep_and_its_own_numbers_as_computed():
     nb = provenance.ROOT / "solutions" / "05_truncated_bptt.ipynb"
     res = provenance.load_results("co2_forecast_seeds")["results"]
     test = res["test"]
-    lstm, best_base = test["lstm_rmse"], test["baseline_rmse"]["last value + last year's change"]
+    rnn, best_base = test["model_rmse"], test["baseline_rmse"]["last value + last year's change"]
     end = provenance.cell_text(nb, "c037-co2-end", squash_spaces=True)
-    assert (f"test RMSE ranged from {min(lstm):.2f} to {max(lstm):.2f} ppm, each below the "
+    assert (f"the RNN's test RMSE ranged from {min(rnn):.2f} to {max(rnn):.2f} ppm, each below the "
             f"{best_base:.2f} ppm") in end
-    assert max(lstm) < best_base and max(res["validation"]["lstm_rmse"]) < (
+    assert max(rnn) < best_base and max(res["validation"]["model_rmse"]) < (
         res["validation"]["baseline_rmse"]["last value + last year's change"])
     assert res["setup"]["seeds"] == [0, 1, 2, 3, 4]
-    assert {k: res["setup"][k] for k in ("hidden", "k", "n_streams", "epochs", "lr")} == dict(
-        hidden=32, k=24, n_streams=1, epochs=60, lr=1e-2)
+    settings = ("cell", "hidden", "k", "n_streams", "epochs", "lr", "clip")
+    assert {k: res["setup"][k] for k in settings} == dict(
+        cell="rnn", hidden=32, k=24, n_streams=1, epochs=60, lr=3e-3, clip=1.0)
+    # the notebook trains the same model as the sweep (seed 0)
+    train = provenance.cell_text(nb, "c037-co2-train", squash_spaces=True)
+    assert ('cell="rnn", hidden=32, k=24, n_streams=1, epochs=60, lr=3e-3, clip=1.0, seed=0'
+            in train)
+    assert "Adam (learning rate 0.003)" in provenance.cell_text(nb, "c037-co2-model-md",
+                                                                 squash_spaces=True)
 
     co2 = series.load_co2_monthly()
     y, n = co2.values, fc.month_index(co2.months, "1996-01")

@@ -35,7 +35,7 @@ def test_memory_numbers_in_the_text_equal_the_results_file(memory):
     assert (f"for TBPTT(50, 50), {saved['truncated']:.1f} MB against "
             f"{rss['truncated']:.1f} MB") in text
     assert memory["setup"]["k"] == 50 and memory["setup"]["N"] == 32
-    assert "(batch 32, $D = 16$, $H = 256$)" in _text("c028-049256d0")
+    assert "(batch 32, $D = 16$, $H = 256$)" in _text("c028-gd-timing-after")
     assert (memory["setup"]["D"], memory["setup"]["H"]) == (16, 256)
 
 
@@ -58,6 +58,18 @@ def test_bias_sweep_number_in_the_text_equals_the_results_file():
     assert f"for $L = 8$, $k = 9$ reaches {mean:.2f} on average" in _text("c032-9c4d2e67")
     assert res["setup"]["updates"] == 300 and len(res["setup"]["seeds"]) == 3
     assert "three lags and three seeds" in _text("c032-bf3dcb35")
+    assert "three lags and three seeds" in _text("c032-gd-sweep")
+
+
+def test_review_question_2_quotes_the_sweep():
+    """Q2's "at most 0.09 above chance for k <= L: 0.34 against 0.25 at L = 3" is the sweep's
+    largest mean accuracy with k <= L, state carried."""
+    res = provenance.load_results("tbptt_bias_sweep")["results"]["carried"]
+    best = max((float(np.mean(accs)), int(L)) for L, by_k in res.items()
+               for k, accs in by_k.items() if int(k) <= int(L))
+    text = _text("c036-de1a3b1e")
+    assert f"at most {best[0] - 0.25:.2f} above chance" in text
+    assert f"{best[0]:.2f} against 0.25 at $L = {best[1]}$" in text
 
 
 def _python_blocks(cell_id: str) -> list[str]:

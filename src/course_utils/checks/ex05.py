@@ -97,6 +97,19 @@ def _first_state_carried(x, h0, Wxh, Whh, b, dh, k):
     return np.stack(gx), np.stack(gh), np.stack(gb), h_prev
 
 
+def _full_forward_h0_as_prev(x, h0, Wxh, Whh, b, dh, k):
+    """One forward pass over the whole sequence (right states), then every chunk's backward
+    pass is given ``h0`` as the state that entered it."""
+    h = _nb01.rnn_forward(x, h0, Wxh, Whh, b)
+    gx, gh, gb = [], [], []
+    for s, e in tbptt.chunk_bounds(x.shape[1], k):
+        _, _, dWxh, dWhh, db = _nb03.rnn_backward(dh[:, s:e], x[:, s:e], h0, h[:, s:e], Wxh, Whh)
+        gx.append(dWxh)
+        gh.append(dWhh)
+        gb.append(db)
+    return np.stack(gx), np.stack(gh), np.stack(gb), h[:, -1]
+
+
 def _whole_dh(x, h0, Wxh, Whh, b, dh, k):
     """Every chunk backpropagates dh[:, :e-s] (the first steps' gradients), not its own."""
     h_prev = h0
@@ -129,6 +142,12 @@ MISTAKES = [
             "back into earlier chunks (that is full BPTT, split by chunk). Drop the `dh0` "
             "that `rnn_backward` returns instead of passing it on.", _full_bptt_split,
             name="not-truncated"),
+    Mistake("the hidden states are right (your forward pass is), but every chunk's backward "
+            "pass is given `h0` as the state that entered the chunk. For chunk c+1 that state "
+            "is the last state of chunk c, `h[:, s - 1]` (only the first chunk starts from "
+            "`h0`): pass it to `rnn_backward` as the chunk's initial state, or `dWhh` of "
+            "every chunk after the first is wrong.", _full_forward_h0_as_prev,
+            name="backward-uses-h0-for-every-chunk"),
     Mistake("the state carried to the next chunk is the chunk's *first* state `h[:, 0]`; it "
             "must be the last one, `h[:, -1]`.", _first_state_carried, name="carries-first-state"),
     Mistake("every chunk uses the loss gradients of the first steps, `dh[:, :k]`; use the "

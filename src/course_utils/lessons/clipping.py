@@ -12,8 +12,12 @@ Contents
   neural networks", section 3), and plain / clipped gradient descent on it.
 * :func:`delayed_copy_batches`, :func:`init_regression_rnn`, :func:`regression_loss_and_grads`:
   a small numpy RNN + linear read-out trained with the course's BPTT (:mod:`course_utils.maths.rnn`)
-  to output its input from ``lag`` steps ago; :func:`regression_hidden_states` and
-  :func:`readout_curvature` look inside it.
+  to output its input from ``lag`` steps ago; :func:`latch_batches`, a task whose solution
+  needs an attractor (remember the sign of the first input for T steps), so that training
+  crosses a bifurcation: a cliff; :func:`regression_hidden_states` and
+  :func:`readout_curvature` look inside it; :func:`hessian_lambda_max` (Lanczos on
+  finite-difference Hessian-vector products) and :func:`sharpness_along_run` measure the
+  curvature that decides whether plain SGD is stable (``lr · λ_max < 2``).
 * :func:`is_divergent` and :func:`train_sgd` (on :func:`course_utils.training.fit`): plain SGD with
   optional norm clipping that records every loss and gradient norm and *stops with a clear
   message* as soon as the run has diverged (the loss or the gradient norm is not finite, or
@@ -164,6 +168,26 @@ def delayed_copy_batches(seed: int, N: int = 32, T: int = 50, lag: int = 10) -> 
         yield x, y
 
 
+def latch_batches(seed: int, N: int = 32, T: int = 50, noise: float = 0.1) -> Iterator:
+    """Endless batches of the latch task: remember the sign of the first input.
+
+    Each sequence starts with ``s = ±1`` (equally likely) plus Gaussian noise of standard
+    deviation ``noise`` at every step, and the target at *every* step is ``s``. Predicting 0
+    gives MSE 1. Holding ``s`` for T steps needs two attractors (a state near ``+a`` and one
+    near ``−a``); while training creates them the final state changes abruptly with the
+    weights: the loss surface has a cliff (Pascanu et al. 2013, section 3).
+
+    Yields:
+        (x, y): x (N, T, 1), y (N, T, 1).
+    """
+    rng = np.random.default_rng(seed)
+    while True:
+        s = rng.choice([-1.0, 1.0], size=(N, 1, 1))
+        x = rng.normal(size=(N, T, 1)) * noise
+        x[:, :1] += s
+        yield x, np.repeat(s, T, axis=1)
+
+
 def init_regression_rnn(D: int, H: int, O: int, seed: int, *, whh_scale: float = 1.0):
     """Parameters ``[Wxh (H, D), Whh (H, H), b (H,), Why (O, H), by (O,)]``.
 
@@ -240,6 +264,83 @@ def readout_curvature(params, x, O: int = 1) -> float:
     return float(np.linalg.eigvalsh(2.0 * F.T @ F / (F.shape[0] * O)).max())
 
 
+def hessian_lambda_max(params, loss_and_grads: Callable, batch, *, iters: int = 30,
+                       eps: float = 1e-5, seed: int = 0) -> float:
+    """Largest (algebraic) eigenvalue of the Hessian of the loss on one batch, all parameters.
+
+    Lanczos with full re-orthogonalisation on Hessian-vector products taken by central
+    finite differences of the gradient, ``H v ≈ (g(θ + εv) − g(θ − εv)) / 2ε``; the largest
+    eigenvalue of the ``iters × iters`` tridiagonal matrix approximates λ_max from below
+    (it converges fast for the extreme eigenvalue). Plain gradient descent is locally stable
+    along every direction only if ``lr · λ_max < 2``.
+
+    Args:
+        params: list of arrays; loss_and_grads: ``f(params, batch) -> (loss, grads)``.
+        iters: Lanczos steps (at most the number of parameters); eps: finite-difference step.
+        seed: for the random starting vector.
+
+    Returns:
+        λ_max as a float.
+    """
+    shapes = [p.shape for p in params]
+    sizes = [p.size for p in params]
+    theta = np.concatenate([np.ravel(p) for p in params]).astype(float)
+
+    def unflat(v):
+        return [a.reshape(s) for a, s in zip(np.split(v, np.cumsum(sizes)[:-1]), shapes)]
+
+    def hvp(v):
+        gp = flatten(loss_and_grads(unflat(theta + eps * v), batch)[1])
+        gm = flatten(loss_and_grads(unflat(theta - eps * v), batch)[1])
+        return (gp - gm) / (2 * eps)
+
+    n = min(iters, theta.size)
+    rng = np.random.default_rng(seed)
+    v = rng.normal(size=theta.size)
+    V = [v / np.linalg.norm(v)]
+    alphas, betas = [], []
+    for j in range(n):
+        w = hvp(V[j])
+        alphas.append(float(V[j] @ w))
+        for u in V:  # full re-orthogonalisation
+            w = w - (u @ w) * u
+        beta = float(np.linalg.norm(w))
+        if j == n - 1 or beta < 1e-10:
+            break
+        betas.append(beta)
+        V.append(w / beta)
+    Tm = np.diag(alphas) + np.diag(betas[: len(alphas) - 1], 1) + np.diag(betas[: len(alphas) - 1], -1)
+    return float(np.linalg.eigvalsh(Tm).max())
+
+
+def sharpness_along_run(params: Sequence[np.ndarray], loss_and_grads: Callable, batches, *,
+                        lr: float, steps: int, every: int, max_norm: float | None = None,
+                        clip_fn: Callable | None = None, iters: int = 30) -> dict:
+    """Replay the run of :func:`train_sgd` (same updates) and measure ``lr · λ_max``.
+
+    Every ``every`` steps (from step 0) it takes :func:`hessian_lambda_max` on that step's
+    batch at the current weights, before the update. It stops at ``steps`` or at the first
+    divergent step (:func:`is_divergent`).
+
+    Returns:
+        dict with ``step`` (the steps measured) and ``lr_lambda`` (``lr · λ_max`` there).
+    """
+    update = SGDUpdate([np.array(p, dtype=float, copy=True) for p in params], loss_and_grads,
+                       lr=lr, norm_of=global_norm, clip=max_norm,
+                       clip_norm=clip_fn or _clip_grad_norm)
+    out = dict(step=[], lr_lambda=[])
+    for k, batch in zip(range(steps), iter(batches)):
+        if k % every == 0:
+            out["step"].append(k)
+            out["lr_lambda"].append(lr * hessian_lambda_max(update.params, loss_and_grads,
+                                                            batch, iters=iters))
+        loss, _ = update.forward(batch, None)
+        if is_divergent(loss, update.backward()):
+            break
+        update.step()
+    return {key: np.array(val) for key, val in out.items()}
+
+
 # ---------------------------------------------------------------------------------------
 # The training loop with non-finite detection
 # ---------------------------------------------------------------------------------------
@@ -309,6 +410,16 @@ def _divergence(hist, name: str, bound: float) -> str | None:
                 else f"the gradient norm is {norm:.1e}") + f" (above {bound:.0e})"
     return (f"{name}: stopped at step {k}: {what}. Training diverged; further updates would "
             "soon produce inf and NaN. Lower the learning rate or clip the gradients.")
+
+
+def first_spike(norms, factor: float = 20.0) -> int | None:
+    """The first step ``k >= 1`` whose gradient norm exceeds ``factor`` times the median of
+    the norms of steps ``0 … k−1`` (None if there is none): where a run first meets a cliff."""
+    norms = np.asarray(norms, dtype=float)
+    for k in range(1, len(norms)):
+        if norms[k] > factor * np.median(norms[:k]):
+            return k
+    return None
 
 
 def percentile_threshold(norms, q: float) -> float:
