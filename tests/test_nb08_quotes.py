@@ -210,6 +210,13 @@ def test_numbers_quoted_in_the_prose_equal_the_files(record, cells):
     for t in (L, R, Q):
         assert f"{t['test_bpc']['mean']:7.3f} ± {t['test_bpc']['sd']:.3f} {t['val_bpc']['mean']:10.3f}" in out
     assert f"{NGt:7.3f}" in out and f"{NGv:10.3f}" in out
+    main = _norm(_source(cells, "c032c0-bench-main"))
+    chosen = runs[sel["chosen"]]
+    assert (chosen["seq_len"], chosen["dropout"], chosen["dropout_where"]) == (10, 0.4, "output")
+    assert (f"configuration *{sel['chosen']}*: $T = 10$ and dropout 0.4 before the read-out" in main
+            and f"for {S:.0f} CPU seconds each (one thread), three seeds per model" in main)
+    assert round(L["epochs"]["mean"]) == 8 and "LSTMs read their training text about 8 times" in \
+        _norm(_source(cells, "c032k-novelty-read"))
     # and no other three-decimal number slipped into these cells
     for cid in ("c032g-bench-read", "c028-97691d67", "c033-6bd5a017", "c032c-bench-intro",
                 "c035-gd-selection", "c032c0-bench-main", "c032k-novelty-read"):
@@ -242,7 +249,7 @@ def test_the_stored_short_run_is_described_as_it_printed(cells):
     assert passes[0] == 1.5 and passes[1] > passes[0]
     steps = [int(re.search(r"^(?:LSTM|RNN): (\d+) steps", s).group(1)) for s in (lstm, rnn)]
     assert steps[0] == 400 and steps[1] > 2 * steps[0]  # "more than twice as many updates"
-    assert "plain RNN makes more than twice as many updates" in _norm(_source(cells, "c028-97691d67"))
+    assert "plain RNN makes more updates (in the run above more than twice as many)" in _norm(_source(cells, "c028-97691d67"))
     assert "the LSTM 1.5 times (400 steps of 64 × 25 characters" in _norm(
         _source(cells, "c028-97691d67"))
     for s in (lstm, rnn):
@@ -270,7 +277,7 @@ def test_the_novelty_check_is_computed_and_quoted_equal(cells, corpus, splits):
                       ("12-gram sample", sample)):
         line = next(l for l in out if l.startswith(name))
         rows[name] = [index.share(ids, k) for k in (20, 40)]
-        assert line.endswith("".join(f"{s:>13.1%}" for s in rows[name])), line
+        assert line.endswith("".join(f"{s:>15.1%}" for s in rows[name])), line
     v, t, g = rows["validation half (human)"], rows["test half (human)"], rows["12-gram sample"]
     # the 40-character shares of the halves are section 3's count (the cell above prints them)
     assert [round(x, 3) for x in (v[1], t[1])] == [round(ngram.repeated_fraction(train, p, 40), 3)
