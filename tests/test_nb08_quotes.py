@@ -6,6 +6,7 @@ strings) are recomputed here from the corpus."""
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import statistics
@@ -164,17 +165,19 @@ def test_numbers_quoted_in_the_prose_equal_the_files(record, cells):
                                 Q["test_bpc"]["mean"], Q["test_bpc"]["sd"],
                                 *(r["val_bpc"] for r in sel["runs"].values()))}
     read = _norm(_source(cells, "c032g-bench-read"))
-    for s in (f"**{sel['chosen']}** had the lowest validation bpc ({_f3(sel['runs'][sel['chosen']]['val_bpc'])})",
-              f"LSTM reached {_f3(Lt)} ± {_f3(L['test_bpc']['sd'])} bpc",
+    selection = _norm(_source(cells, "c035-gd-selection"))  # in Going deeper
+    assert f"**{sel['chosen']}** had the lowest validation bpc " \
+           f"({_f3(sel['runs'][sel['chosen']]['val_bpc'])})" in selection
+    assert f"more dropout in both places (drop0.4) ended at {_f3(runs['drop0.4']['val_bpc'])}, " \
+           f"tying the embedding to the read-out at {_f3(runs['tied']['val_bpc'])}, a second " \
+           f"layer at {_f3(runs['2layer']['val_bpc'])}" in selection
+    for s in (f"LSTM reached {_f3(Lt)} ± {_f3(L['test_bpc']['sd'])} bpc",
               f"the RNN {_f3(Rt)} ± {_f3(R['test_bpc']['sd'])}: the LSTM {_f3(round(Rt, 3) - round(Lt, 3))} lower",
               f"{R['steps']['mean'] / L['steps']['mean']:.1f} times as many updates",
               f"the RNN reached {_f3(Q['test_bpc']['mean'])} ± {_f3(Q['test_bpc']['sd'])}: still above "
               "every seed of the LSTM",
               f"On the validation text the two are level (the LSTM {_f3(L['val_bpc']['mean'])}, the "
               f"{ng['best']}-gram {_f3(NGv)})",
-              f"more dropout in both places (drop0.4) ended at {_f3(runs['drop0.4']['val_bpc'])}, tying "
-              f"the embedding to the read-out at {_f3(runs['tied']['val_bpc'])}, a second layer at "
-              f"{_f3(runs['2layer']['val_bpc'])}",
               f"{L['runs'][0]['params'] / R['runs'][0]['params']:.1f} times as many parameters",
               f"validation was the {ng['best']}-gram ({_f3(NGv)};",
               f"it reached {_f3(NGt)}, {_f3(round(Lt, 3) - round(NGt, 3))} below the LSTM",
@@ -193,8 +196,30 @@ def test_numbers_quoted_in_the_prose_equal_the_files(record, cells):
               f"(a {ng['best']}-gram, chosen on validation) got {_f3(NGt)} there: the LSTM did not "
               "beat it", f"{S:.0f} CPU s each and three seeds"):
         assert s in facts, s
+    # the selection's difference against the spread between seeds (Going deeper)
+    gap = round(runs["base"]["val_bpc"] - runs["out0.4"]["val_bpc"], 3)
+    lstm_range = round(L["val_bpc"]["max"] - L["val_bpc"]["min"], 3)
+    rnn_range = round(R["val_bpc"]["max"] - R["val_bpc"]["min"], 3)
+    assert (f"That difference, {_f3(gap)}, comes from one run of each (seed 0)" in selection
+            and f"three seeds ended {_f3(lstm_range)} apart on validation text (lowest to highest; "
+            f"standard deviation {_f3(L['val_bpc']['sd'])}), the RNN's {_f3(rnn_range)} apart" in selection)
+    assert gap < 2 * lstm_range  # "of the size of the differences between seeds"
+    allowed |= {_f3(gap), _f3(lstm_range), _f3(rnn_range)}
+    # the main line's summary table prints the file's numbers
+    out = _stdout(cells, "c032c1-bench-summary")
+    for t in (L, R, Q):
+        assert f"{t['test_bpc']['mean']:7.3f} ± {t['test_bpc']['sd']:.3f} {t['val_bpc']['mean']:10.3f}" in out
+    assert f"{NGt:7.3f}" in out and f"{NGv:10.3f}" in out
+    main = _norm(_source(cells, "c032c0-bench-main"))
+    chosen = runs[sel["chosen"]]
+    assert (chosen["seq_len"], chosen["dropout"], chosen["dropout_where"]) == (10, 0.4, "output")
+    assert (f"configuration *{sel['chosen']}*: $T = 10$ and dropout 0.4 before the read-out" in main
+            and f"for {S:.0f} CPU seconds each (one thread), three seeds per model" in main)
+    assert round(L["epochs"]["mean"]) == 8 and "LSTMs read their training text about 8 times" in \
+        _norm(_source(cells, "c032k-novelty-read"))
     # and no other three-decimal number slipped into these cells
-    for cid in ("c032g-bench-read", "c028-97691d67", "c033-6bd5a017", "c032c-bench-intro"):
+    for cid in ("c032g-bench-read", "c028-97691d67", "c033-6bd5a017", "c032c-bench-intro",
+                "c035-gd-selection", "c032c0-bench-main", "c032k-novelty-read"):
         for num in re.findall(r"\b\d\.\d{3}\b", _source(cells, cid)):
             assert num in allowed, f"{cid} quotes {num}, which is not in {STEM}.json"
     # the orderings the prose states
@@ -209,7 +234,7 @@ def test_numbers_quoted_in_the_prose_equal_the_files(record, cells):
     base = runs["base"]["val_bpc"]
     assert all(runs[k]["val_bpc"] > base for k in ("drop0.4", "tied", "2layer"))
     assert sel["chosen"] == "out0.4" and 0 < base - runs["out0.4"]["val_bpc"] < 0.01
-    assert "(out0.4) was the one change that ended below base, by less than 0.01" in read
+    assert "(out0.4) was the one change that ended below base, by less than 0.01" in selection
     assert L["test_bpc"]["max"] < R["test_bpc"]["min"]  # "every seed of it below every seed"
     assert "every seed of it below every seed of the RNN" in read
 
@@ -222,8 +247,52 @@ def test_the_stored_short_run_is_described_as_it_printed(cells):
     passes = [float(re.search(r"\((\d+\.\d) passes over the training text\)", s).group(1))
               for s in (lstm, rnn)]
     assert passes[0] == 1.5 and passes[1] > passes[0]
+    steps = [int(re.search(r"^(?:LSTM|RNN): (\d+) steps", s).group(1)) for s in (lstm, rnn)]
+    assert steps[0] == 400 and steps[1] > 2 * steps[0]  # "more than twice as many updates"
+    assert "plain RNN makes more updates (in the run above more than twice as many)" in _norm(_source(cells, "c028-97691d67"))
     assert "the LSTM 1.5 times (400 steps of 64 × 25 characters" in _norm(
         _source(cells, "c028-97691d67"))
     for s in (lstm, rnn):
         bpc = float(re.search(r"validation (\d\.\d{3}) bpc", s).group(1))
         assert float(table["4"]) < bpc < float(table["3"])
+
+
+def _shares(line):
+    return [float(x) / 100 for x in re.findall(r"(\d+\.\d)%", line)]
+
+
+def test_the_novelty_check_is_computed_and_quoted_equal(cells, corpus, splits):
+    """Section 10's novelty table: the human halves and the 12-gram's sample recomputed here
+    (deterministic), the LSTM's row read from the run stored in the notebook, and the prose
+    and the key facts quote what the cells print."""
+    train, val, test = splits
+    V = len(corpus.vocab)
+    index = ngram.SubstringIndex(train, ks=(20, 40))
+    kn12 = ngram.KneserNey(12, V).fit(train)
+    sample = kn12.sample(2000, context=corpus.vocab.encode("The "), seed=0)
+    del kn12
+    out = _stdout(cells, "c032i-novelty-counts").splitlines()
+    rows = {}
+    for name, ids in (("validation half (human)", val), ("test half (human)", test),
+                      ("12-gram sample", sample)):
+        line = next(l for l in out if l.startswith(name))
+        rows[name] = [index.share(ids, k) for k in (20, 40)]
+        assert line.endswith("".join(f"{s:>15.1%}" for s in rows[name])), line
+    v, t, g = rows["validation half (human)"], rows["test half (human)"], rows["12-gram sample"]
+    # the 40-character shares of the halves are section 3's count (the cell above prints them)
+    assert [round(x, 3) for x in (v[1], t[1])] == [round(ngram.repeated_fraction(train, p, 40), 3)
+                                                    for p in (val, test)]
+    quote = f"({t[1]:.1%} against {v[1]:.1%} of its 40-character strings)"
+    assert quote in _norm(_source(cells, "c032k-novelty-read"))
+    assert (f"here {t[1]:.1%} of the test half's 40-character strings, {v[1]:.1%} of the "
+            "validation half's") in _norm(_source(cells, "c033-6bd5a017"))
+    assert t[0] > v[0] and t[1] > 2 * v[1]  # "repeats the training text much more"
+    assert g[1] > 0  # the 12-gram's samples repeat some 40-character training strings
+    # the LSTM's row, from the run shown: far fewer than either human half, and the
+    # 40-character strings it shares are mostly runs of spaces and dashes
+    lstm = _stdout(cells, "c032j-novelty-lstm").splitlines()
+    mine = _shares(next(l for l in lstm if l.startswith("LSTM sample")))
+    assert mine[0] < v[0] / 2 and mine[1] < v[1] / 2
+    copied = [l.strip() for l in lstm if l.startswith("  ")]
+    for c in map(ast.literal_eval, copied):
+        assert sum(ch.isalnum() for ch in c) <= len(c) // 4, c

@@ -119,3 +119,37 @@ def test_repeated_fraction_counts_windows_seen_in_training(random_text):
         ngram.repeated_fraction(tr, np.array([1, 2]), 3)
     with pytest.raises(ValueError):
         ngram.repeated_fraction(tr, tr, 0)
+
+
+def test_substring_index_planted_copy_random_text_and_brute_force():
+    """The novelty check of notebook 08: a copied passage is found in full, independent
+    random text is not, a half-copied text lands in between, and every window agrees with
+    a brute-force search."""
+    rng = np.random.default_rng(1)
+    train = rng.integers(0, 50, size=20_000)
+    index = ngram.SubstringIndex(train, ks=(20, 40))
+    assert index.ks == (20, 40)
+    copy = train[5_000:5_600]  # a planted copy of a training passage
+    fresh = rng.integers(0, 50, size=600)  # new random text: P(a 20-window seen) ~ 20000/50^20
+    for k in (20, 40):
+        assert index.share(copy, k) == 1.0
+        assert index.share(fresh, k) == 0.0
+        mixed = np.concatenate([copy[:300], fresh[:300]])
+        found = index.found(mixed, k)
+        assert found.shape == (600 - k + 1,)
+        # the windows inside the copied half are found; those that reach into the random half are not
+        assert found[:300 - k + 1].all() and not found[300 - k + 1:].any()
+        assert index.share(mixed, k) == pytest.approx((300 - k + 1) / (600 - k + 1), abs=0)
+    # brute force on structured text, where matches are frequent but not certain
+    rt = rng.choice(4, size=3_000, p=[0.7, 0.1, 0.1, 0.1])
+    a, b, k = rt[:2_000], rt[2_000:], 9
+    wins = {tuple(a[i:i + k]) for i in range(len(a) - k + 1)}
+    ref = np.array([tuple(b[i:i + k]) in wins for i in range(len(b) - k + 1)])
+    got = ngram.SubstringIndex(a, ks=(k,)).found(b, k)
+    assert 0 < ref.mean() < 1 and np.array_equal(got, ref)
+    with pytest.raises(ValueError):
+        index.share(copy, 30)  # not indexed
+    with pytest.raises(ValueError):
+        index.share(copy[:10], 20)  # shorter than k
+    with pytest.raises(ValueError):
+        ngram.SubstringIndex(train, ks=(0,))

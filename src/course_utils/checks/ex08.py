@@ -170,9 +170,9 @@ def _mistake(hint, step_fn, name):
 
 
 STEP_MISTAKES = [
-    _mistake("the gradient is not clipped: call `torch.nn.utils.clip_grad_norm_(model."
-             "parameters(), clip)` after `loss.backward()` and before `optimizer.step()` "
-             "(clipping before backward or after step has no effect).", _no_clip,
+    _mistake("the gradient is not clipped: its global norm must be limited to `clip` "
+             "after it is computed and before the optimizer applies it (clipping before "
+             "`backward()` or after `step()` has no effect).", _no_clip,
              name="not-clipped"),
     _mistake("you clipped each gradient entry (`clip_grad_value_`) instead of the global "
              "norm (`clip_grad_norm_`): value clipping changes the gradient's direction.",

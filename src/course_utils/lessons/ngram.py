@@ -4,6 +4,8 @@
 * :class:`Unigram`: character frequencies (add-one smoothed), no context at all.
 * :func:`repeated_fraction`: how much of a held-out text repeats the training text
   verbatim (the share of its length-``k`` strings that also occur in training).
+* :class:`SubstringIndex`: every length-``k`` string of a reference text, built once, to
+  ask the same of several texts (held-out text, a model's samples: is it copying?).
 * :class:`KneserNey`: interpolated Kneser–Ney n-gram model (Kneser & Ney 1995; Chen &
   Goodman 1998): the best simple count-based model, and the bar a neural model must
   clear before it deserves attention. With ``kneser_ney=False`` it is interpolated
@@ -69,12 +71,49 @@ def repeated_fraction(train: np.ndarray, val: np.ndarray, k: int) -> float:
     """
     if k < 1:
         raise ValueError("k must be at least 1")
-    s, v = _as_str(train), _as_str(val)
-    n = len(v) - k + 1
-    if n <= 0:
-        raise ValueError(f"val has fewer than k = {k} characters")
-    seen = {s[i:i + k] for i in range(len(s) - k + 1)}
-    return sum(v[i:i + k] in seen for i in range(n)) / n
+    return SubstringIndex(train, ks=(k,)).share(val, k)
+
+
+class SubstringIndex:
+    """The set of every length-``k`` string of a reference text, for each ``k`` in ``ks``.
+
+    Built once (one pass over the reference per ``k``), it answers for any other text,
+    in one pass over that text: which of its length-``k`` windows occur verbatim
+    somewhere in the reference (:meth:`found`), and what share of them (:meth:`share`).
+    With the training text as the reference this is a *novelty* check: a model whose
+    samples repeat long training strings much more often than new human text does is
+    reproducing (memorising) its training text rather than composing.
+
+    Args:
+        reference: ``(n,)`` int ids (e.g. the training text).
+        ks: the window lengths to index, each >= 1.
+    """
+
+    def __init__(self, reference, ks=(20, 40)):
+        if not ks or min(ks) < 1:
+            raise ValueError("every k must be at least 1")
+        s = _as_str(reference)
+        self.n = len(s)
+        self._sets = {k: {s[i:i + k] for i in range(len(s) - k + 1)} for k in ks}
+
+    @property
+    def ks(self) -> tuple[int, ...]:
+        return tuple(self._sets)
+
+    def found(self, ids, k: int) -> np.ndarray:
+        """``(m - k + 1,)`` bool: window ``ids[i:i+k]`` occurs in the reference."""
+        if k not in self._sets:
+            raise ValueError(f"k = {k} is not indexed (indexed: {self.ks})")
+        s = _as_str(ids)
+        if len(s) < k:
+            raise ValueError(f"the text has fewer than k = {k} characters")
+        seen = self._sets[k]
+        return np.fromiter((s[i:i + k] in seen for i in range(len(s) - k + 1)), dtype=bool,
+                           count=len(s) - k + 1)
+
+    def share(self, ids, k: int) -> float:
+        """The fraction of the length-``k`` windows of ``ids: (m,)`` found in the reference."""
+        return float(self.found(ids, k).mean())
 
 
 class Unigram:
