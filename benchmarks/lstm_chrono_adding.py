@@ -75,11 +75,17 @@ PAPER_1997 = {100: 74_000, 500: 209_000, 1000: 853_000}  # Table 7, mean of 10 t
 
 
 def record_one(task):
-    """One ``--record`` run; ``task`` = (T, seed). Trains until solved (module docstring) or
-    until the run's CPU time reaches ``RECORD_CPU_CAP_S[T]``; the evaluations count."""
+    """One ``--record`` run; ``task`` = (T, seed, deadline). Trains until solved (module
+    docstring), until the run's CPU time reaches ``RECORD_CPU_CAP_S[T]`` (the evaluations
+    count), or until the wall clock passes ``deadline`` (``time.time()``; None: no deadline),
+    whichever comes first; ``stopped_by`` says which."""
     import numpy as np
 
-    T, seed = task
+    T, seed, deadline = task
+    if deadline is not None and time.time() >= deadline:
+        return dict(T=T, seed=seed, solved=False, stopped_by="not started before the deadline",
+                    steps=0, sequences=0, cpu_s=0.0, cpu_cap_s=RECORD_CPU_CAP_S[T], final=None,
+                    best=None, curve=[])
     torch.set_num_threads(1)
     torch.set_flush_denormal(True)
     c0 = time.process_time()
@@ -109,8 +115,8 @@ def record_one(task):
         if cpu >= cap or capped:
             break
         for _ in range(EVAL_EVERY):
-            if time.process_time() - c0 >= cap:  # stop here; one last evaluation follows
-                capped = True
+            if time.process_time() - c0 >= cap or (deadline is not None and time.time() >= deadline):
+                capped = True                    # stop here; one last evaluation follows
                 break
             x, y = (torch.from_numpy(a) for a in longrange.adding_problem(BATCH, T, rng))
             loss = torch.mean((model(x) - y) ** 2)
@@ -120,23 +126,31 @@ def record_one(task):
             opt.step()
             step += 1
     cpu = time.process_time() - c0
-    return dict(T=T, seed=seed, solved=solved_at is not None, steps=step,
+    stopped_by = ("solved" if solved_at is not None else
+                  "CPU cap" if cpu >= cap else "wall-clock deadline")
+    return dict(T=T, seed=seed, solved=solved_at is not None, stopped_by=stopped_by, steps=step,
                 sequences=step * BATCH, cpu_s=round(cpu, 1), cpu_cap_s=cap,
                 final=curve[-1], best=dict(frac_within=round(best["frac_within"], 4),
                                            mse=round(best["mse"], 6)), curve=curve)
 
 
-def record(jobs: int):
-    tasks = [(T, seed) for T in sorted(RECORD_T, reverse=True) for seed in SEEDS]
+def record(jobs: int, deadline_min: float | None = None):
+    """``deadline_min``: a wall-clock deadline, minutes from now, for a shared, loaded machine
+    (a run still going then stops and records what it reached; one not started is listed)."""
+    deadline = None if deadline_min is None else time.time() + 60 * deadline_min
+    # seed 0 at every length first, then seed 1, then seed 2; the longest first within a seed
+    tasks = [(T, seed, deadline) for seed in SEEDS for T in sorted(RECORD_T, reverse=True)]
     print(f"# the 1997 record: chrono LSTM, hidden {HIDDEN}, Adam lr {LR}, batch {BATCH}, "
           f"clip {CLIP}; solved: all {RECORD_N_TEST} test sequences within {RECORD_TOL} and "
           f"MSE < {RECORD_MSE}; torch {torch.__version__}", flush=True)
     t_all = time.perf_counter()
+    import os
+    load_start = round(os.getloadavg()[0], 2)
     ctx = multiprocessing.get_context("spawn")
     runs = []
     with ProcessPoolExecutor(max(1, jobs), mp_context=ctx) as ex:
         for r in ex.map(record_one, tasks):
-            print(f"T = {r['T']}, seed {r['seed']}: {'solved' if r['solved'] else 'not solved'} "
+            print(f"T = {r['T']}, seed {r['seed']}: {r['stopped_by']} "
                   f"after {r['sequences']:,} sequences ({r['steps']} steps), {r['cpu_s']} CPU s; "
                   f"final {r['final']}", flush=True)
             runs.append(r)
@@ -145,6 +159,7 @@ def record(jobs: int):
         rs = [r for r in runs if r["T"] == T]
         ok = [r for r in rs if r["solved"]]
         summary.append(dict(T=T, solved=len(ok), of=len(rs),
+                            run=sum(r["steps"] > 0 for r in rs),
                             mean_sequences=round(sum(r["sequences"] for r in ok) / len(ok))
                             if ok else None,
                             mean_cpu_s=round(sum(r["cpu_s"] for r in ok) / len(ok), 1)
@@ -157,13 +172,13 @@ def record(jobs: int):
                                   tolerance=RECORD_TOL, mse_below=RECORD_MSE,
                                   cpu_cap_s=RECORD_CPU_CAP_S, seeds=SEEDS, chrono_T_max="T",
                                   optimizer="Adam", dtype="float32", torch_threads_per_run=1,
-                                  jobs=jobs, nice=10),
+                                  jobs=jobs, nice=10, wall_deadline_min=deadline_min),
                    criterion=("every one of 2000 held-out test sequences with absolute error "
                               "below 0.08 (the paper's 0.04 on its half-size target) and their "
                               "MSE below 0.01, checked every 100 steps"),
                    paper_1997=dict(source="Hochreiter & Schmidhuber 1997, Table 7 (mean of 10 "
                                           "trials)", sequences=PAPER_1997),
-                   summary=summary, runs=runs, wall_s=round(time.perf_counter() - t_all, 1),
+                   summary=summary, runs=runs, load_average_at_start=load_start, wall_s=round(time.perf_counter() - t_all, 1),
                    cpu_s_total=round(sum(r["cpu_s"] for r in runs), 1))
     print("wrote", provenance.save_results("lstm_chrono_adding_1997", results))
 

@@ -21,4 +21,7 @@ from lstm_chrono_adding import record  # noqa: E402
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--jobs", type=int, default=2, help="runs at a time (processes)")
-    record(ap.parse_args().jobs)
+    ap.add_argument("--deadline-min", type=float, default=None,
+                    help="wall-clock deadline in minutes (a loaded, shared machine)")
+    args = ap.parse_args()
+    record(args.jobs, args.deadline_min)
