@@ -42,7 +42,7 @@ def test_the_prompts_are_the_ones_tested(folder):
     for phrase in [
         "every path together is far above the direct path alone",
         "grows from lag 25 to lag 100",
-        "falls by a little more than $\\sigma(b_f)$ per step",
+        "shrinks by a factor a little above $\\sigma(b_f)$ per step",
         "falls more slowly than it",
         "at $b_f = 1$ it is below $10^{-6}$ at lag 100",
         "at $b_f = 2$ still above 0.1",
