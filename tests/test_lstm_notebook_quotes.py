@@ -150,6 +150,10 @@ def test_chrono_quotes_equal_the_results_file(chrono, rows, folder):
 RECORD_1997 = "lstm_chrono_adding_1997"
 
 
+def _and_seeds(runs):
+    return "seed " + _and(str(r["seed"]) for r in runs) if len(runs) == 1 else "seeds " + _and(str(r["seed"]) for r in runs)
+
+
 def _and(v):
     v = list(v)
     return v[0] if len(v) == 1 else ", ".join(v[:-1]) + " and " + v[-1]
@@ -179,8 +183,12 @@ def _bullets_1997(res):
             b += (f"; {'the best unsolved run' if len(notok) > 1 else 'the unsolved run'}, "
                   f"stopped by the {best['stopped_by']} after {best['sequences']:,} sequences and "
                   f"{best['cpu_s']:.0f} s of CPU, had at best "
-                  f"{100 * best['best']['frac_within']:.1f}% of the 2000 within 0.08 and MSE "
+                  f"{100 * best['best']['frac_within']:.2f}% of the 2000 within 0.08 and MSE "
                   f"{best['best']['mse']:.4f}")
+        late = [r for r in ok if r["cpu_s"] >= r["cpu_cap_s"]]
+        if late:
+            b += (f"; {_and_seeds(late)} solved at the evaluation that followed "
+                  f"{'its' if len(late) == 1 else 'their'} CPU cap")
         missing = [r for r in runs if r["final"] is None]
         if missing:
             b += f"; {len(missing)} of its runs did not start before the deadline"
@@ -218,3 +226,22 @@ def test_the_1997_quotes_equal_the_results_file(record_1997, folder):
     for phrase in ("74,000 at $T = 100$, 209,000 at\n$T = 500$ and 853,000 at $T = 1000$",
                    "their tolerance is 0.08 in\nour units", "every one of 2000 held-out sequences"):
         assert phrase in intro, phrase
+
+
+def test_the_1997_summary_equals_the_results_files(record_1997, chrono):
+    text = _cell("c041b-record-1997-md")
+    res = record_1997["results"]
+    solved = [r for r in res["runs"] if r["solved"]]
+    seqs = [r["sequences"] for r in solved]
+    assert (f"between {min(seqs):,} and {max(seqs):,} over the {len(solved)} solved runs"
+            in " ".join(text.split()))
+    paper = {int(k): v for k, v in res["paper_1997"]["sequences"].items()}
+    assert f"{paper[1000] / paper[100]:.1f} times more" in text
+    by_T = {s["T"]: s for s in res["summary"]}
+    assert by_T[100]["mean_sequences"] > paper[100]                   # "needed more"
+    assert by_T[1000]["mean_sequences"] < paper[1000] / 4             # "fewer than a quarter"
+    first = [64 * r["first_below"] for r in chrono["stop"]]
+    assert f"{min(first):,} to {max(first):,} sequences" in " ".join(text.split())
+    unsolved = [r for r in res["runs"] if not r["solved"] and r["T"] == 1000]
+    assert len(unsolved) == 1 and round(unsolved[0]["best"]["frac_within"] * 2000) == 1999
+    assert "99.95% of 2000 is 1999" in text
