@@ -177,13 +177,87 @@ def backward_drops_carried_dc(dh, x, h0, c0, Wx, Wh, b, dcT=None):
     return dx, dh_c, dc_c, dWx, dWh, db
 
 
+# The classic bugs a self-learner planted (issue 28), each written by hand.
+def forward_throws_c_away(x, h0, c0, Wx, Wh, b):
+    """The cell state is not carried: the step's c_next is thrown away."""
+    N, T, _ = x.shape
+    h, c = np.zeros((N, T, h0.shape[1])), np.zeros((N, T, h0.shape[1]))
+    h_t, c_t = h0, c0
+    for t in range(T):
+        h_t, _ = step_forward_alt(x[:, t], h_t, c_t, Wx, Wh, b)
+        h[:, t], c[:, t] = h_t, c_t
+    return h, c
+
+
+def forward_c_from_c0(x, h0, c0, Wx, Wh, b):
+    """The cell state is not carried: every step reads c0."""
+    N, T, _ = x.shape
+    h, c = np.zeros((N, T, h0.shape[1])), np.zeros((N, T, h0.shape[1]))
+    h_t = h0
+    for t in range(T):
+        h_t, c[:, t] = step_forward_alt(x[:, t], h_t, c0, Wx, Wh, b)
+        h[:, t] = h_t
+    return h, c
+
+
+def forward_swaps_h_and_c(x, h0, c0, Wx, Wh, b):
+    h, c = forward_alt(x, h0, c0, Wx, Wh, b)
+    return c, h
+
+
+def _backward_by_hand(dh, x, h0, c0, Wx, Wh, b, dcT, *, keep_dc=True, wrap=False):
+    h, c = forward_alt(x, h0, c0, Wx, Wh, b)
+    T = x.shape[1]
+    dx, dWx, dWh, db = np.zeros_like(x), 0 * Wx, 0 * Wh, 0 * b
+    dh_c = 0 * h0
+    dc_c = 0 * c0 if dcT is None else dcT.copy()
+    for t in reversed(range(T)):
+        hp, cp = (h[:, t - 1], c[:, t - 1]) if (t or wrap) else (h0, c0)
+        dx[:, t], dh_c, dc_new, a1, a2, a3 = step_backward_alt(dh[:, t] + dh_c, dc_c, x[:, t],
+                                                               hp, cp, Wx, Wh, b)
+        if keep_dc:
+            dc_c = dc_new
+        dWx, dWh, db = dWx + a1, dWh + a2, db + a3
+    return dx, dh_c, dc_c, dWx, dWh, db
+
+
+def backward_drops_dc_carry(dh, x, h0, c0, Wx, Wh, b, dcT=None):
+    """`dx[:, t], dh_c, _, ... = step_backward(...)`: the dc carry is dropped."""
+    return _backward_by_hand(dh, x, h0, c0, Wx, Wh, b, dcT, keep_dc=False)
+
+
+def backward_wraps_at_t0(dh, x, h0, c0, Wx, Wh, b, dcT=None):
+    """`h[:, t - 1]` without the t = 0 case: h[:, -1] (and c[:, -1]) at t = 0."""
+    return _backward_by_hand(dh, x, h0, c0, Wx, Wh, b, dcT, wrap=True)
+
+
+def step_backward_df_uses_c_next(dh_next, dc_next, x, h_prev, c_prev, Wx, Wh, b):
+    a = x @ Wx.T + h_prev @ Wh.T + b
+    i, f, g, o = np.split(a, 4, axis=1)
+    i, f, g, o = _sig(i), _sig(f), np.tanh(g), _sig(o)
+    c_next = f * c_prev + i * g
+    tc = np.tanh(c_next)
+    dc = dc_next + dh_next * o * (1 - tc**2)
+    df = dc * c_next                                     # the bug: c_prev belongs here
+    da = np.hstack([dc * g * i * (1 - i), df * f * (1 - f), dc * i * (1 - g * g),
+                    dh_next * tc * o * (1 - o)])
+    return da @ Wx, da @ Wh, dc * f, da.T @ x, da.T @ h_prev, da.sum(0)
+
+
+
 @pytest.mark.parametrize("key,fn,words", [
     ("step_forward", wrong_gate_order, "gate order is i, f, o, g"),
     ("step_forward", sigmoid_candidate, "candidate g uses a sigmoid"),
     ("step_forward", tanh_of_old_cell, "uses tanh(c_prev)"),
     ("step_backward", ignores_dc_next, "`dc_next` is ignored"),
     ("step_backward", backward_with_old_tanh, "tanh(c_prev) where tanh(c_next) belongs"),
-    ("backward", backward_drops_carried_dc, "cell-state gradient is not carried"),
+    ("backward", backward_drops_carried_dc, "the gradient along the cell state from step t+1 is missing"),
+    ("forward", forward_throws_c_away, "the cell state is never carried forward"),
+    ("forward", forward_c_from_c0, "the cell state is never carried forward"),
+    ("forward", forward_swaps_h_and_c, "h and c are swapped in the output"),
+    ("backward", backward_drops_dc_carry, "the gradient along the cell state from step t+1 is missing"),
+    ("backward", backward_wraps_at_t0, "Python's negative index reads the *last* step"),
+    ("step_backward", step_backward_df_uses_c_next, "its gradient is dc ⊙ c_prev, not dc ⊙ c_next"),
 ])
 def test_classic_mistakes_written_by_hand(key, fn, words, capsys):
     check, ref, _ = CHECKS[key]

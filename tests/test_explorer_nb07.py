@@ -212,3 +212,28 @@ def test_plot_gradient_paths_draws_every_curve():
     for ax in (ax_h, ax_c):
         assert ax.get_xlabel() and ax.get_ylabel() and ax.get_title()
     plt.close("all")
+
+
+def test_draw_cell_paths_draws_each_path_as_its_legend_says():
+    """The mixed path is dashed in the legend and in its arrows; the output gate feeds h,
+    not c (issue 27: the legend said dashed while the arrows were solid, and "gates i, f, g,
+    o" pointed into c)."""
+    from matplotlib.colors import to_rgba
+
+    ax = memory.draw_cell_paths()
+    arrows = [t.arrow_patch for t in ax.texts if getattr(t, "arrow_patch", None) is not None]
+    styles = {}
+    for a in arrows:
+        styles.setdefault(tuple(np.round(a.get_edgecolor(), 3)), set()).add(str(a.get_linestyle()))
+    legend = {ln.get_label(): ln for ln in ax.get_legend().get_lines()}
+    assert len(legend) == 3
+    for color, dashed in [(memory.DIRECT_COLOR, False), (memory.MIXED_COLOR, True),
+                          (memory.O_PATH_COLOR, True)]:
+        key = tuple(np.round(to_rgba(color), 3))
+        assert len(styles[key]) == 1, styles[key]                 # one style per kind of path
+        arrow_solid = styles[key] <= {"solid", "-"}
+        (line,) = [ln for ln in legend.values() if tuple(np.round(to_rgba(ln.get_color()), 3)) == key]
+        assert arrow_solid == (not dashed) == (line.get_linestyle() in ("-", "solid"))
+    texts = " ".join(t.get_text() for t in ax.texts)
+    assert "gates $i, f, g$" in texts and "i, f, g, o" not in texts and "$o_{k+1}$" in texts
+    plt.close("all")

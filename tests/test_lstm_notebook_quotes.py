@@ -142,3 +142,106 @@ def test_chrono_quotes_equal_the_results_file(chrono, rows, folder):
     facts = _cell("c032-a39e083d", folder)
     assert (f"solved the adding problem for {n_stop} of 3 seeds in the benchmark, each within\n"
             f"   {cpu_max:.1f} s of CPU") in facts
+
+
+# ---------------------------------------------------------------------------------------
+# Going deeper quotes benchmarks/lstm_chrono_adding_1997.py (the 1997 comparison)
+# ---------------------------------------------------------------------------------------
+RECORD_1997 = "lstm_chrono_adding_1997"
+
+
+def _and_seeds(runs):
+    return "seed " + _and(str(r["seed"]) for r in runs) if len(runs) == 1 else "seeds " + _and(str(r["seed"]) for r in runs)
+
+
+def _and(v):
+    v = list(v)
+    return v[0] if len(v) == 1 else ", ".join(v[:-1]) + " and " + v[-1]
+
+
+def _bullets_1997(res):
+    """The bullets the notebook must hold, one per length, rebuilt from the results file."""
+    out = []
+    for s in res["summary"]:
+        T = s["T"]
+        runs = [r for r in res["runs"] if r["T"] == T]
+        ok = [r for r in runs if r["solved"]]
+        assert s["solved"] == len(ok) and s["of"] == len(runs) == 3
+        paper = (f"the 1997 LSTM: {s['paper_sequences']:,}" if s["paper_sequences"]
+                 else "not in the paper's table")
+        if ok:
+            assert s["mean_sequences"] == round(sum(r["sequences"] for r in ok) / len(ok))
+            seqs = _and(f"{r['sequences']:,}" for r in ok)
+            cpus = _and(f"{r['cpu_s']:.0f}" for r in ok)
+            b = (f"* $T = {T}$: {len(ok)} of {len(runs)} seeds solved, after {seqs} sequences "
+                 f"(mean {s['mean_sequences']:,}; {paper}), in {cpus} s of CPU")
+        else:
+            b = f"* $T = {T}$: none of the {len(runs)} seeds solved ({paper})"
+        notok = [r for r in runs if not r["solved"] and r["final"] is not None]
+        if notok:
+            best = max(notok, key=lambda r: (r["best"]["frac_within"], -r["best"]["mse"]))
+            b += (f"; {'the best unsolved run' if len(notok) > 1 else 'the unsolved run'}, "
+                  f"stopped by the {best['stopped_by']} after {best['sequences']:,} sequences and "
+                  f"{best['cpu_s']:.0f} s of CPU, had at best "
+                  f"{100 * best['best']['frac_within']:.2f}% of the 2000 within 0.08 and MSE "
+                  f"{best['best']['mse']:.4f}")
+        late = [r for r in ok if r["cpu_s"] >= r["cpu_cap_s"]]
+        if late:
+            b += (f"; {_and_seeds(late)} solved at the evaluation that followed "
+                  f"{'its' if len(late) == 1 else 'their'} CPU cap")
+        missing = [r for r in runs if r["final"] is None]
+        if missing:
+            b += f"; {len(missing)} of its runs did not start before the deadline"
+        out.append(b + ".")
+    return out
+
+
+@pytest.fixture(scope="module")
+def record_1997():
+    return provenance.load_results(RECORD_1997)
+
+
+def test_the_1997_results_file(record_1997):
+    res = record_1997["results"]
+    s = res["settings"]
+    assert record_1997["script"] == f"benchmarks/{RECORD_1997}.py"
+    assert s["T"] == [100, 200, 500, 1000] and s["seeds"] == [0, 1, 2]
+    assert (s["n_test"], s["tolerance"], s["mse_below"]) == (2000, 0.08, 0.01)
+    assert (s["hidden"], s["lr"], s["batch"], s["clip"]) == (32, 3e-3, 64, 1.0)
+    assert sum(s["cpu_cap_s"].values()) * 3 <= 1800           # the 30 CPU-minute budget
+    assert res["paper_1997"]["sequences"] == {"100": 74000, "500": 209000, "1000": 853000}
+    for r in res["runs"]:
+        assert r["sequences"] == 64 * r["steps"]
+        if r["solved"]:                                        # the criterion, at the last evaluation
+            assert r["final"]["frac_within"] == 1.0 and r["final"]["mse"] < 0.01
+            assert r["stopped_by"] == "solved"
+
+
+@pytest.mark.parametrize("folder", ["solutions", "notebooks"])
+def test_the_1997_quotes_equal_the_results_file(record_1997, folder):
+    text = _cell("c041b-record-1997-md", folder)
+    for bullet in _bullets_1997(record_1997["results"]):
+        assert bullet in text, bullet
+    intro = _cell("c041-record-1997-md", folder)
+    for phrase in ("74,000 at $T = 100$, 209,000 at\n$T = 500$ and 853,000 at $T = 1000$",
+                   "their tolerance is 0.08 in\nour units", "every one of 2000 held-out sequences"):
+        assert phrase in intro, phrase
+
+
+def test_the_1997_summary_equals_the_results_files(record_1997, chrono):
+    text = _cell("c041b-record-1997-md")
+    res = record_1997["results"]
+    solved = [r for r in res["runs"] if r["solved"]]
+    seqs = [r["sequences"] for r in solved]
+    assert (f"between {min(seqs):,} and {max(seqs):,} over the {len(solved)} solved runs"
+            in " ".join(text.split()))
+    paper = {int(k): v for k, v in res["paper_1997"]["sequences"].items()}
+    assert f"{paper[1000] / paper[100]:.1f} times more" in text
+    by_T = {s["T"]: s for s in res["summary"]}
+    assert by_T[100]["mean_sequences"] > paper[100]                   # "needed more"
+    assert by_T[1000]["mean_sequences"] < paper[1000] / 4             # "fewer than a quarter"
+    first = [64 * r["first_below"] for r in chrono["stop"]]
+    assert f"{min(first):,} to {max(first):,} sequences" in " ".join(text.split())
+    unsolved = [r for r in res["runs"] if not r["solved"] and r["T"] == 1000]
+    assert len(unsolved) == 1 and round(unsolved[0]["best"]["frac_within"] * 2000) == 1999
+    assert "99.95% of 2000 is 1999" in text

@@ -140,14 +140,14 @@ STEP_FORWARD_MISTAKES = [
 # ---------------------------------------------------------------------------------------
 def _step_back_variant(dh_next, dc_next, x, h_prev, c_prev, Wx, Wh, b, *, use_dc_next=True,
                        h_path=True, tanh_of="next", forget_in_dc_prev=True, order="ifgo",
-                       g_deriv="tanh", gate_deriv=True):
+                       g_deriv="tanh", gate_deriv=True, df_of="prev"):
     H = h_prev.shape[1]
     i, f, g, o = _nb07.lstm_gates(x, h_prev, Wx, Wh, b)
     c_next = f * c_prev + i * g
     tc = np.tanh(c_next if tanh_of == "next" else c_prev)
     do = dh_next * tc
     dc = (dc_next if use_dc_next else 0) + (dh_next * o * (1 - tc**2) if h_path else 0)
-    di, df, dg = dc * g, dc * c_prev, dc * i
+    di, df, dg = dc * g, dc * (c_prev if df_of == "prev" else c_next), dc * i
     dc_prev = dc * f if forget_in_dc_prev else dc
     d = {"i": di * i * (1 - i) if gate_deriv else di,
          "f": df * f * (1 - f) if gate_deriv else df,
@@ -184,22 +184,32 @@ STEP_BACKWARD_MISTAKES = [
             name="candidate-derivative-sigmoid"),
     Mistake("the sigmoid derivatives of the gates are missing: dσ(a)/da = σ(a)(1 − σ(a)).",
             _step_backward_mistake(gate_deriv=False), name="sigmoid-derivatives-missing"),
+    Mistake("the forget gate's gradient uses the new cell state: in c_next = f ⊙ c_prev + i ⊙ g "
+            "the forget gate multiplies the *previous* cell state, so its gradient is "
+            "dc ⊙ c_prev, not dc ⊙ c_next.", _step_backward_mistake(df_of="next"),
+            name="forget-gradient-uses-c-next"),
 ]
 
 
 # ---------------------------------------------------------------------------------------
 # Buggy variants of the sequence functions
 # ---------------------------------------------------------------------------------------
-def _fwd_loop(x, h0, c0, Wx, Wh, b, *, carry_h=True, carry_c=True, reverse=False):
+def _fwd_loop(x, h0, c0, Wx, Wh, b, *, carry_h=True, carry_c=True, reverse=False,
+              c_in="c0", store_c="new"):
+    """``carry_c=False``: every step reads ``c_in`` ("c0" or "zeros") instead of the carried
+    cell state, and ``c`` stores the step's new cell state (``store_c="new"``) or the one it
+    read (``"read"``, a cell state that is never updated)."""
     N, T, _ = x.shape
     h, c = np.empty((N, T, h0.shape[1])), np.empty((N, T, h0.shape[1]))
     h_t, c_t = h0, c0
+    c_fixed = c0 if c_in == "c0" else np.zeros_like(c0)
     ts = range(T - 1, -1, -1) if reverse else range(T)
     for t in ts:
-        h_new, c_new = _nb07.lstm_step_forward(x[:, t], h_t if carry_h else h0,
-                                              c_t if carry_c else c0, Wx, Wh, b)
+        c_read = c_t if carry_c else c_fixed
+        h_new, c_new = _nb07.lstm_step_forward(x[:, t], h_t if carry_h else h0, c_read,
+                                              Wx, Wh, b)
         h_t, c_t = h_new, c_new
-        h[:, t], c[:, t] = h_new, c_new
+        h[:, t], c[:, t] = h_new, (c_new if store_c == "new" else c_read)
     return h, c
 
 
@@ -213,6 +223,11 @@ def _zero_init(x, h0, c0, Wx, Wh, b):
     return _nb07.lstm_forward(x, np.zeros_like(h0), np.zeros_like(c0), Wx, Wh, b)
 
 
+def _h_c_swapped(x, h0, c0, Wx, Wh, b):
+    h, c = _nb07.lstm_forward(x, h0, c0, Wx, Wh, b)
+    return c, h
+
+
 def _h_twice(x, h0, c0, Wx, Wh, b):
     h, _ = _nb07.lstm_forward(x, h0, c0, Wx, Wh, b)
     return h, h
@@ -223,6 +238,21 @@ SEQ_FORWARD_MISTAKES = [
             "`c_prev` inside the loop, like `h_prev`.",
             lambda x, h0, c0, Wx, Wh, b: _fwd_loop(x, h0, c0, Wx, Wh, b, carry_c=False),
             name="cell-state-not-carried"),
+    Mistake("the cell state is never carried forward: `c` is the same at every step, and "
+            "every step reads the initial c0 (the `c_next` the step returns is thrown away). "
+            "Keep both states the step returns, `h_t, c_t = step_forward(x[:, t], h_t, c_t, …)`, "
+            "and store the new `c_t`.",
+            lambda x, h0, c0, Wx, Wh, b: _fwd_loop(x, h0, c0, Wx, Wh, b, carry_c=False,
+                                                   store_c="read"),
+            name="cell-state-never-updated"),
+    Mistake("the cell state is reset to zeros at every step, so nothing is remembered along "
+            "it: carry the `c_next` of step t into step t+1 (and start from the given c0).",
+            lambda x, h0, c0, Wx, Wh, b: _fwd_loop(x, h0, c0, Wx, Wh, b, carry_c=False,
+                                                   c_in="zeros"),
+            name="cell-state-reset-to-zeros"),
+    Mistake("h and c are swapped in the output: return `(h, c)`, the hidden states first, then "
+            "the cell states (the step returns `h_next, c_next` in that order too).",
+            _h_c_swapped, name="h-c-swapped"),
     Mistake("the hidden state is never carried forward: every step starts from h0.",
             lambda x, h0, c0, Wx, Wh, b: _fwd_loop(x, h0, c0, Wx, Wh, b, carry_h=False),
             name="hidden-state-not-carried"),
@@ -239,7 +269,11 @@ SEQ_FORWARD_MISTAKES = [
 
 
 def _bwd_variant(dh, x, h0, c0, Wx, Wh, b, dcT=None, *, carry_dc=True, carry_dh=True,
-                 use_dcT=True, add_dh=True, accumulate=True, prev_offset=1):
+                 use_dcT=True, add_dh=True, accumulate=True, prev_offset=1, dc_fixed=False,
+                 wrap=""):
+    """``dc_fixed``: the carried cell-state gradient is never updated (every step gets dcT or
+    zeros, and dc0 is that). ``wrap``: at t = 0 the previous states are read as ``h[:, -1]``
+    ("h") or ``h[:, -1], c[:, -1]`` ("hc"), Python's negative index, instead of h0, c0."""
     h, c = _nb07.lstm_forward(x, h0, c0, Wx, Wh, b)
     T = x.shape[1]
     dx = np.zeros_like(x)
@@ -248,19 +282,20 @@ def _bwd_variant(dh, x, h0, c0, Wx, Wh, b, dcT=None, *, carry_dc=True, carry_dh=
     dc_c = np.zeros_like(c0) if (dcT is None or not use_dcT) else dcT.copy()
     for t in range(T - 1, -1, -1):
         k = t - prev_offset
-        h_prev = h[:, k] if k >= 0 else h0
-        c_prev = c[:, k] if k >= 0 else c0
+        h_prev = h[:, k] if (k >= 0 or wrap) else h0
+        c_prev = c[:, k] if (k >= 0 or wrap == "hc") else c0
         upstream = (dh[:, t] if add_dh or t == T - 1 else 0) + dh_c
         dx_t, dh_new, dc_new, dWx_t, dWh_t, db_t = _nb07.lstm_step_backward(
             upstream, dc_c, x[:, t], h_prev, c_prev, Wx, Wh, b)
         dx[:, t] = dx_t
         dh_c = dh_new if carry_dh else np.zeros_like(h0)
-        dc_c = dc_new if carry_dc else np.zeros_like(c0)
+        if not dc_fixed:
+            dc_c = dc_new if carry_dc else np.zeros_like(c0)
         if accumulate:
             dWx, dWh, db = dWx + dWx_t, dWh + dWh_t, db + db_t
         else:
             dWx, dWh, db = dWx_t, dWh_t, db_t
-    return dx, dh_new, dc_new, dWx, dWh, db
+    return dx, dh_new, (dc_c if dc_fixed else dc_new), dWx, dWh, db
 
 
 def _backward_mistake(**kw):
@@ -269,10 +304,23 @@ def _backward_mistake(**kw):
 
 
 SEQ_BACKWARD_MISTAKES = [
-    Mistake("the cell-state gradient is not carried from step t+1 to step t: pass the "
-            "`dc_prev` returned by step t+1 as `dc_next` to step t (the additive path the "
-            "LSTM exists for).", _backward_mistake(carry_dc=False),
+    Mistake("the gradient along the cell state from step t+1 is missing: step t gets zeros "
+            "as `dc_next`. Pass the `dc_prev` that step t+1 returned as `dc_next` to step t "
+            "(the additive path the LSTM exists for).", _backward_mistake(carry_dc=False),
             name="cell-gradient-not-carried"),
+    Mistake("the gradient along the cell state from step t+1 is missing: the `dc_prev` each "
+            "step returns is thrown away, so every step gets the same `dc_next` (dcT, or "
+            "zeros) and dc0 is dcT. Keep it, as you keep `dh_prev`: it is the next (earlier) "
+            "step's `dc_next`, and after step 0 it is dc0.", _backward_mistake(dc_fixed=True),
+            name="cell-gradient-dropped"),
+    Mistake("at t = 0 the previous states are `h[:, -1]` and `c[:, -1]` (Python's negative "
+            "index reads the *last* step), but step 0's previous states are the initial "
+            "h0 and c0: use them when t = 0.", _backward_mistake(wrap="hc"),
+            name="initial-state-wraps-around"),
+    Mistake("at t = 0 the previous hidden state is `h[:, -1]` (Python's negative index reads "
+            "the *last* step), but step 0's previous hidden state is the initial h0: use it "
+            "when t = 0 (as you did for c0).", _backward_mistake(wrap="h"),
+            name="initial-hidden-state-wraps-around"),
     Mistake("the hidden-state gradient is not carried back: the upstream gradient at step t "
             "is dh[:, t] plus the `dh_prev` returned by step t+1.", _backward_mistake(carry_dh=False),
             name="hidden-gradient-not-carried"),

@@ -217,22 +217,26 @@ def memory_explorer():
 # ---------------------------------------------------------------------------------------
 # Section 2's diagram and section 9's figure: the paths of the cell state's gradient
 # ---------------------------------------------------------------------------------------
-DIRECT_COLOR, MIXED_COLOR = "C3", "C0"
+DIRECT_COLOR, MIXED_COLOR, O_PATH_COLOR = "C3", "C0", "0.35"
 
 
 def draw_cell_paths(ax=None):
-    """Draw two LSTM steps, k → k+1 → k+2, with the two kinds of path from ``c_k`` onward:
-    the **direct** path ``c_k → c_{k+1} → c_{k+2}`` (red; each arrow multiplies by ``f``)
-    and a **mixed** path ``c_k → h_k → gates_{k+1} → c_{k+1}`` (blue; it meets ``W_h`` and
-    the gates' derivatives). Drawn with matplotlib only. Returns the Axes."""
+    """Draw two LSTM steps, k → k+1 → k+2, with the kinds of path from ``c_k`` onward:
+    the **direct** path ``c_k → c_{k+1} → c_{k+2}`` (red, solid; each arrow multiplies by
+    ``f``), a **mixed** path ``c_k → h_k → (i, f, g)_{k+1} → c_{k+1}`` (blue, dashed; it meets
+    ``W_h`` and the gates' derivatives), and the path through the output gate
+    ``h_k → o_{k+1} → h_{k+1}`` (grey, dotted), which goes round the next cell state: ``o``
+    feeds ``h``, not ``c``. The legend draws each line as its arrows are drawn. Drawn with
+    matplotlib only. Returns the Axes."""
     import matplotlib.pyplot as plt
 
     if ax is None:
-        _, ax = plt.subplots(figsize=(9.5, 3.6))
+        _, ax = plt.subplots(figsize=(9.5, 4.0))
     box = dict(boxstyle="round,pad=0.35", fc="white", ec="k", lw=1.2)
     gate_box = dict(boxstyle="round,pad=0.35", fc="#f3f3f3", ec="0.4", lw=1)
     cols = {"k": 0.0, "k+1": 3.2, "k+2": 6.4}
     y_c, y_g, y_h = 2.3, 1.15, 0.0
+    mixed_ls, o_ls = (0, (4, 2)), (0, (1, 1.5))
 
     def arrow(xy_from, xy_to, color, lw=2.0, ls="-", rad=0.0):
         ax.annotate("", xy=xy_to, xytext=xy_from,
@@ -245,31 +249,39 @@ def draw_cell_paths(ax=None):
         ax.text(x, y_h, f"$h_{{{step}}}$", ha="center", va="center", fontsize=13, bbox=box)
     for prev, step in (("k", "k+1"), ("k+1", "k+2")):
         xg = cols[prev] + 1.6
-        ax.text(xg, y_g, f"gates $i, f, g, o$\nof step ${step}$", ha="center", va="center",
+        ax.text(xg, y_g, f"gates $i, f, g$\nof step ${step}$", ha="center", va="center",
                 fontsize=9, bbox=gate_box)
-        ax.text(xg, y_h - 0.05, f"$x_{{{step}}}$", ha="center", va="center", fontsize=10,
+        xo = cols[step] - 0.75
+        ax.text(xo, y_h - 0.05, f"$o_{{{step}}}$", ha="center", va="center", fontsize=9,
+                bbox=gate_box)
+        ax.text(xg, y_h - 0.32, f"$x_{{{step}}}$", ha="center", va="center", fontsize=10,
                 color="0.45")
-        arrow((xg, y_h + 0.15), (xg, y_g - 0.1), "0.6", lw=1.0)                 # x → gates
+        arrow((xg, y_h - 0.2), (xg, y_g - 0.1), "0.6", lw=1.0)                  # x → gates
         # direct path: c → c, multiplied by f
         arrow((cols[prev], y_c), (cols[step], y_c), DIRECT_COLOR, lw=3.0)
         ax.text((cols[prev] + cols[step]) / 2, y_c + 0.28, f"$\\times f_{{{step}}}$",
                 ha="center", fontsize=11, color=DIRECT_COLOR)
-        # mixed path: c → h (same step) → gates of the next step → c
-        arrow((cols[prev], y_c), (cols[prev], y_h), MIXED_COLOR, rad=0.0)
-        arrow((cols[prev], y_h), (xg, y_g), MIXED_COLOR)
-        arrow((xg, y_g), (cols[step], y_c), MIXED_COLOR)
+        # mixed path: c → h (same step) → gates i, f, g of the next step → c
+        arrow((cols[prev], y_c), (cols[prev], y_h), MIXED_COLOR, ls=mixed_ls)
+        arrow((cols[prev], y_h), (xg, y_g), MIXED_COLOR, ls=mixed_ls)
+        arrow((xg, y_g), (cols[step], y_c), MIXED_COLOR, ls=mixed_ls)
+        # the output gate: h → o of the next step → h, around the next cell state
+        arrow((cols[prev], y_h), (xo, y_h), O_PATH_COLOR, lw=1.5, ls=o_ls)
+        arrow((xo, y_h), (cols[step], y_h), O_PATH_COLOR, lw=1.5, ls=o_ls)
     ax.text(cols["k"] - 0.15, (y_c + y_h) / 2, "$o \\odot \\tanh$", ha="right", va="center",
             fontsize=10, color=MIXED_COLOR)
     ax.text(cols["k"] + 0.75, 0.42, "$W_h$", fontsize=10, color=MIXED_COLOR)
     ax.text(cols["k+2"] + 1.0, y_c, "$\\cdots \\to c_T$", ha="left", va="center", fontsize=13,
             color=DIRECT_COLOR)
-    ax.plot([], [], color=DIRECT_COLOR, lw=3,
-            label="direct path c → c: Jacobian diag(f) per step, no weights")
-    ax.plot([], [], color=MIXED_COLOR, lw=2,
-            label="mixed path c → h → gates → c: meets W_h and the gates' derivatives")
+    ax.plot([], [], color=DIRECT_COLOR, lw=3, ls="-",
+            label="direct path c → c (solid): Jacobian diag(f) per step, no weights")
+    ax.plot([], [], color=MIXED_COLOR, lw=2, ls=mixed_ls,
+            label="mixed path c → h → gates i, f, g → c (dashed): meets W_h and the gates' derivatives")
+    ax.plot([], [], color=O_PATH_COLOR, lw=1.5, ls=o_ls,
+            label="through the output gate, h → o → h (dotted): o feeds h, not c")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=1, fontsize=9, frameon=False)
     ax.set_xlim(-1.0, 8.4)
-    ax.set_ylim(-0.45, 2.8)
+    ax.set_ylim(-0.6, 2.8)
     ax.set_axis_off()
     ax.set_title("Two LSTM steps and the paths from $c_k$ towards $c_T$", fontsize=11)
     return ax
