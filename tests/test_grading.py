@@ -115,7 +115,7 @@ def test_failures_name_what_happened(graded):
     assert graded["json"]["judy"]["problem"].startswith("not a readable notebook")
     peggy = graded["json"]["peggy"]
     assert peggy["problem"].startswith(f"time limit: cell 9 ran longer than {CELL_TIMEOUT} s"), peggy
-    assert peggy["seconds"] < TIMEOUT
+    assert "no answer within" not in peggy["problem"]  # the cell's limit, not the notebook's
     assert "not attempted yet" in _ex(graded, "bob", STEP)["reason"]
 
 
@@ -410,10 +410,9 @@ def test_code_that_kills_the_reaper_dies_with_it():
         box.load(*sandbox.course_sources(), {}, [{"index": 0, "source": src, "kind": "answer"}],
                  timeout=60)
         info = box.describe(["patricide"])
-        t0 = time.monotonic()
-        with pytest.raises(sandbox.SandboxError):
+        with pytest.raises(sandbox.SandboxError) as died:
             box.proxy("patricide", info["patricide"], timeout=20)()
-        assert time.monotonic() - t0 < 10  # the pipe closed: no wait for the time limit
+        assert "time limit" not in str(died.value)  # the pipe closed: no wait for the limit
         pid = int((box.scratch / "work" / "pid").read_text())
     finally:
         box.close()

@@ -283,15 +283,12 @@ def test_the_probe_of_an_index_that_never_answers_gives_up_in_seconds(course):
     """A server that accepts the connection and never answers (a stuck proxy) costs the
     probe's time-out, not pip's minutes of retries; a closed port answers at once."""
     import socket
-    import time
 
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
         server.listen(1)
         port = server.getsockname()[1]
-        t0 = time.monotonic()
         why = course.index_reachable(f"http://127.0.0.1:{port}/whl/cpu", seconds=1)
-        assert why and time.monotonic() - t0 < 5
-    t0 = time.monotonic()
-    assert course.index_reachable(f"http://127.0.0.1:{port}/whl/cpu", seconds=1)
-    assert time.monotonic() - t0 < 5
+        assert why and "timed out" in why, why  # its own time-out ended it, not a retry loop
+    why = course.index_reachable(f"http://127.0.0.1:{port}/whl/cpu", seconds=1)
+    assert why and "refused" in why, why
