@@ -23,7 +23,6 @@ within the budgets.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import time

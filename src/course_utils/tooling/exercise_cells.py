@@ -59,7 +59,9 @@ def role(cell) -> str | None:
 def notebook_files(root: Path) -> dict[int, str]:
     """``{NN: file name}`` of the solution notebooks in ``root/solutions``."""
     out = {}
-    for p in sorted((Path(root) / "solutions").glob("[0-9][0-9]_*.ipynb")):
+    from .course_files import notebooks_in
+
+    for p in notebooks_in(Path(root) / "solutions"):
         out.setdefault(int(p.name[:2]), p.name)
     return out
 

@@ -33,6 +33,7 @@ from pathlib import Path
 from ..provenance import ROOT
 from ..status import MANUAL, NOT_ATTEMPTED, PASSED, WRONG
 from . import grading_checks as gc
+from .course_files import is_blank_answer
 from .exercise_cells import grade_id, source
 from .grading_reports import ExerciseResult, SubmissionResult, first_line
 
@@ -40,7 +41,6 @@ DEFAULT_TIMEOUT = 600          # s per notebook
 DEFAULT_CELL_TIMEOUT = 300     # s per cell and per call of a student's function
 DEFAULT_HELDOUT = 1            # held-out seeds per exercise
 KILL_GRACE = 60                # s after the notebook time limit before a worker is killed
-WRITTEN_BLANK = "YOUR ANSWER HERE"
 
 
 def _all(entries, status, reason):
@@ -145,7 +145,7 @@ def read_written(g: Grading) -> None:
         g.scored[e["id"]] = (
             ExerciseResult.of(e, WRONG, "answer cell missing (deleted?)") if text is None else
             ExerciseResult.of(e, NOT_ATTEMPTED, "written answer left blank")
-            if not text or text == WRITTEN_BLANK else
+            if is_blank_answer(text) else
             ExerciseResult.of(e, MANUAL, "written answer: grade by hand"))
 
 

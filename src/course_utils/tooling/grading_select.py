@@ -20,6 +20,7 @@ import re
 from pathlib import Path
 
 from ..provenance import ROOT
+from .course_files import is_side_file
 
 
 class GradingError(Exception):
@@ -88,20 +89,17 @@ def select(catalogue: dict[str, list[dict]], selectors: dict[str, float | None] 
     return out
 
 
-_SIDE_FILE = re.compile(r"\.(updated|fresh|bak|mine)\d*\.ipynb$")
-
-
 def discover(paths: list[Path]) -> list[tuple[Path, Path | None]]:
     """``[(notebook file, folder it was found under or None)]``, sorted, no duplicates.
 
     Folders are searched recursively, skipping ``.ipynb_checkpoints`` and the course's
-    side files (``*.updated.ipynb``, ``*.fresh.ipynb``, ``*.bak.ipynb``)."""
+    side files (:func:`course_files.is_side_file`)."""
     found: dict[Path, Path | None] = {}
     for p in paths:
         p = Path(p)
         if p.is_dir():
             for f in sorted(p.rglob("*.ipynb")):
-                if ".ipynb_checkpoints" in f.parts or _SIDE_FILE.search(f.name):
+                if ".ipynb_checkpoints" in f.parts or is_side_file(f.name):
                     continue
                 found.setdefault(f, p)
         elif p.exists():

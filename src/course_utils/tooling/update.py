@@ -54,8 +54,9 @@ from pathlib import Path
 from . import update_io as _io
 from . import update_plan as _plan
 from . import update_undo as _undo
+from .course_files import NB_NAME, notebooks_in  # noqa: F401 (NB_NAME: update's name of old)
 
-NB_NAME, sources_hash, content_status = _plan.NB_NAME, _plan.sources_hash, _plan.content_status
+sources_hash, content_status = _plan.sources_hash, _plan.content_status
 BACKUP_DIR, MARKER = _undo.BACKUP_DIR, _undo.MARKER
 _rollback = _undo.rollback
 UpdateError = _io.UpdateError
@@ -252,8 +253,8 @@ def _log_report(rep: UpdateReport, log) -> None:
 # ---------------------------------------------------------------------------------------
 def find_notebook(root: Path, name: str) -> Path:
     nb_dir = Path(root) / "notebooks"
-    hits = sorted(p for p in nb_dir.glob("*.ipynb") if NB_NAME.match(p.name)
-                  and (p.name.startswith(name) or p.stem == name or p.name == name))
+    hits = [p for p in notebooks_in(nb_dir)
+            if p.name.startswith(name) or p.stem == name or p.name == name]
     if not hits:
         raise UpdateError(f"no notebook in {nb_dir} matches {name!r} (try a number like 03)")
     if len(hits) > 1:
