@@ -15,4 +15,8 @@ NOT_ATTEMPTED = "not attempted"  # the function still raises NotImplementedError
 MANUAL = "manual"                # a written answer, graded by hand
 STATUSES = (PASSED, WRONG, NOT_ATTEMPTED, MANUAL)
 
+# The key of the check cell's output metadata that names its verdict (the checker writes
+# it, ``course progress`` reads it from the saved notebook).
+VERDICT_KEY = "course_verdict"
+
 ICONS = {PASSED: "✅", WRONG: "❌", NOT_ATTEMPTED: "⏳"}  # how a check cell prints a verdict

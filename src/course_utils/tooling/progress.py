@@ -29,11 +29,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..status import ICONS, NOT_ATTEMPTED, PASSED, WRONG
+from ..status import ICONS, NOT_ATTEMPTED, PASSED, VERDICT_KEY, WRONG
 from .course_files import is_blank_answer, is_side_file
 from .exercise_cells import CHECK, SOLUTION, WRITTEN_ANSWER, grade_id, role, source
 
-VERDICT_KEY = "course_verdict"  # checker.OUTPUT_METADATA_KEY (this module is stdlib-only)
 # A row's status is the course's (course_utils.status), or one of two only a saved
 # notebook can tell: a solution edited since its check last ran, a written answer.
 EDITED, ANSWERED = "edited, not run", "answered"
