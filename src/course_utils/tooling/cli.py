@@ -162,11 +162,7 @@ def _cmd_exercises(args) -> int:
 
     try:
         cat = build.catalogue()
-        selectors = (grading_select.parse_assignment(args.assignment.read_text())
-                     if args.assignment else {})
-        for s in filter(None, (x.strip() for x in args.only.split(","))):
-            selectors.setdefault(s, None)
-        cat = grading_select.select(cat, selectors)
+        cat = grading_select.select(cat, grading_select.selectors(args.assignment, args.only))
     except (build.NotebookError, grading_select.GradingError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

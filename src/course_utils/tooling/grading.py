@@ -52,6 +52,7 @@ from pathlib import Path
 
 from ..status import PASSED, STATUSES, WRONG
 from . import grading_checks as gc
+from . import grading_select
 from .grading_notebook import (
     DEFAULT_CELL_TIMEOUT,
     DEFAULT_HELDOUT,
@@ -72,7 +73,6 @@ from .grading_select import (
     discover,
     identify,
     load_catalogue,
-    parse_assignment,
     select,
     student_of,
 )
@@ -288,13 +288,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_cli(args) -> int:
-    selectors: dict[str, float | None] = {}
     try:
-        if args.assignment:
-            selectors.update(parse_assignment(args.assignment.read_text()))
-        for s in filter(None, (x.strip() for x in args.only.split(","))):
-            selectors.setdefault(s, None)
-        results = grade(args.submissions, root=args.root, selectors=selectors,
+        results = grade(args.submissions, root=args.root,
+                        selectors=grading_select.selectors(args.assignment, args.only),
                         timeout=args.timeout, cell_timeout=args.cell_timeout,
                         jobs=args.jobs, heldout=args.heldout, seeds=args.seeds,
                         log=lambda m: print(m, file=sys.stderr, flush=True))

@@ -55,6 +55,15 @@ def parse_assignment(text: str) -> dict[str, float | None]:
     return out
 
 
+def selectors(assignment: Path | None, only: str = "") -> dict[str, float | None]:
+    """The selectors of ``--assignment FILE`` (with their points) and of ``--only a,b``
+    (without), in that order: what ``course grade`` and ``course exercises`` select."""
+    out = parse_assignment(Path(assignment).read_text()) if assignment else {}
+    for s in filter(None, (x.strip() for x in only.split(","))):
+        out.setdefault(s, None)
+    return out
+
+
 def select(catalogue: dict[str, list[dict]], selectors: dict[str, float | None] | None):
     """Restrict the catalogue to the selected exercises (all when ``selectors`` is empty).
 
