@@ -305,13 +305,10 @@ def main(argv: list[str]) -> int:
         os.environ["COURSE_TORCH"] = "cuda"
     cli = _cli()
     prog = "python3 course.py"
-    if not argv or argv[0] in {"-h", "--help", "help"}:
-        print(cli.help_text(prog))
-        return 0
-    cmd, rest = cli.find(argv[0]), argv[1:]
+    cmd, code = cli.command_of(argv, prog)
     if cmd is None:
-        print(f"unknown command {argv[0]!r}\n\n{cli.help_text(prog)}", file=sys.stderr)
-        return 2
+        return code
+    rest = argv[1:]
     env = dict(os.environ, PYTHONNOUSERSITE="1")
     env.pop("COURSE_GRADING", None)
     if cmd.name == "progress" and "--verify" in rest:  # re-running needs Jupyter: .venv

@@ -238,8 +238,8 @@ def test_cuda_is_asked_for_by_flag_or_environment(course, monkeypatch):
     seen = {}
 
     class StopAtTheCommandLine:
-        def find(self, name):
-            seen["COURSE_TORCH"], seen["name"] = course.os.environ.get("COURSE_TORCH"), name
+        def command_of(self, argv, prog):
+            seen["COURSE_TORCH"], seen["name"] = course.os.environ.get("COURSE_TORCH"), argv[0]
             raise SystemExit(0)
 
     monkeypatch.delenv("COURSE_TORCH", raising=False)

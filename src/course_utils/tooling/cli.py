@@ -346,6 +346,19 @@ def command_parser(name: str, prog: str = "course") -> argparse.ArgumentParser:
     return p
 
 
+def command_of(argv: list[str], prog: str) -> tuple[Command | None, int]:
+    """The command ``argv`` names, or (None, exit code) after printing the help (asked for,
+    or after one line naming an unknown command): the launcher and :func:`main` both ask."""
+    if not argv or argv[0] in {"-h", "--help", "help"}:
+        print(help_text(prog))
+        return None, 0
+    cmd = find(argv[0])
+    if cmd is None:
+        print(f"unknown command {argv[0]!r}\n\n{help_text(prog)}", file=sys.stderr)
+        return None, 2
+    return cmd, 0
+
+
 def missing_instructor_tools() -> list[str]:
     return [m for m in INSTRUCTOR_MODULES if importlib.util.find_spec(m) is None]
 
@@ -354,13 +367,9 @@ def main(argv: list[str] | None = None, *, root: Path | None = None,
          prog: str = "course") -> int:
     """Run one command; ``root`` is the course folder (default: found from here)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in {"-h", "--help", "help"}:
-        print(help_text(prog))
-        return 0
-    cmd = find(argv[0])
+    cmd, code = command_of(argv, prog)
     if cmd is None:
-        print(f"unknown command {argv[0]!r}\n\n{help_text(prog)}", file=sys.stderr)
-        return 2
+        return code
     if cmd.env == "dev" and cmd.name not in BOOTSTRAP_ONLY and missing_instructor_tools():
         print(f"`{prog} {cmd.name}` is an instructor command and needs the instructor tools "
               f"({', '.join(missing_instructor_tools())} are missing): run "
