@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_utils.checks import registry
+from course_utils.checks import discovery
 from course_utils.reference import nb01
 from course_utils.status import NOT_ATTEMPTED, PASSED, WRONG
 from course_utils.tooling.grading_reports import ExerciseResult, SubmissionResult
@@ -53,7 +53,7 @@ def _from_h0(x, h0, Wxh, Whh, b):
 
 def _fitted_step():
     """Knows the visible cases' answers, nothing else: fails only the held-out cases."""
-    entry = registry.find(STEP)
+    entry = discovery.find(STEP)
     table = {c["x"].tobytes(): nb01.rnn_step_forward(**c) for c in entry.case_list()}
 
     def rnn_step_forward(x, h_prev, Wxh, Whh, b):
@@ -100,7 +100,7 @@ def _result(entry, how, student) -> ExerciseResult:
 def make_results() -> list[SubmissionResult]:
     """The graded class: one :class:`SubmissionResult` per student of :data:`CLASS`, plus a
     file that is not a course notebook."""
-    step, fwd = registry.find(STEP), registry.find(FWD)
+    step, fwd = discovery.find(STEP), discovery.find(FWD)
     out = []
     for student, (s, f) in CLASS.items():
         r = SubmissionResult(f"{student}/{NAME}", student, NAME, heldout_seeds=[SEED])

@@ -9,7 +9,8 @@ next to its cases and mistakes, in the order the notebook shows them. From an en
   solution cell (``<id>_code``) and of a written-answer cell (:func:`sync_notebook`, which
   ``course build`` applies to ``solutions/``; a test checks the notebooks equal it);
 * the catalogue (``course exercises``, the table in INSTRUCTORS.md) and what ``course grade`` and
-  :func:`course_utils.checks.integrity.hidden_check` check (:func:`exercises`, :func:`find`).
+  :func:`course_utils.checks.integrity.hidden_check` check (every entry of the course:
+  :func:`course_utils.checks.discovery.exercises`, which finds the ``exNN.py`` modules).
 
 A new code exercise is one entry plus a solution cell (a code cell defining the function,
 its body between ``### BEGIN SOLUTION`` and ``### END SOLUTION``); ``course build`` adds
@@ -19,7 +20,6 @@ a markdown answer cell whose metadata holds ``{"nbgrader": {"grade_id": "<id>"}}
 
 from __future__ import annotations
 
-import importlib
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,7 +29,6 @@ from . import checker
 from .checker import Mistake, Verdict
 
 CODE, WRITTEN = "code", "written"
-NOTEBOOKS = tuple(range(1, 9))  # the exercise modules ex01 … ex08
 SCHEMA_VERSION = 3
 
 
@@ -196,23 +195,3 @@ def check_functions(entries) -> tuple[Callable, ...]:
         check.exercise = entry
         out.append(check)
     return tuple(out)
-
-
-# ---------------------------------------------------------------------------------------
-# The whole course
-# ---------------------------------------------------------------------------------------
-def exercises(package: str = "course_utils") -> list[Exercise]:
-    """Every exercise of the course, in notebook order (notebook 01's first)."""
-    out: list[Exercise] = []
-    for n in NOTEBOOKS:
-        mod = importlib.import_module(f"{package}.checks.ex{n:02d}")
-        out += list(mod.EXERCISES)
-    return out
-
-
-def find(exercise_id: str, entries=None) -> Exercise:
-    """The entry with this id (``KeyError`` if there is none)."""
-    for e in entries if entries is not None else exercises():
-        if e.id == exercise_id:
-            return e
-    raise KeyError(exercise_id)

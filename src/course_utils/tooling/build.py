@@ -148,11 +148,11 @@ def apply_registry(nb, path: Path, log=print) -> list[str]:
     :class:`NotebookError` if a registered exercise has no cells here, or they are out of
     place; a graded cell that no entry describes is reported in the log.
     """
-    from ..checks import registry
+    from ..checks import discovery
     from . import exercise_cells
 
     number = int(path.name[:2])
-    entries = registry.exercises()
+    entries = discovery.exercises()
     changed = exercise_cells.sync_notebook(nb, number, entries)
     validate_solution(nb, path)
     unknown = "is not in the exercise registry"

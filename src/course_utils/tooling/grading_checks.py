@@ -3,7 +3,7 @@
 For each solution notebook a :class:`Plan` is made from ``solutions/`` and the exercise
 registry: its setup cell, its answer cells, where each registered exercise's check cell
 is (a :class:`Check`: the entry's ``id``, ``function`` and ``binds``; the rest, such as
-its reference, is the entry's, ``registry.find(id)``), and the course functions that are
+its reference, is the entry's, ``discovery.find(id)``), and the course functions that are
 therefore off limits (the references' modules and the checking code, minus what the
 answer key itself uses). The grader sends the plan to its worker as JSON (a worker is
 another process); the worker finds each entry in the registry by its id. Grading then
@@ -30,7 +30,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..checks import registry
+from ..checks import discovery, registry
 from ..status import NOT_ATTEMPTED, PASSED, WRONG
 from . import sandbox
 from .exercise_cells import SOLUTION, grade_id, role, source
@@ -59,7 +59,7 @@ class Check:
 
     @property
     def entry(self) -> registry.Exercise:
-        return registry.find(self.id)
+        return discovery.find(self.id)
 
 
 @dataclass
@@ -218,7 +218,7 @@ def make_plan(solution_path: str) -> Plan:
     aliases = _module_aliases([s for _, s in setup])
     answer_ids = {grade_id(c) for c in cells if role(c) == SOLUTION and grade_id(c)}
     allowed = _allowed_calls(cells, answer_ids, aliases)
-    course = registry.exercises()
+    course = discovery.exercises()
     checks = _checks(cells, course, int(Path(solution_path).name[:2]), answer_ids)
     harness = {(c.entry.module, c.entry.harness) for c in checks.values() if c.entry.harness}
     forbidden = {}
