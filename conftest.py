@@ -24,6 +24,7 @@ TOOLING_MODULES = {
     "test_answer_keys.py", "test_browser.py", "test_build.py", "test_colab_binder.py",
     "test_grading.py", "test_launcher.py", "test_nbgrader_roundtrip.py", "test_project.py",
     "test_update.py", "test_site.py", "test_site_browser.py", "test_headless.py",
+    "test_adding_a_notebook.py",
 }
 
 
