@@ -119,6 +119,22 @@ def test_failures_name_what_happened(graded):
     assert "not attempted yet" in _ex(graded, "bob", STEP)["reason"]
 
 
+def test_every_failure_no_check_decided_carries_its_cause(graded):
+    """The grader sets a machine cause where it writes the reason; the reports read it."""
+    assert _ex(graded, "dave", STEP)["cause"] == "time-limit"
+    assert graded["json"]["peggy"]["problem_cause"] == "time-limit"
+    assert _ex(graded, "erin", STEP)["cause"] == "crash"
+    for student in ("grace", "mallory", "olivia"):
+        assert _ex(graded, student, FWD)["cause"] == "reuse", student
+    for student in ("heidi", "niaj"):
+        s = graded["json"][student]
+        assert s["problem_cause"] == "tampering" and _ex(graded, student, FWD)["cause"] == "tampering"
+    judy = graded["json"]["judy"]
+    assert judy["problem_cause"] == "unreadable" and _ex(graded, "judy", STEP)["cause"] == "unreadable"
+    for student in ("alice", "carol"):  # a check decided: no cause
+        assert {e["cause"] for e in graded["json"][student]["exercises"]} == {""}, student
+
+
 def test_the_json_verdicts_are_machine_readable(graded):
     carol = _ex(graded, "carol", FWD)["verdict"]
     assert (carol["status"], carol["kind"], carol["output"], carol["case"]) == ("wrong", "values",

@@ -280,6 +280,22 @@ class Recorder:
         self.tamper.clear()
 
 
+# Causes of a zero (the grader's vocabulary, course_utils.status.REUSE and .TAMPERING: this
+# module imports nothing of the course; tests/test_grading_report.py checks they agree).
+REUSE, TAMPERING = "reuse", "tampering"
+
+
+class Reason(str):
+    """Why an answer earns 0 (the text a teacher reads), with its machine ``cause``."""
+
+    cause: str
+
+    def __new__(cls, text: str, cause: str):
+        self = super().__new__(cls, text)
+        self.cause = cause
+        return self
+
+
 _EXIT = Recorder.__exit__.__code__
 _OWN = globals()
 
@@ -296,11 +312,13 @@ def judge(events: list, *, function: str, libraries, helpers=()) -> tuple[str | 
     tamper = sorted({e["what"] for e in events if e.get("kind") == "recorder"})
     if course:
         names = ", ".join(f"`{c}`" for c in course)
-        return (f"not your work: the course's {names} ran inside `{function}` (computing "
-                "the answer with code shipped with the course); 0 points for this exercise."), []
+        return Reason(f"not your work: the course's {names} ran inside `{function}` (computing "
+                      "the answer with code shipped with the course); 0 points for this "
+                      "exercise.", REUSE), []
     if tamper:
-        return (f"the grader's recorder was switched off or looked for inside `{function}` "
-                f"({', '.join(f'`{t}`' for t in tamper)}); 0 points for this exercise."), []
+        return Reason(f"the grader's recorder was switched off or looked for inside `{function}` "
+                      f"({', '.join(f'`{t}`' for t in tamper)}); 0 points for this exercise.",
+                      TAMPERING), []
     allowed = set(libraries)
     flags, seen = [], set()
     for e in events:

@@ -50,7 +50,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from ..status import PASSED, STATUSES, WRONG
+from ..status import CAUSES, CRASH, OTHER, PASSED, STATUSES, UNREADABLE, WRONG
 from . import grading_checks as gc
 from . import grading_select
 from .grading_notebook import (
@@ -93,10 +93,10 @@ def course_digest(root: Path = ROOT) -> str:
 # ---------------------------------------------------------------------------------------
 # Grading many submissions, each in its own worker process
 # ---------------------------------------------------------------------------------------
-def _failed(job: dict, reason: str, seconds: float = 0.0) -> SubmissionResult:
+def _failed(job: dict, reason: str, seconds: float = 0.0, cause: str = CRASH) -> SubmissionResult:
     res = SubmissionResult(job["display"], job["student"], job["notebook"])
-    res.exercises = _all(job["entries"], WRONG, reason)
-    res.problem, res.seconds = reason, round(seconds, 1)
+    res.exercises = _all(job["entries"], WRONG, reason, cause)
+    res.problem, res.seconds, res.problem_cause = reason, round(seconds, 1), cause
     return res
 
 
@@ -141,8 +141,8 @@ def _validated(job: dict, data: dict) -> SubmissionResult:
     if [e.id for e in res.exercises] != [e["id"] for e in entries]:
         raise ValueError("the result's exercises are not the job's")
     for e, want in zip(res.exercises, entries):
-        if e.status not in STATUSES:
-            raise ValueError(f"unknown status {e.status!r}")
+        if e.status not in STATUSES or e.cause not in ("", *CAUSES):
+            raise ValueError(f"unknown status {e.status!r} or cause {e.cause!r}")
         e.title, e.kind, e.max_points = want["title"], want["kind"], want["points"]
         e.points = want["points"] if e.status == PASSED and want["kind"] == "code" else 0
     res.file, res.student, res.notebook = job["display"], job["student"], job["notebook"]
@@ -205,11 +205,13 @@ def _make_jobs(found, catalogue, names, common) -> tuple[list, dict]:
             student = student_of(path, base, notebook)
         except Exception as exc:  # never let one file stop the run
             results[k] = SubmissionResult(display, path.stem, None, [], 0.0,
-                                          f"cannot read this file ({type(exc).__name__})")
+                                          f"cannot read this file ({type(exc).__name__})",
+                                          problem_cause=UNREADABLE)
             continue
         if notebook is None:
             results[k] = SubmissionResult(display, student, None, [], 0.0,
-                                          "cannot tell which course notebook this is")
+                                          "cannot tell which course notebook this is",
+                                          problem_cause=UNREADABLE)
             continue
         if notebook not in catalogue:  # not part of the selected assignment
             continue
@@ -231,7 +233,8 @@ def _run_jobs(jobs_list, root, digest, timeout, isolate, jobs, log) -> dict:
         t0 = time.monotonic()
         if changed:
             return k, _failed(job, "not graded: the course's files changed on disk during "
-                              f"grading (after {changed[0]}); restore them and grade again")
+                              f"grading (after {changed[0]}); restore them and grade again",
+                              cause=OTHER)
         try:
             r = _grade_isolated(job, timeout) if isolate else _run_job(job)
         except Exception as exc:
@@ -241,7 +244,7 @@ def _run_jobs(jobs_list, root, digest, timeout, isolate, jobs, log) -> dict:
             changed.append(job["display"])
             r = _failed(job, "the course's code or solutions changed on disk while this "
                         "submission was graded: 0 points; restore them (git) and grade again",
-                        r.seconds)
+                        r.seconds, cause=OTHER)
         if log:
             log(f"graded {r.file}: {r.total:g}/{r.max_total:g} in {r.seconds:.0f} s")
         return k, r
@@ -252,7 +255,8 @@ def _run_jobs(jobs_list, root, digest, timeout, isolate, jobs, log) -> dict:
 
 def _run_job(job: dict) -> SubmissionResult:
     if job.get("digest") and course_digest(Path(job.get("root", ROOT))) != job["digest"]:
-        return _failed(job, "not graded: the course's files changed on disk during grading")
+        return _failed(job, "not graded: the course's files changed on disk during grading",
+                       cause=OTHER)
     return grade_notebook(Path(job["path"]), job["entries"], job["notebook"],
                           student=job["student"], display=job["display"],
                           root=Path(job.get("root", ROOT)), timeout=job["timeout"],

@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..checks import discovery, registry
-from ..status import NOT_ATTEMPTED, PASSED, WRONG
+from ..status import NOT_ATTEMPTED, OTHER, PASSED, REUSE, WRONG
 from . import sandbox
 from .exercise_cells import SOLUTION, grade_id, role, source
 from .grading_reports import ExerciseResult
@@ -302,13 +302,14 @@ def score_check(box: sandbox.Sandbox, entry: dict, chk: Check, info: dict, *, se
     kind = info.get("kind")
     if kind == "missing":
         return result(WRONG, f"`{name}` is not defined: was the function renamed, or its "
-                      "cell deleted or left with an error?")
+                      "cell deleted or left with an error?", cause=OTHER)
     if kind == "reference" or info.get("wraps"):
         what = info.get("what") or info.get("wraps")
         return result(WRONG, f"not your work: `{name}` is the course's reference `{what}` "
-                      "(or wraps it); 0 points for this exercise.")
+                      "(or wraps it); 0 points for this exercise.", cause=REUSE)
     if kind != "function":
-        return result(WRONG, f"`{name}` is not a function (it is a {info.get('type')}).")
+        return result(WRONG, f"`{name}` is not a function (it is a {info.get('type')}).",
+                      cause=OTHER)
     events: list = []
     proxy = box.proxy(name, info, timeout=timeout, log=events)
     if exercise.harness:
@@ -319,12 +320,13 @@ def score_check(box: sandbox.Sandbox, entry: dict, chk: Check, info: dict, *, se
         used = _reference_events(events)
         if used:
             return result(WRONG, f"not your work: `{name}` uses the course's reference "
-                          f"{', '.join(f'`{u}`' for u in used)}; 0 points for this exercise.")
+                          f"{', '.join(f'`{u}`' for u in used)}; 0 points for this exercise.",
+                          cause=REUSE)
         zero, flags = behaviour_verdict(exercise, name, events)
         if zero:
-            return result(WRONG, zero, flags)
+            return result(WRONG, zero, flags, cause=zero.cause)
         if box.dead:
-            return result(WRONG, f"{box.dead} (while checking `{name}`)")
+            return result(WRONG, f"{box.dead} (while checking `{name}`)", cause=box.cause)
         if not verdict.passed:
             break
     fields = dict(verdict.to_dict(), seed=seed)

@@ -35,7 +35,15 @@ from ..status import MANUAL, NOT_ATTEMPTED, PASSED, WRONG
 from . import grading_checks as gc
 from .course_files import is_blank_answer
 from .exercise_cells import grade_id, source
-from .grading_reports import ExerciseResult, SubmissionResult, first_line
+from .grading_reports import (
+    OTHER,
+    TAMPERING,
+    TIME_LIMIT,
+    UNREADABLE,
+    ExerciseResult,
+    SubmissionResult,
+    first_line,
+)
 
 DEFAULT_TIMEOUT = 600          # s per notebook
 DEFAULT_CELL_TIMEOUT = 300     # s per cell and per call of a student's function
@@ -43,8 +51,8 @@ DEFAULT_HELDOUT = 1            # held-out seeds per exercise
 KILL_GRACE = 60                # s after the notebook time limit before a worker is killed
 
 
-def _all(entries, status, reason):
-    return [ExerciseResult.of(e, status, reason) for e in entries]
+def _all(entries, status, reason, cause=""):
+    return [ExerciseResult.of(e, status, reason, cause=cause) for e in entries]
 
 
 @dataclass
@@ -83,7 +91,8 @@ def read_cells(g: Grading) -> None:
             raise ValueError("no list of cells")
     except Exception as exc:
         g.result.problem = f"not a readable notebook: {first_line(str(exc)) or type(exc).__name__}"
-        g.result.exercises, g.stop = _all(g.entries, WRONG, g.result.problem), True
+        g.result.problem_cause = UNREADABLE
+        g.result.exercises, g.stop = _all(g.entries, WRONG, g.result.problem, UNREADABLE), True
         return
     g.cells = cells
     for i, c in enumerate(cells):
@@ -111,6 +120,7 @@ def load_sandbox(g: Grading) -> None:
     if g.box.stopped and "problem" not in g.box.load:
         g.result.problem = (f"{g.box.stopped[1]}: the cells after it did not run; the "
                             "exercises before it were graded")
+        g.result.problem_cause = g.box.stopped_cause
 
 
 def refuse_tampering(g: Grading) -> None:
@@ -120,7 +130,9 @@ def refuse_tampering(g: Grading) -> None:
     if tamper:
         g.result.problem = ("tampering with the course's checking code ("
                             + ", ".join(f"`{t}` changed" for t in tamper) + "): 0 points")
-        g.scored.update({e["id"]: ExerciseResult.of(e, WRONG, g.result.problem) for e in g.code})
+        g.result.problem_cause = TAMPERING
+        g.scored.update({e["id"]: ExerciseResult.of(e, WRONG, g.result.problem, cause=TAMPERING)
+                         for e in g.code})
 
 
 def check_code(g: Grading) -> None:
@@ -143,7 +155,8 @@ def read_written(g: Grading) -> None:
         i = g.by_id.get(e["id"])
         text = source(g.cells[i]).strip() if i is not None else None
         g.scored[e["id"]] = (
-            ExerciseResult.of(e, WRONG, "answer cell missing (deleted?)") if text is None else
+            ExerciseResult.of(e, WRONG, "answer cell missing (deleted?)", cause=OTHER)
+            if text is None else
             ExerciseResult.of(e, NOT_ATTEMPTED, "written answer left blank")
             if is_blank_answer(text) else
             ExerciseResult.of(e, MANUAL, "written answer: grade by hand"))
@@ -151,7 +164,8 @@ def read_written(g: Grading) -> None:
 
 def collect(g: Grading) -> None:
     g.result.exercises = [g.scored.get(e["id"]) or
-                          ExerciseResult.of(e, WRONG, g.result.problem or "not checked")
+                          ExerciseResult.of(e, WRONG, g.result.problem or "not checked",
+                                            cause=g.result.problem_cause or OTHER)
                           for e in g.entries]
     g.result.seconds = round(time.monotonic() - g.t0, 1)
 
@@ -194,6 +208,7 @@ class _Box:
         self.sources = without_references(sources, plan.forbidden)
         self.hide, self.box, self.load = tuple(hide), None, {}
         self.stopped: tuple[int, str] | None = None  # (cell, why): the cell that stopped the rest
+        self.stopped_cause = ""  # what stopped it (TIME_LIMIT, CRASH)
         self.ran = {c["index"] for c in run if c.get("kind") != "bind"}
 
     def start(self, hidden=None):
@@ -220,11 +235,11 @@ class _Box:
                     and self.run[pos].get("kind") != "setup"
                     and self.run[pos].get("index") == cell):
                 # Partial credit: run again the cells before the one that stopped the rest.
-                self.stopped = (cell, why)
+                self.stopped, self.stopped_cause = (cell, why), exc.cause
                 self.run = [c for j, c in enumerate(self.run) if j < pos or c.get("index") == -1]
                 self.ran = {c["index"] for c in self.run if c.get("kind") != "bind"}
                 return self.start(hidden)
-            self.load = {"problem": why}
+            self.load = {"problem": why, "cause": exc.cause}
 
     def close(self):
         if self.box is not None:
@@ -239,26 +254,31 @@ def _score_one(sb: _Box, entry, cells, where, errors, seeds, res) -> ExerciseRes
     plan = sb.plan
     chk = plan.checks.get(entry["id"])
     if chk is None:
-        return ExerciseResult.of(entry, WRONG, "this check cell cannot be graded automatically")
+        return ExerciseResult.of(entry, WRONG, "this check cell cannot be graded automatically",
+                                 cause=OTHER)
     if sb.box.dead and "problem" not in sb.load:
         sb.start()
     if "problem" in sb.load:
-        res.problem = res.problem or sb.load["problem"]
-        return ExerciseResult.of(entry, WRONG, sb.load["problem"])
+        if not res.problem:
+            res.problem, res.problem_cause = sb.load["problem"], sb.load["cause"]
+        return ExerciseResult.of(entry, WRONG, sb.load["problem"], cause=sb.load["cause"])
     i = where.get(chk.id)
     if sb.stopped and i is not None and i not in sb.ran:
         cell, why = sb.stopped
         return ExerciseResult.of(entry, WRONG, f"not checked: cell {cell} stopped the notebook "
-                                 f"before this exercise's cell {i} ran ({why})")
+                                 f"before this exercise's cell {i} ran ({why})",
+                                 cause=sb.stopped_cause)
     left = sb.deadline - time.monotonic()
     if left <= 1:
-        return ExerciseResult.of(entry, WRONG, "not checked: the notebook time limit was reached")
+        return ExerciseResult.of(entry, WRONG, "not checked: the notebook time limit was reached",
+                                 cause=TIME_LIMIT)
     try:
         info = sb.box.describe([chk.function], timeout=min(30, left))[chk.function]
         r = gc.score_check(sb.box, entry, chk, info, seeds=seeds,
                            timeout=max(1.0, min(sb.cell_timeout, left)))
     except SandboxError as exc:
-        r = ExerciseResult.of(entry, WRONG, f"{exc.why} (while checking `{chk.function}`)")
+        r = ExerciseResult.of(entry, WRONG, f"{exc.why} (while checking `{chk.function}`)",
+                              cause=exc.cause)
     if r.status != PASSED and i in errors:
         err = errors[i]
         r.reason += (f"\nThe answer cell (cell {i}) raised {err.get('ename')}: "
