@@ -266,13 +266,15 @@ def test_partial_credit_survives_a_crash(tmp_path, nb01, stopper, why):
 
 def test_a_failing_worker_becomes_a_row(tmp_path):
     entries = grading_select.load_catalogue(ROOT)[NAME]
-    job = {"path": str(tmp_path / "x.ipynb"), "notebook": NAME, "student": "s", "display": "s",
-           "root": str(tmp_path / "no-course"), "entries": entries, "timeout": 30,
-           "cell_timeout": 10, "seeds": []}
+    job = grading.Job(str(tmp_path / "x.ipynb"), NAME, "s", "s", entries,
+                      root=str(tmp_path / "no-course"), timeout=30, cell_timeout=10, seeds=[],
+                      digest="", hide=[])
+    assert grading.Job.from_dict(job.to_dict()) == job
     (tmp_path / "x.ipynb").write_text(json.dumps({"cells": [], "metadata": {}}))
     r = grading._grade_isolated(job, timeout=30)
     assert [e.status for e in r.exercises] == ["wrong", "wrong"]
     assert r.problem.startswith("the grader's worker failed (exit code 1)"), r.problem
+    assert r.problem_cause == "crash" and {e.cause for e in r.exercises} == {"crash"}
 
 
 def test_an_exception_in_a_job_does_not_abort_the_run(tmp_path, nb01, monkeypatch):

@@ -48,6 +48,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from ..status import CAUSES, CRASH, OTHER, PASSED, STATUSES, UNREADABLE, WRONG
@@ -93,14 +94,40 @@ def course_digest(root: Path = ROOT) -> str:
 # ---------------------------------------------------------------------------------------
 # Grading many submissions, each in its own worker process
 # ---------------------------------------------------------------------------------------
-def _failed(job: dict, reason: str, seconds: float = 0.0, cause: str = CRASH) -> SubmissionResult:
-    res = SubmissionResult(job["display"], job["student"], job["notebook"])
-    res.exercises = _all(job["entries"], WRONG, reason, cause)
+@dataclass
+class Job:
+    """One submission to grade: what the worker process gets (as JSON on its standard
+    input, :meth:`to_dict` / :meth:`from_dict`), and what its result is held to."""
+
+    path: str                # the submission, resolved
+    notebook: str            # the course notebook it is (file name in solutions/)
+    student: str
+    display: str             # its name in the reports (relative to the folder given)
+    entries: list[dict]      # the selected exercises: id, title, points, kind, notebook
+    root: str                # the course folder
+    timeout: float           # for the whole notebook, seconds
+    cell_timeout: float      # for one cell, seconds
+    seeds: list[int]         # the held-out seeds
+    digest: str              # the course's files when grading started (course_digest)
+    hide: list[str]          # folders the sandbox hides
+    plan: dict | None = None  # grading_checks.Plan.to_dict() of the notebook
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Job:
+        return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
+
+
+def _failed(job: Job, reason: str, seconds: float = 0.0, cause: str = CRASH) -> SubmissionResult:
+    res = SubmissionResult(job.display, job.student, job.notebook)
+    res.exercises = _all(job.entries, WRONG, reason, cause)
     res.problem, res.seconds, res.problem_cause = reason, round(seconds, 1), cause
     return res
 
 
-def _grade_isolated(job: dict, timeout: float) -> SubmissionResult:
+def _grade_isolated(job: Job, timeout: float) -> SubmissionResult:
     """Run :func:`grade_notebook` in a worker process; any failure of it becomes a row.
 
     The job goes to the worker on its standard input and the result comes back on its
@@ -115,7 +142,8 @@ def _grade_isolated(job: dict, timeout: float) -> SubmissionResult:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 stdin=subprocess.PIPE, cwd=tmp, **kw)
         try:
-            out, log = proc.communicate(json.dumps(job).encode(), timeout=timeout + KILL_GRACE)
+            out, log = proc.communicate(json.dumps(job.to_dict()).encode(),
+                                        timeout=timeout + KILL_GRACE)
             why = f"the grader's worker failed (exit code {proc.returncode})"
         except subprocess.TimeoutExpired:
             _kill_group(proc)
@@ -132,12 +160,12 @@ def _grade_isolated(job: dict, timeout: float) -> SubmissionResult:
                    time.monotonic() - t0)
 
 
-def _validated(job: dict, data: dict) -> SubmissionResult:
+def _validated(job: Job, data: dict) -> SubmissionResult:
     """The worker's result, held to the job: the same exercises in the same order, their
     titles, kinds and points from the grader's entries (read from ``solutions/``), a known
     status, and points only for a pass; the file, student and notebook from the job."""
     res = SubmissionResult.from_dict(data)
-    entries = job["entries"]
+    entries = job.entries
     if [e.id for e in res.exercises] != [e["id"] for e in entries]:
         raise ValueError("the result's exercises are not the job's")
     for e, want in zip(res.exercises, entries):
@@ -145,8 +173,8 @@ def _validated(job: dict, data: dict) -> SubmissionResult:
             raise ValueError(f"unknown status {e.status!r} or cause {e.cause!r}")
         e.title, e.kind, e.max_points = want["title"], want["kind"], want["points"]
         e.points = want["points"] if e.status == PASSED and want["kind"] == "code" else 0
-    res.file, res.student, res.notebook = job["display"], job["student"], job["notebook"]
-    res.heldout_seeds = list(job.get("seeds", []))
+    res.file, res.student, res.notebook = job.display, job.student, job.notebook
+    res.heldout_seeds = list(job.seeds)
     return res
 
 
@@ -183,7 +211,7 @@ def grade(paths: list[Path], *, root: Path = ROOT, selectors: dict | None = None
     hide = [Path(root) / "solutions", Path(root) / "src", Path(root) / ".git",
             *{(b if b is not None else p.parent).resolve() for p, b in found}]
     common = {"root": str(root), "timeout": timeout, "cell_timeout": cell_timeout,
-              "seeds": list(seeds), "digest": digest, "hide": [str(h) for h in hide]}
+              "seeds": list(seeds), "digest": digest, "hide": [str(h) for h in hide]}  # of every Job
     jobs_list, results = _make_jobs(found, catalogue, names, common)
     results.update(_run_jobs(jobs_list, root, digest, timeout, isolate, jobs, log))
     return [results[k] for k in sorted(results)]
@@ -215,11 +243,10 @@ def _make_jobs(found, catalogue, names, common) -> tuple[list, dict]:
             continue
         if notebook not in catalogue:  # not part of the selected assignment
             continue
-        jobs_list.append((k, {"path": str(path.resolve()), "notebook": notebook,
-                              "student": student, "display": display,
-                              "entries": catalogue[notebook], **common,
-                              "plan": gc.plan_to_dict(gc.make_plan(
-                                  str(root / "solutions" / notebook)))}))
+        jobs_list.append((k, Job(str(path.resolve()), notebook, student, display,
+                                 catalogue[notebook], **common,
+                                 plan=gc.plan_to_dict(gc.make_plan(
+                                     str(root / "solutions" / notebook))))))
     return jobs_list, results
 
 
@@ -241,7 +268,7 @@ def _run_jobs(jobs_list, root, digest, timeout, isolate, jobs, log) -> dict:
             r = _failed(job, f"the grader failed on this submission: {type(exc).__name__}: "
                         f"{first_line(str(exc))}", time.monotonic() - t0)
         if course_digest(root) != digest:
-            changed.append(job["display"])
+            changed.append(job.display)
             r = _failed(job, "the course's code or solutions changed on disk while this "
                         "submission was graded: 0 points; restore them (git) and grade again",
                         r.seconds, cause=OTHER)
@@ -253,16 +280,16 @@ def _run_jobs(jobs_list, root, digest, timeout, isolate, jobs, log) -> dict:
         return dict(pool.map(run, jobs_list))
 
 
-def _run_job(job: dict) -> SubmissionResult:
-    if job.get("digest") and course_digest(Path(job.get("root", ROOT))) != job["digest"]:
+def _run_job(job: Job) -> SubmissionResult:
+    if job.digest and course_digest(Path(job.root)) != job.digest:
         return _failed(job, "not graded: the course's files changed on disk during grading",
                        cause=OTHER)
-    return grade_notebook(Path(job["path"]), job["entries"], job["notebook"],
-                          student=job["student"], display=job["display"],
-                          root=Path(job.get("root", ROOT)), timeout=job["timeout"],
-                          cell_timeout=job["cell_timeout"], seeds=job.get("seeds", []),
-                          plan=gc.plan_from_dict(job["plan"]) if job.get("plan") else None,
-                          hide=job.get("hide", ()))
+    return grade_notebook(Path(job.path), job.entries, job.notebook,
+                          student=job.student, display=job.display,
+                          root=Path(job.root), timeout=job.timeout,
+                          cell_timeout=job.cell_timeout, seeds=job.seeds,
+                          plan=gc.plan_from_dict(job.plan) if job.plan else None,
+                          hide=job.hide)
 
 
 # ---------------------------------------------------------------------------------------
@@ -337,7 +364,7 @@ def _child_main(argv: list[str]) -> int:
     if argv != ["--worker"]:
         print("usage: python -m course_utils.tooling.grading --worker < JOB", file=sys.stderr)
         return 2
-    job = json.loads(sys.stdin.read())
+    job = Job.from_dict(json.loads(sys.stdin.read()))
     result_fd = os.dup(1)
     os.dup2(2, 1)  # prints (verdicts, warnings) go to the log, not into the result
     res = _run_job(job)
