@@ -572,7 +572,7 @@ def pause(i, action):
         time.sleep(60)
 
 mod.update = lambda root, **kw: real(root, on_step=pause, **kw)
-sys.exit(mod.main(["update"], root))
+sys.exit(mod.run(root))
 '''
 
 

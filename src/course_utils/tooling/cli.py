@@ -240,16 +240,15 @@ def _cmd_grade(args) -> int:
 
 
 def _cmd_progress(args) -> int:
-    return _sibling("progress").main([*([args.folder] if args.folder else []),
-                                      *(["--verify"] if args.verify else [])], args.root)
+    return _sibling("progress").run(args.folder, verify_=args.verify, root=args.root)
 
 
 def _cmd_update(args) -> int:
-    return _sibling("update").main(["update", *(["--force"] if args.force else [])], args.root)
+    return _sibling("update").run(args.root, force=args.force)
 
 
 def _cmd_fresh(args) -> int:
-    return _sibling("update").main(["fresh", *args.names], args.root)
+    return _sibling("update").run(args.root, fresh_names=args.names)
 
 
 def _cmd_lab(args) -> int:

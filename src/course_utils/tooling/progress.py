@@ -226,16 +226,13 @@ def verify(folder: Path, *, python: str | None = None, timeout: int | None = Non
     return rows, problems
 
 
-def main(argv: list[str], root: Path) -> int:
-    """``progress [--verify] [FOLDER]`` (default: the course's ``notebooks/``)."""
-    args = [a for a in argv if a != "--verify"]
-    if any(a.startswith("-") for a in args) or len(args) > 1:
-        print("usage: progress [--verify] [FOLDER]", file=sys.stderr)
-        return 2
-    folder = Path(args[0]) if args else Path(root) / "notebooks"
+def run(folder: Path | None, *, verify_: bool, root: Path) -> int:
+    """``course progress [--verify] [FOLDER]`` (default: the course's ``notebooks/``), its
+    arguments parsed by the command line (:mod:`.cli`)."""
+    folder = Path(folder) if folder else Path(root) / "notebooks"
     if not folder.is_dir():
         print(f"progress: {folder} is not a folder", file=sys.stderr)
         return 2
-    rows, problems = verify(folder) if "--verify" in argv else collect(folder)
+    rows, problems = verify(folder) if verify_ else collect(folder)
     print(format_report(rows, problems))
     return 0

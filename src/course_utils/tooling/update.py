@@ -45,7 +45,6 @@ build and tests, which only look at ``NN_snake_case.ipynb``, ignore them.
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 from dataclasses import dataclass, field
@@ -296,29 +295,21 @@ def _stop(signum, frame):
     raise KeyboardInterrupt  # so that a closed terminal or a kill undoes the update too
 
 
-def main(argv: list[str], root: Path) -> int:
-    cmd, rest = (argv[0], argv[1:]) if argv else ("", [])
+def run(root: Path, *, force: bool = False, fresh_names: list[str] | None = None) -> int:
+    """``course update [--force]`` (``fresh_names`` None) or ``course fresh NN …``, their
+    arguments parsed by the command line (:mod:`.cli`)."""
     for name in ("SIGTERM", "SIGHUP"):
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), _stop)
     try:
-        if cmd == "update" and rest in ([], ["--force"]):
-            update(root, force=bool(rest))
-            return 0
-        if cmd == "fresh" and rest and not any(a.startswith("-") for a in rest):
-            for name in rest:
-                fresh(root, name)
-            return 0
+        if fresh_names is None:
+            update(root, force=force)
+        for name in fresh_names or ():
+            fresh(root, name)
+        return 0
     except UpdateError as exc:
         print(f"course update: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("course update: interrupted.", file=sys.stderr)
         return 130
-    print("usage: python3 course.py update [--force]\n"
-          "       python3 course.py fresh NN [NN …]", file=sys.stderr)
-    return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:], Path(os.getcwd())))
