@@ -457,7 +457,7 @@ def test_plan_of_every_notebook_keeps_what_the_answer_keys_use():
         entries = [e for e in grading_select.load_catalogue(ROOT)[path.name] if e["kind"] == "code"]
         assert set(plan.checks) == {e["id"] for e in entries}, path.name
         for chk in plan.checks.values():
-            ref = chk.entry.reference
+            ref = chk.exercise.reference
             assert ref.__name__ in plan.forbidden[ref.__module__], (path.name, chk.id)
     plan = grading_checks.make_plan(str(ROOT / "solutions" / "05_truncated_bptt.ipynb"))
     assert "rnn_forward" not in plan.forbidden.get("course_utils.reference.nb01", [])

@@ -58,7 +58,9 @@ class Check:
     answer_id: str | None = None  # the answer cell's grade_id, if the solution has it
 
     @property
-    def entry(self) -> registry.Exercise:
+    def exercise(self) -> registry.Exercise:
+        """The registry's entry of this exercise (the job's ``entry`` dicts are its
+        id, title, points and kind only)."""
         return discovery.find(self.id)
 
 
@@ -195,7 +197,7 @@ def _reference_shapes(checks) -> dict[str, str]:
     an honest answer is unlikely to be written the same way."""
     shapes = {}
     for chk in checks.values():
-        ref = chk.entry.reference
+        ref = chk.exercise.reference
         try:
             node = ast.parse(inspect.getsource(ref).lstrip()).body[0]
             if isinstance(node, ast.FunctionDef) and _statements(node) >= MIN_COPY_STATEMENTS:
@@ -220,7 +222,7 @@ def make_plan(solution_path: str) -> Plan:
     allowed = _allowed_calls(cells, answer_ids, aliases)
     course = discovery.exercises()
     checks = _checks(cells, course, int(Path(solution_path).name[:2]), answer_ids)
-    harness = {(c.entry.module, c.entry.harness) for c in checks.values() if c.entry.harness}
+    harness = {(c.exercise.module, c.exercise.harness) for c in checks.values() if c.exercise.harness}
     forbidden = {}
     for name in sorted(_forbidden_modules(checks, course, allowed)):
         mod = importlib.import_module(name)
@@ -298,7 +300,7 @@ def score_check(box: sandbox.Sandbox, entry: dict, chk: Check, info: dict, *, se
     """Run one check (its own cases, then each held-out seed) on the sandboxed function;
     ``entry``: the job's entry of the exercise (its id, title, points, kind)."""
     result = functools.partial(ExerciseResult.of, entry)
-    name, exercise = chk.function, chk.entry
+    name, exercise = chk.function, chk.exercise
     kind = info.get("kind")
     if kind == "missing":
         return result(WRONG, f"`{name}` is not defined: was the function renamed, or its "
@@ -367,7 +369,7 @@ def review_flags(plan: Plan, chk: Check, cells: list, where: dict, added=()) -> 
         src = source(cells[j])
         node = _function_node(src, chk.function)
         if node is not None and shape is not None and normalised(node) == shape:
-            ref = chk.entry.reference
+            ref = chk.exercise.reference
             flags.append(f"`{chk.function}` in {label} is a copy of the course's reference "
                          f"`{ref.__module__}.{ref.__name__}` (same code once names, comments and docstring "
                          "are normalised)")

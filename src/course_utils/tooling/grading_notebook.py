@@ -11,7 +11,7 @@ stage                what it does
 ``read_cells``       reads the notebook's cells; an unreadable file stops here, all 0
 ``plan_cells``       the cells to run (:func:`~course_utils.tooling.grading_checks.sandbox_cells`):
                      the solution's setup, the student's answers and added cells
-``load_sandbox``     runs them in a sandbox (:class:`_Box`), again without the cell that
+``load_sandbox``     runs them in a sandbox (:class:`LoadedSandbox`), again without the cell that
                      stopped the rest (partial credit)
 ``refuse_tampering`` a change to the checking code: every code exercise 0
 ``check_code``       each check, in this process, on the sandboxed functions
@@ -74,7 +74,7 @@ class Grading:
     by_id: dict[str, int] = field(default_factory=dict)  # grade_id -> its (last) cell
     run: list[dict] = field(default_factory=list)        # the cells the sandbox runs
     where: dict[str, int] = field(default_factory=dict)  # id -> its answer cell
-    box: _Box | None = None
+    loaded: LoadedSandbox | None = None
     scored: dict[str, ExerciseResult] = field(default_factory=dict)
     stop: bool = False  # no later stage runs (the result is complete)
 
@@ -115,18 +115,18 @@ def plan_cells(g: Grading) -> None:
 def load_sandbox(g: Grading) -> None:
     if not g.code:
         return
-    g.box = _Box(g.plan, g.run, g.deadline, g.cell_timeout, g.hide)
-    g.box.start()
-    if g.box.stopped and "problem" not in g.box.load:
-        g.result.problem = (f"{g.box.stopped[1]}: the cells after it did not run; the "
+    g.loaded = LoadedSandbox(g.plan, g.run, g.deadline, g.cell_timeout, g.hide)
+    g.loaded.start()
+    if g.loaded.stopped and "problem" not in g.loaded.load:
+        g.result.problem = (f"{g.loaded.stopped[1]}: the cells after it did not run; the "
                             "exercises before it were graded")
-        g.result.problem_cause = g.box.stopped_cause
+        g.result.problem_cause = g.loaded.stopped_cause
 
 
 def refuse_tampering(g: Grading) -> None:
-    if g.box is None or "problem" in g.box.load:
+    if g.loaded is None or "problem" in g.loaded.load:
         return
-    tamper = gc.tampering(g.box.load.get("events", []))
+    tamper = gc.tampering(g.loaded.load.get("events", []))
     if tamper:
         g.result.problem = ("tampering with the course's checking code ("
                             + ", ".join(f"`{t}` changed" for t in tamper) + "): 0 points")
@@ -136,16 +136,16 @@ def refuse_tampering(g: Grading) -> None:
 
 
 def check_code(g: Grading) -> None:
-    if g.box is None:
+    if g.loaded is None:
         return
-    errors = {c["index"]: c for c in g.box.load.get("cells", []) if c.get("status") == "error"}
+    errors = {c["index"]: c for c in g.loaded.load.get("cells", []) if c.get("status") == "error"}
     for e in g.code:
-        g.scored[e["id"]] = _score_one(g.box, e, g.cells, g.where, errors, g.seeds, g.result)
+        g.scored[e["id"]] = _score_one(g.loaded, e, g.cells, g.where, errors, g.seeds, g.result)
 
 
 def close_sandbox(g: Grading) -> None:
-    if g.box is not None:
-        g.box.close()
+    if g.loaded is not None:
+        g.loaded.close()
 
 
 def read_written(g: Grading) -> None:
@@ -195,7 +195,7 @@ def grade_notebook(path: Path, entries: list[dict], notebook: str, *, student: s
     return g.result
 
 
-class _Box:
+class LoadedSandbox:
     """The submission's sandbox with its cells loaded; :meth:`start` (re)starts it and sets
     ``load`` (the cells' results, or ``{"problem": why}``)."""
 
@@ -206,7 +206,7 @@ class _Box:
         self.plan, self.run, self.deadline, self.cell_timeout = plan, run, deadline, cell_timeout
         sources, self.packages = course_sources(CHILD.parents[1])
         self.sources = without_references(sources, plan.forbidden)
-        self.hide, self.box, self.load = tuple(hide), None, {}
+        self.hide, self.sandbox, self.load = tuple(hide), None, {}
         self.stopped: tuple[int, str] | None = None  # (cell, why): the cell that stopped the rest
         self.stopped_cause = ""  # what stopped it (TIME_LIMIT, CRASH)
         self.ran = {c["index"] for c in run if c.get("kind") != "bind"}
@@ -216,7 +216,7 @@ class _Box:
 
         hidden = self.hide if hidden is None else hidden
         self.close()
-        box = self.box = Sandbox(hide=list(hidden))
+        box = self.sandbox = Sandbox(hide=list(hidden))
         left = self.deadline - time.monotonic()
         try:
             self.load = box.load(self.sources, self.packages, self.plan.forbidden, self.run,
@@ -242,40 +242,40 @@ class _Box:
             self.load = {"problem": why, "cause": exc.cause}
 
     def close(self):
-        if self.box is not None:
-            self.box.close()
-            self.box = None
+        if self.sandbox is not None:
+            self.sandbox.close()
+            self.sandbox = None
 
 
-def _score_one(sb: _Box, entry, cells, where, errors, seeds, res) -> ExerciseResult:
+def _score_one(loaded: LoadedSandbox, entry, cells, where, errors, seeds, res) -> ExerciseResult:
     """Check one exercise of a loaded submission (restarting a sandbox that died)."""
     from .sandbox import SandboxError
 
-    plan = sb.plan
+    plan = loaded.plan
     chk = plan.checks.get(entry["id"])
     if chk is None:
         return ExerciseResult.of(entry, WRONG, "this check cell cannot be graded automatically",
                                  cause=OTHER)
-    if sb.box.dead and "problem" not in sb.load:
-        sb.start()
-    if "problem" in sb.load:
+    if loaded.sandbox.dead and "problem" not in loaded.load:
+        loaded.start()
+    if "problem" in loaded.load:
         if not res.problem:
-            res.problem, res.problem_cause = sb.load["problem"], sb.load["cause"]
-        return ExerciseResult.of(entry, WRONG, sb.load["problem"], cause=sb.load["cause"])
+            res.problem, res.problem_cause = loaded.load["problem"], loaded.load["cause"]
+        return ExerciseResult.of(entry, WRONG, loaded.load["problem"], cause=loaded.load["cause"])
     i = where.get(chk.id)
-    if sb.stopped and i is not None and i not in sb.ran:
-        cell, why = sb.stopped
+    if loaded.stopped and i is not None and i not in loaded.ran:
+        cell, why = loaded.stopped
         return ExerciseResult.of(entry, WRONG, f"not checked: cell {cell} stopped the notebook "
                                  f"before this exercise's cell {i} ran ({why})",
-                                 cause=sb.stopped_cause)
-    left = sb.deadline - time.monotonic()
+                                 cause=loaded.stopped_cause)
+    left = loaded.deadline - time.monotonic()
     if left <= 1:
         return ExerciseResult.of(entry, WRONG, "not checked: the notebook time limit was reached",
                                  cause=TIME_LIMIT)
     try:
-        info = sb.box.describe([chk.function], timeout=min(30, left))[chk.function]
-        r = gc.score_check(sb.box, entry, chk, info, seeds=seeds,
-                           timeout=max(1.0, min(sb.cell_timeout, left)))
+        info = loaded.sandbox.describe([chk.function], timeout=min(30, left))[chk.function]
+        r = gc.score_check(loaded.sandbox, entry, chk, info, seeds=seeds,
+                           timeout=max(1.0, min(loaded.cell_timeout, left)))
     except SandboxError as exc:
         r = ExerciseResult.of(entry, WRONG, f"{exc.why} (while checking `{chk.function}`)",
                               cause=exc.cause)
@@ -283,6 +283,6 @@ def _score_one(sb: _Box, entry, cells, where, errors, seeds, res) -> ExerciseRes
         err = errors[i]
         r.reason += (f"\nThe answer cell (cell {i}) raised {err.get('ename')}: "
                      f"{first_line(err.get('evalue', ''))}")
-    added = [c["index"] for c in sb.run if c.get("kind") == "added"]
+    added = [c["index"] for c in loaded.run if c.get("kind") == "added"]
     r.review = [*r.review, *gc.review_flags(plan, chk, cells, where, added=added)]
     return r
