@@ -112,7 +112,6 @@ class Recorder:
         self.known = known if known is not None else {}
         self.package_dir = package_dir
         self.course: dict[str, None] = {}     # course functions entered, in order
-        self.libraries: dict[str, str] = {}  # top-level package -> first module seen
         self.via: dict[tuple, str] = {}      # (package, calling package or "") -> module
         self.tamper: dict[str, None] = {}
         self._kinds: dict[int, tuple] = {}   # id(code) -> (kind, name, code)
@@ -185,7 +184,6 @@ class Recorder:
             frame = frame.f_back
         if via == top:
             return
-        self.libraries.setdefault(top, where)
         self.via.setdefault((top, via), where)
 
     def _from_student(self, frame) -> bool:
@@ -272,12 +270,6 @@ class Recorder:
                 + [{"kind": "library", "what": t, "module": m, "via": v}
                    for (t, v), m in self.via.items()]
                 + [{"kind": "recorder", "what": t} for t in self.tamper])
-
-    def clear(self) -> None:
-        self.course.clear()
-        self.libraries.clear()
-        self.via.clear()
-        self.tamper.clear()
 
 
 # Causes of a zero (the grader's vocabulary, course_utils.status.REUSE and .TAMPERING: this

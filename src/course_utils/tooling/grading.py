@@ -191,7 +191,7 @@ def _kill_group(proc) -> None:
 def grade(paths: list[Path], *, root: Path = ROOT, selectors: dict | None = None,
           timeout: float = DEFAULT_TIMEOUT, cell_timeout: float = DEFAULT_CELL_TIMEOUT,
           jobs: int = 1, isolate: bool = True, heldout: int = DEFAULT_HELDOUT,
-          seeds: list[int] | None = None, log=None, **_ignored) -> list[SubmissionResult]:
+          seeds: list[int] | None = None, log=None) -> list[SubmissionResult]:
     """Grade every submission in ``paths`` (files or folders); see the module docstring.
 
     ``seeds``: the held-out seeds (default: ``heldout`` drawn at random for this run; the

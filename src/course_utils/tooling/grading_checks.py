@@ -15,9 +15,9 @@ another process); the worker finds each entry in the registry by its id. Grading
 3. runs each check **in this process** with a proxy that calls the student's function in
    the sandbox on the check's own cases and on held-out ones (other seeds), and scores
    the verdicts. Any call of a course reference, and any change to the checking code
-   (``checker``, ``numerics``, ``exercises``) recorded in the sandbox, earns 0 with the
-   reason; a function whose code is the reference's (names and comments normalised) is
-   flagged for review.
+   (``checks.checker``, ``maths.numerics``, the ``checks`` package: :data:`GUARDED`) recorded
+   in the sandbox, earns 0 with the reason; a function whose code is the reference's (names
+   and comments normalised) is flagged for review.
 """
 
 from __future__ import annotations

@@ -178,7 +178,7 @@ def grade_notebook(path: Path, entries: list[dict], notebook: str, *, student: s
                    display: str, root: Path = ROOT, timeout: float = DEFAULT_TIMEOUT,
                    cell_timeout: float = DEFAULT_CELL_TIMEOUT,
                    seeds: list[int] | None = None, plan: gc.Plan | None = None,
-                   hide=(), **_ignored) -> SubmissionResult:
+                   hide=()) -> SubmissionResult:
     """Grade one submission in this process (its code runs in a sandbox process): the
     :data:`STAGES` in order."""
     t0 = time.monotonic()
