@@ -213,7 +213,8 @@ def grade(paths: list[Path], *, root: Path = ROOT, selectors: dict | None = None
     common = {"root": str(root), "timeout": timeout, "cell_timeout": cell_timeout,
               "seeds": list(seeds), "digest": digest, "hide": [str(h) for h in hide]}  # of every Job
     jobs_list, results = _make_jobs(found, catalogue, names, common)
-    results.update(_run_jobs(jobs_list, root, digest, timeout, isolate, jobs, log))
+    results.update(_run_jobs(jobs_list, root=root, digest=digest, timeout=timeout,
+                             isolate=isolate, jobs=jobs, log=log))
     return [results[k] for k in sorted(results)]
 
 
@@ -250,7 +251,7 @@ def _make_jobs(found, catalogue, names, common) -> tuple[list, dict]:
     return jobs_list, results
 
 
-def _run_jobs(jobs_list, root, digest, timeout, isolate, jobs, log) -> dict:
+def _run_jobs(jobs_list, *, root, digest, timeout, isolate, jobs, log) -> dict:
     """``{k: result}``: every job graded (in worker processes unless ``isolate`` is
     False), ``jobs`` at a time; once the course's files change on disk, no more."""
     changed: list[str] = []

@@ -140,7 +140,7 @@ def check_code(g: Grading) -> None:
         return
     errors = {c["index"]: c for c in g.loaded.load.get("cells", []) if c.get("status") == "error"}
     for e in g.code:
-        g.scored[e["id"]] = _score_one(g.loaded, e, g.cells, g.where, errors, g.seeds, g.result)
+        g.scored[e["id"]] = _score_one(g, e, errors)
 
 
 def close_sandbox(g: Grading) -> None:
@@ -247,10 +247,12 @@ class LoadedSandbox:
             self.sandbox = None
 
 
-def _score_one(loaded: LoadedSandbox, entry, cells, where, errors, seeds, res) -> ExerciseResult:
-    """Check one exercise of a loaded submission (restarting a sandbox that died)."""
+def _score_one(g: Grading, entry: dict, errors: dict) -> ExerciseResult:
+    """Check one exercise of a loaded submission (restarting a sandbox that died);
+    ``errors``: the answer cells that raised, by index."""
     from .sandbox import SandboxError
 
+    loaded, cells, where, res = g.loaded, g.cells, g.where, g.result
     plan = loaded.plan
     chk = plan.checks.get(entry["id"])
     if chk is None:
@@ -274,7 +276,7 @@ def _score_one(loaded: LoadedSandbox, entry, cells, where, errors, seeds, res) -
                                  cause=TIME_LIMIT)
     try:
         info = loaded.sandbox.describe([chk.function], timeout=min(30, left))[chk.function]
-        r = gc.score_check(loaded.sandbox, entry, chk, info, seeds=seeds,
+        r = gc.score_check(loaded.sandbox, entry, chk, info, seeds=g.seeds,
                            timeout=max(1.0, min(loaded.cell_timeout, left)))
     except SandboxError as exc:
         r = ExerciseResult.of(entry, WRONG, f"{exc.why} (while checking `{chk.function}`)",
