@@ -39,10 +39,13 @@ def test_portability_passes_use_other_kernel_families_and_one_thread(course):
     assert {env["OMP_NUM_THREADS"] for _, env in x86} >= {"1"}
     assert course.portability_passes("arm64") == course.portability_passes("aarch64") != []
     assert course.portability_passes("riscv64") == []
-    # the passes compare the stored outputs and run the unit tests
+    # the passes compare the stored outputs; the first runs the unit tests too
     args = course.PORTABILITY_ARGS
     assert "--nbval" in args and "solutions" in args and "tests" in args
     assert "not slow and not browser and not tooling" in args
+    assert x86[0][1]["OMP_NUM_THREADS"] == "1" and x86[0][1]["OPENBLAS_CORETYPE"] == "Prescott"
+    args = course.PORTABILITY_NBVAL_ARGS
+    assert "--nbval" in args and "solutions" in args and "tests" not in args
 
 
 def test_no_nbval_drops_only_the_stored_output_comparison(course):
@@ -67,14 +70,16 @@ def test_test_command_runs_every_pass_and_fails_if_any_fails(course, monkeypatch
     assert len(calls) == 3
     assert "OPENBLAS_CORETYPE" not in calls[0][1]
     assert all(cmd[-2:] == ["-k", "ex01"] for cmd, _ in calls)
+    assert ["tests" in cmd for cmd, _ in calls] == [True, True, False]  # unit tests: 2 families
+    assert all("solutions" in cmd for cmd, _ in calls)  # stored outputs: every family
     out = capsys.readouterr().out
     assert "FAILED" in out and out.count("ok") >= 2
     assert "numpy's BLAS kernels: Prescott" in out and "shows nothing new" not in out
     calls.clear()
     assert course.run_tests(["--fast"], {}) == 0 and len(calls) == 1
     calls.clear()
-    course.run_tests(["--portability", "--no-nbval"], {})
-    assert len(calls) == 2 and all("--nbval" not in cmd for cmd, _ in calls)
+    course.run_tests(["--portability", "--no-nbval"], {})  # the stored-output-only pass: none
+    assert len(calls) == 1 and all("--nbval" not in cmd for cmd, _ in calls)
 
 
 def test_lab_as_root_in_a_container_passes_allow_root(course, monkeypatch, capsys):
