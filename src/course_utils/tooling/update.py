@@ -3,8 +3,8 @@
 Standard library only: ``course.py`` runs it before any environment exists (through
 ``cli._sibling``, which imports it without the package's ``__init__``), so it must not
 import numpy or anything else from ``course_utils``; its siblings are ``update_plan.py``
-(the pure plan), ``update_io.py`` (git, files, the Jupyter check) and ``update_undo.py``
-(backup, marker, rollback).
+(the pure plan), ``update_io.py`` (git, files, the Jupyter check), ``update_undo.py``
+(backup, marker, rollback) and ``course_files.py`` (what the course's files are called).
 
 ``python3 course.py update [--force]``
     Fetches the course's upstream branch and fast-forwards to it, as one transaction:
