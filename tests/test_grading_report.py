@@ -166,3 +166,20 @@ def test_grade_writes_the_report_with_its_provenance(tmp_path, monkeypatch, resu
     rc = cli.main(["grade", str(tmp_path), "--out", str(tmp_path / "again")])
     assert rc == 0 and (tmp_path / "again" / "grades.json").exists()
     assert "the class report failed: RuntimeError: no report today" in capsys.readouterr().err
+
+
+def test_a_reason_with_a_cause_survives_copies_and_the_json_of_a_result():
+    import copy
+    import json
+    import pickle
+
+    from course_utils.checks.behaviour import Reason
+    from course_utils.tooling.grading_reports import ExerciseResult, SubmissionResult
+
+    why = Reason("the grader's recorder was switched off inside `f`", "tampering")
+    for again in (copy.deepcopy(why), pickle.loads(pickle.dumps(why))):
+        assert (again, again.cause) == (why, "tampering")
+    r = SubmissionResult("f", "s", "n", [ExerciseResult("e", "t", 1, "wrong", 0, why,
+                                                        cause=why.cause)])
+    back = SubmissionResult.from_dict(json.loads(json.dumps(r.to_dict())))
+    assert back.exercises[0].reason == why and back.exercises[0].cause == "tampering"

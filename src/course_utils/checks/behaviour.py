@@ -287,6 +287,9 @@ class Reason(str):
         self.cause = cause
         return self
 
+    def __reduce__(self):  # copies and pickles keep the cause
+        return (Reason, (str(self), self.cause))
+
 
 _EXIT = Recorder.__exit__.__code__
 _OWN = globals()

@@ -326,7 +326,7 @@ def score_check(box: sandbox.Sandbox, entry: dict, chk: Check, info: dict, *, se
                           cause=REUSE)
         zero, flags = behaviour_verdict(exercise, name, events)
         if zero:
-            return result(WRONG, zero, flags, cause=zero.cause)
+            return result(WRONG, str(zero), flags, cause=zero.cause)
         if box.dead:
             return result(WRONG, f"{box.dead} (while checking `{name}`)", cause=box.cause)
         if not verdict.passed:
