@@ -5,7 +5,7 @@
 * With pytest-xdist, tests are sent to workers one *file* at a time (like
   ``--dist loadfile``), so all cells of one notebook run in one kernel on one worker;
   the parametrized executions of the student notebooks (tests/test_notebooks.py) are
-  the exception: each notebook is its own unit, so both cores share that work.
+  the exception: each notebook is its own unit, so the workers share that work.
   (``--dist loadgroup`` would be the usual tool, but with pytest 9.2 xdist's group
   suffix on node ids is lost, so we pick the scopes ourselves.)
 """
