@@ -5,7 +5,7 @@
 * With pytest-xdist, tests are sent to workers one *file* at a time (like
   ``--dist loadfile``), so all cells of one notebook run in one kernel on one worker;
   the parametrized executions of the student notebooks (tests/test_notebooks.py) are
-  the exception: each notebook is its own unit, so both cores share that work.
+  the exception: each notebook is its own unit, so the workers share that work.
   (``--dist loadgroup`` would be the usual tool, but with pytest 9.2 xdist's group
   suffix on node ids is lost, so we pick the scopes ourselves.)
 """
@@ -24,6 +24,7 @@ TOOLING_MODULES = {
     "test_answer_keys.py", "test_browser.py", "test_build.py", "test_colab_binder.py",
     "test_grading.py", "test_launcher.py", "test_nbgrader_roundtrip.py", "test_project.py",
     "test_update.py", "test_site.py", "test_site_browser.py", "test_headless.py",
+    "test_adding_a_notebook.py",
 }
 
 

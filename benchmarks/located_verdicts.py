@@ -41,11 +41,11 @@ def wrong_implementations(exercises=EXERCISES):
     """``(exercise id, source, label, function)`` for every wrong implementation measured."""
     from located_students import STUDENTS
 
-    from course_utils.checks import registry
+    from course_utils.checks import discovery
 
     out = []
     for eid in exercises:
-        entry = registry.find(eid)
+        entry = discovery.find(eid)
         for m in entry.mistakes:
             # ex08's mistakes are wrapped in its runner: measure the step function itself
             fn = m.fn.__closure__[0].cell_contents if entry.runner else m.fn
@@ -69,14 +69,14 @@ def classify(verdict) -> str:
 def measure(exercises=EXERCISES) -> dict:
     import torch
 
-    from course_utils.checks import probes, registry
+    from course_utils.checks import discovery, probes
 
     torch.set_num_threads(1)  # CPU seconds without the thread pool's spinning (ex08 trains)
     rows, slowest = [], 0.0
     for eid in exercises:  # warm up (torch's first use, imports): not part of a check's cost
-        registry.find(eid).run_check(registry.find(eid).reference)
+        discovery.find(eid).run_check(discovery.find(eid).reference)
     for eid, source, label, fn in wrong_implementations(exercises):
-        entry = probes.without_catalogue(registry.find(eid))
+        entry = probes.without_catalogue(discovery.find(eid))
         t0 = time.process_time()
         v = entry.run_check(fn)
         dt = time.process_time() - t0

@@ -9,9 +9,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_utils.checks import registry
+from course_utils.checks import discovery
 from course_utils.reference import nb01
-from course_utils.status import NOT_ATTEMPTED, PASSED, WRONG
+from course_utils.status import (
+    CRASH,
+    NOT_ATTEMPTED,
+    PASSED,
+    REUSE,
+    TAMPERING,
+    TIME_LIMIT,
+    UNREADABLE,
+    WRONG,
+)
 from course_utils.tooling.grading_reports import ExerciseResult, SubmissionResult
 
 NAME = "01_unrolling_an_rnn.ipynb"
@@ -53,7 +62,7 @@ def _from_h0(x, h0, Wxh, Whh, b):
 
 def _fitted_step():
     """Knows the visible cases' answers, nothing else: fails only the held-out cases."""
-    entry = registry.find(STEP)
+    entry = discovery.find(STEP)
     table = {c["x"].tobytes(): nb01.rnn_step_forward(**c) for c in entry.case_list()}
 
     def rnn_step_forward(x, h_prev, Wxh, Whh, b):
@@ -61,7 +70,7 @@ def _fitted_step():
     return rnn_step_forward
 
 
-# student: (step function or a grader reason, forward function or a grader reason)
+# student: (step function or a grader (reason, cause), forward function or one)
 CLASS = {
     "ada": (_right_step, nb01.rnn_forward),
     "ben": (_whh, nb01.rnn_forward),
@@ -69,22 +78,26 @@ CLASS = {
     "dan": (_no_bias, _times(0.5)),
     "eve": (_todo, _todo),
     "fay": (_bad_shape, _from_h0),
-    "gus": ("time limit: no answer within 20 s (an infinite loop?) (while checking "
-            "`rnn_step_forward`)", nb01.rnn_forward),
-    "hal": ("the process running the code exited (exit code 1) (while checking "
-            "`rnn_step_forward`)", "the process running the code exited (exit code 1) "
-            "(while checking `rnn_forward`)"),
+    "gus": (("time limit: no answer within 20 s (an infinite loop?) (while checking "
+             "`rnn_step_forward`)", TIME_LIMIT), nb01.rnn_forward),
+    "hal": (("the process running the code exited (exit code 1) (while checking "
+             "`rnn_step_forward`)", CRASH), ("the process running the code exited (exit code 1) "
+                                             "(while checking `rnn_forward`)", CRASH)),
     "joy": (_fitted_step(), nb01.rnn_forward),
-    "ivy": ("not your work: `rnn_step_forward` is the course's reference "
-            "`course_utils.reference.nb01.rnn_step_forward` (or wraps it); 0 points for this "
-            "exercise.", _from_h0),
+    "ivy": (("not your work: `rnn_step_forward` is the course's reference "
+             "`course_utils.reference.nb01.rnn_step_forward` (or wraps it); 0 points for this "
+             "exercise.", REUSE), _from_h0),
+    "kim": (_right_step, ("the grader's recorder was switched off or looked for inside "
+                          "`rnn_forward` (`sys.setprofile`); 0 points for this exercise.",
+                          TAMPERING)),
 }
 SEED = 4242
 
 
 def _result(entry, how, student) -> ExerciseResult:
-    if isinstance(how, str):
-        return ExerciseResult(entry.id, entry.title, entry.points, WRONG, 0, how)
+    if isinstance(how, tuple):
+        reason, cause = how
+        return ExerciseResult(entry.id, entry.title, entry.points, WRONG, 0, reason, cause=cause)
     v = entry.run_check(how)
     seed = None
     if v.passed:
@@ -100,7 +113,7 @@ def _result(entry, how, student) -> ExerciseResult:
 def make_results() -> list[SubmissionResult]:
     """The graded class: one :class:`SubmissionResult` per student of :data:`CLASS`, plus a
     file that is not a course notebook."""
-    step, fwd = registry.find(STEP), registry.find(FWD)
+    step, fwd = discovery.find(STEP), discovery.find(FWD)
     out = []
     for student, (s, f) in CLASS.items():
         r = SubmissionResult(f"{student}/{NAME}", student, NAME, heldout_seeds=[SEED])
@@ -108,7 +121,8 @@ def make_results() -> list[SubmissionResult]:
         out.append(r)
     out[1].exercises[0].review = ["the answer cell uses `importlib`: look at how"]
     out.append(SubmissionResult("notes.ipynb", "notes", None, [], 0.0,
-                                "cannot tell which course notebook this is"))
+                                "cannot tell which course notebook this is",
+                                problem_cause=UNREADABLE))
     return out
 
 

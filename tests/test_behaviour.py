@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from grading_students import TORCH_RNN
 
-from course_utils.checks import behaviour, registry
+from course_utils.checks import behaviour, discovery, registry
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = str(Path(registry.__file__).resolve().parents[1])
@@ -175,7 +175,7 @@ def test_known_code_objects_are_the_course_s_whatever_their_file():
 # The registry declares what each answer may run
 # ---------------------------------------------------------------------------------------
 def test_every_code_exercise_declares_its_libraries_and_helpers():
-    for e in registry.exercises():
+    for e in discovery.exercises():
         if e.kind != registry.CODE:
             continue
         assert e.libraries and all(isinstance(x, str) and "." not in x for x in e.libraries), e.id
@@ -198,7 +198,7 @@ def _solution_functions(path: Path) -> tuple[dict, list]:
     ns = {"__name__": "__main__"}
     for _, src in plan.setup:
         exec(compile(grading_checks._strip_magics(src), "<setup>", "exec"), ns)
-    entries = [e for e in registry.exercises()
+    entries = [e for e in discovery.exercises()
                if e.notebook == int(path.name[:2]) and e.kind == registry.CODE]
     for e in entries:
         cell = next(c for c in nb.cells

@@ -99,7 +99,7 @@ def test_training_time_budget_and_cosine():
     m = charlm.CharLM(len(c.vocab), 16)
     h = charlm.train(m, c.train[:20000], c.val[:2000], batch_size=8, seq_len=20,
                      time_budget_s=0.5, eval_every=0, progress=False, cosine=True)
-    assert 0.5 <= h.seconds < 5 and h.val_bpc
+    assert h.seconds >= 0.5 and h.val_bpc
 
 
 def test_sample_is_seeded_and_temperature_sharpens():

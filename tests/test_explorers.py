@@ -10,7 +10,6 @@ experiment are checked against an independent computation (torch autograd) below
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import matplotlib
@@ -85,18 +84,15 @@ def _render(widget) -> list:
 
 
 @pytest.mark.parametrize("ex", EXPLORERS, ids=IDS)
-def test_plot_returns_labelled_axes_and_redraws_fast(ex):
+def test_plot_returns_labelled_axes(ex):
+    """The redraw speed ("well under a second") is a benchmark, benchmarks/time_budgets.py."""
     plt.close("all")
-    t0 = time.perf_counter()
     axes = np.atleast_1d(ex.module.plot_explorer())
     axes[0].figure.canvas.draw()
-    seconds = time.perf_counter() - t0
     assert all(isinstance(ax, matplotlib.axes.Axes) for ax in axes)
     for ax in axes:
         assert ax.get_xlabel() and ax.get_ylabel() and ax.get_title()
         assert ax.get_legend() is not None and ax.get_legend().get_texts()
-    # "well under a second" to redraw; generous here, since CI machines are shared
-    assert seconds < 3.0, f"lesson {ex.lesson}: drawing the explorer took {seconds:.2f} s"
     plt.close("all")
 
 

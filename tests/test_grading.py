@@ -115,8 +115,24 @@ def test_failures_name_what_happened(graded):
     assert graded["json"]["judy"]["problem"].startswith("not a readable notebook")
     peggy = graded["json"]["peggy"]
     assert peggy["problem"].startswith(f"time limit: cell 7 ran longer than {CELL_TIMEOUT} s"), peggy
-    assert peggy["seconds"] < TIMEOUT
+    assert "no answer within" not in peggy["problem"]  # the cell's limit, not the notebook's
     assert "not attempted yet" in _ex(graded, "bob", STEP)["reason"]
+
+
+def test_every_failure_no_check_decided_carries_its_cause(graded):
+    """The grader sets a machine cause where it writes the reason; the reports read it."""
+    assert _ex(graded, "dave", STEP)["cause"] == "time-limit"
+    assert graded["json"]["peggy"]["problem_cause"] == "time-limit"
+    assert _ex(graded, "erin", STEP)["cause"] == "crash"
+    for student in ("grace", "mallory", "olivia"):
+        assert _ex(graded, student, FWD)["cause"] == "reuse", student
+    for student in ("heidi", "niaj"):
+        s = graded["json"][student]
+        assert s["problem_cause"] == "tampering" and _ex(graded, student, FWD)["cause"] == "tampering"
+    judy = graded["json"]["judy"]
+    assert judy["problem_cause"] == "unreadable" and _ex(graded, "judy", STEP)["cause"] == "unreadable"
+    for student in ("alice", "carol"):  # a check decided: no cause
+        assert {e["cause"] for e in graded["json"][student]["exercises"]} == {""}, student
 
 
 def test_the_json_verdicts_are_machine_readable(graded):
@@ -250,13 +266,15 @@ def test_partial_credit_survives_a_crash(tmp_path, nb01, stopper, why):
 
 def test_a_failing_worker_becomes_a_row(tmp_path):
     entries = grading_select.load_catalogue(ROOT)[NAME]
-    job = {"path": str(tmp_path / "x.ipynb"), "notebook": NAME, "student": "s", "display": "s",
-           "root": str(tmp_path / "no-course"), "entries": entries, "timeout": 30,
-           "cell_timeout": 10, "seeds": []}
+    job = grading.Job(str(tmp_path / "x.ipynb"), NAME, "s", "s", entries,
+                      root=str(tmp_path / "no-course"), timeout=30, cell_timeout=10, seeds=[],
+                      digest="", hide=[])
+    assert grading.Job.from_dict(job.to_dict()) == job
     (tmp_path / "x.ipynb").write_text(json.dumps({"cells": [], "metadata": {}}))
     r = grading._grade_isolated(job, timeout=30)
     assert [e.status for e in r.exercises] == ["wrong", "wrong"]
     assert r.problem.startswith("the grader's worker failed (exit code 1)"), r.problem
+    assert r.problem_cause == "crash" and {e.cause for e in r.exercises} == {"crash"}
 
 
 def test_an_exception_in_a_job_does_not_abort_the_run(tmp_path, nb01, monkeypatch):
@@ -410,10 +428,9 @@ def test_code_that_kills_the_reaper_dies_with_it():
         box.load(*sandbox.course_sources(), {}, [{"index": 0, "source": src, "kind": "answer"}],
                  timeout=60)
         info = box.describe(["patricide"])
-        t0 = time.monotonic()
-        with pytest.raises(sandbox.SandboxError):
+        with pytest.raises(sandbox.SandboxError) as died:
             box.proxy("patricide", info["patricide"], timeout=20)()
-        assert time.monotonic() - t0 < 10  # the pipe closed: no wait for the time limit
+        assert "time limit" not in str(died.value)  # the pipe closed: no wait for the limit
         pid = int((box.scratch / "work" / "pid").read_text())
     finally:
         box.close()
@@ -440,7 +457,7 @@ def test_plan_of_every_notebook_keeps_what_the_answer_keys_use():
         entries = [e for e in grading_select.load_catalogue(ROOT)[path.name] if e["kind"] == "code"]
         assert set(plan.checks) == {e["id"] for e in entries}, path.name
         for chk in plan.checks.values():
-            ref = chk.entry.reference
+            ref = chk.exercise.reference
             assert ref.__name__ in plan.forbidden[ref.__module__], (path.name, chk.id)
     plan = grading_checks.make_plan(str(ROOT / "solutions" / "05_truncated_bptt.ipynb"))
     assert "rnn_forward" not in plan.forbidden.get("course_utils.reference.nb01", [])

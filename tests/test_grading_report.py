@@ -73,19 +73,28 @@ def test_flags_name_the_students(report):
     assert flags["crashes"][0] == 1 and all(x.startswith("hal") for x in flags["crashes"][1])
     assert flags["reuse"][0] == 1 and flags["reuse"][1][0].startswith("ivy")
     assert flags["review"][0] == 1 and "importlib" in flags["review"][1][0]
-    assert flags["tampering"] == (0, [])
+    # the recorder switched off inside one exercise is tampering too (it was "other")
+    assert flags["tampering"][0] == 1 and flags["tampering"][1][0].startswith(f"kim ({FWD})")
 
 
-def test_grader_failures_are_classified_from_the_graders_own_words():
+def test_grader_failures_are_classified_by_the_cause_the_grader_set():
+    """The reports read the machine cause, never the wording: every cause has its label,
+    an unknown or missing one (an old grades.json) is "other"."""
+    from course_utils import status
+    from course_utils.checks import behaviour
+
     c = grading_summary.grader_failure
-    assert c("time limit: cell 7 ran longer than 20 s (an infinite loop?)") == "time limit"
-    assert c("not checked: the notebook time limit was reached") == "time limit"
-    assert c("the process running the code died (SIGKILL: out of memory?)") == "crash"
-    assert c("the grader's worker was killed after 660 s") == "crash"
-    assert c("not your work: `f` uses the course's reference `x`") == "not the student's work"
-    assert c("tampering with the course's checking code (`x` changed): 0 points") == "tampering"
-    assert c("not a readable notebook: Expecting value") == "unreadable"
-    assert c("`rnn_forward` is not defined: was the function renamed?") == "other"
+    assert {cause: c(cause) for cause in status.CAUSES} == {
+        "time-limit": "time limit", "crash": "crash", "reuse": "not the student's work",
+        "tampering": "tampering", "unreadable": "unreadable", "other": "other"}
+    assert c("") == c("nonsense") == "other"
+    assert (behaviour.REUSE, behaviour.TAMPERING) == (status.REUSE, status.TAMPERING)
+    why, _ = behaviour.judge([{"kind": "recorder", "what": "sys.setprofile"}], function="f",
+                             libraries=("numpy",))
+    assert why.startswith("the grader's recorder was switched off") and why.cause == "tampering"
+    why, _ = behaviour.judge([{"kind": "course", "what": "course_utils.maths.rnn.f"}],
+                             function="f", libraries=("numpy",))
+    assert why.startswith("not your work") and why.cause == "reuse"
 
 
 def test_the_report_is_self_contained_and_semantic(report):
@@ -96,7 +105,7 @@ def test_the_report_is_self_contained_and_semantic(report):
     (src, alt), = got["images"]
     assert src.startswith("data:image/png;base64,")
     assert alt.startswith(f"Bar chart of the total scores in {NAME} (out of 5 points), "
-                          "10 submissions: ")
+                          "11 submissions: ")
     assert "scored 0" in alt and "scored 5" in alt
     levels = [int(h) for h in re.findall(r"<h([1-6])[ >]", report)]
     assert levels[0] == 1 and all(b - a <= 1 for a, b in zip(levels, levels[1:])), levels
@@ -157,3 +166,20 @@ def test_grade_writes_the_report_with_its_provenance(tmp_path, monkeypatch, resu
     rc = cli.main(["grade", str(tmp_path), "--out", str(tmp_path / "again")])
     assert rc == 0 and (tmp_path / "again" / "grades.json").exists()
     assert "the class report failed: RuntimeError: no report today" in capsys.readouterr().err
+
+
+def test_a_reason_with_a_cause_survives_copies_and_the_json_of_a_result():
+    import copy
+    import json
+    import pickle
+
+    from course_utils.checks.behaviour import Reason
+    from course_utils.tooling.grading_reports import ExerciseResult, SubmissionResult
+
+    why = Reason("the grader's recorder was switched off inside `f`", "tampering")
+    for again in (copy.deepcopy(why), pickle.loads(pickle.dumps(why))):
+        assert (again, again.cause) == (why, "tampering")
+    r = SubmissionResult("f", "s", "n", [ExerciseResult("e", "t", 1, "wrong", 0, why,
+                                                        cause=why.cause)])
+    back = SubmissionResult.from_dict(json.loads(json.dumps(r.to_dict())))
+    assert back.exercises[0].reason == why and back.exercises[0].cause == "tampering"

@@ -10,13 +10,13 @@ import re
 
 import numpy as np
 
-from course_utils.checks import checker, ex03, registry
+from course_utils.checks import checker, discovery, ex03
 
 NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
 
 def test_every_mistake_has_a_short_name_unique_to_its_hint():
-    for entry in registry.exercises():
+    for entry in discovery.exercises():
         hints: dict[str, str] = {}
         for m in entry.mistakes:
             assert NAME.match(m.name), (entry.id, m.name, m.hint[:60])
@@ -33,7 +33,7 @@ def _whh_untransposed_other_code(x, h_prev, Wxh, Whh, b):
 
 
 def test_the_verdict_carries_the_mistake_id():
-    entry = registry.find("ex01_rnn_step_forward")
+    entry = discovery.find("ex01_rnn_step_forward")
     v = entry.run_check(_whh_untransposed)
     assert (v.mistake, v.mistake_name) == ("ex01_rnn_step_forward/whh-not-transposed",
                                            "whh-not-transposed")
@@ -46,7 +46,7 @@ def test_the_verdict_carries_the_mistake_id():
 
 
 def test_a_generic_diagnosis_has_one_name_whatever_the_factor():
-    entry = registry.find("ex01_rnn_forward")
+    entry = discovery.find("ex01_rnn_forward")
     from course_utils.reference import nb01
 
     twice = entry.run_check(lambda x, h0, Wxh, Whh, b: 2 * nb01.rnn_forward(x, h0, Wxh, Whh, b))
@@ -72,7 +72,7 @@ def test_a_shape_diagnosis_and_an_inherited_mistake_are_named():
 
 
 def test_no_mistake_is_named_for_other_failures(capsys):
-    entry = registry.find("ex01_rnn_step_forward")
+    entry = discovery.find("ex01_rnn_step_forward")
     v = entry.run_check(lambda x, h_prev, Wxh, Whh, b: np.zeros((1, 1)))
     assert v.kind == "shape" and v.mistake is None
     # outside a kernel nothing but the verdict is printed

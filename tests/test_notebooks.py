@@ -2,7 +2,10 @@
 
 Strict nbval over ``solutions/`` (with stored outputs) is run by the same pytest command
 (``--nbval solutions``). Here the student versions must run without any error, and each
-check cell must report "not attempted yet" (no exercise is answered).
+check cell must report "not attempted yet" (no exercise is answered). The time each
+notebook takes is recorded (printed and in the junit report), never asserted: the 90 s budget
+is measured by ``benchmarks/time_budgets.py`` with the machine's load, and
+tests/test_project.py holds the recorded numbers to it.
 """
 
 from __future__ import annotations
@@ -16,8 +19,8 @@ import pytest
 from course_utils.tooling import build
 
 ROOT = Path(__file__).resolve().parents[1]
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 STUDENT = sorted(p for p in (ROOT / "notebooks").glob("*.ipynb") if build.NB_NAME.match(p.name))
-BUDGET_S = 90  # per notebook, on a 2-core CPU (CONTRIBUTING.md, "Budget")
 
 
 def _stdout(cell) -> str:
@@ -29,10 +32,13 @@ def _stdout(cell) -> str:
     "path",
     [pytest.param(p, id=p.stem) for p in STUDENT],
 )
-def test_student_notebook_runs_unanswered(path, tmp_path):
+def test_student_notebook_runs_unanswered(path, record_property):
     nb = nbformat.read(str(path), as_version=4)
     t0 = time.perf_counter()
-    build.execute_notebook(nb, path.parent)  # raises CellExecutionError on any error
+    # one thread: the two test workers each run a notebook at once on a 2-core machine, so
+    # two threads per kernel would only compete (nothing printed here is compared; the
+    # stored outputs are compared on one thread, and on the default count, by nbval)
+    build.execute_notebook(nb, path.parent, env_updates=ONE_THREAD)  # raises on any error
     elapsed = time.perf_counter() - t0
     for i, cell in enumerate(nb.cells):
         meta = cell.metadata.get("nbgrader", {})
@@ -41,7 +47,8 @@ def test_student_notebook_runs_unanswered(path, tmp_path):
             assert "not attempted yet" in out, (
                 f"{path.name}, cell {i} ({meta.get('grade_id')}): expected a 'not attempted "
                 f"yet' verdict in the unanswered student notebook, got: {out!r}")
-    assert elapsed < BUDGET_S, f"{path.name} took {elapsed:.0f} s (budget {BUDGET_S} s)"
+    record_property("wall_s", round(elapsed, 1))
+    print(f"{path.name}: {elapsed:.0f} s wall")
 
 
 def test_every_solution_has_a_student_version():

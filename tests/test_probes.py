@@ -10,7 +10,7 @@ import located_students as students
 import numpy as np
 import pytest
 
-from course_utils.checks import probes, registry
+from course_utils.checks import discovery, probes
 from course_utils.reference import nb01, nb03
 
 
@@ -23,7 +23,7 @@ def _notebook(src: str) -> dict:
 
 
 def _bare(eid):
-    return probes.without_catalogue(registry.find(eid))
+    return probes.without_catalogue(discovery.find(eid))
 
 
 CORRECT_STEP_BACKWARD = """
@@ -49,8 +49,8 @@ def rnn_backward(dh, x, h0, h, Wxh, Whh):
 # ---- item 2: the step function is blamed only when it is wrong -----------------------------
 def test_h_t_as_h_prev_with_a_correct_step_blames_the_sequence_function():
     ns = _notebook(CORRECT_STEP_BACKWARD + BACKWARD_LOOP.replace("{H_PREV}", "h[:, t]"))
-    entry = registry.find("ex03_rnn_backward")
-    assert registry.find("ex03_rnn_step_backward").run_check(ns["rnn_step_backward"]).passed
+    entry = discovery.find("ex03_rnn_backward")
+    assert discovery.find("ex03_rnn_step_backward").run_check(ns["rnn_step_backward"]).passed
     v = entry.run_check(ns["rnn_backward"])
     text = str(v)
     assert not v.passed and "inherits" not in text, text
@@ -67,7 +67,7 @@ def test_h_t_as_h_prev_with_a_correct_step_blames_the_sequence_function():
 def test_a_wrong_step_function_is_named_and_the_loop_cleared():
     wrong_step = CORRECT_STEP_BACKWARD.replace("da.T @ h_prev, da.sum(0)", "da.T @ h_prev, da.mean(0)")
     ns = _notebook(wrong_step + BACKWARD_LOOP.replace("{H_PREV}", "h[:, t - 1] if t > 0 else h0"))
-    v = registry.find("ex03_rnn_backward").run_check(ns["rnn_backward"])
+    v = discovery.find("ex03_rnn_backward").run_check(ns["rnn_backward"])
     text = str(v)
     assert "your `rnn_step_backward`, which `rnn_backward` calls, is wrong on the inputs " \
            "`rnn_backward` passes it; its own check says: output `db` is wrong in case 1 of 4" \
@@ -88,11 +88,11 @@ def test_a_wrong_step_and_a_wrong_loop_are_both_reported():
         return h
     """
     ns = _notebook(wrong_step)
-    v = registry.find("ex01_rnn_forward").run_check(ns["rnn_forward"])
+    v = discovery.find("ex01_rnn_forward").run_check(ns["rnn_forward"])
     text = str(v)
     assert "your `rnn_step_forward`, which `rnn_forward` calls, is wrong" in text, text
     assert "its own check says: the output is wrong in case 1 of 4" in text
-    carry = next(m for m in registry.find("ex01_rnn_forward").mistakes
+    carry = next(m for m in discovery.find("ex01_rnn_forward").mistakes
                  if m.name == "state-not-carried")
     assert f"is still wrong: {carry.hint}" in text, text
     assert "Fix `rnn_step_forward` first, then `rnn_forward`." in text
@@ -112,7 +112,7 @@ def test_the_reference_bound_after_a_failed_check_is_not_the_students():
         return h, c
     """)
     ns["step_forward"] = nb07.lstm_step_forward
-    v = registry.find("ex07_lstm_forward").run_check(ns["lstm_forward"])
+    v = discovery.find("ex07_lstm_forward").run_check(ns["lstm_forward"])
     assert "which `lstm_forward` calls" not in str(v) and "gives the right values" not in str(v)
     assert v.mistake_name == "cell-state-not-carried"
 
@@ -150,14 +150,14 @@ def test_unnamed_bugs_get_a_located_verdict(eid, fn, expected):
 
 
 def test_catalogued_mistakes_still_win():
-    m = registry.find("ex03_rnn_backward").mistakes[0]
-    v = registry.find("ex03_rnn_backward").run_check(m.fn)
+    m = discovery.find("ex03_rnn_backward").mistakes[0]
+    v = discovery.find("ex03_rnn_backward").run_check(m.fn)
     assert v.hint == m.hint and v.located is None and not any(
         d.startswith(probes.LOCATED) for d in v.details)
 
 
 def test_a_passing_verdict_is_unchanged(capsys):
-    entry = registry.find("ex03_rnn_backward")
+    entry = discovery.find("ex03_rnn_backward")
     v = entry.run_check(nb03.rnn_backward)
     assert str(v) == ("✅ rnn_backward: passed (3 random cases, every output within relative "
                       "error 1e-07 of the reference).") and v.located is None
@@ -221,7 +221,7 @@ def test_the_step_is_found_under_the_behaviour_recorder():
 
     ns = _notebook(CORRECT_STEP_BACKWARD + BACKWARD_LOOP.replace("{H_PREV}", "h[:, t]"))
     wrapped = behaviour.Recorder().wrap(ns["rnn_backward"])
-    v = registry.find("ex03_rnn_backward").run_check(wrapped)
+    v = discovery.find("ex03_rnn_backward").run_check(wrapped)
     assert "the bug is in `rnn_backward` itself" in str(v) and "inherits" not in str(v)
 
 

@@ -6,7 +6,6 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -96,16 +95,12 @@ def test_corrupt_and_foreign_notebooks_get_one_line_and_the_rest_is_listed(folde
     assert "04_vanishing_exploding_gradients" not in {r.notebook for r in rows}
 
 
-def test_progress_on_the_course_takes_well_under_a_second_and_needs_only_the_stdlib(folder):
-    t0 = time.perf_counter()
+def test_progress_on_the_course_needs_only_the_stdlib(folder):
+    """Its speed (well under a second) is a benchmark, benchmarks/time_budgets.py."""
     out = subprocess.run([sys.executable, "-S", str(ROOT / "course.py"), "progress", str(folder)],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "ex01_rnn_step_forward" in out.stdout and "passes" in out.stdout
-    assert time.perf_counter() - t0 < 3.0  # a process start included; the reading is ~50 ms
-    t0 = time.perf_counter()
-    progress.collect(ROOT / "notebooks")
-    assert time.perf_counter() - t0 < 1.0
 
 
 @pytest.mark.slow

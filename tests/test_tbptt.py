@@ -312,3 +312,12 @@ def test_format_memory_quote_columns_line_up():
            "rss_mb": [{"T": 1600, "method": m, "rss_mb": 1.0} for m in tbptt.METHODS]}
     lines = truncation_experiments.format_memory_quote(res, 1600).splitlines()
     assert len({line.index("|") for line in lines if "|" in line}) == 1
+
+
+def test_windows_start_k2_minus_k1_before_their_first_loss():
+    from course_utils.maths import tbptt as tb
+
+    assert tb.windows(10, 3, 5) == [(0, 0, 3), (1, 3, 6), (4, 6, 9), (7, 9, 10)]
+    assert tb.windows(6, 2, 2) == [(0, 0, 2), (2, 2, 4), (4, 4, 6)]
+    assert [s for s, _, t in tb.windows(12, 3, 5)[1:]] == [t - 5 for _, _, t in tb.windows(12, 3, 5)[1:]]
+    assert tb.window_start(1, 2, 7) == 0

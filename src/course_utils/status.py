@@ -15,4 +15,16 @@ NOT_ATTEMPTED = "not attempted"  # the function still raises NotImplementedError
 MANUAL = "manual"                # a written answer, graded by hand
 STATUSES = (PASSED, WRONG, NOT_ATTEMPTED, MANUAL)
 
+# Why the grader's result is what it is when no check's verdict decided it: set where the
+# reason is written (grades.json's ``cause``, and ``problem_cause`` for a whole submission);
+# the class report reads it, never the wording of the reason.
+TIME_LIMIT, CRASH, REUSE, TAMPERING, UNREADABLE, OTHER = (
+    "time-limit", "crash", "reuse", "tampering", "unreadable", "other")
+CAUSES = (TIME_LIMIT, CRASH, REUSE, TAMPERING, UNREADABLE, OTHER)
+
+
+# The key of the check cell's output metadata that names its verdict (the checker writes
+# it, ``course progress`` reads it from the saved notebook).
+VERDICT_KEY = "course_verdict"
+
 ICONS = {PASSED: "✅", WRONG: "❌", NOT_ATTEMPTED: "⏳"}  # how a check cell prints a verdict

@@ -112,7 +112,6 @@ class Recorder:
         self.known = known if known is not None else {}
         self.package_dir = package_dir
         self.course: dict[str, None] = {}     # course functions entered, in order
-        self.libraries: dict[str, str] = {}  # top-level package -> first module seen
         self.via: dict[tuple, str] = {}      # (package, calling package or "") -> module
         self.tamper: dict[str, None] = {}
         self._kinds: dict[int, tuple] = {}   # id(code) -> (kind, name, code)
@@ -185,7 +184,6 @@ class Recorder:
             frame = frame.f_back
         if via == top:
             return
-        self.libraries.setdefault(top, where)
         self.via.setdefault((top, via), where)
 
     def _from_student(self, frame) -> bool:
@@ -273,11 +271,24 @@ class Recorder:
                    for (t, v), m in self.via.items()]
                 + [{"kind": "recorder", "what": t} for t in self.tamper])
 
-    def clear(self) -> None:
-        self.course.clear()
-        self.libraries.clear()
-        self.via.clear()
-        self.tamper.clear()
+
+# Causes of a zero (the grader's vocabulary, course_utils.status.REUSE and .TAMPERING: this
+# module imports nothing of the course; tests/test_grading_report.py checks they agree).
+REUSE, TAMPERING = "reuse", "tampering"
+
+
+class Reason(str):
+    """Why an answer earns 0 (the text a teacher reads), with its machine ``cause``."""
+
+    cause: str
+
+    def __new__(cls, text: str, cause: str):
+        self = super().__new__(cls, text)
+        self.cause = cause
+        return self
+
+    def __reduce__(self):  # copies and pickles keep the cause
+        return (Reason, (str(self), self.cause))
 
 
 _EXIT = Recorder.__exit__.__code__
@@ -296,11 +307,13 @@ def judge(events: list, *, function: str, libraries, helpers=()) -> tuple[str | 
     tamper = sorted({e["what"] for e in events if e.get("kind") == "recorder"})
     if course:
         names = ", ".join(f"`{c}`" for c in course)
-        return (f"not your work: the course's {names} ran inside `{function}` (computing "
-                "the answer with code shipped with the course); 0 points for this exercise."), []
+        return Reason(f"not your work: the course's {names} ran inside `{function}` (computing "
+                      "the answer with code shipped with the course); 0 points for this "
+                      "exercise.", REUSE), []
     if tamper:
-        return (f"the grader's recorder was switched off or looked for inside `{function}` "
-                f"({', '.join(f'`{t}`' for t in tamper)}); 0 points for this exercise."), []
+        return Reason(f"the grader's recorder was switched off or looked for inside `{function}` "
+                      f"({', '.join(f'`{t}`' for t in tamper)}); 0 points for this exercise.",
+                      TAMPERING), []
     allowed = set(libraries)
     flags, seen = [], set()
     for e in events:

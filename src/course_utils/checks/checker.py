@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from ..maths.numerics import rel_error  # noqa: F401  (re-exported)
-from ..status import ICONS, NOT_ATTEMPTED, PASSED, WRONG
+from ..status import ICONS, NOT_ATTEMPTED, PASSED, VERDICT_KEY, WRONG
 from . import diagnosis as _dx
 from .diagnosis import KINDS, CheckText, Comparator, Problem  # noqa: F401  (re-exported)
 
@@ -167,7 +167,7 @@ def report(verdict: Verdict, student_fn, reference_fn):
     return reference_fn
 
 
-OUTPUT_METADATA_KEY = "course_verdict"  # the check cell's output metadata (course progress)
+OUTPUT_METADATA_KEY = VERDICT_KEY  # the check cell's output metadata (course progress)
 
 
 def publish_mistake(verdict: Verdict) -> None:

@@ -9,7 +9,8 @@ next to its cases and mistakes, in the order the notebook shows them. From an en
   solution cell (``<id>_code``) and of a written-answer cell (:func:`sync_notebook`, which
   ``course build`` applies to ``solutions/``; a test checks the notebooks equal it);
 * the catalogue (``course exercises``, the table in INSTRUCTORS.md) and what ``course grade`` and
-  :func:`course_utils.checks.integrity.hidden_check` check (:func:`exercises`, :func:`find`).
+  :func:`course_utils.checks.integrity.hidden_check` check (every entry of the course:
+  :func:`course_utils.checks.discovery.exercises`, which finds the ``exNN.py`` modules).
 
 A new code exercise is one entry plus a solution cell (a code cell defining the function,
 its body between ``### BEGIN SOLUTION`` and ``### END SOLUTION``); ``course build`` adds
@@ -19,8 +20,8 @@ a markdown answer cell whose metadata holds ``{"nbgrader": {"grade_id": "<id>"}}
 
 from __future__ import annotations
 
-import importlib
 import inspect
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +31,6 @@ from . import probes as _probes
 from .checker import Mistake, Verdict
 
 CODE, WRITTEN = "code", "written"
-NOTEBOOKS = tuple(range(1, 9))  # the exercise modules ex01 … ex08
 SCHEMA_VERSION = 3
 
 
@@ -134,7 +134,7 @@ class Exercise:
                                     outputs=self.outputs, mistakes=self.mistakes, rtol=self.rtol,
                                     comparators=dict(self.comparators), text=self.text)
         verdict = self.diagnose(verdict) if self.diagnose else verdict
-        verdict = _probes.refine(self, student_fn, verdict, seed, find=find)
+        verdict = _probes.refine(self, student_fn, verdict, seed, find=_loaded_entry)
         if verdict.mistake_name:
             verdict.mistake = f"{self.id}/{verdict.mistake_name}"
         return verdict
@@ -201,21 +201,8 @@ def check_functions(entries) -> tuple[Callable, ...]:
     return tuple(out)
 
 
-# ---------------------------------------------------------------------------------------
-# The whole course
-# ---------------------------------------------------------------------------------------
-def exercises(package: str = "course_utils") -> list[Exercise]:
-    """Every exercise of the course, in notebook order (notebook 01's first)."""
-    out: list[Exercise] = []
-    for n in NOTEBOOKS:
-        mod = importlib.import_module(f"{package}.checks.ex{n:02d}")
-        out += list(mod.EXERCISES)
-    return out
-
-
-def find(exercise_id: str, entries=None) -> Exercise:
-    """The entry with this id (``KeyError`` if there is none)."""
-    for e in entries if entries is not None else exercises():
-        if e.id == exercise_id:
-            return e
-    raise KeyError(exercise_id)
+def _loaded_entry(exercise_id: str) -> Exercise:
+    """The entry with this id from its exercise module, which is already loaded (an entry
+    names only exercises of its own notebook in ``Probes.uses``); no import, so no cycle."""
+    module = sys.modules[f"{__package__}.{exercise_id.split('_', 1)[0]}"]
+    return next(e for e in module.EXERCISES if e.id == exercise_id)

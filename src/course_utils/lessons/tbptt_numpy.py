@@ -40,18 +40,14 @@ def tbptt_k1k2_numpy(x, h0, Wxh, Whh, b, dh, k1, k2):
     h = _nb01.rnn_forward(x, h0, Wxh, Whh, b)  # forward values (a real implementation
     # keeps only the last k2 of them; here we slice them for clarity)
     gx, gh, gb = [], [], []
-    prev = 0
-    for t in tbptt.update_times(T, k1):
-        s = max(0, prev - (k2 - k1))  # = t - k2, except for a shorter last update
+    for s, prev, t in tbptt.windows(T, k1, k2):  # s = t - k2, except for a shorter last update
         h_in = h0 if s == 0 else h[:, s - 1]
         dh_win = np.zeros_like(dh[:, s:t])
-        first_loss = prev  # losses not yet used: steps prev … t-1
-        dh_win[:, first_loss - s:] = dh[:, first_loss:t]
+        dh_win[:, prev - s:] = dh[:, prev:t]  # losses not yet used: steps prev … t-1
         _, _, dWxh, dWhh, db = _nb03.rnn_backward(dh_win, x[:, s:t], h_in, h[:, s:t], Wxh, Whh)
         gx.append(dWxh)
         gh.append(dWhh)
         gb.append(db)
-        prev = t
     return np.stack(gx), np.stack(gh), np.stack(gb), h[:, -1]
 
 

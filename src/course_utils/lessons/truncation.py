@@ -42,12 +42,9 @@ def kept_mask(T: int, k1: int, k2: int) -> np.ndarray:
     if not 1 <= k1 <= k2:
         raise ValueError(f"need 1 <= k1 <= k2, got k1={k1}, k2={k2}")
     kept = np.zeros((T, T), dtype=bool)
-    prev = 0
-    for u in tbptt.update_times(T, k1):
-        start = max(0, prev - (k2 - k1))  # 0-based first step of the window
+    for start, prev, u in tbptt.windows(T, k1, k2):  # 0-based first step of the window
         for t in range(prev, u):  # 0-based loss steps injected at this update
             kept[t, start:t + 1] = True
-        prev = u
     return kept
 
 
@@ -291,10 +288,7 @@ def draw_tbptt_paths(T: int = 12, variants=((12, 12), (4, 4), (2, 6)), axes=None
         U = grid.shape[0]
         ax.imshow(grid, cmap=cmap, vmin=0, vmax=2, aspect="auto",
                   extent=(0.5, T + 0.5, U + 0.5, 0.5))
-        prev = 0
-        for u, t in enumerate(tbptt.update_times(T, k1), start=1):
-            s = max(0, prev - (k2 - k1))
-            prev = t
+        for u, (s, _, t) in enumerate(tbptt.windows(T, k1, k2), start=1):
             ax.plot([s + 0.5, s + 0.5], [u - 0.45, u + 0.45], color="#d62728", lw=3)
             ax.annotate("", xy=(s + 0.6, u), xytext=(t + 0.4, u),
                         arrowprops=dict(arrowstyle="-|>", color="black", lw=1.0))

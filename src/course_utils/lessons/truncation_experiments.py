@@ -197,13 +197,11 @@ def train_k1k2(model, x, y, *, loss_fn: Callable, optimizer, k1: int, k2: int,
         z, _ = model.rnn(x[:, s:t_upd], states[s])  # the window, with a graph
         for j in range(prev, t_upd):  # carry the (detached) forward states on
             states[j + 1] = z[:, j - s].detach()[None]
-        for i in [i for i in states if i < t_upd - (k2 - k1)]:  # no window needs them
+        for i in [i for i in states if i < tbptt.window_start(t_upd, k1, k2)]:  # no window needs them
             del states[i]
         return loss_fn(model.head(z[:, prev - s:]), y[:, prev:t_upd]), None
 
-    times = tbptt.update_times(x.shape[1], k1)
-    # s = t_upd - k2, except for a shorter last update
-    windows = [(max(0, prev - (k2 - k1)), prev, t) for prev, t in zip([0] + times[:-1], times)]
+    windows = tbptt.windows(x.shape[1], k1, k2)
     hist = training.fit(training.TorchUpdate(model, optimizer, loss_of, clip=clip), windows)
     hist.epoch_losses.append(float(np.mean(hist.losses)))
     return hist

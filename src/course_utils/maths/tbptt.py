@@ -22,7 +22,8 @@ numpy       :func:`randomized_truncation_estimate`; the numpy TBPTT(k1, k2), che
 torch       :func:`torch_rnn_step`, :func:`chunk_losses_torch` (chunked TBPTT),
             :func:`tbptt_torch` (general k1 ≤ k2), :func:`detach_state`,
             :func:`bptt_checkpointed_torch`.
-updates     :func:`chunk_bounds`, :func:`update_times`, :func:`path_grid` (which steps each
+updates     :func:`chunk_bounds`, :func:`update_times`, :func:`window_start`,
+            :func:`windows`, :func:`path_grid` (which steps each
             update touches), :func:`sqrt_segment`.
 
 Measuring them is in :mod:`course_utils.profiling`; notebook 05's experiments (memory and
@@ -54,6 +55,20 @@ def update_times(T: int, k1: int) -> list[int]:
     if not times or times[-1] != T:
         times.append(T)
     return times
+
+
+def window_start(prev: int, k1: int, k2: int) -> int:
+    """The 0-based first step of the TBPTT(k1, k2) window of an update whose first injected
+    loss is step ``prev`` (the previous update time): ``k2 - k1`` steps before it, or 0.
+    For every update but a shorter last one this is ``t - k2`` (``t`` the update time)."""
+    return max(0, prev - (k2 - k1))
+
+
+def windows(T: int, k1: int, k2: int) -> list[tuple[int, int, int]]:
+    """Every update of TBPTT(k1, k2) over ``T`` steps as ``(start, prev, t)``: it injects the
+    losses of steps ``prev … t-1`` and backpropagates through steps ``start … t-1``."""
+    times = update_times(T, k1)
+    return [(window_start(prev, k1, k2), prev, t) for prev, t in zip([0] + times[:-1], times)]
 
 
 def randomized_truncation_estimate(c, survival, rng, n_samples: int):
@@ -179,15 +194,14 @@ def _tbptt_windows_torch(step, x, h0, loss_at, k1, k2, update):
     import torch
 
     states = [h0.detach()]  # states[i] = detached h after i steps (only the last k2 needed)
-    prev = freed = 0
-    for t_upd in update_times(x.shape[1], k1):
+    freed = 0
+    for s, prev, t_upd in windows(x.shape[1], k1, k2):
         # advance the detached forward state to t_upd
         h = states[-1]
         with torch.no_grad():
             for t in range(len(states) - 1, t_upd):
                 h = step(x[:, t], h)
                 states.append(h)
-        s = max(0, prev - (k2 - k1))  # = t_upd - k2, except for a shorter last update
         h = states[s].detach()
         loss = 0.0
         for t in range(s, t_upd):
@@ -195,11 +209,10 @@ def _tbptt_windows_torch(step, x, h0, loss_at, k1, k2, update):
             if t >= prev:
                 loss = loss + loss_at(h, t)
         update(loss, t_upd)
-        keep_from = max(0, t_upd - (k2 - k1))  # the next window starts at or after this
+        keep_from = window_start(t_upd, k1, k2)  # the next window starts at or after this
         for i in range(freed, keep_from):  # forget states no window will need again
             states[i] = None
         freed = max(freed, keep_from)
-        prev = t_upd
     return states[-1].detach()
 
 
@@ -250,13 +263,11 @@ def path_grid(T: int, k1: int, k2: int) -> np.ndarray:
     update, 1 = the gradient flows through this step (but its loss is not injected),
     0 = not touched (the forward state passes, no gradient).
     """
-    times = update_times(T, k1)
-    grid = np.zeros((len(times), T), dtype=int)
-    prev = 0
-    for u, t in enumerate(times):
-        grid[u, max(0, prev - (k2 - k1)):t] = 1
+    ws = windows(T, k1, k2)
+    grid = np.zeros((len(ws), T), dtype=int)
+    for u, (s, prev, t) in enumerate(ws):
+        grid[u, s:t] = 1
         grid[u, prev:t] = 2
-        prev = t
     return grid
 
 

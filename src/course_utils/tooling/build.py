@@ -35,12 +35,12 @@ Needs the instructor extra (``pip install -e .[dev]``): nbgrader, nbclient, nbfo
 from __future__ import annotations
 
 import json
-import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..provenance import ROOT
+from .course_files import NB_NAME, notebooks_in  # noqa: F401 (NB_NAME: build's name of old)
 from .editions import (
     NotebookError,
     dumps,
@@ -51,7 +51,6 @@ from .editions import (
 )
 from .exercise_cells import grade_id
 
-NB_NAME = re.compile(r"^\d\d_[a-z0-9_]+\.ipynb$")
 SOLUTION_MARK = "BEGIN SOLUTION"
 HIDDEN_MARK = "BEGIN HIDDEN TESTS"
 
@@ -69,7 +68,7 @@ class BuildResult:
 # ---------------------------------------------------------------------------------------
 def solution_paths(root: Path = ROOT, names: list[str] | None = None) -> list[Path]:
     """The solution notebooks, sorted; ``names`` filters by prefix ('01') or file name."""
-    paths = sorted(p for p in (root / "solutions").glob("*.ipynb") if NB_NAME.match(p.name))
+    paths = notebooks_in(root / "solutions")
     if names:
         paths = [p for p in paths if any(p.name.startswith(n) or p.stem == n for n in names)]
         if not paths:
@@ -149,11 +148,11 @@ def apply_registry(nb, path: Path, log=print) -> list[str]:
     :class:`NotebookError` if a registered exercise has no cells here, or they are out of
     place; a graded cell that no entry describes is reported in the log.
     """
-    from ..checks import registry
+    from ..checks import discovery
     from . import exercise_cells
 
     number = int(path.name[:2])
-    entries = registry.exercises()
+    entries = discovery.exercises()
     changed = exercise_cells.sync_notebook(nb, number, entries)
     validate_solution(nb, path)
     unknown = "is not in the exercise registry"

@@ -162,11 +162,7 @@ def _cmd_exercises(args) -> int:
 
     try:
         cat = build.catalogue()
-        selectors = (grading_select.parse_assignment(args.assignment.read_text())
-                     if args.assignment else {})
-        for s in filter(None, (x.strip() for x in args.only.split(","))):
-            selectors.setdefault(s, None)
-        cat = grading_select.select(cat, selectors)
+        cat = grading_select.select(cat, grading_select.selectors(args.assignment, args.only))
     except (build.NotebookError, grading_select.GradingError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -244,16 +240,15 @@ def _cmd_grade(args) -> int:
 
 
 def _cmd_progress(args) -> int:
-    return _sibling("progress").main([*([args.folder] if args.folder else []),
-                                      *(["--verify"] if args.verify else [])], args.root)
+    return _sibling("progress").run(args.folder, verify_=args.verify, root=args.root)
 
 
 def _cmd_update(args) -> int:
-    return _sibling("update").main(["update", *(["--force"] if args.force else [])], args.root)
+    return _sibling("update").run(args.root, force=args.force)
 
 
 def _cmd_fresh(args) -> int:
-    return _sibling("update").main(["fresh", *args.names], args.root)
+    return _sibling("update").run(args.root, fresh_names=args.names)
 
 
 def _cmd_lab(args) -> int:
@@ -350,6 +345,19 @@ def command_parser(name: str, prog: str = "course") -> argparse.ArgumentParser:
     return p
 
 
+def command_of(argv: list[str], prog: str) -> tuple[Command | None, int]:
+    """The command ``argv`` names, or (None, exit code) after printing the help (asked for,
+    or after one line naming an unknown command): the launcher and :func:`main` both ask."""
+    if not argv or argv[0] in {"-h", "--help", "help"}:
+        print(help_text(prog))
+        return None, 0
+    cmd = find(argv[0])
+    if cmd is None:
+        print(f"unknown command {argv[0]!r}\n\n{help_text(prog)}", file=sys.stderr)
+        return None, 2
+    return cmd, 0
+
+
 def missing_instructor_tools() -> list[str]:
     return [m for m in INSTRUCTOR_MODULES if importlib.util.find_spec(m) is None]
 
@@ -358,13 +366,9 @@ def main(argv: list[str] | None = None, *, root: Path | None = None,
          prog: str = "course") -> int:
     """Run one command; ``root`` is the course folder (default: found from here)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in {"-h", "--help", "help"}:
-        print(help_text(prog))
-        return 0
-    cmd = find(argv[0])
+    cmd, code = command_of(argv, prog)
     if cmd is None:
-        print(f"unknown command {argv[0]!r}\n\n{help_text(prog)}", file=sys.stderr)
-        return 2
+        return code
     if cmd.env == "dev" and cmd.name not in BOOTSTRAP_ONLY and missing_instructor_tools():
         print(f"`{prog} {cmd.name}` is an instructor command and needs the instructor tools "
               f"({', '.join(missing_instructor_tools())} are missing): run "

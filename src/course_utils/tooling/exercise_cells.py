@@ -59,7 +59,9 @@ def role(cell) -> str | None:
 def notebook_files(root: Path) -> dict[int, str]:
     """``{NN: file name}`` of the solution notebooks in ``root/solutions``."""
     out = {}
-    for p in sorted((Path(root) / "solutions").glob("[0-9][0-9]_*.ipynb")):
+    from .course_files import notebooks_in
+
+    for p in notebooks_in(Path(root) / "solutions"):
         out.setdefault(int(p.name[:2]), p.name)
     return out
 
@@ -67,11 +69,11 @@ def notebook_files(root: Path) -> dict[int, str]:
 def catalogue(root: Path, entries=None) -> dict[str, list[dict]]:
     """``{notebook file name: [{"id", "title", "points", "kind", "notebook"}]}`` for the
     notebooks present in ``root/solutions`` (what ``course exercises`` and the grader use)."""
-    from ..checks import registry
+    from ..checks import discovery
 
     files = notebook_files(root)
     cat: dict[str, list[dict]] = {}
-    for e in entries if entries is not None else registry.exercises():
+    for e in entries if entries is not None else discovery.exercises():
         if e.notebook in files:
             cat.setdefault(files[e.notebook], []).append(
                 {"id": e.id, "title": e.title, "points": e.points, "kind": e.kind,
@@ -110,9 +112,9 @@ def sync_notebook(nb, number: int, entries=None) -> list[str]:
     its metadata, and the check cell after it its source and metadata (a new exercise's
     check cell is inserted). What cannot be matched is left for :func:`problems`.
     """
-    from ..checks import registry
+    from ..checks import discovery, registry
 
-    entries = [e for e in (entries if entries is not None else registry.exercises())
+    entries = [e for e in (entries if entries is not None else discovery.exercises())
                if e.notebook == number]
     changed: list[str] = []
 
@@ -165,9 +167,9 @@ def problems(nb, number: int, entries=None) -> list[str]:
     """What in notebook ``number`` does not fit the registry (after :func:`sync_notebook`):
     a missing solution, check or answer cell, a check cell not right after its solution
     cell, a graded cell that no entry describes."""
-    from ..checks import registry
+    from ..checks import discovery, registry
 
-    entries = [e for e in (entries if entries is not None else registry.exercises())
+    entries = [e for e in (entries if entries is not None else discovery.exercises())
                if e.notebook == number]
     where = {}
     for i, c in enumerate(nb.cells):

@@ -48,10 +48,12 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from ..status import PASSED, STATUSES, WRONG
+from ..status import CAUSES, CRASH, OTHER, PASSED, STATUSES, UNREADABLE, WRONG
 from . import grading_checks as gc
+from . import grading_select
 from .grading_notebook import (
     DEFAULT_CELL_TIMEOUT,
     DEFAULT_HELDOUT,
@@ -72,7 +74,6 @@ from .grading_select import (
     discover,
     identify,
     load_catalogue,
-    parse_assignment,
     select,
     student_of,
 )
@@ -93,14 +94,40 @@ def course_digest(root: Path = ROOT) -> str:
 # ---------------------------------------------------------------------------------------
 # Grading many submissions, each in its own worker process
 # ---------------------------------------------------------------------------------------
-def _failed(job: dict, reason: str, seconds: float = 0.0) -> SubmissionResult:
-    res = SubmissionResult(job["display"], job["student"], job["notebook"])
-    res.exercises = _all(job["entries"], WRONG, reason)
-    res.problem, res.seconds = reason, round(seconds, 1)
+@dataclass
+class Job:
+    """One submission to grade: what the worker process gets (as JSON on its standard
+    input, :meth:`to_dict` / :meth:`from_dict`), and what its result is held to."""
+
+    path: str                # the submission, resolved
+    notebook: str            # the course notebook it is (file name in solutions/)
+    student: str
+    display: str             # its name in the reports (relative to the folder given)
+    entries: list[dict]      # the selected exercises: id, title, points, kind, notebook
+    root: str                # the course folder
+    timeout: float           # for the whole notebook, seconds
+    cell_timeout: float      # for one cell, seconds
+    seeds: list[int]         # the held-out seeds
+    digest: str              # the course's files when grading started (course_digest)
+    hide: list[str]          # folders the sandbox hides
+    plan: dict | None = None  # grading_checks.Plan.to_dict() of the notebook
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Job:
+        return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
+
+
+def _failed(job: Job, reason: str, seconds: float = 0.0, cause: str = CRASH) -> SubmissionResult:
+    res = SubmissionResult(job.display, job.student, job.notebook)
+    res.exercises = _all(job.entries, WRONG, reason, cause)
+    res.problem, res.seconds, res.problem_cause = reason, round(seconds, 1), cause
     return res
 
 
-def _grade_isolated(job: dict, timeout: float) -> SubmissionResult:
+def _grade_isolated(job: Job, timeout: float) -> SubmissionResult:
     """Run :func:`grade_notebook` in a worker process; any failure of it becomes a row.
 
     The job goes to the worker on its standard input and the result comes back on its
@@ -115,7 +142,8 @@ def _grade_isolated(job: dict, timeout: float) -> SubmissionResult:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 stdin=subprocess.PIPE, cwd=tmp, **kw)
         try:
-            out, log = proc.communicate(json.dumps(job).encode(), timeout=timeout + KILL_GRACE)
+            out, log = proc.communicate(json.dumps(job.to_dict()).encode(),
+                                        timeout=timeout + KILL_GRACE)
             why = f"the grader's worker failed (exit code {proc.returncode})"
         except subprocess.TimeoutExpired:
             _kill_group(proc)
@@ -132,21 +160,21 @@ def _grade_isolated(job: dict, timeout: float) -> SubmissionResult:
                    time.monotonic() - t0)
 
 
-def _validated(job: dict, data: dict) -> SubmissionResult:
+def _validated(job: Job, data: dict) -> SubmissionResult:
     """The worker's result, held to the job: the same exercises in the same order, their
     titles, kinds and points from the grader's entries (read from ``solutions/``), a known
     status, and points only for a pass; the file, student and notebook from the job."""
     res = SubmissionResult.from_dict(data)
-    entries = job["entries"]
+    entries = job.entries
     if [e.id for e in res.exercises] != [e["id"] for e in entries]:
         raise ValueError("the result's exercises are not the job's")
     for e, want in zip(res.exercises, entries):
-        if e.status not in STATUSES:
-            raise ValueError(f"unknown status {e.status!r}")
+        if e.status not in STATUSES or e.cause not in ("", *CAUSES):
+            raise ValueError(f"unknown status {e.status!r} or cause {e.cause!r}")
         e.title, e.kind, e.max_points = want["title"], want["kind"], want["points"]
         e.points = want["points"] if e.status == PASSED and want["kind"] == "code" else 0
-    res.file, res.student, res.notebook = job["display"], job["student"], job["notebook"]
-    res.heldout_seeds = list(job.get("seeds", []))
+    res.file, res.student, res.notebook = job.display, job.student, job.notebook
+    res.heldout_seeds = list(job.seeds)
     return res
 
 
@@ -163,7 +191,7 @@ def _kill_group(proc) -> None:
 def grade(paths: list[Path], *, root: Path = ROOT, selectors: dict | None = None,
           timeout: float = DEFAULT_TIMEOUT, cell_timeout: float = DEFAULT_CELL_TIMEOUT,
           jobs: int = 1, isolate: bool = True, heldout: int = DEFAULT_HELDOUT,
-          seeds: list[int] | None = None, log=None, **_ignored) -> list[SubmissionResult]:
+          seeds: list[int] | None = None, log=None) -> list[SubmissionResult]:
     """Grade every submission in ``paths`` (files or folders); see the module docstring.
 
     ``seeds``: the held-out seeds (default: ``heldout`` drawn at random for this run; the
@@ -183,9 +211,10 @@ def grade(paths: list[Path], *, root: Path = ROOT, selectors: dict | None = None
     hide = [Path(root) / "solutions", Path(root) / "src", Path(root) / ".git",
             *{(b if b is not None else p.parent).resolve() for p, b in found}]
     common = {"root": str(root), "timeout": timeout, "cell_timeout": cell_timeout,
-              "seeds": list(seeds), "digest": digest, "hide": [str(h) for h in hide]}
+              "seeds": list(seeds), "digest": digest, "hide": [str(h) for h in hide]}  # of every Job
     jobs_list, results = _make_jobs(found, catalogue, names, common)
-    results.update(_run_jobs(jobs_list, root, digest, timeout, isolate, jobs, log))
+    results.update(_run_jobs(jobs_list, root=root, digest=digest, timeout=timeout,
+                             isolate=isolate, jobs=jobs, log=log))
     return [results[k] for k in sorted(results)]
 
 
@@ -205,23 +234,24 @@ def _make_jobs(found, catalogue, names, common) -> tuple[list, dict]:
             student = student_of(path, base, notebook)
         except Exception as exc:  # never let one file stop the run
             results[k] = SubmissionResult(display, path.stem, None, [], 0.0,
-                                          f"cannot read this file ({type(exc).__name__})")
+                                          f"cannot read this file ({type(exc).__name__})",
+                                          problem_cause=UNREADABLE)
             continue
         if notebook is None:
             results[k] = SubmissionResult(display, student, None, [], 0.0,
-                                          "cannot tell which course notebook this is")
+                                          "cannot tell which course notebook this is",
+                                          problem_cause=UNREADABLE)
             continue
         if notebook not in catalogue:  # not part of the selected assignment
             continue
-        jobs_list.append((k, {"path": str(path.resolve()), "notebook": notebook,
-                              "student": student, "display": display,
-                              "entries": catalogue[notebook], **common,
-                              "plan": gc.plan_to_dict(gc.make_plan(
-                                  str(root / "solutions" / notebook)))}))
+        jobs_list.append((k, Job(str(path.resolve()), notebook, student, display,
+                                 catalogue[notebook], **common,
+                                 plan=gc.plan_to_dict(gc.make_plan(
+                                     str(root / "solutions" / notebook))))))
     return jobs_list, results
 
 
-def _run_jobs(jobs_list, root, digest, timeout, isolate, jobs, log) -> dict:
+def _run_jobs(jobs_list, *, root, digest, timeout, isolate, jobs, log) -> dict:
     """``{k: result}``: every job graded (in worker processes unless ``isolate`` is
     False), ``jobs`` at a time; once the course's files change on disk, no more."""
     changed: list[str] = []
@@ -231,17 +261,18 @@ def _run_jobs(jobs_list, root, digest, timeout, isolate, jobs, log) -> dict:
         t0 = time.monotonic()
         if changed:
             return k, _failed(job, "not graded: the course's files changed on disk during "
-                              f"grading (after {changed[0]}); restore them and grade again")
+                              f"grading (after {changed[0]}); restore them and grade again",
+                              cause=OTHER)
         try:
             r = _grade_isolated(job, timeout) if isolate else _run_job(job)
         except Exception as exc:
             r = _failed(job, f"the grader failed on this submission: {type(exc).__name__}: "
                         f"{first_line(str(exc))}", time.monotonic() - t0)
         if course_digest(root) != digest:
-            changed.append(job["display"])
+            changed.append(job.display)
             r = _failed(job, "the course's code or solutions changed on disk while this "
                         "submission was graded: 0 points; restore them (git) and grade again",
-                        r.seconds)
+                        r.seconds, cause=OTHER)
         if log:
             log(f"graded {r.file}: {r.total:g}/{r.max_total:g} in {r.seconds:.0f} s")
         return k, r
@@ -250,15 +281,16 @@ def _run_jobs(jobs_list, root, digest, timeout, isolate, jobs, log) -> dict:
         return dict(pool.map(run, jobs_list))
 
 
-def _run_job(job: dict) -> SubmissionResult:
-    if job.get("digest") and course_digest(Path(job.get("root", ROOT))) != job["digest"]:
-        return _failed(job, "not graded: the course's files changed on disk during grading")
-    return grade_notebook(Path(job["path"]), job["entries"], job["notebook"],
-                          student=job["student"], display=job["display"],
-                          root=Path(job.get("root", ROOT)), timeout=job["timeout"],
-                          cell_timeout=job["cell_timeout"], seeds=job.get("seeds", []),
-                          plan=gc.plan_from_dict(job["plan"]) if job.get("plan") else None,
-                          hide=job.get("hide", ()))
+def _run_job(job: Job) -> SubmissionResult:
+    if job.digest and course_digest(Path(job.root)) != job.digest:
+        return _failed(job, "not graded: the course's files changed on disk during grading",
+                       cause=OTHER)
+    return grade_notebook(Path(job.path), job.entries, job.notebook,
+                          student=job.student, display=job.display,
+                          root=Path(job.root), timeout=job.timeout,
+                          cell_timeout=job.cell_timeout, seeds=job.seeds,
+                          plan=gc.plan_from_dict(job.plan) if job.plan else None,
+                          hide=job.hide)
 
 
 # ---------------------------------------------------------------------------------------
@@ -288,13 +320,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_cli(args) -> int:
-    selectors: dict[str, float | None] = {}
     try:
-        if args.assignment:
-            selectors.update(parse_assignment(args.assignment.read_text()))
-        for s in filter(None, (x.strip() for x in args.only.split(","))):
-            selectors.setdefault(s, None)
-        results = grade(args.submissions, root=args.root, selectors=selectors,
+        results = grade(args.submissions, root=args.root,
+                        selectors=grading_select.selectors(args.assignment, args.only),
                         timeout=args.timeout, cell_timeout=args.cell_timeout,
                         jobs=args.jobs, heldout=args.heldout, seeds=args.seeds,
                         log=lambda m: print(m, file=sys.stderr, flush=True))
@@ -337,7 +365,7 @@ def _child_main(argv: list[str]) -> int:
     if argv != ["--worker"]:
         print("usage: python -m course_utils.tooling.grading --worker < JOB", file=sys.stderr)
         return 2
-    job = json.loads(sys.stdin.read())
+    job = Job.from_dict(json.loads(sys.stdin.read()))
     result_fd = os.dup(1)
     os.dup2(2, 1)  # prints (verdicts, warnings) go to the log, not into the result
     res = _run_job(job)

@@ -3,7 +3,7 @@
 For each solution notebook a :class:`Plan` is made from ``solutions/`` and the exercise
 registry: its setup cell, its answer cells, where each registered exercise's check cell
 is (a :class:`Check`: the entry's ``id``, ``function`` and ``binds``; the rest, such as
-its reference, is the entry's, ``registry.find(id)``), and the course functions that are
+its reference, is the entry's, ``discovery.find(id)``), and the course functions that are
 therefore off limits (the references' modules and the checking code, minus what the
 answer key itself uses). The grader sends the plan to its worker as JSON (a worker is
 another process); the worker finds each entry in the registry by its id. Grading then
@@ -15,9 +15,9 @@ another process); the worker finds each entry in the registry by its id. Grading
 3. runs each check **in this process** with a proxy that calls the student's function in
    the sandbox on the check's own cases and on held-out ones (other seeds), and scores
    the verdicts. Any call of a course reference, and any change to the checking code
-   (``checker``, ``numerics``, ``exercises``) recorded in the sandbox, earns 0 with the
-   reason; a function whose code is the reference's (names and comments normalised) is
-   flagged for review.
+   (``checks.checker``, ``maths.numerics``, the ``checks`` package: :data:`GUARDED`) recorded
+   in the sandbox, earns 0 with the reason; a function whose code is the reference's (names
+   and comments normalised) is flagged for review.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..checks import registry
-from ..status import NOT_ATTEMPTED, PASSED, WRONG
+from ..checks import discovery, registry
+from ..status import NOT_ATTEMPTED, OTHER, PASSED, REUSE, WRONG
 from . import sandbox
 from .exercise_cells import SOLUTION, grade_id, role, source
 from .grading_reports import ExerciseResult
@@ -58,8 +58,10 @@ class Check:
     answer_id: str | None = None  # the answer cell's grade_id, if the solution has it
 
     @property
-    def entry(self) -> registry.Exercise:
-        return registry.find(self.id)
+    def exercise(self) -> registry.Exercise:
+        """The registry's entry of this exercise (the job's ``entry`` dicts are its
+        id, title, points and kind only)."""
+        return discovery.find(self.id)
 
 
 @dataclass
@@ -195,7 +197,7 @@ def _reference_shapes(checks) -> dict[str, str]:
     an honest answer is unlikely to be written the same way."""
     shapes = {}
     for chk in checks.values():
-        ref = chk.entry.reference
+        ref = chk.exercise.reference
         try:
             node = ast.parse(inspect.getsource(ref).lstrip()).body[0]
             if isinstance(node, ast.FunctionDef) and _statements(node) >= MIN_COPY_STATEMENTS:
@@ -218,9 +220,9 @@ def make_plan(solution_path: str) -> Plan:
     aliases = _module_aliases([s for _, s in setup])
     answer_ids = {grade_id(c) for c in cells if role(c) == SOLUTION and grade_id(c)}
     allowed = _allowed_calls(cells, answer_ids, aliases)
-    course = registry.exercises()
+    course = discovery.exercises()
     checks = _checks(cells, course, int(Path(solution_path).name[:2]), answer_ids)
-    harness = {(c.entry.module, c.entry.harness) for c in checks.values() if c.entry.harness}
+    harness = {(c.exercise.module, c.exercise.harness) for c in checks.values() if c.exercise.harness}
     forbidden = {}
     for name in sorted(_forbidden_modules(checks, course, allowed)):
         mod = importlib.import_module(name)
@@ -298,17 +300,18 @@ def score_check(box: sandbox.Sandbox, entry: dict, chk: Check, info: dict, *, se
     """Run one check (its own cases, then each held-out seed) on the sandboxed function;
     ``entry``: the job's entry of the exercise (its id, title, points, kind)."""
     result = functools.partial(ExerciseResult.of, entry)
-    name, exercise = chk.function, chk.entry
+    name, exercise = chk.function, chk.exercise
     kind = info.get("kind")
     if kind == "missing":
         return result(WRONG, f"`{name}` is not defined: was the function renamed, or its "
-                      "cell deleted or left with an error?")
+                      "cell deleted or left with an error?", cause=OTHER)
     if kind == "reference" or info.get("wraps"):
         what = info.get("what") or info.get("wraps")
         return result(WRONG, f"not your work: `{name}` is the course's reference `{what}` "
-                      "(or wraps it); 0 points for this exercise.")
+                      "(or wraps it); 0 points for this exercise.", cause=REUSE)
     if kind != "function":
-        return result(WRONG, f"`{name}` is not a function (it is a {info.get('type')}).")
+        return result(WRONG, f"`{name}` is not a function (it is a {info.get('type')}).",
+                      cause=OTHER)
     events: list = []
     proxy = box.proxy(name, info, timeout=timeout, log=events)
     if exercise.harness:
@@ -319,12 +322,13 @@ def score_check(box: sandbox.Sandbox, entry: dict, chk: Check, info: dict, *, se
         used = _reference_events(events)
         if used:
             return result(WRONG, f"not your work: `{name}` uses the course's reference "
-                          f"{', '.join(f'`{u}`' for u in used)}; 0 points for this exercise.")
+                          f"{', '.join(f'`{u}`' for u in used)}; 0 points for this exercise.",
+                          cause=REUSE)
         zero, flags = behaviour_verdict(exercise, name, events)
         if zero:
-            return result(WRONG, zero, flags)
+            return result(WRONG, str(zero), flags, cause=zero.cause)
         if box.dead:
-            return result(WRONG, f"{box.dead} (while checking `{name}`)")
+            return result(WRONG, f"{box.dead} (while checking `{name}`)", cause=box.cause)
         if not verdict.passed:
             break
     fields = dict(verdict.to_dict(), seed=seed)
@@ -365,7 +369,7 @@ def review_flags(plan: Plan, chk: Check, cells: list, where: dict, added=()) -> 
         src = source(cells[j])
         node = _function_node(src, chk.function)
         if node is not None and shape is not None and normalised(node) == shape:
-            ref = chk.entry.reference
+            ref = chk.exercise.reference
             flags.append(f"`{chk.function}` in {label} is a copy of the course's reference "
                          f"`{ref.__module__}.{ref.__name__}` (same code once names, comments and docstring "
                          "are normalised)")

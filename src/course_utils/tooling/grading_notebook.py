@@ -11,7 +11,7 @@ stage                what it does
 ``read_cells``       reads the notebook's cells; an unreadable file stops here, all 0
 ``plan_cells``       the cells to run (:func:`~course_utils.tooling.grading_checks.sandbox_cells`):
                      the solution's setup, the student's answers and added cells
-``load_sandbox``     runs them in a sandbox (:class:`_Box`), again without the cell that
+``load_sandbox``     runs them in a sandbox (:class:`LoadedSandbox`), again without the cell that
                      stopped the rest (partial credit)
 ``refuse_tampering`` a change to the checking code: every code exercise 0
 ``check_code``       each check, in this process, on the sandboxed functions
@@ -33,18 +33,26 @@ from pathlib import Path
 from ..provenance import ROOT
 from ..status import MANUAL, NOT_ATTEMPTED, PASSED, WRONG
 from . import grading_checks as gc
+from .course_files import is_blank_answer
 from .exercise_cells import grade_id, source
-from .grading_reports import ExerciseResult, SubmissionResult, first_line
+from .grading_reports import (
+    OTHER,
+    TAMPERING,
+    TIME_LIMIT,
+    UNREADABLE,
+    ExerciseResult,
+    SubmissionResult,
+    first_line,
+)
 
 DEFAULT_TIMEOUT = 600          # s per notebook
 DEFAULT_CELL_TIMEOUT = 300     # s per cell and per call of a student's function
 DEFAULT_HELDOUT = 1            # held-out seeds per exercise
 KILL_GRACE = 60                # s after the notebook time limit before a worker is killed
-WRITTEN_BLANK = "YOUR ANSWER HERE"
 
 
-def _all(entries, status, reason):
-    return [ExerciseResult.of(e, status, reason) for e in entries]
+def _all(entries, status, reason, cause=""):
+    return [ExerciseResult.of(e, status, reason, cause=cause) for e in entries]
 
 
 @dataclass
@@ -66,7 +74,7 @@ class Grading:
     by_id: dict[str, int] = field(default_factory=dict)  # grade_id -> its (last) cell
     run: list[dict] = field(default_factory=list)        # the cells the sandbox runs
     where: dict[str, int] = field(default_factory=dict)  # id -> its answer cell
-    box: _Box | None = None
+    loaded: LoadedSandbox | None = None
     scored: dict[str, ExerciseResult] = field(default_factory=dict)
     stop: bool = False  # no later stage runs (the result is complete)
 
@@ -83,7 +91,8 @@ def read_cells(g: Grading) -> None:
             raise ValueError("no list of cells")
     except Exception as exc:
         g.result.problem = f"not a readable notebook: {first_line(str(exc)) or type(exc).__name__}"
-        g.result.exercises, g.stop = _all(g.entries, WRONG, g.result.problem), True
+        g.result.problem_cause = UNREADABLE
+        g.result.exercises, g.stop = _all(g.entries, WRONG, g.result.problem, UNREADABLE), True
         return
     g.cells = cells
     for i, c in enumerate(cells):
@@ -106,34 +115,37 @@ def plan_cells(g: Grading) -> None:
 def load_sandbox(g: Grading) -> None:
     if not g.code:
         return
-    g.box = _Box(g.plan, g.run, g.deadline, g.cell_timeout, g.hide)
-    g.box.start()
-    if g.box.stopped and "problem" not in g.box.load:
-        g.result.problem = (f"{g.box.stopped[1]}: the cells after it did not run; the "
+    g.loaded = LoadedSandbox(g.plan, g.run, g.deadline, g.cell_timeout, g.hide)
+    g.loaded.start()
+    if g.loaded.stopped and "problem" not in g.loaded.load:
+        g.result.problem = (f"{g.loaded.stopped[1]}: the cells after it did not run; the "
                             "exercises before it were graded")
+        g.result.problem_cause = g.loaded.stopped_cause
 
 
 def refuse_tampering(g: Grading) -> None:
-    if g.box is None or "problem" in g.box.load:
+    if g.loaded is None or "problem" in g.loaded.load:
         return
-    tamper = gc.tampering(g.box.load.get("events", []))
+    tamper = gc.tampering(g.loaded.load.get("events", []))
     if tamper:
         g.result.problem = ("tampering with the course's checking code ("
                             + ", ".join(f"`{t}` changed" for t in tamper) + "): 0 points")
-        g.scored.update({e["id"]: ExerciseResult.of(e, WRONG, g.result.problem) for e in g.code})
+        g.result.problem_cause = TAMPERING
+        g.scored.update({e["id"]: ExerciseResult.of(e, WRONG, g.result.problem, cause=TAMPERING)
+                         for e in g.code})
 
 
 def check_code(g: Grading) -> None:
-    if g.box is None:
+    if g.loaded is None:
         return
-    errors = {c["index"]: c for c in g.box.load.get("cells", []) if c.get("status") == "error"}
+    errors = {c["index"]: c for c in g.loaded.load.get("cells", []) if c.get("status") == "error"}
     for e in g.code:
-        g.scored[e["id"]] = _score_one(g.box, e, g.cells, g.where, errors, g.seeds, g.result)
+        g.scored[e["id"]] = _score_one(g, e, errors)
 
 
 def close_sandbox(g: Grading) -> None:
-    if g.box is not None:
-        g.box.close()
+    if g.loaded is not None:
+        g.loaded.close()
 
 
 def read_written(g: Grading) -> None:
@@ -143,15 +155,17 @@ def read_written(g: Grading) -> None:
         i = g.by_id.get(e["id"])
         text = source(g.cells[i]).strip() if i is not None else None
         g.scored[e["id"]] = (
-            ExerciseResult.of(e, WRONG, "answer cell missing (deleted?)") if text is None else
+            ExerciseResult.of(e, WRONG, "answer cell missing (deleted?)", cause=OTHER)
+            if text is None else
             ExerciseResult.of(e, NOT_ATTEMPTED, "written answer left blank")
-            if not text or text == WRITTEN_BLANK else
+            if is_blank_answer(text) else
             ExerciseResult.of(e, MANUAL, "written answer: grade by hand"))
 
 
 def collect(g: Grading) -> None:
     g.result.exercises = [g.scored.get(e["id"]) or
-                          ExerciseResult.of(e, WRONG, g.result.problem or "not checked")
+                          ExerciseResult.of(e, WRONG, g.result.problem or "not checked",
+                                            cause=g.result.problem_cause or OTHER)
                           for e in g.entries]
     g.result.seconds = round(time.monotonic() - g.t0, 1)
 
@@ -164,7 +178,7 @@ def grade_notebook(path: Path, entries: list[dict], notebook: str, *, student: s
                    display: str, root: Path = ROOT, timeout: float = DEFAULT_TIMEOUT,
                    cell_timeout: float = DEFAULT_CELL_TIMEOUT,
                    seeds: list[int] | None = None, plan: gc.Plan | None = None,
-                   hide=(), **_ignored) -> SubmissionResult:
+                   hide=()) -> SubmissionResult:
     """Grade one submission in this process (its code runs in a sandbox process): the
     :data:`STAGES` in order."""
     t0 = time.monotonic()
@@ -181,7 +195,7 @@ def grade_notebook(path: Path, entries: list[dict], notebook: str, *, student: s
     return g.result
 
 
-class _Box:
+class LoadedSandbox:
     """The submission's sandbox with its cells loaded; :meth:`start` (re)starts it and sets
     ``load`` (the cells' results, or ``{"problem": why}``)."""
 
@@ -192,8 +206,9 @@ class _Box:
         self.plan, self.run, self.deadline, self.cell_timeout = plan, run, deadline, cell_timeout
         sources, self.packages = course_sources(CHILD.parents[1])
         self.sources = without_references(sources, plan.forbidden)
-        self.hide, self.box, self.load = tuple(hide), None, {}
+        self.hide, self.sandbox, self.load = tuple(hide), None, {}
         self.stopped: tuple[int, str] | None = None  # (cell, why): the cell that stopped the rest
+        self.stopped_cause = ""  # what stopped it (TIME_LIMIT, CRASH)
         self.ran = {c["index"] for c in run if c.get("kind") != "bind"}
 
     def start(self, hidden=None):
@@ -201,7 +216,7 @@ class _Box:
 
         hidden = self.hide if hidden is None else hidden
         self.close()
-        box = self.box = Sandbox(hide=list(hidden))
+        box = self.sandbox = Sandbox(hide=list(hidden))
         left = self.deadline - time.monotonic()
         try:
             self.load = box.load(self.sources, self.packages, self.plan.forbidden, self.run,
@@ -220,49 +235,56 @@ class _Box:
                     and self.run[pos].get("kind") != "setup"
                     and self.run[pos].get("index") == cell):
                 # Partial credit: run again the cells before the one that stopped the rest.
-                self.stopped = (cell, why)
+                self.stopped, self.stopped_cause = (cell, why), exc.cause
                 self.run = [c for j, c in enumerate(self.run) if j < pos or c.get("index") == -1]
                 self.ran = {c["index"] for c in self.run if c.get("kind") != "bind"}
                 return self.start(hidden)
-            self.load = {"problem": why}
+            self.load = {"problem": why, "cause": exc.cause}
 
     def close(self):
-        if self.box is not None:
-            self.box.close()
-            self.box = None
+        if self.sandbox is not None:
+            self.sandbox.close()
+            self.sandbox = None
 
 
-def _score_one(sb: _Box, entry, cells, where, errors, seeds, res) -> ExerciseResult:
-    """Check one exercise of a loaded submission (restarting a sandbox that died)."""
+def _score_one(g: Grading, entry: dict, errors: dict) -> ExerciseResult:
+    """Check one exercise of a loaded submission (restarting a sandbox that died);
+    ``errors``: the answer cells that raised, by index."""
     from .sandbox import SandboxError
 
-    plan = sb.plan
+    loaded, cells, where, res = g.loaded, g.cells, g.where, g.result
+    plan = loaded.plan
     chk = plan.checks.get(entry["id"])
     if chk is None:
-        return ExerciseResult.of(entry, WRONG, "this check cell cannot be graded automatically")
-    if sb.box.dead and "problem" not in sb.load:
-        sb.start()
-    if "problem" in sb.load:
-        res.problem = res.problem or sb.load["problem"]
-        return ExerciseResult.of(entry, WRONG, sb.load["problem"])
+        return ExerciseResult.of(entry, WRONG, "this check cell cannot be graded automatically",
+                                 cause=OTHER)
+    if loaded.sandbox.dead and "problem" not in loaded.load:
+        loaded.start()
+    if "problem" in loaded.load:
+        if not res.problem:
+            res.problem, res.problem_cause = loaded.load["problem"], loaded.load["cause"]
+        return ExerciseResult.of(entry, WRONG, loaded.load["problem"], cause=loaded.load["cause"])
     i = where.get(chk.id)
-    if sb.stopped and i is not None and i not in sb.ran:
-        cell, why = sb.stopped
+    if loaded.stopped and i is not None and i not in loaded.ran:
+        cell, why = loaded.stopped
         return ExerciseResult.of(entry, WRONG, f"not checked: cell {cell} stopped the notebook "
-                                 f"before this exercise's cell {i} ran ({why})")
-    left = sb.deadline - time.monotonic()
+                                 f"before this exercise's cell {i} ran ({why})",
+                                 cause=loaded.stopped_cause)
+    left = loaded.deadline - time.monotonic()
     if left <= 1:
-        return ExerciseResult.of(entry, WRONG, "not checked: the notebook time limit was reached")
+        return ExerciseResult.of(entry, WRONG, "not checked: the notebook time limit was reached",
+                                 cause=TIME_LIMIT)
     try:
-        info = sb.box.describe([chk.function], timeout=min(30, left))[chk.function]
-        r = gc.score_check(sb.box, entry, chk, info, seeds=seeds,
-                           timeout=max(1.0, min(sb.cell_timeout, left)))
+        info = loaded.sandbox.describe([chk.function], timeout=min(30, left))[chk.function]
+        r = gc.score_check(loaded.sandbox, entry, chk, info, seeds=g.seeds,
+                           timeout=max(1.0, min(loaded.cell_timeout, left)))
     except SandboxError as exc:
-        r = ExerciseResult.of(entry, WRONG, f"{exc.why} (while checking `{chk.function}`)")
+        r = ExerciseResult.of(entry, WRONG, f"{exc.why} (while checking `{chk.function}`)",
+                              cause=exc.cause)
     if r.status != PASSED and i in errors:
         err = errors[i]
         r.reason += (f"\nThe answer cell (cell {i}) raised {err.get('ename')}: "
                      f"{first_line(err.get('evalue', ''))}")
-    added = [c["index"] for c in sb.run if c.get("kind") == "added"]
+    added = [c["index"] for c in loaded.run if c.get("kind") == "added"]
     r.review = [*r.review, *gc.review_flags(plan, chk, cells, where, added=added)]
     return r

@@ -8,7 +8,19 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..status import MANUAL, NOT_ATTEMPTED, PASSED, WRONG
+from ..status import (  # noqa: F401  (the causes, re-exported for the grading modules)
+    CAUSES,
+    CRASH,
+    MANUAL,
+    NOT_ATTEMPTED,
+    OTHER,
+    PASSED,
+    REUSE,
+    TAMPERING,
+    TIME_LIMIT,
+    UNREADABLE,
+    WRONG,
+)
 
 
 @dataclass
@@ -26,15 +38,16 @@ class ExerciseResult:
     # the check's verdict, machine-readable (status, kind, output, case, shapes, hint,
     # message, seed: the held-out seed it failed on); None when no check ran
     verdict: dict | None = None
+    cause: str = ""  # one of CAUSES when no check decided (a wrong result), else ""
 
     @classmethod
     def of(cls, entry: dict, status: str, reason: str = "", review=(),
-           verdict: dict | None = None) -> ExerciseResult:
+           verdict: dict | None = None, cause: str = "") -> ExerciseResult:
         """The result of the job's ``entry`` (id, title, points, kind): its points if it
         passed (a code exercise), else 0."""
         points = entry["points"] if status == PASSED and entry["kind"] == "code" else 0
         return cls(entry["id"], entry["title"], entry["points"], status, points, reason,
-                   kind=entry["kind"], review=list(review), verdict=verdict)
+                   kind=entry["kind"], review=list(review), verdict=verdict, cause=cause)
 
 
 @dataclass
@@ -46,6 +59,7 @@ class SubmissionResult:
     seconds: float = 0.0
     problem: str = ""  # whole-submission problem (unreadable, killed, unknown notebook…)
     heldout_seeds: list[int] = field(default_factory=list)
+    problem_cause: str = ""  # one of CAUSES when there is a problem
 
     @property
     def total(self) -> float:
@@ -66,7 +80,8 @@ class SubmissionResult:
     def from_dict(cls, d: dict) -> SubmissionResult:
         ex = [ExerciseResult(**e) for e in d.get("exercises", [])]
         return cls(d["file"], d["student"], d.get("notebook"), ex, d.get("seconds", 0.0),
-                   d.get("problem", ""), list(d.get("heldout_seeds", [])))
+                   d.get("problem", ""), list(d.get("heldout_seeds", [])),
+                   d.get("problem_cause", ""))
 
 
 def first_line(text: str, limit: int = 200) -> str:

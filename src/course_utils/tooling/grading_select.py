@@ -20,6 +20,7 @@ import re
 from pathlib import Path
 
 from ..provenance import ROOT
+from .course_files import is_side_file
 
 
 class GradingError(Exception):
@@ -51,6 +52,15 @@ def parse_assignment(text: str) -> dict[str, float | None]:
             except ValueError:
                 raise GradingError(f"assignment line {n}: points must be a number: {line!r}") from None
         out[parts[0]] = points
+    return out
+
+
+def selectors(assignment: Path | None, only: str = "") -> dict[str, float | None]:
+    """The selectors of ``--assignment FILE`` (with their points) and of ``--only a,b``
+    (without), in that order: what ``course grade`` and ``course exercises`` select."""
+    out = parse_assignment(Path(assignment).read_text()) if assignment else {}
+    for s in filter(None, (x.strip() for x in only.split(","))):
+        out.setdefault(s, None)
     return out
 
 
@@ -88,20 +98,17 @@ def select(catalogue: dict[str, list[dict]], selectors: dict[str, float | None] 
     return out
 
 
-_SIDE_FILE = re.compile(r"\.(updated|fresh|bak|mine)\d*\.ipynb$")
-
-
 def discover(paths: list[Path]) -> list[tuple[Path, Path | None]]:
     """``[(notebook file, folder it was found under or None)]``, sorted, no duplicates.
 
     Folders are searched recursively, skipping ``.ipynb_checkpoints`` and the course's
-    side files (``*.updated.ipynb``, ``*.fresh.ipynb``, ``*.bak.ipynb``)."""
+    side files (:func:`course_files.is_side_file`)."""
     found: dict[Path, Path | None] = {}
     for p in paths:
         p = Path(p)
         if p.is_dir():
             for f in sorted(p.rglob("*.ipynb")):
-                if ".ipynb_checkpoints" in f.parts or _SIDE_FILE.search(f.name):
+                if ".ipynb_checkpoints" in f.parts or is_side_file(f.name):
                     continue
                 found.setdefault(f, p)
         elif p.exists():

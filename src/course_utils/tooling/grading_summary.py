@@ -6,8 +6,8 @@ diagnosed mistakes ranked by how many students made them, counted by the verdict
 ``mistake`` id (``<exercise id>/<short name>``), so two students with the same mistake
 count together whatever their cases, shapes or factors. Failures with no diagnosed
 mistake are grouped by what happened: the verdict's ``kind`` (a shape, an exception …),
-or, where no check ran, the grader's own reason (a time limit, a crash, not the student's
-work). Only the grader's first line is read for that, never text the student's code wrote.
+or, where no check ran, the cause the grader gave its reason (a time limit, a crash, not the
+student's work: :data:`course_utils.status.CAUSES`), never the wording of the reason.
 """
 
 from __future__ import annotations
@@ -15,12 +15,15 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from .. import status
 from ..status import MANUAL, STATUSES, WRONG
 from .grading_reports import SubmissionResult, first_line
 
-# What happened when no check gave a verdict, from the grader's own reason (first line).
+# What happened when no check gave a verdict: the labels of the grader's causes.
 TIMEOUT, CRASH, REUSE, TAMPERING, UNREADABLE, OTHER = (
     "time limit", "crash", "not the student's work", "tampering", "unreadable", "other")
+CAUSE_LABELS = {status.TIME_LIMIT: TIMEOUT, status.CRASH: CRASH, status.REUSE: REUSE,
+                status.TAMPERING: TAMPERING, status.UNREADABLE: UNREADABLE, status.OTHER: OTHER}
 KIND_LABELS = {
     "values": "wrong values, no classic mistake recognised",
     "shape": "wrong shape", "dtype": "wrong dtype", "type": "wrong type",
@@ -31,21 +34,9 @@ KIND_LABELS = {
 }
 
 
-def grader_failure(reason: str) -> str:
-    """The class of a failure that no check decided, from the grader's own first line."""
-    line = first_line(reason).lower()
-    if "time limit" in line:
-        return TIMEOUT
-    if line.startswith("not your work"):
-        return REUSE
-    if line.startswith("tampering"):
-        return TAMPERING
-    if ("the process running the code" in line or "the grader's worker" in line
-            or "the grader failed" in line):
-        return CRASH
-    if "not a readable notebook" in line or line.startswith("cannot "):
-        return UNREADABLE
-    return OTHER
+def grader_failure(cause: str) -> str:
+    """The label of a failure that no check decided, from the cause the grader set."""
+    return CAUSE_LABELS.get(cause, OTHER)
 
 
 @dataclass
@@ -164,8 +155,8 @@ def _add_submission(nb: NotebookSummary, r: SubmissionResult, who: str) -> None:
     nb.rows.append(r)
     nb.totals.append(r.total)
     nb.max_total = max(nb.max_total, r.max_total)
-    if r.problem and grader_failure(r.problem) in _WHOLE:  # the whole notebook
-        getattr(nb, _WHOLE[grader_failure(r.problem)]).append((who, "", first_line(r.problem)))
+    if r.problem and grader_failure(r.problem_cause) in _WHOLE:  # the whole notebook
+        getattr(nb, _WHOLE[grader_failure(r.problem_cause)]).append((who, "", first_line(r.problem)))
     known = {ex.id: ex for ex in nb.exercises}
     for e in r.exercises:
         ex = known.get(e.id)
@@ -189,11 +180,12 @@ def _add_submission(nb: NotebookSummary, r: SubmissionResult, who: str) -> None:
                 kind = v.get("kind") or "values"
                 ex.add(f"kind:{kind}", KIND_LABELS.get(kind, kind), who)
             continue
-        what = grader_failure(e.reason)  # no check ran: the grader's own reason
+        what = grader_failure(e.cause)  # no check ran: the cause the grader set
         ex.add(f"grader:{what}", what, who)
         if r.problem and e.reason == r.problem:
             continue  # already listed for the whole notebook
-        target = {TIMEOUT: nb.timeouts, CRASH: nb.crashes, REUSE: nb.reuse}.get(what)
+        target = {TIMEOUT: nb.timeouts, CRASH: nb.crashes, REUSE: nb.reuse,
+                  TAMPERING: nb.tampering}.get(what)
         if target is not None:
             target.append((who, e.id, first_line(e.reason)))
 

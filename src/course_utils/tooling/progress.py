@@ -29,11 +29,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..status import ICONS, NOT_ATTEMPTED, PASSED, WRONG
+from ..status import ICONS, NOT_ATTEMPTED, PASSED, VERDICT_KEY, WRONG
+from .course_files import is_blank_answer, is_side_file
 from .exercise_cells import CHECK, SOLUTION, WRITTEN_ANSWER, grade_id, role, source
 
-UNANSWERED = "YOUR ANSWER HERE"
-VERDICT_KEY = "course_verdict"  # checker.OUTPUT_METADATA_KEY (this module is stdlib-only)
 # A row's status is the course's (course_utils.status), or one of two only a saved
 # notebook can tell: a solution edited since its check last ran, a written answer.
 EDITED, ANSWERED = "edited, not run", "answered"
@@ -125,7 +124,7 @@ def read_notebook(path: Path) -> list[Row]:
             continue
         title = _title(cell, gid)
         if kind == WRITTEN_ANSWER:
-            answered = source(cell).strip() not in {"", UNANSWERED}
+            answered = not is_blank_answer(source(cell))
             rows.append(Row(name, gid, title, "written",
                             ANSWERED if answered else NOT_ATTEMPTED))
             continue
@@ -148,10 +147,10 @@ def read_notebook(path: Path) -> list[Row]:
 
 def collect(folder: Path) -> tuple[list[Row], list[str]]:
     """Rows for every notebook in ``folder`` (sorted), and one message per unreadable file.
-    Side files (``*.updated``/``.fresh``/``.bak`` copies, checkpoints) are skipped."""
+    Side files (:func:`course_files.is_side_file`) are skipped."""
     rows, problems = [], []
     for path in sorted(Path(folder).glob("*.ipynb")):
-        if any(tag in path.name for tag in (".updated.", ".fresh.", ".bak.", ".mine.")):
+        if is_side_file(path.name):
             continue
         try:
             rows += read_notebook(path)
@@ -209,7 +208,7 @@ def verify(folder: Path, *, python: str | None = None, timeout: int | None = Non
     env = {**os.environ, "COURSE_GRADING": "1"}
     with tempfile.TemporaryDirectory(prefix="course-progress-") as tmp:
         for path in sorted(Path(folder).glob("*.ipynb")):
-            if any(tag in path.name for tag in (".updated.", ".fresh.", ".bak.", ".mine.")):
+            if is_side_file(path.name):
                 continue
             try:
                 read_notebook(path)
@@ -227,16 +226,13 @@ def verify(folder: Path, *, python: str | None = None, timeout: int | None = Non
     return rows, problems
 
 
-def main(argv: list[str], root: Path) -> int:
-    """``progress [--verify] [FOLDER]`` (default: the course's ``notebooks/``)."""
-    args = [a for a in argv if a != "--verify"]
-    if any(a.startswith("-") for a in args) or len(args) > 1:
-        print("usage: progress [--verify] [FOLDER]", file=sys.stderr)
-        return 2
-    folder = Path(args[0]) if args else Path(root) / "notebooks"
+def run(folder: Path | None, *, verify_: bool, root: Path) -> int:
+    """``course progress [--verify] [FOLDER]`` (default: the course's ``notebooks/``), its
+    arguments parsed by the command line (:mod:`.cli`)."""
+    folder = Path(folder) if folder else Path(root) / "notebooks"
     if not folder.is_dir():
         print(f"progress: {folder} is not a folder", file=sys.stderr)
         return 2
-    rows, problems = verify(folder) if "--verify" in argv else collect(folder)
+    rows, problems = verify(folder) if verify_ else collect(folder)
     print(format_report(rows, problems))
     return 0

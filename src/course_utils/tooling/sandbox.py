@@ -29,6 +29,7 @@ import traceback
 from pathlib import Path
 
 from . import _sandbox_child as child
+from .grading_reports import CRASH, TIME_LIMIT
 from .sandbox_view import HIDE_PREFIX, bwrap_view, hideable, view
 
 CHILD = Path(child.__file__).resolve()
@@ -41,11 +42,12 @@ TOKEN_ENV = "COURSE_SANDBOX"   # marks every process the sandbox starts (see San
 
 
 class SandboxError(Exception):
-    """The child died, timed out or answered nonsense; ``.why`` says which."""
+    """The child died, timed out or answered nonsense; ``.why`` says which, ``.cause`` the
+    kind (:data:`~.grading_reports.TIME_LIMIT` or :data:`~.grading_reports.CRASH`)."""
 
-    def __init__(self, why: str):
+    def __init__(self, why: str, cause: str = CRASH):
         super().__init__(why)
-        self.why = why
+        self.why, self.cause = why, cause
 
 
 def course_sources(package_dir: Path | None = None) -> tuple[dict, list]:
@@ -115,12 +117,13 @@ class Sandbox:
         os.close(w_from_child)
         self._w, self._r = w_to_child, r_from_child
         self.dead: str | None = None
+        self.cause = CRASH  # what ``dead`` is (a time limit or a crash)
 
     # -- messages ------------------------------------------------------------------------
     def request(self, header: dict, blobs: list | None = None, *, timeout: float,
                 cell_limit: float | None = None):
         if self.dead:
-            raise SandboxError(self.dead)
+            raise SandboxError(self.dead, self.cause)
         try:
             child.write_message(self._w, child.pack(header, blobs or []))
             data = self._read(timeout, cell_limit)
@@ -150,12 +153,14 @@ class Sandbox:
                     self.kill()
                     self.dead = (f"time limit: cell {cell} ran longer than {cell_limit:g} s "
                                  "(an infinite loop?)")
-                    raise SandboxError(self.dead)
+                    self.cause = TIME_LIMIT
+                    raise SandboxError(self.dead, TIME_LIMIT)
             left = deadline - time.monotonic()
             if left <= 0:
                 self.kill()
                 self.dead = f"time limit: no answer within {timeout:g} s (an infinite loop?)"
-                raise SandboxError(self.dead)
+                self.cause = TIME_LIMIT
+                raise SandboxError(self.dead, TIME_LIMIT)
             ready, _, _ = select.select([self._r], [], [], min(left, 1.0))
             if not ready:
                 continue

@@ -28,6 +28,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from ..provenance import ROOT
+from .course_files import is_notebook
 from .exercise_cells import nbgrader
 
 # The repository the README's badges point to (forks: replace it there and here).
@@ -63,7 +64,8 @@ def site_path(repo_path: str) -> str | None:
     'GLOSSARY.md' -> 'glossary.html'; 'INSTRUCTORS.md' -> 'instructors.html';
     'README.md' -> 'index.html'.
     """
-    if re.fullmatch(r"(notebooks|solutions)/\d\d_[a-z0-9_]+\.ipynb", repo_path):
+    folder, _, name = repo_path.rpartition("/")
+    if folder in {"notebooks", "solutions"} and is_notebook(name):
         return "notebooks/" + posixpath.basename(repo_path)[:-6] + ".html"
     return PAGES.get(repo_path)
 

@@ -3,8 +3,8 @@
 Standard library only: ``course.py`` runs it before any environment exists (through
 ``cli._sibling``, which imports it without the package's ``__init__``), so it must not
 import numpy or anything else from ``course_utils``; its siblings are ``update_plan.py``
-(the pure plan), ``update_io.py`` (git, files, the Jupyter check) and ``update_undo.py``
-(backup, marker, rollback).
+(the pure plan), ``update_io.py`` (git, files, the Jupyter check), ``update_undo.py``
+(backup, marker, rollback) and ``course_files.py`` (what the course's files are called).
 
 ``python3 course.py update [--force]``
     Fetches the course's upstream branch and fast-forwards to it, as one transaction:
@@ -45,7 +45,6 @@ build and tests, which only look at ``NN_snake_case.ipynb``, ignore them.
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 from dataclasses import dataclass, field
@@ -54,8 +53,9 @@ from pathlib import Path
 from . import update_io as _io
 from . import update_plan as _plan
 from . import update_undo as _undo
+from .course_files import NB_NAME, notebooks_in  # noqa: F401 (NB_NAME: update's name of old)
 
-NB_NAME, sources_hash, content_status = _plan.NB_NAME, _plan.sources_hash, _plan.content_status
+sources_hash, content_status = _plan.sources_hash, _plan.content_status
 BACKUP_DIR, MARKER = _undo.BACKUP_DIR, _undo.MARKER
 _rollback = _undo.rollback
 UpdateError = _io.UpdateError
@@ -252,8 +252,8 @@ def _log_report(rep: UpdateReport, log) -> None:
 # ---------------------------------------------------------------------------------------
 def find_notebook(root: Path, name: str) -> Path:
     nb_dir = Path(root) / "notebooks"
-    hits = sorted(p for p in nb_dir.glob("*.ipynb") if NB_NAME.match(p.name)
-                  and (p.name.startswith(name) or p.stem == name or p.name == name))
+    hits = [p for p in notebooks_in(nb_dir)
+            if p.name.startswith(name) or p.stem == name or p.name == name]
     if not hits:
         raise UpdateError(f"no notebook in {nb_dir} matches {name!r} (try a number like 03)")
     if len(hits) > 1:
@@ -295,29 +295,21 @@ def _stop(signum, frame):
     raise KeyboardInterrupt  # so that a closed terminal or a kill undoes the update too
 
 
-def main(argv: list[str], root: Path) -> int:
-    cmd, rest = (argv[0], argv[1:]) if argv else ("", [])
+def run(root: Path, *, force: bool = False, fresh_names: list[str] | None = None) -> int:
+    """``course update [--force]`` (``fresh_names`` None) or ``course fresh NN …``, their
+    arguments parsed by the command line (:mod:`.cli`)."""
     for name in ("SIGTERM", "SIGHUP"):
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), _stop)
     try:
-        if cmd == "update" and rest in ([], ["--force"]):
-            update(root, force=bool(rest))
-            return 0
-        if cmd == "fresh" and rest and not any(a.startswith("-") for a in rest):
-            for name in rest:
-                fresh(root, name)
-            return 0
+        if fresh_names is None:
+            update(root, force=force)
+        for name in fresh_names or ():
+            fresh(root, name)
+        return 0
     except UpdateError as exc:
         print(f"course update: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("course update: interrupted.", file=sys.stderr)
         return 130
-    print("usage: python3 course.py update [--force]\n"
-          "       python3 course.py fresh NN [NN …]", file=sys.stderr)
-    return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:], Path(os.getcwd())))

@@ -12,11 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-
-NB_NAME = re.compile(r"^\d\d_[a-z0-9_]+\.ipynb$")  # the same as build.NB_NAME
 
 
 # ---------------------------------------------------------------------------------------
