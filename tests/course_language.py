@@ -185,7 +185,7 @@ _NOTATION_PATTERNS = [
     ("no-code-names-in-maths", "both", _CODE_NAME),
     ("no-code-operators-in-maths", "maths", re.compile(r"@")),
     ("columns-in-maths", "both",
-     re.compile(r"(?:" + DELTA + r"|(?<![A-Za-z\\])g)\s*(?:_\s*\{[^{}]*\}|_\s*[A-Za-z0-9]+)?"
+     re.compile(r"(?:" + DELTA + r"\s*a?|(?<![A-Za-z\\])g)\s*(?:_\s*\{[^{}]*\}|_\s*[A-Za-z0-9]+)?"
                 + SPACE + r"W(?![a-z])")),
     ("columns-in-maths", "both",
      re.compile(DELTA + r"\s*(?:_\s*\{[^{}]*\}|_\s*[A-Za-z0-9]+)?\s*" + TOP + SPACE
@@ -304,10 +304,18 @@ def _links_glossary(cell: Cell, anchor: str) -> bool:
     return any(re.search(r"GLOSSARY\.md#" + re.escape(anchor) + r"$", t) for t in _links(cell))
 
 
+# a link to one of these entries previews the term too (the entry leads the reader to it)
+PREVIEW_ALIASES = {
+    "k1-k2": ("tbptt",), "tbptt": ("k1-k2",),
+    "gates": ("lstm",), "forget-gate": ("lstm", "gates"), "cec": ("lstm",),
+}
+
+
 def has_preview(cell: Cell, anchor: str, t: Teaching) -> bool:
-    """The cell links the term's glossary entry, or the notebook that teaches it (in that
-    notebook itself: a link to one of its own sections, ``(#…)``)."""
-    if _links_glossary(cell, anchor):
+    """The cell links the term's glossary entry (or an entry of PREVIEW_ALIASES), or the
+    notebook that teaches it (in that notebook itself: a link to one of its own sections,
+    ``(#…)``)."""
+    if any(_links_glossary(cell, a) for a in (anchor, *PREVIEW_ALIASES.get(anchor, ()))):
         return True
     if t.outside:
         return False
@@ -403,7 +411,8 @@ def concept_order_violations(cells, teaching: dict[str, Teaching] | None = None,
 def main_line_words(root: Path = ROOT) -> dict[str, int]:
     """Words of each notebook's main line: its markdown cells before ``## Key facts``,
     stopping at a ``## Going deeper`` heading if one comes first. A word is a
-    whitespace-separated token after HTML tags are removed (an equation's tokens count)."""
+    whitespace-separated token with a letter or digit in it, after HTML tags are removed
+    (a heading's ``##`` does not count; an equation's tokens do)."""
     counts = {}
     for path in sorted((root / "solutions").glob("[0-9][0-9]_*.ipynb")):
         words = 0
@@ -414,7 +423,7 @@ def main_line_words(root: Path = ROOT) -> dict[str, int]:
             stop = re.search(r"^##\s+(Key facts|Going deeper)\b", src, re.M)
             text = src[:stop.start()] if stop else src
             text = re.sub(r"<[^>]+>", " ", _COMMENT.sub(" ", text))
-            words += len(text.split())
+            words += sum(1 for w in text.split() if re.search(r"\w", w))
             if stop:
                 break
         counts[path.name] = words
