@@ -16,6 +16,7 @@ length of each notebook's main line.
     python tests/course_language.py notation ROOT   # only the notation rules
     python tests/course_language.py order ROOT      # only the concept-order rule
     python tests/course_language.py words ROOT      # main-line words per notebook
+    python tests/course_language.py records ROOT [--write]  # GLOSSARY "used in" lists
 
 Each violation names the notebook, the cell (0-based, in ``solutions/`` and in
 ``notebooks/``), the rule, an excerpt and how to fix it.
@@ -407,6 +408,40 @@ def concept_order_violations(cells, teaching: dict[str, Teaching] | None = None,
     return found
 
 
+def stale_records(root: Path = ROOT) -> dict[str, tuple[str, str]]:
+    """anchor → (record in GLOSSARY.md, record it should have) for each entry whose
+    "used in" list is not the notebooks (other than the teaching one) that use the term."""
+    text = (root / "GLOSSARY.md").read_text()
+    cells = markdown_cells(root)
+    out = {}
+    parts = re.split(r'<a id="([^"]+)"></a>', text)
+    for anchor, body in zip(parts[1::2], parts[2::2]):
+        m = _TAUGHT.search(body)
+        if m is None or anchor not in TERM_PATTERNS:
+            continue
+        used = sorted(k for k in first_uses(cells, TERM_PATTERNS[anchor]) if k != m.group("nb"))
+        head = re.sub(r";\s*used in .*$", "", m.group(0))
+        want = head + (f"; used in {', '.join(used)}" if used else "")
+        if want != m.group(0):
+            out[anchor] = (m.group(0), want)
+    return out
+
+
+def write_records(root: Path = ROOT) -> int:
+    """Bring every entry's "used in" list up to date; return how many changed."""
+    path = root / "GLOSSARY.md"
+    text = path.read_text()
+    stale = stale_records(root)
+    parts = re.split(r'(<a id="[^"]+"></a>)', text)
+    for i in range(1, len(parts), 2):
+        anchor = re.match(r'<a id="([^"]+)"', parts[i]).group(1)
+        if anchor in stale:
+            old, new = stale[anchor]
+            parts[i + 1] = parts[i + 1].replace(old, new, 1)
+    path.write_text("".join(parts))
+    return len(stale)
+
+
 # ----------------------------------------------------------------- main line
 def main_line_words(root: Path = ROOT) -> dict[str, int]:
     """Words of each notebook's main line: its markdown cells before ``## Key facts``,
@@ -432,10 +467,18 @@ def main_line_words(root: Path = ROOT) -> dict[str, int]:
 
 # ----------------------------------------------------------------------- CLI
 def _main(argv: list[str]) -> int:
-    if len(argv) < 1 or argv[0] not in {"check", "notation", "order", "words"}:
+    if len(argv) < 1 or argv[0] not in {"check", "notation", "order", "words", "records"}:
         print(__doc__)
         return 2
-    root = Path(argv[1]).resolve() if len(argv) > 1 else ROOT
+    root = Path(argv[1]).resolve() if len(argv) > 1 and not argv[1].startswith("-") else ROOT
+    if argv[0] == "records":
+        if "--write" in argv:
+            print(f"{write_records(root)} record(s) updated in {root / 'GLOSSARY.md'}")
+            return 0
+        stale = stale_records(root)
+        for anchor, (old, new) in stale.items():
+            print(f"#{anchor}: {old}  should be  {new}")
+        return 1 if stale else 0
     if argv[0] == "words":
         counts = main_line_words(root)
         for name, n in counts.items():

@@ -120,6 +120,18 @@ def test_each_term_is_used_where_the_glossary_says_it_is_taught():
     assert not wrong, "\n".join(wrong)
 
 
+def test_each_record_lists_the_notebooks_that_use_the_term():
+    """`python tests/course_language.py records . --write` brings the lists up to date."""
+    stale = CL.stale_records(ROOT)
+    assert not stale, "\n".join(f"#{a}: {o} -> {n}" for a, (o, n) in stale.items())
+
+
+@pytest.mark.parametrize("guide", ["GLOSSARY.md", "README.md", "INSTRUCTORS.md", "CONTRIBUTING.md"])
+def test_the_guides_follow_the_notation_too(guide):
+    found = CL.notation_violations([fake_cell((ROOT / guide).read_text())])
+    assert not found, "\n".join(f"{v.rule}: {v.excerpt}" for v in found)
+
+
 def test_the_glossary_says_where_singular_values_are_first_taught():
     assert (TEACHING["singular-values"].notebook, TEACHING["singular-values"].section) == ("02", 7)
     text = (ROOT / "GLOSSARY.md").read_text()
