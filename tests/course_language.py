@@ -17,6 +17,7 @@ length of each notebook's main line.
     python tests/course_language.py order ROOT      # only the concept-order rule
     python tests/course_language.py words ROOT      # main-line words per notebook
     python tests/course_language.py records ROOT [--write]  # GLOSSARY "used in" lists
+    python tests/course_language.py student ROOT    # phrases untrue in the student edition
 
 Each violation names the notebook, the cell (0-based, in ``solutions/`` and in
 ``notebooks/``), the rule, an excerpt and how to fix it.
@@ -64,8 +65,9 @@ _SECTION = re.compile(r"^##\s+(\d+)\.", re.M)
 _H2 = re.compile(r"^##\s+(?!#)(.*)$", re.M)
 
 
-def markdown_cells(root: Path = ROOT) -> list[Cell]:
-    """Every markdown cell of ``root/solutions/*.ipynb``, in notebook then cell order."""
+def markdown_cells(root: Path = ROOT, comments: bool = False) -> list[Cell]:
+    """Every markdown cell of ``root/solutions/*.ipynb``, in notebook then cell order (with
+    ``comments``, also each code cell's comments, as a cell of their own)."""
     cells = []
     for path in sorted((root / "solutions").glob("[0-9][0-9]_*.ipynb")):
         nb = json.loads(path.read_text())
@@ -77,6 +79,10 @@ def markdown_cells(root: Path = ROOT) -> list[Cell]:
         for i, c in enumerate(nb["cells"]):
             src = "".join(c["source"]) if isinstance(c["source"], list) else c["source"]
             if c["cell_type"] != "markdown":
+                if comments and c["cell_type"] == "code":
+                    text = "\n".join(m.group(1) for m in re.finditer(r"#(.*)$", src, re.M))
+                    cells.append(Cell(path.name[:2], path.name, i, ids.get(c.get("id")),
+                                      section, text))
                 continue
             start = 0 if in_refs else -1
             for m in _H2.finditer(src):
@@ -145,7 +151,7 @@ DELTA = r"(?:\\delta(?![A-Za-z])|δ)"
 TOP = r"(?:\^\s*\\top|\^\s*\{\\top\}|\^T\b|\^\{T\}|ᵀ)"
 SPACE = r"(?:\s|\\[,;:! ]|~)*"
 # a subscript that names a variable, not a time step or a batch row: δ_h, δ_{c}, δ_W …
-_NON_INDEX_SUB = r"_\s*\{?\s*(?:[hcxWzyLofgb]|\\theta)(?![A-Za-z0-9])"
+_NON_INDEX_SUB = r"_\s*\{?\s*(?:[hcxWzyLb]|\\theta)(?![A-Za-z0-9])"
 
 # a code-style gradient name: dW, dWxh, dWh, dh, dx, da, dc, dz, db (with a subscript or not)
 _CODE_NAME = re.compile(r"(?<![A-Za-z0-9\\])d(?:W[a-z]{0,3}|h|x|a|c|z|b)(?![A-Za-z(])")
@@ -213,6 +219,28 @@ def notation_violations(cells) -> list[Violation]:
                     seen.add((rule, a))
                     found.append(Violation(cell, rule, _excerpt(cell.source, a, b),
                                            NOTATION_RULES[rule]))
+    return found
+
+
+# ------------------------------------------------------ student edition (report only)
+# Lesson text must be true in the student edition, which has no outputs until it is run.
+# Not part of `check` nor of the test suite: `python tests/course_language.py student ROOT`
+# lists the phrases to look at.
+_STUDENT_EDITION = re.compile(
+    r"(?i)\bstored\s+(?:run|result|here|figure)s?\b|\bthe\s+stored\s+outputs?\s+(?:is|are|show)|\bthe\s+stored\s+ones\b"
+    r"|\b(?:run|output|number)s?\s+stored\s+here\b|\bcompared\s+in\s+(?:the\s+)?tests?\b"
+    r"|\boutput\s+is\s+(?:not\s+)?compared\b|\btests?/test_\w+|\bthe\s+test\s+suite\b|\bnbval\b"
+    r"|\b(?:portability|unit)\s+tests\b|\bthe\s+course's\s+(?:\w+\s+)?tests\b")
+
+
+def student_edition_phrases(cells) -> list[Violation]:
+    found = []
+    for cell in cells:
+        src = cell.source if cell.uses_end < 0 else cell.source[:cell.uses_end]
+        for m in _STUDENT_EDITION.finditer(src):
+            found.append(Violation(cell, "student-edition", _excerpt(cell.source, *m.span()),
+                                   "say what is true in both editions: 'the run above', "
+                                   "'when you run this cell'; no notes about the tests"))
     return found
 
 
@@ -467,7 +495,8 @@ def main_line_words(root: Path = ROOT) -> dict[str, int]:
 
 # ----------------------------------------------------------------------- CLI
 def _main(argv: list[str]) -> int:
-    if len(argv) < 1 or argv[0] not in {"check", "notation", "order", "words", "records"}:
+    if len(argv) < 1 or argv[0] not in {"check", "notation", "order", "words", "records",
+                                        "student"}:
         print(__doc__)
         return 2
     root = Path(argv[1]).resolve() if len(argv) > 1 and not argv[1].startswith("-") else ROOT
@@ -487,6 +516,8 @@ def _main(argv: list[str]) -> int:
         return 0
     cells = markdown_cells(root)
     found = []
+    if argv[0] == "student":
+        found += student_edition_phrases(markdown_cells(root, comments=True))
     if argv[0] in {"check", "notation"}:
         found += notation_violations(cells)
     if argv[0] in {"check", "order"}:

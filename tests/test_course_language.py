@@ -249,3 +249,18 @@ def test_the_command_line_check_names_notebook_cell_rule_and_fix(tmp_path):
     assert res.returncode == 1
     assert "03_c.ipynb cell 1 (student cell None) [no-code-names-in-maths]" in res.stdout
     assert "[outside-term-unexplained:adam]" in res.stdout and "fix:" in res.stdout
+
+
+def test_the_checks_messages_keep_delta_for_pre_activations():
+    """The exercise checks' messages talk about the student's code (`da @ Whh` is right
+    there), so only the δ rule applies to them."""
+    import ast
+
+    found = []
+    for path in sorted((ROOT / "src" / "course_utils" / "checks").glob("ex*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                found += [f"{path.name}:{node.lineno}: {v.excerpt}"
+                          for v in CL.notation_violations([fake_cell(node.value)])
+                          if v.rule == "delta-only-on-pre-activations"]
+    assert not found, "\n".join(found)
