@@ -5,8 +5,8 @@ length of each notebook's main line.
   markdown cell of ``solutions/`` (the student notebooks have the same markdown).
 * :func:`concept_order_violations`: a term is used only in or after the notebook (and
   section) that teaches it, as GLOSSARY.md records it (``→ taught in 05 §2; used in …``),
-  unless the first use in a notebook carries a preview: a link to the term's glossary entry
-  or to the notebook that teaches it.
+  unless its first use in each section before that place carries a preview in the same
+  cell: a link to the term's glossary entry or to the notebook that teaches it.
 * :func:`main_line_words`: words of the markdown before ``## Key facts`` (and before any
   ``## Going deeper``).
 
@@ -150,6 +150,7 @@ def _excerpt(source: str, a: int, b: int, width: int = 30) -> str:
 DELTA = r"(?:\\delta(?![A-Za-z])|δ)"
 TOP = r"(?:\^\s*\\top|\^\s*\{\\top\}|\^T\b|\^\{T\}|ᵀ)"
 SPACE = r"(?:\s|\\[,;:! ]|~)*"
+_SUB = r"(?:_\s*\{[^{}]*\}|_\s*[A-Za-z0-9]+)"   # a subscript: _t, _{t+1}
 # a subscript that names a variable, not a time step or a batch row: δ_h, δ_{c}, δ_W …
 _NON_INDEX_SUB = r"_\s*\{?\s*(?:[hcxWzyLb]|\\theta)(?![A-Za-z0-9])"
 
@@ -192,10 +193,10 @@ _NOTATION_PATTERNS = [
     ("no-code-names-in-maths", "both", _CODE_NAME),
     ("no-code-operators-in-maths", "maths", re.compile(r"@")),
     ("columns-in-maths", "both",
-     re.compile(r"(?:" + DELTA + r"\s*a?|(?<![A-Za-z\\])g)\s*(?:_\s*\{[^{}]*\}|_\s*[A-Za-z0-9]+)?"
-                + SPACE + r"W(?![a-z])")),
+     re.compile(r"(?:" + DELTA + r"(?:\s*a(?![A-Za-z])|\s*" + _SUB + r"|(?=\s*\\[,;: !]))|(?<![A-Za-z\\])g\s*"
+                + _SUB + r")" + SPACE + r"W(?![a-z])")),
     ("columns-in-maths", "both",
-     re.compile(DELTA + r"\s*(?:_\s*\{[^{}]*\}|_\s*[A-Za-z0-9]+)?\s*" + TOP + SPACE
+     re.compile(DELTA + r"\s*(?:a(?![A-Za-z])\s*)?(?:" + _SUB + r")?\s*" + TOP + SPACE
                 + r"(?:[xh](?![A-Za-z])|\\mathbf\{[xh]\})")),
     ("one-symbol-per-quantity", "maths", re.compile(r"\\nabla\s*_\s*\{?\s*h|\\(?:bar|overline)\s*\{?\s*h")),
 ]
