@@ -45,6 +45,7 @@ class Cell:
     source: str
     uses_end: int = -1       # where "## References" starts in it (uses are not looked for
                              # in the references); -1: nowhere
+    cell_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ def markdown_cells(root: Path = ROOT, comments: bool = False) -> list[Cell]:
                     if start == m.start():   # a new section (an appendix) opens the cell
                         start = -1
             cells.append(Cell(path.name[:2], path.name, i, ids.get(c.get("id")), section, src,
-                              start))
+                              start, c.get("id")))
     return cells
 
 
