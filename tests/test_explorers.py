@@ -271,23 +271,6 @@ def test_cliff_surface_is_the_clipping_models_loss():
 # ---------------------------------------------------------------------------------------
 # What the notebooks' prose around the explorers says to try, and what it says happens
 # ---------------------------------------------------------------------------------------
-def test_notebook01_explorer_prose():
-    def factor(ex):  # the mean derivative's factor per step over the last 20 steps
-        m = ex.mean_log_norms
-        return 10 ** ((m[-1] - m[-21]) / 20)
-
-    lin = {s: unrolling.explorer_experiment(scale=s, nonlinearity="linear") for s in (0.8, 0.9)}
-    assert lin[0.8].spectral_radius < 1 < lin[0.9].spectral_radius
-    assert factor(lin[0.8]) < 1 < factor(lin[0.9])
-    for ex in lin.values():  # parallel to rho^(t-1)
-        assert abs(np.log10(factor(ex) / ex.spectral_radius)) < 0.02
-    assert unrolling.explorer_experiment(scale=1.5).memory_steps() is None
-    assert unrolling.explorer_experiment(scale=1.5, input_scale=3.0).memory_steps() < 20
-    still = unrolling.explorer_experiment(scale=1.5, input_scale=0.0)
-    linear = unrolling.explorer_experiment(scale=1.5, input_scale=0.0, nonlinearity="linear")
-    np.testing.assert_allclose(still.log_norms, linear.log_norms, atol=1e-12)
-
-
 def test_notebook05_explorer_prose():
     short = truncation.explorer_experiment(4, 4, 6)
     assert short.dependency_kept() == (0, 18) and round(100 * short.norm_ratio) == 85
