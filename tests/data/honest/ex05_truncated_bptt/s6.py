@@ -1,4 +1,5 @@
 import numpy as np
+
 from course_utils.reference import nb01, nb03
 
 

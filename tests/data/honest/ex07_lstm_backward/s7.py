@@ -1,4 +1,5 @@
 import numpy as np
+
 from course_utils.maths import lstm
 
 
