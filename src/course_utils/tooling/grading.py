@@ -334,6 +334,8 @@ def run_cli(args) -> int:
     print(f"sandbox: {sandbox}", file=sys.stderr)
     csv_path, json_path = write_reports(results, args.out)
     feedback = _write_feedback(results, args)
+    if feedback:
+        print(f"wrote the feedback to hand back, one file per student, into {feedback}/")
     from . import grading_html
 
     options = {"--only": args.only or "(all)", "--assignment": args.assignment or "(none)",
@@ -348,8 +350,7 @@ def run_cli(args) -> int:
         print(f"wrote {csv_path} and {json_path}; the class report failed: "
               f"{type(exc).__name__}: {first_line(str(exc))}", file=sys.stderr)
         return 0
-    print(f"wrote {csv_path}, {json_path} and {html_path}"
-          + (f"; feedback for each student in {feedback}/" if feedback else ""))
+    print(f"wrote {csv_path}, {json_path} and {html_path}")
     return 0
 
 

@@ -109,8 +109,9 @@ def _diagnosis(e) -> str:
             [ln.strip() for ln in str(e.reason).splitlines() if ln.strip()][1:]
     out = "".join(f"<p>{esc(ln)}</p>" for ln in lines if ln)
     if details:
-        items = "".join(f'<li{' class="hint"' if d.startswith("Most likely") else ""}>'
-                        f"{esc(d)}</li>" for d in details)
+        hint = ' class="hint"'
+        items = "".join(f'<li{hint if d.startswith("Most likely") else ""}>{esc(d)}</li>'
+                        for d in details)
         out += f"<ul>{items}</ul>"
     return out
 
