@@ -20,6 +20,7 @@ import re
 from pathlib import Path
 
 from ..status import MANUAL, NOT_ATTEMPTED, PASSED, WRONG
+from .grading_notebook import CELL_NUMBERS
 from .grading_reports import SubmissionResult
 from .grading_summary import blamed_steps
 
@@ -38,8 +39,7 @@ pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#f7f7f7;padding:.5rem
 WORDS = {PASSED: ("✓", "passed", "pass"), WRONG: ("✗", "not passed", "fail"),
          NOT_ATTEMPTED: ("–", "not attempted", "not-attempted"),
          MANUAL: ("✎", "written answer, graded by hand", "manual")}
-CELLS = ("Cell numbers count every cell of the notebook from 0 at the top, text cells "
-         "included.")
+CELLS = f"In the grader's messages, {CELL_NUMBERS}."
 
 
 def esc(x) -> str:
@@ -58,7 +58,7 @@ def file_name(student: str) -> str:
     return name + ".html"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def sections(notebook_path: str) -> dict[str, str]:
     """``{exercise id: the heading of the section it is in}`` for a solution notebook
     (the last ``#``–``###`` heading above the exercise's answer cell); {} if unreadable."""

@@ -102,7 +102,7 @@ def _params(fn) -> tuple | None:
         return None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _functions_answering(exercise_id: str) -> tuple:
     """``(name, body)`` of the course functions that answer a code exercise: its
     reference (and truth), and any function with the reference's parameters that passes
