@@ -3,6 +3,7 @@ in-process, and the report's agreement with the terminal (issue 31 items 3 and 6
 
 from __future__ import annotations
 
+import copy
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -79,6 +80,11 @@ def test_one_accessible_file_per_student_with_the_whole_diagnosis(tmp_path, resu
                        ("gus", "time limit"), ("ada", "passed")):
         assert words in (out / f"{who}.html").read_text(), who
     assert grading_feedback.CELLS in page
+    # a line the grader added to the verdict (the answer cell raised) is shown too
+    again = copy.deepcopy(ben)
+    again.exercises[0].reason += "\nThe answer cell (cell 7) raised ValueError: bad"
+    assert "The answer cell (cell 7) raised ValueError: bad" in grading_feedback.render(
+        "ben", [again], ROOT)
 
 
 def test_file_names_are_safe_and_distinct(tmp_path):

@@ -104,6 +104,9 @@ def _diagnosis(e) -> str:
                  if seed is not None else [])
         lines.append(v.get("message", ""))
         details = [d for d in v.get("details", []) or [] if d.strip()]
+        said = [x for x in (*lines, *details) if x]
+        details += [ln.strip() for ln in str(e.reason).splitlines()  # what the grader added
+                    if ln.strip() and not any(x in ln or ln.strip() in x for x in said)]
     else:
         lines, details = [ln for ln in str(e.reason).splitlines() if ln.strip()][:1], \
             [ln.strip() for ln in str(e.reason).splitlines() if ln.strip()][1:]
