@@ -96,6 +96,9 @@ def test_build_only_writes_a_handout_of_the_assigned_exercises(tmp_path, capsys)
     assert cli.main(["build", "--only", "ex03_rnn_backward"]) == 2
     assert cli.main(["build", "--assignment", str(tmp_path / "x"), "--only", "ex99_*"]) == 1
     assert "matches no exercise" in capsys.readouterr().err
+    with pytest.raises(NotebookError, match="none of its exercises"):
+        build.write_assignment(tmp_path, names=["01"], only={"ex03_rnn_backward"},
+                               log=logs.append)
 
 
 def test_an_unassigned_answer_that_shows_an_assigned_one_stops_the_build():

@@ -264,6 +264,8 @@ def make_handout(nb, path, only: set[str] | None = None, log=print):
 
     ids = exercise_ids(path)
     assigned = [i for i in ids if only is None or i in only]
+    if ids and not assigned:
+        raise NotebookError(f"{path.name}: none of its exercises is selected by --only")
     source = copy.deepcopy(nb)
     if only is not None:
         only_assigned(source, set(assigned))
