@@ -260,6 +260,7 @@ def test_partial_credit_survives_a_crash(tmp_path, nb01, stopper, why):
     assert (step.status, step.points) == ("passed", 2), step
     assert fwd.status == "wrong" and fwd.points == 0
     assert f"cell {at} stopped the notebook" in fwd.reason and why in fwd.reason, fwd.reason
+    assert grading_notebook.CELL_NUMBERS in fwd.reason  # says how cells are counted
     assert r.problem.startswith(("the process running the code", "time limit: cell"))
     assert f"cell {at}" in r.problem and "the exercises before it were graded" in r.problem
 

@@ -742,3 +742,18 @@ def test_what_the_readme_warns_against_does_break_or_hide_work(course):
     git(student, "branch", "my-work")
     git(student, "reset", "-q", "--keep", "origin/main")
     assert (student / NB01).read_bytes() != mine and "my answer" not in (student / NB01).read_text()
+
+
+def test_the_report_never_says_a_replaced_notebook_was_not_changed():
+    """Issue 31: "it was replaced" then "Your notebooks were not changed" contradicted
+    each other when one notebook was run only and another edited."""
+    from course_utils.tooling import update
+
+    rep = update.UpdateReport("a" * 40, "b" * 40, kept=[("notebooks/03.ipynb",
+                                                         "notebooks/03.updated.ipynb")],
+                              replaced=["notebooks/01.ipynb"], backup="B")
+    lines: list[str] = []
+    update._log_report(rep, lines.append)
+    text = "\n".join(lines)
+    assert "01.ipynb: you had only run it" in text and "Your notebooks were not changed" not in text
+    assert "The notebooks you had edited were not changed" in text

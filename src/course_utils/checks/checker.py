@@ -143,7 +143,8 @@ class Verdict:
         status = NOT_ATTEMPTED if p.kind == "not-implemented" else WRONG
         return cls(name, status, p.message, list(p.hints if details is None else details),
                    kind=p.kind, output=p.output, got_shape=p.got_shape,
-                   expected_shape=p.expected_shape, case=case, hint=p.hint, error=p.error)
+                   expected_shape=p.expected_shape, case=case, hint=p.hint, error=p.error,
+                   mistake_name=p.mistake_name)
 
 
 # ---------------------------------------------------------------------------------------

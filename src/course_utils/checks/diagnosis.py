@@ -29,8 +29,8 @@ MATCH_TOL = 1e-6  # a mistake reproduces an output when within this relative err
 @dataclass
 class Problem:
     """One diagnosis: ``kind`` (see :data:`KINDS`), the ``message`` and ``hints`` to print,
-    and the failing ``output``, the shapes, the exception's type name (``error``) and the
-    matched ``hint`` where they apply."""
+    and the failing ``output``, the shapes, the exception's type name (``error``), the
+    matched ``hint`` and its mistake's short name (``mistake_name``) where they apply."""
 
     kind: str
     message: str
@@ -40,6 +40,7 @@ class Problem:
     expected_shape: tuple | None = None
     error: str | None = None
     hint: str | None = None
+    mistake_name: str | None = None
 
 
 # ---------------------------------------------------------------------------------------

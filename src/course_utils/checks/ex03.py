@@ -346,8 +346,10 @@ HINT_OVERFLOW = ("exp of a large score overflows: with scores around 1000, np.ex
                  "(scores − scores.max(axis=-1, keepdims=True)): the softmax does not change, "
                  "and the largest exponential is exp(0) = 1.")
 
+NO_MAX_SUBTRACTION = "no-max-subtraction"  # the mistake's name, wherever it is diagnosed
+
 LOSS_MISTAKES = [
-    Mistake(HINT_OVERFLOW, _loss_mistake(stable=False), name="no-max-subtraction"),
+    Mistake(HINT_OVERFLOW, _loss_mistake(stable=False), name=NO_MAX_SUBTRACTION),
     Mistake("the loss is summed over the N·T positions instead of averaged: divide the loss "
             "and its gradient by N·T.", _loss_mistake(divide="none"), name="summed-not-averaged"),
     Mistake("you divided by N only (the batch; CS231n's temporal softmax loss does that): "
@@ -371,7 +373,8 @@ LOSS_MISTAKES = [
 class _LossText(CheckText):
     """NaN or inf is a malformed output, which ends the check before values are compared
     (so before mistakes are matched): in a case whose scores overflow ``np.exp`` (the
-    last one), it is named as the missing max-subtraction."""
+    last one), it is named as the missing max-subtraction: the same hint and mistake id
+    as the catalogued mistake, so the terminal and the class report say the same."""
 
     def numpy_errors(self):
         return np.errstate(all="ignore")  # the verdict explains an overflow; no warnings
@@ -381,7 +384,7 @@ class _LossText(CheckText):
         if problem is None or problem.kind != "non-finite":
             return problem
         if np.max(np.abs(case["scores"])) > np.log(np.finfo(np.float64).max):
-            problem.hint = HINT_OVERFLOW
+            problem.hint, problem.mistake_name = HINT_OVERFLOW, NO_MAX_SUBTRACTION
             problem.hints = [f"Most likely: {HINT_OVERFLOW}"] + [
                 h for h in problem.hints if h not in NAN_HINT]
         return problem

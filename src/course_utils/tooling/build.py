@@ -44,7 +44,7 @@ from .course_files import NB_NAME, notebooks_in  # noqa: F401 (NB_NAME: build's 
 from .editions import (
     NotebookError,
     dumps,
-    make_assignment,
+    make_assignment,  # noqa: F401 (build.make_assignment: the tests use it)
     make_student,
     student_status,
     without_hints,
@@ -185,13 +185,32 @@ def _write_each(dest: Path, root: Path, names: list[str] | None, make, what: str
 
 
 def write_assignment(dest: Path, root: Path = ROOT, names: list[str] | None = None,
-                     log=print) -> list[Path]:
-    """Write the assignment edition of every (or the named) solution notebook into ``dest``.
+                     log=print, only: set[str] | None = None) -> list[Path]:
+    """Write the assignment edition of every (or the named) solution notebook into ``dest``,
+    without the cells that reveal a graded answer (:mod:`course_utils.tooling.handout`).
 
+    ``only``: the exercise ids assigned (default: all); the notebooks written are then
+    those that hold one, and the exercises not assigned keep their answer keys.
     ``dest`` is created if needed; existing files of the same names are replaced. Returns
     the written paths. ``notebooks/`` is not touched.
     """
-    return _write_each(dest, root, names, make_assignment, "assignment edition", log)
+    from . import handout
+
+    if only is not None and not names:
+        files = exercise_cells_notebooks(root, only)
+        names = sorted(files)
+        if not names:
+            raise NotebookError(f"no exercise matches {sorted(only)}")
+    return _write_each(dest, root, names,
+                       lambda nb, path: handout.make_handout(nb, path, only, log),
+                       "assignment edition" + (" (only the assigned exercises)" if only else ""),
+                       log)
+
+
+def exercise_cells_notebooks(root: Path, ids) -> set[str]:
+    """The solution notebooks (file names) that hold one of the exercises ``ids``."""
+    return {nb for nb, entries in catalogue(root).items()
+            if any(e["id"] in ids for e in entries)}
 
 
 def write_nbgrader_source(dest: Path, root: Path = ROOT, names: list[str] | None = None,

@@ -49,11 +49,12 @@ COMMANDS = (
     Command("fresh", "NN [NN…]",
             "write a fresh copy of notebook NN next to yours (NN_name.fresh.ipynb); yours is "
             "not touched", "student", "none"),
-    Command("build", "[NAMES…] [--no-execute] [--check] [--force] [--assignment DIR] "
-            "[--nbgrader-source DIR]",
+    Command("build", "[NAMES…] [--no-execute] [--check] [--force] [--assignment DIR "
+            "[--only SELECTORS]] [--nbgrader-source DIR]",
             "regenerate notebooks/ from solutions/ and re-execute solutions/; --check: is "
             "notebooks/ up to date?; --assignment DIR: the assignment edition (no model "
-            "answers, no Further-exercise hints) into DIR", "instructor", "dev"),
+            "answers, no Further-exercise hints, no cell that shows a graded answer) into "
+            "DIR; --only: a handout of only those exercises", "instructor", "dev"),
     Command("exercises", "[--json] [--markdown] [--readme] [--only SELECTORS] "
             "[--assignment FILE]",
             "the exercise catalogue: notebook, id, title, points; --readme rewrites the "
@@ -131,15 +132,19 @@ def _sibling(name: str):
 
 
 def _cmd_build(args) -> int:
-    from . import build
+    from . import build, grading_select
 
+    if args.only and not args.assignment:
+        print("error: --only writes a handout: give --assignment DIR too", file=sys.stderr)
+        return 2
     if args.assignment or args.nbgrader_source:
         try:
             if args.assignment:
-                build.write_assignment(args.assignment, names=args.names or None)
+                build.write_assignment(args.assignment, names=args.names or None,
+                                       only=_build_only(args.only))
             if args.nbgrader_source:
                 build.write_nbgrader_source(args.nbgrader_source, names=args.names or None)
-        except (build.NotebookError, OSError) as exc:
+        except (build.NotebookError, OSError, grading_select.GradingError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         return 0
@@ -155,6 +160,16 @@ def _cmd_build(args) -> int:
             print(f"{r.student} is not what the generator makes from {r.solution}")
         return 1 if stale else 0
     return 1 if any(r.status == "kept (edited)" for r in results) else 0
+
+
+def _build_only(only: str) -> set[str] | None:
+    """The exercise ids ``build --only`` selects (None: every exercise)."""
+    if not only:
+        return None
+    from . import build, grading_select
+
+    cat = grading_select.select(build.catalogue(), grading_select.selectors(None, only))
+    return {e["id"] for entries in cat.values() for e in entries}
 
 
 def _cmd_exercises(args) -> int:
@@ -273,6 +288,10 @@ def _add_build(b):
     b.add_argument("--assignment", type=Path, metavar="DIR",
                    help="write the assignment edition (no model answers, no Further-exercise "
                    "hints) into DIR instead; notebooks/ and solutions/ are not touched")
+    b.add_argument("--only", default="", metavar="SELECTORS",
+                   help="with --assignment: a handout of only these exercises (comma-separated "
+                   "ids, globs or notebook numbers, as `grade --only`); the others keep the "
+                   "course's answer so the notebook runs; grade with the same --only")
     b.add_argument("--nbgrader-source", type=Path, metavar="DIR",
                    help="write solutions/ without Further-exercise hints into DIR, an nbgrader "
                    "source folder whose release is the assignment edition")

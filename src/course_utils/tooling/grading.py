@@ -330,22 +330,18 @@ def run_cli(args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(format_table(results))
-    from . import sandbox_view
-
-    if sandbox_view.view() != "bwrap":
-        print(sandbox_view.BWRAP_MISSING, file=sys.stderr)
+    sandbox = sandbox_line()
+    print(f"sandbox: {sandbox}", file=sys.stderr)
     csv_path, json_path = write_reports(results, args.out)
+    feedback = _write_feedback(results, args)
+    if feedback:
+        print(f"wrote the feedback to hand back, one file per student, into {feedback}/")
     from . import grading_html
 
     options = {"--only": args.only or "(all)", "--assignment": args.assignment or "(none)",
                "--timeout": f"{args.timeout:g} s", "--cell-timeout": f"{args.cell_timeout:g} s",
                "--heldout": args.heldout, "--seed": ", ".join(map(str, args.seeds or [])) or
-               "(drawn at random)", "--jobs": args.jobs,
-               "sandbox": {"bwrap": "bubblewrap: an allow-list view of the disk",
-                           "namespaces": "Linux namespaces: the disk read-only, the course "
-                           "hidden; " + sandbox_view.BWRAP_MISSING,
-                           "none": "a process with limits only: " + sandbox_view.BWRAP_MISSING,
-                           }[sandbox_view.view()]}
+               "(drawn at random)", "--jobs": args.jobs, "sandbox": sandbox}
     try:  # the grades are written whatever happens to the class report
         run = grading_html.run_info(results, root=args.root, options=options,
                                     digest=course_digest(args.root))
@@ -356,6 +352,31 @@ def run_cli(args) -> int:
         return 0
     print(f"wrote {csv_path}, {json_path} and {html_path}")
     return 0
+
+
+def sandbox_line() -> str:
+    """What the sandbox's code sees on this machine, in words: the one line ``course grade``
+    prints and the class report records."""
+    from . import sandbox_view
+
+    return {"bwrap": "bubblewrap: an allow-list view of the disk",
+            "namespaces": "Linux namespaces: the disk read-only, the course hidden; "
+            + sandbox_view.BWRAP_MISSING,
+            "none": "a process with limits only: " + sandbox_view.BWRAP_MISSING,
+            }[sandbox_view.view()]
+
+
+def _write_feedback(results, args) -> Path | None:
+    """The students' feedback files (``OUT/feedback/<student>.html``), or None if they could
+    not be written (said on standard error; the grades stand)."""
+    from . import grading_feedback
+
+    try:
+        return grading_feedback.write_feedback(results, args.out / "feedback", args.root)
+    except Exception as exc:
+        print(f"the feedback files failed: {type(exc).__name__}: {first_line(str(exc))}",
+              file=sys.stderr)
+        return None
 
 
 def _child_main(argv: list[str]) -> int:

@@ -22,7 +22,13 @@ from pathlib import Path
 
 from ..status import MANUAL, NOT_ATTEMPTED, PASSED, WRONG
 from .grading_reports import SubmissionResult
-from .grading_summary import NotebookSummary, class_summary, status_counts, students_in
+from .grading_summary import (
+    NotebookSummary,
+    blamed_steps,
+    class_summary,
+    status_counts,
+    students_in,
+)
 
 # Okabe & Ito (2008): blue #0072B2, vermillion #D55E00, orange #E69F00; tints for cells.
 STATUS_STYLE = {PASSED: ("✓", "pass", "#cfe6f5"), WRONG: ("✗", "fail", "#f8d5bd"),
@@ -189,7 +195,7 @@ def _exercise(ex, n_submissions: int) -> str:
             out.append(
                 f'<li><details data-mistake="{esc(g.key)}" data-count="{g.count}"><summary>'
                 f"<strong>{esc(g.label)}</strong>: {_plural(g.count, 'student')}</summary><div>"
-                f'{hints}<p class="muted">Mistake id: <code>{esc(g.key)}</code></p>'
+                f'{hints}{_step_link(g.key)}<p class="muted">Mistake id: <code>{esc(g.key)}</code></p>'
                 f"<p>Students:</p>{_student_list(g.students)}</div></details></li>")
         out.append("</ol>")
     else:
@@ -202,6 +208,17 @@ def _exercise(ex, n_submissions: int) -> str:
                        f"<div>{_student_list(g.students)}</div></details></li>")
         out.append("</ul>")
     return "\n".join(out)
+
+
+def _step_link(mistake: str) -> str:
+    """A sentence linking a sequence failure caused by the student's own step function to
+    that step's exercise in this report ("" for any other mistake)."""
+    steps = blamed_steps(mistake)
+    if not steps:
+        return ""
+    links = " and ".join(f'<a href="#{esc(s)}"><code>{esc(s)}</code></a>' for s in steps)
+    return (f'<p data-caused-by="{esc(" ".join(steps))}">Caused by the students\' own step '
+            f"function: see {links} (fixing the step fixes this too).</p>")
 
 
 def _overview(nb: NotebookSummary) -> str:

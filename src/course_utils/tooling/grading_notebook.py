@@ -49,6 +49,8 @@ DEFAULT_TIMEOUT = 600          # s per notebook
 DEFAULT_CELL_TIMEOUT = 300     # s per cell and per call of a student's function
 DEFAULT_HELDOUT = 1            # held-out seeds per exercise
 KILL_GRACE = 60                # s after the notebook time limit before a worker is killed
+# How the grader's messages number cells (the position in the file, as nbformat reads it).
+CELL_NUMBERS = "cells are numbered from 0 at the top of the notebook, text cells included"
 
 
 def _all(entries, status, reason, cause=""):
@@ -268,7 +270,8 @@ def _score_one(g: Grading, entry: dict, errors: dict) -> ExerciseResult:
     if loaded.stopped and i is not None and i not in loaded.ran:
         cell, why = loaded.stopped
         return ExerciseResult.of(entry, WRONG, f"not checked: cell {cell} stopped the notebook "
-                                 f"before this exercise's cell {i} ran ({why})",
+                                 f"before this exercise's cell {i} ran ({why}; "
+                                 f"{CELL_NUMBERS})",
                                  cause=loaded.stopped_cause)
     left = loaded.deadline - time.monotonic()
     if left <= 1:

@@ -190,6 +190,23 @@ def _add_submission(nb: NotebookSummary, r: SubmissionResult, who: str) -> None:
             target.append((who, e.id, first_line(e.reason)))
 
 
+STEP_MISTAKES = ("step-", "own-step-function-wrong")  # a sequence failing by its step
+
+
+def blamed_steps(mistake: str | None) -> list[str]:
+    """The exercises whose function a diagnosed mistake blames, when a sequence function
+    fails because of the student's own step function (``ex03_rnn_backward/step-…`` or
+    ``…/own-step-function-wrong``): the ids of the step exercises it uses; else []."""
+    eid, _, name = (mistake or "").partition("/")
+    if not name.startswith(STEP_MISTAKES):
+        return []
+    from ..checks import discovery
+
+    entry = discovery.find(eid)
+    uses = list(getattr(getattr(entry, "probes", None), "uses", ()) or ())
+    return [u for u in uses if "_step_" in u] or uses
+
+
 def status_counts(ex: ExerciseSummary) -> dict[str, int]:
     """Submissions per status (pass, fail, not attempted, manual), zeros included."""
     return {s: ex.counts.get(s, 0) for s in STATUSES}

@@ -242,8 +242,9 @@ def _log_report(rep: UpdateReport, log) -> None:
     for rel in rep.restored:
         log(f"  {rel}: you had deleted it; the course's new version is there again")
     if rep.kept:
-        log("Your notebooks were not changed. Open the .updated.ipynb next to one to see what "
-            "changed; copy your answers into it when you like (or keep working in yours).")
+        log("The notebooks you had edited were not changed. Open the .updated.ipynb next to "
+            "one to see what changed; copy your answers into it when you like (or keep "
+            "working in yours).")
     log(f"The backup (your files as they were, and git's index) stays in {rep.backup}")
 
 
