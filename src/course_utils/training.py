@@ -60,9 +60,9 @@ class Chunk(NamedTuple):
 class _Recorder:
     """What :func:`fit` does around each update: record it, log, tick the bar, evaluate."""
 
-    def __init__(self, hist: History, clk: TrainingClock, bar, postfix, log_every: int, items):
-        self.hist, self.clk, self.bar, self.postfix = hist, clk, bar, postfix
-        self.log_every, self.items, self.recent = log_every, items, []
+    def __init__(self, hist: History, clk: TrainingClock, bar, progress: Progress, items):
+        self.hist, self.clk, self.bar, self.postfix = hist, clk, bar, progress.postfix
+        self.log_every, self.items, self.recent = progress.log_every, items, []
 
     def stopped(self, norm, loss, hook, *, diverging: bool) -> bool:
         """Record an update's loss and norm (if given), then ask ``hook`` whether to stop."""
@@ -214,7 +214,7 @@ def fit(update, batches, *, schedule: Schedule = Schedule(), evaluation: Evaluat
     clk = TrainingClock(schedule.clock, device, ev is not None and ev.counted)
     bar = tqdm(total=progress.total, desc=progress.desc, disable=not progress.show,
                **{"leave": False, **(progress.options or {})})
-    state, rec = None, _Recorder(hist, clk, bar, progress.postfix, progress.log_every, items)
+    state, rec = None, _Recorder(hist, clk, bar, progress, items)
     max_steps, budget_s, every = schedule.steps, schedule.seconds, schedule.eval_every
     solved = None if schedule.stop_below is None else _below(schedule.stop_below)
     if max_steps is not None and hist.n_steps >= max_steps:

@@ -54,7 +54,7 @@ class CharLM(nn.Module):
     ``forward(x, state=None)``: ``x: (B, T)`` int64 → ``(logits (B, T, V), new_state)``.
     """
 
-    def __init__(self, vocab_size: int, hidden: int = 256, num_layers: int = 1,
+    def __init__(self, vocab_size: int, hidden: int = 256, *, num_layers: int = 1,
                  cell: str = "lstm", emb_dim: int | None = None, dropout: float = 0.0,
                  dropout_where: str = "io", layer_dropout: float = 0.0,
                  tie_weights: bool = False):
@@ -91,7 +91,7 @@ def n_params(model: nn.Module) -> int:
 _GATES = {"lstm": 4, "rnn": 1, "gru": 3}
 
 
-def param_count(vocab_size: int, hidden: int, cell: str = "lstm", num_layers: int = 1,
+def param_count(vocab_size: int, hidden: int, cell: str = "lstm", num_layers: int = 1, *,
                 emb_dim: int | None = None, tie_weights: bool = False) -> int:
     """Parameters of ``CharLM(vocab_size, hidden, num_layers, cell, emb_dim, tie_weights=…)``,
     by formula.
@@ -244,7 +244,7 @@ def _nonfinite(hist):
 
 
 @torch.no_grad()
-def sample(model, vocab, prompt: str = "\n", n: int = 300, temperature: float = 1.0,
+def sample(model, vocab, prompt: str = "\n", n: int = 300, temperature: float = 1.0, *,
            seed: int = 0) -> str:
     """Generate ``n`` characters after ``prompt`` by sampling ``softmax(logits / temperature)``.
 
