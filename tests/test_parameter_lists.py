@@ -12,10 +12,14 @@ import ast
 import re
 from pathlib import Path
 
-import pytest
-
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "course_utils"
 MAX_POSITIONAL, MAX_TOTAL = 5, 10
+# Over the limit, with the change that will bring it under: "file function".
+PENDING = {
+    # 3 positional, 11 in all: every parameter is a field of the grading Job; it should take
+    # the Job itself once the Job's hand-off (issue 30 item 1) has settled.
+    "tooling/grading_notebook.py grade_notebook",
+}
 
 
 def _exempt(rel: str) -> bool:
@@ -54,15 +58,20 @@ def test_the_counter_sees_positional_keyword_only_and_methods():
                                               ("m", 3, 1, 2)]
 
 
+def test_every_pending_exception_is_still_over_the_limit():
+    over = {f.split(":")[0] + " " + f.split(" ")[1].rstrip(":") for f in offenders()}
+    assert PENDING <= over, f"no longer over the limit, drop from PENDING: {PENDING - over}"
+
+
 def test_the_rule_exempts_only_the_maths_the_references_and_the_exercise_modules():
     assert _exempt("maths/rnn.py") and _exempt("reference/nb08.py") and _exempt("checks/ex07.py")
     assert not _exempt("checks/checker.py") and not _exempt("lessons/charlm.py")
     assert not _exempt("checks/exercises.py")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 30 item 4: the long parameter lists are not cut yet")
 def test_no_function_takes_more_than_5_positional_or_10_parameters():
-    found = offenders()
+    found = [f for f in offenders() if f.split(":")[0] + " " + f.split(" ")[1].rstrip(":")
+             not in PENDING]
     assert not found, (f"{len(found)} functions take more than {MAX_POSITIONAL} positional "
                        f"or {MAX_TOTAL} parameters in all (make the rest keyword-only, or group "
                        "them into a small dataclass):\n" + "\n".join(found))
