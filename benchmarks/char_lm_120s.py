@@ -121,10 +121,11 @@ def run_model(cell, cfg, seed, args, train, val, test=None, hidden=None, save=No
     torch.manual_seed(seed)
     model = build(cell, cfg, V, hidden)
     lr = args.rnn_lr if cell == "rnn" else args.lr
-    h = charlm.train(model, train, val, batch_size=args.batch, seq_len=cfg["seq_len"], lr=lr,
-                     clip=args.clip, time_budget_s=args.seconds, eval_every=0, progress=False,
-                     cosine=True, seed=seed, name=f"{cell} H={hidden} seed {seed}",
-                     clock=args.clock)
+    torch.manual_seed(seed)  # after the model is built: the seed of training's dropout masks
+    h = charlm.train(model, train, val, batch_size=args.batch, seq_len=cfg["seq_len"],
+                     adam=charlm.Adam(lr=lr, clip=args.clip, cosine=True),
+                     schedule=charlm.Schedule(seconds=args.seconds, clock=args.clock),
+                     progress=False, name=f"{cell} H={hidden} seed {seed}")
     r = {"cell": cell, "hidden": hidden, "params": charlm.n_params(model), "seed": seed,
          "lr": lr, "steps": h.n_steps, "chars_seen": h.chars_seen,
          "epochs": round(h.chars_seen / len(train), 2),

@@ -190,9 +190,10 @@ def train_one(task):
     part, label, init, T, seed, max_steps = task
     torch.set_flush_denormal(True)
     kw = dict(chrono_T_max=T) if init == "chrono" else dict(forget_bias=1.0)
-    h = longrange.train_adding("lstm", T=T, hidden=HIDDEN, steps=max_steps, lr=LR, batch=BATCH,
-                               clip=CLIP, seed=seed, eval_every=EVAL_EVERY,
-                               stop_below=SOLVED if part == "stop" else None, threads=1, **kw)
+    schedule = longrange.Schedule(steps=max_steps, eval_every=EVAL_EVERY,
+                                  stop_below=SOLVED if part == "stop" else None)
+    h = longrange.train_adding("lstm", T=T, hidden=HIDDEN, batch=BATCH, seed=seed,
+                               adam=longrange.Adam(lr=LR, clip=CLIP), schedule=schedule, **kw)
     below = h.final_mse < SOLVED
     first = [s for s, m in zip(h.steps, h.eval_mse) if m < SOLVED]
     return dict(part=part, model=label, init=init, T=T, seed=seed, steps=h.steps[-1],

@@ -47,8 +47,9 @@ def train_one(task):
     """One training run; ``task`` = (part, T, label, cell, forget_bias, steps, seed, hidden)."""
     part, T, label, cell, fb, steps, seed, hidden = task
     torch.set_flush_denormal(True)
-    h = longrange.train_adding(cell, T=T, hidden=hidden, steps=steps, lr=LR, batch=BATCH,
-                               clip=CLIP, seed=seed, forget_bias=fb, eval_every=EVAL_EVERY)
+    h = longrange.train_adding(cell, T=T, hidden=hidden, batch=BATCH, seed=seed, forget_bias=fb,
+                               adam=longrange.Adam(lr=LR, clip=CLIP),
+                               schedule=longrange.Schedule(steps=steps, eval_every=EVAL_EVERY))
     below = [s for s, m in zip(h.steps, h.eval_mse) if m < SOLVED]
     return dict(part=part, T=T, model=label, cell=cell, forget_bias=fb, steps=steps,
                 seed=seed, final_mse=round(h.final_mse, 6),

@@ -82,8 +82,9 @@ def test_training_learns_a_periodic_text_and_records_history():
     ids = np.tile(np.arange(7), 600)
     torch.manual_seed(0)
     m = charlm.CharLM(7, 16, cell="lstm")
-    h = charlm.train(m, ids[:3500], ids[3500:], batch_size=8, seq_len=20, lr=1e-2, clip=1.0,
-                     max_steps=60, time_budget_s=None, eval_every=30, progress=False)
+    h = charlm.train(m, ids[:3500], ids[3500:], batch_size=8, seq_len=20,
+                     adam=charlm.Adam(lr=1e-2, clip=1.0),
+                     schedule=charlm.Schedule(steps=60, eval_every=30), progress=False)
     assert h.val_steps[-1] == 60 and len(h.val_bpc) == 2
     assert h.final_val_bpc < 0.5 < math.log2(7)
     per_epoch = 8 * (3500 // 8 - 1)  # 8 streams of 437 ids: 436 targets each
@@ -98,7 +99,8 @@ def test_training_time_budget_and_cosine():
     c = text.load_corpus()
     m = charlm.CharLM(len(c.vocab), 16)
     h = charlm.train(m, c.train[:20000], c.val[:2000], batch_size=8, seq_len=20,
-                     time_budget_s=0.5, eval_every=0, progress=False, cosine=True)
+                     adam=charlm.Adam(lr=3e-3, cosine=True), schedule=charlm.Schedule(seconds=0.5),
+                     progress=False)
     assert h.seconds >= 0.5 and h.val_bpc
 
 
@@ -156,11 +158,11 @@ def test_history_counts_every_step():
     ids = np.tile(np.arange(5), 200)
     torch.manual_seed(0)
     m = charlm.CharLM(5, 4, cell="rnn")
-    h = charlm.train(m, ids[:800], ids[800:], batch_size=4, seq_len=10, max_steps=23,
-                     time_budget_s=None, eval_every=0, progress=False, record_every=10)
+    h = charlm.train(m, ids[:800], ids[800:], batch_size=4, seq_len=10,
+                     schedule=charlm.Schedule(steps=23), progress=False)
     assert h.n_steps == 23 and h.log_steps[-1] == 20 and h.clock == "wall"
-    h = charlm.train(m, ids[:800], ids[800:], batch_size=4, seq_len=10, max_steps=None,
-                     time_budget_s=0.2, eval_every=0, progress=False, clock="cpu")
+    h = charlm.train(m, ids[:800], ids[800:], batch_size=4, seq_len=10,
+                     schedule=charlm.Schedule(seconds=0.2, clock="cpu"), progress=False)
     assert h.clock == "cpu" and h.seconds >= 0.2 and h.n_steps > 0
 
 

@@ -57,7 +57,7 @@ def test_cell_state_jacobians_match_torch_autograd(forget_bias):
     Wx, Wh, b = p.Wx * 3, p.Wh * 3, p.b    # larger weights: the paths through h matter
     x = rng.uniform(0, 1, size=(N, T, 2))
     zeros = np.zeros((N, H))
-    J = memory.cell_state_jacobians(x, zeros, zeros, Wx, Wh, b)
+    J = memory.cell_state_jacobians(x, zeros, zeros, (Wx, Wh, b))
     J_torch = _torch_cell_jacobians(x, Wx, Wh, b)
     assert J.shape == (N, T + 1, H, H)
     np.testing.assert_allclose(J, J_torch, rtol=1e-9, atol=1e-14)

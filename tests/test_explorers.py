@@ -150,7 +150,7 @@ def test_unrolling_memory_matches_torch_autograd(nonlinearity):
     T, N, D, H = 15, 3, 2, 6
     x, h0, Wxh, Whh, b = unrolling.memory_problem(1.3, T=T, N=N, D=D, H=H, seed=4)
     b = np.random.default_rng(5).normal(size=H) * 0.3  # a bias, so relu is neither on nor off
-    got = unrolling.first_input_log_norms(x, h0, Wxh, Whh, b, nonlinearity)
+    got = unrolling.first_input_log_norms(x, h0, Wxh, Whh, b, nonlinearity=nonlinearity)
     xt, h0t, Wxt, Wht, bt = (torch.from_numpy(np.asarray(a, float)) for a in (x, h0, Wxh, Whh, b))
     act = ACTS[nonlinearity]
     for n in range(N):

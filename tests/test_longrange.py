@@ -58,7 +58,8 @@ def test_make_model_irnn_is_relu_with_identity_recurrence():
 
 def test_training_is_reproducible_and_learns_short_sequences():
     threads = torch.get_num_threads()
-    kw = dict(T=8, hidden=16, steps=300, lr=1e-2, eval_every=100, n_eval=500, forget_bias=1.0)
+    kw = dict(T=8, hidden=16, schedule=longrange.Schedule(steps=300, eval_every=100),
+              adam=longrange.Adam(lr=1e-2), n_eval=500, forget_bias=1.0)
     h1 = longrange.train_adding("lstm", **kw)
     h2 = longrange.train_adding("lstm", **kw)
     assert torch.get_num_threads() == threads  # restored
@@ -77,8 +78,8 @@ def test_eval_data_is_fixed_and_separate_from_training_stream():
 
 
 def test_lstm_gate_trace_reproduces_the_torch_model():
-    hist = longrange.train_adding("lstm", T=8, hidden=5, steps=20, eval_every=10, n_eval=50,
-                                  forget_bias=2.0)
+    hist = longrange.train_adding("lstm", T=8, hidden=5, n_eval=50, forget_bias=2.0,
+                                  schedule=longrange.Schedule(steps=20, eval_every=10))
     model = hist.model
     x, _ = longrange.adding_problem(3, 8, np.random.default_rng(4))
     tr = longrange.lstm_gate_trace(model, x)
@@ -124,11 +125,12 @@ def test_make_model_chrono_init():
 
 
 def test_train_adding_stops_at_the_first_evaluation_below_stop_below():
-    kw = dict(T=8, hidden=16, steps=600, lr=1e-2, eval_every=50, n_eval=500, forget_bias=1.0)
-    full = longrange.train_adding("lstm", **kw)
+    kw = dict(T=8, hidden=16, adam=longrange.Adam(lr=1e-2), n_eval=500, forget_bias=1.0)
+    full = longrange.train_adding("lstm", schedule=longrange.Schedule(steps=600, eval_every=50), **kw)
     below = [s for s, m in zip(full.steps, full.eval_mse) if m < 0.05]
     assert below and below[0] < 600  # this easy instance gets below 0.05 early
-    stopped = longrange.train_adding("lstm", stop_below=0.05, **kw)
+    stopped = longrange.train_adding(
+        "lstm", schedule=longrange.Schedule(steps=600, eval_every=50, stop_below=0.05), **kw)
     assert stopped.steps[-1] == below[0]
     assert stopped.steps == full.steps[:len(stopped.steps)]
     assert stopped.eval_mse == full.eval_mse[:len(stopped.eval_mse)]

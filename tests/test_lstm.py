@@ -114,7 +114,7 @@ def test_state_gradients_match_autograd():
     p = lstm.params_from_torch(m)
     x, h0, c0, *_ = _data(N, T, D, H)
     dhT = np.random.default_rng(5).normal(size=(N, H))
-    dh, dc = cell_flow.lstm_state_gradients(x, h0, c0, *p.as_tuple(), dhT)
+    dh, dc = cell_flow.lstm_state_gradients(x, h0, c0, p, dhT)
     assert dh.shape == dc.shape == (N, T + 1, H)
 
     cell = torch.nn.LSTMCell(D, H, dtype=torch.float64)
@@ -142,7 +142,7 @@ def test_rnn_state_gradients_match_autograd():
     p = rnn.init_rnn_params(D, H, rng)
     x, h0 = rng.normal(size=(N, T, D)), rng.normal(size=(N, H))
     dhT = rng.normal(size=(N, H))
-    dh = cell_flow.rnn_state_gradients(x, h0, *p.as_tuple(), dhT)
+    dh = cell_flow.rnn_state_gradients(x, h0, p, dhT)
     hs = [torch.tensor(h0, requires_grad=True)]
     W = [torch.from_numpy(a) for a in p.as_tuple()]
     for t in range(T):
@@ -265,8 +265,8 @@ def test_direct_cell_gradients_equal_autograd_with_the_paths_through_h_cut(scale
     Wx, Wh, b = p.Wx * scale, p.Wh * scale, p.b
     x, h0, c0 = rng.normal(size=(N, T, D)), rng.normal(size=(N, H)), rng.normal(size=(N, H))
     dhT = rng.normal(size=(N, H))
-    _, dc = cell_flow.lstm_state_gradients(x, h0, c0, Wx, Wh, b, dhT)
-    direct = cell_flow.direct_cell_gradients(x, h0, c0, Wx, Wh, b, dc[:, T])
+    _, dc = cell_flow.lstm_state_gradients(x, h0, c0, (Wx, Wh, b), dhT)
+    direct = cell_flow.direct_cell_gradients(x, h0, c0, (Wx, Wh, b), dc[:, T])
     assert direct.shape == (N, T + 1, H)
 
     tW = [torch.from_numpy(a) for a in (Wx, Wh, b)]
@@ -291,8 +291,8 @@ def test_without_recurrent_weights_the_total_is_the_direct_path():
     z = np.zeros((N, H))
     dhT = rng.normal(size=(N, H))
     Wh0 = np.zeros_like(p.Wh)
-    _, dc = cell_flow.lstm_state_gradients(x, z, z, p.Wx, Wh0, p.b, dhT)
-    direct = cell_flow.direct_cell_gradients(x, z, z, p.Wx, Wh0, p.b, dc[:, T])
+    _, dc = cell_flow.lstm_state_gradients(x, z, z, (p.Wx, Wh0, p.b), dhT)
+    direct = cell_flow.direct_cell_gradients(x, z, z, (p.Wx, Wh0, p.b), dc[:, T])
     assert rel_error(dc, direct) < 1e-13
 
 
@@ -302,7 +302,7 @@ def test_cell_step_jacobians_match_autograd():
     p = lstm.init_lstm_params(D, H, rng, forget_bias=1.0)
     Wx, Wh, b = p.Wx * 3, p.Wh * 3, p.b
     x, h0, c0 = rng.normal(size=(N, T, D)), rng.normal(size=(N, H)), rng.normal(size=(N, H))
-    K, f = cell_flow.cell_step_jacobians(x, h0, c0, Wx, Wh, b)
+    K, f = cell_flow.cell_step_jacobians(x, h0, c0, (Wx, Wh, b))
     assert K.shape == (N, T, H, H) and f.shape == (N, T, H)
     h_np, c_np = nb07.lstm_forward(x, h0, c0, Wx, Wh, b)
     tW = [torch.from_numpy(a) for a in (Wx, Wh, b)]

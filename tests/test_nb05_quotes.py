@@ -41,14 +41,14 @@ def test_memory_numbers_in_the_text_equal_the_results_file(memory):
 
 def test_bytes_saved_for_backward_are_recomputed(memory):
     s = memory["setup"]
-    arrays = truncation_experiments._problem(1600, s["N"], s["D"], s["H"], 0, np.float32)
+    arrays = truncation_experiments._problem(1600, s["N"], s["D"], s["H"], 0, dtype=np.float32)
     x, h0, Wxh, Whh, b, dh = (torch.from_numpy(a) for a in arrays)
     params = [w.clone().requires_grad_(True) for w in (Wxh, Whh, b)]
     quoted = {r["method"]: r["peak_bytes"] for r in memory["torch"] if r["T"] == 1600}
     with runtime.torch_threads(1):
         for method in tbptt.METHODS:
             with profiling.SavedTensorTracker() as tracker:
-                truncation_experiments.torch_pass(method, x, h0, params, dh, s["k"])
+                truncation_experiments.torch_pass(method, x, h0, params, dh, k=s["k"])
             assert tracker.peak == quoted[method], method
 
 

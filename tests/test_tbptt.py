@@ -123,7 +123,8 @@ def test_contributions_sum_to_gradient_and_randomized_is_unbiased(case):
     dl[:, -1] = c["dh"][:, -1]
     h = nb01.rnn_forward(c["x"], c["h0"], c["Wxh"], c["Whh"], c["b"])
     full = nb03.rnn_backward(dl, c["x"], c["h0"], h, c["Wxh"], c["Whh"])[3]
-    contrib = tbptt_numpy.contributions_by_lag(c["x"], c["h0"], c["Wxh"], c["Whh"], c["b"], c["dh"][:, -1])
+    contrib = tbptt_numpy.contributions_by_lag(c["x"], c["h0"], c["Wxh"], c["Whh"], c["b"],
+                                           dh_last=c["dh"][:, -1])
     assert contrib.shape == (T, H, H)
     assert rel_error(contrib.sum(0), full) < 1e-12
     surv = 0.7 ** np.arange(T)

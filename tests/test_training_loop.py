@@ -1,6 +1,7 @@
 """The one training loop (training.fit), its History and its hooks; the updates and clipping."""
 
 import math
+import time
 
 import numpy as np
 import pytest
@@ -31,8 +32,9 @@ class _Count:
 def test_fit_records_logs_evaluations_and_stops_at_max_steps():
     upd = _Count()
     evals = iter([10.0, 20.0, 30.0, 40.0])
-    h = training.fit(upd, iter(range(1, 100)), max_steps=7, log_every=3, evaluate=lambda: next(evals),
-                     eval_every=3, eval_first=True, eval_last=True, items=lambda b: 5)
+    h = training.fit(upd, iter(range(1, 100)), schedule=training.Schedule(steps=7, eval_every=3),
+                     evaluation=training.Evaluation(lambda: next(evals), first=True, last=True),
+                     progress=training.Progress(log_every=3), items=lambda b: 5)
     assert h.losses == [1, 2, 3, 4, 5, 6, 7] and h.grad_norms == [2.0] * 7 and h.clipped == [True] * 7
     assert h.n_steps == 7 and h.items_seen == 35
     assert h.log_steps == [3, 6] and h.log_losses == [2.0, 5.0]
@@ -54,9 +56,11 @@ def test_fit_diverged_stops_before_the_step_and_solved_after_the_evaluation():
     assert h.stopped_at == 4 and h.diverged and h.message == "big" and h.n_steps == 4
     assert h.losses == [1, 2, 3, 4, 5] and len(h.clipped) == 4  # no step for the fifth
     assert h.final_loss() == math.inf
-    h = training.fit(_Count(), iter(range(1, 100)), evaluate=lambda: 0.5, eval_every=2,
-                     solved=lambda h: "solved" if h.n_updates >= 4 else None)
-    assert h.stopped_at == 4 and not h.diverged and h.message == "solved" and h.eval_steps == [2, 4]
+    evals = iter([0.9, 0.4, 0.1])
+    h = training.fit(_Count(), iter(range(1, 100)), evaluation=training.Evaluation(lambda: next(evals)),
+                     schedule=training.Schedule(eval_every=2, stop_below=0.5))
+    assert h.stopped_at == 4 and not h.diverged and h.eval_steps == [2, 4]
+    assert h.message == "evaluation below 0.5"
 
 
 def test_fit_draws_no_batch_for_zero_steps_and_uses_the_time_budget():
@@ -67,12 +71,43 @@ def test_fit_draws_no_batch_for_zero_steps_and_uses_the_time_budget():
             drawn.append(i)
             yield i
 
-    h = training.fit(_Count(), source(), max_steps=0)
+    h = training.fit(_Count(), source(), schedule=training.Schedule(steps=0))
     assert h.n_steps == 0 and drawn == []
-    h = training.fit(_Count(), source(), time_budget_s=0.05, clock="cpu")
+    h = training.fit(_Count(), source(), schedule=training.Schedule(seconds=0.05, clock="cpu"))
     assert h.n_steps > 0 and h.seconds >= 0.05 and h.clock == "cpu"
     with pytest.raises(ValueError, match="clock"):
-        training.fit(_Count(), [1], clock="sundial")
+        training.fit(_Count(), [1], schedule=training.Schedule(clock="sundial"))
+
+
+def test_fit_counts_evaluation_time_only_when_asked_and_skips_a_repeated_last_evaluation(
+        monkeypatch):
+    now = [0.0]  # a fake CPU clock: only the evaluations take time
+    monkeypatch.setattr(time, "process_time", lambda: now[0])
+
+    def evaluate():
+        now[0] += 1.0
+        return 1.0
+
+    plain = training.Schedule(steps=3, clock="cpu", eval_every=2)
+    h = training.fit(_Count(), iter(range(1, 9)), schedule=plain,
+                     evaluation=training.Evaluation(evaluate, last=True))
+    assert h.eval_steps == [2, 3] and h.seconds == 0.0
+    h = training.fit(_Count(), iter(range(1, 9)), schedule=training.Schedule(steps=2, clock="cpu", eval_every=2),
+                     evaluation=training.Evaluation(evaluate, first=True, last=True, counted=True))
+    assert h.eval_steps == [0, 2] and h.seconds == 2.0  # no repeat of step 2's evaluation
+
+
+def test_adam_cosine_decay_goes_from_lr_to_lr_over_20_along_the_schedule():
+    w = torch.nn.Parameter(torch.zeros(1))
+    adam = training.Adam(lr=2.0, cosine=True)
+    opt = adam.optimizer([w])
+    decay = adam.lr_decay(opt, training.Schedule(steps=10, seconds=100.0))
+    lrs = []
+    for step, elapsed in [(0, 0.0), (5, 1.0), (10, 1.0), (1, 100.0)]:
+        decay(step, elapsed)
+        lrs.append(opt.param_groups[0]["lr"])
+    assert lrs == pytest.approx([2.0, 1.05, 0.1, 0.1])  # the larger of the two fractions
+    assert training.Adam(lr=2.0).lr_decay(opt, training.Schedule(steps=10)) is None
 
 
 def test_tbptt_chunks_resets_and_records_epoch_means():

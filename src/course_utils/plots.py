@@ -42,7 +42,7 @@ def use_course_style() -> None:
     matplotlib.rcParams.update(course_style())
 
 
-def _box(ax, xy, text, color, w=0.8, h=0.5):
+def _box(ax, xy, text, color, *, w=0.8, h=0.5):
     from matplotlib.patches import FancyBboxPatch
 
     x, y = xy
@@ -51,7 +51,7 @@ def _box(ax, xy, text, color, w=0.8, h=0.5):
     ax.text(x, y, text, ha="center", va="center", fontsize=12)
 
 
-def _arrow(ax, start, end, label=None, color="black", label_offset=(0.0, 0.0)):
+def _arrow(ax, start, end, label=None, color="black", *, label_offset=(0.0, 0.0)):
     ax.annotate("", xy=end, xytext=start,
                 arrowprops=dict(arrowstyle="-|>", color=color, lw=1.8, shrinkA=0, shrinkB=0))
     if label:
@@ -78,8 +78,8 @@ def draw_unrolled_rnn(T: int = 4, ax=None, *, show_loss: bool = True):
         x = t * dx
         _box(ax, (x, 0), f"$x_{t}$", "#dbe9f6")
         _box(ax, (x, 1.5), f"$h_{t}$", "#fde0dd")
-        _arrow(ax, (x, 0.3), (x, 1.2), "$W_{xh}$", blue, (0.42, 0))
-        _arrow(ax, (x - dx + 0.45, 1.5), (x - 0.45, 1.5), "$W_{hh}$", red, (0, 0.3))
+        _arrow(ax, (x, 0.3), (x, 1.2), "$W_{xh}$", blue, label_offset=(0.42, 0))
+        _arrow(ax, (x - dx + 0.45, 1.5), (x - 0.45, 1.5), "$W_{hh}$", red, label_offset=(0, 0.3))
         if show_loss:
             _box(ax, (x, 3.0), f"$L_{t}$", "#e5f5e0", w=0.7, h=0.45)
             _arrow(ax, (x, 1.8), (x, 2.75), None, grey)

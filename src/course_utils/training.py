@@ -4,8 +4,12 @@
   evaluations, logged means, times, early stops); every lesson's trainer returns one.
 * :func:`fit`: the loop. It draws batches, carries the hidden state from chunk to chunk
   (detached: the truncation), calls an *update* (forward, backward, clip and step), and
-  has hooks for evaluation every n updates, early stops (``diverged``, ``solved``), a step
-  and time budget (wall or CPU clock) and a ``tqdm`` progress bar.
+  records it. Its settings come in three small objects: the :class:`Schedule` (a step and
+  time budget on a wall or CPU clock, evaluation every n updates, a stop below a value),
+  the :class:`Evaluation` (what to measure, and when besides) and the :class:`Progress`
+  (a ``tqdm`` bar and a log); hooks: ``diverged``, ``before_update``, ``items``.
+* :class:`Adam`: the optimiser settings the lessons' trainers take (learning rate,
+  clipping, a cosine decay).
 * The updates :func:`fit` calls (autograd with an optimizer, numpy SGD, a whole step as
   one function) and clipping (none, by norm, by value, or a callable) are in
   :mod:`course_utils.updates`, and importable from here too.
@@ -27,6 +31,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
@@ -55,9 +60,9 @@ class Chunk(NamedTuple):
 class _Recorder:
     """What :func:`fit` does around each update: record it, log, tick the bar, evaluate."""
 
-    def __init__(self, hist: History, clk: TrainingClock, bar, postfix, log_every: int, items):
-        self.hist, self.clk, self.bar, self.postfix = hist, clk, bar, postfix
-        self.log_every, self.items, self.recent = log_every, items, []
+    def __init__(self, hist: History, clk: TrainingClock, bar, progress: Progress, items):
+        self.hist, self.clk, self.bar, self.postfix = hist, clk, bar, progress.postfix
+        self.log_every, self.items, self.recent = progress.log_every, items, []
 
     def stopped(self, norm, loss, hook, *, diverging: bool) -> bool:
         """Record an update's loss and norm (if given), then ask ``hook`` whether to stop."""
@@ -99,56 +104,124 @@ class _Recorder:
             self.bar.set_postfix({self.postfix: f"{value:.3f}"})
 
 
-def fit(update, batches, *, history: History | None = None, max_steps: int | None = None,
-        time_budget_s: float | None = None, clock: str = "wall", device=None,
-        evaluate: Callable | None = None, eval_every: int = 0, eval_first: bool = False,
-        eval_last: bool = False, final_evaluate: Callable | None = None,
-        diverged: Callable | None = None, solved: Callable | None = None,
-        log_every: int = 0, items: Callable | None = None, before_update: Callable | None = None,
-        count_eval_time: bool = False, progress: bool = False, desc: str = "training",
-        total: int | None = None, postfix: str | None = None, bar_options: dict | None = None
-        ) -> History:
-    """Train: for each batch, ``update`` it and record it, until the data or a budget ends.
+@dataclass(frozen=True)
+class Schedule:
+    """How long a run trains and when it is evaluated.
+
+    ``steps``: updates; ``seconds``: seconds of training on ``clock`` ('wall', or 'cpu' for
+    process CPU seconds); the run stops at whichever comes first (None: no limit from that
+    side). ``eval_every``: evaluate every this many updates (0: not during the run).
+    ``stop_below``: stop after the first evaluation below this value (None: never).
+    """
+
+    steps: int | None = None
+    seconds: float | None = None
+    clock: str = "wall"
+    eval_every: int = 0
+    stop_below: float | None = None
+
+
+@dataclass(frozen=True)
+class Adam:
+    """What the optimiser does: Adam with learning rate ``lr``; the gradient's global norm
+    clipped to ``clip`` before each step (None: no clipping); ``cosine``: decay the
+    learning rate from ``lr`` to ``lr / 20`` along a half cosine over the run (progress =
+    the larger of the step and the time fractions of the :class:`Schedule`)."""
+
+    lr: float = 1e-3
+    clip: float | None = 1.0
+    cosine: bool = False
+
+    def optimizer(self, params):
+        """A ``torch.optim.Adam`` over ``params`` with this learning rate."""
+        return torch.optim.Adam(params, lr=self.lr)
+
+    def lr_decay(self, opt, schedule: Schedule):
+        """A ``before_update(step, elapsed)`` hook for :func:`fit` that sets the cosine
+        learning rate on ``opt`` (None without ``cosine``)."""
+        if not self.cosine:
+            return None
+
+        def set_lr(step, elapsed):
+            frac = max(step / schedule.steps if schedule.steps else 0.0,
+                       elapsed / schedule.seconds if schedule.seconds else 0.0)
+            for g in opt.param_groups:
+                g["lr"] = self.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, frac))))
+        return set_lr
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What :func:`fit` measures: ``fn() -> float``, recorded with its step and time, every
+    ``Schedule.eval_every`` updates; also before the first update (``first``) and after the
+    last one if that was not evaluated (``last``). ``counted``: its time counts as training
+    time."""
+
+    fn: Callable
+    first: bool = False
+    last: bool = False
+    counted: bool = False
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What :func:`fit` shows and logs as it goes: a ``tqdm`` bar (``show``, ``desc``,
+    ``total``, and ``options`` for ``tqdm``); ``postfix``: ``"loss"`` shows the last loss on
+    it, another name the last evaluation under that name; ``log_every``: record the mean
+    loss every this many updates (0: never)."""
+
+    show: bool = False
+    desc: str = "training"
+    total: int | None = None
+    postfix: str | None = None
+    log_every: int = 0
+    options: dict | None = None
+
+
+def fit(update, batches, *, schedule: Schedule = Schedule(), evaluation: Evaluation | None = None,
+        progress: Progress = Progress(), history: History | None = None,
+        diverged: Callable | None = None, before_update: Callable | None = None,
+        items: Callable | None = None, device=None) -> History:
+    """Train: for each batch, ``update`` it and record it, until the data or the schedule ends.
 
     Per batch: the state is reset (a :class:`Chunk` with ``reset``) or carried and
     detached (:func:`detach_state`); ``loss, state = update.forward(batch, state)``;
     ``norm = update.backward()``; the loss and norm are recorded; ``diverged(hist)`` may
-    stop the run here (a message) or raise; ``clipped = update.step()``; then come the log
-    (every ``log_every`` updates), the progress bar, the evaluation (every ``eval_every``;
-    ``solved(hist)`` may stop the run after it) and the budget.
+    stop the run here (a message) or raise; ``clipped = update.step()``; then come the log,
+    the progress bar, the evaluation (every ``schedule.eval_every`` updates; the run stops
+    after one below ``schedule.stop_below``) and the budget (``schedule.steps``,
+    ``schedule.seconds``).
 
     Args:
         update: has ``forward(batch, state) -> (loss: float, state)``, ``backward() ->
             norm or None`` and ``step() -> clipped or None`` (:class:`TorchUpdate`,
             :class:`SGDUpdate`, :class:`StepFnUpdate`).
         batches: an iterable of batches, read lazily (it may be endless).
-        max_steps, time_budget_s: stop after this many updates or seconds of training on
-            ``clock`` ('wall' or 'cpu'; None: no limit from that side).
-        evaluate: ``evaluate() -> float``, recorded with its step and time; run every
-            ``eval_every`` updates, before the first (``eval_first``) and after the last
-            if that was not evaluated (``eval_last``; with ``final_evaluate``, that
-            function is used instead, always).
-        diverged, solved: ``hook(hist) -> str | None``: a reason to stop (or raise).
+        schedule: the :class:`Schedule` (default: until the batches end, no evaluation).
+        evaluation: the :class:`Evaluation` (None: none).
+        progress: the :class:`Progress` bar and log (default: no bar, no log).
+        history: an existing :class:`History` to append to (default: a new one).
+        diverged: ``diverged(hist) -> str | None``: a reason to stop (or raise).
+        before_update: ``before_update(step, elapsed_seconds)`` (e.g.
+            :meth:`Adam.lr_decay`).
         items: ``items(batch) -> int``, counted into ``items_seen``.
-        before_update: ``before_update(step, elapsed_seconds)`` (e.g. a learning-rate
-            schedule).
-        count_eval_time: count the evaluations as training time.
-        progress, desc, total, bar_options: the ``tqdm`` bar; ``postfix``: ``"loss"`` shows
-            the last loss, another name shows the last evaluation under that name.
-
-    (Over 60 lines for its signature and this list of hooks; the loop itself is short.)
+        device: the device trained on (CUDA work is waited for before reading the clock).
     """
     from tqdm.auto import tqdm
 
-    hist = history if history is not None else History(name=desc, clock=clock)
-    clk = TrainingClock(clock, device, count_eval_time)
-    bar = tqdm(total=total, desc=desc, disable=not progress, **{"leave": False, **(bar_options or {})})
-    state, rec = None, _Recorder(hist, clk, bar, postfix, log_every, items)
+    hist = history if history is not None else History(name=progress.desc, clock=schedule.clock)
+    ev = evaluation
+    clk = TrainingClock(schedule.clock, device, ev is not None and ev.counted)
+    bar = tqdm(total=progress.total, desc=progress.desc, disable=not progress.show,
+               **{"leave": False, **(progress.options or {})})
+    state, rec = None, _Recorder(hist, clk, bar, progress, items)
+    max_steps, budget_s, every = schedule.steps, schedule.seconds, schedule.eval_every
+    solved = None if schedule.stop_below is None else _below(schedule.stop_below)
     if max_steps is not None and hist.n_steps >= max_steps:
         batches = ()  # nothing to do (and no batch drawn)
     try:
-        if eval_first:
-            rec.evaluate(evaluate)
+        if ev is not None and ev.first:
+            rec.evaluate(ev.fn)
         for batch in batches:
             if before_update is not None:
                 before_update(hist.n_steps, clk.elapsed())
@@ -158,24 +231,29 @@ def fit(update, batches, *, history: History | None = None, max_steps: int | Non
                 break
             clipped = update.step()
             rec.updated(loss, clipped, batch)
-            if eval_every and hist.n_steps % eval_every == 0:
-                rec.evaluate(evaluate)
+            if ev is not None and every and hist.n_steps % every == 0:
+                rec.evaluate(ev.fn)
                 if rec.stopped(None, None, solved, diverging=False):
                     break
             if (max_steps is not None and hist.n_steps >= max_steps) or \
-               (time_budget_s is not None and clk.elapsed() >= time_budget_s):
+               (budget_s is not None and clk.elapsed() >= budget_s):
                 break
-        last = eval_last and not hist.diverged and (final_evaluate is not None or not
-                                                    hist.eval_steps or hist.eval_steps[-1] != hist.n_steps)
-        if last and count_eval_time:  # the last evaluation is part of the run's time
-            rec.evaluate(final_evaluate or evaluate)
+        last = ev is not None and ev.last and not hist.diverged and (
+            not hist.eval_steps or hist.eval_steps[-1] != hist.n_steps)
+        if last and ev.counted:  # the last evaluation is part of the run's time
+            rec.evaluate(ev.fn)
         hist.seconds = clk.elapsed()
         hist.cpu_seconds = time.process_time() - clk.c0
-        if last and not count_eval_time:
-            rec.evaluate(final_evaluate or evaluate)
+        if last and not ev.counted:
+            rec.evaluate(ev.fn)
     finally:
         bar.close()
     return hist
+
+
+def _below(bound: float):
+    """A ``solved`` hook: stop when the last evaluation is below ``bound``."""
+    return lambda hist: f"evaluation below {bound}" if hist.evals[-1] < bound else None
 
 
 def tbptt_chunks(batches, k: int | None, *, epochs: int = 1, stateful: bool = False,
@@ -253,8 +331,7 @@ def raise_if_nonfinite(hist: History):
 
 def train_tbptt(model: nn.Module, batches, *, loss_fn: Callable, optimizer,
                 k: int | None = None, clip=None, epochs: int = 1,
-                stateful: bool = False, progress: bool = True, desc: str = "training",
-                history: History | None = None) -> History:
+                stateful: bool = False, progress: bool = True, desc: str = "training") -> History:
     """Train ``model`` with (truncated) BPTT; return the :class:`History`.
 
     Args:
@@ -273,13 +350,13 @@ def train_tbptt(model: nn.Module, batches, *, loss_fn: Callable, optimizer,
         stateful: carry the hidden state from one batch to the next too (for a stream cut
             with :func:`course_utils.data.tasks.batchify_stream`, where batch i+1 continues
             batch i). Otherwise every batch starts from a zero state.
-        progress: show a ``tqdm`` bar (one tick per update).
-        history: an existing :class:`History` to append to.
+        progress: show a ``tqdm`` bar (one tick per update); desc: its label, and the
+            :class:`History`'s name.
 
     Raises:
         NonFiniteLossError: if a loss is NaN or inf; the message says where and what to try.
     """
-    hist = history if history is not None else History(name=desc)
+    hist = History(name=desc)
     total = None if callable(batches) else epochs * sum(_n_chunks(x.shape[1], k) for x, _ in batches)
 
     def loss_of(chunk, h):
@@ -289,8 +366,8 @@ def train_tbptt(model: nn.Module, batches, *, loss_fn: Callable, optimizer,
     model.train()
     return fit(TorchUpdate(model, optimizer, loss_of, clip=clip),
                tbptt_chunks(batches, k, epochs=epochs, stateful=stateful, history=hist),
-               history=hist, diverged=raise_if_nonfinite, progress=progress, desc=desc,
-               total=total, postfix="loss")
+               history=hist, diverged=raise_if_nonfinite,
+               progress=Progress(show=progress, desc=desc, total=total, postfix="loss"))
 
 
 @torch.no_grad()
@@ -326,7 +403,7 @@ def _n_chunks(T: int, k: int | None) -> int:
     return 1 if k is None else -(-T // k)
 
 
-__all__ = ["Chunk", "History", "NonFiniteLossError", "SGDUpdate", "SequenceModel",
-           "StepFnUpdate", "TorchUpdate", "accuracy", "clip_numpy", "clip_torch",
+__all__ = ["Adam", "Chunk", "Evaluation", "History", "NonFiniteLossError", "Progress",
+           "SGDUpdate", "Schedule", "SequenceModel", "StepFnUpdate", "TorchUpdate", "accuracy", "clip_numpy", "clip_torch",
            "cross_entropy_loss", "detach_state", "evaluate", "fit", "raise_if_nonfinite",
            "tbptt_chunks", "train_tbptt"]

@@ -103,7 +103,7 @@ def _recording(step, used, seen: list):
     return wrapper
 
 
-def blame_callees(entry, spec, student_fn, verdict, seed, find):
+def blame_callees(entry, spec, student_fn, verdict, seed, *, find):
     """The verdict, refined as the module says; ``find``: the registry's entry by id."""
     if not spec.uses:
         return verdict

@@ -203,8 +203,8 @@ def run_check(student_fn, reference_fn, cases, *, name=None, outputs=("output",)
     text = text or _dx.DEFAULT_TEXT
     comps = [(comparators or {}).get(o, _dx.DEFAULT_COMPARATOR) for o in outputs]
     try:
-        verdict = _run_check(student_fn, reference_fn, cases, name, tuple(outputs),
-                             list(mistakes), rtol, comps, text)
+        verdict = _run_check(student_fn, reference_fn, cases, name, outputs=tuple(outputs),
+                             mistakes=list(mistakes), rtol=rtol, comps=comps, text=text)
         note = (rename_note(student_fn, text.arguments(cases[0]) if cases else {})
                 if text.rename_notes else None)
         if note and verdict.status == WRONG and verdict.kind != "renamed-parameters":
@@ -220,7 +220,7 @@ def run_check(student_fn, reference_fn, cases, *, name=None, outputs=("output",)
 # ---------------------------------------------------------------------------------------
 # Implementation
 # ---------------------------------------------------------------------------------------
-def _run_check(student_fn, reference_fn, cases, name, outputs, mistakes, rtol, comps,
+def _run_check(student_fn, reference_fn, cases, name, *, outputs, mistakes, rtol, comps,
                text) -> Verdict:
     """Run the cases in order; the first that fails decides the verdict."""
     if student_fn is None or not callable(student_fn):
@@ -237,10 +237,10 @@ def _run_check(student_fn, reference_fn, cases, name, outputs, mistakes, rtol, c
         except NotImplementedError as exc:
             return _not_implemented(name, student_fn, exc)
         except RenamedParameters as exc:
-            return _raised(name, student_fn, exc, args, where, i)
+            return _raised(name, student_fn, exc, args, where, i=i)
         except Exception as exc:
             return Verdict.from_problem(name, text.raised(exc, args, where), i)
-        problem = text.structure(got, ref_out, outputs, where, args, comps)
+        problem = text.structure(got, ref_out, outputs, where, args, comparators=comps)
         if problem:
             return Verdict.from_problem(name, problem, i)
         mutated = [k for k, v in args.items() if not _unchanged(v, student_args[k])]
@@ -252,17 +252,17 @@ def _run_check(student_fn, reference_fn, cases, name, outputs, mistakes, rtol, c
         evidence.append((args, got_t, ref_t, bad))
         if bad:
             evidence += _more_evidence(student_fn, reference_fn, cases[i:], outputs, rtol,
-                                       comps, text)
+                                       comps=comps, text=text)
             found = _dx.best_mistake(mistakes, evidence, comps, rtol)
             short, hint = ((found.name or None, found.hint) if found is not None
                            else text.fallback(got_t, ref_t, bad) or (None, None))
-            msg, details = text.wrong(outputs, where, got_t, ref_t, errors, bad, hint, rtol)
+            msg, details = text.wrong(outputs, where, got_t, ref_t, errors, bad=bad, hint=hint, rtol=rtol)
             return Verdict(name, WRONG, msg, details, kind="values", output=outputs[bad[0]],
                            case=i, hint=hint, mistake_name=short)
     return Verdict(name, PASSED, text.passed(len(cases), rtol))
 
 
-def _more_evidence(student_fn, reference_fn, cases, outputs, rtol, comps, text) -> list:
+def _more_evidence(student_fn, reference_fn, cases, outputs, rtol, *, comps, text) -> list:
     """``(arguments, got, ref, wrong outputs)`` for the remaining cases, for recognising a
     mistake; a case where the student's function raises or returns a malformed value
     gives no evidence."""
@@ -273,7 +273,7 @@ def _more_evidence(student_fn, reference_fn, cases, outputs, rtol, comps, text) 
             ref = reference_fn(**_copy(args))
             with text.numpy_errors():
                 got = call_student(student_fn, _copy(args))
-            if text.structure(got, ref, outputs, "", args, comps):
+            if text.structure(got, ref, outputs, "", args, comparators=comps):
                 continue
             got_t, ref_t = _dx.as_tuple(got, len(outputs)), _dx.as_tuple(ref, len(outputs))
             bad = [j for j, (g, r, c) in enumerate(zip(got_t, ref_t, comps))
@@ -362,7 +362,7 @@ def _not_implemented(name, student_fn, exc) -> Verdict:
     return Verdict.from_problem(name, _dx.not_implemented(name, student_fn, exc))
 
 
-def _raised(name, student_fn, exc, case, where, i=None) -> Verdict:
+def _raised(name, student_fn, exc, case, where, *, i=None) -> Verdict:
     if isinstance(exc, RenamedParameters):
         return Verdict(name, WRONG, str(exc), kind="renamed-parameters", case=i,
                        error=type(exc).__name__)

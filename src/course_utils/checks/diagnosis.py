@@ -330,7 +330,7 @@ class CheckText:
     def where(self, i: int, n: int, case: dict) -> str:
         return f"case {i} of {n}" if n > 1 else "the test case"
 
-    def structure(self, got, ref, outputs, where, case, comparators) -> Problem | None:
+    def structure(self, got, ref, outputs, where, case, *, comparators) -> Problem | None:
         p = structure_problem(got, ref, outputs, where, comparators)
         if p:
             p.hints = p.hints + shapes_line(case)
@@ -355,7 +355,7 @@ class CheckText:
         found = self.fallback(got, ref, bad)
         return found[1] if found else None
 
-    def wrong(self, outputs, where, got, ref, errors, bad, hint, rtol) -> tuple[str, list[str]]:
+    def wrong(self, outputs, where, got, ref, errors, *, bad, hint, rtol) -> tuple[str, list[str]]:
         """The message and details of a verdict on wrong values."""
         j = bad[0]
         label = f"output `{outputs[j]}`" if len(outputs) > 1 else "the output"

@@ -380,7 +380,7 @@ class _LossText(CheckText):
         return np.errstate(all="ignore")  # the verdict explains an overflow; no warnings
 
     def structure(self, got, ref, outputs, where, case, comparators):
-        problem = super().structure(got, ref, outputs, where, case, comparators)
+        problem = super().structure(got, ref, outputs, where, case, comparators=comparators)
         if problem is None or problem.kind != "non-finite":
             return problem
         if np.max(np.abs(case["scores"])) > np.log(np.finfo(np.float64).max):

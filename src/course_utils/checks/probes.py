@@ -87,7 +87,7 @@ def refine(entry, student_fn, verdict, seed=None, *, find=None):
         return verdict
     if find is not None and spec.uses:
         try:
-            verdict = _callees.blame_callees(entry, spec, student_fn, verdict, seed, find)
+            verdict = _callees.blame_callees(entry, spec, student_fn, verdict, seed, find=find)
         except Exception:
             pass
     if verdict.hint is None and verdict.mistake_name is None:
@@ -101,7 +101,7 @@ def refine(entry, student_fn, verdict, seed=None, *, find=None):
     return verdict
     try:
         if find is not None:
-            verdict = _callees.blame_callees(entry, spec, student_fn, verdict, seed, find)
+            verdict = _callees.blame_callees(entry, spec, student_fn, verdict, seed, find=find)
         if verdict.hint is None and verdict.mistake_name is None:
             note = locate(entry, spec, student_fn, verdict, seed)
             if note:
@@ -144,7 +144,7 @@ class _Prober:
             with _callees.quiet():
                 ref = self.truth(**_dx.copy_case(args))
                 got = checker.call_student(self.student, _dx.copy_case(args))
-            if self.text.structure(got, ref, self.entry.outputs, "", args, self.comps):
+            if self.text.structure(got, ref, self.entry.outputs, "", args, comparators=self.comps):
                 return None
             n = len(self.entry.outputs)
             return _dx.as_tuple(got, n), _dx.as_tuple(ref, n)

@@ -28,7 +28,7 @@ def one_hot(idx, n_classes: int, dtype=np.float32) -> np.ndarray:
     return out
 
 
-def delayed_recall(n: int, T: int, lag: int, n_symbols: int, rng: np.random.Generator,
+def delayed_recall(n: int, T: int, lag: int, n_symbols: int, rng: np.random.Generator, *,
                    dtype=np.float32):
     """The "output what you saw ``lag`` steps ago" task.
 

@@ -2,7 +2,9 @@
 (:mod:`course_utils.reference`): the gradient of a last-step loss with respect to every
 earlier state (LSTM and RNN), the forget gates of a forward pass, the share of the cell
 state's gradient that takes the direct path, and the one-step Jacobians of the cell state.
-Weights in :mod:`course_utils.maths.lstm`'s layout (gate order i, f, g, o).
+Weights in :mod:`course_utils.maths.lstm`'s layout (gate order i, f, g, o): ``params`` is an
+:class:`~course_utils.maths.lstm.LSTMParams` (an :class:`~course_utils.maths.rnn.RNNParams`
+for the RNN) or the tuple ``(Wx, Wh, b)`` (``(Wxh, Whh, b)``).
 """
 
 from __future__ import annotations
@@ -15,12 +17,12 @@ from ..reference import nb03 as _nb03
 from ..reference import nb07 as _nb07
 
 
-def lstm_state_gradients(x, h0, c0, Wx, Wh, b, dhT, *, step_backward=None, dcT=None):
+def lstm_state_gradients(x, h0, c0, params, dhT, *, step_backward=None, dcT=None):
     """Gradient of a loss that depends only on ``h_T`` (and ``c_T``) with respect to every
     earlier state.
 
     Args:
-        x: (N, T, D), h0, c0: (N, H), Wx, Wh, b: LSTM weights.
+        x: (N, T, D), h0, c0: (N, H), params: the LSTM weights ``(Wx, Wh, b)``.
         dhT: (N, H) gradient of the loss with respect to ``h_T``.
         step_backward: the step backward to use (the student's, once it passes; default:
             the reference, :func:`course_utils.reference.nb07.lstm_step_backward`).
@@ -33,6 +35,7 @@ def lstm_state_gradients(x, h0, c0, Wx, Wh, b, dhT, *, step_backward=None, dcT=N
         dc: (N, T + 1, H) with ``dc[:, k] = ∂L/∂c_k`` (total, through every path).
     """
     step_backward = step_backward or _nb07.lstm_step_backward
+    Wx, Wh, b = _weights(params)
     h, c = _nb07.lstm_forward(x, h0, c0, Wx, Wh, b)
     N, T, _ = x.shape
     H = h0.shape[1]
@@ -58,8 +61,10 @@ def lstm_state_gradients(x, h0, c0, Wx, Wh, b, dhT, *, step_backward=None, dcT=N
     return dh, dc
 
 
-def rnn_state_gradients(x, h0, Wxh, Whh, b, dhT):
-    """Like :func:`lstm_state_gradients` for a tanh RNN: ``dh[:, k] = ∂L/∂h_k``, (N, T+1, H)."""
+def rnn_state_gradients(x, h0, params, dhT):
+    """Like :func:`lstm_state_gradients` for a tanh RNN (``params``: ``(Wxh, Whh, b)``):
+    ``dh[:, k] = ∂L/∂h_k``, (N, T+1, H)."""
+    Wxh, Whh, b = _weights(params)
     h = _nb01.rnn_forward(x, h0, Wxh, Whh, b)
     N, T, _ = x.shape
     dh = np.zeros((N, T + 1, h0.shape[1]))
@@ -72,9 +77,10 @@ def rnn_state_gradients(x, h0, Wxh, Whh, b, dhT):
     return dh
 
 
-def forget_gates(x, h0, c0, Wx, Wh, b):
+def forget_gates(x, h0, c0, params):
     """The forget gates of the forward pass: (N, T, H), ``f_1 … f_T`` (x: (N, T, D),
-    h0, c0: (N, H), weights as in :func:`lstm.init_lstm_params`)."""
+    h0, c0: (N, H), params: weights as in :func:`lstm.init_lstm_params`)."""
+    Wx, Wh, b = _weights(params)
     x = np.asarray(x, dtype=np.float64)
     N, T, D = x.shape
     H = h0.shape[1]
@@ -84,7 +90,7 @@ def forget_gates(x, h0, c0, Wx, Wh, b):
     return f.reshape(N, T, H)
 
 
-def direct_cell_gradients(x, h0, c0, Wx, Wh, b, dc_T):
+def direct_cell_gradients(x, h0, c0, params, dc_T):
     """The share of ``∂L/∂c_k`` that travels the direct path ``c_k → c_{k+1} → … → c_T``.
 
     The gradient of a loss at the end with respect to an earlier cell state is a sum over
@@ -98,19 +104,19 @@ def direct_cell_gradients(x, h0, c0, Wx, Wh, b, dc_T):
     so that ``∂L/∂c_k − direct[:, k]`` is what all mixed paths together carry.
 
     Args:
-        x: (N, T, D), h0, c0: (N, H), Wx: (4H, D), Wh: (4H, H), b: (4H,): the sequence
-            and weights of the forward pass.
+        x: (N, T, D), h0, c0: (N, H), params: ``(Wx: (4H, D), Wh: (4H, H), b: (4H,))``:
+            the sequence and weights of the forward pass.
         dc_T: (N, H) the total gradient ``∂L/∂c_T`` (e.g. ``dc[:, T]`` of
             :func:`lstm_state_gradients`).
 
     Returns:
         direct: (N, T + 1, H), ``direct[:, T] = dc_T``.
     """
-    P = lstm.forget_products(forget_gates(x, h0, c0, Wx, Wh, b))
+    P = lstm.forget_products(forget_gates(x, h0, c0, params))
     return np.asarray(dc_T, dtype=np.float64)[:, None, :] * P
 
 
-def cell_step_jacobians(x, h0, c0, Wx, Wh, b):
+def cell_step_jacobians(x, h0, c0, params):
     """One-step Jacobians of the cell state through every path, ``K_t = ∂c_t/∂c_{t−1}``.
 
     ``c_{t−1}`` reaches ``c_t`` directly (factor ``diag(f_t)``) and through
@@ -124,12 +130,13 @@ def cell_step_jacobians(x, h0, c0, Wx, Wh, b):
     from ``c_0``, so ``M_1 = 0``.
 
     Args:
-        x: (N, T, D), h0, c0: (N, H), Wx: (4H, D), Wh: (4H, H), b: (4H,).
+        x: (N, T, D), h0, c0: (N, H), params: ``(Wx: (4H, D), Wh: (4H, H), b: (4H,))``.
 
     Returns:
         K: (N, T, H, H) with ``K[:, t − 1] = ∂c_t/∂c_{t−1}`` (rows: units of c_t);
         f: (N, T, H) the forget gates, so that ``K − diag(f)`` is the mixed part ``M``.
     """
+    Wx, Wh, b = _weights(params)
     x = np.asarray(x, dtype=np.float64)
     h0, c0 = (np.asarray(a, dtype=np.float64) for a in (h0, c0))
     N, T, D = x.shape
@@ -148,3 +155,9 @@ def cell_step_jacobians(x, h0, c0, Wx, Wh, b):
     K = dc_dh * dh_dc[:, :, None, :]
     K[..., np.arange(H), np.arange(H)] += f
     return K, f
+
+
+def _weights(params) -> tuple:
+    """``(W_input, W_hidden, b)`` of an :class:`~course_utils.maths.lstm.LSTMParams`, an
+    :class:`~course_utils.maths.rnn.RNNParams` or a tuple of three arrays."""
+    return tuple(params.as_tuple() if hasattr(params, "as_tuple") else params)

@@ -7,7 +7,9 @@
   state (a tensor or an ``(h, c)`` tuple) while keeping its values.
 * :func:`evaluate_bpc`: bits per character on a held-out id sequence (stateful, no grad).
 * :func:`train`: the loop: streams, chunks, carried state, clipping, a tqdm bar, a
-  step and wall-clock budget, periodic validation; returns a :class:`History`.
+  step and wall-clock budget, periodic validation; returns a :class:`History`. Its
+  settings: :class:`Adam` (learning rate, clipping) and :class:`Schedule` (budget,
+  validation), from :mod:`course_utils.training`.
 * :func:`sample`: generate text with a temperature, seeded.
 * :func:`plot_history`: train and validation bpc against time, with baselines.
 
@@ -26,7 +28,7 @@ from torch.nn import functional as F
 
 from ..data.text import iter_chunks, make_streams
 from ..history import History  # noqa: F401  (charlm.History: what train returns)
-from ..training import Chunk, StepFnUpdate, detach_state, fit  # noqa: F401  (08: charlm.detach_state)
+from ..training import Adam, Chunk, Evaluation, Progress, Schedule, StepFnUpdate, detach_state, fit  # noqa: F401  (08: charlm.detach_state)
 
 LN2 = math.log(2.0)
 
@@ -52,7 +54,7 @@ class CharLM(nn.Module):
     ``forward(x, state=None)``: ``x: (B, T)`` int64 → ``(logits (B, T, V), new_state)``.
     """
 
-    def __init__(self, vocab_size: int, hidden: int = 256, num_layers: int = 1,
+    def __init__(self, vocab_size: int, hidden: int = 256, *, num_layers: int = 1,
                  cell: str = "lstm", emb_dim: int | None = None, dropout: float = 0.0,
                  dropout_where: str = "io", layer_dropout: float = 0.0,
                  tie_weights: bool = False):
@@ -89,7 +91,7 @@ def n_params(model: nn.Module) -> int:
 _GATES = {"lstm": 4, "rnn": 1, "gru": 3}
 
 
-def param_count(vocab_size: int, hidden: int, cell: str = "lstm", num_layers: int = 1,
+def param_count(vocab_size: int, hidden: int, cell: str = "lstm", num_layers: int = 1, *,
                 emb_dim: int | None = None, tie_weights: bool = False) -> int:
     """Parameters of ``CharLM(vocab_size, hidden, num_layers, cell, emb_dim, tie_weights=…)``,
     by formula.
@@ -172,66 +174,58 @@ def evaluate_bpc(model, ids, history=None, *, batch_size: int = 64, warmup: int 
     return total / int(mask.sum()) / LN2
 
 
-def train(model, train_ids, val_ids, *, batch_size: int = 64, seq_len: int = 100,
-          lr: float = 3e-3, clip: float | None = 1.0, max_steps: int | None = None,
-          time_budget_s: float | None = 60.0, eval_every: int = 100, eval_ids=None,
-          step_fn=None, device=None, progress: bool = True, name: str = "",
-          seed: int = 0, record_every: int = 10, cosine: bool = False,
-          clock: str = "wall") -> History:
+def train(model, train_ids, val_ids, *, step_fn=None, batch_size: int = 64,
+          seq_len: int = 100, adam: Adam = Adam(lr=3e-3),
+          schedule: Schedule = Schedule(seconds=60.0, eval_every=100),
+          name: str = "", progress: bool = True) -> History:
     """Train ``model`` with stateful truncated BPTT, clipping and Adam; return its
     :class:`course_utils.history.History` (losses in bits per character).
 
     The training ids are laid out as ``batch_size`` streams (:func:`make_streams`); each
     step takes the next ``(B, seq_len)`` chunk, carrying the detached state from the
     previous one; at the end of the streams it starts again from a zero state (an
-    epoch). It stops after ``max_steps`` steps or ``time_budget_s`` seconds, whichever
-    comes first (None: no limit from that side), and always evaluates at the end. Times:
-    seconds of training (minus evaluations); ``cpu_seconds``: process CPU time of the run
-    (periodic evaluations included; with 2 threads it can exceed wall time).
+    epoch). It stops after ``schedule.steps`` steps or ``schedule.seconds`` seconds,
+    whichever comes first (None: no limit from that side), and always evaluates at the
+    end. Times: seconds of training (minus evaluations); ``cpu_seconds``: process CPU time
+    of the run (periodic evaluations included; with 2 threads it can exceed wall time).
+    Seed torch before calling it if the model has dropout (training draws nothing else).
 
     Args:
+        model: a :class:`CharLM` (built, and seeded, by the caller).
         train_ids, val_ids: ``(n,)`` int64 ids.
-        eval_every: evaluate validation bpc every this many steps.
-        eval_ids: ids to evaluate on during training (default ``val_ids``); the final
-            evaluation always uses ``val_ids``.
         step_fn: the step function (default: notebook 08's exercise, solved,
             :func:`course_utils.reference.nb08.tbptt_train_step`).
-        seed: seeds torch before training (the model is built by the caller).
-        clock: 'wall' (default) or 'cpu': measure the budget in process CPU seconds
-            instead, so a benchmark on a busy machine still gets its share of work
-            (with one torch thread, CPU seconds ≈ wall seconds on an idle machine).
-        cosine: decay the learning rate from ``lr`` to ``lr / 20`` along a half cosine
-            over the run (progress = the larger of the step and the time fractions).
+        batch_size: B, the number of streams; seq_len: T, the length of a chunk.
+        adam: the optimiser (:class:`~course_utils.training.Adam`: learning rate,
+            clipping, cosine decay).
+        schedule: the budget and the validation (:class:`~course_utils.training.Schedule`):
+            ``steps``, ``seconds`` on ``clock`` ('wall', or 'cpu': process CPU seconds, so
+            a benchmark on a busy machine still gets its share of work), validation bpc
+            every ``eval_every`` steps (0: only at the end).
+        name: the run's name (its :class:`History`'s, and the progress bar's).
+        progress: show a ``tqdm`` bar with the latest validation bpc.
     """
-    if max_steps is None and time_budget_s is None:
-        raise ValueError("give max_steps or time_budget_s (or both)")
-    torch.manual_seed(seed)
+    if schedule.steps is None and schedule.seconds is None:
+        raise ValueError("give the schedule steps or seconds (or both)")
     if step_fn is None:
         from ..reference.nb08 import tbptt_train_step as step_fn
-    device = device or next(model.parameters()).device
+    device = next(model.parameters()).device
     model.to(device).train()
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    opt = adam.optimizer(model.parameters())
     streams = torch.as_tensor(make_streams(train_ids, batch_size), device=device)
-    eval_ids = val_ids if eval_ids is None else eval_ids
 
-    def bpc_on(ids):
-        return lambda: evaluate_bpc(model, ids, history=train_ids, device=device)
+    def val_bpc():
+        return evaluate_bpc(model, val_ids, history=train_ids, device=device)
 
-    def cosine_lr(step, elapsed):
-        frac = max(step / max_steps if max_steps else 0.0,
-                   elapsed / time_budget_s if time_budget_s else 0.0)
-        for g in opt.param_groups:
-            g["lr"] = lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, frac))))
-
-    hist = fit(StepFnUpdate(step_fn, model, opt, clip=clip, convert=lambda loss: loss / LN2),
-               _epochs(streams, seq_len), history=History(name=name or model.cell, clock=clock),
-               max_steps=max_steps, time_budget_s=time_budget_s, clock=clock, device=device,
-               evaluate=bpc_on(eval_ids), eval_every=eval_every, eval_last=True,
-               final_evaluate=None if eval_ids is val_ids else bpc_on(val_ids),
-               diverged=_nonfinite, log_every=record_every, items=lambda c: c.y.numel(),
-               before_update=cosine_lr if cosine else None, progress=progress,
-               desc=name or model.cell, total=max_steps, postfix="val_bpc",
-               bar_options=dict(leave=True, unit="step", mininterval=0.5))
+    name = name or model.cell
+    hist = fit(StepFnUpdate(step_fn, model, opt, clip=adam.clip, convert=lambda loss: loss / LN2),
+               _epochs(streams, seq_len), history=History(name=name, clock=schedule.clock),
+               schedule=schedule, evaluation=Evaluation(val_bpc, last=True),
+               progress=Progress(show=progress, desc=name, total=schedule.steps,
+                                 postfix="val_bpc", log_every=10,
+                                 options=dict(leave=True, unit="step", mininterval=0.5)),
+               diverged=_nonfinite, before_update=adam.lr_decay(opt, schedule),
+               items=lambda c: c.y.numel(), device=device)
     hist.eval_times[-1] = hist.seconds  # the final evaluation: after all the training
     return hist
 
@@ -250,7 +244,7 @@ def _nonfinite(hist):
 
 
 @torch.no_grad()
-def sample(model, vocab, prompt: str = "\n", n: int = 300, temperature: float = 1.0,
+def sample(model, vocab, prompt: str = "\n", n: int = 300, temperature: float = 1.0, *,
            seed: int = 0) -> str:
     """Generate ``n`` characters after ``prompt`` by sampling ``softmax(logits / temperature)``.
 

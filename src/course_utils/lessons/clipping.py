@@ -50,7 +50,7 @@ from ..maths.gradnorm import (  # noqa: F401  (notebook 06 calls them clipping.<
 from ..maths.jacobians import orthogonal_init
 from ..reference import nb01 as _nb01
 from ..reference import nb03 as _nb03
-from ..training import SGDUpdate, fit
+from ..training import Schedule, SGDUpdate, fit
 
 DIVERGENCE_BOUND = 1e10  # a loss or gradient norm above this counts as diverged
 
@@ -385,7 +385,7 @@ def train_sgd(params: Sequence[np.ndarray], loss_and_grads: Callable, batches, *
     update = SGDUpdate([np.array(p, dtype=float, copy=True) for p in params], loss_and_grads,
                        lr=lr, norm_of=global_norm, clip=max_norm,
                        clip_norm=clip_fn or _clip_grad_norm)
-    hist = fit(update, iter(batches), max_steps=steps, history=History(name=name),
+    hist = fit(update, iter(batches), schedule=Schedule(steps=steps), history=History(name=name),
                diverged=lambda h: _divergence(h, name, diverge_above))
     hist.result = update.params
     if verbose:

@@ -20,14 +20,11 @@ the two values reaches 1/12 ≈ 0.083.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
+from ..history import History
 from ..reference import nb07 as _nb07
-
-if TYPE_CHECKING:
-    from ..history import History
+from ..training import Adam, Evaluation, Progress, Schedule, TorchUpdate, fit
 
 BASELINE_MSE = 1.0 / 6.0  # always predict the mean, 1
 ONE_VALUE_MSE = 1.0 / 12.0  # remember one marked value exactly, guess the other's mean
@@ -117,62 +114,62 @@ def make_model(cell: str, hidden: int, *, forget_bias: float = 1.0, seed: int = 
     return model
 
 
-def train_adding(cell: str, *, T: int = 50, hidden: int = 32, steps: int = 600,
-                 batch: int = 64, lr: float = 1e-2, seed: int = 0, forget_bias: float = 1.0,
-                 eval_every: int = 25, n_eval: int = 1000, clip: float = 1.0,
-                 progress: bool = False, threads: int | None = 1,
-                 chrono_T_max: float | None = None,
-                 stop_below: float | None = None) -> History:
-    """Train ``make_model(cell)`` on fresh adding-problem batches with Adam.
+def train_adding(cell: str, *, T: int = 50, hidden: int = 32, forget_bias: float = 1.0,
+                 chrono_T_max: float | None = None, batch: int = 64, n_eval: int = 1000,
+                 adam: Adam = Adam(lr=1e-2), schedule: Schedule = Schedule(steps=600, eval_every=25),
+                 seed: int = 0) -> History:
+    """Train ``make_model(cell, hidden)`` on fresh adding-problem batches with Adam.
 
     Same data stream, evaluation set and initial seed for every ``cell``, so an LSTM and
-    an RNN trained with the same arguments see exactly the same sequences. Gradients are
-    clipped to norm ``clip``. Returns the evaluation MSE every ``eval_every`` steps.
-    ``chrono_T_max``: chrono initialisation of the LSTM's gate biases instead of
-    ``forget_bias`` (see :func:`make_model`). ``stop_below``: stop after the first
-    evaluation whose MSE is below it (then ``History.steps[-1]`` is the step it stopped at).
-    ``threads``: torch threads during training (1 is fastest for these tiny models; the
-    previous setting is restored afterwards).
+    an RNN trained with the same arguments see exactly the same sequences. Returns the
+    evaluation MSE before training and every ``schedule.eval_every`` steps.
+
+    Args:
+        cell: 'rnn', 'lstm' or 'irnn' (:func:`make_model`); hidden: H.
+        T: the sequence length; batch: sequences per step; n_eval: sequences in the fixed
+            evaluation set (:func:`eval_data`).
+        forget_bias: the LSTM's forget-gate bias; ``chrono_T_max``: chrono initialisation
+            of its gate biases instead (see :func:`make_model`).
+        adam: the optimiser (:class:`~course_utils.training.Adam`: learning rate,
+            gradients clipped to norm ``clip``).
+        schedule: ``steps`` and ``eval_every`` (:class:`~course_utils.training.Schedule`);
+            with ``stop_below``, the run stops after the first evaluation whose MSE is
+            below it (then ``History.steps[-1]`` is the step it stopped at).
+        seed: seeds the model, the training stream and the evaluation set.
+
+    Trains with one torch thread (fastest for these tiny models; the previous setting is
+    restored afterwards); evaluation time counts as training time.
     """
-    from ..runtime import torch_threads
-
-    with torch_threads(threads):
-        return _train(cell, T, hidden, steps, batch, lr, seed, forget_bias, eval_every,
-                      n_eval, clip, progress, chrono_T_max, stop_below)
-
-
-def _train(cell, T, hidden, steps, batch, lr, seed, forget_bias, eval_every, n_eval, clip,
-           progress, chrono_T_max=None, stop_below=None):
     import torch
 
-    from ..history import History
-    from ..training import TorchUpdate, fit
+    from ..runtime import torch_threads
 
-    model = make_model(cell, hidden, forget_bias=forget_bias, seed=seed,
-                       chrono_T_max=chrono_T_max)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    rng = np.random.default_rng(seed)
-    x_ev, y_ev = (torch.from_numpy(a) for a in eval_data(T, seed=seed, n=n_eval))
+    with torch_threads(1):
+        model = make_model(cell, hidden, forget_bias=forget_bias, seed=seed,
+                           chrono_T_max=chrono_T_max)
+        opt = adam.optimizer(model.parameters())
+        rng = np.random.default_rng(seed)
+        x_ev, y_ev = (torch.from_numpy(a) for a in eval_data(T, seed=seed, n=n_eval))
 
-    def mse(x, y):
-        return torch.mean((model(x) - y) ** 2)
+        def mse(x, y):
+            return torch.mean((model(x) - y) ** 2)
 
-    @torch.no_grad()
-    def evaluate():
-        return float(mse(x_ev, y_ev))
+        @torch.no_grad()
+        def evaluate():
+            return float(mse(x_ev, y_ev))
 
-    def fresh_batches():
-        while True:
-            yield tuple(torch.from_numpy(a) for a in adding_problem(batch, T, rng))
+        def fresh_batches():
+            while True:
+                yield tuple(torch.from_numpy(a) for a in adding_problem(batch, T, rng))
 
-    solved = None if stop_below is None else (
-        lambda h: f"evaluation MSE below {stop_below}" if h.evals[-1] < stop_below else None)
-    update = TorchUpdate(model, opt, lambda xy, _: (mse(*xy), None), clip=clip or None,
-                         measure_norm=False)
-    return fit(update, fresh_batches(), history=History(name=cell, result=model),
-               max_steps=steps, evaluate=evaluate, eval_every=eval_every, eval_first=True,
-               eval_last=True, solved=solved, count_eval_time=True, progress=progress,
-               desc=f"{cell.upper()} T={T}", total=steps)
+        update = TorchUpdate(model, opt, lambda xy, _: (mse(*xy), None), clip=adam.clip or None,
+                             measure_norm=False)
+        return fit(update, fresh_batches(),
+                   history=History(name=cell, clock=schedule.clock, result=model),
+                   schedule=schedule, evaluation=Evaluation(evaluate, first=True, last=True,
+                                                            counted=True),
+                   progress=Progress(desc=f"{cell.upper()} T={T}", total=schedule.steps),
+                   before_update=adam.lr_decay(opt, schedule))
 
 
 def lstm_gate_trace(model, x) -> dict:

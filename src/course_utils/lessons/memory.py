@@ -31,12 +31,13 @@ INITS = ("constant", "chrono")
 N_UNITS_SHOWN = 8
 
 
-def cell_state_jacobians(x, h0, c0, Wx, Wh, b):
+def cell_state_jacobians(x, h0, c0, params):
     """Exact Jacobians of the final cell state with respect to every cell state.
 
     Args:
-        x: (N, T, D) inputs; h0, c0: (N, H) initial states; Wx: (4H, D), Wh: (4H, H),
-        b: (4H,) LSTM weights (gate order i, f, g, o).
+        x: (N, T, D) inputs; h0, c0: (N, H) initial states; params: the LSTM weights,
+            ``Wx: (4H, D), Wh: (4H, H), b: (4H,)`` (gate order i, f, g, o), as an
+            :class:`~course_utils.maths.lstm.LSTMParams` or a tuple ``(Wx, Wh, b)``.
 
     Returns:
         J: (N, T + 1, H, H) with ``J[n, k] = ∂c_T/∂c_k`` for sequence n (``c_0 = c0``;
@@ -48,7 +49,7 @@ def cell_state_jacobians(x, h0, c0, Wx, Wh, b):
     # Row (n, j) of the replicated batch carries e_j^T ∂c_T/∂(.) for sequence n.
     rep = (np.repeat(a, H, axis=0) for a in (x, h0, c0))
     eye = np.tile(np.eye(H), (N, 1))
-    _, dc = cell_flow.lstm_state_gradients(*rep, Wx, Wh, b, np.zeros((N * H, H)), dcT=eye)
+    _, dc = cell_flow.lstm_state_gradients(*rep, params, np.zeros((N * H, H)), dcT=eye)
     return dc.reshape(N, H, T + 1, H).transpose(0, 2, 1, 3)
 
 
@@ -94,10 +95,10 @@ def explorer_experiment(forget_bias=3.0, init="constant", T_max=100, T=100, *, H
     made it several times slower on a shared machine.
     """
     with runtime.blas_threads(1):
-        return _experiment(forget_bias, init, T_max, T, H, N, seed)
+        return _experiment(forget_bias, init, T_max, T, H, N=N, seed=seed)
 
 
-def _experiment(forget_bias, init, T_max, T, H, N, seed) -> MemoryExperiment:
+def _experiment(forget_bias, init, T_max, T, H, *, N, seed) -> MemoryExperiment:
     if init not in INITS:
         raise ValueError(f"unknown init {init!r}: use one of {INITS}")
     T = int(T)
@@ -110,7 +111,7 @@ def _experiment(forget_bias, init, T_max, T, H, N, seed) -> MemoryExperiment:
         p.b[f_rows] = forget_bias
     x, _ = longrange.adding_problem(N, T, np.random.default_rng(seed + 2), dtype=np.float64)
     zeros = np.zeros((N, H))
-    J = cell_state_jacobians(x, zeros, zeros, *p.as_tuple())
+    J = cell_state_jacobians(x, zeros, zeros, p)
     jac_norms = np.linalg.norm(J, ord=2, axis=(2, 3))
     h, _ = _nb07.lstm_forward(x, zeros, zeros, *p.as_tuple())
     h_prev = np.concatenate([zeros[:, None], h[:, :-1]], axis=1)
@@ -238,7 +239,7 @@ def draw_cell_paths(ax=None):
     y_c, y_g, y_h = 2.3, 1.15, 0.0
     mixed_ls, o_ls = (0, (4, 2)), (0, (1, 1.5))
 
-    def arrow(xy_from, xy_to, color, lw=2.0, ls="-", rad=0.0):
+    def arrow(xy_from, xy_to, color, *, lw=2.0, ls="-", rad=0.0):
         ax.annotate("", xy=xy_to, xytext=xy_from,
                     arrowprops=dict(arrowstyle="-|>", color=color, lw=lw, ls=ls,
                                     shrinkA=18, shrinkB=20, mutation_scale=14,

@@ -17,7 +17,7 @@ from ..reference import nb01 as _nb01
 from ..reference import nb03 as _nb03
 
 
-def tbptt_k1k2_numpy(x, h0, Wxh, Whh, b, dh, k1, k2):
+def tbptt_k1k2_numpy(x, h0, Wxh, Whh, b, *, dh, k1, k2):
     """General TBPTT(k1, k2) with k1 <= k2: every k1 steps, backpropagate k2 steps.
 
     At each update time ``t`` (see :func:`tbptt.update_times`) the losses of steps
@@ -51,7 +51,7 @@ def tbptt_k1k2_numpy(x, h0, Wxh, Whh, b, dh, k1, k2):
     return np.stack(gx), np.stack(gh), np.stack(gb), h[:, -1]
 
 
-def checkpointed_bptt_numpy(x, h0, Wxh, Whh, b, dh, segment):
+def checkpointed_bptt_numpy(x, h0, Wxh, Whh, b, *, dh, segment):
     """Exact BPTT that stores only the states at segment boundaries (gradient checkpointing).
 
     Forward: keep ``h`` only every ``segment`` steps (about T/segment states). Backward:
@@ -83,7 +83,7 @@ def checkpointed_bptt_numpy(x, h0, Wxh, Whh, b, dh, segment):
     return dWxh, dWhh, db
 
 
-def contributions_by_lag(x, h0, Wxh, Whh, b, dh_last):
+def contributions_by_lag(x, h0, Wxh, Whh, b, *, dh_last):
     """Split the gradient of a loss at the *last* step into one term per lag.
 
     With ``L = ⟨dh_last, h_T⟩``, ``∂L/∂Whh = Σ_{j=0}^{T-1} c_j`` where ``c_j`` is the term

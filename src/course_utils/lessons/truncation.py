@@ -75,7 +75,7 @@ def delayed_copy_problem(T: int = EXPLORER_T, lag: int = 6, *, N: int = 4, D: in
                 dh=dh)
 
 
-def path_contributions(x, h0, Wxh, Whh, b, dh):
+def path_contributions(x, h0, Wxh, Whh, b, *, dh):
     """The gradient of ``L = Σ_t ⟨dh_t, h_t⟩`` split into one term per (t, k) path.
 
     Term ``[t − 1, k − 1]`` is the part of ∂L_t/∂θ that comes from the use of θ at step k
@@ -160,9 +160,9 @@ def explorer_experiment(k1=4, k2=8, lag=6, *, T=EXPLORER_T, seed=0) -> Truncatio
     p = delayed_copy_problem(T, lag, seed=seed)
     args = (p["x"], p["h0"], p["Wxh"], p["Whh"], p["b"])
     _, _, gx, gh, gb = _nb03.rnn_backward(p["dh"], p["x"], p["h0"], p["h"], p["Wxh"], p["Whh"])
-    tx, th, tb, _ = tbptt_numpy.tbptt_k1k2_numpy(*args, p["dh"], k1, k2)
+    tx, th, tb, _ = tbptt_numpy.tbptt_k1k2_numpy(*args, dh=p["dh"], k1=k1, k2=k2)
     flat = lambda a, c, d: np.concatenate([a.ravel(), c.ravel(), d])  # noqa: E731
-    return TruncationExperiment(k1, k2, lag, path_contributions(*args, p["dh"]),
+    return TruncationExperiment(k1, k2, lag, path_contributions(*args, dh=p["dh"]),
                                 kept_mask(T, k1, k2), flat(gx, gh, gb),
                                 flat(tx.sum(0), th.sum(0), tb.sum(0)))
 

@@ -26,7 +26,7 @@ from ..runtime import torch_threads
 from . import tbptt_numpy
 
 
-def _problem(T, N, D, H, seed, dtype=np.float64):
+def _problem(T, N, D, H, seed, *, dtype=np.float64):
     rng = np.random.default_rng(seed)
     p = rnn.init_rnn_params(D, H, rng)
     x = rng.normal(size=(N, T, D)).astype(dtype)
@@ -35,17 +35,20 @@ def _problem(T, N, D, H, seed, dtype=np.float64):
     return x, h0, p.Wxh.astype(dtype), p.Whh.astype(dtype), p.b.astype(dtype), dh
 
 
-def numpy_pass(method: str, x, h0, Wxh, Whh, b, dh, k: int):
+def numpy_pass(method: str, problem, k: int):
     """One forward+backward pass over ``x`` with ``method`` (one of :data:`METHODS`).
 
     ``"truncated"`` consumes each chunk's gradient at once (adds it to a running total, as
-    an optimizer step would) so nothing grows with T. Returns (dWxh, dWhh, db) summed.
+    an optimizer step would) so nothing grows with T. ``problem``: the arrays ``(x, h0, Wxh,
+    Whh, b, dh)``. Returns (dWxh, dWhh, db) summed.
     """
+    x, h0, Wxh, Whh, b, dh = problem
     if method == "full BPTT":
         h = _nb01.rnn_forward(x, h0, Wxh, Whh, b)
         return _nb03.rnn_backward(dh, x, h0, h, Wxh, Whh)[2:]
     if method == "checkpointed":
-        return tbptt_numpy.checkpointed_bptt_numpy(x, h0, Wxh, Whh, b, dh, tbptt.sqrt_segment(x.shape[1]))
+        return tbptt_numpy.checkpointed_bptt_numpy(x, h0, Wxh, Whh, b, dh=dh,
+                                                   segment=tbptt.sqrt_segment(x.shape[1]))
     if method == "truncated":
         total = [np.zeros_like(Wxh), np.zeros_like(Whh), np.zeros_like(b)]
         h_prev = h0
@@ -58,7 +61,7 @@ def numpy_pass(method: str, x, h0, Wxh, Whh, b, dh, k: int):
     raise ValueError(f"unknown method {method!r}; use one of {METHODS}")
 
 
-def torch_pass(method: str, x, h0, params, dh, k: int):
+def torch_pass(method: str, x, h0, params, dh, *, k: int):
     """The torch version of :func:`numpy_pass` (tensors; params require grad).
 
     Gradients end up in ``p.grad``; the per-step loss is ``⟨dh_t, h_t⟩``.
@@ -96,20 +99,20 @@ def compare_memory_time(Ts, *, backend: str = "numpy", N: int = 16, D: int = 8, 
         if backend == "numpy":
             prob = _problem(T, N, D, H, seed)
             for m in methods:
-                r = profiling.measure_numpy(lambda m=m, prob=prob: numpy_pass(m, *prob, k), repeat=repeat)
+                r = profiling.measure_numpy(lambda m=m, prob=prob: numpy_pass(m, prob, k), repeat=repeat)
                 rows.append({"T": T, "method": m, **{key: r[key] for key in ("peak_bytes", "wall_s", "cpu_s")}})
         elif backend == "torch":
             with torch_threads(1):
-                rows += _torch_rows(T, N, D, H, k, repeat, seed, methods)
+                rows += _torch_rows(T, N, D, H, k, repeat=repeat, seed=seed, methods=methods)
         else:
             raise ValueError("backend must be 'numpy' or 'torch'")
     return rows
 
 
-def _torch_rows(T, N, D, H, k, repeat, seed, methods):
+def _torch_rows(T, N, D, H, k, *, repeat, seed, methods):
     import torch
 
-    arrays = _problem(T, N, D, H, seed, np.float32)
+    arrays = _problem(T, N, D, H, seed, dtype=np.float32)
     x, h0, Wxh, Whh, b, dh = (torch.from_numpy(a) for a in arrays)
     params = [w.clone().requires_grad_(True) for w in (Wxh, Whh, b)]
     rows = []
@@ -117,7 +120,7 @@ def _torch_rows(T, N, D, H, k, repeat, seed, methods):
         def fn(m=m):
             for p in params:
                 p.grad = None
-            torch_pass(m, x, h0, params, dh, k)
+            torch_pass(m, x, h0, params, dh, k=k)
 
         fn()  # warm-up (the first checkpoint call is slow)
         r = profiling.measure_torch(fn, repeat=repeat)
@@ -209,8 +212,7 @@ def train_k1k2(model, x, y, *, loss_fn: Callable, optimizer, k1: int, k2: int,
 
 def delayed_recall_vs_k(ks, *, lag: int = 5, n_symbols: int = 4, hidden: int = 32,
                         n_updates: int = 300, batch: int = 32, lr: float = 1e-2,
-                        seed: int = 0, carry_state: bool = True, progress: bool = False,
-                        k1: int | None = None):
+                        seed: int = 0, carry_state: bool = True, k1: int | None = None):
     """Train one small tanh RNN per truncation length ``k`` on the delayed-recall task.
 
     Each model gets the same number of updates (``n_updates`` chunks of ``k`` steps of a
@@ -252,7 +254,7 @@ def delayed_recall_vs_k(ks, *, lag: int = 5, n_symbols: int = 4, hidden: int = 3
                 batches = [(x, y)] if carry_state else [
                     (x[:, s:e], y[:, s:e]) for s, e in tbptt.chunk_bounds(x.shape[1], k)]
                 hist = training.train_tbptt(model, batches, loss_fn=training.cross_entropy_loss,
-                                            optimizer=opt, k=k, clip=1.0, progress=progress,
+                                            optimizer=opt, k=k, clip=1.0, progress=False,
                                             desc=f"k = {k}")
             accs.append(training.evaluate(model, xt, yt, metric=training.accuracy))
             histories.append(hist)

@@ -21,7 +21,7 @@ from ..maths import jacobians
 EXPLORER_DEFAULTS = dict(scale=1.0, nonlinearity="tanh", T=60, input_scale=0.5)
 
 
-def memory_problem(scale: float, T: int = 60, N: int = 8, D: int = 3, H: int = 32,
+def memory_problem(scale: float, *, T: int = 60, N: int = 8, D: int = 3, H: int = 32,
                    seed: int = 0, input_scale: float = 0.5):
     """Notebook 01's memory experiment: inputs and weights of a random RNN.
 
@@ -38,7 +38,7 @@ def memory_problem(scale: float, T: int = 60, N: int = 8, D: int = 3, H: int = 3
     return x, np.zeros((N, H)), Wxh, Whh, np.zeros(H)
 
 
-def first_input_log_norms(x, h0, Wxh, Whh, b, nonlinearity: str = "tanh"):
+def first_input_log_norms(x, h0, Wxh, Whh, b, *, nonlinearity: str = "tanh"):
     """``log10 ‖∂h_t/∂x_1‖₂`` for every step t = 1 … T, exactly (no finite differences).
 
     The product ``P_t = J_t P_{t−1}``, ``P_1 = diag(f'(a_1)) Wxh``, is renormalised after
@@ -102,7 +102,7 @@ def explorer_experiment(scale=1.0, nonlinearity="tanh", T=60, input_scale=0.5, *
     exact ``log10 ‖∂h_t/∂x_1‖`` of every sequence (see :func:`first_input_log_norms`)."""
     x, h0, Wxh, Whh, b = memory_problem(scale, T=int(T), N=N, D=D, H=H, seed=seed,
                                         input_scale=input_scale)
-    return MemoryExperiment(Whh, first_input_log_norms(x, h0, Wxh, Whh, b, nonlinearity))
+    return MemoryExperiment(Whh, first_input_log_norms(x, h0, Wxh, Whh, b, nonlinearity=nonlinearity))
 
 
 def plot_explorer(ax=None, **settings):
@@ -179,7 +179,7 @@ def memory_explorer():
 FORWARD, BACKWARD = "forward", "backward"
 
 
-def _flow_arrow(ax, start, end, kind, color, label=None, label_xy=None, ls="-"):
+def _flow_arrow(ax, start, end, kind, color, *, label=None, label_xy=None, ls="-"):
     """One arrow of :func:`draw_bptt_flow`; its ``gid`` says which pass it belongs to."""
     ann = ax.annotate("", xy=end, xytext=start,
                       arrowprops=dict(arrowstyle="-|>", color=color, lw=1.8, ls=ls,

@@ -122,7 +122,7 @@ EXPLORER_DEFAULTS = dict(spectral_radius=1.0, nonlinearity="tanh", T=100, matrix
 
 
 def explorer_experiment(spectral_radius=1.0, nonlinearity="tanh", T=100, matrix="gaussian",
-                        input_scale=0.5, H=32, N=4, seed=0) -> LagExperiment:
+                        input_scale=0.5, *, H=32, N=4, seed=0) -> LagExperiment:
     """The explorer's experiment: a fixed random Whh (Gaussian or orthogonal) rescaled to
     the given spectral radius, driven by random inputs for T steps."""
     rng = np.random.default_rng(seed)

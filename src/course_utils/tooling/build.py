@@ -168,7 +168,7 @@ def apply_registry(nb, path: Path, log=print) -> list[str]:
 # ---------------------------------------------------------------------------------------
 # Writing an edition of every notebook
 # ---------------------------------------------------------------------------------------
-def _write_each(dest: Path, root: Path, names: list[str] | None, make, what: str,
+def _write_each(dest: Path, root: Path, names: list[str] | None, make, what: str, *,
                 log=print) -> list[Path]:
     """Write ``make(nb, path)`` for every (or the named) solution notebook into ``dest``."""
     dest = Path(dest)
@@ -204,7 +204,7 @@ def write_assignment(dest: Path, root: Path = ROOT, names: list[str] | None = No
     return _write_each(dest, root, names,
                        lambda nb, path: handout.make_handout(nb, path, only, log),
                        "assignment edition" + (" (only the assigned exercises)" if only else ""),
-                       log)
+                       log=log)
 
 
 def exercise_cells_notebooks(root: Path, ids) -> set[str]:
@@ -217,7 +217,7 @@ def write_nbgrader_source(dest: Path, root: Path = ROOT, names: list[str] | None
                           log=print) -> list[Path]:
     """Write the solution notebooks without Further-exercise hints into ``dest``: an nbgrader
     source folder whose ``generate_assignment`` release is the assignment edition."""
-    return _write_each(dest, root, names, without_hints, "nbgrader source", log)
+    return _write_each(dest, root, names, without_hints, "nbgrader source", log=log)
 
 
 # ---------------------------------------------------------------------------------------

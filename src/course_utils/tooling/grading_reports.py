@@ -41,7 +41,7 @@ class ExerciseResult:
     cause: str = ""  # one of CAUSES when no check decided (a wrong result), else ""
 
     @classmethod
-    def of(cls, entry: dict, status: str, reason: str = "", review=(),
+    def of(cls, entry: dict, status: str, reason: str = "", review=(), *,
            verdict: dict | None = None, cause: str = "") -> ExerciseResult:
         """The result of the job's ``entry`` (id, title, points, kind): its points if it
         passed (a code exercise), else 0."""

@@ -180,12 +180,12 @@ def update(root: Path, *, log=print, force: bool = False, on_step=None) -> Updat
     backup = _undo.new_backup_dir(gd)
     rep.backup = str(backup)
     log(f"Backup of your files before anything changes: {backup}")
-    _undo.write_backup(root, gd, backup, plan, rep.old, rep.new, t_old, t_new)
+    _undo.write_backup(root, gd, backup, plan, old=rep.old, new=rep.new, t_old=t_old, t_new=t_new)
     try:
         for i, act in enumerate(plan.actions):
             if on_step:
                 on_step(i, act)
-            _apply(root, act, rep, t_old, local, theirs)
+            _apply(root, act, rep, t_old, local=local, theirs=theirs)
         if on_step:
             on_step(len(plan.actions), None)
     except BaseException as exc:
@@ -201,7 +201,7 @@ def update(root: Path, *, log=print, force: bool = False, on_step=None) -> Updat
     return rep
 
 
-def _apply(root: Path, act, rep: UpdateReport, t_old, local, theirs) -> None:
+def _apply(root: Path, act, rep: UpdateReport, t_old, *, local, theirs) -> None:
     f = root / act.path
     if act.kind == "revert":
         if _io.read(f) != local[act.path]:  # saved meanwhile: the backup may be older

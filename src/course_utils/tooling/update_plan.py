@@ -60,7 +60,7 @@ def side_candidates(rel: str, tag: str, n: int = 999):
 
 
 def pick_side(rel: str, tag: str, content: bytes, existing: dict[str, bytes],
-              taken: set[str] = frozenset(), reuse_run_only: bool = True) -> tuple[str, bool]:
+              taken: set[str] = frozenset(), *, reuse_run_only: bool = True) -> tuple[str, bool]:
     """(name, reused): the first side name that is free or holds nothing of the student's.
 
     ``existing`` maps the side names that exist on disk to their bytes; ``taken`` are names

@@ -39,7 +39,7 @@ def new_backup_dir(gd: Path) -> Path:
     raise UpdateError(f"cannot create a backup folder in {gd / BACKUP_DIR}")
 
 
-def write_backup(root, gd, backup, plan, old, new, t_old, t_new) -> None:
+def write_backup(root, gd, backup, plan, *, old, new, t_old, t_new) -> None:
     """Copy the student's files, git's index and a manifest; then write the marker."""
     algo = _io.git(root, "rev-parse", "--show-object-format", check=False).stdout.strip() or "sha1"
     paths, known = {}, set()
@@ -94,7 +94,7 @@ def recover(root: Path, gd: Path, log, force: bool = False) -> bool:
     return True
 
 
-def _restore_path(root: Path, backup: Path, manifest: dict, known: set, rel: str, entry: dict,
+def _restore_path(root: Path, backup: Path, manifest: dict, known: set, rel: str, *, entry: dict,
                   log) -> None:
     """Put path ``rel`` back as the ``manifest`` records it (``entry``: its state, mode
     and blob id before the update); bytes found there whose blob id is not in ``known``
@@ -154,7 +154,7 @@ def rollback(root: Path, gd: Path, backup: Path, log) -> None:
             _io.git(root, "update-ref", "-m", "course update: undone", ref, old, shielded=True)
         known = set(manifest["known"])
         for rel, entry in sorted(manifest["paths"].items()):
-            _restore_path(root, backup, manifest, known, rel, entry, log)
+            _restore_path(root, backup, manifest, known, rel, entry=entry, log=log)
         _remove_created_dirs(root, manifest)
         if manifest["index"]:
             _io.write(gd / "index", (backup / ".git" / "index").read_bytes())
