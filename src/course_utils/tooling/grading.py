@@ -212,19 +212,39 @@ def grade(paths: list[Path], *, root: Path = ROOT, selectors: dict | None = None
             *{(b if b is not None else p.parent).resolve() for p, b in found}]
     common = {"root": str(root), "timeout": timeout, "cell_timeout": cell_timeout,
               "seeds": list(seeds), "digest": digest, "hide": [str(h) for h in hide]}  # of every Job
-    jobs_list, results = _make_jobs(found, catalogue, names, common)
+    jobs_list, results, extra = _make_jobs(found, catalogue, names, common)
     results.update(_run_jobs(jobs_list, root=root, digest=digest, timeout=timeout,
                              isolate=isolate, jobs=jobs, log=log))
+    for k, fields_ in extra.items():  # the grader's, never the worker's
+        for name, value in fields_.items():
+            setattr(results[k], name, value)
     return [results[k] for k in sorted(results)]
 
 
-def _make_jobs(found, catalogue, names, common) -> tuple[list, dict]:
-    """``([(k, job)], {k: result})``: a job per submission of a selected notebook, and a
-    result row for each file that is not one (unreadable, not a course notebook)."""
+def _display(path: Path, base: Path | None) -> str:
+    """A submission's name in the reports: its path below the folder given, which starts
+    with the student's folder when the folder given is one student's."""
+    if base is None:
+        return path.name
+    rel = path.relative_to(base).as_posix()
+    from .gradebook import one_students
+
+    return f"{Path(base).resolve().name}/{rel}" if one_students(base) else rel
+
+
+def _make_jobs(found, catalogue, names, common) -> tuple[list, dict, dict]:
+    """``([(k, job)], {k: result}, {k: fields})``: a job per student and selected
+    notebook, for the copy that counts (:func:`copies.choose`: the others are listed in
+    its result), a result row for each file that is not one (unreadable, not a course
+    notebook), and the fields the grader sets on each job's result (other copies,
+    submission time)."""
+    from . import copies, gradebook
+
     root = Path(common["root"])
-    jobs_list, results = [], {}
+    jobs_list, results, extra = [], {}, {}
+    candidates: dict[tuple[str, str], list] = {}
     for k, (path, base) in enumerate(found):
-        display = str(path.relative_to(base)) if base is not None else path.name
+        display = _display(path, base)
         try:
             try:
                 meta = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
@@ -244,11 +264,18 @@ def _make_jobs(found, catalogue, names, common) -> tuple[list, dict]:
             continue
         if notebook not in catalogue:  # not part of the selected assignment
             continue
+        candidates.setdefault((student, notebook), []).append((k, path, base, display))
+    for (student, notebook), group in candidates.items():
+        choice = copies.choose([path for _, path, _, _ in group])
+        shown = {path: display for _, path, _, display in group}
+        k, path, base, display = next(g for g in group if g[1] == choice.counts)
+        extra[k] = {"others": [{"file": shown[p], "why": why} for p, why in choice.others],
+                    **gradebook.submission_time(path, base)}
         jobs_list.append((k, Job(str(path.resolve()), notebook, student, display,
                                  catalogue[notebook], **common,
                                  plan=gc.plan_to_dict(gc.make_plan(
                                      str(root / "solutions" / notebook))))))
-    return jobs_list, results
+    return sorted(jobs_list, key=lambda kj: kj[0]), results, extra
 
 
 def _run_jobs(jobs_list, *, root, digest, timeout, isolate, jobs, log) -> dict:
@@ -316,6 +343,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, default=Path("grades"),
                    help="folder for grades.csv, grades.json and the class report "
                    "report.html (default ./grades)")
+    p.add_argument("--roster", type=Path,
+                   help="CSV of the class (id, name, optional extension; or the student list "
+                   "a Canvas or Moodle gradebook exports): the gradebook gets a row per "
+                   "student, whatever they submitted")
+    p.add_argument("--deadline", default=None,
+                   help="the due date and time (2026-12-08T23:59, local time unless it says "
+                   "+01:00 or UTC); a roster's extension column adds days or gives a "
+                   "student's own deadline")
+    p.add_argument("--late-penalty", type=float, default=None, metavar="PERCENT",
+                   help="percent of a notebook's points taken per day late (a part of a day "
+                   "counts as one), at most all of them (default 0: late is only reported)")
+    p.add_argument("--assignment-name", default=None,
+                   help="the assignment's name in the LMS exports (default: the assignment "
+                   "file's name)")
+    p.add_argument("--replace", action="store_true",
+                   help="start --out afresh; by default the students graded now replace their "
+                   "own rows in an existing --out and everyone else's are kept")
     p.add_argument("--root", type=Path, default=ROOT, help=argparse.SUPPRESS)
 
 
@@ -334,7 +378,16 @@ def run_cli(args) -> int:
 
     if sandbox_view.view() != "bwrap":
         print(sandbox_view.BWRAP_MISSING, file=sys.stderr)
-    csv_path, json_path = write_reports(results, args.out)
+    try:
+        results, book = _gradebook(args, results)
+    except (GradingError, OSError, ValueError) as exc:
+        print(f"error: the gradebook: {exc}", file=sys.stderr)
+        return 2
+    from . import gradebook
+
+    print(gradebook.format_table(book))
+    csv_path, json_path = write_reports(results, args.out, {"gradebook": book})
+    gradebook.write(book, args.out)
     from . import grading_html
 
     options = {"--only": args.only or "(all)", "--assignment": args.assignment or "(none)",
@@ -349,13 +402,48 @@ def run_cli(args) -> int:
     try:  # the grades are written whatever happens to the class report
         run = grading_html.run_info(results, root=args.root, options=options,
                                     digest=course_digest(args.root))
-        html_path = grading_html.write_report(results, args.out, run)
+        html_path = grading_html.write_report(results, args.out, run, book)
     except Exception as exc:
         print(f"wrote {csv_path} and {json_path}; the class report failed: "
               f"{type(exc).__name__}: {first_line(str(exc))}", file=sys.stderr)
         return 0
     print(f"wrote {csv_path}, {json_path} and {html_path}")
     return 0
+
+
+def _gradebook(args, results: list[SubmissionResult]) -> tuple[list, dict]:
+    """This run's results stamped (when, which commit) and merged into ``--out``'s (the
+    students graded now replace their rows; :func:`gradebook.merge`), and the gradebook
+    (:func:`gradebook.build`) with the roster, deadline and penalty given, else those
+    ``--out`` recorded."""
+    import datetime as _dt
+
+    from . import gradebook
+    from .grading_html import git_commit
+
+    now = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+    commit = git_commit(args.root)
+    for r in results:
+        r.graded_at, r.commit = now, commit
+    previous, stored, old_folders = (([], None, {}) if args.replace
+                                     else gradebook.load_previous(args.out))
+    settings = gradebook.Settings.from_dict(stored or {})
+    if args.roster:
+        settings.roster = gradebook.read_roster(args.roster)
+    if args.deadline:
+        settings.deadline = gradebook.parse_deadline(args.deadline).isoformat()
+    if args.late_penalty is not None:
+        settings.late_penalty = args.late_penalty
+    if args.assignment_name or args.assignment or not stored:
+        settings.assignment = (args.assignment_name or
+                               (Path(args.assignment).stem if args.assignment else "course grade"))
+    folders = gradebook.student_folders(args.submissions)
+    regraded = {r.student for r in results} | set(folders)
+    merged = gradebook.merge(previous, results, regraded) if previous else results
+    all_folders = {**{k: v for k, v in old_folders.items() if k not in regraded}, **folders}
+    catalogue = select(load_catalogue(args.root),
+                       grading_select.selectors(args.assignment, args.only))
+    return merged, gradebook.build(merged, catalogue, settings, all_folders)
 
 
 def _child_main(argv: list[str]) -> int:
