@@ -66,6 +66,7 @@ from .grading_reports import (
     SubmissionResult,
     first_line,
     format_table,
+    to_json,
     write_reports,
 )
 from .grading_select import (
@@ -364,6 +365,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_cli(args) -> int:
+    from . import gradebook
+
+    try:  # a bad roster or deadline stops before any grading
+        roster = gradebook.read_roster(args.roster) if args.roster else None
+        deadline = gradebook.parse_deadline(args.deadline).isoformat() if args.deadline else ""
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     try:
         results = grade(args.submissions, root=args.root,
                         selectors=grading_select.selectors(args.assignment, args.only),
@@ -379,12 +388,15 @@ def run_cli(args) -> int:
     if sandbox_view.view() != "bwrap":
         print(sandbox_view.BWRAP_MISSING, file=sys.stderr)
     try:
-        results, book = _gradebook(args, results)
-    except (GradingError, OSError, ValueError) as exc:
-        print(f"error: the gradebook: {exc}", file=sys.stderr)
+        results, book = _gradebook(args, results, roster, deadline)
+    except Exception as exc:  # this run's grades are never lost
+        args.out.mkdir(parents=True, exist_ok=True)
+        kept = args.out / "grades-this-run.json"
+        kept.write_text(to_json(results) + "\n", encoding="utf-8")
+        print(f"error: the gradebook failed ({type(exc).__name__}: {first_line(str(exc))}); "
+              f"{args.out / 'grades.json'} is unchanged and this run's grades are in {kept}",
+              file=sys.stderr)
         return 2
-    from . import gradebook
-
     print(gradebook.format_table(book))
     csv_path, json_path = write_reports(results, args.out, {"gradebook": book})
     gradebook.write(book, args.out)
@@ -411,7 +423,8 @@ def run_cli(args) -> int:
     return 0
 
 
-def _gradebook(args, results: list[SubmissionResult]) -> tuple[list, dict]:
+def _gradebook(args, results: list[SubmissionResult], roster, deadline: str
+               ) -> tuple[list, dict]:
     """This run's results stamped (when, which commit) and merged into ``--out``'s (the
     students graded now replace their rows; :func:`gradebook.merge`), and the gradebook
     (:func:`gradebook.build`) with the roster, deadline and penalty given, else those
@@ -428,10 +441,10 @@ def _gradebook(args, results: list[SubmissionResult]) -> tuple[list, dict]:
     previous, stored, old_folders = (([], None, {}) if args.replace
                                      else gradebook.load_previous(args.out))
     settings = gradebook.Settings.from_dict(stored or {})
-    if args.roster:
-        settings.roster = gradebook.read_roster(args.roster)
-    if args.deadline:
-        settings.deadline = gradebook.parse_deadline(args.deadline).isoformat()
+    if roster is not None:
+        settings.roster = roster
+    if deadline:
+        settings.deadline = deadline
     if args.late_penalty is not None:
         settings.late_penalty = args.late_penalty
     if args.assignment_name or args.assignment or not stored:
@@ -441,8 +454,10 @@ def _gradebook(args, results: list[SubmissionResult]) -> tuple[list, dict]:
     regraded = {r.student for r in results} | set(folders)
     merged = gradebook.merge(previous, results, regraded) if previous else results
     all_folders = {**{k: v for k, v in old_folders.items() if k not in regraded}, **folders}
-    catalogue = select(load_catalogue(args.root),
-                       grading_select.selectors(args.assignment, args.only))
+    chosen = grading_select.selectors(args.assignment, args.only)
+    catalogue = select(load_catalogue(args.root), chosen)
+    if not chosen:  # no assignment given: the notebooks submitted are the assignment
+        catalogue = {nb: e for nb, e in catalogue.items() if any(r.notebook == nb for r in merged)}
     return merged, gradebook.build(merged, catalogue, settings, all_folders)
 
 
