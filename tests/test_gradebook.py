@@ -184,6 +184,8 @@ def test_every_file_not_graded_is_listed_with_why(graded):
     book = list(csv.DictReader(io.StringIO((tmp / "grades" / "gradebook.csv").read_text())))
     assert [r["id"] for r in book] == list(rows)
     assert book[3][f"{NB03} status"] == "graded" and book[6]["not graded"].startswith("grace/")
+    assert book[7]["submitted"].endswith("(nbgrader timestamp)") and book[7]["days late"] == "2"
+    assert book[0]["submitted"].endswith("(file modification time)")
     # grades.csv keeps one row per graded file, as before
     assert len(list(csv.DictReader(io.StringIO((tmp / "grades" / "grades.csv").read_text())))) \
         == 14

@@ -375,21 +375,26 @@ def _g(x: float) -> str:
 
 def to_csv(book: dict) -> str:
     """``gradebook.csv``: a row per student: id, name, on the roster, per notebook status
-    and points, total, max, days late, penalty, final, the files not graded, when and with
-    which commit."""
+    and points, total, max, the latest submission time (and whether nbgrader's timestamp or
+    the file's modification time gave it), days late, penalty, final, the files not graded,
+    when and with which commit."""
     nbs = list(book["notebooks"])
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["id", "name", "on roster", *[x for nb in nbs for x in (nb, f"{nb} status")],
-                "total", "max", "days late", "penalty", "final", "not graded", "graded at",
-                "commit"])
+                "total", "max", "submitted", "days late", "penalty", "final", "not graded",
+                "graded at", "commit"])
     for s in book["students"]:
         cells = [s["id"], s["name"], "yes" if s["on_roster"] else "no"]
         for nb in nbs:
             n = s["notebooks"][nb]
             cells += [_g(n["points"]), n["status"]]
         late = max([n.get("days_late", 0) for n in s["notebooks"].values()] or [0])
-        cells += [_g(s["total"]), _g(s["max_total"]), late, _g(s["penalty"]), _g(s["final"]),
+        times = sorted((n["submitted"], n["submitted_from"]) for n in s["notebooks"].values()
+                       if n.get("submitted"))
+        when = f"{times[-1][0]} ({times[-1][1]})" if times else ""
+        cells += [_g(s["total"]), _g(s["max_total"]), when, late, _g(s["penalty"]),
+                  _g(s["final"]),
                   " | ".join(f"{x['file']}: {x['why']}" for x in s["not_graded"]),
                   s["graded_at"], s["commit"]]
         w.writerow(cells)
