@@ -313,3 +313,22 @@ def test_plain_rosters_and_their_mistakes(tmp_path):
     book = gradebook.build(_results(("ADA", NB01, 5)), CAT,
                            gradebook.Settings(roster=[gradebook.Student("ada", "", {"ada"})]))
     assert [(s["id"], s["total"]) for s in book["students"]] == [("ada", 5)]  # case ignored
+
+
+def test_the_guide_quotes_the_class_of_60():
+    """The numbers of the class-of-60 paragraph in INSTRUCTORS.md are the results file's."""
+    from course_utils import provenance
+
+    rec = provenance.load_results("grading_class_60")
+    r = rec["results"]
+    c, two = r["class"], r["regrade_two"]
+    text = " ".join((ROOT / "INSTRUCTORS.md").read_text().split())
+    assert f"(`{rec['script']}`, {rec['date'][:10]}" in text
+    assert f"{r['students']} students on a roster" in text
+    assert f"{r['on_roster_absent']} more on the roster who submitted nothing" in text
+    assert f"`--jobs {r['jobs']}` graded them in {c['cpu_s']} CPU seconds, " \
+        f"{c['cpu_s_per_submission']} each, and the gradebook had {c['gradebook_rows']} rows" in text
+    assert c["gradebook_rows"] == r["students"] + r["on_roster_absent"]
+    assert f"took {two['cpu_s']} CPU seconds and changed only their {len(two['rows_changed'])} " \
+        f"rows ({two['rows_kept']} kept)" in text
+    assert f"load average of {round(rec['machine']['load_average'])}" in text
