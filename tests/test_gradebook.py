@@ -283,7 +283,7 @@ def test_the_canvas_export_matches_canvas_layout():
     sample = list(csv.reader((SAMPLES / "canvas_gradebook_export.csv").open()))
     assert got[0][:5] == sample[0][:5] == gradebook.CANVAS_COLUMNS
     assert got[0][5] == "Week 3"
-    assert got[1][0].strip() == sample[1][0].strip() == "Points Possible" and got[1][5] == "5"
+    assert got[1][0] == sample[1][0] == "    Points Possible" and got[1][5] == "5"
     assert [r[:5] for r in got[2:]] == [r[:5] for r in sample[2:5]]  # each student's own ids
     assert [r[5] for r in got[2:]] == ["5", "0", "0"]
 
@@ -332,3 +332,25 @@ def test_the_guide_quotes_the_class_of_60():
     assert f"took {two['cpu_s']} CPU seconds and changed only their {len(two['rows_changed'])} " \
         f"rows ({two['rows_kept']} kept)" in text
     assert f"load average of {round(rec['machine']['load_average'])}" in text
+
+
+def test_a_folder_given_alone_names_its_student(tmp_path):
+    """``grade submitted/frank``: frank, also in nbgrader's layout (``frank/ps1/…`` with its
+    timestamp.txt); ``grade submitted/``: the folders below it; loose files: their names."""
+    from course_utils.tooling import grading_select
+
+    frank = tmp_path / "submitted" / "frank"
+    _put(frank, NB01, ANSWERED[NB01])
+    assert grading_select.student_of(frank / NB01, frank, NB01) == "frank"
+    assert grading._display(frank / NB01, frank) == f"frank/{NB01}"
+    _stamp(tmp_path / "submitted" / "grace" / "ps1", DEADLINE)
+    _put(tmp_path / "submitted" / "grace" / "ps1", NB01, ANSWERED[NB01])
+    grace = tmp_path / "submitted" / "grace"
+    assert grading_select.student_of(grace / "ps1" / NB01, grace, NB01) == "grace"
+    sub = tmp_path / "submitted"
+    assert grading_select.student_of(grace / "ps1" / NB01, sub, NB01) == "grace"
+    assert gradebook.student_folders([sub]) == {"frank": [], "grace": []}
+    loose = tmp_path / "loose"
+    _put(loose, f"alice_{NB01}", ANSWERED[NB01])
+    assert grading_select.student_of(loose / f"alice_{NB01}", loose, NB01) == "alice"
+    assert gradebook.student_folders([loose]) == {}

@@ -434,7 +434,7 @@ def canvas_csv(book: dict) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow([*CANVAS_COLUMNS, name])
-    w.writerow(["Points Possible", "", "", "", "", _g(book["max_total"])])
+    w.writerow(["    Points Possible", "", "", "", "", _g(book["max_total"])])  # as Canvas writes it
     for s in book["students"]:
         f = s.get("fields") or {}
         cols = [f.get(c, "") for c in CANVAS_COLUMNS]
