@@ -216,6 +216,48 @@ def test_the_class_report_counts_equal_the_verdicts(graded):
     assert "grace" in who("review")
 
 
+def test_regrading_two_students_changes_only_their_rows(graded, tmp_path):
+    """Two student folders graded alone into (a copy of) the class's --out: their rows are
+    replaced, named by their folders; every other row, the CSV's and the gradebook's, stays."""
+    import shutil
+
+    out = tmp_path / "grades"
+    shutil.copytree(graded["tmp"] / "grades", out)
+    before = json.loads((out / "grades.json").read_text())
+    sub = graded["tmp"] / "submissions"
+    with contextlib.redirect_stdout(io.StringIO()):
+        rc = cli.main(["grade", str(sub / "frank"), str(sub / "grace"), "--timeout", str(TIMEOUT),
+                       "--cell-timeout", str(CELL_TIMEOUT), "--seed", str(SEED), "--out", str(out)])
+    assert rc == 0
+    after = json.loads((out / "grades.json").read_text())
+    old = {s["student"]: s for s in before["submissions"]}
+    new = {s["student"]: s for s in after["submissions"]}
+    assert set(new) == set(old)
+    for student in old:
+        if student in ("frank", "grace"):
+            assert new[student]["file"] == f"{student}/{NAME}"
+            assert new[student]["total"] == old[student]["total"]
+            assert new[student]["graded_at"] >= old[student]["graded_at"]
+        else:
+            assert new[student] == old[student], student
+    rows = {r["id"]: r for r in after["gradebook"]["students"]}
+    assert set(rows) == set(old) and rows["alice"] == {
+        r["id"]: r for r in before["gradebook"]["students"]}["alice"]
+    csv_rows = {r["student"]: r for r in csv.DictReader(io.StringIO((out / "grades.csv").read_text()))}
+    assert set(csv_rows) == set(old) and csv_rows["grace"]["total"] == "0"
+
+
+def test_the_class_gets_a_gradebook_row_each(graded):
+    """Without a roster every student folder is a row: one notebook each, graded."""
+    data = json.loads((graded["tmp"] / "grades" / "grades.json").read_text())
+    rows = {r["id"]: r for r in data["gradebook"]["students"]}
+    assert set(rows) == set(graded["expected"])
+    for student, r in rows.items():
+        assert r["notebooks"][NAME]["status"] == ("unreadable" if student == "judy" else "graded")
+        assert r["total"] == graded["json"][student]["total"] and r["not_graded"] == []
+        assert r["notebooks"][NAME]["submitted_from"] == "file modification time"
+
+
 # ---------------------------------------------------------------------------------------
 # Held-out checks, renamed parameters, robustness
 # ---------------------------------------------------------------------------------------
@@ -527,13 +569,15 @@ def test_identify_and_student_names(tmp_path):
     assert grading_select.student_of(tmp_path / "bob_01_unrolling_an_rnn.ipynb", None, NAME) == "bob"
 
 
-def test_discover_skips_side_files_and_checkpoints(tmp_path):
+def test_discover_finds_copies_and_skips_checkpoints(tmp_path):
+    """Side files are found (which copy counts is decided per student: tests/test_gradebook.py)."""
     for rel in ["a/01_x.ipynb", "a/01_x.updated.ipynb", "a/01_x.fresh2.ipynb",
                 "a/.ipynb_checkpoints/01_x-checkpoint.ipynb", "b/01_x.ipynb"]:
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text("{}")
     found = grading_select.discover([tmp_path])
-    assert [p.relative_to(tmp_path).as_posix() for p, _ in found] == ["a/01_x.ipynb", "b/01_x.ipynb"]
+    assert [p.relative_to(tmp_path).as_posix() for p, _ in found] == [
+        "a/01_x.fresh2.ipynb", "a/01_x.ipynb", "a/01_x.updated.ipynb", "b/01_x.ipynb"]
     with pytest.raises(grading_select.GradingError):
         grading_select.discover([tmp_path / "missing"])
 

@@ -86,9 +86,11 @@ def test_corrupt_and_foreign_notebooks_get_one_line_and_the_rest_is_listed(folde
     (folder / "my_notes.ipynb").write_text(json.dumps({"cells": [{"cell_type": "code",
                                                                   "metadata": {}, "source": "1"}]}))
     (folder / "weird.ipynb").write_text(json.dumps({"cells": {"not": "a list"}}))
-    (folder / "01_unrolling_an_rnn.updated.ipynb").write_text("{}")  # side files are skipped
+    (folder / "01_unrolling_an_rnn.updated.ipynb").write_text("{}")  # a copy that does not count
     rows, problems = progress.collect(folder)
-    assert len(problems) == 3 and all("\n" not in p for p in problems)
+    assert len(problems) == 4 and all("\n" not in p for p in problems)
+    assert any(p.startswith("01_unrolling_an_rnn: your answers in 01_unrolling_an_rnn.ipynb are")
+               and "01_unrolling_an_rnn.updated.ipynb: does not open" in p for p in problems)
     assert any(p.startswith("04_vanishing") and "not a readable notebook" in p for p in problems)
     assert any(p.startswith("my_notes") and "no exercises" in p for p in problems)
     assert {r.notebook for r in rows} >= {"01_unrolling_an_rnn", "08_char_language_model"}

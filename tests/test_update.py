@@ -99,7 +99,7 @@ def course(tmp_path):
     write(author, NB02, generated(nb2))
     write(author, "src/course_utils/maths/rnn.py", "def f():\n    return 1\n")
     for name in ("update.py", "update_plan.py", "update_io.py", "update_undo.py", "cli.py",
-                 "progress.py", "exercise_cells.py", "course_files.py"):
+                 "progress.py", "exercise_cells.py", "course_files.py", "copies.py"):
         write(author, f"src/course_utils/tooling/{name}",
               (ROOT / "src/course_utils/tooling" / name).read_text())
     write(author, "src/course_utils/status.py", (ROOT / "src/course_utils/status.py").read_text())

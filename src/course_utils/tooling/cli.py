@@ -197,6 +197,10 @@ def _cmd_exercises(args) -> int:
     for nb, entries in cat.items():
         for e in entries:
             print(f"{nb:34} {e['id']:28} {e['points']:>6}  {e['title']}")
+    code = sum(e["points"] for entries in cat.values() for e in entries if e["kind"] != "written")
+    written = sum(e["points"] for entries in cat.values() for e in entries if e["kind"] == "written")
+    print(f"total {code:g} points graded automatically"
+          + (f", {written:g} more for written answers (graded by hand)" if written else ""))
     return 0
 
 

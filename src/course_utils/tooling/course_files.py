@@ -3,9 +3,10 @@
 * a course notebook is ``NN_name.ipynb`` (:data:`NB_NAME`), in ``solutions/`` (the source)
   and ``notebooks/`` (the student edition generated from it);
 * a *side file* is a copy the student commands write next to a notebook
-  (``NN_name.updated.ipynb``, ``.fresh``, ``.bak``, ``.mine``, with a number when the plain
-  name is taken: ``NN_name.fresh2.ipynb``): the build, ``progress`` and the grader skip it
-  (:func:`is_side_file`);
+  (``NN_name.updated.ipynb``, ``.fresh``, ``.bak``, ``.mine``: :data:`SIDE_TAGS`, with a
+  number when the plain name is taken: ``NN_name.fresh2.ipynb``): not a course notebook's
+  name, so the build leaves it alone; which copy of a notebook ``progress`` and the grader
+  read is :mod:`course_utils.tooling.copies`' rule;
 * a written answer that still holds nbgrader's placeholder (:data:`BLANK_ANSWER`) is blank.
 
 Standard library only and no imports from the course: ``course progress`` and ``course
@@ -19,18 +20,12 @@ from pathlib import Path
 
 NB_NAME = re.compile(r"^\d\d_[a-z0-9_]+\.ipynb$")
 SIDE_TAGS = ("updated", "fresh", "bak", "mine")
-_SIDE_FILE = re.compile(r"\.(" + "|".join(SIDE_TAGS) + r")\d*\.ipynb$")
 BLANK_ANSWER = "YOUR ANSWER HERE"  # nbgrader's text in a written-answer cell of the release
 
 
 def is_notebook(name: str) -> bool:
     """``NN_name.ipynb``: a course notebook's file name (side files and others are not)."""
     return bool(NB_NAME.match(name))
-
-
-def is_side_file(name: str) -> bool:
-    """A copy the student commands wrote next to a notebook (``x.updated.ipynb``, ``x.fresh2.ipynb`` …)."""
-    return bool(_SIDE_FILE.search(name))
 
 
 def notebooks_in(folder: Path) -> list[Path]:

@@ -66,6 +66,7 @@ from .grading_reports import (
     SubmissionResult,
     first_line,
     format_table,
+    to_json,
     write_reports,
 )
 from .grading_select import (
@@ -212,19 +213,39 @@ def grade(paths: list[Path], *, root: Path = ROOT, selectors: dict | None = None
             *{(b if b is not None else p.parent).resolve() for p, b in found}]
     common = {"root": str(root), "timeout": timeout, "cell_timeout": cell_timeout,
               "seeds": list(seeds), "digest": digest, "hide": [str(h) for h in hide]}  # of every Job
-    jobs_list, results = _make_jobs(found, catalogue, names, common)
+    jobs_list, results, extra = _make_jobs(found, catalogue, names, common)
     results.update(_run_jobs(jobs_list, root=root, digest=digest, timeout=timeout,
                              isolate=isolate, jobs=jobs, log=log))
+    for k, fields_ in extra.items():  # the grader's, never the worker's
+        for name, value in fields_.items():
+            setattr(results[k], name, value)
     return [results[k] for k in sorted(results)]
 
 
-def _make_jobs(found, catalogue, names, common) -> tuple[list, dict]:
-    """``([(k, job)], {k: result})``: a job per submission of a selected notebook, and a
-    result row for each file that is not one (unreadable, not a course notebook)."""
+def _display(path: Path, base: Path | None) -> str:
+    """A submission's name in the reports: its path below the folder given, which starts
+    with the student's folder when the folder given is one student's."""
+    if base is None:
+        return path.name
+    rel = path.relative_to(base).as_posix()
+    from .gradebook import one_students
+
+    return f"{Path(base).resolve().name}/{rel}" if one_students(base) else rel
+
+
+def _make_jobs(found, catalogue, names, common) -> tuple[list, dict, dict]:
+    """``([(k, job)], {k: result}, {k: fields})``: a job per student and selected
+    notebook, for the copy that counts (:func:`copies.choose`: the others are listed in
+    its result), a result row for each file that is not one (unreadable, not a course
+    notebook), and the fields the grader sets on each job's result (other copies,
+    submission time)."""
+    from . import copies, gradebook
+
     root = Path(common["root"])
-    jobs_list, results = [], {}
+    jobs_list, results, extra = [], {}, {}
+    candidates: dict[tuple[str, str], list] = {}
     for k, (path, base) in enumerate(found):
-        display = str(path.relative_to(base)) if base is not None else path.name
+        display = _display(path, base)
         try:
             try:
                 meta = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
@@ -244,11 +265,18 @@ def _make_jobs(found, catalogue, names, common) -> tuple[list, dict]:
             continue
         if notebook not in catalogue:  # not part of the selected assignment
             continue
+        candidates.setdefault((student, notebook), []).append((k, path, base, display))
+    for (student, notebook), group in candidates.items():
+        choice = copies.choose([path for _, path, _, _ in group])
+        shown = {path: display for _, path, _, display in group}
+        k, path, base, display = next(g for g in group if g[1] == choice.counts)
+        extra[k] = {"others": [{"file": shown[p], "why": why} for p, why in choice.others],
+                    **gradebook.submission_time(path, base)}
         jobs_list.append((k, Job(str(path.resolve()), notebook, student, display,
                                  catalogue[notebook], **common,
                                  plan=gc.plan_to_dict(gc.make_plan(
                                      str(root / "solutions" / notebook))))))
-    return jobs_list, results
+    return sorted(jobs_list, key=lambda kj: kj[0]), results, extra
 
 
 def _run_jobs(jobs_list, *, root, digest, timeout, isolate, jobs, log) -> dict:
@@ -316,10 +344,35 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, default=Path("grades"),
                    help="folder for grades.csv, grades.json and the class report "
                    "report.html (default ./grades)")
+    p.add_argument("--roster", type=Path,
+                   help="CSV of the class (id, name, optional extension; or the student list "
+                   "a Canvas or Moodle gradebook exports): the gradebook gets a row per "
+                   "student, whatever they submitted")
+    p.add_argument("--deadline", default=None,
+                   help="the due date and time (2026-12-08T23:59, local time unless it says "
+                   "+01:00 or UTC); a roster's extension column adds days or gives a "
+                   "student's own deadline")
+    p.add_argument("--late-penalty", type=float, default=None, metavar="PERCENT",
+                   help="percent of a notebook's points taken per day late (a part of a day "
+                   "counts as one), at most all of them (default 0: late is only reported)")
+    p.add_argument("--assignment-name", default=None,
+                   help="the assignment's name in the LMS exports (default: the assignment "
+                   "file's name)")
+    p.add_argument("--replace", action="store_true",
+                   help="start --out afresh; by default the students graded now replace their "
+                   "own rows in an existing --out and everyone else's are kept")
     p.add_argument("--root", type=Path, default=ROOT, help=argparse.SUPPRESS)
 
 
 def run_cli(args) -> int:
+    from . import gradebook
+
+    try:  # a bad roster or deadline stops before any grading
+        roster = gradebook.read_roster(args.roster) if args.roster else None
+        deadline = gradebook.parse_deadline(args.deadline).isoformat() if args.deadline else ""
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     try:
         results = grade(args.submissions, root=args.root,
                         selectors=grading_select.selectors(args.assignment, args.only),
@@ -332,7 +385,19 @@ def run_cli(args) -> int:
     print(format_table(results))
     sandbox = sandbox_line()
     print(f"sandbox: {sandbox}", file=sys.stderr)
-    csv_path, json_path = write_reports(results, args.out)
+    try:
+        results, book = _gradebook(args, results, roster, deadline)
+    except Exception as exc:  # this run's grades are never lost
+        args.out.mkdir(parents=True, exist_ok=True)
+        kept = args.out / "grades-this-run.json"
+        kept.write_text(to_json(results) + "\n", encoding="utf-8")
+        print(f"error: the gradebook failed ({type(exc).__name__}: {first_line(str(exc))}); "
+              f"{args.out / 'grades.json'} is unchanged and this run's grades are in {kept}",
+              file=sys.stderr)
+        return 2
+    print(gradebook.format_table(book))
+    csv_path, json_path = write_reports(results, args.out, {"gradebook": book})
+    gradebook.write(book, args.out)
     feedback = _write_feedback(results, args)
     if feedback:
         print(f"wrote the feedback to hand back, one file per student, into {feedback}/")
@@ -345,7 +410,7 @@ def run_cli(args) -> int:
     try:  # the grades are written whatever happens to the class report
         run = grading_html.run_info(results, root=args.root, options=options,
                                     digest=course_digest(args.root))
-        html_path = grading_html.write_report(results, args.out, run)
+        html_path = grading_html.write_report(results, args.out, run, book)
     except Exception as exc:
         print(f"wrote {csv_path} and {json_path}; the class report failed: "
               f"{type(exc).__name__}: {first_line(str(exc))}", file=sys.stderr)
@@ -377,6 +442,44 @@ def _write_feedback(results, args) -> Path | None:
         print(f"the feedback files failed: {type(exc).__name__}: {first_line(str(exc))}",
               file=sys.stderr)
         return None
+
+
+def _gradebook(args, results: list[SubmissionResult], roster, deadline: str
+               ) -> tuple[list, dict]:
+    """This run's results stamped (when, which commit) and merged into ``--out``'s (the
+    students graded now replace their rows; :func:`gradebook.merge`), and the gradebook
+    (:func:`gradebook.build`) with the roster, deadline and penalty given, else those
+    ``--out`` recorded."""
+    import datetime as _dt
+
+    from . import gradebook
+    from .grading_html import git_commit
+
+    now = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+    commit = git_commit(args.root)
+    for r in results:
+        r.graded_at, r.commit = now, commit
+    previous, stored, old_folders = (([], None, {}) if args.replace
+                                     else gradebook.load_previous(args.out))
+    settings = gradebook.Settings.from_dict(stored or {})
+    if roster is not None:
+        settings.roster = roster
+    if deadline:
+        settings.deadline = deadline
+    if args.late_penalty is not None:
+        settings.late_penalty = args.late_penalty
+    if args.assignment_name or args.assignment or not stored:
+        settings.assignment = (args.assignment_name or
+                               (Path(args.assignment).stem if args.assignment else "course grade"))
+    folders = gradebook.student_folders(args.submissions)
+    regraded = {r.student for r in results} | set(folders)
+    merged = gradebook.merge(previous, results, regraded) if previous else results
+    all_folders = {**{k: v for k, v in old_folders.items() if k not in regraded}, **folders}
+    chosen = grading_select.selectors(args.assignment, args.only)
+    catalogue = select(load_catalogue(args.root), chosen)
+    if not chosen:  # no assignment given: the notebooks submitted are the assignment
+        catalogue = {nb: e for nb, e in catalogue.items() if any(r.notebook == nb for r in merged)}
+    return merged, gradebook.build(merged, catalogue, settings, all_folders)
 
 
 def _child_main(argv: list[str]) -> int:

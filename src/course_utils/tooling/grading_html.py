@@ -290,8 +290,47 @@ def _table(nb: NotebookSummary, k: int) -> str:
             f'<p id="{tid}-status" class="visually-hidden" aria-live="polite"></p>')
 
 
-def render(results: list[SubmissionResult], run: dict | None = None) -> str:
-    """The whole report as one HTML document."""
+def _gradebook_section(book: dict) -> list[str]:
+    """The gradebook (one row per student: each notebook's status, the total, late days,
+    the final score) and every file that was not graded, with why."""
+    nbs = list(book["notebooks"])
+    head = "".join(f'<th scope="col">{esc(h)}</th>' for h in (
+        "student", *(Path(nb).stem for nb in nbs), "total", "days late", "final"))
+    body, skipped = [], []
+    for s in book["students"]:
+        cells = []
+        for nb in nbs:
+            n = s["notebooks"][nb]
+            pts = (f" {_pts(n['points'])}/{_pts(n['max'])}" if n["status"] != "missing" else "")
+            cells.append(f'<td data-status="{esc(n["status"])}">{esc(n["status"])}{pts}</td>')
+        late = max([n.get("days_late", 0) for n in s["notebooks"].values()] or [0])
+        who = s["id"] + (f" ({s['name']})" if s["name"] else "") + (
+            "" if s["on_roster"] else ", not on the roster")
+        body.append(f'<tr data-student="{esc(s["id"])}"><th scope="row">{esc(who)}</th>'
+                    f"{''.join(cells)}<td class=\"num\">{_pts(s['total'])}/"
+                    f"{_pts(s['max_total'])}</td><td class=\"num\">{late}</td>"
+                    f"<td class=\"num\">{_pts(s['final'])}</td></tr>")
+        skipped += [f"{x['file']}: {x['why']}" for x in s["not_graded"]]
+    st = book["settings"]
+    rule = (f"Deadline {st['deadline']}, {st['late_penalty']:g}% of a notebook's points per "
+            "day late." if st["deadline"] else "No deadline given.")
+    out = ["<h2 id=\"gradebook\">Gradebook: one row per student</h2>",
+           f"<p>{_plural(len(book['students']), 'student')}"
+           f"{' (the roster and any folder not on it)' if st['roster'] is not None else ''}; "
+           "per notebook: graded, several candidates (the copy saved last that holds the "
+           "student's work was graded), unreadable or missing. "
+           f"{esc(rule)}</p>",
+           '<table id="gradebook-table"><caption>Gradebook</caption><thead><tr>'
+           f"{head}</tr></thead><tbody>{''.join(body)}</tbody></table>",
+           f"<h3>Files not graded ({len(skipped)})</h3>",
+           '<ul class="not-graded">' + "".join(f"<li>{esc(x)}</li>" for x in skipped) + "</ul>"
+           if skipped else "<p>None: every file found was graded.</p>"]
+    return out
+
+
+def render(results: list[SubmissionResult], run: dict | None = None,
+           book: dict | None = None) -> str:
+    """The whole report as one HTML document (with the gradebook when ``book`` is given)."""
     notebooks, ungraded = class_summary(results)
     run = run or {}
     parts = [f"<h1>Class report: {_plural(len(results), 'submission')}</h1>",
@@ -316,6 +355,8 @@ def render(results: list[SubmissionResult], run: dict | None = None) -> str:
                   "<h3>To look at: held-out failures, reuse, review, time limits, crashes</h3>",
                   _flags(nb),
                   "<h3>Students × exercises</h3>", _table(nb, k), "</section>"]
+    if book is not None:
+        parts += _gradebook_section(book)
     if ungraded:
         parts += ["<h2>Files that are not course notebooks</h2>",
                   _student_list([r.file for r in ungraded], [r.problem for r in ungraded])]
@@ -331,7 +372,8 @@ def render(results: list[SubmissionResult], run: dict | None = None) -> str:
             f"<script>{JS}</script></body></html>\n")
 
 
-def write_report(results: list[SubmissionResult], out_dir: Path, run: dict | None = None) -> Path:
+def write_report(results: list[SubmissionResult], out_dir: Path, run: dict | None = None,
+                 book: dict | None = None) -> Path:
     path = Path(out_dir) / "report.html"
-    path.write_text(render(results, run), encoding="utf-8")
+    path.write_text(render(results, run, book), encoding="utf-8")
     return path

@@ -60,6 +60,14 @@ class SubmissionResult:
     problem: str = ""  # whole-submission problem (unreadable, killed, unknown notebook…)
     heldout_seeds: list[int] = field(default_factory=list)
     problem_cause: str = ""  # one of CAUSES when there is a problem
+    # the student's other copies of this notebook, which did not count ({file, why}: see
+    # course_utils.tooling.copies), when it was submitted and how that is known
+    # (gradebook.submission_time), and when and with which commit it was graded
+    others: list[dict] = field(default_factory=list)
+    submitted: str = ""
+    submitted_from: str = ""
+    graded_at: str = ""
+    commit: str = ""
 
     @property
     def total(self) -> float:
@@ -81,7 +89,9 @@ class SubmissionResult:
         ex = [ExerciseResult(**e) for e in d.get("exercises", [])]
         return cls(d["file"], d["student"], d.get("notebook"), ex, d.get("seconds", 0.0),
                    d.get("problem", ""), list(d.get("heldout_seeds", [])),
-                   d.get("problem_cause", ""))
+                   d.get("problem_cause", ""), list(d.get("others", [])),
+                   d.get("submitted", ""), d.get("submitted_from", ""),
+                   d.get("graded_at", ""), d.get("commit", ""))
 
 
 def first_line(text: str, limit: int = 200) -> str:
@@ -194,14 +204,16 @@ def to_csv(results: list[SubmissionResult]) -> str:
     return buf.getvalue()
 
 
-def to_json(results: list[SubmissionResult]) -> str:
-    return json.dumps({"submissions": [r.to_dict() for r in results]}, indent=2,
-                      ensure_ascii=False)
+def to_json(results: list[SubmissionResult], extra: dict | None = None) -> str:
+    return json.dumps({"submissions": [r.to_dict() for r in results], **(extra or {})},
+                      indent=2, ensure_ascii=False)
 
 
-def write_reports(results: list[SubmissionResult], out_dir: Path) -> tuple[Path, Path]:
+def write_reports(results: list[SubmissionResult], out_dir: Path,
+                  extra: dict | None = None) -> tuple[Path, Path]:
+    """``grades.csv`` and ``grades.json`` (with ``extra``'s keys, e.g. the gradebook)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     csv_path, json_path = out_dir / "grades.csv", out_dir / "grades.json"
     csv_path.write_text(to_csv(results), encoding="utf-8")
-    json_path.write_text(to_json(results) + "\n", encoding="utf-8")
+    json_path.write_text(to_json(results, extra) + "\n", encoding="utf-8")
     return csv_path, json_path

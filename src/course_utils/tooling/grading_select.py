@@ -20,7 +20,7 @@ import re
 from pathlib import Path
 
 from ..provenance import ROOT
-from .course_files import is_side_file
+from .copies import base_stem
 
 
 class GradingError(Exception):
@@ -101,14 +101,15 @@ def select(catalogue: dict[str, list[dict]], selectors: dict[str, float | None] 
 def discover(paths: list[Path]) -> list[tuple[Path, Path | None]]:
     """``[(notebook file, folder it was found under or None)]``, sorted, no duplicates.
 
-    Folders are searched recursively, skipping ``.ipynb_checkpoints`` and the course's
-    side files (:func:`course_files.is_side_file`)."""
+    Folders are searched recursively, skipping ``.ipynb_checkpoints``. Side files and
+    duplicates are found too: which copy of a student's notebook counts is decided later
+    (:mod:`course_utils.tooling.copies`)."""
     found: dict[Path, Path | None] = {}
     for p in paths:
         p = Path(p)
         if p.is_dir():
             for f in sorted(p.rglob("*.ipynb")):
-                if ".ipynb_checkpoints" in f.parts or is_side_file(f.name):
+                if ".ipynb_checkpoints" in f.parts:
                     continue
                 found.setdefault(f, p)
         elif p.exists():
@@ -137,11 +138,19 @@ def identify(path: Path, nb_metadata: dict | None, names: list[str]) -> str | No
 
 
 def student_of(path: Path, base: Path | None, notebook: str | None) -> str:
+    """The folder given when it is one student's (``grade submitted/frank``: ``frank``,
+    see :func:`gradebook.one_students`); else the first folder below ``base``; for a file
+    directly in ``base`` (or given alone), the rest of its name once the notebook's name
+    and a copy's mark (``.updated``, ``-Copy1`` …) are taken out, else the file's stem."""
+    from .gradebook import one_students
+
     if base is not None:
+        if one_students(base):
+            return Path(base).resolve().name
         rel = path.relative_to(base)
         if len(rel.parts) > 1:
             return rel.parts[0]
-    stem = path.stem
+    stem = base_stem(path.name)
     if notebook:
         stem = stem.replace(Path(notebook).stem, "")
     stem = stem.strip("_-. ")

@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..status import ICONS, NOT_ATTEMPTED, PASSED, VERDICT_KEY, WRONG
-from .course_files import is_blank_answer, is_side_file
+from . import copies
+from .course_files import is_blank_answer
 from .exercise_cells import CHECK, SOLUTION, WRITTEN_ANSWER, grade_id, role, source
 
 # A row's status is the course's (course_utils.status), or one of two only a saved
@@ -145,18 +146,42 @@ def read_notebook(path: Path) -> list[Row]:
     return rows
 
 
+def counted(folder: Path) -> tuple[list[Path], list[str]]:
+    """The copy of each course notebook in ``folder`` that a grader reads
+    (:mod:`course_utils.tooling.copies`: the copy saved last that holds your work) and the
+    folder's other notebooks, and a line for each notebook with several copies saying
+    which one counts."""
+    chosen, notes, seen = [], [], set()
+    for stem, choice in copies.notebooks_in(folder).items():
+        chosen.append(choice.counts)
+        seen.update([choice.counts, *(p for p, _ in choice.others)])
+        if choice.others:
+            notes.append(copies.describe(stem, choice))
+    chosen += [p for p in Path(folder).glob("*.ipynb") if p not in seen]  # other notebooks
+    return sorted(chosen, key=lambda p: p.name), notes
+
+
 def collect(folder: Path) -> tuple[list[Row], list[str]]:
-    """Rows for every notebook in ``folder`` (sorted), and one message per unreadable file.
-    Side files (:func:`course_files.is_side_file`) are skipped."""
+    """Rows for every notebook in ``folder`` (sorted), read from the copy that counts
+    (:func:`counted`), and one message per unreadable file or notebook with copies."""
     rows, problems = [], []
-    for path in sorted(Path(folder).glob("*.ipynb")):
-        if is_side_file(path.name):
-            continue
+    paths, notes = counted(folder)
+    for path in paths:
         try:
-            rows += read_notebook(path)
+            rows += _rows_of(path)
         except NotACourseNotebook as exc:
             problems.append(str(exc))
-    return rows, problems
+    return rows, problems + notes
+
+
+def _rows_of(path: Path, executed: Path | None = None) -> list[Row]:
+    """:func:`read_notebook` of ``path`` (or of its ``executed`` copy), the rows named by the
+    notebook ``path`` is a copy of."""
+    rows = read_notebook(executed or path)
+    stem = copies.base_stem(Path(path).name)
+    for r in rows:
+        r.notebook = stem if stem == Path(path).stem else f"{stem} (in {Path(path).name})"
+    return rows
 
 
 def format_report(rows: list[Row], problems: list[str], *, width: int = 100) -> str:
@@ -207,9 +232,9 @@ def verify(folder: Path, *, python: str | None = None, timeout: int | None = Non
               "nbformat.write(nb, sys.argv[2])\n")
     env = {**os.environ, "COURSE_GRADING": "1"}
     with tempfile.TemporaryDirectory(prefix="course-progress-") as tmp:
-        for path in sorted(Path(folder).glob("*.ipynb")):
-            if is_side_file(path.name):
-                continue
+        paths, notes = counted(folder)
+        problems += notes
+        for path in paths:
             try:
                 read_notebook(path)
             except NotACourseNotebook as exc:
@@ -222,7 +247,7 @@ def verify(folder: Path, *, python: str | None = None, timeout: int | None = Non
                 last = (res.stderr.strip().splitlines() or ["it did not finish"])[-1]
                 problems.append(f"{path.name}: could not be re-run ({last})")
                 continue
-            rows += read_notebook(out)
+            rows += _rows_of(path, out)
     return rows, problems
 
 

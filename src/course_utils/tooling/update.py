@@ -50,6 +50,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import copies as _copies
 from . import update_io as _io
 from . import update_plan as _plan
 from . import update_undo as _undo
@@ -245,6 +246,8 @@ def _log_report(rep: UpdateReport, log) -> None:
         log("The notebooks you had edited were not changed. Open the .updated.ipynb next to "
             "one to see what changed; copy your answers into it when you like (or keep "
             "working in yours).")
+        log(f"Which copy is graded: {_copies.RULE}. `python3 course.py progress` says which "
+            "copy of each notebook that is.")
     log(f"The backup (your files as they were, and git's index) stays in {rep.backup}")
 
 
