@@ -316,6 +316,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, default=Path("grades"),
                    help="folder for grades.csv, grades.json and the class report "
                    "report.html (default ./grades)")
+    p.add_argument("--compare-with", type=Path, action="append", default=[],
+                   metavar="DIR", help="earlier submissions (e.g. last year's class) each "
+                   "answer is also compared with for similarity (repeatable; not graded)")
     p.add_argument("--root", type=Path, default=ROOT, help=argparse.SUPPRESS)
 
 
@@ -329,12 +332,14 @@ def run_cli(args) -> int:
     except (GradingError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    similarity = _similarity(args, results)
     print(format_table(results))
     from . import sandbox_view
 
     if sandbox_view.view() != "bwrap":
         print(sandbox_view.BWRAP_MISSING, file=sys.stderr)
-    csv_path, json_path = write_reports(results, args.out)
+    csv_path, json_path = write_reports(results, args.out,
+                                        {"similarity": similarity.to_dict()})
     from . import grading_html
 
     options = {"--only": args.only or "(all)", "--assignment": args.assignment or "(none)",
@@ -349,13 +354,27 @@ def run_cli(args) -> int:
     try:  # the grades are written whatever happens to the class report
         run = grading_html.run_info(results, root=args.root, options=options,
                                     digest=course_digest(args.root))
-        html_path = grading_html.write_report(results, args.out, run)
+        html_path = grading_html.write_report(results, args.out, run, similarity)
     except Exception as exc:
         print(f"wrote {csv_path} and {json_path}; the class report failed: "
               f"{type(exc).__name__}: {first_line(str(exc))}", file=sys.stderr)
         return 0
     print(f"wrote {csv_path}, {json_path} and {html_path}")
     return 0
+
+
+def _similarity(args, results):
+    """Similar answers (:mod:`course_utils.tooling.grading_similarity`): review flags added
+    to ``results``, never points; a failure of the comparison is reported, not raised."""
+    from . import grading_similarity
+
+    try:
+        return grading_similarity.find(results, args.submissions, root=args.root,
+                                       compare_with=args.compare_with)
+    except Exception as exc:
+        why = f"{type(exc).__name__}: {first_line(str(exc))}"
+        print(f"similar answers were not compared: {why}", file=sys.stderr)
+        return grading_similarity.Report(problem=why)
 
 
 def _child_main(argv: list[str]) -> int:

@@ -194,14 +194,16 @@ def to_csv(results: list[SubmissionResult]) -> str:
     return buf.getvalue()
 
 
-def to_json(results: list[SubmissionResult]) -> str:
-    return json.dumps({"submissions": [r.to_dict() for r in results]}, indent=2,
-                      ensure_ascii=False)
+def to_json(results: list[SubmissionResult], extra: dict | None = None) -> str:
+    """``{"submissions": [...]}``, and ``extra``'s keys (the similarity report)."""
+    return json.dumps({"submissions": [r.to_dict() for r in results], **(extra or {})},
+                      indent=2, ensure_ascii=False)
 
 
-def write_reports(results: list[SubmissionResult], out_dir: Path) -> tuple[Path, Path]:
+def write_reports(results: list[SubmissionResult], out_dir: Path,
+                  extra: dict | None = None) -> tuple[Path, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     csv_path, json_path = out_dir / "grades.csv", out_dir / "grades.json"
     csv_path.write_text(to_csv(results), encoding="utf-8")
-    json_path.write_text(to_json(results) + "\n", encoding="utf-8")
+    json_path.write_text(to_json(results, extra) + "\n", encoding="utf-8")
     return csv_path, json_path
