@@ -14,9 +14,13 @@ For each long exercise (:data:`EXERCISES`) this measures, with the grader's own 
   copy is run through the exercise's check first: a disguise that changed what the code
   computes would not count.
 
-The threshold of an exercise is the highest honest score (pairs and package) plus
-:data:`MARGIN`, rounded up to a multiple of 0.05; the minimum size is half the smallest
-honest answer (in fingerprinted tokens). Reported per exercise: the threshold, the
+Two thresholds per exercise, each the highest honest score of its kind plus :data:`MARGIN`,
+rounded up to a multiple of 0.05, at least :data:`FLOOR` and at most 1: between two
+students (from the honest pairs; copies of honest answers are scored against their
+original) and against the course (from the honest answers against the package; copies of
+the reference are scored against the package). A course module is large and holds
+variants of the answer (the checks' catalogue of mistakes), so its scores run higher.
+The minimum size is half the smallest honest answer (in fingerprinted tokens). Reported per exercise: the threshold, the
 honest scores (all of them, and their distribution), the hit rate on the copies and the
 false-flag rate on the honest set at that threshold, and the sizes of every exercise's
 reference (what the default minimum size leaves out).
@@ -41,6 +45,7 @@ EXERCISES = ("ex03_rnn_backward", "ex05_truncated_bptt", "ex07_lstm_step_backwar
              "ex07_lstm_backward", "ex08_tbptt_train_step")
 SEEDS = 3
 MARGIN = 0.10
+FLOOR = 0.80  # no flag below 80 % shared, however unlike the honest answers are
 HONEST = ROOT / "tests" / "data" / "honest"
 
 
@@ -71,7 +76,9 @@ def passes(eid: str, source: str) -> bool:
     from course_utils.checks import discovery
 
     entry = discovery.find(eid)
-    ns = {"np": np, "torch": torch, "__name__": "disguised"}
+    module = entry.reference.__module__  # a reference's relative imports work as in it
+    ns = {"np": np, "torch": torch, "__name__": module + "_disguised",
+          "__package__": module.rpartition(".")[0]}
     try:
         exec(compile(source, "<copy>", "exec"), ns)
         return bool(entry.run_check(ns[entry.function]).passed)
@@ -106,11 +113,12 @@ class Setting:
 
 
 def _threshold(honest_max: float) -> float:
-    return round(min(1.0, math.ceil((honest_max + MARGIN) / 0.05 - 1e-9) * 0.05), 2)
+    up = math.ceil((honest_max + MARGIN) / 0.05 - 1e-9) * 0.05
+    return round(min(1.0, max(FLOOR, up)), 2)
 
 
 def measure(eid: str, *, honest: Path = HONEST, limit: int | None = None, seeds: int = SEEDS,
-            kinds=None, check: bool = True, package_docs=None, threshold=None) -> dict:
+            kinds=None, check: bool = True, package_docs=None, thresholds=None) -> dict:
     """The calibration record of one exercise (see the module docstring)."""
     from similarity_disguise import KINDS, disguise
 
@@ -124,9 +132,10 @@ def measure(eid: str, *, honest: Path = HONEST, limit: int | None = None, seeds:
              for a, b in itertools.combinations(sorted(fps), 2)}
     package = {k: s.vs_package(fp) for k, fp in fps.items()}
     honest_scores = list(pairs.values()) + [v for v, _ in package.values()]
-    chosen = threshold if threshold is not None else _threshold(max(honest_scores))
+    pair_max, course_max = max(pairs.values()), max(v for v, _ in package.values())
     sizes = {k: fp.size for k, fp in fps.items()}
-    min_size = int(min(sizes.values()) // 2)
+    min_size, chosen, course = thresholds or (int(min(sizes.values()) // 2),
+                                              _threshold(pair_max), _threshold(course_max))
 
     copies, broken = [], []
     origins = [("reference", reference_source(eid), None)] + [
@@ -144,19 +153,21 @@ def measure(eid: str, *, honest: Path = HONEST, limit: int | None = None, seeds:
                     continue
                 fp = s.fingerprint(text, f"{origin}/{kind}/{seed}")
                 if orig_fp is None:
-                    score, against = s.vs_package(fp)
+                    (score, against), bar = s.vs_package(fp), course
                 else:
-                    score, against = s.gs.compare(fp, orig_fp).score, origin
+                    score, against, bar = s.gs.compare(fp, orig_fp).score, origin, chosen
                 copies.append({"origin": origin, "kind": kind, "seed": seed,
                                "score": round(score, 3), "against": against,
-                               "size": fp.size})
-    hits = [c for c in copies if c["score"] >= chosen and c["size"] >= min_size]
+                               "size": fp.size, "hit": score >= bar and fp.size >= min_size})
+    hits = [c for c in copies if c["hit"]]
     false = [p for p, v in pairs.items() if v >= chosen]
-    false_pkg = [k for k, (v, _) in package.items() if v >= chosen]
-    by_kind = {k: f"{sum(c['score'] >= chosen for c in copies if c['kind'] == k)}/"
+    false_pkg = [k for k, (v, _) in package.items() if v >= course]
+    by_kind = {k: f"{sum(c['hit'] for c in copies if c['kind'] == k)}/"
                f"{sum(c['kind'] == k for c in copies)}" for k in kinds}
     return {
-        "exercise": eid, "function": fn, "threshold": chosen, "min_size": min_size,
+        "exercise": eid, "function": fn, "threshold": chosen, "course_threshold": course,
+        "min_size": min_size, "honest_pair_max": round(pair_max, 3),
+        "honest_course_max": round(course_max, 3),
         "honest_implementations": len(fps), "honest_sizes": sizes,
         "honest_pair_scores": pairs,
         "honest_vs_package": {k: {"score": round(v, 3), "module": m}
@@ -171,11 +182,19 @@ def measure(eid: str, *, honest: Path = HONEST, limit: int | None = None, seeds:
         "copies": len(copies), "hits": len(hits),
         "hit_rate": round(len(hits) / max(1, len(copies)), 3),
         "hit_rate_by_kind": by_kind,
+        "hit_rate_reference_copies": _rate(c["hit"] for c in copies
+                                           if c["origin"] == "reference"),
+        "hit_rate_honest_copies": _rate(c["hit"] for c in copies if c["origin"] != "reference"),
         "missed": [f"{c['origin']}/{c['kind']}/{c['seed']}: {c['score']}" for c in copies
-                   if c not in hits],
+                   if not c["hit"]],
         "copy_min_score": round(min((c["score"] for c in copies), default=0), 3),
         "copies_not_made": broken,
     }
+
+
+def _rate(flags) -> str:
+    flags = list(flags)
+    return f"{sum(flags)}/{len(flags)}"
 
 
 def _histogram(scores, width: float = 0.1) -> dict[str, int]:
@@ -217,14 +236,16 @@ def main() -> int:
             print(f"{eid}: no honest implementations in {HONEST / eid}")
             continue
         r = records[eid] = measure(eid, package_docs=docs)
-        print(f"{eid}: threshold {r['threshold']}, min size {r['min_size']}, honest max "
-              f"{r['honest_max']}, hit rate {r['hits']}/{r['copies']}, false flags "
+        print(f"{eid}: thresholds {r['threshold']} (students) {r['course_threshold']} "
+              f"(course), min size {r['min_size']}, honest max {r['honest_pair_max']} "
+              f"{r['honest_course_max']}, hit rate {r['hits']}/{r['copies']}, false flags "
               f"{r['false_flags']['pairs']} pairs + {r['false_flags']['package']} package",
               flush=True)
     results = {"what": "similarity flags: honest scores, threshold, hit rate on disguised "
                        "copies, false-flag rate on the honest set (issue 29 item 1)",
                "method": {"library": "copydetect 0.5.0", "k": gs.K, "window": 1,
-                          "margin": MARGIN, "seeds_per_kind": SEEDS},
+                          "margin": MARGIN, "floor": FLOOR, "seeds_per_kind": SEEDS,
+                          "loops_alike": gs.LOOPS_ALIKE},
                "exercises": records, "reference_sizes": reference_sizes(),
                "default_min_size": gs.DEFAULT_MIN_SIZE,
                "default_threshold": gs.DEFAULT_THRESHOLD,

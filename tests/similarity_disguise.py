@@ -111,10 +111,10 @@ def _reorder(fn, rng):
 
 
 def _noop_statements(fn, rng) -> list[ast.stmt]:
-    param = fn.args.args[0].arg if fn.args.args else "None"
-    pool = ["pass", "_unused = 0", f"_shape = {param}.shape" if param != "None" else "_x = 1",
-            "assert True", "_dbg = False", f"{param} = {param}" if param != "None" else "pass",
-            "if False:\n    print('debug')", "_n_calls = 1 + 0"]
+    param = fn.args.args[0].arg if fn.args.args else None
+    pool = ["pass", "_unused = 0", "_dbg = False", "assert True", "_n_calls = 1 + 0",
+            f"{param} = {param}" if param else "pass", "if False:\n    print('debug')",
+            "_seen = []", "_ = len([])", "_eps = 1e-12"]
     return [ast.parse(rng.choice(pool)).body[0] for _ in range(2)]
 
 

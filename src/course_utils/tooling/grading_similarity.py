@@ -32,7 +32,6 @@ solutions.
 from __future__ import annotations
 
 import ast
-import bisect
 import html
 import io
 import json
@@ -43,13 +42,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 K = 12                 # tokens in a fingerprinted k-gram
-DEFAULT_MIN_SIZE = 80  # fingerprinted tokens: an exercise with no calibration
-DEFAULT_THRESHOLD = 0.9
+DEFAULT_MIN_SIZE = 120  # fingerprinted tokens: an exercise with no calibration (no honest set)
+DEFAULT_THRESHOLD = 0.95
 TOP = 5                # most similar pairs kept per exercise (flagged ones always)
-# Per exercise: (minimum size in fingerprinted tokens, score flagged), as calibrated by
-# benchmarks/similarity_calibration.py on the honest implementations in
-# tests/data/honest/ (tests/test_similarity.py ties these numbers to its results file).
-CALIBRATION: dict[str, tuple[int, float]] = {}
+# Per exercise: (minimum size in fingerprinted tokens, score flagged between two students,
+# score flagged against the course's code), as calibrated by
+# benchmarks/similarity_calibration.py on the honest implementations in tests/data/honest/
+# (tests/test_similarity.py ties these numbers to its results file).
+CALIBRATION: dict[str, tuple[int, float, float]] = {}
 
 LOOPS_ALIKE = True    # every loop header is one token (a while loop is a for loop)
 _BIND, _NUM, _STR, _LOOP = "V", "N", "S", "L"
@@ -63,7 +63,7 @@ _STRING_STARTS = {tokenize.STRING} | {getattr(tokenize, n) for n in ("FSTRING_ST
                                                                    "TSTRING_START")
                                       if hasattr(tokenize, n)}
 _COMPOUND = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.For, ast.AsyncFor,
-             ast.While, ast.If, ast.With, ast.AsyncWith, ast.Try)
+             ast.While, ast.If, ast.With, ast.AsyncWith, ast.Try)  # a match is one statement
 _ALIASES = {"np": "numpy"}  # what a setup cell imports, as the course's setup cells do
 
 
@@ -93,14 +93,31 @@ def _strip_magics(src: str) -> str:
                      if ln.lstrip().startswith(("%", "!")) else ln for ln in src.splitlines())
 
 
-def _noop(s: ast.stmt) -> bool:
-    if isinstance(s, ast.Pass):
+def _noop(s: ast.stmt, read: set[str] = frozenset()) -> bool:
+    """A statement that computes nothing the answer uses: ``pass``, a bare constant (a
+    docstring), ``x = x``, ``assert``, ``del``, ``print(…)``, ``if False:``, and a store
+    with no call in it to names the answer never reads (``read``)."""
+    if isinstance(s, (ast.Pass, ast.Assert, ast.Delete)):
         return True
-    if isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant):
-        return True  # a docstring, a bare string or number, ``...``
-    return (isinstance(s, ast.Assign) and len(s.targets) == 1
-            and isinstance(s.targets[0], ast.Name) and isinstance(s.value, ast.Name)
-            and s.targets[0].id == s.value.id)
+    if isinstance(s, ast.Expr):
+        v = s.value
+        return isinstance(v, ast.Constant) or (isinstance(v, ast.Call) and isinstance(
+            v.func, ast.Name) and v.func.id == "print")
+    if isinstance(s, ast.If) and isinstance(s.test, ast.Constant) and not s.test.value \
+            and not s.orelse:
+        return True
+    if isinstance(s, ast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], ast.Name) \
+            and isinstance(s.value, ast.Name) and s.targets[0].id == s.value.id:
+        return True
+    targets = s.targets if isinstance(s, ast.Assign) else [s.target] if isinstance(
+        s, (ast.AugAssign, ast.AnnAssign)) else None
+    if targets and getattr(s, "value", None) is not None:
+        names = [n for t in targets for n in ast.walk(t)]
+        return (all(isinstance(n, (ast.Name, ast.Tuple, ast.List, ast.expr_context))
+                    for n in names)
+                and not any(isinstance(n, ast.Name) and n.id in read for n in names)
+                and not any(isinstance(n, ast.Call) for n in ast.walk(s.value)))
+    return False
 
 
 def _bound_names(nodes) -> set[str]:
@@ -132,21 +149,26 @@ def _import_aliases(tree: ast.AST) -> dict[str, str]:
 
 
 class _Normaliser:
-    def __init__(self, source: str, tree: ast.AST, bound: set[str]):
-        self.lines = source.splitlines(keepends=True)
-        self.bound = bound
+    """Statements as normalised tokens, each with the source line it came from. Each
+    statement is written out by ``ast.unparse`` first, so layout, brackets and quotes
+    are the same however the student wrote them."""
+
+    def __init__(self, tree: ast.AST, bound: set[str], read: set[str]):
+        self.bound, self.read = bound, read
         self.aliases = _import_aliases(tree)
-        self.tokens = []  # (start (row, col), end, unit or "")
-        prev = ""
+
+    def tokens(self, code: str, first: int, last: int) -> list[tuple[str, int]]:
+        out, prev = [], ""
         try:
-            for t in tokenize.generate_tokens(io.StringIO(source).readline):
+            for t in tokenize.generate_tokens(io.StringIO(code).readline):
                 unit = self._map(t, prev)
-                if t.type == tokenize.OP or t.type == tokenize.NAME:
+                if t.type in (tokenize.OP, tokenize.NAME):
                     prev = t.string
-                self.tokens.append((t.start, t.end, unit))
+                if unit:
+                    out.append((unit, min(last, first + t.start[0] - 1)))
         except (tokenize.TokenError, SyntaxError):
             pass
-        self.starts = [t[0] for t in self.tokens]
+        return out
 
     def _map(self, t, prev: str) -> str:
         if t.type in _SKIP or t.type in _STRING_PARTS:
@@ -163,19 +185,8 @@ class _Normaliser:
             return _unit(self.aliases.get(t.string, t.string))
         return _unit(t.string) if t.string.strip() else ""
 
-    def pos(self, lineno: int, col: int) -> tuple[int, int]:
-        """An ast position (UTF-8 byte column) as tokenize's (character column)."""
-        line = self.lines[lineno - 1] if 0 < lineno <= len(self.lines) else ""
-        return lineno, len(line.encode()[:col].decode("utf-8", errors="ignore"))
-
-    def span(self, node) -> tuple[tuple[int, int], tuple[int, int]]:
-        return (self.pos(node.lineno, node.col_offset),
-                self.pos(node.end_lineno, node.end_col_offset))
-
-    def units(self, a, b) -> list[tuple[str, int]]:
-        """The kept tokens that start in ``[a, b)``."""
-        i, j = bisect.bisect_left(self.starts, a), bisect.bisect_left(self.starts, b)
-        return [(self.tokens[k][2], self.tokens[k][0][0]) for k in range(i, j) if self.tokens[k][2]]
+    def code(self, node, text: str) -> list[tuple[str, int]]:
+        return self.tokens(text, node.lineno, getattr(node, "end_lineno", node.lineno))
 
     def block(self, stmts: list) -> list[tuple[str, int]]:
         out, run = [], []
@@ -187,48 +198,55 @@ class _Normaliser:
             run.clear()
 
         for s in stmts:
-            if _noop(s):
+            if _noop(s, self.read):
                 continue
             if isinstance(s, _COMPOUND):
                 flush()
                 out.extend(self.compound(s))
             else:
-                a, b = self.span(s)
-                piece = self.units(a, b)
+                piece = self.code(s, ast.unparse(s))
                 if piece:
                     run.append(piece + [(_END, piece[-1][1])])
         flush()
         return out
 
+    def _body(self, stmts, line) -> list[tuple[str, int]]:
+        inner = self.block(stmts) if stmts else []
+        return [(_OPEN, inner[0][1] if inner else line), *inner,
+                (_CLOSE, inner[-1][1] if inner else line)]
+
     def compound(self, node) -> list[tuple[str, int]]:
-        if LOOPS_ALIKE and isinstance(node, (ast.For, ast.AsyncFor, ast.While)):
-            # a loop is a loop: ``for`` turned into ``while`` keeps the body's fingerprints
-            out = [(_LOOP, node.lineno)]
-            for b in (node.body, node.orelse):
-                inner = self.block(b) if b else []
-                if inner:
-                    out += [(_OPEN, inner[0][1]), *inner, (_CLOSE, inner[-1][1])]
-            return out
-        blocks = [b for b in (getattr(node, "body", None), *([h] for h in
-                  getattr(node, "handlers", ())), getattr(node, "orelse", None),
-                  getattr(node, "finalbody", None)) if b]
-        start, end = self.span(node)
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) \
-                and node.decorator_list:
-            start = self.pos(node.decorator_list[0].lineno, node.decorator_list[0].col_offset - 1)
-        out, at = [], start
-        for b in blocks:
-            first, last = b[0], b[-1]
-            b_start, b_end = self.span(first)[0], self.span(last)[1]
-            out += self.units(at, b_start)
-            if isinstance(first, ast.ExceptHandler):
-                inner = self.compound(first)
+        line = node.lineno
+        if isinstance(node, (ast.For, ast.AsyncFor, ast.While)):
+            if LOOPS_ALIKE:  # a loop is a loop: ``for`` made ``while`` keeps its body
+                head = [(_LOOP, line)]
+            elif isinstance(node, ast.While):
+                head = self.code(node, "while " + ast.unparse(node.test))
             else:
-                inner = self.block(b)
-            line = inner[0][1] if inner else b_start[0]
-            out += [(_OPEN, line), *inner, (_CLOSE, inner[-1][1] if inner else line)]
-            at = b_end
-        out += self.units(at, end)
+                head = self.code(node, f"for {ast.unparse(node.target)} in "
+                                 f"{ast.unparse(node.iter)}")
+            return head + self._body(node.body, line) + (
+                self._body(node.orelse, line) if node.orelse else [])
+        if isinstance(node, ast.If):
+            out = self.code(node, "if " + ast.unparse(node.test)) + self._body(node.body, line)
+            return out + (self._body(node.orelse, line) if node.orelse else [])
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            head = self.code(node, f"def {node.name}({ast.unparse(node.args)})")
+            return head + self._body(node.body, line)
+        if isinstance(node, ast.ClassDef):
+            bases = ", ".join(ast.unparse(b) for b in node.bases)
+            return self.code(node, f"class {node.name}({bases})") + self._body(node.body, line)
+        if isinstance(node, (ast.With, ast.AsyncWith)):
+            items = ", ".join(ast.unparse(i) for i in node.items)
+            return self.code(node, "with " + items) + self._body(node.body, line)
+        # try: its body, each handler, else, finally
+        out = self.code(node, "try") + self._body(node.body, line)
+        for h in node.handlers:
+            what = f"except {ast.unparse(h.type)}" if h.type is not None else "except"
+            out += self.code(h, what) + self._body(h.body, h.lineno)
+        for b in (node.orelse, node.finalbody):
+            if b:
+                out += self._body(b, b[0].lineno)
         return out
 
 
@@ -267,7 +285,9 @@ def document(source: str, function: str | None, label: str, *,
                 keep.append(name)
                 todo.extend(sorted(_calls(defs[name]) - set(keep)))
         nodes = sorted((defs[n] for n in keep), key=lambda n: n.lineno)
-    norm = _Normaliser(source, tree, _bound_names(nodes))
+    read = {n.id for top in nodes for n in ast.walk(top)
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    norm = _Normaliser(tree, _bound_names(nodes), read)
     units = norm.block(nodes)
     if not nodes:
         return None
@@ -356,9 +376,11 @@ def ranges(lines: list[int]) -> str:
     return ", ".join(out)
 
 
-def settings(exercise_id: str) -> tuple[int, float]:
-    """``(minimum size, threshold)`` of an exercise (the calibration, else the defaults)."""
-    return CALIBRATION.get(exercise_id, (DEFAULT_MIN_SIZE, DEFAULT_THRESHOLD))
+def settings(exercise_id: str) -> tuple[int, float, float]:
+    """``(minimum size, threshold between students, threshold against the course)`` of an
+    exercise (its calibration, else the defaults)."""
+    return CALIBRATION.get(exercise_id, (DEFAULT_MIN_SIZE, DEFAULT_THRESHOLD,
+                                         DEFAULT_THRESHOLD))
 
 
 # ---------------------------------------------------------------------------------------
@@ -419,7 +441,8 @@ class Exercise:
     others: frozenset
     template: list
     min_size: int
-    threshold: float
+    threshold: float         # two students (or an earlier submission)
+    course_threshold: float  # a module of the course package
 
 
 def exercises_of(root: Path, notebook: str, ids: set[str] | None = None) -> list[Exercise]:
@@ -490,6 +513,7 @@ class ExerciseReport:
     function: str
     min_size: int
     threshold: float
+    course_threshold: float
     compared: list[str] = field(default_factory=list)   # submissions compared
     too_small: list[str] = field(default_factory=list)  # below the minimum size
     missing: list[str] = field(default_factory=list)    # no answer found (not defined)
@@ -499,7 +523,8 @@ class ExerciseReport:
 
     def to_dict(self) -> dict:
         return {"function": self.function, "min_size": self.min_size,
-                "threshold": self.threshold, "compared": len(self.compared),
+                "threshold": self.threshold, "course_threshold": self.course_threshold,
+                "compared": len(self.compared),
                 "too_small": self.too_small, "no_answer": self.missing,
                 "earlier_submissions": self.earlier, "pairs_scored": len(self.scores),
                 "pairs": [p.to_dict() for p in self.pairs]}
@@ -599,7 +624,8 @@ def find(results, paths, *, root: Path, compare_with=(), package_dir: Path | Non
     for nb in names:
         ids = {e.id for r, _ in subs.get(nb, []) for e in r.exercises if e.kind == "code"}
         for ex in exercises_of(root, nb, ids):
-            er = ExerciseReport(ex.id, ex.function, ex.min_size, ex.threshold)
+            er = ExerciseReport(ex.id, ex.function, ex.min_size, ex.threshold,
+                                ex.course_threshold)
             report.notebooks.setdefault(nb, []).append(er)
             mine = []
             for r, cells in subs.get(nb, []):
@@ -636,7 +662,7 @@ def find(results, paths, *, root: Path, compare_with=(), package_dir: Path | Non
                 for c in course:
                     m = compare(a, c)
                     if best is None or m.share_a > best.score:
-                        best = Pair(ex.id, a.doc, c.doc, m, m.share_a, ex.threshold)
+                        best = Pair(ex.id, a.doc, c.doc, m, m.share_a, ex.course_threshold)
                 if best is not None and best.score > 0:
                     pairs.append(best)
             pairs.sort(key=lambda p: (-p.score, p.a.label, p.b.label))
@@ -712,8 +738,9 @@ def section(report: Report | None, notebook: str) -> str:
                "highlighted.</p>")
     for er in exs:
         head = (f"<h4><code>{html.escape(er.id)}</code>: {len(er.compared)} compared "
-                f"(flagged from {er.threshold:.0%}; answers under {er.min_size} normalised "
-                f"tokens are not compared: {len(er.too_small)})</h4>")
+                f"(flagged from {er.threshold:.0%} between students, from "
+                f"{er.course_threshold:.0%} against the course; answers under {er.min_size} "
+                f"normalised tokens are not compared: {len(er.too_small)})</h4>")
         if not er.pairs:
             out += [head, "<p>No pair to show.</p>"]
             continue
