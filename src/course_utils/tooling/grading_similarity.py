@@ -32,6 +32,7 @@ solutions.
 from __future__ import annotations
 
 import ast
+import functools
 import html
 import io
 import json
@@ -416,6 +417,11 @@ def answer(cells: list[tuple[int, str]], function: str, label: str, exclude=froz
 
 def package_documents(package_dir: Path) -> list[Document]:
     """Every module of the installed course package, whole (its own ``tooling`` too)."""
+    return list(_package_documents(str(Path(package_dir).resolve())))
+
+
+@functools.lru_cache(maxsize=4)
+def _package_documents(package_dir: str) -> tuple[Document, ...]:
     out = []
     for p in sorted(Path(package_dir).rglob("*.py")):
         if "__pycache__" in p.parts:
@@ -428,7 +434,7 @@ def package_documents(package_dir: Path) -> list[Document]:
         if doc is not None and doc.text:
             doc.shown = (1, len(doc.source.splitlines()))
             out.append(doc)
-    return out
+    return tuple(out)
 
 
 @dataclass
