@@ -4,7 +4,8 @@ For each long exercise (:data:`EXERCISES`) this measures, with the grader's own 
 (:mod:`course_utils.tooling.grading_similarity`):
 
 * the scores of every pair of the independently written, honest implementations in
-  ``tests/data/honest/<exercise id>/`` (written without seeing the reference), and of each
+  ``tests/data/honest/<exercise id>/`` (written without seeing the reference) and the
+  reference's own function (a classmate may hand in a copy of it), and of each honest one
   against the installed course package (every module; the score is the share of the
   answer found in the module it shares most with);
 * disguised copies (``tests/similarity_disguise.py``: renamed, comments rewritten,
@@ -128,8 +129,12 @@ def measure(eid: str, *, honest: Path = HONEST, limit: int | None = None, seeds:
     sources = honest_sources(eid, honest, limit)
     fps = {k: s.fingerprint(src, k) for k, src in sources.items()}
     fps = {k: v for k, v in fps.items() if v is not None}
-    pairs = {f"{a}~{b}": round(s.gs.compare(fps[a], fps[b]).score, 3)
-             for a, b in itertools.combinations(sorted(fps), 2)}
+    # the reference's function is one more independent answer: a student who hands in a
+    # (disguised) copy of it is paired with honest classmates too
+    ref_fp = s.fingerprint(reference_source(eid), "reference")
+    pairs = {f"{a}~{b}": round(s.gs.compare(x, y).score, 3)
+             for (a, x), (b, y) in itertools.combinations(
+                 sorted(fps.items()) + [("reference", ref_fp)], 2)}
     package = {k: s.vs_package(fp) for k, fp in fps.items()}
     honest_scores = list(pairs.values()) + [v for v, _ in package.values()]
     pair_max, course_max = max(pairs.values()), max(v for v, _ in package.values())

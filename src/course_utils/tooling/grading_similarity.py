@@ -50,7 +50,13 @@ TOP = 5                # most similar pairs kept per exercise (flagged ones alwa
 # score flagged against the course's code), as calibrated by
 # benchmarks/similarity_calibration.py on the honest implementations in tests/data/honest/
 # (tests/test_similarity.py ties these numbers to its results file).
-CALIBRATION: dict[str, tuple[int, float, float]] = {}
+CALIBRATION: dict[str, tuple[int, float, float]] = {
+    "ex03_rnn_backward": (91, 0.8, 0.9),
+    "ex05_truncated_bptt": (89, 0.8, 1.0),
+    "ex07_lstm_step_backward": (125, 0.8, 0.9),
+    "ex07_lstm_backward": (109, 0.8, 0.9),
+    "ex08_tbptt_train_step": (45, 0.95, 0.8),
+}
 
 LOOPS_ALIKE = True    # every loop header is one token (a while loop is a for loop)
 _BIND, _NUM, _STR, _LOOP = "V", "N", "S", "L"
@@ -569,9 +575,8 @@ def _who(doc: Document) -> str:
     m = doc.meta
     if "course" in m:
         return f"the course's own `{m['course']}`"
-    if m.get("earlier"):
-        return f"the earlier submission {m['file']}"
-    return m.get("student") or m.get("file") or doc.label
+    who = m.get("student") or m.get("file") or doc.label
+    return f"{who} (an earlier submission, {m['file']})" if m.get("earlier") else who
 
 
 def _where(doc: Document, lines: list[int]) -> str:
@@ -589,7 +594,7 @@ def flag_line(p: Pair, this: str = "a") -> str:
         return (f"similar to {_who(other)}: {share:.0%} of this answer's normalised code is "
                 f"found there (flagged from {p.threshold:.0%}); compare {_where(mine, lm)} "
                 f"with its {_where(other, lo)}")
-    return (f"similar to {_who(other)}'s answer: {p.score:.0%} shared once names, comments, "
+    return (f"similar to the answer of {_who(other)}: {p.score:.0%} shared once names, comments, "
             f"literals and statement order are normalised (flagged from {p.threshold:.0%}); "
             f"compare {_where(mine, lm)} with {_where(other, lo)} of theirs")
 
@@ -695,7 +700,7 @@ def _add_flags(er: ExerciseReport, by_file: dict) -> None:
 # The class report's section: the most similar pairs, side by side
 # ---------------------------------------------------------------------------------------
 CSS = """
-.sbs{display:grid;grid-template-columns:1fr 1fr;gap:.75rem}.sbs pre{margin:0;overflow-x:auto;
+.sbs{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:.75rem}.sbs pre{margin:0;overflow-x:auto;
  border:1px solid #767676;padding:.25rem;font-size:.85em;line-height:1.3}
 .sbs mark{background:#fbe3a6;color:#1a1a1a;display:inline-block;min-width:100%}
 .sbs .ln{color:#4d4d4d;user-select:none}
