@@ -51,10 +51,10 @@ TOP = 5                # most similar pairs kept per exercise (flagged ones alwa
 # benchmarks/similarity_calibration.py on the honest implementations in tests/data/honest/
 # (tests/test_similarity.py ties these numbers to its results file).
 CALIBRATION: dict[str, tuple[int, float, float]] = {
-    "ex03_rnn_backward": (91, 0.8, 0.9),
-    "ex05_truncated_bptt": (89, 0.8, 1.0),
-    "ex07_lstm_step_backward": (125, 0.8, 0.9),
-    "ex07_lstm_backward": (109, 0.8, 0.9),
+    "ex03_rnn_backward": (91, 0.85, 0.9),
+    "ex05_truncated_bptt": (89, 1.0, 1.0),
+    "ex07_lstm_step_backward": (125, 0.9, 0.9),
+    "ex07_lstm_backward": (109, 0.85, 0.9),
     "ex08_tbptt_train_step": (45, 0.95, 0.8),
 }
 
