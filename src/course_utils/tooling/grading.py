@@ -361,6 +361,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--replace", action="store_true",
                    help="start --out afresh; by default the students graded now replace their "
                    "own rows in an existing --out and everyone else's are kept")
+    p.add_argument("--compare-with", type=Path, action="append", default=[],
+                   metavar="DIR", help="earlier submissions (e.g. last year's class) each "
+                   "answer is also compared with for similarity (repeatable; not graded)")
     p.add_argument("--root", type=Path, default=ROOT, help=argparse.SUPPRESS)
 
 
@@ -382,6 +385,7 @@ def run_cli(args) -> int:
     except (GradingError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    similarity = _similarity(args, results)
     print(format_table(results))
     sandbox = sandbox_line()
     print(f"sandbox: {sandbox}", file=sys.stderr)
@@ -396,7 +400,8 @@ def run_cli(args) -> int:
               file=sys.stderr)
         return 2
     print(gradebook.format_table(book))
-    csv_path, json_path = write_reports(results, args.out, {"gradebook": book})
+    csv_path, json_path = write_reports(results, args.out, {"gradebook": book,
+                                                               "similarity": similarity.to_dict()})
     gradebook.write(book, args.out)
     feedback = _write_feedback(results, args)
     if feedback:
@@ -410,7 +415,8 @@ def run_cli(args) -> int:
     try:  # the grades are written whatever happens to the class report
         run = grading_html.run_info(results, root=args.root, options=options,
                                     digest=course_digest(args.root))
-        html_path = grading_html.write_report(results, args.out, run, book)
+        html_path = grading_html.write_report(results, args.out, run, book=book,
+                                              similarity=similarity)
     except Exception as exc:
         print(f"wrote {csv_path} and {json_path}; the class report failed: "
               f"{type(exc).__name__}: {first_line(str(exc))}", file=sys.stderr)
@@ -480,6 +486,20 @@ def _gradebook(args, results: list[SubmissionResult], roster, deadline: str
     if not chosen:  # no assignment given: the notebooks submitted are the assignment
         catalogue = {nb: e for nb, e in catalogue.items() if any(r.notebook == nb for r in merged)}
     return merged, gradebook.build(merged, catalogue, settings, all_folders)
+
+
+def _similarity(args, results):
+    """Similar answers (:mod:`course_utils.tooling.grading_similarity`): review flags added
+    to ``results``, never points; a failure of the comparison is reported, not raised."""
+    from . import grading_similarity
+
+    try:
+        return grading_similarity.find(results, args.submissions, root=args.root,
+                                       compare_with=args.compare_with)
+    except Exception as exc:
+        why = f"{type(exc).__name__}: {first_line(str(exc))}"
+        print(f"similar answers were not compared: {why}", file=sys.stderr)
+        return grading_similarity.Report(problem=why)
 
 
 def _child_main(argv: list[str]) -> int:

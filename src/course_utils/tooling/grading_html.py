@@ -328,9 +328,13 @@ def _gradebook_section(book: dict) -> list[str]:
     return out
 
 
-def render(results: list[SubmissionResult], run: dict | None = None,
-           book: dict | None = None) -> str:
-    """The whole report as one HTML document (with the gradebook when ``book`` is given)."""
+def render(results: list[SubmissionResult], run: dict | None = None, *,
+           book: dict | None = None, similarity=None) -> str:
+    """The whole report as one HTML document (with the gradebook when ``book`` is given;
+    ``similarity``: a :class:`~course_utils.tooling.grading_similarity.Report`, shown per
+    notebook)."""
+    from . import grading_similarity
+
     notebooks, ungraded = class_summary(results)
     run = run or {}
     parts = [f"<h1>Class report: {_plural(len(results), 'submission')}</h1>",
@@ -353,7 +357,7 @@ def render(results: list[SubmissionResult], run: dict | None = None,
                   "<h3>Exercises</h3>",
                   *(_exercise(ex, len(nb.totals)) for ex in nb.exercises),
                   "<h3>To look at: held-out failures, reuse, review, time limits, crashes</h3>",
-                  _flags(nb),
+                  _flags(nb), grading_similarity.section(similarity, nb.name),
                   "<h3>Students × exercises</h3>", _table(nb, k), "</section>"]
     if book is not None:
         parts += _gradebook_section(book)
@@ -368,12 +372,12 @@ def render(results: list[SubmissionResult], run: dict | None = None,
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
             "<title>Class report</title>"
-            f"<style>{CSS}</style></head><body><main>{''.join(parts)}</main>"
+            f"<style>{CSS}{grading_similarity.CSS if similarity else ''}</style></head><body><main>{''.join(parts)}</main>"
             f"<script>{JS}</script></body></html>\n")
 
 
 def write_report(results: list[SubmissionResult], out_dir: Path, run: dict | None = None,
-                 book: dict | None = None) -> Path:
+                 *, book: dict | None = None, similarity=None) -> Path:
     path = Path(out_dir) / "report.html"
-    path.write_text(render(results, run, book), encoding="utf-8")
+    path.write_text(render(results, run, book=book, similarity=similarity), encoding="utf-8")
     return path

@@ -205,13 +205,16 @@ def to_csv(results: list[SubmissionResult]) -> str:
 
 
 def to_json(results: list[SubmissionResult], extra: dict | None = None) -> str:
+    """``{"submissions": [...]}``, and ``extra``'s keys (the gradebook, the similarity
+    report)."""
     return json.dumps({"submissions": [r.to_dict() for r in results], **(extra or {})},
                       indent=2, ensure_ascii=False)
 
 
 def write_reports(results: list[SubmissionResult], out_dir: Path,
                   extra: dict | None = None) -> tuple[Path, Path]:
-    """``grades.csv`` and ``grades.json`` (with ``extra``'s keys, e.g. the gradebook)."""
+    """``grades.csv`` and ``grades.json`` (with ``extra``'s keys: the gradebook, the
+    similarity report)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     csv_path, json_path = out_dir / "grades.csv", out_dir / "grades.json"
     csv_path.write_text(to_csv(results), encoding="utf-8")
