@@ -159,7 +159,7 @@ def report(verdict: Verdict, student_fn, reference_fn):
     if not verdict.passed and not grading_mode():
         verdict.details.append("Later cells use the reference implementation until this check passes.")
     print(verdict)
-    publish_mistake(verdict)
+    publish_verdict(verdict)
     if not verdict.passed and grading_mode():
         raise ExerciseFailed(str(verdict))
     if verdict.passed:
@@ -168,15 +168,22 @@ def report(verdict: Verdict, student_fn, reference_fn):
 
 
 OUTPUT_METADATA_KEY = VERDICT_KEY  # the check cell's output metadata (course progress)
+PUBLISHED = ("name", "status", "kind", "mistake", "mistake_name")  # the verdict's fields
 
 
-def publish_mistake(verdict: Verdict) -> None:
-    """In a Jupyter kernel, add an empty output whose metadata names the diagnosed mistake
-    (``course_verdict``: name, status, kind, mistake, mistake_name), for ``course progress``
-    to read from the saved notebook; the printed verdict is unchanged. Nothing when it
-    passed, when no mistake was diagnosed, or outside a kernel."""
-    if verdict.passed or not verdict.mistake_name:
-        return
+def verdict_metadata(verdict: Verdict) -> dict:
+    """What a check cell publishes of its verdict (:data:`PUBLISHED`, and ``reason``: the
+    printed verdict's first line without its icon), every time, whatever the status."""
+    info = {k: getattr(verdict, k) for k in PUBLISHED}
+    info["reason"] = f"{verdict.name}: {verdict.message}"
+    return info
+
+
+def publish_verdict(verdict: Verdict) -> None:
+    """In a Jupyter kernel, add an empty output whose metadata holds the verdict
+    (``course_verdict``: :func:`verdict_metadata`), for ``course progress`` to read from the
+    saved notebook; the printed verdict is unchanged. Every verdict is published (passed,
+    wrong, not attempted, a checker error); nothing outside a kernel."""
     try:
         from IPython import get_ipython
         from IPython.display import display
@@ -185,8 +192,7 @@ def publish_mistake(verdict: Verdict) -> None:
     shell = get_ipython()
     if shell is None or getattr(shell, "kernel", None) is None:
         return
-    info = {k: getattr(verdict, k) for k in ("name", "status", "kind", "mistake", "mistake_name")}
-    display({"text/plain": ""}, raw=True, metadata={OUTPUT_METADATA_KEY: info})
+    display({"text/plain": ""}, raw=True, metadata={OUTPUT_METADATA_KEY: verdict_metadata(verdict)})
 
 
 def run_check(student_fn, reference_fn, cases, *, name=None, outputs=("output",),
