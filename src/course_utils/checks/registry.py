@@ -58,6 +58,13 @@ class Exercise:
     outputs: ex08 trains a model with it), ``diagnose`` (refines a wrong verdict: ex03's
     shape hints for weight gradients) and ``harness`` (the function of the exercise
     module that ``course grade`` runs in its sandbox).
+
+    What the answer may use, declared here and nowhere else: ``libraries`` (the top-level
+    packages; the standard library is always allowed), ``helpers`` (the course functions
+    it may call, as function objects: the behaviour recorder and the hidden tests'
+    tripwires both read them) and ``answer_modules`` (the lesson modules whose functions
+    compute the answer too, or part of it: ``course grade`` and the hidden tests treat a
+    call to one like a call to the reference).
     """
 
     id: str
@@ -82,6 +89,7 @@ class Exercise:
     harness: str | None = None
     libraries: tuple[str, ...] | None = None
     helpers: tuple[Callable, ...] = ()
+    answer_modules: tuple[str, ...] = ()
     probes: Any = None
 
     def __post_init__(self):
@@ -113,6 +121,14 @@ class Exercise:
     def helper_names(self) -> tuple[str, ...]:
         """The ``helpers`` as ``module.qualname`` (what the behaviour recorder names)."""
         return tuple(f"{h.__module__}.{h.__qualname__}" for h in self.helpers)
+
+    @property
+    def helper_short_names(self) -> tuple[str, ...]:
+        """The ``helpers`` as ``<last part of the module>.qualname`` (``nb01.rnn_forward``:
+        what :mod:`course_utils.checks.integrity` leaves alone, whichever copy of the
+        module it loaded)."""
+        return tuple(f"{h.__module__.rsplit('.', 1)[-1]}.{h.__qualname__}"
+                     for h in self.helpers)
 
     @property
     def answer_id(self) -> str:

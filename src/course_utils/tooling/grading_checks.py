@@ -183,7 +183,7 @@ def _forbidden_modules(checks, course, allowed) -> set[str]:
             continue
         ref = e.reference
         mods.add(ref.__module__)
-        mods.update(getattr(importlib.import_module(e.module), "ANSWER_MODULES", ()))
+        mods.update(e.answer_modules)
         for n in ref.__code__.co_names:
             v = ref.__globals__.get(n)
             if inspect.ismodule(v) and v.__name__.startswith("course_utils") \
