@@ -130,9 +130,9 @@ def hidden_check(exercises: str, check: str, fn, seeds=HELDOUT_SEEDS) -> None:
     ex, checker, behaviour = fresh_modules(f"checks.{exercises}", "checks.checker",
                                            "checks.behaviour")
     refs = [e.reference for e in ex.EXERCISES if e.kind == "code"]
-    entry = next(e for e in ex.EXERCISES if e.kind == "code" and e.check_name == check)
-    allowed = set(entry.helper_short_names)
-    modules = {_live(r.__module__) for r in refs} | set(entry.answer_modules)
+    exercise = next(e for e in ex.EXERCISES if e.kind == "code" and e.check_name == check)
+    allowed = set(exercise.helper_short_names)
+    modules = {_live(r.__module__) for r in refs} | set(exercise.answer_modules)
     recorder = behaviour.Recorder(package_dir=str(PACKAGE_DIR))
     for seed in seeds:
         with checker.capture() as found, _tripwires(modules, allowed):
@@ -141,9 +141,9 @@ def hidden_check(exercises: str, check: str, fn, seeds=HELDOUT_SEEDS) -> None:
         if not verdict.passed:
             if verdict.error == NotOwnWork.__name__:
                 raise NotOwnWork(f"not your work: {verdict.message}")
-        zero, flags = behaviour.judge(recorder.events(), function=entry.function,
-                                      libraries=entry.libraries or (),
-                                      helpers=entry.helper_names)
+        zero, flags = behaviour.judge(recorder.events(), function=exercise.function,
+                                      libraries=exercise.libraries or (),
+                                      helpers=exercise.helper_names)
         if zero:
             raise NotOwnWork(zero)
         if not verdict.passed:

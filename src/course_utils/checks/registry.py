@@ -150,7 +150,7 @@ class Exercise:
                                     outputs=self.outputs, mistakes=self.mistakes, rtol=self.rtol,
                                     comparators=dict(self.comparators), text=self.text)
         verdict = self.diagnose(verdict) if self.diagnose else verdict
-        verdict = _probes.refine(self, student_fn, verdict, seed, find=_loaded_entry)
+        verdict = _probes.refine(self, student_fn, verdict, seed, find=_loaded_exercise)
         if verdict.mistake_name:
             verdict.mistake = f"{self.id}/{verdict.mistake_name}"
         return verdict
@@ -188,13 +188,13 @@ class Exercise:
                              "task": False}}
 
 
-def _signature(entry: Exercise) -> str:
+def _signature(exercise: Exercise) -> str:
     try:
-        params = ", ".join(inspect.signature(entry.reference).parameters)
+        params = ", ".join(inspect.signature(exercise.reference).parameters)
     except (TypeError, ValueError):
         params = "…"
-    outs = entry.outputs[0] if len(entry.outputs) == 1 else f"({', '.join(entry.outputs)})"
-    return f"{entry.function}({params}) -> {outs}"
+    outs = exercise.outputs[0] if len(exercise.outputs) == 1 else f"({', '.join(exercise.outputs)})"
+    return f"{exercise.function}({params}) -> {outs}"
 
 
 def check_functions(entries) -> tuple[Callable, ...]:
@@ -217,7 +217,7 @@ def check_functions(entries) -> tuple[Callable, ...]:
     return tuple(out)
 
 
-def _loaded_entry(exercise_id: str) -> Exercise:
+def _loaded_exercise(exercise_id: str) -> Exercise:
     """The entry with this id from its exercise module, which is already loaded (an entry
     names only exercises of its own notebook in ``Probes.uses``); no import, so no cycle."""
     module = sys.modules[f"{__package__}.{exercise_id.split('_', 1)[0]}"]
