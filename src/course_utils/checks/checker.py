@@ -17,7 +17,10 @@ with every exercise unanswered. With the environment variable ``COURSE_GRADING=1
 check that does not pass raises :class:`ExerciseFailed` instead, so an autograder
 counts it; nbgrader's autograde (``NBGRADER_EXECUTION=autograde`` in its kernel) is
 grading mode too, so it never fails open. ``course grade`` does not rely on any of this:
-it runs the checks in its own process (:func:`capture`).
+it runs each check's verdict itself, in its own process, on the sandboxed function
+(:meth:`course_utils.checks.registry.Exercise.run_check`); :func:`capture` collects the
+verdicts of check functions instead of printing them (the hidden tests of
+:mod:`course_utils.checks.integrity` use it).
 
 Exercise-specific checks live in :mod:`course_utils.checks`; each builds random
 cases, names the outputs and lists the classic :class:`Mistake` s to recognise.
@@ -60,7 +63,7 @@ _CAPTURED: list | None = None
 
 @contextlib.contextmanager
 def capture():
-    """Collect verdicts instead of printing them (what ``course grade`` uses).
+    """Collect verdicts instead of printing them (what the hidden tests use).
 
     Inside ``with capture() as found:`` :func:`report` prints nothing, never raises and
     appends ``(verdict, reference_fn)`` to ``found``.
@@ -242,7 +245,7 @@ def _run_check(student_fn, reference_fn, cases, name, outputs, mistakes, rtol, c
         except NotImplementedError as exc:
             return _not_implemented(name, student_fn, exc)
         except RenamedParameters as exc:
-            return _raised(name, student_fn, exc, args, where, i)
+            return _renamed(name, exc, i)
         except Exception as exc:
             return Verdict.from_problem(name, text.raised(exc, args, where), i)
         problem = text.structure(got, ref_out, outputs, where, args, comps)
@@ -367,11 +370,9 @@ def _not_implemented(name, student_fn, exc) -> Verdict:
     return Verdict.from_problem(name, _dx.not_implemented(name, student_fn, exc))
 
 
-def _raised(name, student_fn, exc, case, where, i=None) -> Verdict:
-    if isinstance(exc, RenamedParameters):
-        return Verdict(name, WRONG, str(exc), kind="renamed-parameters", case=i,
-                       error=type(exc).__name__)
-    return Verdict.from_problem(name, _dx.raised(exc, case, where), i)
+def _renamed(name, exc: RenamedParameters, i: int) -> Verdict:
+    return Verdict(name, WRONG, str(exc), kind="renamed-parameters", case=i,
+                   error=type(exc).__name__)
 
 
 # ---------------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..maths.numerics import rel_error  # noqa: F401  (re-exported for tests)
 from ..reference import nb01 as _nb01
 from ..reference import nb04 as _nb04
 from .checker import Mistake

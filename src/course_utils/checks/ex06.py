@@ -212,10 +212,6 @@ def _clipped_error(got, ref) -> float:
     return max((_numbers_error(g, r) for g, r in zip(got, ref)), default=0.0)
 
 
-def _same_total(a, b, rtol=RTOL) -> bool:
-    return _total_error(a, b) <= rtol
-
-
 def _same_clipped(got, ref, rtol=RTOL) -> bool:
     return _clipped_error(got, ref) <= rtol
 
