@@ -420,3 +420,26 @@ def test_the_rename_note_describes_the_call_the_check_made():
                              "with (a, b), so they were passed in that order.")
     assert checker.rename_note(lambda a, b: None, CASES[0]) is None
     assert checker.rename_note(max, CASES[0]) is None  # no signature to read
+
+
+@pytest.mark.parametrize("fn, status", [
+    (lambda a: a + 1, checker.PASSED), (lambda a: a, checker.WRONG),
+    (lambda a: 1 / 0, checker.WRONG), (lambda a: (_ for _ in ()).throw(NotImplementedError()),
+                                        checker.NOT_ATTEMPTED)])
+def test_every_verdict_is_published_in_the_check_cells_metadata(monkeypatch, capsys, fn, status):
+    """In a kernel, a check cell publishes its verdict (pass, fail, error, blank) in an
+    output's metadata, for `course progress` to read instead of the printed line."""
+    import IPython
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython, "get_ipython", lambda: type("Shell", (), {"kernel": 1})())
+    monkeypatch.setattr(IPython.display, "display",
+                        lambda data, raw, metadata: shown.append((data, metadata)))
+    monkeypatch.delenv(checker.GRADING_ENV, raising=False)
+    v = run_check(fn, lambda a: a + 1, [dict(a=np.ones(2))], name="f")
+    checker.report(v, fn, lambda a: a + 1)
+    [(data, meta)] = shown
+    info = meta[checker.OUTPUT_METADATA_KEY]
+    assert data == {"text/plain": ""} and info["status"] == status == v.status
+    assert info["reason"] == f"f: {v.message}" and info["kind"] == v.kind

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from course_utils.checks import checker, ex04
+from course_utils.maths.numerics import rel_error
 from course_utils.reference import nb04
 
 
@@ -126,7 +127,7 @@ def test_every_step_mistake_differs_from_the_reference():
     for case in ex04.step_cases():
         ref = nb04.rnn_step_jacobian(**case)
         for m in ex04.STEP_MISTAKES:
-            assert ex04.rel_error(m.fn(**case), ref) > 1e-3, m.hint
+            assert rel_error(m.fn(**case), ref) > 1e-3, m.hint
 
 
 def test_check_returns_reference_when_unanswered(capsys):
@@ -275,9 +276,9 @@ def test_product_mistakes_are_distinct_on_the_first_case():
     ref = nb04.jacobian_product(**case)
     outs = [m.fn(**case) for m in ex04.PRODUCT_MISTAKES]
     for i, out in enumerate(outs):
-        assert ex04.rel_error(out, ref) > 1e-3, ex04.PRODUCT_MISTAKES[i].hint
+        assert rel_error(out, ref) > 1e-3, ex04.PRODUCT_MISTAKES[i].hint
         for j in range(i):
-            assert ex04.rel_error(out, outs[j]) > 1e-3, (i, j)
+            assert rel_error(out, outs[j]) > 1e-3, (i, j)
 
 
 def test_product_cases_cover_the_edges():

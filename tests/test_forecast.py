@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from notebook_cells import cell_text
 
 from course_utils.lessons import forecast as fc
 
@@ -114,7 +115,7 @@ def test_notebook_05_quotes_the_seed_sweep_and_its_own_numbers_as_computed():
     res = provenance.load_results("co2_forecast_seeds")["results"]
     test = res["test"]
     rnn, best_base = test["model_rmse"], test["baseline_rmse"]["last value + last year's change"]
-    end = provenance.cell_text(nb, "c037-co2-end", squash_spaces=True)
+    end = cell_text(nb, "c037-co2-end", squash_spaces=True)
     assert (f"the RNN's test RMSE ranged from {min(rnn):.2f} to {max(rnn):.2f} ppm, each below the "
             f"{best_base:.2f} ppm") in end
     assert max(rnn) < best_base and max(res["validation"]["model_rmse"]) < (
@@ -124,10 +125,10 @@ def test_notebook_05_quotes_the_seed_sweep_and_its_own_numbers_as_computed():
     assert {k: res["setup"][k] for k in settings} == dict(
         cell="rnn", hidden=32, k=24, n_streams=1, epochs=60, lr=3e-3, clip=1.0)
     # the notebook trains the same model as the sweep (seed 0)
-    train = provenance.cell_text(nb, "c037-co2-train", squash_spaces=True)
+    train = cell_text(nb, "c037-co2-train", squash_spaces=True)
     assert ('cell="rnn", hidden=32, k=24, n_streams=1, epochs=60, lr=3e-3, clip=1.0, seed=0'
             in train)
-    assert "Adam (learning rate 0.003)" in provenance.cell_text(nb, "c037-co2-model-md",
+    assert "Adam (learning rate 0.003)" in cell_text(nb, "c037-co2-model-md",
                                                                  squash_spaces=True)
 
     co2 = series.load_co2_monthly()
@@ -136,7 +137,7 @@ def test_notebook_05_quotes_the_seed_sweep_and_its_own_numbers_as_computed():
     rise_test = float(np.mean(y[n:] - y[n - 12:-12]))
     drift_err = fc.seasonal_naive_drift(y, n) - y[n:]
     worst = int(np.argmax(np.abs(drift_err)))
-    concl = provenance.cell_text(nb, "c037-co2-conclusion", squash_spaces=True)
+    concl = cell_text(nb, "c037-co2-conclusion", squash_spaces=True)
     assert f"mean rise ({rise_train:.2f} ppm)" in concl
     assert f"rose faster ({rise_test:.2f} ppm a year on average)" in concl
     assert str(co2.months[n + worst]) == "1998-09" and f"{drift_err[worst]:.1f}" == "-2.5"

@@ -586,7 +586,7 @@ def test_unreadable_and_unknown_submissions(tmp_path):
     (tmp_path / "s").mkdir()
     (tmp_path / "s" / "01_unrolling_an_rnn.ipynb").write_text("not json")
     (tmp_path / "s" / "homework.ipynb").write_text("{}")
-    res = grading.grade([tmp_path / "s"], timeout=30, cell_timeout=10, isolate=False)
+    res = grading.grade([tmp_path / "s"], timeout=30, cell_timeout=10)
     by_file = {r.file: r for r in res}
     bad = by_file["01_unrolling_an_rnn.ipynb"]
     assert {e.status for e in bad.exercises} == {"wrong"} and "not a readable notebook" in bad.problem

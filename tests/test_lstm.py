@@ -86,6 +86,19 @@ def test_init_lstm_params_draws_like_torch_two_biases_added():
     assert np.abs(tb).max() <= 2 * k and np.abs(tb).max() > k  # torch's sum exceeds k too
 
 
+def _params_to_torch(params: lstm.LSTMParams, m) -> None:
+    """Write numpy weights into a ``torch.nn.LSTM`` in place (``bias_ih_l0 = b``,
+    ``bias_hh_l0 = 0``, so that they add up to ``b``): the inverse of
+    ``lstm.params_from_torch``, for the round trip below."""
+    lstm._check_plain_lstm(m)
+    with torch.no_grad():
+        m.weight_ih_l0.copy_(torch.as_tensor(params.Wx))
+        m.weight_hh_l0.copy_(torch.as_tensor(params.Wh))
+        if m.bias:
+            m.bias_ih_l0.copy_(torch.as_tensor(params.b))
+            m.bias_hh_l0.zero_()
+
+
 def test_params_to_torch_roundtrip_and_gate_slices():
     rng = np.random.default_rng(0)
     p = lstm.init_lstm_params(3, 4, rng, forget_bias=2.0)
@@ -93,7 +106,7 @@ def test_params_to_torch_roundtrip_and_gate_slices():
     assert not np.any(p.b[lstm.gate_slice("i", 4)] == 2.0)
     assert np.abs(p.Wx).max() <= 0.5  # 1/sqrt(4)
     m = _torch_lstm(3, 4)
-    lstm.params_to_torch(p, m)
+    _params_to_torch(p, m)
     q = lstm.params_from_torch(m)
     for a, b_ in zip(p.as_tuple(), q.as_tuple()):
         assert np.array_equal(a, b_)

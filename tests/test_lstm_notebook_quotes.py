@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from notebook_cells import cell_text
 
 from course_utils import provenance
 from course_utils.lessons import longrange
@@ -19,7 +20,7 @@ STEM = "lstm_vs_rnn_long_range"
 
 
 def _cell(cell_id: str, folder: str = "solutions") -> str:
-    return provenance.cell_text(ROOT / folder / "07_lstm.ipynb", cell_id)
+    return cell_text(ROOT / folder / "07_lstm.ipynb", cell_id)
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
-
-from course_utils import provenance
+from notebook_cells import cell_text
 
 ROOT = Path(__file__).resolve().parents[1]
 NB = ROOT / "solutions" / "07_lstm.ipynb"
@@ -23,7 +22,7 @@ def _output(cell_id: str) -> str:
 
 
 def _prose(cell_id: str) -> str:
-    return provenance.cell_text(NB, cell_id, squash_spaces=True)
+    return cell_text(NB, cell_id, squash_spaces=True)
 
 
 @pytest.fixture(scope="module")

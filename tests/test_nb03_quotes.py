@@ -6,6 +6,7 @@ numbers written into its prose and the qualitative claims made about the tables.
 
 
 import pytest
+from notebook_cells import cell_text
 
 from course_utils import provenance
 
@@ -13,7 +14,7 @@ NOTEBOOK = provenance.ROOT / "solutions" / "03_coding_bptt.ipynb"
 
 
 def _text(cell_id: str) -> str:
-    return provenance.cell_text(NOTEBOOK, cell_id, squash_spaces=True)
+    return cell_text(NOTEBOOK, cell_id, squash_spaces=True)
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ the bytes torch saves for backward, which does not depend on the machine.
 import numpy as np
 import pytest
 import torch
+from notebook_cells import cell_text
 
 from course_utils import profiling, provenance, runtime
 from course_utils.lessons import truncation_experiments
@@ -18,7 +19,7 @@ NOTEBOOK = provenance.ROOT / "solutions" / "05_truncated_bptt.ipynb"
 
 
 def _text(cell_id: str) -> str:
-    return provenance.cell_text(NOTEBOOK, cell_id, squash_spaces=True)
+    return cell_text(NOTEBOOK, cell_id, squash_spaces=True)
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +76,7 @@ def test_review_question_2_quotes_the_sweep():
 def _python_blocks(cell_id: str) -> list[str]:
     import re
 
-    return re.findall(r"```python\n(.*?)```", provenance.cell_text(NOTEBOOK, cell_id), flags=re.S)
+    return re.findall(r"```python\n(.*?)```", cell_text(NOTEBOOK, cell_id), flags=re.S)
 
 
 @pytest.mark.parametrize("T, k1, k2", [(24, 2, 6), (23, 3, 8), (11, 1, 5), (13, 4, 4), (5, 3, 9)])

@@ -135,9 +135,11 @@ def test_a_failing_check_names_the_mistake_next_to_the_reason(folder):
                 == "ex01_rnn_step_forward_code")
     check = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id")
                  == "ex01_rnn_step_forward")
+    blank, blank_check = (next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get(
+        "grade_id") == gid) for gid in ("ex01_rnn_forward_code", "ex01_rnn_forward"))
     code.source = ("def rnn_step_forward(x, h_prev, Wxh, Whh, b):\n"
                    "    return np.tanh(x @ Wxh.T + h_prev @ Whh + b)\n")
-    nb.cells = [setup, code, check]
+    nb.cells = [setup, code, check, blank, blank_check]
     NotebookClient(nb, timeout=120, kernel_name="python3").execute(cwd=str(folder))
     outs = check.outputs
     assert [o.output_type for o in outs] == ["stream", "display_data"], outs
@@ -146,6 +148,8 @@ def test_a_failing_check_names_the_mistake_next_to_the_reason(folder):
     assert outs[1].data == {"text/plain": ""}
     assert outs[1].metadata["course_verdict"]["mistake"] == \
         "ex01_rnn_step_forward/whh-not-transposed"
+    # every verdict is published, an unanswered exercise's too
+    assert blank_check.outputs[-1].metadata["course_verdict"]["status"] == "not attempted"
     for p in folder.glob("*.ipynb"):
         p.unlink()
     nbformat.write(nb, str(folder / NB01))
@@ -155,3 +159,28 @@ def test_a_failing_check_names_the_mistake_next_to_the_reason(folder):
     assert row.detail.startswith("rnn_step_forward: the output is wrong in case 1")
     assert "fails (whh-not-transposed): rnn_step_forward: the output is" in \
         progress.format_report(rows, problems)
+
+
+def _published(status, reason, mistake_name=None):
+    return {"output_type": "display_data", "data": {"text/plain": ""},
+            "metadata": {"course_verdict": {"name": "f", "status": status, "reason": reason,
+                                            "kind": None, "mistake": None,
+                                            "mistake_name": mistake_name}}}
+
+
+def test_the_published_verdict_is_read_not_the_printed_icons(folder):
+    """The check cell's published verdict decides: a pass printed in other words, and a
+    failure whose printed line looks like a pass, are read from the metadata."""
+    nb = json.loads((folder / NB01).read_text())
+    _cells(nb, "ex01_rnn_step_forward")["outputs"] = (
+        _stream("all good\n") + [_published("passed", "rnn_step_forward: passed")])
+    _cells(nb, "ex01_rnn_forward")["outputs"] = (
+        _stream("✅ rnn_forward: passed\n")
+        + [_published("wrong", "rnn_forward: h is wrong", "whh-not-transposed")])
+    (folder / NB01).write_text(json.dumps(nb))
+    rows, _ = progress.collect(folder)
+    by_id = {r.exercise: r for r in rows}
+    assert by_id["ex01_rnn_step_forward"].status == "passed"
+    row = by_id["ex01_rnn_forward"]
+    assert (row.status, row.detail, row.mistake) == ("wrong", "rnn_forward: h is wrong",
+                                                     "whh-not-transposed")

@@ -4,12 +4,13 @@ explorer's own experiment (``truncation.explorer_experiment``) at the stated set
 from __future__ import annotations
 
 import pytest
+from notebook_cells import cell_text
 
 from course_utils import provenance
 from course_utils.lessons import truncation
 
 NOTEBOOK = provenance.ROOT / "solutions" / "05_truncated_bptt.ipynb"
-PROMPTS = provenance.cell_text(NOTEBOOK, "c032-b-explorer-intro", squash_spaces=True)
+PROMPTS = cell_text(NOTEBOOK, "c032-b-explorer-intro", squash_spaces=True)
 
 
 def test_the_prompts_are_the_ones_checked_here():

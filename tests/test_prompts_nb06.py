@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from notebook_cells import cell_text
 
 from course_utils import provenance
 from course_utils.lessons import cliff
 
 NOTEBOOK = provenance.ROOT / "solutions" / "06_gradient_clipping.ipynb"
-PROMPTS = provenance.cell_text(NOTEBOOK, "c008-b-explorer-intro", squash_spaces=True)
+PROMPTS = cell_text(NOTEBOOK, "c008-b-explorer-intro", squash_spaces=True)
 SLIDER_THRESHOLDS = {round(float(t), 2): float(t) for t in 10 ** np.arange(-2, 2.01, 0.25)}
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from notebook_cells import cell_text
 
-from course_utils import provenance
 from course_utils.lessons import memory
 from course_utils.maths import lstm
 
@@ -22,7 +22,7 @@ PROMPT_CELL = "c033g-explorer-md"
 
 
 def _prompts(folder: str = "solutions") -> str:
-    return provenance.cell_text(ROOT / folder / "07_lstm.ipynb", PROMPT_CELL, squash_spaces=True)
+    return cell_text(ROOT / folder / "07_lstm.ipynb", PROMPT_CELL, squash_spaces=True)
 
 
 def _curves(**settings):

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from notebook_cells import cell_text
 
 from course_utils import provenance
 
@@ -42,8 +43,8 @@ def test_cell_text_finds_one_cell_by_id(tmp_path):
                     {"id": "b", "source": "x"}, {"id": "b", "source": "y"}]}
     path = tmp_path / "n.ipynb"
     path.write_text(json.dumps(nb))
-    assert provenance.cell_text(path, "a") == "LSTM  at\n1.689 bpc"
-    assert provenance.cell_text(path, "a", squash_spaces=True) == "LSTM at 1.689 bpc"
+    assert cell_text(path, "a") == "LSTM  at\n1.689 bpc"
+    assert cell_text(path, "a", squash_spaces=True) == "LSTM at 1.689 bpc"
     for bad in ("b", "missing"):
         with pytest.raises(KeyError):
-            provenance.cell_text(path, bad)
+            cell_text(path, bad)

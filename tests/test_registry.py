@@ -356,3 +356,21 @@ def test_a_failing_verdict_notes_only_a_real_rename(exercise_id):
                              f"exercise calls it with ({', '.join(called)}), so they were "
                              "passed in that order."], str(v)
             assert called == params  # the check calls it with the template's names
+
+
+def test_what_an_answer_may_use_is_declared_once_on_its_entry():
+    """Libraries, helpers and the modules that compute the answer live on the `Exercise`
+    only: no exercise module declares them a second time (as the old `ALLOWED_HELPERS` and
+    `ANSWER_MODULES` did), and the hidden tests' tripwires spare exactly the helpers."""
+    for e in discovery.exercises():
+        if e.kind != registry.CODE:
+            continue
+        mod = importlib.import_module(e.module)
+        assert not hasattr(mod, "ALLOWED_HELPERS") and not hasattr(mod, "ANSWER_MODULES"), e.id
+        assert e.answer_modules, f"{e.id}: which lesson modules compute its answer?"
+        for name in e.answer_modules:
+            importlib.import_module(name)
+        for h in e.helpers:
+            assert callable(h) and h.__module__.startswith("course_utils."), (e.id, h)
+        assert [n.split(".", 1)[1] for n in e.helper_short_names] == \
+            [h.__qualname__ for h in e.helpers]

@@ -450,3 +450,17 @@ def test_accessible_html_drops_the_labels_that_hide_visible_text():
     # a button with no visible text keeps its label
     assert 'aria-label="Toggle primary sidebar"' in out
     assert site.accessible_html(out) == out
+
+
+def test_the_check_cells_verdict_metadata_output_is_not_shown():
+    """The empty output in which a check cell publishes its verdict (for `course
+    progress`) shows nothing, so the page leaves it out; the printed verdict stays."""
+    from course_utils.status import VERDICT_KEY
+
+    cell = v4.new_code_cell("ex01.check_f(f)")
+    cell.outputs = [v4.new_output("stream", name="stdout", text="✅ f: passed\n"),
+                    v4.new_output("display_data", data={"text/plain": ""},
+                                  metadata={VERDICT_KEY: {"status": "passed"}})]
+    page = site_pages.prepare_notebook(v4.new_notebook(cells=[cell]), "99_tiny.ipynb", root=ROOT)
+    outs = [c for c in page.cells if c.cell_type == "code"][0].outputs
+    assert [o.output_type for o in outs] == ["stream"] and "passed" in outs[0].text

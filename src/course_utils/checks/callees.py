@@ -103,7 +103,7 @@ def _recording(step, used, seen: list):
     return wrapper
 
 
-def blame_callees(entry, spec, student_fn, verdict, seed, *, find):
+def blame_callees(exercise, spec, student_fn, verdict, seed, *, find):
     """The verdict, refined as the module says; ``find``: the registry's entry by id."""
     if not spec.uses:
         return verdict
@@ -115,7 +115,7 @@ def blame_callees(entry, spec, student_fn, verdict, seed, *, find):
         found += [(name, fn, used) for name, fn in callees(own, used)]
     if not found:
         return verdict  # nothing to re-check: the verdict stands as it is
-    cases = entry.case_list(seed)
+    cases = exercise.case_list(seed)
     blamed = []
     for name, fn, used in found:
         seen: list = []
@@ -131,47 +131,47 @@ def blame_callees(entry, spec, student_fn, verdict, seed, *, find):
         if seen:
             blamed.append((name, fn, used))
     if blamed:
-        return _blame(entry, own, verdict, seed, blamed)
+        return _blame(exercise, own, verdict, seed, blamed)
     # Every step it calls is right on the inputs it passes them: the bug is its own.
     inherited = verdict.mistake_name and verdict.mistake_name.startswith("step-")
     if inherited:
-        mistakes = tuple(m for m in entry.mistakes if not m.name.startswith("step-"))
-        verdict = _recheck(entry, student_fn, seed, mistakes)
+        mistakes = tuple(m for m in exercise.mistakes if not m.name.startswith("step-"))
+        verdict = _recheck(exercise, student_fn, seed, mistakes)
     names = [f"`{n}`" for n, _, _ in found]
     said = (f"Your {names[0]} gives" if len(names) == 1 else
             f"Your {', '.join(names[:-1])} and {names[-1]} give")
-    verdict.details.append(f"{said} the right values on the inputs `{entry.function}` passes "
+    verdict.details.append(f"{said} the right values on the inputs `{exercise.function}` passes "
                            f"{'it' if len(names) == 1 else 'them'}: the bug is in "
-                           f"`{entry.function}` itself.")
+                           f"`{exercise.function}` itself.")
     return verdict
 
 
-def _recheck(entry, student_fn, seed, mistakes):
+def _recheck(exercise, student_fn, seed, mistakes):
     with quiet():
-        v = checker.run_check(student_fn, entry.truth or entry.reference, entry.case_list(seed),
-                              name=entry.function, outputs=entry.outputs,
-                              mistakes=mistakes, rtol=entry.rtol,
-                              comparators=dict(entry.comparators), text=entry.text)
-    return entry.diagnose(v) if entry.diagnose else v
+        v = checker.run_check(student_fn, exercise.truth or exercise.reference, exercise.case_list(seed),
+                              name=exercise.function, outputs=exercise.outputs,
+                              mistakes=mistakes, rtol=exercise.rtol,
+                              comparators=dict(exercise.comparators), text=exercise.text)
+    return exercise.diagnose(v) if exercise.diagnose else v
 
 
-def _blame(entry, student_fn, verdict, seed, blamed):
+def _blame(exercise, student_fn, verdict, seed, blamed):
     name, fn, used = blamed[0]
     with quiet():
         own = used.run_check(fn)
     swapped = with_globals(student_fn, **{n: u.reference for n, _, u in blamed})
-    rest = _recheck(entry, swapped, seed, entry.mistakes)
+    rest = _recheck(exercise, swapped, seed, exercise.mistakes)
     said = (f"; its own check says: {own.message}" if not own.passed
             else ", although it passes its own check's cases.")
-    hint = (f"your `{name}`, which `{entry.function}` calls, is wrong on the inputs "
-            f"`{entry.function}` passes it{said}")
+    hint = (f"your `{name}`, which `{exercise.function}` calls, is wrong on the inputs "
+            f"`{exercise.function}` passes it{said}")
     if rest.passed:
-        hint += (f" With the reference `{used.function}` in its place, `{entry.function}` "
-                 f"passes: fix `{name}`; the rest of `{entry.function}` is right.")
+        hint += (f" With the reference `{used.function}` in its place, `{exercise.function}` "
+                 f"passes: fix `{name}`; the rest of `{exercise.function}` is right.")
     else:
         why = f": {rest.hint}" if rest.hint else f" ({rest.message.rstrip('.')})."
-        hint += (f" With the reference `{used.function}` in its place, `{entry.function}` "
-                 f"is still wrong{why} Fix `{name}` first, then `{entry.function}`.")
+        hint += (f" With the reference `{used.function}` in its place, `{exercise.function}` "
+                 f"is still wrong{why} Fix `{name}` first, then `{exercise.function}`.")
     verdict.details = [d for d in verdict.details if not d.startswith("Most likely: ")]
     verdict.details.insert(0, f"Most likely: {hint}")
     verdict.hint = hint

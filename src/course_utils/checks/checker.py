@@ -17,7 +17,10 @@ with every exercise unanswered. With the environment variable ``COURSE_GRADING=1
 check that does not pass raises :class:`ExerciseFailed` instead, so an autograder
 counts it; nbgrader's autograde (``NBGRADER_EXECUTION=autograde`` in its kernel) is
 grading mode too, so it never fails open. ``course grade`` does not rely on any of this:
-it runs the checks in its own process (:func:`capture`).
+it runs each check's verdict itself, in its own process, on the sandboxed function
+(:meth:`course_utils.checks.registry.Exercise.run_check`); :func:`capture` collects the
+verdicts of check functions instead of printing them (the hidden tests of
+:mod:`course_utils.checks.integrity` use it).
 
 Exercise-specific checks live in :mod:`course_utils.checks`; each builds random
 cases, names the outputs and lists the classic :class:`Mistake` s to recognise.
@@ -60,7 +63,7 @@ _CAPTURED: list | None = None
 
 @contextlib.contextmanager
 def capture():
-    """Collect verdicts instead of printing them (what ``course grade`` uses).
+    """Collect verdicts instead of printing them (what the hidden tests use).
 
     Inside ``with capture() as found:`` :func:`report` prints nothing, never raises and
     appends ``(verdict, reference_fn)`` to ``found``.
@@ -160,7 +163,7 @@ def report(verdict: Verdict, student_fn, reference_fn):
     if not verdict.passed and not grading_mode():
         verdict.details.append("Later cells use the reference implementation until this check passes.")
     print(verdict)
-    publish_mistake(verdict)
+    publish_verdict(verdict)
     if not verdict.passed and grading_mode():
         raise ExerciseFailed(str(verdict))
     if verdict.passed:
@@ -169,15 +172,22 @@ def report(verdict: Verdict, student_fn, reference_fn):
 
 
 OUTPUT_METADATA_KEY = VERDICT_KEY  # the check cell's output metadata (course progress)
+PUBLISHED = ("name", "status", "kind", "mistake", "mistake_name")  # the verdict's fields
 
 
-def publish_mistake(verdict: Verdict) -> None:
-    """In a Jupyter kernel, add an empty output whose metadata names the diagnosed mistake
-    (``course_verdict``: name, status, kind, mistake, mistake_name), for ``course progress``
-    to read from the saved notebook; the printed verdict is unchanged. Nothing when it
-    passed, when no mistake was diagnosed, or outside a kernel."""
-    if verdict.passed or not verdict.mistake_name:
-        return
+def verdict_metadata(verdict: Verdict) -> dict:
+    """What a check cell publishes of its verdict (:data:`PUBLISHED`, and ``reason``: the
+    printed verdict's first line without its icon), every time, whatever the status."""
+    info = {k: getattr(verdict, k) for k in PUBLISHED}
+    info["reason"] = f"{verdict.name}: {verdict.message}"
+    return info
+
+
+def publish_verdict(verdict: Verdict) -> None:
+    """In a Jupyter kernel, add an empty output whose metadata holds the verdict
+    (``course_verdict``: :func:`verdict_metadata`), for ``course progress`` to read from the
+    saved notebook; the printed verdict is unchanged. Every verdict is published (passed,
+    wrong, not attempted, a checker error); nothing outside a kernel."""
     try:
         from IPython import get_ipython
         from IPython.display import display
@@ -186,8 +196,7 @@ def publish_mistake(verdict: Verdict) -> None:
     shell = get_ipython()
     if shell is None or getattr(shell, "kernel", None) is None:
         return
-    info = {k: getattr(verdict, k) for k in ("name", "status", "kind", "mistake", "mistake_name")}
-    display({"text/plain": ""}, raw=True, metadata={OUTPUT_METADATA_KEY: info})
+    display({"text/plain": ""}, raw=True, metadata={OUTPUT_METADATA_KEY: verdict_metadata(verdict)})
 
 
 def run_check(student_fn, reference_fn, cases, *, name=None, outputs=("output",),
@@ -237,7 +246,7 @@ def _run_check(student_fn, reference_fn, cases, name, *, outputs, mistakes, rtol
         except NotImplementedError as exc:
             return _not_implemented(name, student_fn, exc)
         except RenamedParameters as exc:
-            return _raised(name, student_fn, exc, args, where, i=i)
+            return _renamed(name, exc, i)
         except Exception as exc:
             return Verdict.from_problem(name, text.raised(exc, args, where), i)
         problem = text.structure(got, ref_out, outputs, where, args, comparators=comps)
@@ -362,11 +371,9 @@ def _not_implemented(name, student_fn, exc) -> Verdict:
     return Verdict.from_problem(name, _dx.not_implemented(name, student_fn, exc))
 
 
-def _raised(name, student_fn, exc, case, where, *, i=None) -> Verdict:
-    if isinstance(exc, RenamedParameters):
-        return Verdict(name, WRONG, str(exc), kind="renamed-parameters", case=i,
-                       error=type(exc).__name__)
-    return Verdict.from_problem(name, _dx.raised(exc, case, where), i)
+def _renamed(name, exc: RenamedParameters, i: int) -> Verdict:
+    return Verdict(name, WRONG, str(exc), kind="renamed-parameters", case=i,
+                   error=type(exc).__name__)
 
 
 # ---------------------------------------------------------------------------------------

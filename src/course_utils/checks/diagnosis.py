@@ -2,7 +2,7 @@
 
 :mod:`course_utils.checks.checker` runs the cases; this module turns what it saw into a
 :class:`Problem` (a kind such as "shape" or "raised", the sentence to print, hints and the
-machine-readable details) and recognises the classic mistakes (:func:`match_mistake`).
+machine-readable details) and recognises the classic mistakes (:func:`best_mistake`).
 """
 
 from __future__ import annotations
@@ -127,13 +127,6 @@ def shape_hints(got_shape, ref_shape) -> list[str]:
 # ---------------------------------------------------------------------------------------
 # Wrong values: the classic mistakes
 # ---------------------------------------------------------------------------------------
-def match_mistake(mistakes, evidence, comparators, rtol):
-    """The hint of the classic mistake that best explains the student's outputs, or None
-    (see :func:`best_mistake`)."""
-    best = best_mistake(mistakes, evidence, comparators, rtol)
-    return best.hint if best is not None else None
-
-
 def best_mistake(mistakes, evidence, comparators, rtol):
     """The classic mistake (a :class:`~course_utils.checks.checker.Mistake`) that best
     explains the student's outputs, or None.
@@ -174,12 +167,6 @@ def _explains(mistake, evidence, comparators, rtol):
         run += 1
         not_exact += wrong != set(bad)
     return (not_exact, -run) if run else None
-
-
-def generic_hint(got, ref) -> str | None:
-    """The hint of :func:`generic_diagnosis`, or None."""
-    found = generic_diagnosis(got, ref)
-    return found[1] if found else None
 
 
 def generic_diagnosis(got, ref) -> tuple[str, str] | None:
@@ -349,11 +336,6 @@ class CheckText:
         """``(short name, hint)`` when no classic mistake fits (default: sign, zeros, a
         constant factor; see :func:`generic_diagnosis`), or None."""
         return generic_diagnosis(got[bad[0]], ref[bad[0]])
-
-    def fallback_hint(self, got, ref, bad) -> str | None:
-        """The hint of :meth:`fallback`, or None."""
-        found = self.fallback(got, ref, bad)
-        return found[1] if found else None
 
     def wrong(self, outputs, where, got, ref, errors, *, bad, hint, rtol) -> tuple[str, list[str]]:
         """The message and details of a verdict on wrong values."""

@@ -31,9 +31,10 @@ def exercises() -> list[Exercise]:
     return out
 
 
-def find(exercise_id: str, entries=None) -> Exercise:
-    """The entry with this id (``KeyError`` if there is none)."""
-    for e in entries if entries is not None else exercises():
+def find(exercise_id: str, among=None) -> Exercise:
+    """The exercise with this id, among ``among`` (default: every exercise of the course;
+    ``KeyError`` if there is none)."""
+    for e in among if among is not None else exercises():
         if e.id == exercise_id:
             return e
     raise KeyError(exercise_id)

@@ -10,8 +10,8 @@ from .probes import Probes, scaled
 from .registry import Exercise, check_functions
 
 # Lesson modules whose functions compute the answer, or part of it (the fast versions,
-# the gates): grading treats a call to one of them like a call to the reference.
-ANSWER_MODULES = ("course_utils.maths.rnn",)
+# the gates): every entry's ``answer_modules`` below.
+_ANSWER_MODULES = ("course_utils.maths.rnn",)
 
 # (N, D, H) for the step checks. The first case is square in D and H so that a
 # transposed Wxh gives wrong numbers (diagnosed) instead of a shape error; the others
@@ -131,6 +131,7 @@ EXERCISES = (
              cases=step_cases, seed=101, outputs=("h_next",), mistakes=tuple(STEP_MISTAKES),
              description="compares with the reference on 4 random cases (non-square shapes, "
              "batch > 1).", binds="step_forward",
+             answer_modules=_ANSWER_MODULES,
              libraries=("numpy",),
              probes=Probes(zero=("h_prev", "x", "b"), square=("Whh", "Wxh"),
                            batch=("x", "h_prev"), settings=(_SMALL,))),
@@ -139,6 +140,7 @@ EXERCISES = (
              outputs=("h",), mistakes=tuple(SEQ_MISTAKES),
              description="compares with the reference on 3 random batches of sequences.",
              binds="seq_forward",
+             answer_modules=_ANSWER_MODULES,
              libraries=("numpy",),
              probes=Probes(time=(("x", 1),), out_time=(("h", 1),), zero=("h0", "b"),
                            square=("Whh", "Wxh"), batch=("x", "h0"), settings=(_SMALL,),

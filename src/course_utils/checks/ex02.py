@@ -15,8 +15,8 @@ from .checker import Mistake
 from .registry import WRITTEN, Exercise, check_functions
 
 # Lesson modules whose functions compute the answer, or part of it (the fast versions,
-# the gates): grading treats a call to one of them like a call to the reference.
-ANSWER_MODULES = ("course_utils.maths.scalar_rnn",)
+# the gates): every entry's ``answer_modules`` below.
+_ANSWER_MODULES = ("course_utils.maths.scalar_rnn",)
 
 OUTPUTS = ("dw", "du", "db", "dh0")
 LENGTHS = [5, 8, 3, 11]
@@ -106,6 +106,7 @@ EXERCISES = (
              mistakes=tuple(MISTAKES), rtol=1e-9,
              description="4 random sequences (T = 3 to 11), against the reference, relative "
              "error < 1e-9.", binds="scalar_grads",
+             answer_modules=_ANSWER_MODULES,
              libraries=("numpy",)),
     Exercise("ex02_which_state", 2, "Which hidden state where", 1, kind=WRITTEN),
     Exercise("ex02_vanishing_bound", 2, "A bound on the path products", 1, kind=WRITTEN),

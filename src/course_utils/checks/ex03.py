@@ -22,8 +22,8 @@ from .probes import Probes
 from .registry import Exercise, check_functions
 
 # Lesson modules whose functions compute the answer, or part of it (the fast versions,
-# the gates): grading treats a call to one of them like a call to the reference.
-ANSWER_MODULES = ("course_utils.maths.rnn", "course_utils.maths.losses")
+# the gates): every entry's ``answer_modules`` below.
+_ANSWER_MODULES = ("course_utils.maths.rnn", "course_utils.maths.losses")
 
 # (N, D, H) for the step checks, (N, T, D, H) for the sequence checks.
 STEP_SHAPES = [(3, 4, 4), (2, 3, 5), (4, 6, 3), (5, 2, 7)]
@@ -397,6 +397,7 @@ EXERCISES = (
              diagnose=_shape_diagnosis, text=_StepText(),
              description="4 random cases (batch > 1, D != H in three of them), compared with "
              "the reference.", binds="step_backward",
+             answer_modules=_ANSWER_MODULES,
              libraries=("numpy",),
              probes=Probes(zero=("h_prev", "x", "h_next"), square=("Whh", "Wxh"),
                            batch=("dh_next", "x", "h_prev", "h_next"))),
@@ -406,6 +407,7 @@ EXERCISES = (
              diagnose=_shape_diagnosis, text=_StepText(),
              description="3 random batches of sequences, compared with the reference.",
              binds="seq_backward",
+             answer_modules=_ANSWER_MODULES,
              libraries=("numpy",),
              probes=Probes(time=(("dh", 1), ("x", 1), ("h", 1)), out_time=(("dx", 1),),
                            backward=True, zero=("h0",), upstream=(("dh", 1),),
@@ -417,6 +419,7 @@ EXERCISES = (
              outputs=LOSS_OUTPUTS, mistakes=tuple(LOSS_MISTAKES), text=_LossText(),
              description="4 random cases (N, T, V all different; the last with scores around "
              "1000), compared with the reference.", binds="softmax_loss",
+             answer_modules=_ANSWER_MODULES,
              libraries=("numpy",)),
 )
 check_rnn_step_backward, check_rnn_backward, check_temporal_softmax_loss = \

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..maths.numerics import rel_error  # noqa: F401  (re-exported for tests)
 from ..reference import nb01 as _nb01
 from ..reference import nb04 as _nb04
 from .checker import Mistake
 from .registry import WRITTEN, Exercise, check_functions
 
 # Lesson modules whose functions compute the answer, or part of it (the fast versions,
-# the gates): grading treats a call to one of them like a call to the reference.
-ANSWER_MODULES = ("course_utils.maths.jacobians", "course_utils.lessons.vanishing")
+# the gates): every entry's ``answer_modules`` below.
+_ANSWER_MODULES = ("course_utils.maths.jacobians", "course_utils.lessons.vanishing")
 
 # (N, D, H): batch > 1 and D != H, so the Jacobian with respect to x (H, D) has the wrong
 # shape; every Whh is a random non-symmetric matrix so a transposed Jacobian cannot pass.
@@ -200,12 +199,14 @@ EXERCISES = (
              cases=step_cases, seed=401, outputs=("J",), mistakes=tuple(STEP_MISTAKES),
              description="compares with the reference on 3 random cases (batch > 1, D != H, "
              "random Whh).", binds="step_jacobian_fn",
+             answer_modules=_ANSWER_MODULES,
              libraries=("numpy",)),
     Exercise("ex04_jacobian_product", 4, "The Jacobian product over a window", 3,
              function="jacobian_product", reference=_nb04.jacobian_product,
              cases=product_cases, seed=402, outputs=("P",), mistakes=tuple(PRODUCT_MISTAKES),
              description="4 random windows (t, k), including k = 0, t = T and a single factor.",
              binds="product_fn",
+             answer_modules=_ANSWER_MODULES,
              libraries=("numpy",)),
     Exercise("ex04_spectral_radius_vs_norm", 4, "Spectral radius or largest singular value?",
              1, kind=WRITTEN),

@@ -20,16 +20,14 @@ from .probes import Probes
 from .registry import Exercise, check_functions
 
 # Lesson modules whose functions compute the answer, or part of it (the fast versions,
-# the gates): grading treats a call to one of them like a call to the reference.
-ANSWER_MODULES = ("course_utils.maths.tbptt", "course_utils.lessons.tbptt_numpy",
+# the gates): every entry's ``answer_modules`` below.
+_ANSWER_MODULES = ("course_utils.maths.tbptt", "course_utils.lessons.tbptt_numpy",
                   "course_utils.maths.rnn")
 
 # (N, T, D, H, k): batch > 1, T > k, k not dividing T (a shorter last chunk), D != H.
 SHAPES = [(3, 10, 4, 5, 4), (2, 12, 3, 6, 3), (4, 7, 5, 3, 2), (2, 9, 2, 4, 9)]
 OUTPUTS = ("dWxh", "dWhh", "db", "h_last")
 
-# Course functions the answer key uses (course_utils.checks.integrity leaves them alone).
-ALLOWED_HELPERS = ("nb01.rnn_forward", "nb03.rnn_backward")
 
 
 def cases(seed: int = 501):
@@ -161,6 +159,7 @@ EXERCISES = (
              outputs=OUTPUTS, mistakes=tuple(MISTAKES),
              description="4 random cases (batch > 1, T not a multiple of k, D != H) against "
              "the reference.", binds="tbptt_fn",
+             answer_modules=_ANSWER_MODULES,
              libraries=("numpy",), helpers=(_nb01.rnn_forward, _nb03.rnn_backward),
              probes=Probes(time=(("x", 1), ("dh", 1)), chunk="k", zero=("h0",),
                            square=("Whh",), batch=("x", "h0", "dh"))),

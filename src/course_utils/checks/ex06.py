@@ -25,8 +25,8 @@ from .checker import Mistake
 from .registry import Exercise, check_functions
 
 # Lesson modules whose functions compute the answer, or part of it (the fast versions,
-# the gates): grading treats a call to one of them like a call to the reference.
-ANSWER_MODULES = ("course_utils.lessons.clipping", "course_utils.maths.gradnorm")
+# the gates): every entry's ``answer_modules`` below.
+_ANSWER_MODULES = ("course_utils.lessons.clipping", "course_utils.maths.gradnorm")
 
 RTOL = 1e-9
 NAME = "clip_grad_norm"
@@ -212,10 +212,6 @@ def _clipped_error(got, ref) -> float:
     return max((_numbers_error(g, r) for g, r in zip(got, ref)), default=0.0)
 
 
-def _same_total(a, b, rtol=RTOL) -> bool:
-    return _total_error(a, b) <= rtol
-
-
 def _same_clipped(got, ref, rtol=RTOL) -> bool:
     return _clipped_error(got, ref) <= rtol
 
@@ -333,6 +329,7 @@ EXERCISES = (
              text=_Text(),
              description="compares with torch.nn.utils.clip_grad_norm_ on 8 cases (edge cases "
              "included).", binds="clip_norm",
+             answer_modules=_ANSWER_MODULES,
              libraries=("numpy",)),
 )
 (check_clip_grad_norm,) = check_functions(EXERCISES)

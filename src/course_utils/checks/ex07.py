@@ -17,8 +17,8 @@ from .probes import Probes, equal_gate_blocks, scaled
 from .registry import Exercise, check_functions
 
 # Lesson modules whose functions compute the answer, or part of it (the fast versions,
-# the gates): grading treats a call to one of them like a call to the reference.
-ANSWER_MODULES = ("course_utils.maths.lstm", "course_utils.lessons.cell_flow")
+# the gates): every entry's ``answer_modules`` below.
+_ANSWER_MODULES = ("course_utils.maths.lstm", "course_utils.lessons.cell_flow")
 
 # (N, D, H). The first case has D == H so transposed weights give wrong numbers (which we
 # diagnose) rather than a shape error; the others are non-square.
@@ -26,8 +26,6 @@ STEP_SHAPES = [(3, 4, 4), (2, 3, 5), (4, 6, 3), (5, 2, 4)]
 # (N, T, D, H)
 SEQ_SHAPES = [(3, 4, 4, 4), (2, 5, 3, 5), (4, 3, 5, 2)]
 
-# Course functions the answer key uses (course_utils.checks.integrity leaves them alone).
-ALLOWED_HELPERS = ("lstm.sigmoid",)
 
 
 def _weights(rng, D, H):
@@ -352,6 +350,7 @@ EXERCISES = (
              mistakes=tuple(STEP_FORWARD_MISTAKES),
              description="4 random cases (batch > 1, D != H); it recognises wrong gate orders "
              "and more.", binds="step_forward",
+             answer_modules=_ANSWER_MODULES,
              libraries=("numpy",), helpers=(sigmoid,),
              probes=Probes(zero=("h_prev", "c_prev", "x"), batch=("x", "h_prev", "c_prev"),
                            settings=(_GATES, _SMALL))),
@@ -359,6 +358,7 @@ EXERCISES = (
              function="lstm_forward", reference=_nb07.lstm_forward, cases=seq_forward_cases,
              seed=703, outputs=("h", "c"), mistakes=tuple(SEQ_FORWARD_MISTAKES),
              description="3 random batches of sequences.", binds="seq_forward",
+             answer_modules=_ANSWER_MODULES,
              libraries=("numpy",), helpers=(sigmoid,),
              probes=Probes(time=(("x", 1),), out_time=(("h", 1), ("c", 1)), zero=("h0", "c0"),
                            batch=("x", "h0", "c0"), settings=(_GATES,),
@@ -370,6 +370,7 @@ EXERCISES = (
              mistakes=tuple(STEP_BACKWARD_MISTAKES),
              description="4 random cases with random dh_next and dc_next.",
              binds="step_backward",
+             answer_modules=_ANSWER_MODULES,
              libraries=("numpy",), helpers=(sigmoid,),
              probes=Probes(zero=("dh_next", "dc_next", "c_prev", "h_prev", "x"),
                            batch=("dh_next", "dc_next", "x", "h_prev", "c_prev"),
@@ -381,6 +382,7 @@ EXERCISES = (
              mistakes=tuple(SEQ_BACKWARD_MISTAKES),
              description="3 random cases; the first without dcT, the others with one.",
              binds="seq_backward",
+             answer_modules=_ANSWER_MODULES,
              libraries=("numpy",), helpers=(sigmoid,),
              probes=Probes(time=(("dh", 1), ("x", 1)), out_time=(("dx", 1),), backward=True,
                            zero=("h0", "c0", "dcT"), upstream=(("dh", 1),),

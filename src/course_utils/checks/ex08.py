@@ -23,8 +23,8 @@ from .probes import Probes, setting
 from .registry import Exercise, check_functions
 
 # Lesson modules whose functions compute the answer, or part of it (the fast versions,
-# the gates): grading treats a call to one of them like a call to the reference.
-ANSWER_MODULES = ("course_utils.lessons.charlm",)
+# the gates): every entry's ``answer_modules`` below.
+_ANSWER_MODULES = ("course_utils.lessons.charlm",)
 
 # (cell, V, H, B, T, n_chunks, clip): batch > 1, T > 1, V != H, several chunks.
 CASES = [("lstm", 7, 5, 3, 4, 3, 0.1), ("rnn", 6, 8, 2, 5, 3, 0.05),
@@ -33,8 +33,6 @@ CASES = [("lstm", 7, 5, 3, 4, 3, 0.1), ("rnn", 6, 8, 2, 5, 3, 0.05),
 _GRAPH_FREED = "backward through the graph a second time"
 _INPLACE = "modified by an inplace operation"
 
-# Course functions the answer key uses (course_utils.checks.integrity leaves them alone).
-ALLOWED_HELPERS = ("charlm.detach_state",)
 
 
 def step_cases(seed: int = 108):
@@ -206,6 +204,7 @@ EXERCISES = (
              description="trains small float64 LSTMs and RNNs (seeded) for 3-4 chunks with your "
              "step and\nwith the reference, and compares the losses, the final weights and the "
              "final state.", binds="train_step",
+             answer_modules=_ANSWER_MODULES,
              libraries=("torch",), helpers=(charlm.detach_state, charlm.CharLM.forward),
              probes=Probes(count="n_chunks", out_time=(("losses", 0),), shapes=False,
                            settings=(setting("clip", 1e9, "clipping switched off (clip = 1e9)",

@@ -14,7 +14,7 @@ notebook's code may have changed: it runs *fresh copies* of the checking code an
 references, loaded from their files (so a replaced ``exNN.check_…``, ``ex01 = Fake()`` or
 a patched ``grading_mode`` has no effect), it refuses a function that is, wraps or keeps
 a course function, and while the check runs every function of the reference's module and
-of the exercise's ``ANSWER_MODULES`` is replaced by a tripwire, so a function that calls the
+of the entry's ``answer_modules`` is replaced by a tripwire, so a function that calls the
 reference (or a lesson function that computes the same thing) fails. While the check calls
 the function, :class:`course_utils.checks.behaviour.Recorder` records what runs underneath:
 any other course function (not among the exercise's ``helpers``) fails it too, and a
@@ -123,16 +123,16 @@ def hidden_check(exercises: str, check: str, fn, seeds=HELDOUT_SEEDS) -> None:
     copies of the checking code; raise ``AssertionError`` with the verdict unless passed.
 
     The references that are off limits are those of the module's registry entries
-    (``EXERCISES``) and its ``ANSWER_MODULES``."""
+    (``EXERCISES``) and the checked entry's ``answer_modules``, but its ``helpers``."""
     why = reused(fn)
     if why:
         raise NotOwnWork(f"not your work: {why}.")
     ex, checker, behaviour = fresh_modules(f"checks.{exercises}", "checks.checker",
                                            "checks.behaviour")
     refs = [e.reference for e in ex.EXERCISES if e.kind == "code"]
-    allowed = set(getattr(ex, "ALLOWED_HELPERS", ()))
-    modules = {_live(r.__module__) for r in refs} | set(getattr(ex, "ANSWER_MODULES", ()))
-    entry = next(e for e in ex.EXERCISES if e.kind == "code" and e.check_name == check)
+    exercise = next(e for e in ex.EXERCISES if e.kind == "code" and e.check_name == check)
+    allowed = set(exercise.helper_short_names)
+    modules = {_live(r.__module__) for r in refs} | set(exercise.answer_modules)
     recorder = behaviour.Recorder(package_dir=str(PACKAGE_DIR))
     for seed in seeds:
         with checker.capture() as found, _tripwires(modules, allowed):
@@ -141,9 +141,9 @@ def hidden_check(exercises: str, check: str, fn, seeds=HELDOUT_SEEDS) -> None:
         if not verdict.passed:
             if verdict.error == NotOwnWork.__name__:
                 raise NotOwnWork(f"not your work: {verdict.message}")
-        zero, flags = behaviour.judge(recorder.events(), function=entry.function,
-                                      libraries=entry.libraries or (),
-                                      helpers=entry.helper_names)
+        zero, flags = behaviour.judge(recorder.events(), function=exercise.function,
+                                      libraries=exercise.libraries or (),
+                                      helpers=exercise.helper_names)
         if zero:
             raise NotOwnWork(zero)
         if not verdict.passed:

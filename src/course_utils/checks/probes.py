@@ -77,22 +77,22 @@ class Probes:
 # ---------------------------------------------------------------------------------------
 # The entry point (called by Exercise.run_check)
 # ---------------------------------------------------------------------------------------
-def refine(entry, student_fn, verdict, seed=None, *, find=None):
+def refine(exercise, student_fn, verdict, seed=None, *, find=None):
     """``verdict`` with a step function blamed only when it is wrong (see
     :mod:`course_utils.checks.callees`; ``find``: the registry's entry by id, for the
     exercises in ``Probes.uses``) and, when no mistake is named, with a located note.
     Never raises: a probe must never turn a verdict into a crash."""
-    spec = getattr(entry, "probes", None)
+    spec = getattr(exercise, "probes", None)
     if spec is None or verdict.passed or verdict.kind != "values":
         return verdict
     if find is not None and spec.uses:
         try:
-            verdict = _callees.blame_callees(entry, spec, student_fn, verdict, seed, find=find)
+            verdict = _callees.blame_callees(exercise, spec, student_fn, verdict, seed, find=find)
         except Exception:
             pass
     if verdict.hint is None and verdict.mistake_name is None:
         try:
-            note = locate(entry, spec, student_fn, verdict, seed)
+            note = locate(exercise, spec, student_fn, verdict, seed)
         except Exception:
             note = None
         if note:
@@ -101,9 +101,9 @@ def refine(entry, student_fn, verdict, seed=None, *, find=None):
     return verdict
     try:
         if find is not None:
-            verdict = _callees.blame_callees(entry, spec, student_fn, verdict, seed, find=find)
+            verdict = _callees.blame_callees(exercise, spec, student_fn, verdict, seed, find=find)
         if verdict.hint is None and verdict.mistake_name is None:
-            note = locate(entry, spec, student_fn, verdict, seed)
+            note = locate(exercise, spec, student_fn, verdict, seed)
             if note:
                 verdict.located = note
                 verdict.details.insert(0, LOCATED + note)
@@ -119,14 +119,14 @@ class _Prober:
     """Runs the student's function and the truth on a modified case; says which outputs
     are wrong (None when it cannot tell)."""
 
-    def __init__(self, entry, student_fn):
-        self.entry = entry
-        truth = entry.truth or entry.reference
-        self.student = entry.runner(student_fn) if entry.runner else student_fn
-        self.truth = entry.runner(truth) if entry.runner else truth
-        self.text = entry.text or _dx.DEFAULT_TEXT
-        self.comps = [dict(entry.comparators).get(o, _dx.DEFAULT_COMPARATOR)
-                      for o in entry.outputs]
+    def __init__(self, exercise, student_fn):
+        self.exercise = exercise
+        truth = exercise.truth or exercise.reference
+        self.student = exercise.runner(student_fn) if exercise.runner else student_fn
+        self.truth = exercise.runner(truth) if exercise.runner else truth
+        self.text = exercise.text or _dx.DEFAULT_TEXT
+        self.comps = [dict(exercise.comparators).get(o, _dx.DEFAULT_COMPARATOR)
+                      for o in exercise.outputs]
         self._last = None
 
     def outputs(self, case):
@@ -144,9 +144,9 @@ class _Prober:
             with _callees.quiet():
                 ref = self.truth(**_dx.copy_case(args))
                 got = checker.call_student(self.student, _dx.copy_case(args))
-            if self.text.structure(got, ref, self.entry.outputs, "", args, comparators=self.comps):
+            if self.text.structure(got, ref, self.exercise.outputs, "", args, comparators=self.comps):
                 return None
-            n = len(self.entry.outputs)
+            n = len(self.exercise.outputs)
             return _dx.as_tuple(got, n), _dx.as_tuple(ref, n)
         except Exception:
             return None
@@ -163,7 +163,7 @@ class _Prober:
             if any(not np.any(np.asarray(ref[k], dtype=float)) for k in nontrivial):
                 return None
             return frozenset(k for k, (g, r, c) in enumerate(zip(got, ref, self.comps))
-                             if not c.error(g, r) <= self.entry.rtol)
+                             if not c.error(g, r) <= self.exercise.rtol)
         except Exception:
             return None
 
@@ -179,11 +179,11 @@ def _steps(ts) -> str:
     return "t = " + ", ".join(map(str, ts))
 
 
-def locate(entry, spec, student_fn, verdict, seed=None) -> str | None:
+def locate(exercise, spec, student_fn, verdict, seed=None) -> str | None:
     """The located note for a wrong ``verdict`` (its failing case is probed), or None."""
-    cases = entry.case_list(seed)
+    cases = exercise.case_list(seed)
     case = cases[(verdict.case or 1) - 1]
-    pr = _Prober(entry, student_fn)
+    pr = _Prober(exercise, student_fn)
     base = pr.wrong(case)
     if not base:
         return None
@@ -258,8 +258,8 @@ def _relations(pr, spec, case, base) -> list[str]:
     for k in sorted(base):
         g, r = got[k], ref[k]
         if (isinstance(g, np.ndarray) and g.ndim == 2 and g.shape[0] == g.shape[1]
-                and _dx.rel_error(g.T, r) <= pr.entry.rtol):
-            out.append(f"`{pr.entry.outputs[k]}` is the transpose of the right answer: check "
+                and _dx.rel_error(g.T, r) <= pr.exercise.rtol):
+            out.append(f"`{pr.exercise.outputs[k]}` is the transpose of the right answer: check "
                        "the order of the factors in its product against its shape.")
     return out
 
@@ -288,7 +288,7 @@ def _shapes(pr, spec, case, base) -> list[str]:
 
 def _together(pr, spec, case, base) -> list[str]:
     """Which outputs are wrong together, when some are right."""
-    outs = pr.entry.outputs
+    outs = pr.exercise.outputs
     if len(outs) < 3 or len(base) != 1:
         return []
     (k,) = base
@@ -365,7 +365,7 @@ def _length(pr, spec, case, base) -> list[str]:
     if not first:
         return []
     start = min(first.values())
-    outs = pr.entry.outputs
+    outs = pr.exercise.outputs
     sym = spec.count if spec.count else "T"
     per = ""
     if len(set(first.values())) > 1:
@@ -401,14 +401,14 @@ def _slice_errors(pr, spec, case):
     got, ref = found
     out = {}
     for name, axis in spec.out_time:
-        if name not in pr.entry.outputs:
+        if name not in pr.exercise.outputs:
             continue
-        k = pr.entry.outputs.index(name)
+        k = pr.exercise.outputs.index(name)
         g, r = np.asarray(got[k], dtype=float), np.asarray(ref[k], dtype=float)
         if g.shape != r.shape:
             return None
         bad = [t for t in range(r.shape[axis])
-               if not _dx.rel_error(np.take(g, t, axis), np.take(r, t, axis)) <= pr.entry.rtol]
+               if not _dx.rel_error(np.take(g, t, axis), np.take(r, t, axis)) <= pr.exercise.rtol]
         if bad:
             out[k] = (bad, r.shape[axis])
     return out
@@ -422,7 +422,7 @@ def _slices(pr, spec, case, base) -> list[str]:
     if not errs:
         return []
     k, (bad, T) = next(iter(errs.items()))
-    name = pr.entry.outputs[k]
+    name = pr.exercise.outputs[k]
     sl = f"`{name}[:, t]`" if spec.out_time[0][1] == 1 else f"`{name}[t]`"
     if len(bad) == T:
         return [f"{sl} is wrong at every step (t = 0…{T - 1}): look at what each step "
@@ -440,6 +440,6 @@ def _slices(pr, spec, case, base) -> list[str]:
     return [f"{said}."]
 
 
-def without_catalogue(entry):
-    """``entry`` with no declared mistakes (to measure what the probes locate alone)."""
-    return replace(entry, mistakes=())
+def without_catalogue(exercise):
+    """``exercise`` with no declared mistakes (to measure what the probes locate alone)."""
+    return replace(exercise, mistakes=())

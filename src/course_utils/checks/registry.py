@@ -58,6 +58,13 @@ class Exercise:
     outputs: ex08 trains a model with it), ``diagnose`` (refines a wrong verdict: ex03's
     shape hints for weight gradients) and ``harness`` (the function of the exercise
     module that ``course grade`` runs in its sandbox).
+
+    What the answer may use, declared here and nowhere else: ``libraries`` (the top-level
+    packages; the standard library is always allowed), ``helpers`` (the course functions
+    it may call, as function objects: the behaviour recorder and the hidden tests'
+    tripwires both read them) and ``answer_modules`` (the lesson modules whose functions
+    compute the answer too, or part of it: ``course grade`` and the hidden tests treat a
+    call to one like a call to the reference).
     """
 
     id: str
@@ -82,6 +89,7 @@ class Exercise:
     harness: str | None = None
     libraries: tuple[str, ...] | None = None
     helpers: tuple[Callable, ...] = ()
+    answer_modules: tuple[str, ...] = ()
     probes: Any = None
 
     def __post_init__(self):
@@ -115,6 +123,14 @@ class Exercise:
         return tuple(f"{h.__module__}.{h.__qualname__}" for h in self.helpers)
 
     @property
+    def helper_short_names(self) -> tuple[str, ...]:
+        """The ``helpers`` as ``<last part of the module>.qualname`` (``nb01.rnn_forward``:
+        what :mod:`course_utils.checks.integrity` leaves alone, whichever copy of the
+        module it loaded)."""
+        return tuple(f"{h.__module__.rsplit('.', 1)[-1]}.{h.__qualname__}"
+                     for h in self.helpers)
+
+    @property
     def answer_id(self) -> str:
         """The solution cell's ``grade_id``."""
         return f"{self.id}_code"
@@ -134,7 +150,7 @@ class Exercise:
                                     outputs=self.outputs, mistakes=self.mistakes, rtol=self.rtol,
                                     comparators=dict(self.comparators), text=self.text)
         verdict = self.diagnose(verdict) if self.diagnose else verdict
-        verdict = _probes.refine(self, student_fn, verdict, seed, find=_loaded_entry)
+        verdict = _probes.refine(self, student_fn, verdict, seed, find=_loaded_exercise)
         if verdict.mistake_name:
             verdict.mistake = f"{self.id}/{verdict.mistake_name}"
         return verdict
@@ -172,13 +188,13 @@ class Exercise:
                              "task": False}}
 
 
-def _signature(entry: Exercise) -> str:
+def _signature(exercise: Exercise) -> str:
     try:
-        params = ", ".join(inspect.signature(entry.reference).parameters)
+        params = ", ".join(inspect.signature(exercise.reference).parameters)
     except (TypeError, ValueError):
         params = "…"
-    outs = entry.outputs[0] if len(entry.outputs) == 1 else f"({', '.join(entry.outputs)})"
-    return f"{entry.function}({params}) -> {outs}"
+    outs = exercise.outputs[0] if len(exercise.outputs) == 1 else f"({', '.join(exercise.outputs)})"
+    return f"{exercise.function}({params}) -> {outs}"
 
 
 def check_functions(entries) -> tuple[Callable, ...]:
@@ -201,7 +217,7 @@ def check_functions(entries) -> tuple[Callable, ...]:
     return tuple(out)
 
 
-def _loaded_entry(exercise_id: str) -> Exercise:
+def _loaded_exercise(exercise_id: str) -> Exercise:
     """The entry with this id from its exercise module, which is already loaded (an entry
     names only exercises of its own notebook in ``Probes.uses``); no import, so no cycle."""
     module = sys.modules[f"{__package__}.{exercise_id.split('_', 1)[0]}"]

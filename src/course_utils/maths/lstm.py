@@ -104,20 +104,6 @@ def params_from_torch(lstm) -> LSTMParams:
     return LSTMParams(Wx, Wh, b)
 
 
-def params_to_torch(params: LSTMParams, lstm) -> None:
-    """Write numpy weights into a ``torch.nn.LSTM`` in place (``bias_ih_l0 = b``,
-    ``bias_hh_l0 = 0``, so that they add up to ``b``)."""
-    import torch
-
-    _check_plain_lstm(lstm)
-    with torch.no_grad():
-        lstm.weight_ih_l0.copy_(torch.as_tensor(params.Wx))
-        lstm.weight_hh_l0.copy_(torch.as_tensor(params.Wh))
-        if lstm.bias:
-            lstm.bias_ih_l0.copy_(torch.as_tensor(params.b))
-            lstm.bias_hh_l0.zero_()
-
-
 def grads_from_torch(lstm) -> LSTMParams:
     """The gradients stored in a ``torch.nn.LSTM`` after ``backward()``, in the numpy
     layout. ``bias_ih_l0.grad`` and ``bias_hh_l0.grad`` are equal (the biases add up), and

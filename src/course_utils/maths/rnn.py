@@ -1,4 +1,7 @@
-"""Numpy reference implementation of a vanilla (Elman) RNN layer, batch-first.
+"""Numpy building blocks of a vanilla (Elman) RNN layer, batch-first: its parameters and
+their initialisation, fast loop-hoisted versions of the forward and backward passes (the
+exercises' own solutions, the references, live in :mod:`course_utils.reference`), the
+affine output layer and the input Jacobians' norms.
 
 The course's weight layout is the mathematical (and PyTorch) one::
 

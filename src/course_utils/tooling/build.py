@@ -152,11 +152,11 @@ def apply_registry(nb, path: Path, log=print) -> list[str]:
     from . import exercise_cells
 
     number = int(path.name[:2])
-    entries = discovery.exercises()
-    changed = exercise_cells.sync_notebook(nb, number, entries)
+    exercises = discovery.exercises()
+    changed = exercise_cells.sync_notebook(nb, number, exercises)
     validate_solution(nb, path)
     unknown = "is not in the exercise registry"
-    found = exercise_cells.problems(nb, number, entries)
+    found = exercise_cells.problems(nb, number, exercises)
     bad = [p for p in found if unknown not in p]
     if bad:
         raise NotebookError(f"{path.name}: " + "; ".join(bad))

@@ -66,14 +66,14 @@ def notebook_files(root: Path) -> dict[int, str]:
     return out
 
 
-def catalogue(root: Path, entries=None) -> dict[str, list[dict]]:
+def catalogue(root: Path, exercises=None) -> dict[str, list[dict]]:
     """``{notebook file name: [{"id", "title", "points", "kind", "notebook"}]}`` for the
     notebooks present in ``root/solutions`` (what ``course exercises`` and the grader use)."""
     from ..checks import discovery
 
     files = notebook_files(root)
     cat: dict[str, list[dict]] = {}
-    for e in entries if entries is not None else discovery.exercises():
+    for e in exercises if exercises is not None else discovery.exercises():
         if e.notebook in files:
             cat.setdefault(files[e.notebook], []).append(
                 {"id": e.id, "title": e.title, "points": e.points, "kind": e.kind,
@@ -94,16 +94,16 @@ def _defines(cell, function: str) -> bool:
             and f"def {function}(" in cell.source)
 
 
-def _new_check_cell(entry: Exercise):
+def _new_check_cell(exercise: Exercise):
     import nbformat
 
-    cell = nbformat.v4.new_code_cell(entry.check_cell_source())
-    cell.id = f"{entry.id}-check"[:64]
-    _set_metadata(cell, entry.graded_metadata())
+    cell = nbformat.v4.new_code_cell(exercise.check_cell_source())
+    cell.id = f"{exercise.id}-check"[:64]
+    _set_metadata(cell, exercise.graded_metadata())
     return cell
 
 
-def sync_notebook(nb, number: int, entries=None) -> list[str]:
+def sync_notebook(nb, number: int, exercises=None) -> list[str]:
     """Make notebook ``number``'s exercise cells what the registry says; return what changed.
 
     For each entry of the notebook: a written answer (the markdown cell with its
@@ -114,14 +114,14 @@ def sync_notebook(nb, number: int, entries=None) -> list[str]:
     """
     from ..checks import discovery, registry
 
-    entries = [e for e in (entries if entries is not None else discovery.exercises())
+    exercises = [e for e in (exercises if exercises is not None else discovery.exercises())
                if e.notebook == number]
     changed: list[str] = []
 
     def index(gid):
         return next((i for i, c in enumerate(nb.cells) if grade_id(c) == gid), None)
 
-    for e in entries:
+    for e in exercises:
         if e.kind == registry.WRITTEN:
             i = index(e.id)
             if i is not None and nb.cells[i].cell_type == "markdown":
@@ -163,13 +163,13 @@ def _meta_copy(cell) -> Any:
     return json.dumps({k: cell.metadata.get(k) for k in ("nbgrader", "course")}, sort_keys=True)
 
 
-def problems(nb, number: int, entries=None) -> list[str]:
+def problems(nb, number: int, exercises=None) -> list[str]:
     """What in notebook ``number`` does not fit the registry (after :func:`sync_notebook`):
     a missing solution, check or answer cell, a check cell not right after its solution
     cell, a graded cell that no entry describes."""
     from ..checks import discovery, registry
 
-    entries = [e for e in (entries if entries is not None else discovery.exercises())
+    exercises = [e for e in (exercises if exercises is not None else discovery.exercises())
                if e.notebook == number]
     where = {}
     for i, c in enumerate(nb.cells):
@@ -177,7 +177,7 @@ def problems(nb, number: int, entries=None) -> list[str]:
         if gid:
             where.setdefault(gid, i)
     out = []
-    for e in entries:
+    for e in exercises:
         if e.kind == registry.WRITTEN:
             if e.id not in where or nb.cells[where[e.id]].cell_type != "markdown":
                 out.append(f"{e.id}: no markdown answer cell with grade_id {e.id!r}")
@@ -188,7 +188,7 @@ def problems(nb, number: int, entries=None) -> list[str]:
         elif where.get(e.id) != where[e.answer_id] + 1:
             out.append(f"{e.id}: the check cell must come right after the solution cell "
                        f"(cell {where[e.answer_id]})")
-    known = {e.id for e in entries} | {e.answer_id for e in entries if e.kind == registry.CODE}
+    known = {e.id for e in exercises} | {e.answer_id for e in exercises if e.kind == registry.CODE}
     for gid, i in where.items():
         if gid not in known:
             out.append(f"cell {i}: grade_id {gid!r} is not in the exercise registry")

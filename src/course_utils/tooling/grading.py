@@ -191,7 +191,7 @@ def _kill_group(proc) -> None:
 
 def grade(paths: list[Path], *, root: Path = ROOT, selectors: dict | None = None,
           timeout: float = DEFAULT_TIMEOUT, cell_timeout: float = DEFAULT_CELL_TIMEOUT,
-          jobs: int = 1, isolate: bool = True, heldout: int = DEFAULT_HELDOUT,
+          jobs: int = 1, heldout: int = DEFAULT_HELDOUT,
           seeds: list[int] | None = None, log=None) -> list[SubmissionResult]:
     """Grade every submission in ``paths`` (files or folders); see the module docstring.
 
@@ -215,7 +215,7 @@ def grade(paths: list[Path], *, root: Path = ROOT, selectors: dict | None = None
               "seeds": list(seeds), "digest": digest, "hide": [str(h) for h in hide]}  # of every Job
     jobs_list, results, extra = _make_jobs(found, catalogue, names, common)
     results.update(_run_jobs(jobs_list, root=root, digest=digest, timeout=timeout,
-                             isolate=isolate, jobs=jobs, log=log))
+                             jobs=jobs, log=log))
     for k, fields_ in extra.items():  # the grader's, never the worker's
         for name, value in fields_.items():
             setattr(results[k], name, value)
@@ -279,9 +279,9 @@ def _make_jobs(found, catalogue, names, common) -> tuple[list, dict, dict]:
     return sorted(jobs_list, key=lambda kj: kj[0]), results, extra
 
 
-def _run_jobs(jobs_list, *, root, digest, timeout, isolate, jobs, log) -> dict:
-    """``{k: result}``: every job graded (in worker processes unless ``isolate`` is
-    False), ``jobs`` at a time; once the course's files change on disk, no more."""
+def _run_jobs(jobs_list, *, root, digest, timeout, jobs, log) -> dict:
+    """``{k: result}``: every job graded, each in a worker process of its own, ``jobs`` at
+    a time; once the course's files change on disk, no more."""
     changed: list[str] = []
 
     def run(item):
@@ -292,7 +292,7 @@ def _run_jobs(jobs_list, *, root, digest, timeout, isolate, jobs, log) -> dict:
                               f"grading (after {changed[0]}); restore them and grade again",
                               cause=OTHER)
         try:
-            r = _grade_isolated(job, timeout) if isolate else _run_job(job)
+            r = _grade_isolated(job, timeout)
         except Exception as exc:
             r = _failed(job, f"the grader failed on this submission: {type(exc).__name__}: "
                         f"{first_line(str(exc))}", time.monotonic() - t0)

@@ -49,7 +49,7 @@ SUSPICIOUS = re.compile(r"__import__|importlib|sys\.modules|__globals__|__code__
 class Check:
     """Where a code exercise's check cell is in the solution notebook, with the registry
     entry's own ``id``, ``function`` (the student's function the check is given) and
-    ``binds`` (the name the check cell assigns); all else is the entry's (:attr:`entry`)."""
+    ``binds`` (the name the check cell assigns); all else is the entry's (:attr:`exercise`)."""
 
     id: str
     cell: int            # index in the solution notebook
@@ -183,7 +183,7 @@ def _forbidden_modules(checks, course, allowed) -> set[str]:
             continue
         ref = e.reference
         mods.add(ref.__module__)
-        mods.update(getattr(importlib.import_module(e.module), "ANSWER_MODULES", ()))
+        mods.update(e.answer_modules)
         for n in ref.__code__.co_names:
             v = ref.__globals__.get(n)
             if inspect.ismodule(v) and v.__name__.startswith("course_utils") \
@@ -295,7 +295,7 @@ def tampering(events: list) -> list[str]:
                    if e.get("kind") == "set" and e.get("what", "").startswith(GUARDED)})
 
 
-def score_check(box: sandbox.Sandbox, entry: dict, chk: Check, info: dict, *, seeds,
+def score_check(sandbox: sandbox.Sandbox, entry: dict, chk: Check, info: dict, *, seeds,
                 timeout: float) -> ExerciseResult:
     """Run one check (its own cases, then each held-out seed) on the sandboxed function;
     ``entry``: the job's entry of the exercise (its id, title, points, kind)."""
@@ -313,9 +313,9 @@ def score_check(box: sandbox.Sandbox, entry: dict, chk: Check, info: dict, *, se
         return result(WRONG, f"`{name}` is not a function (it is a {info.get('type')}).",
                       cause=OTHER)
     events: list = []
-    proxy = box.proxy(name, info, timeout=timeout, log=events)
+    proxy = sandbox.proxy(name, info, timeout=timeout, log=events)
     if exercise.harness:
-        proxy.sandbox_harness = box.proxy(
+        proxy.sandbox_harness = sandbox.proxy(
             name, info, timeout=timeout, log=events, harness=[exercise.module, exercise.harness])
     for seed in [None, *seeds]:
         verdict = exercise.run_check(proxy, seed)
@@ -327,8 +327,8 @@ def score_check(box: sandbox.Sandbox, entry: dict, chk: Check, info: dict, *, se
         zero, flags = behaviour_verdict(exercise, name, events)
         if zero:
             return result(WRONG, str(zero), flags, cause=zero.cause)
-        if box.dead:
-            return result(WRONG, f"{box.dead} (while checking `{name}`)", cause=box.cause)
+        if sandbox.dead:
+            return result(WRONG, f"{sandbox.dead} (while checking `{name}`)", cause=sandbox.cause)
         if not verdict.passed:
             break
     fields = dict(verdict.to_dict(), seed=seed)
@@ -343,7 +343,7 @@ def score_check(box: sandbox.Sandbox, entry: dict, chk: Check, info: dict, *, se
                   flags, verdict=fields)
 
 
-def behaviour_verdict(entry: registry.Exercise, name: str,
+def behaviour_verdict(exercise: registry.Exercise, name: str,
                       events: list) -> tuple[str | None, list[str]]:
     """What ran underneath the student's function (recorded in the sandbox, see
     :mod:`course_utils.checks.behaviour`), judged by the exercise's registry entry: a
@@ -351,8 +351,8 @@ def behaviour_verdict(entry: registry.Exercise, name: str,
     ``libraries`` is flagged."""
     from ..checks import behaviour
 
-    return behaviour.judge(events, function=name, libraries=entry.libraries or (),
-                           helpers=entry.helper_names)
+    return behaviour.judge(events, function=name, libraries=exercise.libraries or (),
+                           helpers=exercise.helper_names)
 
 
 def review_flags(plan: Plan, chk: Check, cells: list, where: dict, added=()) -> list[str]:

@@ -218,15 +218,15 @@ class LoadedSandbox:
 
         hidden = self.hide if hidden is None else hidden
         self.close()
-        box = self.sandbox = Sandbox(hide=list(hidden))
+        sandbox = self.sandbox = Sandbox(hide=list(hidden))
         left = self.deadline - time.monotonic()
         try:
-            self.load = box.load(self.sources, self.packages, self.plan.forbidden, self.run,
-                                 timeout=max(1.0, left), cell_limit=self.cell_timeout)
+            self.load = sandbox.load(self.sources, self.packages, self.plan.forbidden, self.run,
+                                     timeout=max(1.0, left), cell_limit=self.cell_timeout)
         except SandboxError as exc:
-            if box.hidden and "(exit code 97)" in exc.why:  # a folder could not be hidden
+            if sandbox.hidden and "(exit code 97)" in exc.why:  # a folder could not be hidden
                 return self.start(())
-            cell, pos = box.running_cell(), box.running_position()
+            cell, pos = sandbox.running_cell(), sandbox.running_position()
             where_ = f" in cell {cell}" if cell is not None else ""
             why = exc.why
             if why.startswith("time limit: no answer"):

@@ -3,10 +3,11 @@
 For every exercise of every notebook in ``notebooks/`` it says, from the outputs of the
 student's latest run that Jupyter saved in the file, whether the exercise **passes**,
 **fails** (with the check's one-line reason), was **edited but not run** since, or is
-**untouched**; a written answer is **answered** or untouched. A failing check whose
-verdict diagnosed a classic mistake also left, in its saved outputs, an empty output whose
-metadata names it (``course_verdict``); the mistake's short name is shown next to the
-reason (``fails (whh-not-transposed): …``). Nothing is executed and
+**untouched**; a written answer is **answered** or untouched. Every check cell leaves, in
+its saved outputs, an empty output whose metadata holds its verdict (``course_verdict``:
+the status, the one-line reason and, when a classic mistake was diagnosed, its short name,
+shown next to the reason: ``fails (whh-not-transposed): …``); a notebook saved by an older
+version of the course, without it, is read from the verdict line the check printed. Nothing is executed and
 nothing is sent anywhere: it only reads the ``.ipynb`` files, so it takes a fraction of a
 second. ``--verify`` re-runs the notebooks in grading mode (a fresh kernel per notebook on
 a temporary copy; the student's files are not touched) and reports those verdicts instead.
@@ -78,8 +79,34 @@ def _output_text(cell: dict) -> str:
     return "".join(parts)
 
 
-def _verdict(output: str) -> tuple[str, str] | None:
-    """The last verdict line a check printed: (status, reason), or None."""
+def _published(cell: dict) -> dict | None:
+    """The verdict the check cell published in its outputs' metadata (``course_verdict``,
+    :data:`~course_utils.status.VERDICT_KEY`: its status, reason and mistake), the last
+    one, or None (a cell not run, or saved before check cells published their verdict)."""
+    for out in reversed(cell.get("outputs", []) or []):
+        meta = out.get("metadata") if isinstance(out, dict) else None
+        info = meta.get(VERDICT_KEY) if isinstance(meta, dict) else None
+        if isinstance(info, dict) and info.get("status") in (PASSED, WRONG, NOT_ATTEMPTED):
+            return info
+    return None
+
+
+def _verdict(cell: dict) -> tuple[str, str, str] | None:
+    """The check's verdict: (status, reason, the diagnosed mistake's short name or ""),
+    from the metadata it published; for a notebook saved by an older version of the
+    course, read from the last verdict line it printed. None if the check has not run."""
+    info = _published(cell)
+    if info is not None:
+        name = info.get("mistake_name")
+        return (info["status"], str(info.get("reason") or ""),
+                name if isinstance(name, str) else "")
+    old = _printed_verdict(_output_text(cell))
+    return None if old is None else (*old, "")
+
+
+def _printed_verdict(output: str) -> tuple[str, str] | None:
+    """The last verdict line a check printed: (status, reason), or None (older notebooks,
+    whose check cells published no verdict metadata)."""
     for line in reversed(output.splitlines()):
         line = line.strip()
         for status, icon in ICONS.items():
@@ -88,18 +115,6 @@ def _verdict(output: str) -> tuple[str, str] | None:
         if line.startswith("ExerciseFailed:"):
             return WRONG, line.split(":", 1)[1].strip()
     return None
-
-
-def _mistake(cell: dict) -> str:
-    """The short name of the mistake the check's verdict diagnosed, from the metadata of the
-    output the check cell added (``course_verdict``), or ""."""
-    for out in reversed(cell.get("outputs", []) or []):
-        meta = out.get("metadata") if isinstance(out, dict) else None
-        info = meta.get(VERDICT_KEY) if isinstance(meta, dict) else None
-        name = info.get("mistake_name") if isinstance(info, dict) else None
-        if isinstance(name, str) and name:
-            return name
-    return ""
 
 
 def _title(cell: dict, fallback: str) -> str:
@@ -129,7 +144,7 @@ def read_notebook(path: Path) -> list[Row]:
             rows.append(Row(name, gid, title, "written",
                             ANSWERED if answered else NOT_ATTEMPTED))
             continue
-        verdict = _verdict(_output_text(cell))
+        verdict = _verdict(cell)
         solution = code_cells.get(f"{gid}_code")
         edited = solution is not None and "raise NotImplementedError()" not in source(solution)
         if verdict is None:
@@ -140,7 +155,7 @@ def read_notebook(path: Path) -> list[Row]:
         else:
             fails = verdict[0] == WRONG
             rows.append(Row(name, gid, title, "code", verdict[0], verdict[1] if fails else "",
-                            _mistake(cell) if fails else ""))
+                            verdict[2] if fails else ""))
     if not rows:
         raise NotACourseNotebook(f"{Path(path).name}: no exercises of this course in it")
     return rows

@@ -237,14 +237,12 @@ class Sandbox:
         ``info`` is :meth:`describe`'s entry (its parameters become the proxy's signature);
         ``log`` collects the course objects the call touched.
         """
-        box = self
-
         def call(*args, **kwargs):
             blobs: list = []
             head = {"op": "call", "fn": name, "harness": harness,
                     "args": child.encode(list(args), blobs),
                     "kwargs": child.encode(dict(kwargs), blobs)}
-            reply, out = box.request(head, blobs, timeout=timeout)
+            reply, out = self.request(head, blobs, timeout=timeout)
             if log is not None:
                 log.extend(reply.get("events", []))
                 log.extend(reply.get("behaviour", []))

@@ -28,6 +28,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from ..provenance import ROOT
+from ..status import VERDICT_KEY
 from .course_files import is_notebook
 from .exercise_cells import nbgrader
 
@@ -244,7 +245,7 @@ def prepare_notebook(nb, name: str, *, with_solutions: bool = True, root: Path =
                     import nbformat
 
                     outputs += [nbformat.from_dict(o) for o in widget_outputs(out, state)]
-                else:
+                elif VERDICT_KEY not in (out.get("metadata") or {}):  # shows nothing
                     outputs.append(out)
             cell.outputs = outputs
         cells.append(cell)

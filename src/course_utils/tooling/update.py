@@ -62,12 +62,6 @@ _rollback = _undo.rollback
 UpdateError = _io.UpdateError
 
 
-def notebook_status(path: Path) -> str:
-    """'missing', 'generated' or 'edited' (like :func:`course_utils.tooling.build.student_status`)."""
-    path = Path(path)
-    return content_status(path.read_bytes() if path.exists() else None)
-
-
 def side_path(path: Path, tag: str, content: bytes) -> Path:
     """A name next to ``path`` (``stem.TAG.suffix``, ``stem.TAG2.suffix`` …) that is free or
     already holds ``content``: nothing there is overwritten (see ``update_plan.pick_side``)."""
