@@ -8,8 +8,17 @@
   the exception: each notebook is its own unit, so the workers share that work.
   (``--dist loadgroup`` would be the usual tool, but with pytest 9.2 xdist's group
   suffix on node ids is lost, so we pick the scopes ourselves.)
+* The longest units go first, so that no worker starts a long one while the others run
+  out of work: a unit's cost is its time in the last run on this machine (kept in
+  pytest's cache), and, for a unit never timed here (a fresh clone, as in CI), a guess
+  read from the test files: a notebook, or a test marked ``@pytest.mark.slow`` (in its
+  decorators or the module's ``pytestmark``), counts as long. So mark a test that takes
+  more than a few seconds ``slow``: it is then started early (and left out of the
+  portability passes, see course.py).
 """
 
+import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -49,12 +58,105 @@ def scope_of(nodeid: str) -> str:
     return nodeid.split("::", 1)[0]
 
 
+# Cost guesses (seconds) for a unit never timed on this machine; only their order matters.
+GUESS_NOTEBOOK_S, GUESS_SLOW_S, GUESS_TEST_S = 60.0, 30.0, 0.3
+CACHE_KEY = "course/xdist-unit-seconds"
+
+
+@functools.cache
+def slow_tests(path: Path) -> tuple[bool, frozenset[str]]:
+    """(whether the whole module is marked slow, the names of its test functions marked
+    slow), read from the source of the test module at ``path``."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return False, frozenset()
+
+    def says_slow(node) -> bool:
+        return any(isinstance(n, ast.Attribute) and n.attr == "slow" for n in ast.walk(node))
+
+    module = any(isinstance(st, ast.Assign) and says_slow(st.value)
+                 and any(getattr(t, "id", None) == "pytestmark" for t in st.targets)
+                 for st in tree.body)
+    funcs = frozenset(f.name for f in ast.walk(tree)
+                      if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
+                      and any(says_slow(d) for d in f.decorator_list))
+    return module, funcs
+
+
+def guessed_cost(scope: str, nodeids, root: Path = ROOT) -> float:
+    """A unit's cost guess from its files: notebooks and slow tests are long."""
+    path = scope.split("::", 1)[0]
+    if path.endswith(".ipynb"):
+        return GUESS_NOTEBOOK_S
+    module, funcs = slow_tests(root / path)
+    cost = 0.0
+    for nodeid in nodeids:
+        name = nodeid.split("::")[-1].split("[", 1)[0]
+        cost += GUESS_SLOW_S if module or name in funcs else GUESS_TEST_S
+    return cost
+
+
+def longest_first(workqueue: dict, recorded: dict[str, float], root: Path = ROOT) -> list:
+    """The units of ``workqueue`` (scope -> node ids), longest first: the time recorded in
+    the last run where there is one, else the guess."""
+    def cost(item):
+        scope, nodeids = item
+        return recorded[scope] if scope in recorded else guessed_cost(scope, nodeids, root)
+
+    return sorted(workqueue.items(), key=cost, reverse=True)
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
     from xdist.scheduler import LoadScopeScheduling
 
+    cache = getattr(config, "cache", None)
+    recorded = (cache.get(CACHE_KEY, {}) if cache is not None else {}) or {}
+
     class NotebookAwareScheduling(LoadScopeScheduling):
+        ordered = False
+
         def _split_scope(self, nodeid):
             return scope_of(nodeid)
 
+        def _assign_work_unit(self, node):
+            if not self.ordered:  # the first call: the queue holds every unit
+                items = longest_first(self.workqueue, recorded)
+                self.workqueue.clear()
+                self.workqueue.update(items)
+                self.ordered = True
+            super()._assign_work_unit(node)
+
+        def _reschedule(self, node):
+            # xdist queues one more unit on a worker while it still has two tests to run;
+            # here a worker gets its next unit only on its last test, so a long unit is not
+            # queued behind another while a worker idles at the end
+            if not node.shutting_down and self.workqueue \
+                    and self._pending_of(self.assigned_work[node]) > 1:
+                return
+            super()._reschedule(node)
+
     return NotebookAwareScheduling(config, log)
+
+
+def pytest_runtest_logreport(report):
+    if _UNIT_SECONDS is not None:  # the controller of an xdist run: time each unit
+        scope = scope_of(report.nodeid)
+        _UNIT_SECONDS[scope] = _UNIT_SECONDS.get(scope, 0.0) + report.duration
+
+
+_UNIT_SECONDS: dict[str, float] | None = None
+
+
+def pytest_sessionstart(session):
+    global _UNIT_SECONDS
+    config = session.config
+    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
+        _UNIT_SECONDS = {}
+
+
+def pytest_sessionfinish(session):
+    cache = getattr(session.config, "cache", None)
+    if _UNIT_SECONDS and cache is not None:  # keep the units of earlier runs not run now
+        cache.set(CACHE_KEY, {**(cache.get(CACHE_KEY, {}) or {}), **_UNIT_SECONDS})
