@@ -51,11 +51,41 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.tooling)
 
 
-def scope_of(nodeid: str) -> str:
-    """The unit of work an xdist worker gets: the file, or the test for heavy modules."""
+def scope_of(nodeid: str, root: Path = ROOT) -> str:
+    """The unit of work an xdist worker gets: the file, or the test for heavy modules; tests
+    marked ``@pytest.mark.xdist_group("name")`` form one unit of their file (tests that
+    share an expensive module fixture, which each worker would otherwise build again)."""
+    path = nodeid.split("::", 1)[0]
+    if path.endswith(".py"):
+        group = xdist_groups(root / path).get(nodeid.split("::")[-1].split("[", 1)[0])
+        if group:
+            return f"{path}@{group}"
     if nodeid.startswith(PER_TEST_MODULES):
         return nodeid
-    return nodeid.split("::", 1)[0]
+    return path
+
+
+@functools.cache
+def xdist_groups(path: Path) -> dict[str, str]:
+    """Test function name -> the name in its ``xdist_group`` mark, read from the source
+    (the controller of an xdist run collects nothing, so it cannot see the marks)."""
+    groups = {}
+    for f in ast.walk(_parse(path)):
+        if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for d in f.decorator_list:
+                if isinstance(d, ast.Call) and getattr(d.func, "attr", None) == "xdist_group":
+                    args = [*d.args, *(k.value for k in d.keywords if k.arg == "name")]
+                    if args and isinstance(args[0], ast.Constant):
+                        groups[f.name] = str(args[0].value)
+    return groups
+
+
+@functools.cache
+def _parse(path: Path) -> ast.Module:
+    try:
+        return ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return ast.Module(body=[], type_ignores=[])
 
 
 # Cost guesses (seconds) for a unit never timed on this machine; only their order matters.
@@ -67,10 +97,7 @@ CACHE_KEY = "course/xdist-unit-seconds"
 def slow_tests(path: Path) -> tuple[bool, frozenset[str]]:
     """(whether the whole module is marked slow, the names of its test functions marked
     slow), read from the source of the test module at ``path``."""
-    try:
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-    except (OSError, SyntaxError, ValueError):
-        return False, frozenset()
+    tree = _parse(path)
 
     def says_slow(node) -> bool:
         return any(isinstance(n, ast.Attribute) and n.attr == "slow" for n in ast.walk(node))

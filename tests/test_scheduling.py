@@ -59,3 +59,16 @@ def test_each_student_notebook_execution_is_its_own_unit(root_conftest):
     assert root_conftest.scope_of(a) == a
     assert root_conftest.scope_of("tests/test_ex01.py::test_x[1]") == "tests/test_ex01.py"
     assert root_conftest.scope_of("solutions/01_x.ipynb::Cell 3") == "solutions/01_x.ipynb"
+
+
+def test_an_xdist_group_is_one_unit_of_its_file(root_conftest, tmp_path):
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_g.py").write_text(
+        "import pytest\n\n@pytest.mark.xdist_group('built')\n"
+        "@pytest.mark.parametrize('x', [1, 2])\ndef test_a(x):\n    pass\n\n"
+        "@pytest.mark.xdist_group(name='built')\ndef test_b():\n    pass\n\n"
+        "def test_c():\n    pass\n")
+    scope = root_conftest.scope_of
+    units = {scope(f"tests/test_g.py::{t}", tmp_path) for t in ("test_a[1]", "test_a[2]", "test_b")}
+    assert units == {"tests/test_g.py@built"}
+    assert scope("tests/test_g.py::test_c", tmp_path) == "tests/test_g.py"
