@@ -39,7 +39,8 @@ CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 CPU_INDEX_PROBE_SECONDS = 5
 
 # The test command that INSTRUCTORS.md documents and .ci/run calls. Every notebook runs in
-# one xdist unit (see conftest.py), so the CPU cores each execute whole notebooks. Three
+# one xdist unit, and the longest units start first (see conftest.py), so the CPU cores
+# each execute whole notebooks and none idles at the end while one runs a long unit. Three
 # workers on two cores: much of the main pass waits rather than computes (the grading
 # tests' time limits, nbgrader's and JupyterLab's start-ups, the browser), and a third
 # worker keeps both cores busy meanwhile (measured per test with --durations: the slow and
@@ -47,7 +48,7 @@ CPU_INDEX_PROBE_SECONDS = 5
 PYTEST_ARGS = [
     "-n", "3", "--dist", "loadfile",
     "--nbval", "--nbval-current-env",
-    "solutions", "tests",  # the long notebook runs first, so no core idles at the end
+    "solutions", "tests",
 ]
 
 # Portability passes. numpy's OpenBLAS and torch's MKL pick their kernels by CPU, and each
