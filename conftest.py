@@ -37,12 +37,19 @@ TOOLING_MODULES = {
 }
 
 
+# nbval waits 60 s for a kernel to start by default; a start slowed down by a busy machine
+# is not a failure of the notebook (the limit only has to catch a kernel that never starts)
+KERNEL_STARTUP_TIMEOUT_S = 600
+
+
 def pytest_configure(config):
     opt = config.option
     if (getattr(opt, "nbval", False) or getattr(opt, "nbval_lax", False)) and not getattr(
         opt, "nbval_sanitize_with", None
     ):
         opt.nbval_sanitize_with = str(SANITIZE)
+    if getattr(opt, "nbval_kernel_startup_timeout", None) == 60:  # nbval's default
+        opt.nbval_kernel_startup_timeout = KERNEL_STARTUP_TIMEOUT_S
 
 
 def pytest_collection_modifyitems(config, items):
