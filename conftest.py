@@ -96,7 +96,9 @@ def _parse(path: Path) -> ast.Module:
 
 
 # Cost guesses (seconds) for a unit never timed on this machine; only their order matters.
-GUESS_NOTEBOOK_S, GUESS_SLOW_S, GUESS_TEST_S = 60.0, 30.0, 0.3
+# A test marked slow itself takes about 30 s (a notebook run, a grading round); in a module
+# marked slow as a whole (a browser session, the red-team class), about 10 s each.
+GUESS_NOTEBOOK_S, GUESS_SLOW_S, GUESS_SLOW_MODULE_S, GUESS_TEST_S = 60.0, 30.0, 10.0, 0.3
 CACHE_KEY = "course/xdist-unit-seconds"
 
 
@@ -127,18 +129,21 @@ def guessed_cost(scope: str, nodeids, root: Path = ROOT) -> float:
     cost = 0.0
     for nodeid in nodeids:
         name = nodeid.split("::")[-1].split("[", 1)[0]
-        cost += GUESS_SLOW_S if module or name in funcs else GUESS_TEST_S
+        cost += (GUESS_SLOW_S if name in funcs else GUESS_SLOW_MODULE_S if module
+                 else GUESS_TEST_S)
     return cost
 
 
 def longest_first(workqueue: dict, recorded: dict[str, float], root: Path = ROOT) -> list:
     """The units of ``workqueue`` (scope -> node ids), longest first: the time recorded in
-    the last run where there is one, else the guess."""
+    the last run where there is one, else the guess. Equal guesses go in reverse collection
+    order: the later notebooks of the course, and the later tests of a file (the end-to-end
+    ones, usually), are the longer."""
     def cost(item):
         scope, nodeids = item
         return recorded[scope] if scope in recorded else guessed_cost(scope, nodeids, root)
 
-    return sorted(workqueue.items(), key=cost, reverse=True)
+    return sorted(reversed(list(workqueue.items())), key=cost, reverse=True)
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -47,8 +47,11 @@ def test_notebooks_and_slow_tests_go_first_then_the_recorded_times_decide(root_c
                             "tests/test_a.py::test_short": False},
         "solutions/01_x.ipynb": {"solutions/01_x.ipynb::Cell 0": False},
     }
+    queue["solutions/02_y.ipynb"] = {"solutions/02_y.ipynb::Cell 0": False}
     order = [s for s, _ in root_conftest.longest_first(queue, {}, tmp_path)]
-    assert order == ["solutions/01_x.ipynb", "tests/test_a.py", "tests/test_many.py"]
+    assert order == ["solutions/02_y.ipynb", "solutions/01_x.ipynb",  # the later first
+                     "tests/test_a.py", "tests/test_many.py"]
+    del queue["solutions/02_y.ipynb"]
     recorded = {"solutions/01_x.ipynb": 2.0, "tests/test_many.py": 100.0}
     order = [s for s, _ in root_conftest.longest_first(queue, recorded, tmp_path)]
     assert order == ["tests/test_many.py", "tests/test_a.py", "solutions/01_x.ipynb"]
