@@ -39,7 +39,8 @@ CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 CPU_INDEX_PROBE_SECONDS = 5
 
 # The test command that INSTRUCTORS.md documents and .ci/run calls. Every notebook runs in
-# one xdist unit (see conftest.py), so the CPU cores each execute whole notebooks. Three
+# one xdist unit, and the longest units start first (see conftest.py), so the CPU cores
+# each execute whole notebooks and none idles at the end while one runs a long unit. Three
 # workers on two cores: much of the main pass waits rather than computes (the grading
 # tests' time limits, nbgrader's and JupyterLab's start-ups, the browser), and a third
 # worker keeps both cores busy meanwhile (measured per test with --durations: the slow and
@@ -47,26 +48,30 @@ CPU_INDEX_PROBE_SECONDS = 5
 PYTEST_ARGS = [
     "-n", "3", "--dist", "loadfile",
     "--nbval", "--nbval-current-env",
-    "solutions", "tests",  # the long notebook runs first, so no core idles at the end
+    "solutions", "tests",
 ]
 
 # Portability passes. numpy's OpenBLAS and torch's MKL pick their kernels by CPU, and each
 # family rounds differently, so a stored output that shows rounding noise passes on one
-# machine and fails on the next. After the main pass, the stored-output comparison (nbval
-# strict over solutions/) runs again under kernel families other than this CPU's default,
-# one of them with a single thread: every notebook's stored outputs under every family.
-# The unit tests run again in the first of them (the most generic kernels, one thread), so
-# their asserts hold under two families; the later passes compare the stored outputs only
-# (PORTABILITY_NBVAL_ARGS). The student-notebook executions, the browser test and the
-# tests of the course tooling (build, grading, update: marked slow, browser or tooling)
-# are not repeated: they compute nothing with BLAS that is compared. Keyed by
-# platform.machine(); elsewhere there are none.
+# machine and fails on the next; the thread count changes the order of sums too. After the
+# main pass (this CPU's default kernels, every core), the stored-output comparison (nbval
+# strict) runs again under other kernel families, each on a single thread. The solution
+# notebooks are dealt out over these passes in turn (portability_notebooks: with two
+# passes, 01, 03, 05, 07 in the first and 02, 04, 06, 08 in the second), so every
+# notebook's stored outputs are compared on every core and on one thread, under two kernel
+# families, and each notebook executes twice instead of three times (measured here: the
+# two full passes took 271 of the 1,034 s that CI took). The unit tests run again in the
+# first pass (the most generic kernels, one thread), so their asserts hold under two
+# families; the later passes compare stored outputs only (PORTABILITY_NBVAL_ARGS). The
+# student-notebook executions, the browser test and the tests of the course tooling
+# (build, grading, update: marked slow, browser or tooling) are not repeated: they compute
+# nothing with BLAS that is compared. Keyed by platform.machine(); elsewhere there are none.
 PORTABILITY_PASSES: dict[str, list[tuple[str, dict[str, str]]]] = {
     "x86_64": [
         ("generic x86-64 kernels (Prescott), 1 thread",
          {"OPENBLAS_CORETYPE": "Prescott", "MKL_CBWR": "COMPATIBLE", "OMP_NUM_THREADS": "1"}),
-        ("AVX2 kernels (Haswell), 2 threads",
-         {"OPENBLAS_CORETYPE": "Haswell", "MKL_CBWR": "AVX2", "OMP_NUM_THREADS": "2"}),
+        ("AVX2 kernels (Haswell), 1 thread",
+         {"OPENBLAS_CORETYPE": "Haswell", "MKL_CBWR": "AVX2", "OMP_NUM_THREADS": "1"}),
     ],
     "aarch64": [
         ("generic ARMv8 kernels, 1 thread", {"OPENBLAS_CORETYPE": "ARMV8", "OMP_NUM_THREADS": "1"}),
@@ -87,6 +92,20 @@ def portability_passes(machine: str | None = None) -> list[tuple[str, dict[str, 
     machine = (machine or platform.machine()).lower()
     machine = {"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine)
     return PORTABILITY_PASSES.get(machine, [])
+
+
+def portability_notebooks(i: int, n: int, root: Path = ROOT) -> list[str]:
+    """The solution notebooks whose stored outputs portability pass ``i`` of ``n`` compares:
+    every n-th one in notebook order, starting at the i-th, so the passes share them out
+    and each notebook is compared in exactly one of them (relative paths, for pytest)."""
+    names = sorted(p.name for p in (root / "solutions").glob("[0-9][0-9]_*.ipynb"))
+    return [f"solutions/{name}" for name in names[i::n]]
+
+
+def with_notebooks(args: list[str], notebooks: list[str]) -> list[str]:
+    """pytest arguments with the folder ``solutions`` replaced by ``notebooks``."""
+    i = args.index("solutions")
+    return [*args[:i], *notebooks, *args[i + 1:]]
 
 
 def without_nbval(args: list[str]) -> list[str]:
@@ -271,17 +290,22 @@ def run_tests(rest: list[str], env: dict[str, str]) -> int:
     fast, only_portability, nbval = "--fast" in rest, "--portability" in rest, "--no-nbval" not in rest
     rest = [a for a in rest if a not in {"--fast", "--portability", "--no-nbval"}]
     py = ensure_env(dev=True)
-    runs: list[tuple[str, dict[str, str], list[str]]] = []
+    runs: list[tuple[str, dict[str, str], list[str], int, int]] = []
     if not only_portability:
-        runs.append(("main pass (this machine's default kernels)", {}, PYTEST_ARGS))
-    if not fast:  # the unit tests in the first portability pass, stored outputs in all
-        runs += [(label, extra, PORTABILITY_NBVAL_ARGS if i else PORTABILITY_ARGS)
-                 for i, (label, extra) in enumerate(portability_passes())]
+        runs.append(("main pass (this machine's default kernels)", {}, PYTEST_ARGS, 0, 1))
+    if not fast:  # the unit tests in the first portability pass, a share of the notebooks in each
+        passes = portability_passes()
+        runs += [(label, extra, PORTABILITY_NBVAL_ARGS if i else PORTABILITY_ARGS, i, len(passes))
+                 for i, (label, extra) in enumerate(passes)]
     summary, default_kernel = [], blas_kernel(py, env)
-    for label, extra, args in runs:
+    for label, extra, args, i, n in runs:
         if not nbval and args is PORTABILITY_NBVAL_ARGS:
             continue  # it compares stored outputs only
-        args = args if nbval else without_nbval(args)
+        if not nbval:
+            args = without_nbval(args)
+        elif n > 1:  # a portability pass: its share of the notebooks
+            args = with_notebooks(args, portability_notebooks(i, n))
+            label += f" ({', '.join(Path(a).name[:2] for a in args if a.endswith('.ipynb'))})"
         kernel = blas_kernel(py, {**env, **extra})
         print(f"\n=== {label}" + "".join(f" {k}={v}" for k, v in extra.items()), flush=True)
         print(f"numpy's BLAS kernels: {kernel}"

@@ -84,3 +84,12 @@ def test_describe_timeout_without_a_running_cell():
     assert headless.describe_timeout(client, 5) == "a cell did not finish within 5 s"
     client.running_cell = 0
     assert headless.describe_timeout(client, 5) == "cell 0 ('1') did not finish within 5 s"
+
+
+def test_executing_a_notebook_leaves_no_kernel_running(tmp_path):
+    import os
+
+    nb = build.execute_notebook(_notebook("import os\nprint(os.getpid())"), tmp_path)
+    pid = int(nb.cells[0].outputs[0]["text"])
+    with pytest.raises(ProcessLookupError):  # shut down and reaped, not an idle process
+        os.kill(pid, 0)

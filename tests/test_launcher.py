@@ -36,7 +36,7 @@ def test_portability_passes_use_other_kernel_families_and_one_thread(course):
     cores = [env["OPENBLAS_CORETYPE"] for _, env in x86]
     assert len(set(cores)) == len(cores) >= 2
     assert all("MKL_CBWR" in env for _, env in x86)
-    assert {env["OMP_NUM_THREADS"] for _, env in x86} >= {"1"}
+    assert {env["OMP_NUM_THREADS"] for _, env in x86} == {"1"}  # the main pass uses every core
     assert course.portability_passes("arm64") == course.portability_passes("aarch64") != []
     assert course.portability_passes("riscv64") == []
     # the passes compare the stored outputs; the first runs the unit tests too
@@ -71,7 +71,11 @@ def test_test_command_runs_every_pass_and_fails_if_any_fails(course, monkeypatch
     assert "OPENBLAS_CORETYPE" not in calls[0][1]
     assert all(cmd[-2:] == ["-k", "ex01"] for cmd, _ in calls)
     assert ["tests" in cmd for cmd, _ in calls] == [True, True, False]  # unit tests: 2 families
-    assert all("solutions" in cmd for cmd, _ in calls)  # stored outputs: every family
+    assert "solutions" in calls[0][0]  # every stored output on this CPU's kernels, and
+    shares = [[a for a in cmd if a.endswith(".ipynb")] for cmd, _ in calls[1:]]
+    every = sorted(f"solutions/{p.name}" for p in (ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
+    assert all(shares) and sorted(sum(shares, [])) == every  # once more on one other family
+    assert all(env["OMP_NUM_THREADS"] == "1" for _, env in calls[1:])  # and on one thread
     out = capsys.readouterr().out
     assert "FAILED" in out and out.count("ok") >= 2
     assert "numpy's BLAS kernels: Prescott" in out and "shows nothing new" not in out

@@ -51,6 +51,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[1]
 VIEWPORT = {"width": 1280, "height": 900}
+# How long a wait (page load, images, MathJax typesetting, search) may take before it counts
+# as a hang: a busy machine only makes them slow (MathJax overran 30 s at load 15), so the
+# limit catches what never happens, not what happens slowly.
+WAIT_MS = 300_000
 
 JS_PAGE = """() => {
   const article = document.querySelector('article') || document.body;
@@ -189,6 +193,7 @@ _keep = keep_screenshot
 @pytest.fixture(scope="module")
 def context(browser, server, foreign_requests):
     ctx = browser.new_context(viewport=VIEWPORT)
+    ctx.set_default_timeout(WAIT_MS)  # page loads and clicks too, not only the waits below
 
     def route(r):
         if urlsplit(r.request.url).hostname == "127.0.0.1":
@@ -228,7 +233,7 @@ def visited(context, server):
     for rel in pages:
         pg.goto(server.url(rel), wait_until="load")
         pg.wait_for_function("() => Array.from(document.querySelectorAll('img'))"
-                             ".every(i => i.complete)", timeout=30_000)
+                             ".every(i => i.complete)", timeout=WAIT_MS)
         out[rel] = pg.evaluate(JS_PAGE)
     pg.close()
     return {"pages": out, "errors": errors}
@@ -274,7 +279,7 @@ def test_every_notebook_page_renders_with_its_figures(visited, screenshot_dir, c
 
 def test_equations_are_typeset_with_the_shipped_mathjax(page, server, screenshot_dir):
     page.goto(server.url("notebooks/02_deriving_bptt.html"), wait_until="load")
-    page.wait_for_function(JS_MATH_DONE, timeout=30_000, polling=200)
+    page.wait_for_function(JS_MATH_DONE, timeout=WAIT_MS, polling=200)
     math = page.evaluate(JS_MATH)
     assert math["n"] > 10 and math["rendered"] == math["n"], math
     assert not math["rawDelimiters"], "raw \\( \\[ or $$ left in the page"
@@ -333,7 +338,7 @@ def test_a_glossary_link_lands_on_its_entry(page, server):
 def test_search_finds_truncation(page, server, screenshot_dir):
     page.goto(server.url("search.html?q=truncation"), wait_until="load")
     results = page.locator("#search-results ul.search li")
-    results.first.wait_for(timeout=30_000)
+    results.first.wait_for(timeout=WAIT_MS)
     hrefs = [results.nth(i).locator("a").first.get_attribute("href")
              for i in range(results.count())]
     assert any("05_truncated_bptt" in h for h in hrefs), hrefs
@@ -380,7 +385,7 @@ def test_axe_finds_no_serious_accessibility_violation(context, server, axe_sourc
     for rel in _site_pages():
         pg.goto(server.url(rel), wait_until="load")
         if pg.locator(".math.notranslate").count():
-            pg.wait_for_function(JS_MATH_DONE, timeout=30_000, polling=200)
+            pg.wait_for_function(JS_MATH_DONE, timeout=WAIT_MS, polling=200)
         result = run_axe(pg, axe_source)
         all_impacts = axe_counts(result["violations"],
                                  ("minor", "moderate", "serious", "critical"))

@@ -251,7 +251,9 @@ def execute_notebook(nb, cwd: Path, timeout: int | None = None, env_updates: dic
     client = headless.notebook_client(nb, km=km, timeout=timeout, record_timing=False,
                                       resources={"metadata": {"path": str(cwd)}})
     try:
-        client.execute()
+        # shut the kernel down at the end, even after an error: nbclient leaves a kernel it
+        # did not start itself (km=) running, an idle process per notebook until we exit
+        client.execute(cleanup_kc=True)
     except headless.CellTimeoutError as exc:
         raise headless.ExecutionTimeout(headless.describe_timeout(client, timeout)) from exc
     for cell in nb.cells:
