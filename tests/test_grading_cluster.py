@@ -25,7 +25,7 @@ from course_utils.tooling.grading_select import GradingError
 
 pytestmark = pytest.mark.tooling
 SEED = 4242
-# honest, empty, wrong (a classic mistake), a reference reused, invalid JSON (never a task)
+# honest, empty, wrong (a classic mistake), a reference reused, invalid JSON
 FEW = ("alice", "bob", "carol", "mallory", "judy")
 
 
@@ -95,14 +95,17 @@ def test_same_grades_as_jobs_2_each_submission_once(both):
 
 def test_progress_counts_done_total_and_failures(both):
     lines = both["lines"]
-    assert len(lines) == len(FEW) - 1  # the invalid notebook is never sent
-    assert lines[0].startswith("[1/4, 0 failed] graded ")
-    assert lines[-1].startswith("[4/4, 0 failed] graded "), lines
+    assert len(lines) == len(FEW), lines
+    assert lines[0].startswith("[1/5, ") and " graded " in lines[0]
+    # judy's notebook is not readable: the one submission the grader could not grade
+    assert lines[-1].startswith("[5/5, 1 failed] graded "), lines
 
 
 # ---------------------------------------------------------------------------------------
 # Without a cluster
 # ---------------------------------------------------------------------------------------
+ROUTE = grading_cluster.Grader(grading.Job, grading.course_digest, grading._grade_isolated,
+                               grading._validated, grading._failed)
 ENTRIES = [{"id": "ex01_a", "title": "A", "points": 2, "kind": "code", "notebook": "01"}]
 
 
@@ -148,7 +151,7 @@ class _Client:
     def __init__(self, fail=()):
         self.sent, self.fail = [], set(fail)
 
-    def submit(self, fn, job, data, *, key, pure, retries):
+    def submit(self, fn, route, job, data, *, key, pure, retries):
         assert fn is grading_cluster.grade_on_worker and data == b"{}" and retries >= 1
         self.sent.append(key)
         if job["student"] in self.fail:
@@ -167,7 +170,7 @@ def test_at_most_in_flight_tasks_and_one_result_per_submission(tmp_path):
         first.extend(futs)
         return _AsCompleted(futs, twice={f.key for f in futs[:1]})
 
-    out = grading_cluster._drain(client, as_completed, list(jobs), 3, 2, None, stats, grading)
+    out = grading_cluster._drain(client, as_completed, list(jobs), 3, 2, None, stats, ROUTE)
     assert len(first) == 3 and stats.max_in_flight == 3
     assert sorted(out) == list(range(10)) and len(set(client.sent)) == 10
     assert stats.duplicates == 1 and set(stats.received.values()) == {1}
@@ -178,9 +181,9 @@ def test_at_most_in_flight_tasks_and_one_result_per_submission(tmp_path):
 def test_a_worker_with_another_course_refuses(tmp_path):
     job = _job(tmp_path, 0).to_dict()
     job["digest"] = "0" * 64
-    data = grading_cluster.grade_on_worker(job, b"{}")
+    data = grading_cluster.grade_on_worker(ROUTE, job, b"{}")
     assert "refused by the worker" in data["refused"] and "same commit" in data["refused"]
-    res = grading_cluster._result(_Future("k", data), grading.Job.from_dict(job), grading)
+    res = grading_cluster._result(_Future("k", data), grading.Job.from_dict(job), ROUTE)
     assert res.total == 0 and res.problem.startswith("refused by the worker")
 
 
@@ -192,4 +195,4 @@ def test_addresses_and_the_missing_extra(monkeypatch):
         grading_cluster.parse_local("local:x")
     monkeypatch.setitem(sys.modules, "dask.distributed", None)
     with pytest.raises(GradingError, match=r"pip install -e \.\[cluster\]"):
-        grading_cluster.run_jobs([], address="local:1")
+        grading_cluster.run_jobs([], ROUTE, address="local:1")

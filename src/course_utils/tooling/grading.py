@@ -219,7 +219,8 @@ def grade(paths: list[Path], *, root: Path = ROOT, selectors: dict | None = None
     if cluster:
         from . import grading_cluster
 
-        results.update(grading_cluster.run_jobs(jobs_list, address=cluster, log=log))
+        route = grading_cluster.Grader(Job, course_digest, _grade_isolated, _validated, _failed)
+        results.update(grading_cluster.run_jobs(jobs_list, route, address=cluster, log=log))
     else:
         results.update(_run_jobs(jobs_list, root=root, digest=digest, timeout=timeout,
                                  isolate=isolate, jobs=jobs, log=log))

@@ -28,6 +28,8 @@ import os
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..status import CRASH, OTHER
@@ -57,15 +59,27 @@ def parse_local(address: str) -> int | None:
     return int(n)
 
 
-def grade_on_worker(job: dict, data: bytes) -> dict:
+@dataclass(frozen=True)
+class Grader:
+    """What the cluster route uses of :mod:`course_utils.tooling.grading` (handed over by
+    it, so that this module never imports it back): its ``Job`` class, ``course_digest``,
+    ``_grade_isolated``, ``_validated`` and ``_failed``. Sent with each task (by reference:
+    the worker imports them from its own checkout)."""
+
+    job: type
+    digest: Callable
+    grade_isolated: Callable
+    validated: Callable
+    failed: Callable
+
+
+def grade_on_worker(grading: Grader, job: dict, data: bytes) -> dict:
     """The task, run on a Dask worker: grade one submission in this worker's own checkout.
 
     Returns the result as a dict (:meth:`SubmissionResult.to_dict`), or
     ``{"refused": reason}`` when this worker's course is not the coordinator's."""
-    from . import grading
-
     root = ROOT
-    digest = grading.course_digest(root)
+    digest = grading.digest(root)
     if digest != job["digest"]:
         return {"refused": f"refused by the worker: its course checkout ({root}, digest "
                 f"{digest[:12]}) is not the coordinator's ({job['digest'][:12]}); check out "
@@ -74,13 +88,13 @@ def grade_on_worker(job: dict, data: bytes) -> dict:
         os.chmod(tmp, 0o700)
         path = Path(tmp) / Path(job["path"]).name
         path.write_bytes(data)
-        j = grading.Job.from_dict(job)
+        j = grading.job.from_dict(job)
         j.path, j.root = str(path), str(root)
         # the coordinator's folders (they exist when the worker runs on the same machine),
         # and this worker's course and private folder: hidden from the sandbox
         j.hide = [*job["hide"], str(root / "solutions"), str(root / "src"),
                   str(root / ".git"), tmp]
-        return grading._grade_isolated(j, j.timeout).to_dict()
+        return grading.grade_isolated(j, j.timeout).to_dict()
 
 
 class Stats:
@@ -94,11 +108,10 @@ class Stats:
         self.seconds = 0.0
 
 
-def run_jobs(jobs_list, *, address: str, log=None, in_flight: int | None = None,
-             retries: int = RETRIES, stats: Stats | None = None) -> dict:
+def run_jobs(jobs_list, grading: Grader, *, address: str, log=None,
+             in_flight: int | None = None, retries: int = RETRIES,
+             stats: Stats | None = None) -> dict:
     """``{k: result}`` for ``[(k, Job)]``, graded on the Dask cluster at ``address``."""
-    from . import grading
-
     Client, LocalCluster, as_completed = _dask()
     n_local = parse_local(address)
     stats = stats if stats is not None else Stats()
@@ -142,8 +155,8 @@ def _drain(client, as_completed, todo, limit, retries, log, stats, grading) -> d
         key = f"course-grade-{run}-{k}"
         jobs[key] = (k, job)
         data = Path(job.path).read_bytes()
-        return client.submit(grade_on_worker, job.to_dict(), data, key=key, pure=False,
-                             retries=retries)
+        return client.submit(grade_on_worker, grading, job.to_dict(), data, key=key,
+                             pure=False, retries=retries)
 
     if not todo:
         return {}
@@ -174,12 +187,12 @@ def _result(fut, job, grading):
     try:
         data = fut.result()
     except Exception as exc:  # e.g. KilledWorker: the task killed every worker it ran on
-        return grading._failed(job, f"the cluster could not grade this submission: "
+        return grading.failed(job, f"the cluster could not grade this submission: "
                                f"{type(exc).__name__}: {first_line(str(exc))}", cause=CRASH)
     if isinstance(data, dict) and "refused" in data:
-        return grading._failed(job, str(data["refused"]), cause=OTHER)
+        return grading.failed(job, str(data["refused"]), cause=OTHER)
     try:
-        return grading._validated(job, data)
+        return grading.validated(job, data)
     except Exception as exc:
-        return grading._failed(job, "the cluster's worker sent an unreadable result "
+        return grading.failed(job, "the cluster's worker sent an unreadable result "
                                f"({type(exc).__name__})")
