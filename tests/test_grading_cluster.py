@@ -196,3 +196,17 @@ def test_addresses_and_the_missing_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "dask.distributed", None)
     with pytest.raises(GradingError, match=r"pip install -e \.\[cluster\]"):
         grading_cluster.run_jobs([], ROUTE, address="local:1")
+
+
+def test_the_coordinator_keeps_no_log_of_sent_submissions(monkeypatch):
+    """Dask logs the last 1000 messages of each connection (each submission's bytes):
+    off while the cluster route runs, so the coordinator's memory does not grow with the
+    class (benchmarks/grading_cluster.py measures it)."""
+    import dask
+
+    seen = []
+    monkeypatch.setattr(grading_cluster, "_run", lambda *a: seen.append(
+        dask.config.get("distributed.admin.low-level-log-length")) or {})
+    assert grading_cluster.run_jobs([], ROUTE, address="tcp://127.0.0.1:1") == {}
+    assert seen == [0]
+    assert dask.config.get("distributed.admin.low-level-log-length") == 1000

@@ -15,7 +15,8 @@ same sandbox). The result comes back as a dict and is held to the job by
 :func:`grading._validated`, as on one machine.
 
 - At most ``in_flight`` submissions are sent at a time (``as_completed``): the
-  coordinator reads a submission's bytes when it sends it and keeps only the results.
+  coordinator reads a submission's bytes when it sends it and keeps only the results
+  (Dask's log of recent messages, which would keep the last thousand submissions, is off).
 - A worker that dies mid-task: the scheduler runs its tasks on another worker (``retries``
   for a task that raises). The task's key names the submission, and the coordinator keeps
   one result per submission: nothing is lost, nothing is graded twice in the output.
@@ -43,10 +44,16 @@ RETRIES = 2  # a task that raises is run again on a worker this many times
 
 def _dask():
     try:
+        import dask
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError as exc:
         raise GradingError(INSTALL_HINT) from exc
-    return Client, LocalCluster, as_completed
+    return dask, Client, LocalCluster, as_completed
+
+
+# Dask keeps the last messages (1000 by default) each connection sent, for debugging: every
+# submission's bytes under 1 MB. Off, the coordinator holds only the tasks in flight.
+NO_MESSAGE_LOG = {"distributed.admin.low-level-log-length": 0}
 
 
 def parse_local(address: str) -> int | None:
@@ -112,9 +119,16 @@ def run_jobs(jobs_list, grading: Grader, *, address: str, log=None,
              in_flight: int | None = None, retries: int = RETRIES,
              stats: Stats | None = None) -> dict:
     """``{k: result}`` for ``[(k, Job)]``, graded on the Dask cluster at ``address``."""
-    Client, LocalCluster, as_completed = _dask()
+    dask, Client, LocalCluster, as_completed = _dask()
     n_local = parse_local(address)
-    stats = stats if stats is not None else Stats()
+    with dask.config.set(NO_MESSAGE_LOG):
+        return _run(Client, LocalCluster, as_completed, list(jobs_list), grading,
+                    address, n_local, log, in_flight, retries,
+                    stats if stats is not None else Stats())
+
+
+def _run(Client, LocalCluster, as_completed, jobs_list, grading, address, n_local, log,
+         in_flight, retries, stats) -> dict:
     t0 = time.monotonic()
     cluster = None
     try:
@@ -134,8 +148,7 @@ def run_jobs(jobs_list, grading: Grader, *, address: str, log=None,
     try:
         threads = sum(client.nthreads().values()) or 1
         limit = max(1, in_flight or 2 * threads)
-        return _drain(client, as_completed, list(jobs_list), limit, retries, log, stats,
-                      grading)
+        return _drain(client, as_completed, jobs_list, limit, retries, log, stats, grading)
     finally:
         stats.seconds = time.monotonic() - t0
         client.close()
