@@ -134,7 +134,7 @@ def _run(Client, LocalCluster, as_completed, jobs_list, grading, address, n_loca
     try:
         if n_local is not None:
             cluster = LocalCluster(n_workers=n_local, threads_per_worker=1, processes=True,
-                                   dashboard_address=None)
+                                   dashboard_address=":0")
             client = Client(cluster)
         else:
             client = Client(address, timeout="30s")
@@ -146,6 +146,7 @@ def _run(Client, LocalCluster, as_completed, jobs_list, grading, address, n_loca
         raise GradingError(f"--cluster {address}: cannot reach the scheduler "
                            f"({type(exc).__name__}: {first_line(str(exc))})") from exc
     try:
+        _check_sandboxes(client, log)
         threads = sum(client.nthreads().values()) or 1
         limit = max(1, in_flight or 2 * threads)
         return _drain(client, as_completed, jobs_list, limit, retries, log, stats, grading)
@@ -154,6 +155,21 @@ def _run(Client, LocalCluster, as_completed, jobs_list, grading, address, n_loca
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def _check_sandboxes(client, log) -> None:
+    """One line for the workers that would grade without bubblewrap's allow-list view."""
+    from . import sandbox_view
+
+    try:
+        views = client.run(sandbox_view.view)
+    except Exception as exc:
+        views = {"?": f"unknown ({type(exc).__name__})"}
+    weak = sorted(f"{w} ({v})" for w, v in views.items() if v != "bwrap")
+    if weak and log:
+        log(f"warning: {len(weak)} of {len(views)} Dask workers cannot run bubblewrap "
+            f"({', '.join(weak[:3])}{', …' if len(weak) > 3 else ''}): their sandbox sees "
+            "the whole disk but the hidden folders (install bubblewrap on them)")
 
 
 def _drain(client, as_completed, todo, limit, retries, log, stats, grading) -> dict:
