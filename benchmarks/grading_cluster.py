@@ -249,6 +249,9 @@ def part_scale(tmp: Path, size: int, workers: int) -> dict:
             "max_in_flight": stats.max_in_flight,
             "cluster_failures": sum("the cluster could not grade" in r.problem for r in remote),
             "same_grades_as_jobs": same,
+            "differing": [x["file"] for x, y in zip(_comparable(local), _comparable(remote))
+                          if x != y][:20],
+            "problems": sorted({r.problem.split(":")[0] for r in remote if r.problem}),
             "progress_last_line": killer.lines[-1] if killer.lines else ""}
 
 
