@@ -325,12 +325,15 @@ def part_same(tmp: Path, workers: int) -> dict:
     students = make_red_team(tmp / "same_red")
     for name, folder in (("sample_class", tmp / "same_class"), ("red_team", tmp / "same_red")):
         local, rl = _route(f"--jobs {workers}", lambda f=folder: _grade(f, jobs=workers))
-        cluster = Cluster(workers)
-        try:
-            remote, rc = _route("--cluster", lambda f=folder, c=cluster: _grade(
-                f, cluster=c.address))
-        finally:
-            cluster.close()
+        def on_cluster(f=folder):
+            cluster = Cluster(workers)  # started and stopped inside: its CPU counts
+            try:
+                return _grade(f, cluster=cluster.address)
+            finally:
+                cluster.close()
+
+        remote, rc = _route(f"--cluster (LocalCluster of {workers}, started for the run)",
+                            on_cluster)
         a, b = _comparable(local), _comparable(remote)
         out[name] = {"submissions": len(remote), "identical_but_for_timings": a == b,
                      "differing": [x["file"] for x, y in zip(a, b) if x != y],
