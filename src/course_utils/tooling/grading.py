@@ -192,11 +192,14 @@ def _kill_group(proc) -> None:
 def grade(paths: list[Path], *, root: Path = ROOT, selectors: dict | None = None,
           timeout: float = DEFAULT_TIMEOUT, cell_timeout: float = DEFAULT_CELL_TIMEOUT,
           jobs: int = 1, heldout: int = DEFAULT_HELDOUT,
-          seeds: list[int] | None = None, log=None) -> list[SubmissionResult]:
+          seeds: list[int] | None = None, log=None,
+          cluster: str | None = None) -> list[SubmissionResult]:
     """Grade every submission in ``paths`` (files or folders); see the module docstring.
 
     ``seeds``: the held-out seeds (default: ``heldout`` drawn at random for this run; the
-    reports record them, so a run can be repeated with ``--seed``)."""
+    reports record them, so a run can be repeated with ``--seed``). ``cluster``: a Dask
+    scheduler's address (or ``local:N``) to grade on instead of ``jobs`` local workers
+    (:mod:`course_utils.tooling.grading_cluster`)."""
     catalogue = select(load_catalogue(root), selectors)
     if not catalogue:
         raise GradingError(f"no exercises: is {root / 'solutions'} there?")
@@ -214,8 +217,14 @@ def grade(paths: list[Path], *, root: Path = ROOT, selectors: dict | None = None
     common = {"root": str(root), "timeout": timeout, "cell_timeout": cell_timeout,
               "seeds": list(seeds), "digest": digest, "hide": [str(h) for h in hide]}  # of every Job
     jobs_list, results, extra = _make_jobs(found, catalogue, names, common)
-    results.update(_run_jobs(jobs_list, root=root, digest=digest, timeout=timeout,
-                             jobs=jobs, log=log))
+    if cluster:
+        from . import grading_cluster
+
+        route = grading_cluster.Grader(Job, course_digest, _grade_isolated, _validated, _failed)
+        results.update(grading_cluster.run_jobs(jobs_list, route, address=cluster, log=log))
+    else:
+        results.update(_run_jobs(jobs_list, root=root, digest=digest, timeout=timeout,
+                                 jobs=jobs, log=log))
     for k, fields_ in extra.items():  # the grader's, never the worker's
         for name, value in fields_.items():
             setattr(results[k], name, value)
@@ -341,6 +350,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, action="append", dest="seeds",
                    help="use this held-out seed (repeatable) instead of random ones")
     p.add_argument("--jobs", "-j", type=int, default=1, help="submissions graded in parallel")
+    p.add_argument("--cluster", metavar="ADDRESS",
+                   help="grade on a Dask cluster: a scheduler's address (tcp://host:8786) or "
+                   "local:N (N worker processes here); needs pip install -e .[cluster]")
     p.add_argument("--out", type=Path, default=Path("grades"),
                    help="folder for grades.csv, grades.json and the class report "
                    "report.html (default ./grades)")
@@ -381,7 +393,8 @@ def run_cli(args) -> int:
                         selectors=grading_select.selectors(args.assignment, args.only),
                         timeout=args.timeout, cell_timeout=args.cell_timeout,
                         jobs=args.jobs, heldout=args.heldout, seeds=args.seeds,
-                        log=lambda m: print(m, file=sys.stderr, flush=True))
+                        log=lambda m: print(m, file=sys.stderr, flush=True),
+                        cluster=args.cluster)
     except (GradingError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -411,7 +424,8 @@ def run_cli(args) -> int:
     options = {"--only": args.only or "(all)", "--assignment": args.assignment or "(none)",
                "--timeout": f"{args.timeout:g} s", "--cell-timeout": f"{args.cell_timeout:g} s",
                "--heldout": args.heldout, "--seed": ", ".join(map(str, args.seeds or [])) or
-               "(drawn at random)", "--jobs": args.jobs, "sandbox": sandbox}
+               "(drawn at random)", "--jobs": args.jobs, "--cluster": args.cluster or "(none)",
+               "sandbox": sandbox}
     try:  # the grades are written whatever happens to the class report
         run = grading_html.run_info(results, root=args.root, options=options,
                                     digest=course_digest(args.root))
