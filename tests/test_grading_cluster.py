@@ -170,7 +170,8 @@ def test_at_most_in_flight_tasks_and_one_result_per_submission(tmp_path):
         first.extend(futs)
         return _AsCompleted(futs, twice={f.key for f in futs[:1]})
 
-    out = grading_cluster._drain(client, as_completed, list(jobs), 3, 2, None, stats, ROUTE)
+    out = grading_cluster._drain(client, as_completed, list(jobs), limit=3, retries=2, log=None,
+                                  stats=stats, grading=ROUTE)
     assert len(first) == 3 and stats.max_in_flight == 3
     assert sorted(out) == list(range(10)) and len(set(client.sent)) == 10
     assert stats.duplicates == 1 and set(stats.received.values()) == {1}
@@ -205,7 +206,7 @@ def test_the_coordinator_keeps_no_log_of_sent_submissions(monkeypatch):
     import dask
 
     seen = []
-    monkeypatch.setattr(grading_cluster, "_run", lambda *a: seen.append(
+    monkeypatch.setattr(grading_cluster, "_run", lambda *a, **kw: seen.append(
         dask.config.get("distributed.admin.low-level-log-length")) or {})
     assert grading_cluster.run_jobs([], ROUTE, address="tcp://127.0.0.1:1") == {}
     assert seen == [0]

@@ -122,13 +122,15 @@ def run_jobs(jobs_list, grading: Grader, *, address: str, log=None,
     dask, Client, LocalCluster, as_completed = _dask()
     n_local = parse_local(address)
     with dask.config.set(NO_MESSAGE_LOG):
-        return _run(Client, LocalCluster, as_completed, list(jobs_list), grading,
-                    address, n_local, log, in_flight, retries,
-                    stats if stats is not None else Stats())
+        return _run((Client, LocalCluster, as_completed), list(jobs_list), grading,
+                    address=address, n_local=n_local, log=log, in_flight=in_flight,
+                    retries=retries, stats=stats if stats is not None else Stats())
 
 
-def _run(Client, LocalCluster, as_completed, jobs_list, grading, address, n_local, log,
-         in_flight, retries, stats) -> dict:
+def _run(api, jobs_list, grading, *, address, n_local, log, in_flight, retries,
+         stats) -> dict:
+    """``api``: Dask's ``(Client, LocalCluster, as_completed)``."""
+    Client, LocalCluster, as_completed = api
     t0 = time.monotonic()
     cluster = None
     try:
@@ -149,7 +151,8 @@ def _run(Client, LocalCluster, as_completed, jobs_list, grading, address, n_loca
         _check_sandboxes(client, log)
         threads = sum(client.nthreads().values()) or 1
         limit = max(1, in_flight or 2 * threads)
-        return _drain(client, as_completed, jobs_list, limit, retries, log, stats, grading)
+        return _drain(client, as_completed, jobs_list, limit=limit, retries=retries, log=log,
+                      stats=stats, grading=grading)
     finally:
         stats.seconds = time.monotonic() - t0
         client.close()
@@ -172,7 +175,7 @@ def _check_sandboxes(client, log) -> None:
             "the whole disk but the hidden folders (install bubblewrap on them)")
 
 
-def _drain(client, as_completed, todo, limit, retries, log, stats, grading) -> dict:
+def _drain(client, as_completed, todo, *, limit, retries, log, stats, grading) -> dict:
     todo.reverse()  # popped from the end: sent in order, and dropped once sent
     total, run = len(todo), uuid.uuid4().hex[:8]
     jobs: dict = {}       # key → (k, job), only while in flight
