@@ -333,7 +333,7 @@ def run_cli(args) -> int:
     from . import sandbox_view
 
     if sandbox_view.view() != "bwrap":
-        print(sandbox_view.BWRAP_MISSING, file=sys.stderr)
+        print(sandbox_view.bwrap_warning(), file=sys.stderr)
     csv_path, json_path = write_reports(results, args.out)
     from . import grading_html
 
@@ -343,8 +343,8 @@ def run_cli(args) -> int:
                "(drawn at random)", "--jobs": args.jobs,
                "sandbox": {"bwrap": "bubblewrap: an allow-list view of the disk",
                            "namespaces": "Linux namespaces: the disk read-only, the course "
-                           "hidden; " + sandbox_view.BWRAP_MISSING,
-                           "none": "a process with limits only: " + sandbox_view.BWRAP_MISSING,
+                           "hidden; " + sandbox_view.bwrap_warning(),
+                           "none": "a process with limits only: " + sandbox_view.bwrap_warning(),
                            }[sandbox_view.view()]}
     try:  # the grades are written whatever happens to the class report
         run = grading_html.run_info(results, root=args.root, options=options,
