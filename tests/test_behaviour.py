@@ -386,7 +386,7 @@ def test_work_handed_to_a_process_or_a_raw_thread_earns_nothing():
     rec, out = _record(ns["by_process"], 1)
     assert out.strip() == b"2"
     why, _ = behaviour.judge(rec.events(), function="f", libraries=("numpy",))
-    assert "a child process started (`_posixsubprocess.fork_exec`)" in why and "0 points" in why
+    assert "a child process started (`" in why and "0 points" in why
     rec, out = _record(ns["by_raw_thread"], 1)
     why, _ = behaviour.judge(rec.events(), function="f", libraries=("numpy",))
     assert out == 1 and "a thread started outside `threading`" in why
