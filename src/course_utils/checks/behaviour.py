@@ -541,8 +541,9 @@ def judge(events: list, *, function: str, libraries, helpers=()) -> tuple[str | 
                       TAMPERING), []
     if elsewhere:
         return Reason(f"work left the grader's sight while `{function}` ran: "
-                      f"{'; '.join(elsewhere)} (a check allows no child process and no thread "
-                      "started outside `threading`); 0 points for this exercise.", TAMPERING), []
+                      f"{'; '.join(elsewhere)}; a check allows no child process and no thread "
+                      "started outside `threading`, so 0 points for this exercise.",
+                      TAMPERING), []
     allowed = set(libraries)
     flags, seen = [], set()
     for e in events:
