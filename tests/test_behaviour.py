@@ -406,3 +406,16 @@ def test_a_child_process_started_earlier_is_seen_while_the_function_runs():
         child.wait()
     rec, _ = _record(ns["f"], 1)
     assert rec.events() == []
+
+
+def test_where_running_threads_cannot_be_hooked_a_student_s_thread_is_refused(monkeypatch):
+    monkeypatch.setattr(behaviour, "_C311", None)
+    monkeypatch.setattr(behaviour, "_setprofile_all_threads", None)
+    ns = _student(_WORKER.replace("WORK", "sorted").replace("'helper'", "'helper2'"))
+    rec, out = _record(ns["f"], [3, 1, 2])
+    assert out == [1, 2, 3]
+    why, _ = behaviour.judge(rec.events(), function="f", libraries=("numpy",))
+    assert "thread `helper2` was running, which the recorder cannot follow" in why
+    plain = _student("def g(a):\n    return a\n")  # other threads (pytest's) are not refused
+    rec, _ = _record(plain["g"], 1)
+    assert [e for e in rec.events() if "helper2" not in e["what"]] == []
