@@ -140,7 +140,11 @@ def run_in_subprocess(job: tuple[str, str, int, int]) -> dict:
             "slowest_cell": None, "slowest_cell_seconds": None}
 
 
-TIMED_OUT = ("CellTimeoutError", "timed out", "Timeout waiting for", "No reply from kernel")
+# What the tools say when a cell waits out its time-out (nbclient's exception, its message,
+# and the error output nbgrader's Execute records in the cell); a kernel that does not start
+# in time is an other error, not a cell's time-out.
+TIMED_OUT = ("CellTimeoutError", "A cell timed out while it was being executed",
+             "No reply from kernel before timeout")
 NBGRADER_CONFIG = """c = get_config()
 c.CourseDirectory.course_id = "bptt"
 c.Execute.timeout = {timeout}
@@ -210,11 +214,14 @@ def run_tool(job: tuple[str, str, int, int]) -> dict:
         finally:
             COURSES.put(course)
     seconds = time.monotonic() - t0
-    hung = any(m in text for m in TIMED_OUT)
+    hits = [ln.strip()[:300] for ln in text.splitlines() if any(m in ln for m in TIMED_OUT)]
+    hung = bool(hits)
     failed = proc.returncode != 0 and not hung
+    tail = [ln.strip()[:300] for ln in proc.stderr.splitlines() if ln.strip()][-6:]
     return {"notebook": name, "seconds": round(seconds, 1), "hung": hung,
-            "error": (f"exit {proc.returncode}: " + (text.strip().splitlines() or [""])[-1][:200])
+            "error": (f"exit {proc.returncode}: " + (tail or [""])[-1][:200])
             if failed else ("time-out" if hung else None),
+            "detail": (hits[:3] + tail) if hung or failed else None,
             "slowest_cell": None, "slowest_cell_seconds": None, "load_average_1min": load}
 
 
@@ -242,7 +249,8 @@ def _save(key: str, args, runs: list[dict], wall: float, client: str | None = No
                     "wall_seconds": round(wall),
                     "load_average_1min": round(os.getloadavg()[0], 1),
                     "median_run_seconds": sorted(r["seconds"] or 0 for r in runs)[len(runs) // 2],
-                    "hung_runs": [r for r in runs if r["hung"]]}
+                    "hung_runs": [r for r in runs if r["hung"]],
+                    "failed_runs": [r for r in runs if r["error"] and not r["hung"]]}
     provenance.save_results("headless_explorers", {"entries": entries})
 
 
@@ -257,6 +265,7 @@ def main(argv=None) -> int:
     ap.add_argument("--jobs", type=int, default=2, help="notebooks executed at once")
     ap.add_argument("--load", type=int, default=0, help="busy-loop processes meanwhile")
     ap.add_argument("--only", nargs="*", help="notebook name prefixes, e.g. 01 07")
+    ap.add_argument("--tag", default="", help="appended to the results' keys (a second part)")
     args = ap.parse_args(argv)
 
     if args.workload == "notebooks":
@@ -277,7 +286,8 @@ def main(argv=None) -> int:
     t0, runs = time.monotonic(), []
     def key(client):
         k = f"{args.workload}/{client}/load{args.load}"
-        return k + "/only" + "-".join(args.only) if args.only else k
+        k = k + "/only" + "-".join(args.only) if args.only else k
+        return k + (f"/{args.tag}" if args.tag else "")
 
     def one(job):
         r = (run_tool if job[1] in ("nbconvert", "nbgrader") else run_in_subprocess)(job)
