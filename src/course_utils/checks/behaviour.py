@@ -468,13 +468,28 @@ def hook_all_threads(hook) -> bool:
     if _C311 is None:
         return False
     api, func, _ = _C311
-    me = api.PyThreadState_Get()
-    ts = api.PyInterpreterState_ThreadHead(api.PyInterpreterState_Get())
-    while ts:
-        if ts != me:
-            api._PyEval_SetProfile(ts, func, id(hook))
-        ts = api.PyThreadState_Next(ts)
+    with _holding_the_gil():
+        me = api.PyThreadState_Get()
+        ts = api.PyInterpreterState_ThreadHead(api.PyInterpreterState_Get())
+        while ts:
+            if ts != me:
+                api._PyEval_SetProfile(ts, func, id(hook))
+            ts = api.PyThreadState_Next(ts)
     return True
+
+
+class _holding_the_gil:
+    """While the thread states are walked (3.11), no other thread should run: one that ends
+    frees its state. The calls through ``ctypes.PyDLL`` keep the GIL; a long switch interval
+    keeps the Python lines between them from handing it over."""
+
+    def __enter__(self):
+        self.saved = sys.getswitchinterval()
+        sys.setswitchinterval(100.0)
+
+    def __exit__(self, *exc):
+        sys.setswitchinterval(self.saved)
+        return False
 
 
 def unhook_all_threads(hook) -> None:
@@ -486,12 +501,13 @@ def unhook_all_threads(hook) -> None:
     import ctypes
 
     api, _, at = _C311
-    me = api.PyThreadState_Get()
-    ts = api.PyInterpreterState_ThreadHead(api.PyInterpreterState_Get())
-    while ts:
-        if ts != me and (ctypes.c_void_p * 16).from_address(ts)[at] == id(hook):
-            api._PyEval_SetProfile(ts, None, None)
-        ts = api.PyThreadState_Next(ts)
+    with _holding_the_gil():
+        me = api.PyThreadState_Get()
+        ts = api.PyInterpreterState_ThreadHead(api.PyInterpreterState_Get())
+        while ts:
+            if ts != me and (ctypes.c_void_p * 16).from_address(ts)[at] == id(hook):
+                api._PyEval_SetProfile(ts, None, None)
+            ts = api.PyThreadState_Next(ts)
 
 
 # Causes of a zero (the grader's vocabulary, course_utils.status.REUSE and .TAMPERING: this
