@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from grading_students import NAME, load
+from grading_students import NAME
 
 from course_utils.tooling import sandbox_view
 
@@ -36,11 +36,11 @@ def _in_clone_at(clone: Path, script: str, *args: str) -> subprocess.CompletedPr
                           capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 @needs_bwrap
 def test_a_clone_under_tmp_on_a_path_with_spaces_grades_in_bubblewrap(tmp_path):
     assert str(tmp_path).startswith("/tmp/") or pytest.skip("the temporary folder is not /tmp")
     clone = tmp_path / "my course clone"
-    _, stu = load()
     sub = tmp_path / "submitted" / "ann"
     sub.mkdir(parents=True)
     shutil.copyfile(ROOT / "notebooks" / NAME, sub / NAME)  # nothing answered: quick
