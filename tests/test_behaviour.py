@@ -294,3 +294,129 @@ def test_an_allowed_library_may_use_what_it_depends_on_but_not_hand_work_to_anot
         in rec.events()
     _, flags = behaviour.judge(rec.events(), function="f", libraries=("numpy",))
     assert len(flags) == 1 and "(torch) ran inside `f`" in flags[0]
+
+
+# ---------------------------------------------------------------------------------------
+# Every thread and child process (issue 29 item 2)
+# ---------------------------------------------------------------------------------------
+# An earlier cell starts a worker thread; the function hands its arguments to it through a
+# queue and waits for the answer: the work runs in a thread that existed before the call.
+_WORKER = ("import queue, threading\n"
+           "_jobs, _answers = queue.Queue(), queue.Queue()\n"
+           "def _serve():\n"
+           "    while True:\n"
+           "        args = _jobs.get()\n"
+           "        _answers.put(WORK(*args))\n"
+           "threading.Thread(target=_serve, daemon=True, name='helper').start()\n"
+           "def f(*args):\n"
+           "    _jobs.put(args)\n"
+           "    return _answers.get()\n")
+
+
+def test_a_thread_started_before_the_call_is_recorded():
+    import torch
+
+    ns = _student(TORCH_RNN.format(name="_fast") + _WORKER.replace("WORK", "_fast"),
+                  torch=torch)
+    rec, out = _record(ns["f"], *ARGS.values())
+    assert out.shape == (2, 3, 5)
+    [torch_event] = [e for e in rec.events() if e["what"] == "torch"]
+    assert torch_event["thread"] == "`helper`" and torch_event["via"] == ""
+    why, flags = behaviour.judge(rec.events(), function="rnn_forward", libraries=("numpy",))
+    assert why is None and len(flags) == 1
+    assert "(torch) ran inside `rnn_forward` in another thread (`helper`)" in flags[0]
+    # a course function that does the work there: 0, naming the thread
+    from course_utils.lessons import unrolling
+
+    ns = _student(_WORKER.replace("WORK", "unrolling.jacobians.forward"), unrolling=unrolling)
+    rec, _ = _record(ns["f"], *ARGS.values())
+    why, _ = behaviour.judge(rec.events(), function="rnn_forward", libraries=("numpy",))
+    assert why.startswith("not your work") and \
+        "`course_utils.maths.jacobians.forward` (in thread `helper`)" in why
+    assert sys.getprofile() is None
+    assert behaviour._C311 is None or _no_hook_left()
+
+
+def _no_hook_left() -> bool:
+    """No thread keeps the recorder's hook (3.11: read from the thread states)."""
+    import ctypes
+
+    api, _, at = behaviour._C311
+    ts = api.PyInterpreterState_ThreadHead(api.PyInterpreterState_Get())
+    while ts:
+        if (ctypes.c_void_p * 16).from_address(ts)[at]:
+            return False
+        ts = api.PyThreadState_Next(ts)
+    return True
+
+
+def test_a_library_s_own_thread_is_not_the_student_s_in_the_kernel():
+    """In the student's kernel the kernel's own threads run library code meanwhile: not
+    recorded (``every_thread=False``); in the sandbox every other thread is the student's."""
+    import torch
+
+    lib = {"__name__": "somelib.worker", "torch": torch}
+    exec("import threading\nstop = threading.Event()\n"
+         "def loop():\n    while not stop.is_set():\n        torch.zeros(1)\n", lib)
+    t = threading.Thread(target=lib["loop"], daemon=True)
+    t.start()
+    try:
+        assert behaviour.library_thread(t)
+        ns = _student("import time\ndef f(a):\n    time.sleep(0.05)\n    return a\n")
+        rec, _ = _record(ns["f"], 1)
+        assert rec.events() == []
+        strict = behaviour.Recorder(package_dir=PACKAGE, every_thread=True)
+        strict.wrap(ns["f"])(1)
+        assert "torch" in [e["what"] for e in strict.events()]
+    finally:
+        lib["stop"].set()
+        t.join()
+
+
+def test_work_handed_to_a_process_or_a_raw_thread_earns_nothing():
+    ns = _student("import subprocess, sys, _thread, time\n"
+                  "def by_process(a):\n"
+                  "    return subprocess.run([sys.executable, '-c', 'print(2)'],\n"
+                  "                          capture_output=True).stdout\n"
+                  "def by_raw_thread(a):\n"
+                  "    out = []\n"
+                  "    _thread.start_new_thread(out.append, (a,))\n"
+                  "    while not out:\n        time.sleep(0.001)\n"
+                  "    return out[0]\n")
+    rec, out = _record(ns["by_process"], 1)
+    assert out.strip() == b"2"
+    why, _ = behaviour.judge(rec.events(), function="f", libraries=("numpy",))
+    assert "a child process started (`" in why and "0 points" in why
+    rec, out = _record(ns["by_raw_thread"], 1)
+    why, _ = behaviour.judge(rec.events(), function="f", libraries=("numpy",))
+    assert out == 1 and "a thread started outside `threading`" in why
+
+
+def test_a_child_process_started_earlier_is_seen_while_the_function_runs():
+    import subprocess
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        ns = _student("def f(a):\n    return a\n")
+        rec, _ = _record(ns["f"], 1)
+        [left] = [e["what"] for e in rec.events() if e["kind"] == "elsewhere"]
+        assert left.startswith(f"a child process was running (pid {child.pid}: ")
+    finally:
+        child.kill()
+        child.wait()
+    rec, _ = _record(ns["f"], 1)
+    assert rec.events() == []
+
+
+def test_where_running_threads_cannot_be_hooked_a_student_s_thread_is_refused(monkeypatch):
+    monkeypatch.setattr(behaviour, "_C311", None)
+    monkeypatch.setattr(behaviour, "_setprofile_all_threads", None)
+    ns = _student(_WORKER.replace("WORK", "sorted").replace("'helper'", "'helper2'"))
+    rec, out = _record(ns["f"], [3, 1, 2])
+    assert out == [1, 2, 3]
+    why, _ = behaviour.judge(rec.events(), function="f", libraries=("numpy",))
+    assert "thread `helper2` was running, which the recorder cannot follow" in why
+    plain = _student("def g(a):\n    return a\n")  # other threads (pytest's) are not refused
+    rec, _ = _record(plain["g"], 1)
+    # only the workers of these tests (`helper…`, still alive) are refused
+    assert all("thread `helper" in e["what"] for e in rec.events()), rec.events()

@@ -443,7 +443,7 @@ def test_the_bwrap_view_is_an_allow_list(tmp_path):
     with mock.patch.object(sandbox_view, "__file__", str(fake / "tooling" / "sandbox_view.py")):
         cmd = sandbox_view.bwrap_view(tmp_path)
     assert cmd[cmd.index(str(installed)) - 1] == "--tmpfs"
-    assert "\n" not in sandbox_view.BWRAP_MISSING
+    assert "\n" not in sandbox_view.bwrap_warning()
 
 
 @pytest.mark.skipif(not sandbox_view.can_hide(), reason="needs Linux user namespaces")

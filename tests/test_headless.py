@@ -93,3 +93,39 @@ def test_executing_a_notebook_leaves_no_kernel_running(tmp_path):
     pid = int(nb.cells[0].outputs[0]["text"])
     with pytest.raises(ProcessLookupError):  # shut down and reaped, not an idle process
         os.kill(pid, 0)
+
+
+# A lesson explorer's panel (course_utils.plots.explorer) with a figure and a printed line;
+# one change of its slider, as a front end would send it.
+EXPLORER_CELL = """import ipywidgets as w
+import matplotlib.pyplot as plt
+from course_utils import plots
+
+def show(n):
+    print("n =", n)
+    fig, ax = plt.subplots(figsize=(2, 2))
+    ax.plot(range(n))
+    plt.show()
+
+panel = plots.explorer(show, n=w.IntSlider(value=3, min=1, max=9))
+display(panel)
+panel.children[0].value = 5
+"""
+
+
+@pytest.mark.slow
+def test_an_explorer_is_safe_under_nbclient_s_own_stand_in():
+    """What nbconvert, papermill and nbgrader run: nbclient's own Output-widget stand-in,
+    which echoes whatever the kernel captures into an Output widget. A lesson's explorer
+    captures nothing there (it sets the widget's outputs), so nothing is echoed, and the
+    saved widget state holds the figure and the text of the last redraw."""
+    nb = _notebook(EXPLORER_CELL)
+    theirs = NotebookClient(nb, timeout=60, kernel_name="python3")
+    sent = _count_shell_comm_msgs(theirs)
+    theirs.execute()
+    assert "execute_request" in sent and "comm_msg" not in sent, sent
+    state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    [outputs] = [m["state"]["outputs"] for m in state.values() if m["model_name"] == "OutputModel"]
+    assert outputs[0] == {"output_type": "stream", "name": "stdout", "text": "n = 5\n"}
+    assert "image/png" in outputs[1]["data"] and len(outputs) == 2
+    assert not [o for o in nb.cells[0].outputs if o["output_type"] == "stream"]  # all in the panel

@@ -412,3 +412,94 @@ def test_review_flags_read_the_cells_the_student_added(tmp_path, nb01):
     assert _earned(r) == [], r  # the shipped torch step runs underneath both: 0
     fwd_flags = next(e.review for e in r.exercises if e.id == FWD)
     assert any("(added)" in f for f in fwd_flags), fwd_flags
+
+
+# ---------------------------------------------------------------------------------------
+# Work in another thread or process (issue 29 item 2): whatever thread or process does the
+# work, the check sees it, as if the answer did it itself.
+# ---------------------------------------------------------------------------------------
+_TORCH_STEP = ("def _fast_step(x, h_prev, Wxh, Whh, b):\n"
+               "    return _fast(x[:, None], h_prev, Wxh, Whh, b)[:, 0]\n")
+# an added cell starts a worker thread; the answers hand their arguments to it
+_WORKER_THREAD = ("import queue, threading\nimport torch\n\n" + TORCH_RNN.format(name="_fast")
+                  + "\n" + _TORCH_STEP + "\n_jobs, _answers = queue.Queue(), queue.Queue()\n\n"
+                  "def _serve():\n    while True:\n        fn, args = _jobs.get()\n"
+                  "        _answers.put(fn(*args))\n\n"
+                  "threading.Thread(target=_serve, daemon=True, name='worker').start()\n")
+_QUEUED_STEP = ("def rnn_step_forward(x, h_prev, Wxh, Whh, b):\n"
+                "    _jobs.put((_fast_step, (x, h_prev, Wxh, Whh, b)))\n"
+                "    return _answers.get()\n")
+_QUEUED_FWD = ("def rnn_forward(x, h0, Wxh, Whh, b):\n"
+               "    _jobs.put((_fast, (x, h0, Wxh, Whh, b)))\n    return _answers.get()\n")
+# threads the answers start: through threading, and past it
+_THREAD_FWD = ("def rnn_forward(x, h0, Wxh, Whh, b):\n    import threading\n    out = []\n"
+               "    t = threading.Thread(target=lambda: out.append(_fast(x, h0, Wxh, Whh, b)))\n"
+               "    t.start()\n    t.join()\n    return out[0]\n")
+_RAW_THREAD_STEP = ("def rnn_step_forward(x, h_prev, Wxh, Whh, b):\n    import _thread, time\n"
+                    "    out = []\n    _thread.start_new_thread(\n"
+                    "        lambda: out.append(_fast_step(x, h_prev, Wxh, Whh, b)), ())\n"
+                    "    while not out:\n        time.sleep(0.001)\n    return out[0]\n")
+# a process forked by an added cell serves rnn_forward through a pipe; rnn_step_forward
+# runs a Python process for each call
+_SERVER_PROCESS = ("import multiprocessing as _mp\n\n"
+                   "def _serve(conn):\n    while True:\n        x, h, Wxh, Whh, b = conn.recv()\n"
+                   "        hs = []\n        for t in range(x.shape[1]):\n"
+                   "            h = np.tanh(x[:, t] @ Wxh.T + h @ Whh.T + b)\n"
+                   "            hs.append(h)\n        conn.send(np.stack(hs, 1))\n\n"
+                   "_here, _there = _mp.get_context('fork').Pipe()\n"
+                   "_mp.get_context('fork').Process(target=_serve, args=(_there,), daemon=True)"
+                   ".start()\n")
+_PIPED_FWD = ("def rnn_forward(x, h0, Wxh, Whh, b):\n    _here.send((x, h0, Wxh, Whh, b))\n"
+              "    return _here.recv()\n")
+_SUBPROCESS_STEP = (
+    "def rnn_step_forward(x, h_prev, Wxh, Whh, b):\n    import json, subprocess, sys\n"
+    "    code = ('import json, math, sys\\n'\n"
+    "            'x, h, W, U, b = json.load(sys.stdin)\\n'\n"
+    "            'print(json.dumps([[math.tanh(sum(p * q for p, q in zip(xr, w)) '\n"
+    "            '+ sum(p * q for p, q in zip(hr, u)) + c) for w, u, c in zip(W, U, b)] '\n"
+    "            'for xr, hr in zip(x, h)]))')\n"
+    "    data = json.dumps([a.tolist() for a in (x, h_prev, Wxh, Whh, b)])\n"
+    "    out = subprocess.run([sys.executable, '-I', '-c', code], input=data,\n"
+    "                         capture_output=True, text=True).stdout\n"
+    "    return np.array(json.loads(out))\n")
+
+
+@pytest.fixture(scope="module")
+def elsewhere(tmp_path_factory, nb01):
+    folder = tmp_path_factory.mktemp("elsewhere")
+
+    def answered(step, fwd, added):
+        nb = copy.deepcopy(nb01[1])
+        _cell(nb, STEP + "_code").source = step
+        _cell(nb, FWD + "_code").source = fwd
+        return _added(nb, added)
+
+    _save(folder, "tom", answered(_QUEUED_STEP, _QUEUED_FWD, _WORKER_THREAD))
+    _save(folder, "tia", answered(_RAW_THREAD_STEP, _THREAD_FWD, "import torch\n\n"
+                                  + TORCH_RNN.format(name="_fast") + "\n" + _TORCH_STEP))
+    _save(folder, "pat", answered(_SUBPROCESS_STEP, _PIPED_FWD, _SERVER_PROCESS))
+    return _grade(folder, jobs=2)
+
+
+def test_a_worker_thread_started_in_an_earlier_cell_is_flagged(elsewhere):
+    r = elsewhere["tom"]
+    assert _zero_or_flagged(r) == [], r
+    for gid, fn in ((STEP, "rnn_step_forward"), (FWD, "rnn_forward")):
+        assert any(f"(torch) ran inside `{fn}` in another thread (`worker`); this exercise "
+                   "asks for numpy" in f for f in _exercise(r, gid).review), _exercise(r, gid)
+
+
+def test_threads_started_during_the_check_are_seen(elsewhere):
+    r = elsewhere["tia"]
+    assert _zero_or_flagged(r) == [], r
+    step, fwd = _exercise(r, STEP), _exercise(r, FWD)
+    assert step.points == 0 and "a thread started outside `threading`" in step.reason, step
+    assert any("(torch) ran inside `rnn_forward` in another thread" in f for f in fwd.review), fwd
+
+
+def test_work_done_by_a_child_process_earns_nothing(elsewhere):
+    r = elsewhere["pat"]
+    assert _earned(r) == [], r
+    step, fwd = _exercise(r, STEP), _exercise(r, FWD)
+    assert "a child process started (`" in step.reason, step  # fork_exec or posix_spawn
+    assert "a child process was running (pid" in fwd.reason, fwd

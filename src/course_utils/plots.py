@@ -93,3 +93,58 @@ def draw_unrolled_rnn(T: int = 4, ax=None, *, show_loss: bool = True):
     ax.axis("off")
     ax.set_title(f"An RNN unrolled over T = {T} steps: one layer, applied {T} times")
     return ax
+
+
+# ---------------------------------------------------------------------------------------
+# The lessons' explorers: an interactive panel that is safe headless
+# ---------------------------------------------------------------------------------------
+def explorer(show, **controls):
+    """An ``ipywidgets.interactive`` panel: ``controls`` (widgets, by ``show``'s parameter
+    names) and the output of ``show(**values)``, redrawn whenever a control changes.
+
+    Unlike ``ipywidgets.interactive`` it never *captures* output into its ``Output``
+    widget (``with out:``, which makes a headless executor's stand-in for the widget send
+    the widget's state back on the kernel's shell channel while it waits for the cell's
+    reply: the explorer hang, see :mod:`course_utils.tooling.headless`). It runs ``show``
+    with IPython's ``capture_output`` and sets the ``Output`` widget's ``outputs`` to what
+    was captured (the figure, printed text): a front end draws them as before, a saved
+    notebook keeps them in its widget state, and no executor has anything to echo.
+    """
+    return _explorer_class()(show, **controls)
+
+
+_EXPLORER: list = []
+
+
+def _explorer_class():
+    if _EXPLORER:
+        return _EXPLORER[0]
+    import traceback
+
+    import ipywidgets as widgets
+    from IPython.utils.capture import capture_output
+    from ipywidgets.widgets.interaction import show_inline_matplotlib_plots
+
+    class Explorer(widgets.interactive):
+        """``ipywidgets.interactive`` whose redraw sets ``out.outputs`` (see :func:`explorer`)."""
+
+        def update(self, *args):
+            self.kwargs = {w._kwarg: w.get_interact_value() for w in self.kwargs_widgets}
+            error = None
+            with capture_output() as cap:
+                try:
+                    self.result = self.f(**self.kwargs)
+                    show_inline_matplotlib_plots()  # a figure left open (inline backend)
+                except Exception:  # shown in the panel, as ipywidgets shows it
+                    error = traceback.format_exc()
+            outputs = [{"output_type": "stream", "name": "stdout", "text": cap.stdout}
+                       ] if cap.stdout else []
+            outputs += [{"output_type": "display_data", "data": o.data,
+                         "metadata": o.metadata or {}} for o in cap.outputs]
+            if cap.stderr or error:
+                outputs.append({"output_type": "stream", "name": "stderr",
+                                "text": cap.stderr + (error or "")})
+            self.out.outputs = tuple(outputs)
+
+    _EXPLORER.append(Explorer)
+    return Explorer

@@ -108,6 +108,8 @@ def cliff_explorer():
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
 
+    from .. import plots
+
     def show(max_norm, lr, steps, w0, b0):
         _, axes = plt.subplots(1, 2, figsize=(12, 4.3))
         plot_explorer(axes, max_norm=max_norm, lr=lr, steps=steps, w0=w0, b0=b0)
@@ -115,7 +117,7 @@ def cliff_explorer():
 
     d = EXPLORER_DEFAULTS
     style = {"description_width": "140px"}
-    return widgets.interactive(
+    return plots.explorer(
         show,
         max_norm=widgets.FloatLogSlider(value=d["max_norm"], base=10, min=-2, max=2, step=0.25,
                                         description="clipping threshold", readout_format=".3g",

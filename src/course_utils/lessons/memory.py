@@ -194,6 +194,8 @@ def memory_explorer():
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
 
+    from .. import plots
+
     def show(forget_bias, init, T_max, T):
         fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
         plot_explorer(axes, forget_bias=forget_bias, init=init, T_max=T_max, T=T)
@@ -202,7 +204,7 @@ def memory_explorer():
 
     d = EXPLORER_DEFAULTS
     kw = dict(style={"description_width": "110px"}, layout=widgets.Layout(width="420px"))
-    return widgets.interactive(
+    return plots.explorer(
         show,
         forget_bias=widgets.FloatSlider(value=d["forget_bias"], min=-2.0, max=8.0, step=0.5,
                                         description="forget bias b_f", continuous_update=False,

@@ -245,6 +245,8 @@ def truncation_explorer():
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
 
+    from .. import plots
+
     def show(k1, k2, lag):
         _, axes = plt.subplots(1, 2, figsize=(12, 4.6), gridspec_kw={"width_ratios": [1, 1.25]})
         plot_explorer(axes, k1=k1, k2=k2, lag=lag)
@@ -252,7 +254,7 @@ def truncation_explorer():
 
     d, T = EXPLORER_DEFAULTS, EXPLORER_T
     style = {"description_width": "140px"}
-    return widgets.interactive(
+    return plots.explorer(
         show,
         k1=widgets.IntSlider(value=d["k1"], min=1, max=T, description="k1 (update every)",
                              continuous_update=False, style=style),

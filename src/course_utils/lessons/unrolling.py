@@ -150,6 +150,8 @@ def memory_explorer():
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
 
+    from .. import plots
+
     def show(scale, nonlinearity, T, input_scale):
         _, ax = plt.subplots(figsize=(7.5, 4.2))
         plot_explorer(ax, scale=scale, nonlinearity=nonlinearity, T=T, input_scale=input_scale)
@@ -157,7 +159,7 @@ def memory_explorer():
 
     d = EXPLORER_DEFAULTS
     style = {"description_width": "140px"}
-    return widgets.interactive(
+    return plots.explorer(
         show,
         scale=widgets.FloatSlider(value=d["scale"], min=0.1, max=3.0, step=0.05,
                                   description="scale s of W_hh", continuous_update=False,

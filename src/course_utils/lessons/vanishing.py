@@ -177,6 +177,8 @@ def gradient_explorer():
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
 
+    from .. import plots
+
     def show(spectral_radius, nonlinearity, T, matrix, input_scale):
         fig, ax = plt.subplots(figsize=(7.5, 4.2))
         plot_explorer(ax, spectral_radius=spectral_radius, nonlinearity=nonlinearity, T=T,
@@ -185,7 +187,7 @@ def gradient_explorer():
 
     d = EXPLORER_DEFAULTS
     style = {"description_width": "initial"}
-    return widgets.interactive(
+    return plots.explorer(
         show,
         spectral_radius=widgets.FloatSlider(value=d["spectral_radius"], min=0.1, max=3.0,
                                             step=0.05, description="spectral radius ρ",

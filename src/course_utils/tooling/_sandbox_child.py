@@ -381,7 +381,8 @@ def run_call(header: dict, blobs: list, ns: dict, harnesses: dict) -> tuple[dict
     before += [(("k", k) + p, v.copy()) for k, a in kwargs.items() for p, v in _leaves(a)]
     out_blobs: list = []
     EVENTS.clear()
-    recorder = BEHAVIOUR[0].Recorder(known=COURSE_CODE) if BEHAVIOUR and callable(fn) else None
+    recorder = (BEHAVIOUR[0].Recorder(known=COURSE_CODE, every_thread=True)  # no thread here
+                if BEHAVIOUR and callable(fn) else None)         # is not the submission's
     if recorder is not None:  # what runs underneath the student's function, and only that
         fn = recorder.wrap(fn)
     try:

@@ -446,8 +446,8 @@ def sandbox_line() -> str:
 
     return {"bwrap": "bubblewrap: an allow-list view of the disk",
             "namespaces": "Linux namespaces: the disk read-only, the course hidden; "
-            + sandbox_view.BWRAP_MISSING,
-            "none": "a process with limits only: " + sandbox_view.BWRAP_MISSING,
+            + sandbox_view.bwrap_warning().removeprefix("warning: "),
+            "none": "a process with limits only: " + sandbox_view.bwrap_warning().removeprefix("warning: "),
             }[sandbox_view.view()]
 
 

@@ -16,8 +16,14 @@ kernel, and nbclient records the outputs for the saved widget state on its own s
 course's executor (:func:`notebook_client`) keeps nbclient's stand-in and drops the echo:
 nothing is ever sent on the shell channel while a reply is awaited.
 
+The lessons' explorers (:func:`course_utils.plots.explorer`) do not capture into their Output
+widget at all (they set its outputs), so even nbclient's own stand-in, which nbconvert,
+papermill and nbgrader use, has nothing to echo for them; nbgrader's autograde runs with
+this stand-in anyway (:class:`course_utils.tooling.nbgrader_hidden.ExecuteWithoutEcho`).
+
 ``benchmarks/headless_explorers.py`` executes the notebooks with explorers many times with
-this client and with nbclient's own and counts the runs that time out.
+this client, with nbclient's own, and through ``jupyter nbconvert --execute`` and
+``nbgrader autograde``, and counts the runs that time out.
 """
 
 from __future__ import annotations

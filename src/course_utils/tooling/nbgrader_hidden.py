@@ -17,6 +17,10 @@ and every cell is still put back as nbgrader does. :func:`configure` installs it
 
     from course_utils.tooling.nbgrader_hidden import configure
     configure(c)
+
+:class:`ExecuteWithoutEcho`, which :func:`configure` installs too, executes with the
+course's stand-in for the Output widget (no explorer hang, see
+:mod:`course_utils.tooling.headless`).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import copy
 
 from nbgrader import utils
 from nbgrader.api import MissingEntry
-from nbgrader.preprocessors import ClearHiddenTests, OverwriteCells
+from nbgrader.preprocessors import ClearHiddenTests, Execute, OverwriteCells
 
 from .exercise_cells import grade_id
 
@@ -64,11 +68,27 @@ class OverwriteCellsQuietForHiddenTests(OverwriteCells):
         super().report_change(name, attr, old, new)
 
 
+class ExecuteWithoutEcho(Execute):
+    """nbgrader's ``Execute`` with the course's stand-in for the Output widget
+    (:data:`course_utils.tooling.headless.WIDGET_REGISTRY`), which never writes to the
+    kernel's shell channel while a cell's reply is awaited (the explorer hang)."""
+
+    def on_comm_open_jupyter_widget(self, msg):
+        from .headless import WIDGET_REGISTRY
+
+        self.widget_registry = {k: dict(v) for k, v in WIDGET_REGISTRY.items()}
+        return super().on_comm_open_jupyter_widget(msg)
+
+
 def configure(c) -> None:
     """Make ``nbgrader autograde`` (config ``c``) use :class:`OverwriteCellsQuietForHiddenTests`
-    in place of ``OverwriteCells``; its other preprocessors are nbgrader's defaults."""
+    in place of ``OverwriteCells`` and :class:`ExecuteWithoutEcho` in place of ``Execute``;
+    its other preprocessors are nbgrader's defaults (``c.Execute.…`` options still apply)."""
     from nbgrader.converters.autograde import Autograde
 
     default = Autograde.class_traits()["sanitize_preprocessors"].default()
     c.Autograde.sanitize_preprocessors = [
         OverwriteCellsQuietForHiddenTests if p is OverwriteCells else p for p in default]
+    default = Autograde.class_traits()["autograde_preprocessors"].default()
+    c.Autograde.autograde_preprocessors = [
+        ExecuteWithoutEcho if p is Execute else p for p in default]

@@ -74,8 +74,11 @@ def bwrap_view(scratch: Path) -> list[str]:
     /tmp, /proc and /dev; nothing else (not the course tree, not the home folder, not
     another clone: the course package comes from the grader over the pipe). New user, PID,
     network, IPC and UTS namespaces and no capabilities, so no mount can be undone."""
+    # A fresh /tmp first: every bind below (Python, a virtual environment, the scratch
+    # folder) may itself live under /tmp, and a later tmpfs there would cover it.
     cmd = [shutil.which("bwrap") or "bwrap", "--unshare-all", "--unshare-user",
-           "--die-with-parent", "--cap-drop", "ALL", "--ro-bind", "/usr", "/usr"]
+           "--die-with-parent", "--cap-drop", "ALL", "--tmpfs", "/tmp",
+           "--ro-bind", "/usr", "/usr"]
     for top in ("/bin", "/lib", "/lib64", "/sbin"):
         p = Path(top)
         if p.is_symlink():
@@ -99,28 +102,49 @@ def bwrap_view(scratch: Path) -> list[str]:
         cmd += ["--tmpfs", h, "--remount-ro", h]
     for extra in ("/etc/ld.so.cache", "/etc/localtime", "/etc/fonts", "/sys/devices/system/cpu"):
         cmd += ["--ro-bind-try", extra, extra]
-    return cmd + ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+    return cmd + ["--proc", "/proc", "--dev", "/dev",
                   "--bind", str(scratch), str(scratch), "--chdir", str(scratch / "work")]
 
 
-@functools.cache
 def can_bwrap() -> bool:
     """Whether bubblewrap can run Python in :func:`bwrap_view` here (probed once);
     ``COURSE_NO_BWRAP=1`` in the environment says no (to try the fallback)."""
-    if os.name != "posix" or not shutil.which("bwrap") or os.environ.get("COURSE_NO_BWRAP"):
-        return False
+    return bwrap_problem() is None
+
+
+@functools.cache
+def bwrap_problem() -> str | None:
+    """Why bubblewrap cannot give the sandbox its view here, in one line (what bwrap
+    said, when it ran and failed), or None when it can (probed once)."""
+    if os.name != "posix":
+        return "bubblewrap needs Linux"
+    if not shutil.which("bwrap"):
+        return "bubblewrap (bwrap) is not installed"
+    if os.environ.get("COURSE_NO_BWRAP"):
+        return "COURSE_NO_BWRAP is set"
     with tempfile.TemporaryDirectory() as d:
         (Path(d) / "work").mkdir()
         try:
             r = subprocess.run([*bwrap_view(Path(d)), sys.executable, "-I", "-c",
                                 "import numpy"], capture_output=True, timeout=60)
-        except (OSError, subprocess.TimeoutExpired):
-            return False
-    return r.returncode == 0
+        except subprocess.TimeoutExpired:
+            return "bwrap did not run Python within 60 s"
+        except OSError as exc:
+            return f"bwrap could not be started ({exc})"
+    if r.returncode == 0:
+        return None
+    said = [ln.strip() for ln in r.stderr.decode(errors="replace").splitlines() if ln.strip()]
+    return (f"bwrap could not run Python here: {said[-1][:200]}" if said
+            else f"bwrap could not run Python here (exit code {r.returncode})")
 
 
-BWRAP_MISSING = ("warning: bubblewrap (bwrap) is missing or does not run here: the "
-                 "sandbox sees the whole disk but the hidden folders (install bubblewrap)")
+def bwrap_warning() -> str:
+    """The one-line warning ``course grade`` prints when the sandbox runs without
+    bubblewrap's allow-list view, with the reason (:func:`bwrap_problem`)."""
+    why = bwrap_problem() or "not used"
+    fix = " (install bubblewrap)" if "not installed" in why else ""
+    return (f"warning: no bubblewrap sandbox: {why}; the sandbox sees the whole disk but "
+            f"the hidden folders{fix}")
 
 
 def view() -> str:
