@@ -58,7 +58,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 import nbformat  # noqa: E402
 
 from course_utils import provenance  # noqa: E402
-from course_utils.tooling import build, grading, grading_cluster  # noqa: E402
+from course_utils.tooling.grading import grading, grading_cluster  # noqa: E402
+from course_utils.tooling.publish import build  # noqa: E402
 
 SEED = 4242
 SLOW = {"dave", "peggy", "frank", "laura"}  # loops to the time limit, 50 MB, a 6 s sleep
@@ -256,7 +257,7 @@ def part_scale(tmp: Path, size: int, workers: int) -> dict:
 
 
 def _stand_in(job, timeout):
-    from course_utils.tooling.grading_reports import ExerciseResult, SubmissionResult
+    from course_utils.tooling.grading.grading_reports import ExerciseResult, SubmissionResult
 
     Path(job.path).read_bytes()
     return SubmissionResult(job.display, job.student, job.notebook,

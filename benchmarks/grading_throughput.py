@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from course_utils import provenance  # noqa: E402
-from course_utils.tooling import build  # noqa: E402
+from course_utils.tooling.publish import build  # noqa: E402
 
 
 def _children_cpu() -> float:
@@ -68,7 +68,7 @@ def grade(folder: Path, out: Path, jobs: int, cell_timeout: float) -> dict:
 NBGRADER_CONFIG = """c = get_config()
 c.CourseDirectory.course_id = "bptt"
 c.Execute.timeout = {timeout}
-from course_utils.tooling.nbgrader_hidden import configure
+from course_utils.tooling.publish.nbgrader_hidden import configure
 configure(c)
 """
 

@@ -148,7 +148,7 @@ TIMED_OUT = ("CellTimeoutError", "A cell timed out while it was being executed",
 NBGRADER_CONFIG = """c = get_config()
 c.CourseDirectory.course_id = "bptt"
 c.Execute.timeout = {timeout}
-from course_utils.tooling.nbgrader_hidden import configure
+from course_utils.tooling.publish.nbgrader_hidden import configure
 configure(c)
 """
 COURSES: queue.Queue = queue.Queue()  # prepared nbgrader course folders, one per job
@@ -162,7 +162,7 @@ def _tool_env() -> dict:
 
 def prepare_nbgrader(targets: list[str], timeout: int, jobs: int) -> None:
     """One course folder per job: the guide's config, one assignment per notebook."""
-    from course_utils.tooling import build
+    from course_utils.tooling.publish import build
 
     first = Path(tempfile.mkdtemp(prefix="headless-nbgrader-"))
     (first / "nbgrader_config.py").write_text(NBGRADER_CONFIG.format(timeout=timeout))

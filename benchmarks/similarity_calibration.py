@@ -1,7 +1,7 @@
 """Similarity flags (issue 29 item 1): calibrated on honest work, tried on disguised copies.
 
 For each long exercise (:data:`EXERCISES`) this measures, with the grader's own comparison
-(:mod:`course_utils.tooling.grading_similarity`):
+(:mod:`course_utils.tooling.grading.grading_similarity`):
 
 * the scores of every pair of the independently written, honest implementations in
   ``tests/data/honest/<exercise id>/`` (written without seeing the reference) and the
@@ -91,7 +91,7 @@ class Setting:
     """One exercise's documents, fingerprinted the grader's way."""
 
     def __init__(self, eid: str, package_docs=None):
-        from course_utils.tooling import grading_similarity as gs
+        from course_utils.tooling.grading import grading_similarity as gs
 
         self.gs = gs
         self.eid = eid
@@ -214,7 +214,7 @@ def _histogram(scores, width: float = 0.1) -> dict[str, int]:
 def reference_sizes() -> dict[str, int]:
     """Every code exercise's reference answer, in fingerprinted tokens."""
     from course_utils.checks import discovery
-    from course_utils.tooling import grading_similarity as gs
+    from course_utils.tooling.grading import grading_similarity as gs
 
     out = {}
     for e in discovery.exercises():
@@ -231,7 +231,7 @@ def reference_sizes() -> dict[str, int]:
 
 def main() -> int:
     from course_utils import provenance
-    from course_utils.tooling import grading_similarity as gs
+    from course_utils.tooling.grading import grading_similarity as gs
 
     t0 = time.process_time()
     docs = gs.package_documents(ROOT / "src" / "course_utils")

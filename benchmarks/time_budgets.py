@@ -42,7 +42,7 @@ def notebooks(names: list[str]) -> dict:
     in one more cell at the end) and the wall seconds."""
     import nbformat
 
-    from course_utils.tooling import build
+    from course_utils.tooling.publish import build
 
     out = {}
     for path in build.solution_paths(ROOT, names or None):
@@ -86,7 +86,7 @@ def explorers(repeats: int) -> dict:
 
 
 def progress(repeats: int) -> dict:
-    from course_utils.tooling import progress as prog
+    from course_utils.tooling.student import progress as prog
 
     best = float("inf")
     for _ in range(repeats):

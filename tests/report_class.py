@@ -21,7 +21,7 @@ from course_utils.status import (
     UNREADABLE,
     WRONG,
 )
-from course_utils.tooling.grading_reports import ExerciseResult, SubmissionResult
+from course_utils.tooling.grading.grading_reports import ExerciseResult, SubmissionResult
 
 NAME = "01_unrolling_an_rnn.ipynb"
 STEP, FWD = "ex01_rnn_step_forward", "ex01_rnn_forward"

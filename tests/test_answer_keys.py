@@ -15,12 +15,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from course_utils.tooling import build
+from course_utils.tooling.publish import build
 
 ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "src" / "course_utils"
 # Everything but the tooling (the instructor's side) is student-facing.
-STUDENT_MODULES = sorted(p for p in PKG.rglob("*.py") if p.parent.name != "tooling"
+STUDENT_MODULES = sorted(p for p in PKG.rglob("*.py") if "tooling" not in p.relative_to(PKG).parts
                          and p.name != "__main__.py")
 SOLUTIONS_RE = re.compile(r"\bsolutions\b")
 

@@ -191,7 +191,7 @@ def test_every_code_exercise_declares_its_libraries_and_helpers():
 def _solution_functions(path: Path) -> tuple[dict, list]:
     """The solution's setup cell and answer cells run as a notebook would (check cells
     become ``name = function``, as in ``course grade``), and its code entries."""
-    from course_utils.tooling import grading_checks
+    from course_utils.tooling.grading import grading_checks
 
     nb = nbformat.read(str(path), as_version=4)
     plan = grading_checks.make_plan(str(path))
@@ -253,7 +253,7 @@ def test_review_flags_read_every_cell_that_defines_the_function():
     import json
 
     from course_utils.reference import nb03
-    from course_utils.tooling import grading_checks as gc
+    from course_utils.tooling.grading import grading_checks as gc
 
     path = ROOT / "solutions" / "03_coding_bptt.ipynb"
     plan = gc.make_plan(str(path))

@@ -372,7 +372,7 @@ def test_notebook01_as_student_sees_it(open_notebook, screenshot_dir):
 def test_notebook02_model_answers_are_collapsed_until_clicked(open_notebook, screenshot_dir):
     """The self-study edition: each written answer is followed by a model answer that is
     rendered collapsed (with its maths) and opens on a click."""
-    from course_utils.tooling import editions
+    from course_utils.tooling.publish import editions
 
     name = "02_deriving_bptt.ipynb"
     stored = nbformat.read(str(STUDENT_DIR / name), as_version=4)

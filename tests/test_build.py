@@ -8,7 +8,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils.tooling import build, cli, editions
+from course_utils.tooling import cli
+from course_utils.tooling.publish import build, editions
 
 ROOT = Path(__file__).resolve().parents[1]
 

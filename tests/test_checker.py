@@ -340,7 +340,7 @@ def test_no_grading_or_checking_code_parses_the_printed_wording():
     import course_utils
 
     pkg = Path(course_utils.__file__).parent
-    files = [*(pkg / "tooling").glob("grading*.py"), pkg / "checks" / "integrity.py",
+    files = [*(pkg / "tooling" / "grading").glob("grading*.py"), pkg / "checks" / "integrity.py",
              pkg / "checks" / "registry.py", *(pkg / "checks").glob("ex*.py")]
     assert len(files) >= 14, files
     for f in files:

@@ -15,8 +15,8 @@ from report_class import FWD, NAME, STEP, make_results
 from course_utils.checks import discovery, ex03
 from course_utils.reference import nb03
 from course_utils.status import PASSED, WRONG
-from course_utils.tooling import grading_feedback, grading_html
-from course_utils.tooling.grading_reports import (
+from course_utils.tooling.grading import grading_feedback, grading_html
+from course_utils.tooling.grading.grading_reports import (
     ExerciseResult,
     SubmissionResult,
     reason_summary,
@@ -144,7 +144,8 @@ def test_a_sequence_failing_by_its_own_step_links_to_the_step():
 
 def test_grade_writes_feedback_and_names_its_sandbox_once(tmp_path, monkeypatch, results,
                                                           capsys):
-    from course_utils.tooling import cli, grading
+    from course_utils.tooling import cli
+    from course_utils.tooling.grading import grading
 
     monkeypatch.setattr(grading, "grade", lambda *a, **k: results)
     assert cli.main(["grade", str(tmp_path), "--out", str(tmp_path / "g")]) == 0

@@ -22,7 +22,9 @@ from pathlib import Path
 import pytest
 
 from course_utils.status import NOT_ATTEMPTED, PASSED, UNREADABLE, WRONG
-from course_utils.tooling import cli, copies, gradebook, grading, grading_reports, progress
+from course_utils.tooling import cli
+from course_utils.tooling.grading import gradebook, grading, grading_reports
+from course_utils.tooling.student import copies, progress
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = Path(__file__).resolve().parent / "lms_samples"
@@ -250,7 +252,7 @@ def test_the_copy_saved_last_with_work_counts(tmp_path):
 
 
 def test_the_rule_is_said_in_the_guide_and_by_update():
-    from course_utils.tooling import update
+    from course_utils.tooling.student import update
 
     guide = " ".join((ROOT / "INSTRUCTORS.md").read_text().split())
     assert copies.RULE in guide
@@ -337,7 +339,7 @@ def test_the_guide_quotes_the_class_of_60():
 def test_a_folder_given_alone_names_its_student(tmp_path):
     """``grade submitted/frank``: frank, also in nbgrader's layout (``frank/ps1/…`` with its
     timestamp.txt); ``grade submitted/``: the folders below it; loose files: their names."""
-    from course_utils.tooling import grading_select
+    from course_utils.tooling.grading import grading_select
 
     frank = tmp_path / "submitted" / "frank"
     _put(frank, NB01, ANSWERED[NB01])

@@ -27,9 +27,8 @@ from report_class import parse_report
 
 from course_utils.checks import ex01
 from course_utils.reference import nb01 as ref01
-from course_utils.tooling import (
-    build,
-    cli,
+from course_utils.tooling import cli
+from course_utils.tooling.grading import (
     grading,
     grading_checks,
     grading_notebook,
@@ -38,6 +37,7 @@ from course_utils.tooling import (
     sandbox,
     sandbox_view,
 )
+from course_utils.tooling.publish import build
 
 ROOT = Path(__file__).resolve().parents[1]
 CELL_TIMEOUT, TIMEOUT = 20, 90
@@ -440,7 +440,7 @@ def test_the_bwrap_view_is_an_allow_list(tmp_path):
     # A copy of course_utils installed into the Python installation is hidden.
     installed = Path(sys.prefix) / "lib" / "site-packages" / "course_utils"
     fake = Path(os.path.realpath(sys.prefix)) / "lib" / "site-packages" / "course_utils"
-    with mock.patch.object(sandbox_view, "__file__", str(fake / "tooling" / "sandbox_view.py")):
+    with mock.patch.object(sandbox_view, "__file__", str(fake / "tooling" / "grading" / "sandbox_view.py")):
         cmd = sandbox_view.bwrap_view(tmp_path)
     assert cmd[cmd.index(str(installed)) - 1] == "--tmpfs"
     assert "\n" not in sandbox_view.bwrap_warning()

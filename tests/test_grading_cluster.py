@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 from grading_students import load, make_class
 
-from course_utils.tooling import grading, grading_cluster
-from course_utils.tooling.grading_reports import ExerciseResult, SubmissionResult
-from course_utils.tooling.grading_select import GradingError
+from course_utils.tooling.grading import grading, grading_cluster
+from course_utils.tooling.grading.grading_reports import ExerciseResult, SubmissionResult
+from course_utils.tooling.grading.grading_select import GradingError
 
 pytestmark = pytest.mark.tooling
 SEED = 4242

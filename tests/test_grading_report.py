@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from report_class import FWD, NAME, STEP, make_results, parse_report
 
-from course_utils.tooling import grading_html, grading_summary
+from course_utils.tooling.grading import grading_html, grading_summary
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -127,7 +127,7 @@ def test_the_histogram_says_what_it_shows(results):
 
 
 def test_written_answers_and_an_empty_run():
-    from course_utils.tooling.grading_reports import ExerciseResult, SubmissionResult
+    from course_utils.tooling.grading.grading_reports import ExerciseResult, SubmissionResult
 
     r = SubmissionResult("s/02_deriving_bptt.ipynb", "s", "02_deriving_bptt.ipynb", [
         ExerciseResult("ex02_why", "Why", 1, "manual", 0, "written answer: grade by hand",
@@ -144,7 +144,8 @@ def test_written_answers_and_an_empty_run():
 
 def test_grade_writes_the_report_with_its_provenance(tmp_path, monkeypatch, results, capsys):
     """The command's wiring, with the grading itself replaced by the in-process class."""
-    from course_utils.tooling import cli, grading
+    from course_utils.tooling import cli
+    from course_utils.tooling.grading import grading
 
     monkeypatch.setattr(grading, "grade", lambda *a, **k: results)
     rc = cli.main(["grade", str(tmp_path), "--seed", "4242", "--jobs", "2",
@@ -174,7 +175,7 @@ def test_a_reason_with_a_cause_survives_copies_and_the_json_of_a_result():
     import pickle
 
     from course_utils.checks.behaviour import Reason
-    from course_utils.tooling.grading_reports import ExerciseResult, SubmissionResult
+    from course_utils.tooling.grading.grading_reports import ExerciseResult, SubmissionResult
 
     why = Reason("the grader's recorder was switched off inside `f`", "tampering")
     for again in (copy.deepcopy(why), pickle.loads(pickle.dumps(why))):

@@ -1,6 +1,6 @@
 """Handouts that hold no answers (``course build --assignment DIR [--only SELECTORS]``):
 a cell whose source or stored output shows a graded answer is left out, found by the
-answers' code (:mod:`course_utils.tooling.handout`), not by a list; ``--only`` writes a
+answers' code (:mod:`course_utils.tooling.publish.handout`), not by a list; ``--only`` writes a
 handout of only the assigned exercises, the others keeping the course's answer."""
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ import pytest
 
 from course_utils.maths import rnn
 from course_utils.reference import nb03
-from course_utils.tooling import build, cli, handout
-from course_utils.tooling.editions import NotebookError
+from course_utils.tooling import cli
+from course_utils.tooling.publish import build, handout
+from course_utils.tooling.publish.editions import NotebookError
 
 ROOT = Path(__file__).resolve().parents[1]
 NB03 = ROOT / "solutions" / "03_coding_bptt.ipynb"

@@ -7,7 +7,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from course_utils.tooling import build, headless
+from course_utils.tooling import headless
+from course_utils.tooling.publish import build
 
 # An Output widget that catches printed lines: what an ipywidgets.interactive explorer does
 # with its figure.

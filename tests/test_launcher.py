@@ -148,7 +148,7 @@ def test_student_commands_need_only_the_standard_library():
             f"spec = importlib.util.spec_from_file_location('course_cli', {str(ROOT / 'src/course_utils/tooling/cli.py')!r})\n"
             "m = importlib.util.module_from_spec(spec); sys.modules['course_cli'] = m\n"
             "spec.loader.exec_module(m)\n"
-            "m._sibling('update'); m._sibling('progress')\n"
+            "m._sibling('student.update'); m._sibling('student.progress')\n"
             "print(m.help_text().splitlines()[0])\n"
             "bad = [k for k in sys.modules if k.split('.')[0] in ('numpy', 'torch', 'nbformat')]\n"
             "print('third-party:', bad)\n")

@@ -7,7 +7,7 @@
 * nbgrader's ``Validator`` (the class: ``nbgrader validate`` always exits 0) passes every
   solution notebook executed in grading mode, and fails the unanswered release version;
 * the whole route of the instructors' guide, through ``nbgrader autograde``, with
-  ``course_utils.tooling.nbgrader_hidden`` in its configuration: an unmodified submission
+  ``course_utils.tooling.publish.nbgrader_hidden`` in its configuration: an unmodified submission
   gets no "checksum has changed" warning, an edited check cell gets one.
 """
 
@@ -21,7 +21,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils.tooling import build
+from course_utils.tooling.publish import build
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = build.solution_paths(ROOT)
@@ -76,7 +76,7 @@ def test_nbgrader_hidden_replaces_only_overwrite_cells():
     from nbgrader.preprocessors import OverwriteCells
     from traitlets.config import Config
 
-    from course_utils.tooling import nbgrader_hidden
+    from course_utils.tooling.publish import nbgrader_hidden
 
     c = Config()
     nbgrader_hidden.configure(c)
@@ -146,7 +146,7 @@ NBGRADER_CONFIG = """c = get_config()
 c.CourseDirectory.course_id = "bptt"
 c.Exchange.root = {exchange!r}
 c.Execute.timeout = 60
-from course_utils.tooling.nbgrader_hidden import configure
+from course_utils.tooling.publish.nbgrader_hidden import configure
 configure(c)  # no false "checksum has changed" for the hidden tests nbgrader puts back
 """
 CHECKSUM_WARNING = "Attribute 'checksum' for cell "

@@ -18,7 +18,7 @@ MAX_POSITIONAL, MAX_TOTAL = 5, 10
 PENDING = {
     # 3 positional, 11 in all: every parameter is a field of the grading Job; it should take
     # the Job itself once the Job's hand-off (issue 30 item 1) has settled.
-    "tooling/grading_notebook.py grade_notebook",
+    "tooling/grading/grading_notebook.py grade_notebook",
 }
 
 

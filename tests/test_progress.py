@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from course_utils.tooling import progress
+from course_utils.tooling.student import progress
 
 ROOT = Path(__file__).resolve().parents[1]
 NB01 = "01_unrolling_an_rnn.ipynb"

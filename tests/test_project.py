@@ -335,6 +335,37 @@ def _cycle(edges) -> list[str]:
     return []
 
 
+# The rooms of the tooling floor, lowest first: the rules every room shares (top-level
+# modules of tooling/), the student commands (standard library only), what an instructor
+# publishes (build, editions, site), grading with its sandbox, and the command line. A
+# tooling module imports from its own room and the rooms below it, never from one above.
+TOOLING_ROOMS = ("shared", "student", "publish", "grading", "cli")
+TOOLING_SHARED = {"course_files", "exercise_cells", "headless"}
+
+
+def _room_of(module: str) -> str:
+    """'course_utils.tooling.grading.sandbox' -> 'grading'; a top-level tooling module ->
+    'cli' or 'shared'."""
+    parts = module.split(".")
+    if len(parts) > 3 or parts[2] in TOOLING_ROOMS:
+        return parts[2]
+    return "shared"
+
+
+def test_the_tooling_folders_are_its_rooms_and_imports_respect_them():
+    tooling = _PKG / "tooling"
+    assert {p.name for p in tooling.iterdir() if (p / "__init__.py").is_file()} == set(
+        TOOLING_ROOMS) - {"shared", "cli"}
+    top = {p.stem for p in tooling.glob("*.py")} - {"__init__"}
+    assert top <= TOOLING_SHARED | {"cli"}, (
+        f"a module at the top of tooling/ that is not shared: {sorted(top - TOOLING_SHARED)}")
+    rank = {room: i for i, room in enumerate(TOOLING_ROOMS)}
+    problems = [f"{a} ({_room_of(a)}) imports {b} ({_room_of(b)})" for a, b in _edges()
+                if a.startswith("course_utils.tooling.") and b.startswith("course_utils.tooling.")
+                and rank[_room_of(b)] > rank[_room_of(a)]]
+    assert not problems, "\n".join(problems)
+
+
 def test_the_cycle_finder_finds_a_planted_cycle():
     assert _cycle([("a", "b"), ("b", "c"), ("c", "a"), ("c", "d")]) == ["a", "b", "c", "a"]
     assert _cycle([("a", "b"), ("a", "c"), ("b", "c")]) == []

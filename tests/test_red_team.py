@@ -16,7 +16,7 @@ import nbformat
 import pytest
 from grading_students import FWD, NAME, STEP, TORCH_RNN, _cell, load
 
-from course_utils.tooling import grading, sandbox_view
+from course_utils.tooling.grading import grading, sandbox_view
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 4242

@@ -16,7 +16,8 @@ import pytest
 
 from course_utils.checks import checker, discovery, registry
 from course_utils.checks.checker import Mistake
-from course_utils.tooling import build, exercise_cells
+from course_utils.tooling import exercise_cells
+from course_utils.tooling.publish import build
 
 ROOT = Path(__file__).resolve().parents[1]
 

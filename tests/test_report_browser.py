@@ -34,7 +34,7 @@ from browser_helpers import (
 )
 from report_class import make_results, parse_report
 
-from course_utils.tooling import grading_html
+from course_utils.tooling.grading import grading_html
 
 pytestmark = [pytest.mark.browser]
 

@@ -1,5 +1,5 @@
 """The allow-list sandbox wherever the course lives (issue 29 item 3): bubblewrap's view
-(:func:`course_utils.tooling.sandbox_view.bwrap_view`) gives the code a fresh ``/tmp``, so
+(:func:`course_utils.tooling.grading.sandbox_view.bwrap_view`) gives the code a fresh ``/tmp``, so
 a course (and its ``.venv-dev``) checked out under ``/tmp``, or on a path with spaces,
 must still be bound into it. The clone is this working tree seen at another path: a bind
 mount inside a user and mount namespace of the test's own (util-linux ``unshare``), so its
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from grading_students import NAME
 
-from course_utils.tooling import sandbox_view
+from course_utils.tooling.grading import sandbox_view
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV = ROOT / ".venv-dev"
@@ -44,7 +44,7 @@ def test_a_clone_under_tmp_on_a_path_with_spaces_grades_in_bubblewrap(tmp_path):
     sub = tmp_path / "submitted" / "ann"
     sub.mkdir(parents=True)
     shutil.copyfile(ROOT / "notebooks" / NAME, sub / NAME)  # nothing answered: quick
-    probe = ("import sys\nfrom course_utils.tooling import sandbox_view as v\n"
+    probe = ("import sys\nfrom course_utils.tooling.grading import sandbox_view as v\n"
              "print(sys.prefix)\nprint(v.view())\nprint(v.bwrap_problem())\n")
     r = _in_clone_at(clone, '.venv-dev/bin/python -c "$1" && '
                      '.venv-dev/bin/python -m course_utils grade "$2" --only 01 --heldout 0 '

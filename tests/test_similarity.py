@@ -17,10 +17,10 @@ import pytest
 from similarity_disguise import KINDS, disguise
 
 from course_utils import provenance
-from course_utils.tooling import grading_html, grading_reports
-from course_utils.tooling import grading_similarity as gs
 from course_utils.tooling.exercise_cells import grade_id
-from course_utils.tooling.grading_reports import ExerciseResult, SubmissionResult
+from course_utils.tooling.grading import grading_html, grading_reports
+from course_utils.tooling.grading import grading_similarity as gs
+from course_utils.tooling.grading.grading_reports import ExerciseResult, SubmissionResult
 
 ROOT = Path(__file__).resolve().parents[1]
 HONEST = ROOT / "tests" / "data" / "honest"

@@ -1,4 +1,4 @@
-"""The course website's builder (course_utils.tooling.site and course_utils.tooling.site_pages), piece by piece,
+"""The course website's builder (course_utils.tooling.publish.site and course_utils.tooling.publish.site_pages), piece by piece,
 without Sphinx.
 
 The whole build, opened in Chromium, is tested in tests/test_site_browser.py.
@@ -15,7 +15,8 @@ import nbformat
 import pytest
 import yaml
 
-from course_utils.tooling import build, cli, site, site_pages
+from course_utils.tooling import cli
+from course_utils.tooling.publish import build, site, site_pages
 
 ROOT = Path(__file__).resolve().parents[1]
 v4 = nbformat.v4

@@ -1,6 +1,6 @@
 """The course website as a reader meets it: built, served on 127.0.0.1, opened in Chromium.
 
-The site is built once (``course_utils.tooling.site.build_site``, as ``python3 course.py site``
+The site is built once (``course_utils.tooling.publish.site.build_site``, as ``python3 course.py site``
 does) into a temporary folder and served by a static server on 127.0.0.1; Debian's
 Chromium, driven by Playwright, then checks that
 
@@ -124,7 +124,7 @@ JS_TOGGLE = """(sel) => {
 
 
 def _solution_notebooks():
-    from course_utils.tooling import build
+    from course_utils.tooling.publish import build
 
     return build.solution_paths(ROOT)
 
@@ -143,7 +143,7 @@ def chromium():
 
 @pytest.fixture(scope="module")
 def built_site(chromium, tmp_path_factory):
-    from course_utils.tooling import site
+    from course_utils.tooling.publish import site
 
     out = tmp_path_factory.mktemp("site-build") / "site"
     t0 = time.perf_counter()
@@ -243,7 +243,7 @@ def visited(context, server):
 # Tests
 # ---------------------------------------------------------------------------------------
 def test_every_notebook_page_renders_with_its_figures(visited, screenshot_dir, context, server):
-    from course_utils.tooling import build, site_pages
+    from course_utils.tooling.publish import build, site_pages
 
     for path in _solution_notebooks():
         data = visited["pages"][f"notebooks/{path.stem}.html"]

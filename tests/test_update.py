@@ -22,7 +22,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils.tooling import build, editions, update, update_plan
+from course_utils.tooling.publish import build, editions
+from course_utils.tooling.student import update, update_plan
 
 
 def _notebook_status(path: Path) -> str:
@@ -105,8 +106,10 @@ def course(tmp_path):
     nb2.cells[0].source = "# 02 · A second notebook"
     write(author, NB02, generated(nb2))
     write(author, "src/course_utils/maths/rnn.py", "def f():\n    return 1\n")
-    for name in ("update.py", "update_plan.py", "update_io.py", "update_undo.py", "cli.py",
-                 "progress.py", "exercise_cells.py", "course_files.py", "copies.py"):
+    for name in ("student/update.py", "student/update_plan.py", "student/update_io.py",
+                 "student/update_undo.py", "student/__init__.py", "cli.py",
+                 "student/progress.py", "exercise_cells.py", "course_files.py",
+                 "student/copies.py"):
         write(author, f"src/course_utils/tooling/{name}",
               (ROOT / "src/course_utils/tooling" / name).read_text())
     write(author, "src/course_utils/status.py", (ROOT / "src/course_utils/status.py").read_text())
@@ -569,7 +572,7 @@ spec = importlib.util.spec_from_file_location("course_cli", root / "src/course_u
 cli = importlib.util.module_from_spec(spec)
 sys.modules[spec.name] = cli
 spec.loader.exec_module(cli)
-mod = cli._sibling("update")  # as course.py loads it
+mod = cli._sibling("student.update")  # as course.py loads it
 real = mod.update
 
 def pause(i, action):
@@ -754,7 +757,7 @@ def test_what_the_readme_warns_against_does_break_or_hide_work(course):
 def test_the_report_never_says_a_replaced_notebook_was_not_changed():
     """Issue 31: "it was replaced" then "Your notebooks were not changed" contradicted
     each other when one notebook was run only and another edited."""
-    from course_utils.tooling import update
+    from course_utils.tooling.student import update
 
     rep = update.UpdateReport("a" * 40, "b" * 40, kept=[("notebooks/03.ipynb",
                                                          "notebooks/03.updated.ipynb")],

@@ -79,7 +79,7 @@ def run_steps(step_fn, cell, V, H, B, T, n_chunks, clip, seed):
 
 
 # ``course grade`` runs this in its sandbox around the student's function (the model and
-# optimizer cannot travel between processes); see course_utils.tooling.grading_checks.
+# optimizer cannot travel between processes); see course_utils.tooling.grading.grading_checks.
 SANDBOX_HARNESS = "run_steps"
 
 

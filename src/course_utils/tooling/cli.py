@@ -132,7 +132,8 @@ def _sibling(name: str):
 
 
 def _cmd_build(args) -> int:
-    from . import build, grading_select
+    from .grading import grading_select
+    from .publish import build
 
     if args.only and not args.assignment:
         print("error: --only writes a handout: give --assignment DIR too", file=sys.stderr)
@@ -166,14 +167,16 @@ def _build_only(only: str) -> set[str] | None:
     """The exercise ids ``build --only`` selects (None: every exercise)."""
     if not only:
         return None
-    from . import build, grading_select
+    from .grading import grading_select
+    from .publish import build
 
     cat = grading_select.select(build.catalogue(), grading_select.selectors(None, only))
     return {e["id"] for entries in cat.values() for e in entries}
 
 
 def _cmd_exercises(args) -> int:
-    from . import build, grading_select
+    from .grading import grading_select
+    from .publish import build
 
     try:
         cat = build.catalogue()
@@ -239,7 +242,7 @@ def write_readme_table(readme: Path, table: str) -> bool:
 
 def _cmd_site(args) -> int:
     try:
-        from . import site
+        from .publish import site
 
         site.build_site(args.out, with_solutions=not args.without_solutions)
     except ImportError as exc:
@@ -253,21 +256,21 @@ def _cmd_site(args) -> int:
 
 
 def _cmd_grade(args) -> int:
-    from . import grading
+    from .grading import grading
 
     return grading.run_cli(args)
 
 
 def _cmd_progress(args) -> int:
-    return _sibling("progress").run(args.folder, verify_=args.verify, root=args.root)
+    return _sibling("student.progress").run(args.folder, verify_=args.verify, root=args.root)
 
 
 def _cmd_update(args) -> int:
-    return _sibling("update").run(args.root, force=args.force)
+    return _sibling("student.update").run(args.root, force=args.force)
 
 
 def _cmd_fresh(args) -> int:
-    return _sibling("update").run(args.root, fresh_names=args.names)
+    return _sibling("student.update").run(args.root, fresh_names=args.names)
 
 
 def _cmd_lab(args) -> int:
@@ -317,7 +320,7 @@ def _add_grade(g):
                      "Assignment file: one selector (exercise id, glob like ex03_*, or "
                      "notebook number like 03) per line, optionally followed by the points; "
                      "# starts a comment.")
-    from .grading import add_arguments
+    from .grading.grading import add_arguments
 
     add_arguments(g)
 

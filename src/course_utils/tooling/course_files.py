@@ -6,7 +6,7 @@
   (``NN_name.updated.ipynb``, ``.fresh``, ``.bak``, ``.mine``: :data:`SIDE_TAGS`, with a
   number when the plain name is taken: ``NN_name.fresh2.ipynb``): not a course notebook's
   name, so the build leaves it alone; which copy of a notebook ``progress`` and the grader
-  read is :mod:`course_utils.tooling.copies`' rule;
+  read is :mod:`course_utils.tooling.student.copies`' rule;
 * a written answer that still holds nbgrader's placeholder (:data:`BLANK_ANSWER`) is blank.
 
 Standard library only and no imports from the course: ``course progress`` and ``course

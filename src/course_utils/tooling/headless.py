@@ -19,7 +19,7 @@ nothing is ever sent on the shell channel while a reply is awaited.
 The lessons' explorers (:func:`course_utils.plots.explorer`) do not capture into their Output
 widget at all (they set its outputs), so even nbclient's own stand-in, which nbconvert,
 papermill and nbgrader use, has nothing to echo for them; nbgrader's autograde runs with
-this stand-in anyway (:class:`course_utils.tooling.nbgrader_hidden.ExecuteWithoutEcho`).
+this stand-in anyway (:class:`course_utils.tooling.publish.nbgrader_hidden.ExecuteWithoutEcho`).
 
 ``benchmarks/headless_explorers.py`` executes the notebooks with explorers many times with
 this client, with nbclient's own, and through ``jupyter nbconvert --execute`` and

@@ -6,7 +6,7 @@ whatever they submitted: per notebook of the assignment one of
 ====================  ===============================================================
 ``graded``            one copy of the notebook, graded
 ``several candidates`` several copies: the one that counts was graded
-                      (:mod:`course_utils.tooling.copies`), the others are listed
+                      (:mod:`course_utils.tooling.student.copies`), the others are listed
 ``unreadable``        the copy that counts does not open as a notebook: 0 points
 ``missing``           no copy of it (a zip or other files are listed)
 ====================  ===============================================================
@@ -41,7 +41,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..status import UNREADABLE
+from ...status import UNREADABLE
 
 GRADED, SEVERAL, UNREADABLE_NB, MISSING = "graded", "several candidates", "unreadable", "missing"
 NOTEBOOK_STATUSES = (GRADED, SEVERAL, UNREADABLE_NB, MISSING)
@@ -172,8 +172,8 @@ def one_students(folder: Path) -> bool:
     """A folder given on the command line that is one student's: it holds no folder but
     nbgrader's assignment folders (each with its ``timestamp.txt``), and its notebooks'
     names carry no student's name (``03_coding_bptt.ipynb``, not ``alice_03_….ipynb``)."""
-    from .copies import base_stem
-    from .course_files import is_notebook
+    from ..course_files import is_notebook
+    from ..student.copies import base_stem
 
     folder = Path(folder)
     if not folder.is_dir():

@@ -1,7 +1,7 @@
 """Grade submitted student notebooks: ``python -m course_utils grade SUBMISSIONS…``.
 
 The verdict never comes from anything the student's code can write. For each submission
-(see :mod:`course_utils.tooling.grading_checks`):
+(see :mod:`course_utils.tooling.grading.grading_checks`):
 
 1. the student's answer cells (and cells they added) run in a sandbox process after the
    solution's own setup cell; check cells, edited or deleted, are taken from
@@ -29,7 +29,7 @@ Points come from ``solutions/``, never from the submission. Each submission is g
 its own worker process (and its code in its own sandbox: scratch directory, stripped
 environment, memory / process / file-size limits, process group killed at the end; where
 Linux user namespaces allow it, also a PID namespace of its own and a read-only view of
-the disk but for its scratch folder, see :mod:`course_utils.tooling.sandbox`). The job goes
+the disk but for its scratch folder, see :mod:`course_utils.tooling.grading.sandbox`). The job goes
 to the worker over a pipe and its result comes back over one, checked against the job:
 nothing a sandbox can reach holds another submission's job, points, seeds or result. Any
 failure of a worker (killed, crashed, unreadable result) gives a row with the reason, and
@@ -51,7 +51,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from ..status import CAUSES, CRASH, OTHER, PASSED, STATUSES, UNREADABLE, WRONG
+from ...status import CAUSES, CRASH, OTHER, PASSED, STATUSES, UNREADABLE, WRONG
 from . import grading_checks as gc
 from . import grading_select
 from .grading_notebook import (
@@ -138,7 +138,7 @@ def _grade_isolated(job: Job, timeout: float) -> SubmissionResult:
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="course-grade-") as tmp:  # an empty cwd
         os.chmod(tmp, 0o700)
-        cmd = [sys.executable, "-m", "course_utils.tooling.grading", "--worker"]
+        cmd = [sys.executable, "-m", "course_utils.tooling.grading.grading", "--worker"]
         kw = {"start_new_session": True} if os.name == "posix" else {}
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 stdin=subprocess.PIPE, cwd=tmp, **kw)
@@ -199,11 +199,11 @@ def grade(paths: list[Path], *, root: Path = ROOT, selectors: dict | None = None
     ``seeds``: the held-out seeds (default: ``heldout`` drawn at random for this run; the
     reports record them, so a run can be repeated with ``--seed``). ``cluster``: a Dask
     scheduler's address (or ``local:N``) to grade on instead of ``jobs`` local workers
-    (:mod:`course_utils.tooling.grading_cluster`)."""
+    (:mod:`course_utils.tooling.grading.grading_cluster`)."""
     catalogue = select(load_catalogue(root), selectors)
     if not catalogue:
         raise GradingError(f"no exercises: is {root / 'solutions'} there?")
-    from . import build
+    from ..publish import build
 
     names = [p.name for p in build.solution_paths(root)]
     found = discover(paths)
@@ -248,7 +248,8 @@ def _make_jobs(found, catalogue, names, common) -> tuple[list, dict, dict]:
     its result), a result row for each file that is not one (unreadable, not a course
     notebook), and the fields the grader sets on each job's result (other copies,
     submission time)."""
-    from . import copies, gradebook
+    from ..student import copies
+    from . import gradebook
 
     root = Path(common["root"])
     jobs_list, results, extra = [], {}, {}
@@ -447,7 +448,8 @@ def sandbox_line() -> str:
     return {"bwrap": "bubblewrap: an allow-list view of the disk",
             "namespaces": "Linux namespaces: the disk read-only, the course hidden; "
             + sandbox_view.bwrap_warning().removeprefix("warning: "),
-            "none": "a process with limits only: " + sandbox_view.bwrap_warning().removeprefix("warning: "),
+            "none": "a process with limits only: "
+            + sandbox_view.bwrap_warning().removeprefix("warning: "),
             }[sandbox_view.view()]
 
 
@@ -503,7 +505,7 @@ def _gradebook(args, results: list[SubmissionResult], roster, deadline: str
 
 
 def _similarity(args, results):
-    """Similar answers (:mod:`course_utils.tooling.grading_similarity`): review flags added
+    """Similar answers (:mod:`course_utils.tooling.grading.grading_similarity`): review flags added
     to ``results``, never points; a failure of the comparison is reported, not raised."""
     from . import grading_similarity
 
@@ -517,11 +519,11 @@ def _similarity(args, results):
 
 
 def _child_main(argv: list[str]) -> int:
-    """Worker entry point: ``python -m course_utils.tooling.grading --worker``, the job
+    """Worker entry point: ``python -m course_utils.tooling.grading.grading --worker``, the job
     as JSON on standard input, the result as JSON on standard output (anything else the
     worker prints goes to standard error)."""
     if argv != ["--worker"]:
-        print("usage: python -m course_utils.tooling.grading --worker < JOB", file=sys.stderr)
+        print("usage: python -m course_utils.tooling.grading.grading --worker < JOB", file=sys.stderr)
         return 2
     job = Job.from_dict(json.loads(sys.stdin.read()))
     result_fd = os.dup(1)

@@ -1,6 +1,6 @@
 """What ``course.py update`` will do, decided by pure functions (no git, no disk writes).
 
-Standard library only, like :mod:`course_utils.tooling.update`, which loads this file by path.
+Standard library only, like :mod:`course_utils.tooling.student.update`, which loads this file by path.
 
 :func:`make_plan` turns what git reports (the paths the course changed, the student's
 bytes at those paths, the course's new bytes) into a :class:`Plan`: an ordered list of
@@ -24,7 +24,7 @@ def _text(src) -> str:
 
 
 def sources_hash(nb: dict) -> str:
-    """The same SHA-256 as :func:`course_utils.tooling.editions.sources_hash`, from raw notebook JSON."""
+    """The same SHA-256 as :func:`course_utils.tooling.publish.editions.sources_hash`, from raw notebook JSON."""
     h = hashlib.sha256()
     for cell in nb.get("cells", []):
         h.update(cell.get("cell_type", "").encode() + b"\0" + _text(cell.get("source")).encode()

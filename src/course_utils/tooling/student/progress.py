@@ -30,10 +30,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..status import ICONS, NOT_ATTEMPTED, PASSED, VERDICT_KEY, WRONG
+from ...status import ICONS, NOT_ATTEMPTED, PASSED, VERDICT_KEY, WRONG
+from ..course_files import is_blank_answer
+from ..exercise_cells import CHECK, SOLUTION, WRITTEN_ANSWER, grade_id, role, source
 from . import copies
-from .course_files import is_blank_answer
-from .exercise_cells import CHECK, SOLUTION, WRITTEN_ANSWER, grade_id, role, source
 
 # A row's status is the course's (course_utils.status), or one of two only a saved
 # notebook can tell: a solution edited since its check last ran, a written answer.
@@ -163,7 +163,7 @@ def read_notebook(path: Path) -> list[Row]:
 
 def counted(folder: Path) -> tuple[list[Path], list[str]]:
     """The copy of each course notebook in ``folder`` that a grader reads
-    (:mod:`course_utils.tooling.copies`: the copy saved last that holds your work) and the
+    (:mod:`course_utils.tooling.student.copies`: the copy saved last that holds your work) and the
     folder's other notebooks, and a line for each notebook with several copies saying
     which one counts."""
     chosen, notes, seen = [], [], set()

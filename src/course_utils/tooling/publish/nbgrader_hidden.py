@@ -15,7 +15,7 @@ removed (what the release showed): a student who edits a check cell is still rep
 and every cell is still put back as nbgrader does. :func:`configure` installs it; in
 ``nbgrader_config.py``::
 
-    from course_utils.tooling.nbgrader_hidden import configure
+    from course_utils.tooling.publish.nbgrader_hidden import configure
     configure(c)
 
 :class:`ExecuteWithoutEcho`, which :func:`configure` installs too, executes with the
@@ -31,7 +31,7 @@ from nbgrader import utils
 from nbgrader.api import MissingEntry
 from nbgrader.preprocessors import ClearHiddenTests, Execute, OverwriteCells
 
-from .exercise_cells import grade_id
+from ..exercise_cells import grade_id
 
 
 def released_source(cell) -> str:
@@ -74,7 +74,7 @@ class ExecuteWithoutEcho(Execute):
     kernel's shell channel while a cell's reply is awaited (the explorer hang)."""
 
     def on_comm_open_jupyter_widget(self, msg):
-        from .headless import WIDGET_REGISTRY
+        from ..headless import WIDGET_REGISTRY
 
         self.widget_registry = {k: dict(v) for k, v in WIDGET_REGISTRY.items()}
         return super().on_comm_open_jupyter_widget(msg)

@@ -33,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..status import CRASH, OTHER
+from ...status import CRASH, OTHER
 from .grading_reports import first_line
 from .grading_select import ROOT, GradingError
 
@@ -68,7 +68,7 @@ def parse_local(address: str) -> int | None:
 
 @dataclass(frozen=True)
 class Grader:
-    """What the cluster route uses of :mod:`course_utils.tooling.grading` (handed over by
+    """What the cluster route uses of :mod:`course_utils.tooling.grading.grading` (handed over by
     it, so that this module never imports it back): its ``Job`` class, ``course_digest``,
     ``_grade_isolated``, ``_validated`` and ``_failed``. Sent with each task (by reference:
     the worker imports them from its own checkout)."""

@@ -1,6 +1,6 @@
 """Grading one submission (``course grade``): its written answers and its code.
 
-:func:`grade_notebook` runs in a worker process of :mod:`course_utils.tooling.grading`. It
+:func:`grade_notebook` runs in a worker process of :mod:`course_utils.tooling.grading.grading`. It
 runs these stages in order, each a function of the submission's :class:`Grading`; an
 exercise a stage has scored is left alone by the later ones (so a problem found early,
 such as tampering, stands):
@@ -9,13 +9,13 @@ such as tampering, stands):
 stage                what it does
 ===================  ====================================================================
 ``read_cells``       reads the notebook's cells; an unreadable file stops here, all 0
-``plan_cells``       the cells to run (:func:`~course_utils.tooling.grading_checks.sandbox_cells`):
+``plan_cells``       the cells to run (:func:`~course_utils.tooling.grading.grading_checks.sandbox_cells`):
                      the solution's setup, the student's answers and added cells
 ``load_sandbox``     runs them in a sandbox (:class:`LoadedSandbox`), again without the cell that
                      stopped the rest (partial credit)
 ``refuse_tampering`` a change to the checking code: every code exercise 0
 ``check_code``       each check, in this process, on the sandboxed functions
-                     (:func:`~course_utils.tooling.grading_checks.score_check`)
+                     (:func:`~course_utils.tooling.grading.grading_checks.score_check`)
 ``close_sandbox``    ends the sandbox
 ``read_written``     each written answer: blank, or to grade by hand
 ``collect``          the results in the job's order (an exercise no stage scored: 0), and
@@ -30,11 +30,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..provenance import ROOT
-from ..status import MANUAL, NOT_ATTEMPTED, PASSED, WRONG
+from ...provenance import ROOT
+from ...status import MANUAL, NOT_ATTEMPTED, PASSED, WRONG
+from ..course_files import is_blank_answer
+from ..exercise_cells import grade_id, source
 from . import grading_checks as gc
-from .course_files import is_blank_answer
-from .exercise_cells import grade_id, source
 from .grading_reports import (
     OTHER,
     TAMPERING,
@@ -206,7 +206,7 @@ class LoadedSandbox:
         from .sandbox_view import without_references
 
         self.plan, self.run, self.deadline, self.cell_timeout = plan, run, deadline, cell_timeout
-        sources, self.packages = course_sources(CHILD.parents[1])
+        sources, self.packages = course_sources(CHILD.parents[2])
         self.sources = without_references(sources, plan.forbidden)
         self.hide, self.sandbox, self.load = tuple(hide), None, {}
         self.stopped: tuple[int, str] | None = None  # (cell, why): the cell that stopped the rest

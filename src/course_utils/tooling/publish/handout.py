@@ -34,8 +34,8 @@ import pkgutil
 import re
 import textwrap
 
+from ..exercise_cells import SOLUTION, WRITTEN_ANSWER, grade_id, role
 from .editions import NotebookError
-from .exercise_cells import SOLUTION, WRITTEN_ANSWER, grade_id, role
 
 SHORT_SHARE = 0.8   # a run over 80% of a short answer's tokens reveals it
 LONG_RUN = 40       # ... or 40 tokens of a longer one (about three lines of code)
@@ -107,7 +107,7 @@ def _functions_answering(exercise_id: str) -> tuple:
     """``(name, body)`` of the course functions that answer a code exercise: its
     reference (and truth), and any function with the reference's parameters that passes
     the exercise's check."""
-    from ..checks import discovery
+    from ...checks import discovery
 
     entry = discovery.find(exercise_id)
     out = {}
@@ -130,7 +130,7 @@ def _functions_answering(exercise_id: str) -> tuple:
 def answer_code(solution_nb, exercise_ids) -> dict[str, list[tuple[str, list[str]]]]:
     """``{exercise id: [(where the code is, its tokens)]}`` for the code exercises among
     ``exercise_ids`` (see the module docstring)."""
-    from ..checks import discovery
+    from ...checks import discovery
 
     keys = {}
     for cell in solution_nb.cells:
@@ -248,7 +248,7 @@ def only_assigned(nb, assigned: set[str]):
 
 def exercise_ids(path) -> list[str]:
     """The ids of the exercises of the solution notebook at ``path`` (from the registry)."""
-    from ..checks import discovery
+    from ...checks import discovery
 
     number = int(path.name[:2])
     return [e.id for e in discovery.exercises() if e.notebook == number]

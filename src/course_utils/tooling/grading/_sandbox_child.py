@@ -1,6 +1,6 @@
 """The grading sandbox: a separate process that runs a submission's own code.
 
-Run as a script (``python -I _sandbox_child.py RFD WFD``) by :mod:`course_utils.tooling.sandbox`;
+Run as a script (``python -I _sandbox_child.py RFD WFD``) by :mod:`course_utils.tooling.grading.sandbox`;
 it imports nothing from ``course_utils`` from disk. The grader sends it, over a pipe:
 
 * ``load``: the course modules' *sources*, the names in them that are references for the

@@ -9,8 +9,8 @@ nothing is executed (MyST-NB renders the *stored* outputs and figures). The piec
 * :func:`stage` writes a Sphinx source folder: ``index.md`` (the README's course map),
   ``glossary.md`` (GLOSSARY.md), ``instructors.md`` (INSTRUCTORS.md, the instructors'
   guide), ``exercises.md`` (the exercise catalogue of
-  :func:`course_utils.tooling.build.catalogue`), ``notebooks/NN_name.ipynb`` (the solution
-  notebooks as their pages show them, made by :mod:`course_utils.tooling.site_pages`), the
+  :func:`course_utils.tooling.publish.build.catalogue`), ``notebooks/NN_name.ipynb`` (the solution
+  notebooks as their pages show them, made by :mod:`course_utils.tooling.publish.site_pages`), the
   student notebooks for download (``student/NN_name.ipynb``), MathJax 2 from the
   ``jupyter-server-mathjax`` package (so equations render with no network) and ``conf.py``.
 * :func:`build_site` runs Sphinx on the staged folder and then :func:`check_links` over
@@ -21,7 +21,7 @@ nothing is executed (MyST-NB renders the *stored* outputs and figures). The piec
   both carry an ``aria-label`` that differs from their visible text (WCAG 2.5.3, "label in
   name"; axe-core's ``label-content-name-mismatch``). Figures get their text alternatives
   from the notebooks' cell metadata (``mystnb.image.alt``, see
-  :func:`course_utils.tooling.site_pages.image_alt`).
+  :func:`course_utils.tooling.publish.site_pages.image_alt`).
 
 Sphinx, MyST-NB, sphinx-book-theme and jupyter-server-mathjax come with the instructor
 extra (``pip install -e .[dev]``).
@@ -53,7 +53,7 @@ from .site_pages import (
 MATHJAX_CONFIG = "TeX-AMS-MML_HTMLorMML-full"
 
 CONF_PY = '''\
-# Sphinx configuration written by course_utils.tooling.site (the source folder is temporary).
+# Sphinx configuration written by course_utils.tooling.publish.site (the source folder is temporary).
 project = "Backpropagation through time, hands on"
 author = "the BPTT course authors"
 copyright = "the BPTT course authors, MIT licence"
@@ -67,7 +67,7 @@ nb_execution_mode = "off"
 nb_ipywidgets_js = {{}}
 nb_merge_streams = True
 myst_enable_extensions = ["dollarmath", "amsmath"]
-# Links were rewritten to pages by course_utils.tooling.site; keep them as they are.
+# Links were rewritten to pages by course_utils.tooling.publish.site; keep them as they are.
 myst_all_links_external = True
 myst_update_mathjax = False
 suppress_warnings = ["mystnb.unknown_mime_type", "misc.highlighting_failure", "myst.header"]
@@ -108,7 +108,7 @@ html_theme_options = {{
 '''
 
 COURSE_CSS = """\
-/* course_utils.tooling.site */
+/* course_utils.tooling.publish.site */
 .course-links { font-size: 0.95em; margin-bottom: 1.2em; }
 .course-links a { font-weight: 600; }
 details.course-solution > summary { cursor: pointer; }

@@ -1,6 +1,6 @@
 """The grading sandbox's reaper: the parent of the child that runs a submission (POSIX).
 
-Run as a script by :mod:`course_utils.tooling.sandbox` (stdlib only, ``python -I``)::
+Run as a script by :mod:`course_utils.tooling.grading.sandbox` (stdlib only, ``python -I``)::
 
     python -I _sandbox_reaper.py STATUS_FILE MEMORY FILE_LIMIT PROCESS_LIMIT FDS -- CMD...
 

@@ -1,4 +1,4 @@
-"""The grader's side of the grading sandbox (see :mod:`course_utils.tooling._sandbox_child`).
+"""The grader's side of the grading sandbox (see :mod:`course_utils.tooling.grading._sandbox_child`).
 
 :class:`Sandbox` starts one child process per submission, in a scratch directory of its
 own, with a stripped environment, memory / process / file-size limits and its own process
@@ -6,7 +6,7 @@ group. Where bubblewrap runs (:func:`can_bwrap`) the code sees an allow-list vie
 disk (:func:`bwrap_view`: ``/usr``, the Python installation, its scratch folder); else,
 where Linux user namespaces allow it (:func:`can_hide`), namespaces of its own
 (``HIDE_PREFIX``): the disk read-only but the scratch folder, some folders hidden. Either
-way it sees no other process and cannot undo its mounts (:func:`view` says which). On POSIX its parent is a small reaper (:mod:`course_utils.tooling._sandbox_reaper`) that
+way it sees no other process and cannot undo its mounts (:func:`view` says which). On POSIX its parent is a small reaper (:mod:`course_utils.tooling.grading._sandbox_reaper`) that
 kills, at the end, every process the code started, even one that left the group. :meth:`Sandbox.load` runs the cells;
 :meth:`Sandbox.proxy` returns a local function that calls the student's function in the
 child on the arguments the check chooses and hands back plain values, so the checks in
@@ -52,7 +52,7 @@ class SandboxError(Exception):
 
 def course_sources(package_dir: Path | None = None) -> tuple[dict, list]:
     """``({module name: source}, [package names])`` of every course_utils module."""
-    base = Path(package_dir or Path(__file__).resolve().parents[1])  # course_utils/
+    base = Path(package_dir or Path(__file__).resolve().parents[2])  # course_utils/
     sources, packages = {}, []
     for p in sorted(base.rglob("*.py")):
         rel = p.relative_to(base).with_suffix("")

@@ -20,7 +20,7 @@ import io
 import subprocess
 from pathlib import Path
 
-from ..status import MANUAL, NOT_ATTEMPTED, PASSED, WRONG
+from ...status import MANUAL, NOT_ATTEMPTED, PASSED, WRONG
 from .grading_reports import SubmissionResult
 from .grading_summary import (
     NotebookSummary,
@@ -331,7 +331,7 @@ def _gradebook_section(book: dict) -> list[str]:
 def render(results: list[SubmissionResult], run: dict | None = None, *,
            book: dict | None = None, similarity=None) -> str:
     """The whole report as one HTML document (with the gradebook when ``book`` is given;
-    ``similarity``: a :class:`~course_utils.tooling.grading_similarity.Report`, shown per
+    ``similarity``: a :class:`~course_utils.tooling.grading.grading_similarity.Report`, shown per
     notebook)."""
     from . import grading_similarity
 

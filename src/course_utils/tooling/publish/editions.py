@@ -10,7 +10,7 @@ the file is byte-identical on every run:
 
 A generated notebook records a hash of its cell sources (:func:`sources_hash`), so
 :func:`student_status` can tell a student's edits from the generated file.
-:mod:`course_utils.tooling.build` writes the editions.
+:mod:`course_utils.tooling.publish.build` writes the editions.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import hashlib
 import re
 from pathlib import Path
 
-from .exercise_cells import WRITTEN_ANSWER, grade_id, role
+from ..exercise_cells import WRITTEN_ANSWER, grade_id, role
 
 
 class NotebookError(Exception):

@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .course_files import SIDE_TAGS, is_notebook
+from ..course_files import SIDE_TAGS, is_notebook
 from .update_plan import content_status
 
 RULE = ("the copy saved last that holds your work counts (a copy that does not open, or "

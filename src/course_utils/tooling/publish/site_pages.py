@@ -1,4 +1,4 @@
-"""The pages of the course website: what each page shows (see :mod:`course_utils.tooling.site`).
+"""The pages of the course website: what each page shows (see :mod:`course_utils.tooling.publish.site`).
 
 * :func:`prepare_notebook` turns a solution notebook into its page: every exercise
   solution behind a "Show a solution" toggle (or, ``with_solutions=False``, replaced by the
@@ -27,10 +27,10 @@ import re
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from ..provenance import ROOT
-from ..status import VERDICT_KEY
-from .course_files import is_notebook
-from .exercise_cells import nbgrader
+from ...provenance import ROOT
+from ...status import VERDICT_KEY
+from ..course_files import is_notebook
+from ..exercise_cells import nbgrader
 
 # The repository the README's badges point to (forks: replace it there and here).
 GITHUB_REPO = "bptt-course/bptt-course"

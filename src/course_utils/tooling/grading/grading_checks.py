@@ -8,7 +8,7 @@ therefore off limits (the references' modules and the checking code, minus what 
 answer key itself uses). The grader sends the plan to its worker as JSON (a worker is
 another process); the worker finds each entry in the registry by its id. Grading then
 
-1. starts a :class:`~course_utils.tooling.sandbox.Sandbox` and runs in it the solution's setup
+1. starts a :class:`~course_utils.tooling.grading.sandbox.Sandbox` and runs in it the solution's setup
    cell, the submission's answer cells and any cells the student added, in the
    submission's order (a check cell, deleted or not, becomes ``name = <the function>``);
 2. asks it what each checked name is: missing, a reference, a wrapper of one, a function;
@@ -30,10 +30,10 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..checks import discovery, registry
-from ..status import NOT_ATTEMPTED, OTHER, PASSED, REUSE, WRONG
+from ...checks import discovery, registry
+from ...status import NOT_ATTEMPTED, OTHER, PASSED, REUSE, WRONG
+from ..exercise_cells import SOLUTION, grade_id, role, source
 from . import sandbox
-from .exercise_cells import SOLUTION, grade_id, role, source
 from .grading_reports import ExerciseResult
 
 GUARDED = ("course_utils.checks.checker", "course_utils.maths.numerics", "course_utils.checks")
@@ -349,7 +349,7 @@ def behaviour_verdict(exercise: registry.Exercise, name: str,
     :mod:`course_utils.checks.behaviour`), judged by the exercise's registry entry: a
     course function outside its ``helpers`` earns 0, a library outside its
     ``libraries`` is flagged."""
-    from ..checks import behaviour
+    from ...checks import behaviour
 
     return behaviour.judge(events, function=name, libraries=exercise.libraries or (),
                            helpers=exercise.helper_names)

@@ -1,4 +1,4 @@
-"""What the grading sandbox's code sees of the machine (see :mod:`course_utils.tooling.sandbox`).
+"""What the grading sandbox's code sees of the machine (see :mod:`course_utils.tooling.grading.sandbox`).
 
 :func:`view` names it: ``"bwrap"``, bubblewrap's allow-list view of the disk
 (:func:`bwrap_view`); else ``"namespaces"``, Linux namespaces of its own (``HIDE_PREFIX``:
@@ -86,7 +86,7 @@ def bwrap_view(scratch: Path) -> list[str]:
         elif p.is_dir():
             cmd += ["--ro-bind", top, top]
     done = set()
-    package = Path(__file__).resolve().parents[1]  # course_utils/, installed or not
+    package = Path(__file__).resolve().parents[2]  # course_utils/, installed or not
     hide = []
     for where in (sys.base_prefix, sys.base_exec_prefix, sys.prefix, sys.exec_prefix):
         if where in done or Path(where) == Path("/usr") or Path("/usr") in Path(where).parents:

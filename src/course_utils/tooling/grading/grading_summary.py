@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from .. import status
-from ..status import MANUAL, STATUSES, WRONG
+from ... import status
+from ...status import MANUAL, STATUSES, WRONG
 from .grading_reports import SubmissionResult, first_line
 
 # What happened when no check gave a verdict: the labels of the grader's causes.
@@ -200,7 +200,7 @@ def blamed_steps(mistake: str | None) -> list[str]:
     eid, _, name = (mistake or "").partition("/")
     if not name.startswith(STEP_MISTAKES):
         return []
-    from ..checks import discovery
+    from ...checks import discovery
 
     entry = discovery.find(eid)
     uses = list(getattr(getattr(entry, "probes", None), "uses", ()) or ())

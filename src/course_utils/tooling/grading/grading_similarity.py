@@ -395,7 +395,7 @@ def settings(exercise_id: str) -> tuple[int, float, float]:
 # ---------------------------------------------------------------------------------------
 def code_cells(path: Path) -> list[tuple[int, str]]:
     """``[(cell index, source)]`` of a notebook's code cells ([] when unreadable)."""
-    from .exercise_cells import source
+    from ..exercise_cells import source
 
     try:
         nb = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -458,8 +458,8 @@ class Exercise:
 
 
 def exercises_of(root: Path, notebook: str, ids: set[str] | None = None) -> list[Exercise]:
-    from ..checks import discovery
-    from .exercise_cells import grade_id, source
+    from ...checks import discovery
+    from ..exercise_cells import grade_id, source
 
     number = int(notebook[:2])
     course = [e for e in discovery.exercises() if e.notebook == number and e.function
@@ -629,7 +629,7 @@ def find(results, paths, *, root: Path, compare_with=(), package_dir: Path | Non
                 display = str(path.relative_to(base)) if base is not None else path.name
                 earlier.setdefault(nb, []).append(
                     (student_of(path, base, nb), display, code_cells(path)))
-    package_dir = Path(package_dir) if package_dir else Path(__file__).resolve().parents[1]
+    package_dir = Path(package_dir) if package_dir else Path(__file__).resolve().parents[2]
     package = None
     report = Report()
     for nb in names:

@@ -19,8 +19,8 @@ import fnmatch
 import re
 from pathlib import Path
 
-from ..provenance import ROOT
-from .copies import base_stem
+from ...provenance import ROOT
+from ..student.copies import base_stem
 
 
 class GradingError(Exception):
@@ -30,7 +30,7 @@ class GradingError(Exception):
 def load_catalogue(root: Path = ROOT) -> dict[str, list[dict]]:
     """``{notebook file name: [entry]}`` for the notebooks in ``root/solutions``, from the
     exercise registry; each entry: id, title, points, kind, notebook."""
-    from . import exercise_cells
+    from .. import exercise_cells
 
     return exercise_cells.catalogue(root)
 
@@ -103,7 +103,7 @@ def discover(paths: list[Path]) -> list[tuple[Path, Path | None]]:
 
     Folders are searched recursively, skipping ``.ipynb_checkpoints``. Side files and
     duplicates are found too: which copy of a student's notebook counts is decided later
-    (:mod:`course_utils.tooling.copies`)."""
+    (:mod:`course_utils.tooling.student.copies`)."""
     found: dict[Path, Path | None] = {}
     for p in paths:
         p = Path(p)

@@ -1,6 +1,6 @@
 """The undo journal of ``course.py update``: backup, "update in progress" marker, rollback.
 
-Standard library only, like :mod:`course_utils.tooling.update`, which loads this file by path.
+Standard library only, like :mod:`course_utils.tooling.student.update`, which loads this file by path.
 
 Before its first action an update writes, under ``.git/course-backup/DATE/``: a copy of
 every file of the student's that an action touches, git's index, and ``.git/manifest.json``

@@ -19,7 +19,7 @@ import functools
 import re
 from pathlib import Path
 
-from ..status import MANUAL, NOT_ATTEMPTED, PASSED, WRONG
+from ...status import MANUAL, NOT_ATTEMPTED, PASSED, WRONG
 from .grading_notebook import CELL_NUMBERS
 from .grading_reports import SubmissionResult
 from .grading_summary import blamed_steps
@@ -64,7 +64,7 @@ def sections(notebook_path: str) -> dict[str, str]:
     (the last ``#``–``###`` heading above the exercise's answer cell); {} if unreadable."""
     import json
 
-    from .exercise_cells import grade_id
+    from ..exercise_cells import grade_id
 
     try:
         cells = json.loads(Path(notebook_path).read_text(encoding="utf-8"))["cells"]

@@ -8,7 +8,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..status import (  # noqa: F401  (the causes, re-exported for the grading modules)
+from ...status import (  # noqa: F401  (the causes, re-exported for the grading modules)
     CAUSES,
     CRASH,
     MANUAL,
@@ -61,7 +61,7 @@ class SubmissionResult:
     heldout_seeds: list[int] = field(default_factory=list)
     problem_cause: str = ""  # one of CAUSES when there is a problem
     # the student's other copies of this notebook, which did not count ({file, why}: see
-    # course_utils.tooling.copies), when it was submitted and how that is known
+    # course_utils.tooling.student.copies), when it was submitted and how that is known
     # (gradebook.submission_time), and when and with which commit it was graded
     others: list[dict] = field(default_factory=list)
     submitted: str = ""

@@ -14,7 +14,7 @@
    (``ClearSolutions``, ``ClearHiddenTests``, ``ClearOutput``, ``LockCells``), then
    normalised so the file is byte-identical on every run.
 
-Two editions come from the same source (:mod:`course_utils.tooling.editions` makes them):
+Two editions come from the same source (:mod:`course_utils.tooling.publish.editions` makes them):
 
 * the **self-study edition** (``notebooks/``): after each written-answer cell, a collapsed
   ``<details>`` block holds the model answer, so a self-learner gets feedback;
@@ -39,8 +39,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..provenance import ROOT
-from .course_files import NB_NAME, notebooks_in  # noqa: F401 (NB_NAME: build's name of old)
+from ...provenance import ROOT
+from ..course_files import NB_NAME, notebooks_in  # noqa: F401 (NB_NAME: build's name of old)
+from ..exercise_cells import grade_id
 from .editions import (
     NotebookError,
     dumps,
@@ -49,7 +50,6 @@ from .editions import (
     student_status,
     without_hints,
 )
-from .exercise_cells import grade_id
 
 SOLUTION_MARK = "BEGIN SOLUTION"
 HIDDEN_MARK = "BEGIN HIDDEN TESTS"
@@ -148,8 +148,8 @@ def apply_registry(nb, path: Path, log=print) -> list[str]:
     :class:`NotebookError` if a registered exercise has no cells here, or they are out of
     place; a graded cell that no entry describes is reported in the log.
     """
-    from ..checks import discovery
-    from . import exercise_cells
+    from ...checks import discovery
+    from .. import exercise_cells
 
     number = int(path.name[:2])
     exercises = discovery.exercises()
@@ -187,7 +187,7 @@ def _write_each(dest: Path, root: Path, names: list[str] | None, make, what: str
 def write_assignment(dest: Path, root: Path = ROOT, names: list[str] | None = None,
                      log=print, only: set[str] | None = None) -> list[Path]:
     """Write the assignment edition of every (or the named) solution notebook into ``dest``,
-    without the cells that reveal a graded answer (:mod:`course_utils.tooling.handout`).
+    without the cells that reveal a graded answer (:mod:`course_utils.tooling.publish.handout`).
 
     ``only``: the exercise ids assigned (default: all); the notebooks written are then
     those that hold one, and the exercises not assigned keep their answer keys.
@@ -236,7 +236,7 @@ def execute_notebook(nb, cwd: Path, timeout: int | None = None, env_updates: dic
     from jupyter_client import AsyncKernelManager
     from jupyter_client.kernelspec import KernelSpec
 
-    from . import headless
+    from .. import headless
 
     timeout = timeout or headless.CELL_TIMEOUT
     # The asynchronous manager, as nbclient's own: with a blocking one, nbclient's waits for
@@ -267,7 +267,7 @@ def execute_solution(nb, path: Path, timeout: int | None = None, log=print):
     """Execute the solution notebook ``nb`` (read from ``path``); a notebook in which a cell
     runs over ``timeout`` s is executed once more, and a second time-out raises
     :class:`NotebookError` naming the cell."""
-    from . import headless
+    from .. import headless
 
     for attempt in (1, 2):
         try:
@@ -340,7 +340,7 @@ def build(root: Path = ROOT, names: list[str] | None = None, *, execute: bool = 
 def catalogue(root: Path = ROOT) -> dict[str, list[dict]]:
     """The exercise catalogue from the registry, for the solution notebooks in ``root``:
     ``{notebook file name: [{"id", "title", "points", "kind", "notebook"}]}``."""
-    from . import exercise_cells
+    from .. import exercise_cells
 
     return exercise_cells.catalogue(root)
 

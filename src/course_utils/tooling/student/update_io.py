@@ -1,6 +1,6 @@
 """git, files and the checks ``course.py update`` makes before it changes anything.
 
-Standard library only, like :mod:`course_utils.tooling.update`, which loads this file by path.
+Standard library only, like :mod:`course_utils.tooling.student.update`, which loads this file by path.
 
 * :func:`git`, :func:`write` (atomic) and friends: what the update does to the outside world;
 * :func:`jupyter_on`: is a Jupyter server or kernel running on the course folder? A

@@ -50,11 +50,11 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..course_files import NB_NAME, notebooks_in  # noqa: F401 (NB_NAME: update's name of old)
 from . import copies as _copies
 from . import update_io as _io
 from . import update_plan as _plan
 from . import update_undo as _undo
-from .course_files import NB_NAME, notebooks_in  # noqa: F401 (NB_NAME: update's name of old)
 
 sources_hash, content_status = _plan.sources_hash, _plan.content_status
 BACKUP_DIR, MARKER = _undo.BACKUP_DIR, _undo.MARKER
