@@ -44,6 +44,17 @@ CELL_TIMEOUT, TIMEOUT = 20, 90
 SEED = 4242
 
 
+def _grade_here(path, entries, notebook, *, student, display, seeds=(), timeout=None,
+                cell_timeout=None):
+    """grading_notebook.grade_notebook in this process, with the Job the command would make."""
+    gn = grading_notebook
+    return gn.grade_notebook(gn.Job(
+        str(path), notebook, student, display, entries, str(ROOT),
+        gn.DEFAULT_TIMEOUT if timeout is None else timeout,
+        gn.DEFAULT_CELL_TIMEOUT if cell_timeout is None else cell_timeout,
+        list(seeds), "", []))
+
+
 @pytest.fixture(scope="module")
 def nb01():
     return load()
@@ -272,12 +283,12 @@ def test_a_special_cased_answer_fails_the_held_out_cases(tmp_path, nb01):
     path = tmp_path / NAME
     nbformat.write(nb, str(path))
     entries = [e for e in grading_select.load_catalogue(ROOT)[NAME] if e["id"] == STEP]
-    r = grading_notebook.grade_notebook(path, entries, NAME, student="s", display="s", seeds=[SEED],
-                               timeout=60, cell_timeout=CELL_TIMEOUT)
+    r = _grade_here(path, entries, NAME, student="s", display="s", seeds=[SEED],
+                    timeout=60, cell_timeout=CELL_TIMEOUT)
     e = r.exercises[0]
     assert e.status == "wrong" and "not the held-out ones (seed 4242)" in e.reason, e
-    r = grading_notebook.grade_notebook(path, entries, NAME, student="s", display="s", seeds=[],
-                               timeout=60, cell_timeout=CELL_TIMEOUT)
+    r = _grade_here(path, entries, NAME, student="s", display="s", seeds=[],
+                    timeout=60, cell_timeout=CELL_TIMEOUT)
     assert r.exercises[0].status == "passed"  # the visible check alone is fooled
 
 
@@ -296,8 +307,8 @@ def test_partial_credit_survives_a_crash(tmp_path, nb01, stopper, why):
     path = tmp_path / NAME
     nbformat.write(nb, str(path))
     entries = grading_select.load_catalogue(ROOT)[NAME]
-    r = grading_notebook.grade_notebook(path, entries, NAME, student="s", display="s", seeds=[SEED],
-                               timeout=120, cell_timeout=20)
+    r = _grade_here(path, entries, NAME, student="s", display="s", seeds=[SEED],
+                    timeout=120, cell_timeout=20)
     step, fwd = r.exercises
     assert (step.status, step.points) == ("passed", 2), step
     assert fwd.status == "wrong" and fwd.points == 0
@@ -518,8 +529,8 @@ def test_plan_of_every_notebook_keeps_what_the_answer_keys_use():
 def test_every_answer_key_earns_full_marks_with_held_out_cases(tmp_path):
     cat = grading_select.load_catalogue(ROOT)
     for name, entries in cat.items():
-        r = grading_notebook.grade_notebook(ROOT / "solutions" / name, entries, name, student="key",
-                                   display=name, seeds=[11, 987654])
+        r = _grade_here(ROOT / "solutions" / name, entries, name, student="key",
+                    display=name, seeds=[11, 987654])
         assert r.total == r.max_total, (name, [(e.id, e.reason) for e in r.exercises])
         assert not [e.review for e in r.exercises if e.review], name
 
@@ -611,7 +622,7 @@ def test_written_answers_are_left_for_manual_grading():
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "02_x.ipynb"
         nbformat.write(nb, str(path))
-        r = grading_notebook.grade_notebook(path, entries, "02_x.ipynb", student="s", display="s")
+        r = _grade_here(path, entries, "02_x.ipynb", student="s", display="s")
     assert [(e.status, e.points) for e in r.exercises] == [("manual", 0), ("not attempted", 0)]
     assert r.max_total == 0  # written answers are not in the automatic maximum
     assert "manual ?/1" in grading_reports.format_table([r])

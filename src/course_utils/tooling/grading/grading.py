@@ -48,7 +48,6 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from ...status import CAUSES, CRASH, OTHER, PASSED, STATUSES, UNREADABLE, WRONG
@@ -59,6 +58,7 @@ from .grading_notebook import (
     DEFAULT_HELDOUT,
     DEFAULT_TIMEOUT,
     KILL_GRACE,
+    Job,
     _all,
     grade_notebook,
 )
@@ -95,32 +95,6 @@ def course_digest(root: Path = ROOT) -> str:
 # ---------------------------------------------------------------------------------------
 # Grading many submissions, each in its own worker process
 # ---------------------------------------------------------------------------------------
-@dataclass
-class Job:
-    """One submission to grade: what the worker process gets (as JSON on its standard
-    input, :meth:`to_dict` / :meth:`from_dict`), and what its result is held to."""
-
-    path: str                # the submission, resolved
-    notebook: str            # the course notebook it is (file name in solutions/)
-    student: str
-    display: str             # its name in the reports (relative to the folder given)
-    entries: list[dict]      # the selected exercises: id, title, points, kind, notebook
-    root: str                # the course folder
-    timeout: float           # for the whole notebook, seconds
-    cell_timeout: float      # for one cell, seconds
-    seeds: list[int]         # the held-out seeds
-    digest: str              # the course's files when grading started (course_digest)
-    hide: list[str]          # folders the sandbox hides
-    plan: dict | None = None  # grading_checks.Plan.to_dict() of the notebook
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> Job:
-        return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
-
-
 def _failed(job: Job, reason: str, seconds: float = 0.0, cause: str = CRASH) -> SubmissionResult:
     res = SubmissionResult(job.display, job.student, job.notebook)
     res.exercises = _all(job.entries, WRONG, reason, cause)
@@ -323,12 +297,7 @@ def _run_job(job: Job) -> SubmissionResult:
     if job.digest and course_digest(Path(job.root)) != job.digest:
         return _failed(job, "not graded: the course's files changed on disk during grading",
                        cause=OTHER)
-    return grade_notebook(Path(job.path), job.entries, job.notebook,
-                          student=job.student, display=job.display,
-                          root=Path(job.root), timeout=job.timeout,
-                          cell_timeout=job.cell_timeout, seeds=job.seeds,
-                          plan=gc.plan_from_dict(job.plan) if job.plan else None,
-                          hide=job.hide)
+    return grade_notebook(job)
 
 
 # ---------------------------------------------------------------------------------------

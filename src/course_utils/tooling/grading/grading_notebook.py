@@ -27,10 +27,9 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from ...provenance import ROOT
 from ...status import MANUAL, NOT_ATTEMPTED, PASSED, WRONG
 from ..course_files import is_blank_answer
 from ..exercise_cells import grade_id, source
@@ -176,17 +175,41 @@ STAGES = (read_cells, plan_cells, load_sandbox, refuse_tampering, check_code, cl
           read_written, collect)
 
 
-def grade_notebook(path: Path, entries: list[dict], notebook: str, *, student: str,
-                   display: str, root: Path = ROOT, timeout: float = DEFAULT_TIMEOUT,
-                   cell_timeout: float = DEFAULT_CELL_TIMEOUT,
-                   seeds: list[int] | None = None, plan: gc.Plan | None = None,
-                   hide=()) -> SubmissionResult:
+@dataclass
+class Job:
+    """One submission to grade: what the worker process gets (as JSON on its standard
+    input, :meth:`to_dict` / :meth:`from_dict`), and what its result is held to."""
+
+    path: str                # the submission, resolved
+    notebook: str            # the course notebook it is (file name in solutions/)
+    student: str
+    display: str             # its name in the reports (relative to the folder given)
+    entries: list[dict]      # the selected exercises: id, title, points, kind, notebook
+    root: str                # the course folder
+    timeout: float           # for the whole notebook, seconds
+    cell_timeout: float      # for one cell, seconds
+    seeds: list[int]         # the held-out seeds
+    digest: str              # the course's files when grading started (course_digest)
+    hide: list[str]          # folders the sandbox hides
+    plan: dict | None = None  # grading_checks.Plan.to_dict() of the notebook
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Job:
+        return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
+
+
+def grade_notebook(job: Job) -> SubmissionResult:
     """Grade one submission in this process (its code runs in a sandbox process): the
     :data:`STAGES` in order."""
     t0 = time.monotonic()
-    g = Grading(Path(path), entries,
-                SubmissionResult(display, student, notebook, heldout_seeds=list(seeds or [])),
-                Path(root), t0, t0 + timeout, cell_timeout, list(seeds or []), tuple(hide), plan)
+    seeds = list(job.seeds or [])
+    g = Grading(Path(job.path), job.entries,
+                SubmissionResult(job.display, job.student, job.notebook, heldout_seeds=seeds),
+                Path(job.root), t0, t0 + job.timeout, job.cell_timeout, seeds, tuple(job.hide),
+                gc.plan_from_dict(job.plan) if job.plan else None)
     try:
         for stage in STAGES:
             stage(g)
