@@ -153,8 +153,8 @@ def test_nested_wrapped_calls_and_a_raising_function_leave_no_hook_behind():
 
 
 def test_a_fresh_copy_s_names_are_the_course_s():
-    assert behaviour.normal_name("_course_fresh_1a2b3c4d.training.detach_state") == \
-        "course_utils.training.detach_state"
+    assert behaviour.normal_name("_course_fresh_1a2b3c4d.maths.tbptt.detach_state") == \
+        "course_utils.maths.tbptt.detach_state"
     assert behaviour.module_of_file(f"{PACKAGE}/maths/rnn.py", PACKAGE) == "course_utils.maths.rnn"
     assert behaviour.module_of_file("/tmp/ipykernel_1/2.py", PACKAGE) is None
 

@@ -322,3 +322,16 @@ def test_windows_start_k2_minus_k1_before_their_first_loss():
     assert tb.windows(6, 2, 2) == [(0, 0, 2), (2, 2, 4), (4, 4, 6)]
     assert [s for s, _, t in tb.windows(12, 3, 5)[1:]] == [t - 5 for _, _, t in tb.windows(12, 3, 5)[1:]]
     assert tb.window_start(1, 2, 7) == 0
+
+
+def test_detach_state_has_one_home_and_cuts_the_graph():
+    from course_utils import training
+    from course_utils.lessons import charlm
+
+    a = torch.ones(2, requires_grad=True) * 2
+    assert tbptt.detach_state(None) is None
+    assert not tbptt.detach_state(a).requires_grad
+    h, c = tbptt.detach_state((a, a + 1))
+    assert not h.requires_grad and not c.requires_grad
+    assert charlm.detach_state is tbptt.detach_state  # notebook 08's name for it
+    assert "detach_state" not in training.__all__

@@ -21,14 +21,6 @@ def _data(lag=2, T=240, n=16, seed=0):
     return torch.from_numpy(x), torch.from_numpy(y)
 
 
-def test_detach_state():
-    a = torch.ones(2, requires_grad=True) * 2
-    assert training.detach_state(None) is None
-    assert not training.detach_state(a).requires_grad
-    h, c = training.detach_state((a, a + 1))
-    assert not h.requires_grad and not c.requires_grad
-
-
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 def test_model_shapes(cell):
     m = training.SequenceModel(3, 8, 5, cell=cell)

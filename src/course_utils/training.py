@@ -15,8 +15,8 @@
   :mod:`course_utils.updates`, and importable from here too.
 * Truncation: :func:`tbptt_chunks` cuts batches into :class:`Chunk` s of ``k`` steps.
 * :class:`SequenceModel`, :func:`train_tbptt` (stateful truncated BPTT of a
-  :class:`SequenceModel`), :func:`evaluate`, :func:`accuracy`, :func:`cross_entropy_loss`,
-  :func:`detach_state`.
+  :class:`SequenceModel`), :func:`evaluate`, :func:`accuracy`, :func:`cross_entropy_loss`;
+  between chunks the state is detached with :func:`course_utils.maths.tbptt.detach_state`.
 
 Example (a long stream cut into 16 parallel rows, chunks of 32 steps)::
 
@@ -39,7 +39,7 @@ import torch
 from torch import nn
 
 from .history import History
-from .maths.tbptt import chunk_bounds, detach_state  # noqa: F401  (training.detach_state)
+from .maths.tbptt import chunk_bounds, detach_state
 from .profiling import TrainingClock
 from .updates import SGDUpdate, StepFnUpdate, TorchUpdate, clip_numpy, clip_torch  # noqa: F401
 
@@ -405,5 +405,5 @@ def _n_chunks(T: int, k: int | None) -> int:
 
 __all__ = ["Adam", "Chunk", "Evaluation", "History", "NonFiniteLossError", "Progress",
            "SGDUpdate", "Schedule", "SequenceModel", "StepFnUpdate", "TorchUpdate", "accuracy", "clip_numpy", "clip_torch",
-           "cross_entropy_loss", "detach_state", "evaluate", "fit", "raise_if_nonfinite",
+           "cross_entropy_loss", "evaluate", "fit", "raise_if_nonfinite",
            "tbptt_chunks", "train_tbptt"]

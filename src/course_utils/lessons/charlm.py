@@ -3,7 +3,7 @@
 * :class:`CharLM`: embedding → LSTM (or plain tanh RNN, or GRU) → linear, batch-first.
 * :func:`n_params`, :func:`param_count`, :func:`equal_param_hidden`: parameter counts, and
   the hidden size at which one cell type has as many parameters as another.
-* :func:`detach_state` (from :mod:`course_utils.training`): cut the graph behind a hidden
+* :func:`detach_state` (from :mod:`course_utils.maths.tbptt`): cut the graph behind a hidden
   state (a tensor or an ``(h, c)`` tuple) while keeping its values.
 * :func:`evaluate_bpc`: bits per character on a held-out id sequence (stateful, no grad).
 * :func:`train`: the loop: streams, chunks, carried state, clipping, a tqdm bar, a
@@ -28,7 +28,8 @@ from torch.nn import functional as F
 
 from ..data.text import iter_chunks, make_streams
 from ..history import History  # noqa: F401  (charlm.History: what train returns)
-from ..training import Adam, Chunk, Evaluation, Progress, Schedule, StepFnUpdate, detach_state, fit  # noqa: F401  (08: charlm.detach_state)
+from ..maths.tbptt import detach_state  # noqa: F401  (notebook 08 calls it charlm.detach_state)
+from ..training import Adam, Chunk, Evaluation, Progress, Schedule, StepFnUpdate, fit  # noqa: F401
 
 LN2 = math.log(2.0)
 
