@@ -51,19 +51,20 @@ PYTEST_ARGS = [
     "solutions", "tests",
 ]
 
-# Portability passes. numpy's OpenBLAS and torch's MKL pick their kernels by CPU, and each
-# family rounds differently, so a stored output that shows rounding noise passes on one
-# machine and fails on the next; the thread count changes the order of sums too. After the
-# main pass (this CPU's default kernels, every core), the stored-output comparison (nbval
-# strict) runs again under other kernel families, each on a single thread. The solution
-# notebooks are dealt out over these passes in turn (portability_notebooks: with two
-# passes, 01, 03, 05, 07 in the first and 02, 04, 06, 08 in the second), so every
-# notebook's stored outputs are compared on every core and on one thread, under two kernel
-# families, and each notebook executes twice instead of three times (measured here: the
-# two full passes took 271 of the 1,034 s that CI took). The unit tests run again in the
-# first pass (the most generic kernels, one thread), so their asserts hold under two
-# families; the later passes compare stored outputs only (PORTABILITY_NBVAL_ARGS). The
-# student-notebook executions, the browser test and the tests of the course tooling
+# Portability. numpy's OpenBLAS and torch's MKL pick their kernels by CPU, and each family
+# rounds differently, so a stored output that shows rounding noise passes on one machine and
+# fails on the next; the thread count changes the order of sums too. The main pass compares
+# the solutions' stored outputs on this CPU's default kernels and every core (nbval). Its
+# student-notebook runs (tests/test_notebooks.py) are the portability pass of the stored
+# outputs: each student notebook runs on one thread under another kernel family of
+# PORTABILITY_PASSES, dealt out in turn (portability_pass_of: with two, 01, 03, 05, 07 under
+# the first and 02, 04, 06, 08 under the second), and every cell it shares with the solution
+# (all but the exercises and their checks) must print what the solution stored, compared as
+# nbval compares it. So every notebook's stored outputs are compared under two kernel
+# families, on every core and on one thread, and each notebook executes twice in all (until
+# 2026-12-07 a separate pass re-ran the solutions instead: 174 of the 1,056 s CI took). The
+# unit tests then run again under the first family, one thread (PORTABILITY_ARGS), so their
+# asserts hold under two families; the browser tests and the tests of the course tooling
 # (build, grading, update: marked slow, browser or tooling) are not repeated: they compute
 # nothing with BLAS that is compared. Keyed by platform.machine(); elsewhere there are none.
 PORTABILITY_PASSES: dict[str, list[tuple[str, dict[str, str]]]] = {
@@ -79,12 +80,12 @@ PORTABILITY_PASSES: dict[str, list[tuple[str, dict[str, str]]]] = {
 }
 PORTABILITY_ARGS = [
     "-n", "2", "--dist", "loadfile",
-    "--nbval", "--nbval-current-env",
     "-m", "not slow and not browser and not tooling",
-    "solutions", "tests",
+    "tests",
 ]
-PORTABILITY_NBVAL_ARGS = ["-n", "2", "--dist", "loadfile", "--nbval", "--nbval-current-env",
-                          "solutions"]
+# --portability alone: the student-notebook runs (each under its own family), then the above
+STUDENT_RUNS_ARGS = ["-n", "2", "--dist", "loadfile", "--nbval", "--nbval-current-env",
+                     "tests/test_notebooks.py"]
 
 
 def portability_passes(machine: str | None = None) -> list[tuple[str, dict[str, str]]]:
@@ -94,18 +95,16 @@ def portability_passes(machine: str | None = None) -> list[tuple[str, dict[str, 
     return PORTABILITY_PASSES.get(machine, [])
 
 
-def portability_notebooks(i: int, n: int, root: Path = ROOT) -> list[str]:
-    """The solution notebooks whose stored outputs portability pass ``i`` of ``n`` compares:
-    every n-th one in notebook order, starting at the i-th, so the passes share them out
-    and each notebook is compared in exactly one of them (relative paths, for pytest)."""
+def portability_pass_of(name: str, machine: str | None = None,
+                        root: Path = ROOT) -> tuple[str, dict[str, str]] | None:
+    """The portability pass (label, environment) that the notebook file ``name`` runs under
+    in tests/test_notebooks.py: the passes dealt out over the notebooks in notebook order, in
+    turn, so each is compared under exactly one of them; None where there are none."""
+    passes = portability_passes(machine)
     names = sorted(p.name for p in (root / "solutions").glob("[0-9][0-9]_*.ipynb"))
-    return [f"solutions/{name}" for name in names[i::n]]
-
-
-def with_notebooks(args: list[str], notebooks: list[str]) -> list[str]:
-    """pytest arguments with the folder ``solutions`` replaced by ``notebooks``."""
-    i = args.index("solutions")
-    return [*args[:i], *notebooks, *args[i + 1:]]
+    if not passes or name not in names:
+        return None
+    return passes[names.index(name) % len(passes)]
 
 
 def without_nbval(args: list[str]) -> list[str]:
@@ -286,26 +285,25 @@ def blas_kernel(py: Path, env: dict[str, str]) -> str:
 
 
 def run_tests(rest: list[str], env: dict[str, str]) -> int:
-    """The guide's test command: the main pass, then the portability passes."""
+    """The guide's test command: the main pass (its student-notebook runs compare the stored
+    outputs under other kernel families), then the unit tests under the first family."""
     fast, only_portability, nbval = "--fast" in rest, "--portability" in rest, "--no-nbval" not in rest
     rest = [a for a in rest if a not in {"--fast", "--portability", "--no-nbval"}]
     py = ensure_env(dev=True)
-    runs: list[tuple[str, dict[str, str], list[str], int, int]] = []
+    runs: list[tuple[str, dict[str, str], list[str]]] = []
     if not only_portability:
-        runs.append(("main pass (this machine's default kernels)", {}, PYTEST_ARGS, 0, 1))
-    if not fast:  # the unit tests in the first portability pass, a share of the notebooks in each
-        passes = portability_passes()
-        runs += [(label, extra, PORTABILITY_NBVAL_ARGS if i else PORTABILITY_ARGS, i, len(passes))
-                 for i, (label, extra) in enumerate(passes)]
+        runs.append(("main pass (this machine's default kernels; the student notebooks under "
+                     "the portability passes' kernels, one thread)", {},
+                     PYTEST_ARGS if nbval else without_nbval(PYTEST_ARGS)))
+    elif nbval:
+        runs.append(("the student notebooks under the portability passes' kernels, one thread",
+                     {}, STUDENT_RUNS_ARGS))
+    passes = portability_passes()
+    if passes and not fast:
+        label, extra = passes[0]
+        runs.append((f"unit tests again: {label}", extra, PORTABILITY_ARGS))
     summary, default_kernel = [], blas_kernel(py, env)
-    for label, extra, args, i, n in runs:
-        if not nbval and args is PORTABILITY_NBVAL_ARGS:
-            continue  # it compares stored outputs only
-        if not nbval:
-            args = without_nbval(args)
-        elif n > 1:  # a portability pass: its share of the notebooks
-            args = with_notebooks(args, portability_notebooks(i, n))
-            label += f" ({', '.join(Path(a).name[:2] for a in args if a.endswith('.ipynb'))})"
+    for label, extra, args in runs:
         kernel = blas_kernel(py, {**env, **extra})
         print(f"\n=== {label}" + "".join(f" {k}={v}" for k, v in extra.items()), flush=True)
         print(f"numpy's BLAS kernels: {kernel}"

@@ -39,13 +39,16 @@ def test_portability_passes_use_other_kernel_families_and_one_thread(course):
     assert {env["OMP_NUM_THREADS"] for _, env in x86} == {"1"}  # the main pass uses every core
     assert course.portability_passes("arm64") == course.portability_passes("aarch64") != []
     assert course.portability_passes("riscv64") == []
-    # the passes compare the stored outputs; the first runs the unit tests too
+    # the unit tests run again under the first family; the notebooks are dealt out over all
     args = course.PORTABILITY_ARGS
-    assert "--nbval" in args and "solutions" in args and "tests" in args
+    assert "--nbval" not in args and "solutions" not in args and "tests" in args
     assert "not slow and not browser and not tooling" in args
     assert x86[0][1]["OMP_NUM_THREADS"] == "1" and x86[0][1]["OPENBLAS_CORETYPE"] == "Prescott"
-    args = course.PORTABILITY_NBVAL_ARGS
-    assert "--nbval" in args and "solutions" in args and "tests" not in args
+    names = sorted(p.name for p in (ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
+    dealt = [course.portability_pass_of(n, "x86_64") for n in names]
+    assert [d[0] for d in dealt] == [x86[i % len(x86)][0] for i in range(len(names))]
+    assert course.portability_pass_of(names[0], "riscv64") is None
+    assert course.portability_pass_of("99_not_a_notebook.ipynb", "x86_64") is None
 
 
 def test_no_nbval_drops_only_the_stored_output_comparison(course):
@@ -67,22 +70,23 @@ def test_test_command_runs_every_pass_and_fails_if_any_fails(course, monkeypatch
 
     monkeypatch.setattr(course.subprocess, "call", fake_call)
     assert course.run_tests(["-k", "ex01"], {"PATH": "/bin"}) == 1
-    assert len(calls) == 3
+    assert len(calls) == 2
     assert "OPENBLAS_CORETYPE" not in calls[0][1]
     assert all(cmd[-2:] == ["-k", "ex01"] for cmd, _ in calls)
-    assert ["tests" in cmd for cmd, _ in calls] == [True, True, False]  # unit tests: 2 families
-    assert "solutions" in calls[0][0]  # every stored output on this CPU's kernels, and
-    shares = [[a for a in cmd if a.endswith(".ipynb")] for cmd, _ in calls[1:]]
-    every = sorted(f"solutions/{p.name}" for p in (ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
-    assert all(shares) and sorted(sum(shares, [])) == every  # once more on one other family
-    assert all(env["OMP_NUM_THREADS"] == "1" for _, env in calls[1:])  # and on one thread
+    main, unit = (cmd for cmd, _ in calls)
+    assert "solutions" in main and "--nbval" in main and "tests" in main  # stored outputs
+    assert "solutions" not in unit and "tests" in unit  # the unit tests under generic kernels
+    assert calls[1][1]["OMP_NUM_THREADS"] == "1"  # on one thread
     out = capsys.readouterr().out
-    assert "FAILED" in out and out.count("ok") >= 2
+    assert "FAILED" in out and out.count("ok") >= 1
     assert "numpy's BLAS kernels: Prescott" in out and "shows nothing new" not in out
     calls.clear()
     assert course.run_tests(["--fast"], {}) == 0 and len(calls) == 1
     calls.clear()
-    course.run_tests(["--portability", "--no-nbval"], {})  # the stored-output-only pass: none
+    course.run_tests(["--portability"], {})  # the student-notebook runs, then the unit tests
+    assert [cmd[-1] for cmd, _ in calls] == ["tests/test_notebooks.py", "tests"]
+    calls.clear()
+    course.run_tests(["--portability", "--no-nbval"], {})  # nothing compared: unit tests only
     assert len(calls) == 1 and all("--nbval" not in cmd for cmd, _ in calls)
 
 

@@ -138,7 +138,8 @@ def test_github_actions_matrix_mirrors_the_local_test_command():
     # every platform runs the unit tests and the student notebooks: nothing deselects them
     for r in rows:
         assert "-m" not in r["args"].split() and "-k" not in r["args"].split(), r
-    # both Linux runners compare stored outputs strictly and run the portability passes
+    # both Linux runners compare stored outputs strictly (solutions, and the student notebooks
+    # under other kernel families) and run the portability pass
     for r in linux_x86 + linux_arm:
         assert "--no-nbval" not in r["args"] and "--fast" not in r["args"], r
     # the browser test runs (and is required) on Linux x86-64 only, once

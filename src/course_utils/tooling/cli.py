@@ -69,9 +69,10 @@ COMMANDS = (
             "nothing; --without-solutions leaves the exercise solutions out", "instructor",
             "dev"),
     Command("test", "[--fast] [--portability] [--no-nbval] [PYTEST ARGS…]",
-            "set up .venv-dev and run the whole test suite, then the portability passes "
-            "(stored outputs and unit tests again under other BLAS kernel families and one "
-            "thread); --fast skips them, --portability runs only them, --no-nbval skips the "
+            "set up .venv-dev and run the whole test suite (the student notebooks under "
+            "other BLAS kernel families, one thread, compared with the stored outputs), then "
+            "the portability pass (the unit tests again under generic kernels); --fast skips "
+            "it, --portability runs only the student notebooks and it, --no-nbval skips every "
             "stored-output comparison", "maintainer", "dev"),
     Command("freeze", "", "rewrite constraints.txt from .venv-dev (after an upgrade)",
             "maintainer", "dev"),
