@@ -130,3 +130,26 @@ def test_an_explorer_is_safe_under_nbclient_s_own_stand_in():
     assert outputs[0] == {"output_type": "stream", "name": "stdout", "text": "n = 5\n"}
     assert "image/png" in outputs[1]["data"] and len(outputs) == 2
     assert not [o for o in nb.cells[0].outputs if o["output_type"] == "stream"]  # all in the panel
+
+
+def test_the_guide_quotes_the_headless_runs_of_the_results_file():
+    """INSTRUCTORS.md's count of headless runs and time-outs is the results file's (parts 2
+    and 3 of benchmarks/headless_explorers.py through nbconvert and nbgrader)."""
+    import json
+    import re
+
+    root = build.ROOT
+    entries = json.loads((root / "benchmarks" / "results" / "headless_explorers.json")
+                         .read_text(encoding="utf-8"))["results"]["entries"]
+    parts = [e for k, e in entries.items() if k.startswith(("notebooks/nbconvert/",
+                                                             "notebooks/nbgrader/"))
+             and k.endswith(("/part2", "/part3"))]
+    assert {e["client"] for e in parts} == {"nbconvert", "nbgrader"} and len(parts) == 4
+    runs, hangs = sum(e["runs"] for e in parts), sum(e["hangs"] for e in parts)
+    busy = sum(e["runs"] for e in parts if e["load_average_1min"] > 5)
+    guide = " ".join((root / "INSTRUCTORS.md").read_text(encoding="utf-8").split())
+    said = re.search(r"\*\*(\d+) runs\*\* of notebooks .*? (\d+) of them while the machine "
+                     r"was busy .*? waited out \*\*(\d+) time-outs\*\*", guide)
+    assert said, "INSTRUCTORS.md no longer quotes the headless runs"
+    assert tuple(map(int, said.groups())) == (runs, busy, hangs)
+    assert runs >= 100 and 2 * busy >= runs and all(e["jobs"] == 2 for e in parts)
