@@ -48,3 +48,40 @@ def test_cell_text_finds_one_cell_by_id(tmp_path):
     for bad in ("b", "missing"):
         with pytest.raises(KeyError):
             cell_text(path, bad)
+
+
+def test_an_installed_copy_without_the_course_folder_finds_every_quoted_result(tmp_path):
+    """Colab installs the package from git, not editable: the wheel carries the results that
+    the notebooks quote (course_utils/results/, a link to benchmarks/results/ in the
+    repository), and provenance.load_results finds each of them there."""
+    import re
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+    root = provenance.ROOT
+    src = tmp_path / "course"
+    shutil.copytree(root / "src", src / "src", symlinks=True,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    shutil.copytree(root / "benchmarks" / "results", src / "benchmarks" / "results")
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        if (root / name).exists():
+            shutil.copy(root / name, src / name)
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
+                           "--no-build-isolation", "--disable-pip-version-check", "-w",
+                           str(tmp_path / "dist"), str(src)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (wheel,) = (tmp_path / "dist").glob("*.whl")
+    site = tmp_path / "site-packages"
+    zipfile.ZipFile(wheel).extractall(site)
+    stems = sorted({m for p in (root / "solutions").glob("*.ipynb")
+                    for m in re.findall(r'load_results\(\\"(\w+)\\"\)', p.read_text())})
+    assert len(stems) >= 8, stems
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import course_utils.provenance as p; "
+            "print(p.RESULTS_DIR); [p.load_results(s) for s in sys.argv[2:]]")
+    run = subprocess.run([sys.executable, "-c", code, str(site), *stems], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip() == str(site / "course_utils" / "results")

@@ -19,7 +19,12 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]  # the course folder (the one definition)
-RESULTS_DIR = ROOT / "benchmarks" / "results"
+# benchmarks/results/ in the course folder; an installed copy of the package without the
+# course folder (Colab's `pip install git+…`) has them as course_utils/results/ (package data:
+# in the repository that folder is a link to benchmarks/results/)
+RESULTS_DIR = (ROOT / "benchmarks" / "results"
+               if (ROOT / "benchmarks" / "results").is_dir()
+               else Path(__file__).resolve().parent / "results")
 REQUIRED_KEYS = ("script", "command", "date", "machine", "versions", "results")
 
 
