@@ -5,7 +5,8 @@ family on one thread (a portability pass, see course.py), and compares every cel
 with the solution notebook against the solution's stored outputs, exactly as ``pytest
 --nbval`` compares them: nbval's own comparison (``IPyNbCell.compare_outputs``), its
 streams coalesced, its cell tags and comment markers (``nbval-ignore-output``,
-``# NBVAL_SKIP``, …), and the course's sanitizer file (tests/nbval_sanitize.cfg).
+``# NBVAL_SKIP``, …), and the sanitizer file nbval is given (tests/nbval_sanitize.cfg, which
+the root conftest.py passes as ``--nbval-sanitize-with``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from types import SimpleNamespace
 
 from nbval import plugin as nbval
 
-SANITIZE = Path(__file__).resolve().parent / "nbval_sanitize.cfg"
 # nbval 0.11's keys left out of the comparison (IPyNbFile.__init__, without --nbdime)
 SKIP_COMPARE = ("metadata", "traceback", "prompt_number", "output_type", "name",
                 "execution_count", "application/vnd.jupyter.widget-view+json",
@@ -67,10 +67,11 @@ def compared_cells(solution, student) -> list[tuple[int, int]]:
     return out
 
 
-def differences(solution, executed) -> list[str]:
+def differences(solution, executed, sanitize: str | Path) -> list[str]:
     """One message per compared cell of ``executed`` (a student notebook just run) whose
-    outputs differ from the solution's stored ones, with nbval's report of the difference."""
-    cmp = _Comparison(nbval.get_sanitize_patterns(SANITIZE.read_text(encoding="utf-8")))
+    outputs differ from the solution's stored ones, with nbval's report of the difference;
+    ``sanitize``: nbval's sanitizer file (regexes applied to both sides)."""
+    cmp = _Comparison(nbval.get_sanitize_patterns(Path(sanitize).read_text(encoding="utf-8")))
     found = []
     for i, k in compared_cells(solution, executed):
         cmp.comparison_traceback = []

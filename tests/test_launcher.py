@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path, PureWindowsPath
 
 import pytest
+from module_files import module_from_file
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture()
 def course():
-    spec = importlib.util.spec_from_file_location("course_launcher", ROOT / "course.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    yield mod
-    sys.modules.pop(spec.name, None)
+    with module_from_file(ROOT / "course.py", "course_launcher") as mod:
+        yield mod
 
 
 def test_venv_python_is_scripts_python_exe_on_windows(course, monkeypatch):

@@ -19,12 +19,12 @@ machine's load, and tests/test_project.py holds the recorded numbers to it.
 
 from __future__ import annotations
 
-import importlib.util
 import time
 from pathlib import Path
 
 import nbformat
 import pytest
+from module_files import module_from_file
 from stored_outputs import differences
 
 from course_utils.tooling.publish import build
@@ -34,17 +34,11 @@ ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THRE
 STUDENT = sorted(p for p in (ROOT / "notebooks").glob("*.ipynb") if build.NB_NAME.match(p.name))
 
 
-def _launcher():
-    spec = importlib.util.spec_from_file_location("course_launcher", ROOT / "course.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def kernel_family(path: Path) -> tuple[str, dict[str, str]]:
     """(label, environment) of the portability pass that ``path`` runs under (course.py's
     ``portability_pass_of``), on one thread; on a CPU with none, its default kernels."""
-    found = _launcher().portability_pass_of(path.name)
+    with module_from_file(ROOT / "course.py", "course_launcher") as course:
+        found = course.portability_pass_of(path.name)
     label, env = found or ("this CPU's default kernels, 1 thread", {})
     return label, {**ONE_THREAD, **env}
 
@@ -80,7 +74,8 @@ def test_student_notebook_runs_unanswered(path, record_property, pytestconfig):
     # the comparison is what --nbval asks for (not on macOS and Windows: `test --no-nbval`)
     compare = pytestconfig.getoption("nbval", default=False)
     solution = nbformat.read(str(ROOT / "solutions" / path.name), as_version=4)
-    found = differences(solution, nb) if compare else []
+    found = (differences(solution, nb, pytestconfig.getoption("nbval_sanitize_with"))
+             if compare else [])
     assert not found, (f"{path.name}, run with {family}: {len(found)} cell(s) print what the "
                        "solution did not store:\n\n" + "\n\n".join(found))
     record_property("wall_s", round(elapsed, 1))

@@ -46,6 +46,16 @@ def _added(stu, source: str, *, after: str = FWD):
     return nb
 
 
+def _answered(stu, step=None, fwd=None, added=None):
+    """The student notebook with the step and forward answers given (the others left as
+    generated) and, if ``added``, a code cell the student added after the forward's cell."""
+    nb = copy.deepcopy(stu)
+    for gid, src in ((STEP, step), (FWD, fwd)):
+        if src is not None:
+            _cell(nb, gid + "_code").source = src
+    return _added(nb, added) if added else nb
+
+
 def _grade(folder: Path, **kw) -> dict:
     res = grading.grade([folder], seeds=[SEED], timeout=120, cell_timeout=60, **kw)
     return {r.student: r for r in res}
@@ -301,17 +311,13 @@ _SHIPPED_STEP = ("from course_utils.maths.tbptt import torch_rnn_step\n\n"
 
 
 def test_a_shipped_function_named_in_the_answer_is_flagged(tmp_path, nb01):
-    nb = copy.deepcopy(nb01[1])
-    _cell(nb, STEP + "_code").source = _SHIPPED_STEP.format(name="rnn_step_forward")
-    _save(tmp_path, "yan", nb)
+    _save(tmp_path, "yan", _answered(nb01[1], step=_SHIPPED_STEP.format(name="rnn_step_forward")))
     r = _grade(tmp_path)["yan"]
     assert _zero_or_flagged(r) == [], r
 
 
 def test_a_library_the_exercise_does_not_allow_is_flagged(tmp_path, nb01):
-    nb = copy.deepcopy(nb01[1])
-    _cell(nb, FWD + "_code").source = TORCH_RNN.format(name="rnn_forward")
-    _save(tmp_path, "zed", nb)
+    _save(tmp_path, "zed", _answered(nb01[1], fwd=TORCH_RNN.format(name="rnn_forward")))
     r = _grade(tmp_path)["zed"]
     assert _zero_or_flagged(r) == [], r
     flags = next(e.review for e in r.exercises if e.id == FWD)
@@ -343,11 +349,7 @@ def by_behaviour(tmp_path_factory, nb01):
     folder = tmp_path_factory.mktemp("behaviour")
 
     def answered(step=None, fwd=None, added=None):
-        nb = copy.deepcopy(stu)
-        for gid, src in ((STEP, step), (FWD, fwd)):
-            if src is not None:
-                _cell(nb, gid + "_code").source = src
-        return _added(nb, added) if added else nb
+        return _answered(stu, step, fwd, added)
 
     right_step, right_fwd = (_cell(sol, g + "_code").source for g in (STEP, FWD))
     _save(folder, "sam", answered(_SETUP_FORWARD, _SETUP_SEQ))
@@ -469,10 +471,7 @@ def elsewhere(tmp_path_factory, nb01):
     folder = tmp_path_factory.mktemp("elsewhere")
 
     def answered(step, fwd, added):
-        nb = copy.deepcopy(nb01[1])
-        _cell(nb, STEP + "_code").source = step
-        _cell(nb, FWD + "_code").source = fwd
-        return _added(nb, added)
+        return _answered(nb01[1], step, fwd, added)
 
     _save(folder, "tom", answered(_QUEUED_STEP, _QUEUED_FWD, _WORKER_THREAD))
     _save(folder, "tia", answered(_RAW_THREAD_STEP, _THREAD_FWD, "import torch\n\n"

@@ -3,23 +3,18 @@ the longest first, by the time recorded in the last run, else by a guess from th
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
+from module_files import module_from_file
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def root_conftest():
-    spec = importlib.util.spec_from_file_location("course_root_conftest", ROOT / "conftest.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    yield mod
-    sys.modules.pop(spec.name, None)
+    with module_from_file(ROOT / "conftest.py", "course_root_conftest") as mod:
+        yield mod
 
 
 def test_slow_marks_are_read_from_the_source(root_conftest, tmp_path):

@@ -1,10 +1,13 @@
 """tests/stored_outputs.py: the student run's comparison finds what nbval would find."""
 
 import copy
+from pathlib import Path
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 from stored_outputs import compared_cells, differences
+
+SANITIZE = Path(__file__).resolve().parent / "nbval_sanitize.cfg"  # the one nbval is given
 
 
 def _solution():
@@ -49,7 +52,7 @@ def test_the_same_outputs_pass_and_streams_are_coalesced_as_nbval_does():
     stu.cells[6].outputs = [new_output("stream", name="stdout", text="a\nb\n")]
     stu.cells[5].outputs = [new_output("stream", name="stdout", text="0 s\n")]  # ignored
     stu.cells[7].outputs[0]["data"]["text/plain"] = "<Figure size 700x400 with 1 Axes>"
-    assert differences(sol, nbformat.from_dict(stu)) == []
+    assert differences(sol, nbformat.from_dict(stu), SANITIZE) == []
 
 
 def test_a_changed_output_is_reported_with_its_cell():
@@ -57,7 +60,7 @@ def test_a_changed_output_is_reported_with_its_cell():
     stu = _student(sol)
     stu.cells[1].outputs = [new_output("stream", name="stdout", text="2\n")]
     stu.cells[7].outputs = []
-    found = differences(sol, stu)
+    found = differences(sol, stu, SANITIZE)
     assert len(found) == 2
     assert found[0].startswith("cell 1 ") and "2" in found[0]
     assert found[1].startswith("cell 7 ") and "Missing output fields" in found[1]
